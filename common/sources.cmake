@@ -1,0 +1,1 @@
+target_sources(varstore_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/error.c)

@@ -1,0 +1,480 @@
+/* varstore: TensorFlow 1.x variable sharing for C, with checkpoints in SQLite.
+ *
+ * This is the one public header. Anything not declared here is not API.
+ *
+ * Conventions (see DESIGN.md):
+ * - the handle comes first and outputs come last (as sqlite3_open(path, &db));
+ * - every int-returning call returns VS_OK (0) or a negative VS_E* code, and
+ *   on failure sets this thread's message, read with vs_errmsg();
+ * - every `opts` pointer may be NULL, meaning all defaults;
+ * - an `out` pointer may be NULL only where marked;
+ * - destructors accept NULL;
+ * - a graph is used by one thread at a time; separate graphs are independent;
+ *   checkpoint files are safe to share between threads and processes.
+ */
+#ifndef VARSTORE_H
+#define VARSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VS_VERSION_MAJOR 0
+#define VS_VERSION_MINOR 1
+#define VS_VERSION_PATCH 0
+#define VS_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define VS_NODISCARD __attribute__((warn_unused_result))
+#else
+#define VS_NODISCARD
+#endif
+
+/** "MAJOR.MINOR.PATCH" of the library linked in (may differ from the
+ *  header's VS_VERSION_STRING when linking dynamically). */
+const char *vs_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Types, codes, errors                                                      */
+
+typedef struct vs_graph vs_graph; /* graph + session: registry and values */
+typedef struct vs_scope vs_scope; /* a variable scope; can be re-entered */
+typedef struct vs_var vs_var;     /* a variable, owned by its graph */
+
+typedef enum {
+    VS_FLOAT32 = 1,
+    VS_FLOAT64,
+    VS_FLOAT16,
+    VS_BFLOAT16,
+    VS_INT8,
+    VS_UINT8,
+    VS_INT32,
+    VS_INT64,
+    VS_BOOL
+} vs_dtype;
+
+enum {
+    VS_OK = 0,
+    VS_ERROR = -1,
+    VS_EEXIST = -2,
+    VS_ENOTFOUND = -3,
+    VS_ESHAPE = -4,
+    VS_EDTYPE = -5,
+    VS_EUNINIT = -6,
+    VS_EINVAL = -7,
+    VS_ECORRUPT = -8,
+    VS_EIO = -9,
+    VS_ENOMEM = -10,
+    VS_EBUSY = -11 /* another writer holds the checkpoint file too long */
+}; /* stable: never renumbered; add new ones below */
+
+typedef enum { VS_REUSE_INHERIT = 0, VS_REUSE = 1, VS_AUTO_REUSE = 2 } vs_reuse;
+
+#define VS_MAX_DIMS 8
+typedef struct {
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    void *data;
+} vs_tensor;
+
+/** The message of this thread's last FAILED call (errno-like): a later
+ *  successful call leaves it unchanged. Never NULL. */
+const char *vs_errmsg(void);
+/** Static text for a code ("not found", ...). Never NULL. */
+const char *vs_errstr(int code);
+/** Frees memory that varstore handed to the caller (strings, arrays).
+ *  NULL is a no-op. */
+void vs_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* dtypes and tensors                                                        */
+
+/** Bytes per element; 0 for an invalid dtype. */
+size_t vs_dtype_size(vs_dtype dtype);
+/** TF's name: "float32", "float64", "float16", "bfloat16", "int8", "uint8",
+ *  "int32", "int64", "bool"; "invalid" for anything else. */
+const char *vs_dtype_name(vs_dtype dtype);
+/** Inverse of vs_dtype_name. VS_EINVAL for an unknown name. */
+VS_NODISCARD int vs_dtype_from_name(const char *name, vs_dtype *out);
+int vs_dtype_is_floating(vs_dtype dtype);
+
+/** IEEE binary16 and bfloat16 storage conversions (round to nearest even;
+ *  NaN stays NaN, overflow gives Inf). */
+uint16_t vs_float_to_half(float f);
+float vs_half_to_float(uint16_t h);
+uint16_t vs_float_to_bfloat16(float f);
+float vs_bfloat16_to_float(uint16_t b);
+
+/** A new zero-filled tensor. ndim 0 is a scalar. VS_EINVAL for a negative
+ *  dimension, ndim outside [0, VS_MAX_DIMS], a bad dtype, or a shape whose
+ *  byte size overflows (never a wrapped allocation). Caller frees with
+ *  vs_tensor_free. */
+VS_NODISCARD int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
+                               vs_tensor **out);
+/** As vs_tensor_new, then copies vs_tensor_nbytes bytes from data. */
+VS_NODISCARD int vs_tensor_from_data(vs_dtype dtype, int ndim,
+                                     const int64_t *shape, const void *data,
+                                     vs_tensor **out);
+void vs_tensor_free(vs_tensor *t);
+/** Element count / byte size of a tensor whose shape was already validated
+ *  (any tensor made by varstore). */
+int64_t vs_tensor_numel(const vs_tensor *t);
+size_t vs_tensor_nbytes(const vs_tensor *t);
+/** Checks dtype, ndim and dims, and computes the element count and byte
+ *  size without overflow: VS_EINVAL otherwise. Either out may be NULL. */
+VS_NODISCARD int vs_shape_check(vs_dtype dtype, int ndim, const int64_t *shape,
+                                int64_t *numel_out, size_t *nbytes_out);
+
+/* ------------------------------------------------------------------------ */
+/* Graph, name scopes, unique names                                          */
+
+VS_NODISCARD int vs_graph_open(vs_graph **out);
+void vs_graph_close(vs_graph *g);
+/** TF's graph-level seed (tf.set_random_seed). VS_NO_SEED clears it. */
+void vs_graph_set_random_seed(vs_graph *g, int64_t seed);
+
+/** Opens a name scope, as TF's `with tf.name_scope(name)`:
+ *  "a" is relative and made unique ("a", again "a_1"); "a/" re-enters the
+ *  absolute scope "a" as is; NULL or "" resets to the root. VS_EINVAL with
+ *  "'_x' is not a valid scope name" for an invalid name. */
+VS_NODISCARD int vs_name_scope_push(vs_graph *g, const char *name);
+/** Closes the innermost name scope opened with vs_name_scope_push.
+ *  VS_EINVAL when there is none (or when it belongs to a variable scope). */
+VS_NODISCARD int vs_name_scope_pop(vs_graph *g);
+/** The current name scope with its trailing "/" ("" at the root). Owned by
+ *  the graph; valid until the next scope change. */
+const char *vs_name_scope_current(const vs_graph *g);
+/** TF's Graph.unique_name: the current name scope joined with name, made
+ *  unique against every op and name scope name so far (case-insensitively;
+ *  "a", "a_1", ...). With mark_used, the name is taken (as when an op is
+ *  created). The caller frees *out with vs_free. */
+VS_NODISCARD int vs_unique_name(vs_graph *g, const char *name, int mark_used,
+                                char **out);
+
+/* ------------------------------------------------------------------------ */
+/* Initializers                                                              */
+
+/** seed < 0 (VS_NO_SEED) means no op seed: TF's seed rules then apply. */
+#define VS_NO_SEED (-1)
+
+/* vs_init.kind */
+enum {
+    VS_INIT_NONE = 0, /* "not given": a zero-initialized vs_init */
+    VS_INIT_ZEROS,
+    VS_INIT_ONES,
+    VS_INIT_CONSTANT,         /* a = value, or values/n_values */
+    VS_INIT_RANDOM_NORMAL,    /* a = mean, b = stddev */
+    VS_INIT_TRUNCATED_NORMAL, /* a = mean, b = stddev; redraw beyond 2 sd */
+    VS_INIT_RANDOM_UNIFORM,   /* [a, b) */
+    VS_INIT_VARIANCE_SCALING, /* a = scale; mode; distribution */
+    VS_INIT_XAVIER,           /* contrib: a = factor; distribution uniform or
+                                 truncated normal; its own fan rules */
+    VS_INIT_ORTHOGONAL,       /* a = gain */
+    VS_INIT_IDENTITY          /* a = gain; 2-D only */
+};
+/* vs_init.mode for variance scaling */
+enum { VS_FAN_IN = 0, VS_FAN_OUT = 1, VS_FAN_AVG = 2 };
+/* vs_init.distribution */
+enum {
+    VS_DIST_TRUNCATED_NORMAL = 0, /* TF 1.15 default; "normal" is the same */
+    VS_DIST_UNIFORM = 1,
+    VS_DIST_UNTRUNCATED_NORMAL = 2,
+    VS_DIST_NORMAL = 3 /* alias of truncated normal, as in TF 1.15 */
+};
+
+typedef struct vs_init {
+    int kind;
+    double a, b, c;
+    int mode, distribution;
+    int64_t seed;
+    /* Added at the end: a list constant (TF's constant_initializer([..])).
+     * Borrowed: copied when a variable is created with it. */
+    const double *values;
+    size_t n_values;
+} vs_init;
+
+vs_init vs_init_zeros(void);
+vs_init vs_init_ones(void);
+vs_init vs_init_constant(double value);
+/** constant_initializer(list): a shorter list is padded with its last
+ *  element, a longer one is "Too many elements provided. Needed at most 6,
+ *  but received 8". values is borrowed until the variable is created. */
+vs_init vs_init_constant_values(const double *values, size_t n);
+vs_init vs_init_random_normal(double mean, double stddev, int64_t seed);
+vs_init vs_init_truncated_normal(double mean, double stddev, int64_t seed);
+vs_init vs_init_random_uniform(double minval, double maxval, int64_t seed);
+vs_init vs_init_glorot_uniform(int64_t seed);
+vs_init vs_init_glorot_normal(int64_t seed);
+vs_init vs_init_variance_scaling(double scale, int mode, int distribution,
+                                 int64_t seed);
+vs_init vs_init_he_normal(int64_t seed);
+vs_init vs_init_he_uniform(int64_t seed);
+vs_init vs_init_lecun_normal(int64_t seed);
+vs_init vs_init_lecun_uniform(int64_t seed);
+/** tf.contrib.layers.xavier_initializer(uniform, seed); the _conv2d variant
+ *  is the same function in TF, and here. */
+vs_init vs_init_xavier(int uniform, int64_t seed);
+vs_init vs_init_xavier_conv2d(int uniform, int64_t seed);
+vs_init vs_init_orthogonal(double gain, int64_t seed);
+vs_init vs_init_identity(double gain);
+
+/** Fills t (whose dtype and shape are set and data allocated) as the
+ *  initializer would, with the kernel seeds (seed, seed2) already resolved
+ *  by TF's rules (see vs_graph). Errors use TF's texts. */
+VS_NODISCARD int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t seed,
+                              int64_t seed2);
+
+/* ------------------------------------------------------------------------ */
+/* Variable scopes                                                           */
+
+typedef struct {
+    vs_reuse reuse;                    /* VS_REUSE_INHERIT: inherit */
+    const struct vs_init *initializer; /* NULL: inherit */
+    vs_dtype dtype;                    /* 0: inherit */
+    /* Added at the end. */
+    const char *default_name;  /* name NULL: TF's default_name, made unique */
+    int no_auxiliary_name_scope; /* TF's auxiliary_name_scope=False */
+} vs_scope_opts;
+
+/** `with tf.variable_scope(name, ...)`. name NULL: opts->default_name must
+ *  be set. out may be NULL; the scope object is owned by the graph and stays
+ *  valid (for re-entry) until the graph is closed. */
+VS_NODISCARD int vs_variable_scope_push(vs_graph *g, const char *name,
+                                        const vs_scope_opts *opts,
+                                        vs_scope **out);
+/** `with tf.variable_scope(scope_object, ...)`: re-entry. */
+VS_NODISCARD int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
+                                           const vs_scope_opts *opts);
+/** Leaves the innermost variable scope. "Improper nesting of
+ *  variable_scope." (VS_EINVAL) when a name scope opened inside it is still
+ *  open. */
+VS_NODISCARD int vs_variable_scope_pop(vs_graph *g);
+/** Like vs_variable_scope_pop, but checks that `scope` is the innermost
+ *  one: TF's "Improper nesting of variable_scope." otherwise. */
+VS_NODISCARD int vs_variable_scope_exit(vs_graph *g, vs_scope *scope);
+void vs_scope_reuse_variables(vs_scope *scope);
+const char *vs_scope_name(const vs_scope *scope);
+/** The name scope opened with it, with "/" (TF's original_name_scope). */
+const char *vs_scope_original_name_scope(const vs_scope *scope);
+vs_reuse vs_scope_reuse(const vs_scope *scope);
+vs_dtype vs_scope_dtype(const vs_scope *scope);
+/** The scope's default initializer; NULL when none is set. */
+const vs_init *vs_scope_initializer(const vs_scope *scope);
+/** Sets the default initializer of this scope object (TF's
+ *  set_initializer); NULL clears it. */
+void vs_scope_set_initializer(vs_scope *scope, const vs_init *init);
+vs_scope *vs_get_variable_scope(vs_graph *g);
+
+/* ------------------------------------------------------------------------ */
+/* Variables                                                                 */
+
+typedef struct {
+    const int64_t *shape;
+    int ndim;       /* shape NULL: unspecified (reuse); ndim 0: scalar */
+    vs_dtype dtype; /* 0: the scope's default, else VS_FLOAT32 */
+    const struct vs_init *initializer; /* NULL: the scope's, else glorot
+                                          uniform (floats) or zeros */
+    int not_trainable; /* 0: trainable, as in TF */
+    /* Added at the end. */
+    const char *const *collections; /* NULL-terminated; NULL: {GLOBAL} */
+} vs_var_opts;
+
+VS_NODISCARD int vs_get_variable(vs_graph *g, const char *name,
+                                 const vs_var_opts *opts, vs_var **out);
+/** tf.get_local_variable: not trainable, in LOCAL_VARIABLES only. */
+VS_NODISCARD int vs_get_local_variable(vs_graph *g, const char *name,
+                                       const vs_var_opts *opts, vs_var **out);
+/** tf.Variable; copies initial_value at once; name NULL: "Variable".
+ *  opts->dtype, if set, must equal initial_value's dtype. */
+VS_NODISCARD int vs_variable(vs_graph *g, const char *name,
+                             const vs_tensor *initial_value,
+                             const vs_var_opts *opts, vs_var **out);
+const char *vs_var_name(const vs_var *v);    /* "foo/v:0" */
+const char *vs_var_op_name(const vs_var *v); /* "foo/v": checkpoint key */
+vs_dtype vs_var_dtype(const vs_var *v);
+int vs_var_shape(const vs_var *v, int64_t dims[VS_MAX_DIMS]); /* -> ndim */
+int vs_var_trainable(const vs_var *v);
+int vs_var_is_initialized(const vs_var *v);
+/** The LIVE value, owned by the graph: writing through it changes the
+ *  variable. VS_EUNINIT ("Attempting to use uninitialized value foo/v")
+ *  before initialization. */
+VS_NODISCARD int vs_var_value(vs_var *v, vs_tensor **out);
+/** Copies value in (and marks the variable initialized); the shape and the
+ *  dtype must match exactly. */
+VS_NODISCARD int vs_assign(vs_var *v, const vs_tensor *value);
+VS_NODISCARD int vs_global_variables_initializer(vs_graph *g);
+VS_NODISCARD int vs_local_variables_initializer(vs_graph *g);
+VS_NODISCARD int vs_variables_initializer(vs_graph *g, vs_var *const *vars,
+                                          size_t n);
+
+/** Members of collection `key` in creation order, filtered as TF's
+ *  get_collection(key, scope): kept when the regex scope_regex (POSIX
+ *  extended) matches at the start of the variable's name ("foo/v:0").
+ *  Writes at most cap pointers to out (out may be NULL when cap is 0) and
+ *  returns the total count. An invalid regex returns 0 and sets the
+ *  message. */
+size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
+                         vs_var **out, size_t cap);
+/** scope.get_collection(key): members under "scope.name/" (all at root). */
+size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
+                               const char *key, vs_var **out, size_t cap);
+#define VS_GLOBAL_VARIABLES "variables"
+#define VS_TRAINABLE_VARIABLES "trainable_variables"
+#define VS_LOCAL_VARIABLES "local_variables"
+
+/* ------------------------------------------------------------------------ */
+/* Ops (float32 unless stated; outputs are new tensors the caller frees)      */
+
+typedef enum { VS_PAD_SAME, VS_PAD_VALID } vs_padding;
+/** NHWC input, HWIO filter, strides {1, sh, sw, 1}. */
+VS_NODISCARD int vs_conv2d(const vs_tensor *input, const vs_tensor *filter,
+                           const int strides[4], vs_padding padding,
+                           vs_tensor **out);
+/** conv2d with dilations {1, dh, dw, 1} (NULL: no dilation). */
+VS_NODISCARD int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
+                              const int strides[4], vs_padding padding,
+                              const int dilations[4], vs_tensor **out);
+/** value + bias along the last dimension. */
+VS_NODISCARD int vs_bias_add(const vs_tensor *value, const vs_tensor *bias,
+                             vs_tensor **out);
+VS_NODISCARD int vs_relu(const vs_tensor *x, vs_tensor **out);
+/** 2-D matrix product, optionally transposing either side. */
+VS_NODISCARD int vs_matmul(const vs_tensor *a, const vs_tensor *b,
+                           int transpose_a, int transpose_b, vs_tensor **out);
+/** NHWC pools; ksize and strides are {1, kh, kw, 1}. */
+VS_NODISCARD int vs_max_pool(const vs_tensor *x, const int ksize[4],
+                             const int strides[4], vs_padding padding,
+                             vs_tensor **out);
+VS_NODISCARD int vs_avg_pool(const vs_tensor *x, const int ksize[4],
+                             const int strides[4], vs_padding padding,
+                             vs_tensor **out);
+/** Threads used by ops (conv2d, matmul); 0 = all cores (default). */
+void vs_set_num_threads(int n);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                               */
+
+#define VS_LATEST (-1)
+
+/** Saves every global variable as checkpoint `step` in the SQLite file at
+ *  path (created if missing). One transaction; returns with no transaction
+ *  or lock held; VS_OK means durable. */
+VS_NODISCARD int vs_save(vs_graph *g, const char *path, int64_t step);
+/** Restores every global variable from checkpoint `step` (VS_LATEST: the
+ *  newest); this initializes them. */
+VS_NODISCARD int vs_restore(vs_graph *g, const char *path, int64_t step);
+VS_NODISCARD int vs_latest_checkpoint(const char *path, int64_t *step);
+/** {"old_scope/", "new_scope/", ..., NULL}; TF's rules: it replaces the
+ *  initializers, so vs_global_variables_initializer then loads the values. */
+VS_NODISCARD int vs_init_from_checkpoint(vs_graph *g, const char *path,
+                                         const char *const *assignment_map);
+
+/* ---- checkpoint options and file-level calls (store/) ---- */
+
+/* vs_save_opts.codec */
+enum {
+    VS_CODEC_DEFAULT = 0, /* byte shuffle + zlib on the planes where it pays */
+    VS_CODEC_RAW = 1      /* stored as is (fastest save/restore) */
+};
+
+typedef struct {
+    size_t chunk_bytes;  /* raw bytes per chunk; 0: 1 MiB */
+    int codec;           /* VS_CODEC_* */
+    int level;           /* zlib level 1-9; 0: the measured default */
+    int threads;         /* compression threads; 0: all cores */
+    /* A subset (TF's Saver var_list): n_vars variables, saved under keys
+     * (TF's dict form; keys NULL: their op names). vars NULL: every global
+     * variable. */
+    vs_var *const *vars;
+    const char *const *keys;
+    size_t n_vars;
+    /* Retention as TF's Saver; applied after this save commits. Negative:
+     * keep the file's setting (default: keep everything). 0: keep all. */
+    int max_to_keep;
+    double keep_checkpoint_every_n_hours; /* <= 0: the file's setting */
+    int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
+} vs_save_opts;
+
+VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
+                            const vs_save_opts *opts);
+/* Saves loose named tensors as checkpoint `step` (what the CLI imports),
+ * with the same transaction, codec and retention as vs_save_ex (its
+ * vars/keys fields are ignored). */
+VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
+                                 const char *const *names,
+                                 const vs_tensor *const *tensors, size_t n,
+                                 const vs_save_opts *opts);
+
+typedef struct {
+    /* A subset: n_vars variables read from keys (NULL: op names). */
+    vs_var *const *vars;
+    const char *const *keys;
+    size_t n_vars;
+    const char *prefix; /* else: only global variables whose op name starts
+                           with prefix; NULL: all global variables */
+    int threads;        /* decompression threads; 0: all cores */
+} vs_restore_opts;
+
+VS_NODISCARD int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
+                               const vs_restore_opts *opts);
+
+typedef struct {
+    int64_t step;
+    char created_at[32];  /* ISO-8601 UTC */
+    int64_t n_tensors;
+    int64_t raw_bytes;    /* sum of the tensors' raw sizes */
+    int64_t stored_bytes; /* sum of their stored chunk sizes */
+} vs_ckpt_info;
+
+/** The checkpoints of a file, oldest step first. *out is freed with
+ *  vs_free (NULL when n is 0). */
+VS_NODISCARD int vs_list_checkpoints(const char *path, vs_ckpt_info **out,
+                                     size_t *n);
+/** Deletes one checkpoint; chunks nothing else uses are freed and the
+ *  space given back. VS_ENOTFOUND if there is no such step. */
+VS_NODISCARD int vs_delete_checkpoint(const char *path, int64_t step);
+/** Keeps the newest `keep` checkpoints, deletes the rest. */
+VS_NODISCARD int vs_prune(const char *path, int keep);
+
+typedef struct {
+    char *name; /* checkpoint key, "conv1/weights" */
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    int64_t numel;
+    int64_t raw_bytes, stored_bytes;
+    char codec[16];  /* "raw", "shuffle-zlib", ... */
+    uint32_t crc32;  /* of the raw bytes */
+    int has_stats;   /* float tensors: min..n_inf are set */
+    double min, max, mean, std;
+    int64_t n_nan, n_inf;
+} vs_tensor_info;
+
+/** TF's list_variables: the tensors of checkpoint `step` (VS_LATEST: the
+ *  newest), sorted by name. Free with vs_tensor_info_free. */
+VS_NODISCARD int vs_list_variables(const char *path, int64_t step,
+                                   vs_tensor_info **out, size_t *n);
+void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
+/** TF's load_variable: reads one tensor (a trailing ":0" is stripped),
+ *  verifying its CRCs, without touching the rest. */
+VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
+                                  const char *name, vs_tensor **out);
+/** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
+ *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
+VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
+/** Renames every tensor key starting with old_prefix to start with
+ *  new_prefix, in checkpoint `step` or in all of them (VS_ALL_STEPS), in
+ *  one transaction. VS_EEXIST if a new key would collide. */
+#define VS_ALL_STEPS (-2)
+VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefix,
+                                  const char *new_prefix, int64_t step);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VARSTORE_H */

@@ -1,0 +1,734 @@
+/* varstore: the graph — its SQLite registry, unique names (TF's
+ * Graph.unique_name), name scopes and seeds. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops_int.h"
+#include "scope_int.h"
+
+/* The registry. Keys are the full names; every decision is a query. */
+static const char *const schema_sql =
+    "PRAGMA journal_mode=OFF;"
+    "PRAGMA synchronous=OFF;"
+    "PRAGMA temp_store=MEMORY;"
+    "CREATE TABLE names_in_use(key TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE var_scope_counts(name TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE var_scope_count_snapshots(depth INTEGER, name TEXT,"
+    " n INTEGER NOT NULL, PRIMARY KEY(depth, name)) WITHOUT ROWID;"
+    "CREATE TABLE scopes(name TEXT PRIMARY KEY, parent TEXT, reuse TEXT,"
+    " dtype TEXT, initializer TEXT, name_scope TEXT) WITHOUT ROWID;"
+    "CREATE TABLE variables(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
+    " UNIQUE, store_key TEXT, scope TEXT, dtype TEXT NOT NULL,"
+    " shape TEXT NOT NULL, trainable INTEGER NOT NULL, initializer TEXT);"
+    "CREATE TABLE store(key TEXT PRIMARY KEY, id INTEGER NOT NULL,"
+    " dtype INTEGER NOT NULL, ndim INTEGER NOT NULL, shape BLOB)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE collections(key TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " var_id INTEGER NOT NULL, PRIMARY KEY(key, seq)) WITHOUT ROWID;";
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_NAMES_GET] = "SELECT n FROM names_in_use WHERE key=?1",
+    [ST_NAMES_SET] = "INSERT INTO names_in_use(key, n) VALUES(?1, ?2)"
+                     " ON CONFLICT(key) DO UPDATE SET n=excluded.n",
+    [ST_SCOPECOUNT_GET] = "SELECT n FROM var_scope_counts WHERE name=?1",
+    [ST_SCOPECOUNT_OPEN] = "INSERT INTO var_scope_counts(name, n)"
+                           " VALUES(?1, 1) ON CONFLICT(name)"
+                           " DO UPDATE SET n=n+1",
+    [ST_SCOPECOUNT_CLOSE_SUB] = "UPDATE var_scope_counts SET n=0"
+                                " WHERE name >= ?1 || '/'"
+                                " AND name < ?1 || '0'",
+    [ST_SCOPECOUNT_SNAPSHOT] = "INSERT INTO var_scope_count_snapshots"
+                               " SELECT ?1, name, n FROM var_scope_counts",
+    [ST_SCOPECOUNT_CLEAR] = "DELETE FROM var_scope_counts",
+    [ST_SCOPECOUNT_RESTORE] = "INSERT INTO var_scope_counts"
+                              " SELECT name, n FROM"
+                              " var_scope_count_snapshots WHERE depth=?1",
+    [ST_SCOPECOUNT_DROP_SNAPSHOT] = "DELETE FROM var_scope_count_snapshots"
+                                    " WHERE depth=?1",
+    [ST_SCOPE_PUT] = "INSERT OR REPLACE INTO scopes(name, parent, reuse,"
+                     " dtype, initializer, name_scope)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_STORE_GET] = "SELECT id, dtype, ndim, shape FROM store WHERE key=?1",
+    [ST_STORE_PUT] = "INSERT INTO store(key, id, dtype, ndim, shape)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_VAR_PUT] = "INSERT INTO variables(id, name, store_key, scope, dtype,"
+                   " shape, trainable, initializer)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_VAR_BY_OP] = "SELECT id FROM variables WHERE name=?1",
+    [ST_COLL_PUT] = "INSERT INTO collections(key, seq, var_id)"
+                    " VALUES(?1, ?2, ?3)",
+    [ST_COLL_LIST] = "SELECT c.var_id FROM collections c"
+                     " JOIN variables v ON v.id = c.var_id"
+                     " WHERE c.key=?1 AND (?2 IS NULL"
+                     " OR vs_rematch(?2, v.name || ':0'))"
+                     " ORDER BY c.seq",
+};
+
+int vs__graph_sqlfail(vs_graph *g, const char *what)
+{
+    return vs__fail(VS_ERROR, "registry: %s: %s", what, sqlite3_errmsg(g->db));
+}
+
+int vs__graph_exec(vs_graph *g, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return vs__graph_sqlfail(g, "write");
+    return VS_OK;
+}
+
+int vs__graph_buf(vs_graph *g, size_t n)
+{
+    char *p;
+    if (n <= g->buf_cap)
+        return VS_OK;
+    p = vs__realloc(g->buf, n);
+    if (p == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    g->buf = p;
+    g->buf_cap = n;
+    return VS_OK;
+}
+
+sqlite3 *vs__graph_db(vs_graph *g)
+{
+    return g ? g->db : NULL;
+}
+
+size_t vs__graph_var_count(const vs_graph *g)
+{
+    return g ? g->n_vars : 0;
+}
+
+vs_var *vs__graph_var_at(const vs_graph *g, size_t i)
+{
+    return (g && i < g->n_vars) ? g->vars[i] : NULL;
+}
+
+static vs_var *var_by_id(vs_graph *g, sqlite3_int64 id)
+{
+    if (id < 0 || (uint64_t)id >= g->n_vars)
+        return NULL;
+    return g->vars[id];
+}
+
+vs_var *vs__graph_find_op(vs_graph *g, const char *op_name)
+{
+    sqlite3_stmt *st = g->st[ST_VAR_BY_OP];
+    vs_var *v = NULL;
+    if (sqlite3_bind_text(st, 1, op_name, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = var_by_id(g, sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return v;
+}
+
+vs_var *vs__graph_find_store(vs_graph *g, const char *key)
+{
+    sqlite3_stmt *st = g->st[ST_STORE_GET];
+    vs_var *v = NULL;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = var_by_id(g, sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return v;
+}
+
+/* ---- regex filter for collections (TF: re.match, anchored at start) ---- */
+
+#include <regex.h>
+
+static void regex_free(void *p)
+{
+    regfree(p);
+    vs__free(p);
+}
+
+/* vs_rematch(pattern, text): 1 when the POSIX extended regex matches at
+ * the start of text. The compiled pattern is cached per statement. */
+static void rematch_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    regex_t *re = sqlite3_get_auxdata(ctx, 0);
+    regmatch_t m;
+    const char *text;
+    (void)argc;
+    if (re == NULL) {
+        const char *pat = (const char *)sqlite3_value_text(argv[0]);
+        int rc;
+        if (pat == NULL) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        re = vs__malloc(sizeof *re);
+        if (re == NULL) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        rc = regcomp(re, pat, REG_EXTENDED);
+        if (rc != 0) {
+            char msg[256];
+            char *full;
+            regerror(rc, re, msg, sizeof msg);
+            vs__free(re);
+            full = sqlite3_mprintf("invalid scope regex '%s': %s", pat, msg);
+            sqlite3_result_error(ctx, full ? full : "invalid scope regex", -1);
+            sqlite3_free(full);
+            return;
+        }
+        sqlite3_set_auxdata(ctx, 0, re, regex_free);
+        re = sqlite3_get_auxdata(ctx, 0);
+        if (re == NULL) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+    }
+    text = (const char *)sqlite3_value_text(argv[1]);
+    if (text == NULL) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    sqlite3_result_int(ctx, regexec(re, text, 1, &m, 0) == 0 && m.rm_so == 0);
+}
+
+size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
+                         vs_var **out, size_t cap)
+{
+    sqlite3_stmt *st;
+    size_t n = 0;
+    int rc;
+    if (g == NULL || key == NULL) {
+        vs__fail(VS_EINVAL, "vs_get_collection: graph and key are required");
+        return 0;
+    }
+    st = g->st[ST_COLL_LIST];
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (scope_regex ? sqlite3_bind_text(st, 2, scope_regex, -1, SQLITE_STATIC)
+                     : sqlite3_bind_null(st, 2)) != SQLITE_OK) {
+        vs__graph_sqlfail(g, "bind");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return 0;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n < cap && out != NULL)
+            out[n] = var_by_id(g, sqlite3_column_int64(st, 0));
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        vs__fail(VS_EINVAL, "%s", sqlite3_errmsg(g->db));
+        n = 0;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
+}
+
+/* Escapes regex metacharacters so a scope name matches literally. */
+static char *regex_escape(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), i, j = 0;
+    char *out = vs__malloc(2 * n + strlen(suffix) + 1);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (strchr(".[]()*+?{}|^$\\", s[i]) != NULL)
+            out[j++] = '\\';
+        out[j++] = s[i];
+    }
+    strcpy(out + j, suffix);
+    return out;
+}
+
+size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
+                               const char *key, vs_var **out, size_t cap)
+{
+    char *pat;
+    size_t n;
+    if (scope == NULL || scope->name[0] == '\0')
+        return vs_get_collection(g, key, NULL, out, cap);
+    pat = regex_escape(scope->name, "/");
+    if (pat == NULL) {
+        vs__fail(VS_ENOMEM, "out of memory");
+        return 0;
+    }
+    n = vs_get_collection(g, key, pat, out, cap);
+    vs__free(pat);
+    return n;
+}
+
+/* ---- open / close ---- */
+
+static vs_scope *scope_new(vs_graph *g, const char *name, const char *ns)
+{
+    vs_scope *s = vs__calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->g = g;
+    s->name = vs__strdup(name);
+    s->name_scope = vs__strdup(ns);
+    s->dtype = VS_FLOAT32;
+    if (s->name == NULL || s->name_scope == NULL) {
+        vs__free(s->name);
+        vs__free(s->name_scope);
+        vs__free(s);
+        return NULL;
+    }
+    s->next = g->scopes;
+    g->scopes = s;
+    return s;
+}
+
+/* Exposed to scope.c through a tiny wrapper to keep scope_new static. */
+vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
+vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns)
+{
+    return scope_new(g, name, ns);
+}
+
+static int set_stack(vs_graph *g, char *stack)
+{
+    char *slash = stack[0] ? vs__asprintf("%s/", stack) : vs__strdup("");
+    if (slash == NULL) {
+        vs__free(stack);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    vs__free(g->stack);
+    vs__free(g->stack_slash);
+    g->stack = stack;
+    g->stack_slash = slash;
+    return VS_OK;
+}
+
+int vs_graph_open(vs_graph **out)
+{
+    vs_graph *g;
+    int rc, i;
+    char *err = NULL;
+
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "vs_graph_open: out is NULL");
+    *out = NULL;
+    g = vs__calloc(1, sizeof *g);
+    if (g == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    rc = sqlite3_open_v2(":memory:", &g->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        rc = vs__fail(rc == SQLITE_NOMEM ? VS_ENOMEM : VS_ERROR,
+                      "cannot open the registry: %s",
+                      g->db ? sqlite3_errmsg(g->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    if (sqlite3_exec(g->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+        rc = vs__fail(VS_ERROR, "cannot create the registry: %s",
+                      err ? err : "unknown error");
+        sqlite3_free(err);
+        goto fail;
+    }
+    if (sqlite3_create_function(g->db, "vs_rematch", 2,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                rematch_func, NULL, NULL) != SQLITE_OK) {
+        rc = vs__graph_sqlfail(g, "create function");
+        goto fail;
+    }
+    for (i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(g->db, stmt_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &g->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = vs__graph_sqlfail(g, "prepare");
+            goto fail;
+        }
+    }
+    /* The registry is private and in memory: one transaction held open for
+     * the graph's life makes every lookup skip per-statement commits. */
+    rc = vs__graph_exec(g, g->st[ST_BEGIN]);
+    if (rc != VS_OK)
+        goto fail;
+    g->root = scope_new(g, "", "");
+    if (g->root == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    g->current = g->root;
+    {
+        char *empty = vs__strdup("");
+        if (empty == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto fail;
+        }
+        rc = set_stack(g, empty);
+        if (rc != VS_OK)
+            goto fail;
+    }
+    *out = g;
+    return VS_OK;
+fail:
+    vs_graph_close(g);
+    return rc;
+}
+
+static void var_free(vs_var *v)
+{
+    if (v == NULL)
+        return;
+    if (v->loader_free)
+        v->loader_free(v->loader_ctx);
+    vs__aligned_free(v->value.data);
+    vs_tensor_free(v->initial_value);
+    vs__free(v->init_values);
+    vs__free(v->op_name);
+    vs__free(v->name);
+    vs__free(v->store_key);
+    vs__free(v);
+}
+
+void vs_graph_close(vs_graph *g)
+{
+    size_t i;
+    int k;
+    vs_scope *s, *next;
+    if (g == NULL)
+        return;
+    for (k = 0; k < ST_COUNT; k++)
+        sqlite3_finalize(g->st[k]);
+    if (g->db)
+        sqlite3_close(g->db);
+    for (i = 0; i < g->n_vars; i++)
+        var_free(g->vars[i]);
+    vs__free(g->vars);
+    for (i = 0; i < g->n_frames; i++)
+        vs__free(g->frames[i].saved_stack);
+    vs__free(g->frames);
+    for (s = g->scopes; s; s = next) {
+        next = s->next;
+        vs__free(s->name);
+        vs__free(s->name_scope);
+        vs__free(s->init_values);
+        vs__free(s);
+    }
+    vs__free(g->stack);
+    vs__free(g->stack_slash);
+    vs__free(g->buf);
+    vs__free(g);
+}
+
+/* ---- seeds (TF's random_seed.get_seed) ---- */
+
+#define DEFAULT_GRAPH_SEED 87654321
+#define MAXINT32 2147483647LL
+
+void vs_graph_set_random_seed(vs_graph *g, int64_t seed)
+{
+    if (g == NULL)
+        return;
+    g->has_seed = seed >= 0;
+    g->graph_seed = seed;
+}
+
+/* A seed from the OS for TF's "no seed at all" case. */
+static int64_t random_seed_from_os(void)
+{
+    uint64_t x = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, &x, sizeof x);
+        close(fd);
+        if (n == (ssize_t)sizeof x)
+            return (int64_t)(x % (uint64_t)MAXINT32) + 1;
+    }
+    {
+        struct timespec ts;
+        static _Thread_local uint64_t bump;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x = (uint64_t)ts.tv_nsec * 6364136223846793005ULL +
+            (uint64_t)ts.tv_sec + ++bump;
+    }
+    return (int64_t)(x % (uint64_t)MAXINT32) + 1;
+}
+
+void vs__graph_get_seed(vs_graph *g, int64_t op_seed, int64_t *seed,
+                        int64_t *seed2)
+{
+    int have_op = op_seed >= 0;
+    int64_t s1, s2;
+    if (g->has_seed) {
+        s1 = g->graph_seed;
+        s2 = have_op ? op_seed : g->op_count;
+    } else if (have_op) {
+        s1 = DEFAULT_GRAPH_SEED;
+        s2 = op_seed;
+    } else {
+        /* TF passes (0, 0): the kernel seeds itself from the OS. */
+        *seed = random_seed_from_os();
+        *seed2 = random_seed_from_os();
+        return;
+    }
+    s1 %= MAXINT32;
+    s2 %= MAXINT32;
+    if (s1 == 0 && s2 == 0)
+        s2 = MAXINT32;
+    *seed = s1;
+    *seed2 = s2;
+}
+
+/* ---- unique names (Graph.unique_name) ---- */
+
+static int names_get(vs_graph *g, const char *key, int64_t *n)
+{
+    sqlite3_stmt *st = g->st[ST_NAMES_GET];
+    int rc;
+    *n = 0;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return vs__graph_sqlfail(g, "bind");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return vs__graph_sqlfail(g, "read");
+    return VS_OK;
+}
+
+static int names_set(vs_graph *g, const char *key, int64_t n)
+{
+    sqlite3_stmt *st = g->st[ST_NAMES_SET];
+    int rc;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, n) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = vs__graph_exec(g, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
+                    char **out)
+{
+    char *full = NULL, *key = NULL, *probe = NULL;
+    int64_t i;
+    size_t k, len;
+    int rc;
+
+    *out = NULL;
+    if (!at_root && g->stack[0])
+        full = vs__asprintf("%s/%s", g->stack, name);
+    else
+        full = vs__strdup(name);
+    if (full == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    len = strlen(full);
+    if (len > VS_NAME_MAX) {
+        vs__free(full);
+        return vs__fail(VS_EINVAL, "name is too long: %zu bytes (at most %d)",
+                        len, VS_NAME_MAX);
+    }
+    key = vs__strdup(full);
+    if (key == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Lookups ignore case (late TF 1.x); the result keeps the caller's. */
+    for (k = 0; k < len; k++)
+        key[k] = (char)tolower((unsigned char)key[k]);
+    rc = names_get(g, key, &i);
+    if (rc != VS_OK)
+        goto done;
+    if (mark) {
+        rc = names_set(g, key, i + 1);
+        if (rc != VS_OK)
+            goto done;
+    }
+    if (i > 0) {
+        int64_t taken = 1;
+        while (taken > 0) {
+            vs__free(probe);
+            probe = vs__asprintf("%s_%lld", key, (long long)i);
+            if (probe == NULL) {
+                rc = vs__fail(VS_ENOMEM, "out of memory");
+                goto done;
+            }
+            rc = names_get(g, probe, &taken);
+            if (rc != VS_OK)
+                goto done;
+            i++;
+        }
+        if (mark) {
+            rc = names_set(g, probe, 1);
+            if (rc != VS_OK)
+                goto done;
+        }
+        {
+            char *suffixed = vs__asprintf("%s_%lld", full, (long long)(i - 1));
+            if (suffixed == NULL) {
+                rc = vs__fail(VS_ENOMEM, "out of memory");
+                goto done;
+            }
+            vs__free(full);
+            full = suffixed;
+        }
+    }
+    if (mark)
+        g->op_count++;
+    *out = full;
+    full = NULL;
+    rc = VS_OK;
+done:
+    vs__free(full);
+    vs__free(key);
+    vs__free(probe);
+    return rc;
+}
+
+int vs_unique_name(vs_graph *g, const char *name, int mark_used, char **out)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (g == NULL || name == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_unique_name: graph, name and out are "
+                                   "required");
+    if (name[0] == '\0')
+        return vs__fail(VS_EINVAL, "vs_unique_name: empty name");
+    return vs__unique_name(g, name, mark_used, 0, out);
+}
+
+/* ---- name scopes (Graph.name_scope) ---- */
+
+/* TF 1.15: at the root ^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$, nested
+ * ^[A-Za-z0-9_.\-/]*$. */
+int vs__check_scope_name(const char *name, int nested)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t len = strlen(name);
+    if (len > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "name is too long: %zu bytes (at most %d)",
+                        len, VS_NAME_MAX);
+    if (!nested && *p != '\0' && !(isalnum(*p) || *p == '.'))
+        goto bad;
+    for (; *p; p++) {
+        if (!(isalnum(*p) || *p == '_' || *p == '.' || *p == '-' ||
+              *p == '/'))
+            goto bad;
+    }
+    return VS_OK;
+bad:
+    return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
+}
+
+static int push_frame(vs_graph *g, const vs_frame *f)
+{
+    if (g->n_frames == g->cap_frames) {
+        size_t cap = g->cap_frames ? 2 * g->cap_frames : 16;
+        vs_frame *p = vs__realloc(g->frames, cap * sizeof *p);
+        if (p == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        g->frames = p;
+        g->cap_frames = cap;
+    }
+    g->frames[g->n_frames++] = *f;
+    return VS_OK;
+}
+
+/* Enters name scope `name` and pushes a frame of the given kind holding
+ * what to restore. NULL or "" resets to the root; "x/" re-enters x. */
+int vs__name_scope_enter(vs_graph *g, const char *name, int kind)
+{
+    vs_frame f;
+    char *next = NULL;
+    char *saved;
+    int rc;
+
+    memset(&f, 0, sizeof f);
+    f.kind = kind;
+    if (name == NULL || name[0] == '\0') {
+        next = vs__strdup("");
+    } else {
+        size_t len = strlen(name);
+        rc = vs__check_scope_name(name, g->stack[0] != '\0');
+        if (rc != VS_OK)
+            return rc;
+        if (name[len - 1] == '/')
+            next = vs__strndup(name, len - 1);
+        else {
+            rc = vs__unique_name(g, name, 1, 0, &next);
+            if (rc != VS_OK)
+                return rc;
+        }
+    }
+    if (next == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    saved = vs__strdup(g->stack);
+    if (saved == NULL) {
+        vs__free(next);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    f.saved_stack = saved;
+    rc = push_frame(g, &f);
+    if (rc != VS_OK) {
+        vs__free(saved);
+        vs__free(next);
+        return rc;
+    }
+    rc = set_stack(g, next);
+    if (rc != VS_OK) {
+        g->n_frames--;
+        vs__free(saved);
+    }
+    return rc;
+}
+
+int vs_name_scope_push(vs_graph *g, const char *name)
+{
+    if (g == NULL)
+        return vs__fail(VS_EINVAL, "vs_name_scope_push: graph is NULL");
+    return vs__name_scope_enter(g, name, FRAME_NAME);
+}
+
+/* Restores the name stack saved in frame f (if it saved one). */
+int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
+int vs__frame_restore_stack(vs_graph *g, vs_frame *f)
+{
+    int rc;
+    if (f->saved_stack == NULL)
+        return VS_OK;
+    rc = set_stack(g, f->saved_stack);
+    f->saved_stack = NULL; /* set_stack took it, or freed it on failure */
+    return rc;
+}
+
+int vs_name_scope_pop(vs_graph *g)
+{
+    vs_frame *f;
+    if (g == NULL)
+        return vs__fail(VS_EINVAL, "vs_name_scope_pop: graph is NULL");
+    if (g->n_frames == 0)
+        return vs__fail(VS_EINVAL, "no name scope is open");
+    f = &g->frames[g->n_frames - 1];
+    if (f->kind != FRAME_NAME)
+        return vs__fail(VS_EINVAL, "Improper nesting of name_scope: variable "
+                                   "scope '%s' is still open inside it",
+                        f->scope->name);
+    g->n_frames--;
+    return vs__frame_restore_stack(g, f);
+}
+
+const char *vs_name_scope_current(const vs_graph *g)
+{
+    return g ? g->stack_slash : "";
+}

@@ -1,0 +1,97 @@
+/* varstore: structures private to scope/ (the graph, scope objects, the
+ * frame stack) and the helpers its three files share. Not installed. */
+#ifndef VS_SCOPE_INT_H
+#define VS_SCOPE_INT_H
+
+#include "graph_int.h"
+
+/* A variable scope object (TF's VariableScope). Owned by the graph. */
+struct vs_scope {
+    vs_graph *g;
+    char *name;         /* "foo/bar", "" for the root */
+    char *name_scope;   /* original_name_scope: "foo/" or "" */
+    vs_reuse reuse;     /* VS_REUSE_INHERIT here means False */
+    vs_dtype dtype;     /* default dtype of its variables */
+    int has_init;       /* init is set */
+    vs_init init;       /* default initializer; init.values -> init_values */
+    double *init_values;
+    struct vs_scope *next; /* all scope objects, for freeing */
+};
+
+enum { FRAME_NAME = 1, FRAME_VAR = 2 };
+
+/* One entry of the scope stack: a name scope, or a variable scope with
+ * the name scope it opened (if any). */
+typedef struct {
+    int kind;            /* FRAME_* */
+    char *saved_stack;   /* name stack to restore on exit; NULL: none
+                            was opened by this frame */
+    vs_scope *scope;     /* FRAME_VAR: the scope entered */
+    vs_scope *saved_scope; /* FRAME_VAR: the scope current before */
+    int reentry;         /* FRAME_VAR: entered by object (counts are
+                            restored from a snapshot on exit) */
+} vs_frame;
+
+enum {
+    ST_BEGIN,
+    ST_NAMES_GET,
+    ST_NAMES_SET,
+    ST_SCOPECOUNT_GET,
+    ST_SCOPECOUNT_OPEN,
+    ST_SCOPECOUNT_CLOSE_SUB,
+    ST_SCOPECOUNT_SNAPSHOT,
+    ST_SCOPECOUNT_CLEAR,
+    ST_SCOPECOUNT_RESTORE,
+    ST_SCOPECOUNT_DROP_SNAPSHOT,
+    ST_SCOPE_PUT,
+    ST_STORE_GET,
+    ST_STORE_PUT,
+    ST_VAR_PUT,
+    ST_VAR_BY_OP,
+    ST_COLL_PUT,
+    ST_COLL_LIST,
+    ST_COUNT
+};
+
+struct vs_graph {
+    sqlite3 *db;                 /* the registry (in-memory) */
+    sqlite3_stmt *st[ST_COUNT];  /* prepared once, reset after use */
+    char *stack;                 /* current name stack, no trailing "/" */
+    char *stack_slash;           /* stack + "/" or "" (for callers) */
+    vs_frame *frames;            /* the scope stack */
+    size_t n_frames, cap_frames;
+    vs_scope *root;              /* the root variable scope object */
+    vs_scope *current;           /* current variable scope object */
+    vs_scope *scopes;            /* every scope object (list) */
+    vs_var **vars;               /* every variable, index = id */
+    size_t n_vars, cap_vars;
+    int64_t coll_seq;            /* next collections.seq */
+    int has_seed;                /* graph seed set */
+    int64_t graph_seed;
+    int64_t op_count;            /* ops created so far (TF's _last_id) */
+    char *buf;                   /* scratch for full names */
+    size_t buf_cap;
+};
+
+/* Runs a prepared statement to completion (no rows); resets it. */
+int vs__graph_exec(vs_graph *g, sqlite3_stmt *st);
+/* Error from the registry connection, as VS_ERROR with sqlite's text. */
+int vs__graph_sqlfail(vs_graph *g, const char *what);
+/* Graph.unique_name with the current stack (or the root when at_root). */
+int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
+                    char **out);
+/* "'%s' is not a valid scope name" unless name fits TF's regexes for a
+ * scope opened at the root (nested = 0) or inside one. */
+int vs__check_scope_name(const char *name, int nested);
+/* Pushes a name scope (TF's Graph.name_scope) as frame kind. On success
+ * *opened tells whether the stack changed and *scope_str (borrowed, valid
+ * until the next change) is the scope string. */
+int vs__name_scope_enter(vs_graph *g, const char *name, int kind);
+/* Copies an initializer, duplicating its value list into *values_out. */
+int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out);
+/* Text describing an initializer, for the registry: "glorot_uniform". */
+const char *vs__init_kind_name(const vs_init *init);
+/* Grows g->buf to at least n bytes. */
+int vs__graph_buf(vs_graph *g, size_t n);
+
+#endif /* VS_SCOPE_INT_H */

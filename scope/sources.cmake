@@ -1,0 +1,4 @@
+target_sources(varstore_objects PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/graph.c
+  ${CMAKE_CURRENT_LIST_DIR}/scope.c
+  ${CMAKE_CURRENT_LIST_DIR}/variable.c)

@@ -1,0 +1,701 @@
+/* varstore: get_variable (TF's _VariableStore), tf.Variable, values,
+ * collections membership and initialization. */
+#include <string.h>
+
+#include "ops_int.h"
+#include "scope_int.h"
+
+/* ---- small helpers ---- */
+
+static int shape_known(int ndim, const int64_t *shape)
+{
+    int i;
+    if (ndim < 0)
+        return 0;
+    for (i = 0; i < ndim; i++)
+        if (shape[i] < 0)
+            return 0;
+    return 1;
+}
+
+/* Copies the requested shape into a tensor-like spec; ndim -1 = unknown.
+ * VS_EINVAL for a rank outside [0, VS_MAX_DIMS] or a dim below -1. */
+static int read_spec(const vs_var_opts *o, int *ndim, int64_t *shape)
+{
+    int i;
+    if (o == NULL || o->shape == NULL) {
+        if (o != NULL && o->shape == NULL && o->ndim > 0)
+            return vs__fail(VS_EINVAL, "shape is NULL but ndim is %d",
+                            o->ndim);
+        *ndim = -1;
+        return VS_OK;
+    }
+    if (o->ndim < 0 || o->ndim > VS_MAX_DIMS)
+        return vs__fail(VS_EINVAL, "rank %d is out of range [0, %d]", o->ndim,
+                        VS_MAX_DIMS);
+    for (i = 0; i < o->ndim; i++) {
+        if (o->shape[i] < -1)
+            return vs__fail(VS_EINVAL, "dimension %d is %lld: dimensions "
+                                       "must be >= 0 (or -1 for unknown)",
+                            i, (long long)o->shape[i]);
+        shape[i] = o->shape[i];
+    }
+    *ndim = o->ndim;
+    return VS_OK;
+}
+
+static int dtype_ok(vs_dtype d)
+{
+    return vs_dtype_size(d) != 0;
+}
+
+/* ---- creation ---- */
+
+static int add_to_collection(vs_graph *g, const char *key, int64_t id)
+{
+    sqlite3_stmt *st = g->st[ST_COLL_PUT];
+    int rc;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, g->coll_seq) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, id) != SQLITE_OK) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = vs__graph_exec(g, st);
+    sqlite3_clear_bindings(st);
+    if (rc == VS_OK)
+        g->coll_seq++;
+    return rc;
+}
+
+/* TF: collections default to {GLOBAL}; a trainable variable is appended
+ * to TRAINABLE unless listed. extra (may be NULL) is appended last. */
+static int add_collections(vs_graph *g, vs_var *v, const char *const *given,
+                           const char *extra)
+{
+    static const char *const dflt[] = {VS_GLOBAL_VARIABLES, NULL};
+    const char *const *list = given ? given : dflt;
+    int has_trainable = 0, rc;
+    size_t i;
+    if (given && extra)
+        list = given;
+    else if (!given && extra)
+        list = NULL; /* get_local_variable: (given or []) + [LOCAL] */
+    for (i = 0; list && list[i]; i++) {
+        rc = add_to_collection(g, list[i], v->id);
+        if (rc != VS_OK)
+            return rc;
+        if (strcmp(list[i], VS_TRAINABLE_VARIABLES) == 0)
+            has_trainable = 1;
+    }
+    if (extra) {
+        rc = add_to_collection(g, extra, v->id);
+        if (rc != VS_OK)
+            return rc;
+    }
+    if (v->trainable && !has_trainable)
+        return add_to_collection(g, VS_TRAINABLE_VARIABLES, v->id);
+    return VS_OK;
+}
+
+static int record_var(vs_graph *g, vs_var *v)
+{
+    sqlite3_stmt *st = g->st[ST_VAR_PUT];
+    char shape[VS_SHAPE_STR_MAX];
+    int rc;
+    vs__shape_json(v->value.ndim, v->value.shape, shape, sizeof shape);
+    if (sqlite3_bind_int64(st, 1, v->id) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 4, g->current->name, -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 5, vs_dtype_name(v->value.dtype), -1,
+                          SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, shape, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(st, 7, v->trainable) != SQLITE_OK ||
+        sqlite3_bind_text(st, 8,
+                          v->initial_value ? "initial_value"
+                                           : vs__init_kind_name(&v->init),
+                          -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = vs__graph_exec(g, st);
+    sqlite3_clear_bindings(st);
+    if (rc != VS_OK || v->store_key == NULL)
+        return rc;
+    st = g->st[ST_STORE_PUT];
+    if (sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, v->id) != SQLITE_OK ||
+        sqlite3_bind_int(st, 3, (int)v->value.dtype) != SQLITE_OK ||
+        sqlite3_bind_int(st, 4, v->value.ndim) != SQLITE_OK ||
+        sqlite3_bind_blob(st, 5, v->value.shape,
+                          (int)(sizeof(int64_t) * (size_t)v->value.ndim),
+                          SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = vs__graph_exec(g, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* Makes a variable object (not yet in the registry). Takes op_name. */
+static int var_new(vs_graph *g, char *op_name, const char *store_key,
+                   vs_dtype dtype, int ndim, const int64_t *shape,
+                   vs_var **out)
+{
+    vs_var *v;
+    size_t nbytes;
+    int rc;
+
+    *out = NULL;
+    rc = vs_shape_check(dtype, ndim, shape, NULL, &nbytes);
+    if (rc != VS_OK) {
+        vs__free(op_name);
+        return rc;
+    }
+    v = vs__calloc(1, sizeof *v);
+    if (v == NULL) {
+        vs__free(op_name);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    v->g = g;
+    v->op_name = op_name;
+    v->name = vs__asprintf("%s:0", op_name);
+    if (store_key)
+        v->store_key = vs__strdup(store_key);
+    if (v->name == NULL || (store_key && v->store_key == NULL)) {
+        vs__free(v->name);
+        vs__free(v->store_key);
+        vs__free(v->op_name);
+        vs__free(v);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    v->value.dtype = dtype;
+    v->value.ndim = ndim;
+    if (ndim > 0)
+        memcpy(v->value.shape, shape, sizeof(int64_t) * (size_t)ndim);
+    v->nbytes = nbytes;
+    *out = v;
+    return VS_OK;
+}
+
+static void var_destroy(vs_var *v)
+{
+    vs_tensor_free(v->initial_value);
+    vs__free(v->init_values);
+    vs__free(v->name);
+    vs__free(v->store_key);
+    vs__free(v->op_name);
+    vs__free(v);
+}
+
+/* Adds v to the graph (array slot = id) and the registry. On failure v is
+ * destroyed. Registry writes run inside a savepoint so a failure leaves
+ * no half-made variable behind. */
+static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
+                        const char *extra_coll)
+{
+    int rc;
+    if (g->n_vars == g->cap_vars) {
+        size_t cap = g->cap_vars ? 2 * g->cap_vars : 64;
+        vs_var **p = vs__realloc(g->vars, cap * sizeof *p);
+        if (p == NULL) {
+            var_destroy(v);
+            return vs__fail(VS_ENOMEM, "out of memory");
+        }
+        g->vars = p;
+        g->cap_vars = cap;
+    }
+    v->id = (int64_t)g->n_vars;
+    if (sqlite3_exec(g->db, "SAVEPOINT var_new", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        rc = vs__graph_sqlfail(g, "savepoint");
+        var_destroy(v);
+        return rc;
+    }
+    rc = record_var(g, v);
+    if (rc == VS_OK)
+        rc = add_collections(g, v, colls, extra_coll);
+    if (rc != VS_OK) {
+        (void)sqlite3_exec(g->db, "ROLLBACK TO var_new; RELEASE var_new",
+                           NULL, NULL, NULL);
+        var_destroy(v);
+        return rc;
+    }
+    if (sqlite3_exec(g->db, "RELEASE var_new", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        rc = vs__graph_sqlfail(g, "release");
+        var_destroy(v);
+        return rc;
+    }
+    g->vars[g->n_vars++] = v;
+    g->op_count++;
+    return VS_OK;
+}
+
+/* ---- get_variable ---- */
+
+static int check_collections(const char *const *colls)
+{
+    size_t i;
+    for (i = 0; colls && colls[i]; i++)
+        if (colls[i][0] == '\0')
+            return vs__fail(VS_EINVAL, "collection names must not be empty");
+    return VS_OK;
+}
+
+static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
+                        int local, vs_var **out)
+{
+    vs_scope *scope;
+    sqlite3_stmt *st;
+    int64_t shape[VS_MAX_DIMS];
+    int ndim, rc, step;
+    size_t nlen, slen;
+    vs_dtype dtype;
+    const vs_init *init;
+    vs_init dflt;
+    char *op_name = NULL;
+    vs_var *v = NULL;
+
+    if (out)
+        *out = NULL;
+    if (g == NULL || name == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_get_variable: graph, name and out are "
+                                   "required");
+    if (name[0] == '\0')
+        return vs__fail(VS_EINVAL, "variable name must not be empty");
+    rc = read_spec(o, &ndim, shape);
+    if (rc != VS_OK)
+        return rc;
+    scope = g->current;
+    dtype = (o && o->dtype) ? o->dtype : scope->dtype;
+    if (!dtype_ok(dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
+
+    /* full name = scope name + "/" + name (never made unique) */
+    nlen = strlen(name);
+    slen = strlen(scope->name);
+    if (nlen + slen + 1 > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
+                                   "most %d)",
+                        nlen + slen + 1, VS_NAME_MAX);
+    rc = vs__graph_buf(g, nlen + slen + 2);
+    if (rc != VS_OK)
+        return rc;
+    if (slen) {
+        memcpy(g->buf, scope->name, slen);
+        g->buf[slen] = '/';
+        memcpy(g->buf + slen + 1, name, nlen + 1);
+    } else {
+        memcpy(g->buf, name, nlen + 1);
+    }
+
+    /* The store decision is one query keyed by the full name. */
+    st = g->st[ST_STORE_GET];
+    if (sqlite3_bind_text(st, 1, g->buf, (int)(nlen + slen + (slen ? 1 : 0)),
+                          SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        vs_dtype found_dtype = (vs_dtype)sqlite3_column_int(st, 1);
+        int found_ndim = sqlite3_column_int(st, 2);
+        const int64_t *found_shape = sqlite3_column_blob(st, 3);
+        int compatible = 1, i;
+        char want[VS_SHAPE_STR_MAX], have[VS_SHAPE_STR_MAX];
+
+        if (scope->reuse == VS_REUSE_INHERIT) {
+            rc = vs__fail(VS_EEXIST,
+                          "Variable %s already exists, disallowed. Did you "
+                          "mean to set reuse=VS_REUSE or reuse=VS_AUTO_REUSE "
+                          "in the variable scope?",
+                          g->buf);
+            goto reset;
+        }
+        if (ndim >= 0) {
+            compatible = ndim == found_ndim;
+            for (i = 0; compatible && i < ndim; i++)
+                compatible = shape[i] < 0 || shape[i] == found_shape[i];
+        }
+        if (!compatible) {
+            rc = vs__fail(VS_ESHAPE,
+                          "Trying to share variable %s, but specified shape "
+                          "%s and found shape %s.",
+                          g->buf, vs__shape_str(ndim, shape, want, sizeof want),
+                          vs__shape_str(found_ndim, found_shape, have,
+                                        sizeof have));
+            goto reset;
+        }
+        if (dtype != found_dtype) {
+            rc = vs__fail(VS_EDTYPE,
+                          "Trying to share variable %s, but specified dtype "
+                          "%s and found dtype %s.",
+                          g->buf, vs_dtype_name(dtype),
+                          vs_dtype_name(found_dtype));
+            goto reset;
+        }
+        *out = (id >= 0 && (uint64_t)id < g->n_vars) ? g->vars[id] : NULL;
+        rc = *out ? VS_OK : vs__fail(VS_ERROR, "registry: no variable %lld",
+                                     (long long)id);
+        goto reset;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (step != SQLITE_DONE)
+        return vs__graph_sqlfail(g, "lookup");
+
+    /* A new variable. */
+    if (scope->reuse == VS_REUSE)
+        return vs__fail(VS_ENOTFOUND,
+                        "Variable %s does not exist, or was not created with "
+                        "vs_get_variable(). Did you mean to set "
+                        "reuse=VS_AUTO_REUSE in the variable scope?",
+                        g->buf);
+    if (!shape_known(ndim, shape)) {
+        char want[VS_SHAPE_STR_MAX];
+        return vs__fail(VS_EINVAL,
+                        "Shape of a new variable (%s) must be fully defined, "
+                        "but instead was %s.",
+                        g->buf, vs__shape_str(ndim, shape, want, sizeof want));
+    }
+    rc = check_collections(o ? o->collections : NULL);
+    if (rc != VS_OK)
+        return rc;
+    init = (o && o->initializer && o->initializer->kind != VS_INIT_NONE)
+               ? o->initializer
+               : (scope->has_init ? &scope->init : NULL);
+    if (init == NULL) {
+        /* TF's _get_default_initializer: glorot uniform for floats, zeros
+         * for integers and bool. */
+        dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
+                                           : vs_init_zeros();
+        init = &dflt;
+    }
+    rc = vs__init_validate(init, dtype, ndim, shape);
+    if (rc != VS_OK)
+        return rc;
+    /* The variable op is created under name_scope(full_name) at the root,
+     * so its op name is made unique (TF quirk: "v_1" after a Variable v). */
+    rc = vs__check_scope_name(g->buf, 0);
+    if (rc != VS_OK)
+        return rc;
+    rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
+    if (rc != VS_OK)
+        return rc;
+    rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
+    if (rc != VS_OK)
+        return rc;
+    v->trainable = local ? 0 : !(o && o->not_trainable);
+    rc = vs__init_copy(init, &v->init, &v->init_values);
+    if (rc != VS_OK) {
+        var_destroy(v);
+        return rc;
+    }
+    vs__graph_get_seed(g, v->init.seed, &v->seed, &v->seed2);
+    rc = var_register(g, v, o ? o->collections : NULL,
+                      local ? VS_LOCAL_VARIABLES : NULL);
+    if (rc != VS_OK)
+        return rc;
+    *out = v;
+    return VS_OK;
+reset:
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int vs_get_variable(vs_graph *g, const char *name, const vs_var_opts *opts,
+                    vs_var **out)
+{
+    return get_variable(g, name, opts, 0, out);
+}
+
+int vs_get_local_variable(vs_graph *g, const char *name,
+                          const vs_var_opts *opts, vs_var **out)
+{
+    return get_variable(g, name, opts, 1, out);
+}
+
+/* ---- tf.Variable ---- */
+
+int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
+                const vs_var_opts *opts, vs_var **out)
+{
+    char *op_name = NULL;
+    vs_var *v = NULL;
+    size_t len;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (g == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_variable: graph and out are required");
+    if (initial_value == NULL)
+        return vs__fail(VS_EINVAL, "initial_value must be specified.");
+    rc = vs_shape_check(initial_value->dtype, initial_value->ndim,
+                        initial_value->shape, NULL, NULL);
+    if (rc != VS_OK)
+        return rc;
+    if (initial_value->data == NULL && vs_tensor_nbytes(initial_value) > 0)
+        return vs__fail(VS_EINVAL, "initial_value has no data");
+    if (opts && opts->dtype && opts->dtype != initial_value->dtype)
+        return vs__fail(VS_EDTYPE,
+                        "initial_value has dtype %s but dtype %s was "
+                        "requested",
+                        vs_dtype_name(initial_value->dtype),
+                        vs_dtype_name(opts->dtype));
+    if (opts && opts->shape) {
+        int i, same = opts->ndim == initial_value->ndim;
+        for (i = 0; same && i < opts->ndim; i++)
+            same = opts->shape[i] == initial_value->shape[i];
+        if (!same) {
+            char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+            return vs__fail(VS_ESHAPE,
+                            "initial_value has shape %s but shape %s was "
+                            "requested",
+                            vs__shape_str(initial_value->ndim,
+                                          initial_value->shape, a, sizeof a),
+                            vs__shape_str(opts->ndim, opts->shape, b,
+                                          sizeof b));
+        }
+    }
+    rc = check_collections(opts ? opts->collections : NULL);
+    if (rc != VS_OK)
+        return rc;
+    if (name == NULL)
+        name = "Variable";
+    if (name[0] == '\0')
+        return vs__fail(VS_EINVAL, "variable name must not be empty");
+    /* name_scope(name, "Variable"): relative and made unique, or "x/"
+     * taken as is; the op takes the scope's name. */
+    rc = vs__check_scope_name(name, g->stack[0] != '\0');
+    if (rc != VS_OK)
+        return rc;
+    len = strlen(name);
+    if (name[len - 1] == '/') {
+        op_name = vs__strndup(name, len - 1);
+        if (op_name == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        if (op_name[0] == '\0') {
+            vs__free(op_name);
+            return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
+        }
+    } else {
+        rc = vs__unique_name(g, name, 1, 0, &op_name);
+        if (rc != VS_OK)
+            return rc;
+    }
+    rc = var_new(g, op_name, NULL, initial_value->dtype, initial_value->ndim,
+                 initial_value->shape, &v);
+    if (rc != VS_OK)
+        return rc;
+    v->trainable = !(opts && opts->not_trainable);
+    rc = vs_tensor_from_data(initial_value->dtype, initial_value->ndim,
+                             initial_value->shape, initial_value->data,
+                             &v->initial_value);
+    if (rc != VS_OK) {
+        var_destroy(v);
+        return rc;
+    }
+    rc = var_register(g, v, opts ? opts->collections : NULL, NULL);
+    if (rc != VS_OK)
+        return rc;
+    *out = v;
+    return VS_OK;
+}
+
+/* ---- accessors ---- */
+
+const char *vs_var_name(const vs_var *v)
+{
+    return v ? v->name : "";
+}
+
+const char *vs_var_op_name(const vs_var *v)
+{
+    return v ? v->op_name : "";
+}
+
+vs_dtype vs_var_dtype(const vs_var *v)
+{
+    return v ? v->value.dtype : (vs_dtype)0;
+}
+
+int vs_var_shape(const vs_var *v, int64_t dims[VS_MAX_DIMS])
+{
+    if (v == NULL)
+        return -1;
+    if (dims && v->value.ndim > 0)
+        memcpy(dims, v->value.shape, sizeof(int64_t) * (size_t)v->value.ndim);
+    return v->value.ndim;
+}
+
+int vs_var_trainable(const vs_var *v)
+{
+    return v ? v->trainable : 0;
+}
+
+int vs_var_is_initialized(const vs_var *v)
+{
+    return v ? v->initialized : 0;
+}
+
+int vs__var_ensure_buffer(vs_var *v)
+{
+    if (v->value.data != NULL)
+        return VS_OK;
+    v->value.data = vs__aligned_alloc(v->nbytes);
+    if (v->value.data == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory allocating %zu bytes for "
+                                   "%s",
+                        v->nbytes, v->op_name);
+    return VS_OK;
+}
+
+void vs__var_set_initialized(vs_var *v, int on)
+{
+    v->initialized = on;
+}
+
+void vs__var_set_loader(vs_var *v, int (*loader)(vs_var *, void *),
+                        void *ctx, void (*ctx_free)(void *))
+{
+    if (v->loader_free)
+        v->loader_free(v->loader_ctx);
+    v->loader = loader;
+    v->loader_ctx = ctx;
+    v->loader_free = ctx_free;
+}
+
+int vs_var_value(vs_var *v, vs_tensor **out)
+{
+    if (out)
+        *out = NULL;
+    if (v == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_var_value: variable and out are "
+                                   "required");
+    if (!v->initialized || v->value.data == NULL)
+        return vs__fail(VS_EUNINIT, "Attempting to use uninitialized value %s",
+                        v->op_name);
+    *out = &v->value;
+    return VS_OK;
+}
+
+int vs_assign(vs_var *v, const vs_tensor *value)
+{
+    int i, rc;
+    if (v == NULL || value == NULL)
+        return vs__fail(VS_EINVAL, "vs_assign: variable and value are "
+                                   "required");
+    if (value->dtype != v->value.dtype)
+        return vs__fail(VS_EDTYPE,
+                        "Assign requires dtypes to match: variable %s is %s, "
+                        "value is %s",
+                        v->op_name, vs_dtype_name(v->value.dtype),
+                        vs_dtype_name(value->dtype));
+    for (i = 0; i < value->ndim && value->ndim == v->value.ndim; i++)
+        if (value->shape[i] != v->value.shape[i])
+            break;
+    if (value->ndim != v->value.ndim || i != value->ndim) {
+        char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+        return vs__fail(VS_ESHAPE,
+                        "Assign requires shapes of both tensors to match. "
+                        "lhs shape= %s rhs shape= %s",
+                        vs__shape_brackets(v->value.ndim, v->value.shape, a,
+                                           sizeof a),
+                        vs__shape_brackets(value->ndim, value->shape, b,
+                                           sizeof b));
+    }
+    if (value->data == NULL && v->nbytes > 0)
+        return vs__fail(VS_EINVAL, "vs_assign: value has no data");
+    rc = vs__var_ensure_buffer(v);
+    if (rc != VS_OK)
+        return rc;
+    if (v->nbytes)
+        memmove(v->value.data, value->data, v->nbytes);
+    v->initialized = 1;
+    return VS_OK;
+}
+
+/* ---- initialization ---- */
+
+static int run_initializer(vs_var *v)
+{
+    int rc = vs__var_ensure_buffer(v);
+    if (rc != VS_OK)
+        return rc;
+    if (v->loader)
+        rc = v->loader(v, v->loader_ctx);
+    else if (v->initial_value) {
+        if (v->nbytes)
+            memcpy(v->value.data, v->initial_value->data, v->nbytes);
+        rc = VS_OK;
+    } else
+        rc = vs_init_fill(&v->init, &v->value, v->seed, v->seed2);
+    if (rc != VS_OK)
+        return vs__fail_prefix(rc, "initializing %s: ", v->op_name);
+    v->initialized = 1;
+    return VS_OK;
+}
+
+int vs_variables_initializer(vs_graph *g, vs_var *const *vars, size_t n)
+{
+    size_t i;
+    char *init_name = NULL;
+    int rc;
+    if (g == NULL || (vars == NULL && n > 0))
+        return vs__fail(VS_EINVAL, "vs_variables_initializer: graph is NULL "
+                                   "or vars is NULL");
+    /* The group op is named "init", "init_1", ... as in TF. */
+    rc = vs__unique_name(g, "init", 1, 0, &init_name);
+    vs__free(init_name);
+    if (rc != VS_OK)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (vars[i] == NULL || vars[i]->g != g)
+            return vs__fail(VS_EINVAL, "vs_variables_initializer: variable "
+                                       "%zu is NULL or from another graph",
+                            i);
+        rc = run_initializer(vars[i]);
+        if (rc != VS_OK)
+            return rc;
+    }
+    return VS_OK;
+}
+
+static int init_collection(vs_graph *g, const char *key)
+{
+    size_t n, got;
+    vs_var **vars;
+    int rc;
+    if (g == NULL)
+        return vs__fail(VS_EINVAL, "graph is NULL");
+    n = vs_get_collection(g, key, NULL, NULL, 0);
+    vars = vs__calloc(n ? n : 1, sizeof *vars);
+    if (vars == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    got = vs_get_collection(g, key, NULL, vars, n);
+    rc = vs_variables_initializer(g, vars, got < n ? got : n);
+    vs__free(vars);
+    return rc;
+}
+
+int vs_global_variables_initializer(vs_graph *g)
+{
+    return init_collection(g, VS_GLOBAL_VARIABLES);
+}
+
+int vs_local_variables_initializer(vs_graph *g)
+{
+    return init_collection(g, VS_LOCAL_VARIABLES);
+}
