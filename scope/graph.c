@@ -21,8 +21,8 @@ static const char *const schema_sql =
     " WITHOUT ROWID;"
     "CREATE TABLE var_scope_counts(name TEXT PRIMARY KEY,"
     " n INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE var_scope_count_snapshots(depth INTEGER, name TEXT,"
-    " n INTEGER NOT NULL, PRIMARY KEY(depth, name)) WITHOUT ROWID;"
+    "CREATE TABLE var_scope_count_log(seq INTEGER PRIMARY KEY, name TEXT"
+    " NOT NULL, old_n INTEGER);"
     "CREATE TABLE scopes(name TEXT PRIMARY KEY, parent TEXT, reuse TEXT,"
     " dtype TEXT, initializer TEXT, name_scope TEXT) WITHOUT ROWID;"
     "CREATE TABLE variables(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
@@ -46,14 +46,25 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SCOPECOUNT_CLOSE_SUB] = "UPDATE var_scope_counts SET n=0"
                                 " WHERE name >= ?1 || '/'"
                                 " AND name < ?1 || '0'",
-    [ST_SCOPECOUNT_SNAPSHOT] = "INSERT INTO var_scope_count_snapshots"
-                               " SELECT ?1, name, n FROM var_scope_counts",
-    [ST_SCOPECOUNT_CLEAR] = "DELETE FROM var_scope_counts",
-    [ST_SCOPECOUNT_RESTORE] = "INSERT INTO var_scope_counts"
-                              " SELECT name, n FROM"
-                              " var_scope_count_snapshots WHERE depth=?1",
-    [ST_SCOPECOUNT_DROP_SNAPSHOT] = "DELETE FROM var_scope_count_snapshots"
-                                    " WHERE depth=?1",
+    /* Undo log of count changes made inside re-entered scopes (TF copies
+     * the whole count table on entry and restores it on exit). */
+    [ST_SCOPECOUNT_LOG_ONE] = "INSERT INTO var_scope_count_log(name, old_n)"
+                              " VALUES(?1, (SELECT n FROM var_scope_counts"
+                              " WHERE name=?1))",
+    [ST_SCOPECOUNT_LOG_SUB] = "INSERT INTO var_scope_count_log(name, old_n)"
+                              " SELECT name, n FROM var_scope_counts"
+                              " WHERE name >= ?1 || '/' AND name < ?1 || '0'"
+                              " AND n != 0",
+    [ST_SCOPECOUNT_LOG_READ] = "SELECT name, old_n FROM var_scope_count_log"
+                               " WHERE seq > ?1 ORDER BY seq DESC",
+    [ST_SCOPECOUNT_LOG_DROP] = "DELETE FROM var_scope_count_log"
+                               " WHERE seq > ?1",
+    [ST_SCOPECOUNT_LOG_MAX] = "SELECT coalesce(max(seq), 0)"
+                              " FROM var_scope_count_log",
+    [ST_SCOPECOUNT_SET] = "INSERT INTO var_scope_counts(name, n)"
+                          " VALUES(?1, ?2) ON CONFLICT(name)"
+                          " DO UPDATE SET n=excluded.n",
+    [ST_SCOPECOUNT_DELETE] = "DELETE FROM var_scope_counts WHERE name=?1",
     [ST_SCOPE_PUT] = "INSERT OR REPLACE INTO scopes(name, parent, reuse,"
                      " dtype, initializer, name_scope)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -286,8 +297,29 @@ static vs_scope *scope_new(vs_graph *g, const char *name, const char *ns)
         return NULL;
     }
     s->next = g->scopes;
+    if (g->scopes)
+        g->scopes->prev = s;
     g->scopes = s;
     return s;
+}
+
+static void scope_destroy(vs_scope *s)
+{
+    vs__free(s->name);
+    vs__free(s->name_scope);
+    vs__free(s->init_values);
+    vs__free(s);
+}
+
+void vs__scope_free(vs_graph *g, vs_scope *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        g->scopes = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    scope_destroy(s);
 }
 
 /* Exposed to scope.c through a tiny wrapper to keep scope_new static. */
@@ -363,6 +395,7 @@ int vs_graph_open(vs_graph **out)
         rc = vs__fail(VS_ENOMEM, "out of memory");
         goto fail;
     }
+    g->root->pinned = 1;
     g->current = g->root;
     {
         char *empty = vs__strdup("");
@@ -415,10 +448,7 @@ void vs_graph_close(vs_graph *g)
     vs__free(g->frames);
     for (s = g->scopes; s; s = next) {
         next = s->next;
-        vs__free(s->name);
-        vs__free(s->name_scope);
-        vs__free(s->init_values);
-        vs__free(s);
+        scope_destroy(s);
     }
     vs__free(g->stack);
     vs__free(g->stack_slash);

@@ -129,16 +129,79 @@ static int count_text_op(vs_graph *g, int which, const char *name)
     return rc;
 }
 
-static int count_depth_op(vs_graph *g, int which, int64_t depth)
+/* Changes a count (open or close sub-scopes), first logging the old
+ * values when a re-entered scope is open, so its exit can undo them. */
+static int count_change(vs_graph *g, int which, const char *name)
 {
-    sqlite3_stmt *st = g->st[which];
     int rc;
-    if (which != ST_SCOPECOUNT_CLEAR &&
-        sqlite3_bind_int64(st, 1, depth) != SQLITE_OK)
+    if (g->n_reentry > 0) {
+        rc = count_text_op(g, which == ST_SCOPECOUNT_OPEN
+                                  ? ST_SCOPECOUNT_LOG_ONE
+                                  : ST_SCOPECOUNT_LOG_SUB,
+                           name);
+        if (rc != VS_OK)
+            return rc;
+    }
+    return count_text_op(g, which, name);
+}
+
+/* Undoes the count changes logged after pos, newest first. */
+static int count_undo(vs_graph *g, int64_t pos)
+{
+    sqlite3_stmt *rd = g->st[ST_SCOPECOUNT_LOG_READ];
+    int rc = VS_OK, step;
+    if (sqlite3_bind_int64(rd, 1, pos) != SQLITE_OK)
         return vs__graph_sqlfail(g, "bind");
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
+    while ((step = sqlite3_step(rd)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(rd, 0);
+        sqlite3_stmt *w;
+        if (name == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            break;
+        }
+        if (sqlite3_column_type(rd, 1) == SQLITE_NULL) {
+            w = g->st[ST_SCOPECOUNT_DELETE];
+            if (sqlite3_bind_text(w, 1, name, -1, SQLITE_TRANSIENT) !=
+                SQLITE_OK)
+                rc = vs__graph_sqlfail(g, "bind");
+        } else {
+            w = g->st[ST_SCOPECOUNT_SET];
+            if (sqlite3_bind_text(w, 1, name, -1, SQLITE_TRANSIENT) !=
+                    SQLITE_OK ||
+                sqlite3_bind_int64(w, 2, sqlite3_column_int64(rd, 1)) !=
+                    SQLITE_OK)
+                rc = vs__graph_sqlfail(g, "bind");
+        }
+        if (rc == VS_OK)
+            rc = vs__graph_exec(g, w);
+        else
+            sqlite3_reset(w);
+        sqlite3_clear_bindings(w);
+        if (rc != VS_OK)
+            break;
+    }
+    if (rc == VS_OK && step != SQLITE_DONE)
+        rc = vs__graph_sqlfail(g, "read");
+    sqlite3_reset(rd);
+    sqlite3_clear_bindings(rd);
+    if (rc != VS_OK)
+        return rc;
+    rd = g->st[ST_SCOPECOUNT_LOG_DROP];
+    if (sqlite3_bind_int64(rd, 1, pos) != SQLITE_OK)
+        return vs__graph_sqlfail(g, "bind");
+    rc = vs__graph_exec(g, rd);
+    sqlite3_clear_bindings(rd);
     return rc;
+}
+
+/* The newest undo-log position (0 when empty). */
+static int log_position(vs_graph *g, int64_t *pos)
+{
+    sqlite3_stmt *st = g->st[ST_SCOPECOUNT_LOG_MAX];
+    int rc = sqlite3_step(st);
+    *pos = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? VS_OK : vs__graph_sqlfail(g, "read");
 }
 
 /* TF's _get_unique_variable_scope(prefix): prefix, or prefix_k with the
@@ -249,6 +312,7 @@ static int enter_pure(vs_graph *g, const char *new_name, const char *ns,
     vs_scope *s;
     vs_scope *parent = g->current;
     vs_frame f;
+    int64_t log_pos = 0;
     int rc;
 
     s = vs__scope_new(g, new_name, ns);
@@ -259,20 +323,24 @@ static int enter_pure(vs_graph *g, const char *new_name, const char *ns,
     rc = set_scope_init(s, copy_from->has_init ? &copy_from->init : NULL);
     if (rc == VS_OK && opts && opts->initializer)
         rc = set_scope_init(s, opts->initializer);
-    if (rc != VS_OK)
+    if (rc != VS_OK) {
+        vs__scope_free(g, s);
         return rc;
+    }
     if (opts && opts->dtype)
         s->dtype = opts->dtype;
 
-    rc = count_text_op(g, ST_SCOPECOUNT_OPEN, new_name);
-    /* The snapshot is keyed by the index of this scope's frame. */
+    /* TF opens the scope's count, then copies the table for re-entry. */
+    rc = count_change(g, ST_SCOPECOUNT_OPEN, new_name);
     if (rc == VS_OK && reentry)
-        rc = count_depth_op(g, ST_SCOPECOUNT_SNAPSHOT,
-                            (int64_t)g->n_frames - (opened ? 1 : 0));
-    if (rc == VS_OK)
+        rc = log_position(g, &log_pos);
+    /* A re-entry changes no definition: only new scopes are recorded. */
+    if (rc == VS_OK && !reentry)
         rc = record_scope(g, s, parent->name);
-    if (rc != VS_OK)
+    if (rc != VS_OK) {
+        vs__scope_free(g, s);
         return rc;
+    }
 
     if (opened) {
         /* The name scope frame is on top: it becomes this scope's frame. */
@@ -280,25 +348,34 @@ static int enter_pure(vs_graph *g, const char *new_name, const char *ns,
         top->scope = s;
         top->saved_scope = parent;
         top->reentry = reentry;
+        top->log_pos = log_pos;
     } else {
         memset(&f, 0, sizeof f);
         f.kind = FRAME_VAR;
         f.scope = s;
         f.saved_scope = parent;
         f.reentry = reentry;
+        f.log_pos = log_pos;
         if (g->n_frames == g->cap_frames) {
             size_t cap = g->cap_frames ? 2 * g->cap_frames : 16;
             vs_frame *p = vs__realloc(g->frames, cap * sizeof *p);
-            if (p == NULL)
+            if (p == NULL) {
+                /* the count change stays: harmless, as after TF's exit */
+                vs__scope_free(g, s);
                 return vs__fail(VS_ENOMEM, "out of memory");
+            }
             g->frames = p;
             g->cap_frames = cap;
         }
         g->frames[g->n_frames++] = f;
     }
     g->current = s;
-    if (out)
+    if (reentry)
+        g->n_reentry++;
+    if (out) {
+        s->pinned = 1;
         *out = s;
+    }
     return VS_OK;
 }
 
@@ -423,20 +500,18 @@ static int pop_var(vs_graph *g, const vs_scope *expect)
     f = &g->frames[g->n_frames - 1];
     if (f->kind != FRAME_VAR || (expect != NULL && f->scope != expect))
         return vs__fail(VS_EINVAL, "Improper nesting of variable_scope.");
-    if (f->reentry) {
-        int64_t depth = (int64_t)g->n_frames - 1;
-        rc = count_depth_op(g, ST_SCOPECOUNT_CLEAR, 0);
-        if (rc == VS_OK)
-            rc = count_depth_op(g, ST_SCOPECOUNT_RESTORE, depth);
-        if (rc == VS_OK)
-            rc = count_depth_op(g, ST_SCOPECOUNT_DROP_SNAPSHOT, depth);
-    } else {
-        rc = count_text_op(g, ST_SCOPECOUNT_CLOSE_SUB, f->scope->name);
-    }
+    if (f->reentry)
+        rc = count_undo(g, f->log_pos);
+    else
+        rc = count_change(g, ST_SCOPECOUNT_CLOSE_SUB, f->scope->name);
     if (rc != VS_OK)
         return rc;
+    if (f->reentry)
+        g->n_reentry--;
     g->current = f->saved_scope;
     g->n_frames--;
+    if (!f->scope->pinned)
+        vs__scope_free(g, f->scope);
     return vs__frame_restore_stack(g, f);
 }
 
@@ -493,5 +568,8 @@ void vs_scope_set_initializer(vs_scope *scope, const vs_init *init)
 
 vs_scope *vs_get_variable_scope(vs_graph *g)
 {
-    return g ? g->current : NULL;
+    if (g == NULL)
+        return NULL;
+    g->current->pinned = 1; /* the caller may keep it for re-entry */
+    return g->current;
 }

@@ -15,7 +15,9 @@ struct vs_scope {
     int has_init;       /* init is set */
     vs_init init;       /* default initializer; init.values -> init_values */
     double *init_values;
-    struct vs_scope *next; /* all scope objects, for freeing */
+    int pinned;         /* handed to the caller: lives until graph close;
+                           others are freed when their frame is popped */
+    struct vs_scope *prev, *next; /* all live scope objects */
 };
 
 enum { FRAME_NAME = 1, FRAME_VAR = 2 };
@@ -28,8 +30,9 @@ typedef struct {
                             was opened by this frame */
     vs_scope *scope;     /* FRAME_VAR: the scope entered */
     vs_scope *saved_scope; /* FRAME_VAR: the scope current before */
-    int reentry;         /* FRAME_VAR: entered by object (counts are
-                            restored from a snapshot on exit) */
+    int reentry;         /* FRAME_VAR: entered by object (count changes
+                            made inside are undone on exit) */
+    int64_t log_pos;     /* FRAME_VAR reentry: undo-log position */
 } vs_frame;
 
 enum {
@@ -39,10 +42,13 @@ enum {
     ST_SCOPECOUNT_GET,
     ST_SCOPECOUNT_OPEN,
     ST_SCOPECOUNT_CLOSE_SUB,
-    ST_SCOPECOUNT_SNAPSHOT,
-    ST_SCOPECOUNT_CLEAR,
-    ST_SCOPECOUNT_RESTORE,
-    ST_SCOPECOUNT_DROP_SNAPSHOT,
+    ST_SCOPECOUNT_LOG_ONE,
+    ST_SCOPECOUNT_LOG_SUB,
+    ST_SCOPECOUNT_LOG_READ,
+    ST_SCOPECOUNT_LOG_DROP,
+    ST_SCOPECOUNT_LOG_MAX,
+    ST_SCOPECOUNT_SET,
+    ST_SCOPECOUNT_DELETE,
     ST_SCOPE_PUT,
     ST_STORE_GET,
     ST_STORE_PUT,
@@ -69,6 +75,8 @@ struct vs_graph {
     int has_seed;                /* graph seed set */
     int64_t graph_seed;
     int64_t op_count;            /* ops created so far (TF's _last_id) */
+    int n_reentry;               /* re-entered scopes open: count changes
+                                    are logged for undo while > 0 */
     char *buf;                   /* scratch for full names */
     size_t buf_cap;
 };
@@ -91,6 +99,8 @@ int vs__name_scope_enter(vs_graph *g, const char *name, int kind);
 int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out);
 /* Text describing an initializer, for the registry: "glorot_uniform". */
 const char *vs__init_kind_name(const vs_init *init);
+/* Unlinks and frees a scope object. */
+void vs__scope_free(vs_graph *g, vs_scope *s);
 /* Grows g->buf to at least n bytes. */
 int vs__graph_buf(vs_graph *g, size_t n);
 

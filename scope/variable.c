@@ -257,7 +257,7 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
     vs_scope *scope;
     sqlite3_stmt *st;
     int64_t shape[VS_MAX_DIMS];
-    int ndim, rc, step;
+    int ndim = -1, rc, step;
     size_t nlen, slen;
     vs_dtype dtype;
     const vs_init *init;
