@@ -472,6 +472,12 @@ VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
 #define VS_ALL_STEPS (-2)
 VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefix,
                                   const char *new_prefix, int64_t step);
+/** (added by store/) The file's retention setting, used by saves whose
+ *  opts are NULL or leave max_to_keep negative / the hours <= 0: TF Saver's
+ *  max_to_keep (0: keep all) and keep_checkpoint_every_n_hours (0: off).
+ *  Creates the file if missing. */
+VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
+                                  double keep_checkpoint_every_n_hours);
 
 #ifdef __cplusplus
 }

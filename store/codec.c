@@ -1,0 +1,568 @@
+/* varstore: the chunk codec (byte shuffle + per-plane zlib), CRC-32, the
+ * dedup hash and per-tensor statistics. Format: docs/FORMAT.md. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "store_int.h"
+
+/* ---- CRC and hash ------------------------------------------------------ */
+
+uint32_t vs__crc32(uint32_t crc, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uLong c = crc;
+    while (n > 0) {
+        uInt step = n > (size_t)UINT_MAX ? UINT_MAX : (uInt)n;
+        c = crc32(c, b, step);
+        b += step;
+        n -= step;
+    }
+    return (uint32_t)c;
+}
+
+uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2)
+{
+    return (uint32_t)crc32_combine((uLong)crc1, (uLong)crc2, (z_off_t)len2);
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+#define H_P1 0x9E3779B185EBCA87ULL
+#define H_P2 0xC2B2AE3D27D4EB4FULL
+
+uint64_t vs__hash64(const void *p, size_t n)
+{
+    /* Four independent lanes over 32-byte blocks, then the tail, then the
+     * murmur3 finalizer (specified in FORMAT.md). */
+    const unsigned char *b = p;
+    uint64_t h[4] = {H_P1, H_P2, ~H_P1, ~H_P2};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            h[l] ^= rd64(b + i + 8 * (size_t)l) * H_P2;
+            h[l] = rotl64(h[l], 31) * H_P1;
+        }
+    }
+    uint64_t x = (uint64_t)n * H_P1;
+    for (int l = 0; l < 4; l++)
+        x = rotl64(x ^ h[l], 27) * H_P1 + H_P2;
+    for (; i + 8 <= n; i += 8)
+        x = rotl64(x ^ (rd64(b + i) * H_P2), 31) * H_P1;
+    for (; i < n; i++)
+        x = rotl64(x ^ ((uint64_t)b[i] * H_P1), 11) * H_P2;
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* ---- shuffle ----------------------------------------------------------- */
+
+static void shuffle(const unsigned char *src, unsigned char *dst, size_t n,
+                    size_t e)
+{
+    size_t m = n / e;
+    if (e == 4) {
+        unsigned char *d0 = dst, *d1 = dst + m, *d2 = dst + 2 * m,
+                      *d3 = dst + 3 * m;
+        for (size_t i = 0; i < m; i++) {
+            d0[i] = src[4 * i];
+            d1[i] = src[4 * i + 1];
+            d2[i] = src[4 * i + 2];
+            d3[i] = src[4 * i + 3];
+        }
+        return;
+    }
+    for (size_t p = 0; p < e; p++)
+        for (size_t i = 0; i < m; i++)
+            dst[p * m + i] = src[i * e + p];
+}
+
+static void unshuffle(const unsigned char *src, unsigned char *dst, size_t n,
+                      size_t e)
+{
+    size_t m = n / e;
+    if (e == 4) {
+        const unsigned char *s0 = src, *s1 = src + m, *s2 = src + 2 * m,
+                            *s3 = src + 3 * m;
+        for (size_t i = 0; i < m; i++) {
+            dst[4 * i] = s0[i];
+            dst[4 * i + 1] = s1[i];
+            dst[4 * i + 2] = s2[i];
+            dst[4 * i + 3] = s3[i];
+        }
+        return;
+    }
+    for (size_t p = 0; p < e; p++)
+        for (size_t i = 0; i < m; i++)
+            dst[i * e + p] = src[p * m + i];
+}
+
+/* Order-0 entropy estimate of a plane in bytes: what Huffman coding can at
+ * best reach. */
+static double entropy_bytes(const unsigned char *p, size_t n)
+{
+    size_t hist[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        hist[p[i]]++;
+    double bits = 0.0, dn = (double)n;
+    for (int s = 0; s < 256; s++) {
+        if (hist[s] != 0) {
+            double c = (double)hist[s];
+            bits += c * log2(dn / c);
+        }
+    }
+    return bits / 8.0;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+#define PLANE_HDR 5 /* u8 method + u32le stored length */
+
+int vs__buf_reserve(vs__buf *b, size_t n)
+{
+    if (n <= b->cap && b->p != NULL)
+        return VS_OK;
+    unsigned char *p = vs__realloc(b->p, n ? n : 1);
+    if (p == NULL)
+        return VS_ENOMEM;
+    b->p = p;
+    b->cap = n;
+    return VS_OK;
+}
+
+void vs__buf_free(vs__buf *b)
+{
+    vs__free(b->p);
+    b->p = NULL;
+    b->cap = 0;
+}
+
+void vs__ws_free(vs__ws *w)
+{
+    vs__buf_free(&w->planes);
+    if (w->def != NULL) {
+        deflateEnd(w->def);
+        vs__free(w->def);
+        w->def = NULL;
+    }
+    if (w->inf != NULL) {
+        inflateEnd(w->inf);
+        vs__free(w->inf);
+        w->inf = NULL;
+    }
+}
+
+size_t vs__chunk_bound(size_t n, size_t e)
+{
+    return n + PLANE_HDR * (e ? e : 1);
+}
+
+int vs__chunk_encode(const void *raw, size_t n, size_t e,
+                     const vs__codec_opts *o, int *codec, unsigned char **out,
+                     size_t *out_len, char *err, size_t cap)
+{
+    vs__ws ws;
+    vs__buf ob = {NULL, 0};
+    memset(&ws, 0, sizeof ws);
+    *out = NULL;
+    *out_len = 0;
+    int rc = vs__chunk_encode_ws(raw, n, e, o, &ws, &ob, codec, out_len,
+                                 err, cap);
+    vs__ws_free(&ws);
+    if (rc != VS_OK) {
+        vs__buf_free(&ob);
+        return rc;
+    }
+    *out = ob.p;
+    return VS_OK;
+}
+
+int vs__chunk_encode_ws(const void *raw, size_t n, size_t e,
+                        const vs__codec_opts *o, vs__ws *ws, vs__buf *ob,
+                        int *codec, size_t *out_len, char *err, size_t cap)
+{
+    vs__buf *pb = &ws->planes;
+    *out_len = 0;
+    if (e == 0 || e > 16 || n % e != 0 || n > (size_t)UINT32_MAX) {
+        snprintf(err, cap, "invalid chunk size %zu for element size %zu", n,
+                 e);
+        return VS_EINVAL;
+    }
+    size_t hdr = PLANE_HDR * e;
+    size_t m = n / e;
+    if (vs__buf_reserve(ob, hdr + n) != VS_OK) {
+        snprintf(err, cap, "out of memory");
+        return VS_ENOMEM;
+    }
+    unsigned char *b = ob->p;
+    if (o->raw_only || n == 0 || m < 64) {
+        if (n > 0)
+            memcpy(b, raw, n);
+        *codec = VS_CHUNK_RAW;
+        *out_len = n;
+        return VS_OK;
+    }
+    if (e > 1 && vs__buf_reserve(pb, n) != VS_OK) {
+        snprintf(err, cap, "out of memory");
+        return VS_ENOMEM;
+    }
+    const unsigned char *planes = e > 1 ? pb->p : raw;
+    if (e > 1)
+        shuffle(raw, pb->p, n, e);
+
+    size_t pos = hdr;
+    int rc = VS_OK;
+    for (size_t p = 0; p < e; p++) {
+        const unsigned char *pl = planes + p * m;
+        int method = VS_PLANE_STORED;
+        size_t len = m;
+        /* Huffman-only coding cannot beat the order-0 entropy: skip the
+         * deflate call where that saves less than 3%. */
+        int try_z = o->level != 0 || entropy_bytes(pl, m) < 0.97 * (double)m;
+        if (try_z) {
+            int lvl = o->level != 0 ? o->level : -100;
+            if (ws->def != NULL && ws->def_level != lvl) {
+                deflateEnd(ws->def);
+                vs__free(ws->def);
+                ws->def = NULL;
+            }
+            z_stream *zs = ws->def;
+            if (zs == NULL) {
+                zs = vs__calloc(1, sizeof *zs);
+                if (zs == NULL) {
+                    snprintf(err, cap, "out of memory");
+                    rc = VS_ENOMEM;
+                    break;
+                }
+                int strat = o->level != 0 ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY;
+                if (deflateInit2(zs, o->level != 0 ? o->level : 1, Z_DEFLATED,
+                                 15, 8, strat) != Z_OK) {
+                    vs__free(zs);
+                    snprintf(err, cap, "zlib deflateInit failed");
+                    rc = VS_ENOMEM;
+                    break;
+                }
+                ws->def = zs;
+                ws->def_level = lvl;
+            } else if (deflateReset(zs) != Z_OK) {
+                snprintf(err, cap, "zlib deflateReset failed");
+                rc = VS_ERROR;
+                break;
+            }
+            zs->next_in = (Bytef *)(uintptr_t)pl;
+            zs->avail_in = (uInt)m;
+            zs->next_out = b + pos;
+            zs->avail_out = (uInt)(m - 1); /* must save at least a byte */
+            int zr = deflate(zs, Z_FINISH);
+            if (zr == Z_STREAM_END) {
+                method = VS_PLANE_ZLIB;
+                len = zs->total_out;
+            } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+                snprintf(err, cap, "zlib deflate failed (%d)", zr);
+                rc = VS_ERROR;
+                break;
+            }
+        }
+        if (method == VS_PLANE_STORED)
+            memcpy(b + pos, pl, m);
+        b[PLANE_HDR * p] = (unsigned char)method;
+        put32(b + PLANE_HDR * p + 1, (uint32_t)len);
+        pos += len;
+    }
+    if (rc != VS_OK)
+        return rc;
+    if (pos >= n) {
+        /* Nothing paid: store the chunk as is. */
+        memcpy(b, raw, n);
+        *codec = VS_CHUNK_RAW;
+        *out_len = n;
+    } else {
+        *codec = VS_CHUNK_SHUFFLE_ZLIB;
+        *out_len = pos;
+    }
+    return VS_OK;
+}
+
+static int inflate_plane(vs__ws *ws, const unsigned char *src, size_t len,
+                         unsigned char *dst, size_t m, char *err, size_t cap)
+{
+    z_stream *zs = ws->inf;
+    if (zs == NULL) {
+        zs = vs__calloc(1, sizeof *zs);
+        if (zs == NULL || inflateInit(zs) != Z_OK) {
+            vs__free(zs);
+            snprintf(err, cap, "zlib inflateInit failed");
+            return VS_ENOMEM;
+        }
+        ws->inf = zs;
+    } else if (inflateReset(zs) != Z_OK) {
+        snprintf(err, cap, "zlib inflateReset failed");
+        return VS_ERROR;
+    }
+    zs->next_in = (Bytef *)(uintptr_t)src;
+    zs->avail_in = (uInt)len;
+    zs->next_out = dst;
+    zs->avail_out = (uInt)m;
+    int zr = inflate(zs, Z_FINISH);
+    if (zr != Z_STREAM_END || zs->total_out != m || zs->avail_in != 0) {
+        if (zr == Z_MEM_ERROR) {
+            snprintf(err, cap, "out of memory in zlib inflate");
+            return VS_ENOMEM;
+        }
+        snprintf(err, cap, "inflate error (%s)",
+                 zr == Z_STREAM_END ? "wrong length"
+                 : zs->msg != NULL  ? zs->msg
+                                    : "truncated stream");
+        return VS_ECORRUPT;
+    }
+    return VS_OK;
+}
+
+int vs__chunk_decode(int codec, size_t e, const unsigned char *blob,
+                     size_t blob_len, void *dst, size_t raw_len, char *err,
+                     size_t cap)
+{
+    vs__ws ws;
+    memset(&ws, 0, sizeof ws);
+    int rc = vs__chunk_decode_ws(codec, e, blob, blob_len, dst, raw_len, &ws,
+                                 err, cap);
+    vs__ws_free(&ws);
+    return rc;
+}
+
+int vs__chunk_decode_ws(int codec, size_t e, const unsigned char *blob,
+                        size_t blob_len, void *dst, size_t raw_len,
+                        vs__ws *ws, char *err, size_t cap)
+{
+    vs__buf *pb = &ws->planes;
+    if (codec == VS_CHUNK_RAW) {
+        if (blob_len != raw_len) {
+            snprintf(err, cap, "raw chunk holds %zu bytes, expected %zu",
+                     blob_len, raw_len);
+            return VS_ECORRUPT;
+        }
+        if (raw_len > 0)
+            memcpy(dst, blob, raw_len);
+        return VS_OK;
+    }
+    if (codec != VS_CHUNK_SHUFFLE_ZLIB) {
+        snprintf(err, cap, "unknown chunk codec %d", codec);
+        return VS_ECORRUPT;
+    }
+    if (e == 0 || e > 16 || raw_len % e != 0 || raw_len > UINT32_MAX) {
+        snprintf(err, cap, "chunk of %zu bytes with element size %zu",
+                 raw_len, e);
+        return VS_ECORRUPT;
+    }
+    size_t hdr = PLANE_HDR * e, m = raw_len / e;
+    if (blob_len < hdr) {
+        snprintf(err, cap, "chunk header truncated (%zu bytes)", blob_len);
+        return VS_ECORRUPT;
+    }
+    size_t total = hdr;
+    for (size_t p = 0; p < e; p++) {
+        int method = blob[PLANE_HDR * p];
+        size_t len = get32(blob + PLANE_HDR * p + 1);
+        if ((method != VS_PLANE_STORED && method != VS_PLANE_ZLIB) ||
+            (method == VS_PLANE_STORED && len != m) || len > blob_len) {
+            snprintf(err, cap, "bad plane %zu header", p);
+            return VS_ECORRUPT;
+        }
+        total += len;
+    }
+    if (total != blob_len) {
+        snprintf(err, cap, "planes hold %zu bytes, chunk has %zu", total,
+                 blob_len);
+        return VS_ECORRUPT;
+    }
+    unsigned char *planes = dst;
+    if (e > 1) {
+        if (vs__buf_reserve(pb, raw_len) != VS_OK) {
+            snprintf(err, cap, "out of memory");
+            return VS_ENOMEM;
+        }
+        planes = pb->p;
+    }
+    int rc = VS_OK;
+    size_t pos = hdr;
+    for (size_t p = 0; p < e && rc == VS_OK; p++) {
+        int method = blob[PLANE_HDR * p];
+        size_t len = get32(blob + PLANE_HDR * p + 1);
+        if (method == VS_PLANE_STORED)
+            memcpy(planes + p * m, blob + pos, m);
+        else
+            rc = inflate_plane(ws, blob + pos, len, planes + p * m, m, err,
+                               cap);
+        pos += len;
+    }
+    if (rc == VS_OK && e > 1)
+        unshuffle(planes, dst, raw_len, e);
+    return rc;
+}
+
+/* ---- stats ------------------------------------------------------------- */
+
+float vs__half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {
+            /* subnormal: normalize */
+            int sh = 0;
+            while ((man & 0x400u) == 0) {
+                man <<= 1;
+                sh++;
+            }
+            man &= 0x3ffu;
+            bits = sign | (uint32_t)(113 - sh) << 23 | man << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 112) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+float vs__bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+void vs__stats_init(vs__stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->min = INFINITY;
+    s->max = -INFINITY;
+}
+
+#define STATS_LOOP(GET)                                                       \
+    do {                                                                      \
+        double sum = 0.0, mn = INFINITY, mx = -INFINITY;                      \
+        int64_t cnt = 0, nnan = 0, ninf = 0;                                  \
+        for (size_t i = 0; i < m; i++) {                                      \
+            double x = (GET);                                                 \
+            if (isnan(x)) {                                                   \
+                nnan++;                                                       \
+            } else if (isinf(x)) {                                            \
+                ninf++;                                                       \
+            } else {                                                          \
+                sum += x;                                                     \
+                cnt++;                                                        \
+                if (x < mn)                                                   \
+                    mn = x;                                                   \
+                if (x > mx)                                                   \
+                    mx = x;                                                   \
+            }                                                                 \
+        }                                                                     \
+        double mean = cnt > 0 ? sum / (double)cnt : 0.0, m2 = 0.0;            \
+        if (cnt > 0) {                                                        \
+            for (size_t i = 0; i < m; i++) {                                  \
+                double x = (GET);                                             \
+                if (isfinite(x))                                              \
+                    m2 += (x - mean) * (x - mean);                            \
+            }                                                                 \
+        }                                                                     \
+        c.n = cnt;                                                            \
+        c.mean = mean;                                                        \
+        c.m2 = m2;                                                            \
+        c.min = mn;                                                           \
+        c.max = mx;                                                           \
+        c.n_nan = nnan;                                                       \
+        c.n_inf = ninf;                                                       \
+    } while (0)
+
+void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s)
+{
+    vs__stats c;
+    vs__stats_init(&c);
+    switch (dt) {
+    case VS_FLOAT32: {
+        const float *a = p;
+        size_t m = nbytes / 4;
+        STATS_LOOP((double)a[i]);
+        break;
+    }
+    case VS_FLOAT64: {
+        const double *a = p;
+        size_t m = nbytes / 8;
+        STATS_LOOP(a[i]);
+        break;
+    }
+    case VS_FLOAT16: {
+        const uint16_t *a = p;
+        size_t m = nbytes / 2;
+        STATS_LOOP((double)vs__half_to_float(a[i]));
+        break;
+    }
+    case VS_BFLOAT16: {
+        const uint16_t *a = p;
+        size_t m = nbytes / 2;
+        STATS_LOOP((double)vs__bf16_to_float(a[i]));
+        break;
+    }
+    default:
+        return;
+    }
+    vs__stats_merge(s, &c);
+}
+
+void vs__stats_merge(vs__stats *acc, const vs__stats *b)
+{
+    /* Chan et al.'s pairwise update of (n, mean, M2). */
+    if (b->n > 0) {
+        if (acc->n == 0) {
+            acc->mean = b->mean;
+            acc->m2 = b->m2;
+        } else {
+            double na = (double)acc->n, nb = (double)b->n, n = na + nb;
+            double d = b->mean - acc->mean;
+            acc->mean += d * nb / n;
+            acc->m2 += b->m2 + d * d * na * nb / n;
+        }
+        acc->n += b->n;
+        if (b->min < acc->min)
+            acc->min = b->min;
+        if (b->max > acc->max)
+            acc->max = b->max;
+    }
+    acc->n_nan += b->n_nan;
+    acc->n_inf += b->n_inf;
+}

@@ -1,0 +1,350 @@
+/* varstore: vs_init_from_checkpoint, TF's tf.train.init_from_checkpoint:
+ * resolves an assignment map against the get_variable store and replaces
+ * the targets' initializers with loaders. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_int.h"
+#include "store_int.h"
+
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+} ck_entry;
+
+typedef struct {
+    char *path;
+    int64_t step;
+    char *key;
+} loader_ctx;
+
+static void loader_free(void *p)
+{
+    loader_ctx *c = p;
+    if (c == NULL)
+        return;
+    vs__free(c->path);
+    vs__free(c->key);
+    vs__free(c);
+}
+
+static int loader_run(vs_var *v, void *p)
+{
+    loader_ctx *c = p;
+    const char *key = c->key;
+    return vs__restore_vars(v->g, c->path, c->step, &v, &key, 1, 0);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const ck_entry *)a)->name, ((const ck_entry *)b)->name);
+}
+
+static const ck_entry *find_entry(const ck_entry *e, size_t n, const char *k)
+{
+    ck_entry key;
+    key.name = (char *)(uintptr_t)k;
+    return bsearch(&key, e, n, sizeof *e, cmp_entry);
+}
+
+/* Python's repr of a shape list: "[2, 3]", "[]". */
+static void py_list(int ndim, const int64_t *shape, char *buf, size_t cap)
+{
+    size_t pos = 0;
+    int w = snprintf(buf, cap, "[");
+    pos = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < ndim && pos < cap; i++) {
+        w = snprintf(buf + pos, cap - pos, "%s%lld", i ? ", " : "",
+                     (long long)shape[i]);
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
+    if (pos < cap)
+        snprintf(buf + pos, cap - pos, "]");
+}
+
+/* "{'a': [2, 3], 'b': []}" (sorted), cut with "..." when long. */
+static char *py_map(const ck_entry *e, size_t n)
+{
+    size_t cap = VS_ERRMSG_MAX, pos = 0;
+    char *buf = vs__malloc(cap);
+    if (buf == NULL)
+        return NULL;
+    pos = (size_t)snprintf(buf, cap, "{");
+    for (size_t i = 0; i < n; i++) {
+        char shp[VS_SHAPE_STR_MAX];
+        py_list(e[i].ndim, e[i].shape, shp, sizeof shp);
+        int w = snprintf(buf + pos, cap - pos, "%s'%s': %s", i ? ", " : "",
+                         e[i].name, shp);
+        if (w < 0 || (size_t)w >= cap - pos - 8) {
+            snprintf(buf + pos, cap - pos, ", ...");
+            pos += strlen(buf + pos);
+            break;
+        }
+        pos += (size_t)w;
+    }
+    snprintf(buf + pos, cap - pos, "}");
+    return buf;
+}
+
+typedef struct {
+    const char *ckpt; /* key in the checkpoint (or scope) */
+    const char *target;
+} map_pair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    return strcmp(((const map_pair *)a)->ckpt, ((const map_pair *)b)->ckpt);
+}
+
+typedef struct {
+    vs_var *var;
+    char *key;
+} assign;
+
+static int add_assign(assign **a, size_t *n, size_t *cap, vs_var *v,
+                      const char *key)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        assign *p = vs__realloc(*a, nc * sizeof *p);
+        if (p == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        *a = p;
+        *cap = nc;
+    }
+    (*a)[*n].var = v;
+    (*a)[*n].key = vs__strdup(key);
+    if ((*a)[*n].key == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    (*n)++;
+    return VS_OK;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int vs_init_from_checkpoint(vs_graph *g, const char *path,
+                            const char *const *assignment_map)
+{
+    if (g == NULL)
+        return vs__fail(VS_EINVAL, "graph is NULL");
+    if (path == NULL || *path == '\0')
+        return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
+    if (assignment_map == NULL)
+        return vs__fail(VS_EINVAL, "assignment_map is NULL");
+    size_t np = 0;
+    while (assignment_map[2 * np] != NULL) {
+        if (assignment_map[2 * np + 1] == NULL)
+            return vs__fail(VS_EINVAL,
+                            "assignment_map entry %s has no target (the "
+                            "list holds pairs, then NULL)",
+                            assignment_map[2 * np]);
+        np++;
+    }
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_entry *ents = NULL;
+    size_t ne = 0, ecap = 0;
+    map_pair *pairs = NULL;
+    assign *as = NULL;
+    size_t na = 0, acap = 0;
+    const char **names = NULL;
+    int64_t step = 0;
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    rc = vs__store_resolve_step(db, path, VS_LATEST, &step);
+    if (rc != VS_OK)
+        goto out;
+    rc = vs__store_prepare(db,
+                           "SELECT name, shape FROM tensors WHERE step=?1 "
+                           "ORDER BY name",
+                           &st, path);
+    if (rc != VS_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, step);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (ne == ecap) {
+            size_t nc = ecap ? ecap * 2 : 32;
+            ck_entry *p = vs__realloc(ents, nc * sizeof *p);
+            if (p == NULL) {
+                rc = vs__fail(VS_ENOMEM, "out of memory");
+                goto out;
+            }
+            ents = p;
+            ecap = nc;
+        }
+        const char *nm = (const char *)sqlite3_column_text(st, 0);
+        ents[ne].name = vs__strdup(nm != NULL ? nm : "");
+        if (ents[ne].name == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        ne++;
+        if (vs__parse_shape_json((const char *)sqlite3_column_text(st, 1),
+                                 &ents[ne - 1].ndim,
+                                 ents[ne - 1].shape) != 0) {
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: tensor %s at step "
+                          "%lld: bad shape",
+                          path, ents[ne - 1].name, (long long)step);
+            goto out;
+        }
+    }
+    if (s != SQLITE_DONE) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    /* ORDER BY name is memcmp order, as strcmp: bsearch works. */
+
+    pairs = vs__malloc((np ? np : 1) * sizeof *pairs);
+    if (pairs == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < np; i++) {
+        pairs[i].ckpt = assignment_map[2 * i];
+        pairs[i].target = assignment_map[2 * i + 1];
+    }
+    qsort(pairs, np, sizeof *pairs, cmp_pair);
+
+    /* The store's variable names, sorted (TF iterates sorted(...)). */
+    size_t nv = vs__graph_var_count(g), ns = 0;
+    names = vs__malloc((nv ? nv : 1) * sizeof *names);
+    if (names == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        vs_var *v = vs__graph_var_at(g, i);
+        if (v != NULL && v->store_key != NULL)
+            names[ns++] = v->store_key;
+    }
+    qsort(names, ns, sizeof *names, cmp_str_ptr);
+
+    for (size_t i = 0; i < np; i++) {
+        const char *ck = pairs[i].ckpt, *tg = pairs[i].target;
+        vs_var *v = vs__graph_find_store(g, tg);
+        if (v != NULL) {
+            const ck_entry *e = find_entry(ents, ne, ck);
+            if (e == NULL) {
+                char *m = py_map(ents, ne);
+                rc = vs__fail(VS_ENOTFOUND,
+                              "Tensor %s is not found in %s checkpoint %s", ck,
+                              path, m != NULL ? m : "{...}");
+                vs__free(m);
+                goto out;
+            }
+            int same = e->ndim == v->value.ndim;
+            for (int d = 0; same && d < e->ndim; d++)
+                same = e->shape[d] == v->value.shape[d];
+            if (!same) {
+                char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+                vs__shape_str(v->value.ndim, v->value.shape, a, sizeof a);
+                py_list(e->ndim, e->shape, b, sizeof b);
+                rc = vs__fail(VS_ESHAPE,
+                              "Shape of variable %s (%s) doesn't match with "
+                              "shape of tensor %s (%s) from checkpoint "
+                              "reader.",
+                              v->name, a, ck, b);
+                goto out;
+            }
+            rc = add_assign(&as, &na, &acap, v, ck);
+            if (rc != VS_OK)
+                goto out;
+            continue;
+        }
+        /* A scope mapping. */
+        const char *slash = strrchr(tg, '/');
+        size_t sl = slash != NULL ? (size_t)(slash - tg) : 0;
+        size_t cl = strlen(ck);
+        if (cl == 0 || ck[cl - 1] != '/') {
+            rc = vs__fail(VS_EINVAL,
+                          "Assignment map with scope only name %.*s should "
+                          "map to scope only %s. Should be 'scope/': "
+                          "'other_scope/'.",
+                          (int)sl, tg, ck);
+            goto out;
+        }
+        for (size_t k = 0; k < ns; k++) {
+            const char *vn = names[k];
+            if (sl > 0 && !(strncmp(vn, tg, sl) == 0 && vn[sl] == '/'))
+                continue;
+            /* TF: strip the scope, drop one character (the '/') unless
+             * the target is "/", prefix the checkpoint scope unless it is
+             * "/", drop a trailing '/'. */
+            const char *rest = vn + sl;
+            if (strcmp(tg, "/") != 0 && *rest != '\0')
+                rest++;
+            char *full = strcmp(ck, "/") != 0 ? vs__asprintf("%s%s", ck, rest)
+                                              : vs__strdup(rest);
+            if (full == NULL) {
+                rc = vs__fail(VS_ENOMEM, "out of memory");
+                goto out;
+            }
+            size_t fl = strlen(full);
+            if (fl > 0 && full[fl - 1] == '/')
+                full[fl - 1] = '\0';
+            if (find_entry(ents, ne, full) == NULL) {
+                const char *short_name = strlen(vn) > sl ? vn + sl + 1 : "";
+                rc = vs__fail(VS_ENOTFOUND,
+                              "Tensor %s (%s in %s) is not found in %s "
+                              "checkpoint",
+                              full, short_name, ck, path);
+                vs__free(full);
+                goto out;
+            }
+            rc = add_assign(&as, &na, &acap, vs__graph_find_store(g, vn),
+                            full);
+            vs__free(full);
+            if (rc != VS_OK)
+                goto out;
+        }
+    }
+    /* All resolved: install the loaders. */
+    for (size_t i = 0; i < na; i++) {
+        if (as[i].var == NULL)
+            continue;
+        loader_ctx *lc = vs__calloc(1, sizeof *lc);
+        if (lc == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        lc->path = vs__strdup(path);
+        lc->key = as[i].key;
+        as[i].key = NULL;
+        lc->step = step;
+        if (lc->path == NULL) {
+            loader_free(lc);
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        vs__var_set_loader(as[i].var, loader_run, lc, loader_free);
+    }
+out:
+    sqlite3_finalize(st);
+    if (db != NULL)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    vs__store_close(db);
+    for (size_t i = 0; i < ne; i++)
+        vs__free(ents[i].name);
+    vs__free(ents);
+    for (size_t i = 0; i < na; i++)
+        vs__free(as[i].key);
+    vs__free(as);
+    vs__free(pairs);
+    vs__free(names);
+    return rc;
+}

@@ -1,0 +1,202 @@
+/* varstore: a small thread pool for chunk (de)compression. The calling
+ * thread prepares and consumes jobs in order (it owns the SQLite
+ * connection); worker threads run the CPU work. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+int vs__pool_threads(int threads)
+{
+    if (threads > 0)
+        return threads > 64 ? 64 : threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > 64)
+        n = 64;
+    return (int)n;
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* workers: a job became available or stop */
+    pthread_cond_t done_cv; /* main: a job finished */
+    size_t n, prepared, next;
+    unsigned char *done;
+    int stop;
+    int err_code;  /* first failing work() */
+    size_t err_k;
+    char err_msg[VS_ERRMSG_MAX];
+    void *ctx;
+    vs__job_fn work;
+} pool;
+
+static _Thread_local int tl_worker;
+
+int vs__pool_worker(void)
+{
+    return tl_worker;
+}
+
+typedef struct {
+    void *p;
+    int index;
+} worker_arg;
+
+static void *worker(void *varg)
+{
+    worker_arg *wa = varg;
+    pool *p = wa->p;
+    tl_worker = wa->index;
+    char msg[VS_ERRMSG_MAX];
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->next >= p->prepared && p->next < p->n)
+            pthread_cond_wait(&p->work_cv, &p->mu);
+        if (p->stop || p->next >= p->n)
+            break;
+        size_t k = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        msg[0] = '\0';
+        int rc = p->work(p->ctx, k, msg, sizeof msg);
+        pthread_mutex_lock(&p->mu);
+        p->done[k] = 1;
+        if (rc != VS_OK && (p->err_code == VS_OK || k < p->err_k)) {
+            p->err_code = rc;
+            p->err_k = k;
+            memcpy(p->err_msg, msg, sizeof msg);
+            p->stop = 1;
+            pthread_cond_broadcast(&p->work_cv);
+        }
+        pthread_cond_broadcast(&p->done_cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static int run_inline(size_t n, void *ctx, vs__job_fn prepare,
+                      vs__job_fn work, vs__job_fn consume)
+{
+    char msg[VS_ERRMSG_MAX];
+    tl_worker = 0;
+    for (size_t k = 0; k < n; k++) {
+        int rc;
+        if (prepare != NULL) {
+            rc = prepare(ctx, k, msg, sizeof msg);
+            if (rc != VS_OK)
+                return rc;
+        }
+        msg[0] = '\0';
+        rc = work(ctx, k, msg, sizeof msg);
+        if (rc != VS_OK)
+            return vs__fail(rc, "%s", msg);
+        if (consume != NULL) {
+            rc = consume(ctx, k, msg, sizeof msg);
+            if (rc != VS_OK)
+                return rc;
+        }
+    }
+    return VS_OK;
+}
+
+int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
+                 vs__job_fn prepare, vs__job_fn work, vs__job_fn consume)
+{
+    if (n == 0)
+        return VS_OK;
+    if (threads <= 1 || n == 1)
+        return run_inline(n, ctx, prepare, work, consume);
+    if (window < (size_t)threads)
+        window = (size_t)threads;
+
+    pool p;
+    memset(&p, 0, sizeof p);
+    p.n = n;
+    p.ctx = ctx;
+    p.work = work;
+    p.done = vs__calloc(n, 1);
+    if (p.done == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (pthread_mutex_init(&p.mu, NULL) != 0) {
+        vs__free(p.done);
+        return vs__fail(VS_ERROR, "cannot create a mutex");
+    }
+    if (pthread_cond_init(&p.work_cv, NULL) != 0) {
+        pthread_mutex_destroy(&p.mu);
+        vs__free(p.done);
+        return vs__fail(VS_ERROR, "cannot create a condition variable");
+    }
+    if (pthread_cond_init(&p.done_cv, NULL) != 0) {
+        pthread_cond_destroy(&p.work_cv);
+        pthread_mutex_destroy(&p.mu);
+        vs__free(p.done);
+        return vs__fail(VS_ERROR, "cannot create a condition variable");
+    }
+    pthread_t tid[64];
+    worker_arg wa[64];
+    int nt = 0;
+    for (; nt < threads && nt < 64; nt++) {
+        wa[nt].p = &p;
+        wa[nt].index = nt;
+        if (pthread_create(&tid[nt], NULL, worker, &wa[nt]) != 0)
+            break;
+    }
+    int rc = VS_OK;
+    char msg[VS_ERRMSG_MAX];
+    if (nt == 0) {
+        rc = vs__fail(VS_ERROR, "cannot start a worker thread");
+        goto out;
+    }
+    size_t consumed = 0;
+    while (consumed < n) {
+        /* Prepare ahead up to the window. */
+        for (;;) {
+            pthread_mutex_lock(&p.mu);
+            int more = !p.stop && p.prepared < n &&
+                       p.prepared - consumed < window;
+            size_t k = p.prepared;
+            pthread_mutex_unlock(&p.mu);
+            if (!more)
+                break;
+            if (prepare != NULL) {
+                rc = prepare(ctx, k, msg, sizeof msg);
+                if (rc != VS_OK)
+                    goto out;
+            }
+            pthread_mutex_lock(&p.mu);
+            p.prepared = k + 1;
+            pthread_cond_signal(&p.work_cv);
+            pthread_mutex_unlock(&p.mu);
+        }
+        pthread_mutex_lock(&p.mu);
+        while (!p.stop && !p.done[consumed])
+            pthread_cond_wait(&p.done_cv, &p.mu);
+        int stopped = p.stop;
+        pthread_mutex_unlock(&p.mu);
+        if (stopped)
+            break;
+        if (consume != NULL) {
+            rc = consume(ctx, consumed, msg, sizeof msg);
+            if (rc != VS_OK)
+                goto out;
+        }
+        consumed++;
+    }
+out:
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.work_cv);
+    pthread_mutex_unlock(&p.mu);
+    for (int i = 0; i < nt; i++)
+        pthread_join(tid[i], NULL);
+    if (rc == VS_OK && p.err_code != VS_OK)
+        rc = vs__fail(p.err_code, "%s", p.err_msg);
+    pthread_cond_destroy(&p.done_cv);
+    pthread_cond_destroy(&p.work_cv);
+    pthread_mutex_destroy(&p.mu);
+    vs__free(p.done);
+    return rc;
+}

@@ -1,0 +1,641 @@
+/* varstore: reading checkpoints (vs_restore, vs_restore_ex,
+ * vs_load_variable, vs_list_variables, vs_init_from_checkpoint). Every
+ * chunk is decoded and CRC-checked on a thread pool before any variable
+ * changes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_int.h"
+#include "store_int.h"
+
+/* ---- lookup ------------------------------------------------------------ */
+
+int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
+                    vs__load_item *items, size_t n)
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db,
+                               "SELECT id, dtype, shape, numel, n_chunks, "
+                               "raw_bytes, crc32 FROM tensors WHERE step=?1 "
+                               "AND name=?2",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        vs__load_item *it = &items[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, step);
+        sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE) {
+            rc = vs__fail(VS_ENOTFOUND, "Key %s not found in checkpoint",
+                          it->key);
+            break;
+        }
+        if (s != SQLITE_ROW) {
+            rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+            break;
+        }
+        const char *dts = (const char *)sqlite3_column_text(st, 1);
+        const char *shs = (const char *)sqlite3_column_text(st, 2);
+        int64_t numel = sqlite3_column_int64(st, 3);
+        int64_t nch = sqlite3_column_int64(st, 4);
+        int64_t raw = sqlite3_column_int64(st, 5);
+        it->tensor_id = sqlite3_column_int64(st, 0);
+        it->crc = (uint32_t)sqlite3_column_int64(st, 6);
+        it->step = step;
+        int bad = vs__dtype_parse(dts, &it->dtype) != 0 ||
+                  vs__parse_shape_json(shs, &it->ndim, it->shape) != 0;
+        uint64_t count = 1;
+        for (int d = 0; !bad && d < it->ndim; d++) {
+            if (it->shape[d] != 0 &&
+                count > (uint64_t)INT64_MAX / (uint64_t)it->shape[d])
+                bad = 1;
+            else
+                count *= (uint64_t)it->shape[d];
+        }
+        if (!bad) {
+            it->esize = vs__elem_size(it->dtype);
+            bad = (uint64_t)numel != count || raw < 0 ||
+                  count > (uint64_t)INT64_MAX / it->esize ||
+                  (uint64_t)raw != count * it->esize ||
+                  (uint64_t)raw > SIZE_MAX || nch < 0 ||
+                  (raw == 0) != (nch == 0) ||
+                  (uint64_t)nch > (uint64_t)raw / it->esize;
+        }
+        if (bad) {
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: tensor %s at step "
+                          "%lld: sizes do not add up",
+                          path, it->key, (long long)step);
+            break;
+        }
+        it->nbytes = (size_t)raw;
+        it->n_chunks = (size_t)nch;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- decode ------------------------------------------------------------ */
+
+typedef struct {
+    size_t item, seq, off;
+    int codec;
+    size_t esize, len;
+    uint32_t crc;
+    vs__buf buf; /* copy of the stored bytes (recycled) */
+    unsigned char *blob;
+    size_t blob_len;
+} load_job;
+
+#define MAX_THREADS 64
+
+typedef struct {
+    sqlite3 *db;
+    const char *path;
+    vs__load_item *items;
+    load_job *jobs;
+    sqlite3_stmt *st; /* chunk list of the current item */
+    size_t cur_off;
+    uint32_t cur_crc;
+    vs__ws ws[MAX_THREADS];
+    vs__buf *free_bufs;
+    size_t n_free, free_cap;
+} load_ctx;
+
+static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
+                   const char *why)
+{
+    return vs__fail(VS_ECORRUPT,
+                    "checkpoint file %s is corrupt: tensor %s at step %lld, "
+                    "chunk %zu: %s",
+                    c->path, it->key, (long long)it->step, seq, why);
+}
+
+static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    if (j->seq == 0) {
+        sqlite3_reset(c->st);
+        sqlite3_bind_int64(c->st, 1, it->tensor_id);
+        c->cur_off = 0;
+    }
+    int s = sqlite3_step(c->st);
+    if (s == SQLITE_DONE)
+        return corrupt(c, it, j->seq, "chunk missing");
+    if (s != SQLITE_ROW)
+        return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
+                                 c->path);
+    int64_t seq = sqlite3_column_int64(c->st, 0);
+    j->codec = sqlite3_column_int(c->st, 1);
+    int64_t es = sqlite3_column_int64(c->st, 2);
+    int64_t raw = sqlite3_column_int64(c->st, 3);
+    j->crc = (uint32_t)sqlite3_column_int64(c->st, 4);
+    const void *data = sqlite3_column_blob(c->st, 5);
+    int dlen = sqlite3_column_bytes(c->st, 5);
+    if (seq != (int64_t)j->seq || es != (int64_t)it->esize || raw <= 0 ||
+        (uint64_t)raw > it->nbytes - c->cur_off ||
+        (j->seq + 1 == it->n_chunks &&
+         (uint64_t)raw != it->nbytes - c->cur_off))
+        return corrupt(c, it, j->seq, "sizes do not add up");
+    if (data == NULL && dlen > 0)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    j->len = (size_t)raw;
+    j->esize = it->esize;
+    j->off = c->cur_off;
+    c->cur_off += j->len;
+    j->blob_len = (size_t)dlen;
+    if (c->n_free > 0)
+        j->buf = c->free_bufs[--c->n_free];
+    if (vs__buf_reserve(&j->buf, j->blob_len) != VS_OK)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    j->blob = j->buf.p;
+    if (dlen > 0)
+        memcpy(j->blob, data, j->blob_len);
+    if (j->seq + 1 == it->n_chunks) {
+        s = sqlite3_step(c->st);
+        if (s == SQLITE_ROW)
+            return corrupt(c, it, j->seq + 1, "more chunks than recorded");
+        if (s != SQLITE_DONE)
+            return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
+                                     c->path);
+    }
+    return VS_OK;
+}
+
+static int load_work(void *vctx, size_t k, char *err, size_t cap)
+{
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    char why[256];
+    unsigned char *dst = it->dst + j->off;
+    int rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
+                                 dst, j->len, &c->ws[vs__pool_worker()], why,
+                                 sizeof why);
+    if (rc == VS_OK) {
+        uint32_t crc = vs__crc32(0, dst, j->len);
+        if (crc != j->crc) {
+            snprintf(why, sizeof why,
+                     "CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                     (unsigned)j->crc, (unsigned)crc);
+            rc = VS_ECORRUPT;
+        }
+    }
+    if (rc != VS_OK) {
+        if (rc == VS_ECORRUPT)
+            snprintf(err, cap,
+                     "checkpoint file %s is corrupt: tensor %s at step %lld, "
+                     "chunk %zu: %s",
+                     c->path, it->key, (long long)it->step, j->seq, why);
+        else
+            snprintf(err, cap, "%s", why);
+    }
+    return rc;
+}
+
+static int load_consume(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    if (c->n_free < c->free_cap) {
+        c->free_bufs[c->n_free++] = j->buf;
+        j->buf.p = NULL;
+        j->buf.cap = 0;
+    } else {
+        vs__buf_free(&j->buf);
+    }
+    j->blob = NULL;
+    c->cur_crc = j->seq == 0 ? j->crc
+                             : vs__crc32_combine(c->cur_crc, j->crc, j->len);
+    if (j->seq + 1 == it->n_chunks && c->cur_crc != it->crc)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: tensor %s at step "
+                        "%lld: CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                        c->path, it->key, (long long)it->step,
+                        (unsigned)it->crc, (unsigned)c->cur_crc);
+    return VS_OK;
+}
+
+int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads)
+{
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].n_chunks == 0 && items[i].crc != 0)
+            return vs__fail(VS_ECORRUPT,
+                            "checkpoint file %s is corrupt: tensor %s at step "
+                            "%lld: CRC mismatch (stored 0x%08x, computed "
+                            "0x00000000)",
+                            path, items[i].key, (long long)items[i].step,
+                            (unsigned)items[i].crc);
+        if (vs__add_size(n_jobs, items[i].n_chunks, &n_jobs) != 0)
+            return vs__fail(VS_ECORRUPT, "checkpoint file %s is corrupt",
+                            path);
+    }
+    if (n_jobs == 0)
+        return VS_OK;
+    load_ctx c;
+    memset(&c, 0, sizeof c);
+    c.db = db;
+    c.path = path;
+    c.items = items;
+    int t = vs__pool_threads(threads);
+    if (t > MAX_THREADS)
+        t = MAX_THREADS;
+    c.jobs = vs__calloc(n_jobs, sizeof *c.jobs);
+    c.free_cap = (size_t)t * 4 + 4;
+    c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);
+    if (c.jobs == NULL || c.free_bufs == NULL) {
+        vs__free(c.jobs);
+        vs__free(c.free_bufs);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t q = 0; q < items[i].n_chunks; q++, k++) {
+            c.jobs[k].item = i;
+            c.jobs[k].seq = q;
+        }
+    }
+    int rc = vs__store_prepare(db,
+                               "SELECT tc.seq, c.codec, c.elem_size, "
+                               "c.raw_bytes, c.crc32, c.data FROM "
+                               "tensor_chunks tc JOIN chunks c ON c.id = "
+                               "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
+                               "tc.seq",
+                               &c.st, path);
+    if (rc == VS_OK)
+        rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
+                          load_work, load_consume);
+    sqlite3_finalize(c.st);
+    for (k = 0; k < n_jobs; k++)
+        vs__buf_free(&c.jobs[k].buf);
+    for (k = 0; k < c.n_free; k++)
+        vs__buf_free(&c.free_bufs[k]);
+    for (int w = 0; w < MAX_THREADS; w++)
+        vs__ws_free(&c.ws[w]);
+    vs__free(c.free_bufs);
+    vs__free(c.jobs);
+    return rc;
+}
+
+/* ---- restore into variables -------------------------------------------- */
+
+static void brackets(int ndim, const int64_t *shape, char *buf, size_t cap)
+{
+    vs__shape_brackets(ndim, shape, buf, cap);
+}
+
+int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
+                     vs_var *const *vars, const char *const *keys, size_t n,
+                     int threads)
+{
+    (void)g;
+    sqlite3 *db = NULL;
+    vs__load_item *items = NULL;
+    unsigned char *scratch = NULL;
+    size_t total = 0;
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    rc = vs__store_resolve_step(db, path, step, &step);
+    if (rc != VS_OK)
+        goto out;
+    items = vs__calloc(n, sizeof *items);
+    if (items == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i].key = keys[i];
+    rc = vs__load_lookup(db, path, step, items, n);
+    if (rc != VS_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const vs_var *v = vars[i];
+        vs__load_item *it = &items[i];
+        if (it->dtype != v->value.dtype) {
+            rc = vs__fail(VS_EDTYPE,
+                          "tensor_name = %s; expected dtype %s does not equal "
+                          "original dtype %s",
+                          it->key, vs__dtype_tf_string(v->value.dtype),
+                          vs__dtype_tf_string(it->dtype));
+            goto out;
+        }
+        int same = it->ndim == v->value.ndim;
+        for (int d = 0; same && d < it->ndim; d++)
+            same = it->shape[d] == v->value.shape[d];
+        if (!same) {
+            char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+            brackets(v->value.ndim, v->value.shape, a, sizeof a);
+            brackets(it->ndim, it->shape, b, sizeof b);
+            rc = vs__fail(VS_ESHAPE,
+                          "Assign requires shapes of both tensors to match. "
+                          "lhs shape= %s rhs shape= %s (key %s)",
+                          a, b, it->key);
+            goto out;
+        }
+        /* 64-byte aligned slots in one scratch region. */
+        size_t sz = (it->nbytes + 63) & ~(size_t)63;
+        if (sz < it->nbytes || vs__add_size(total, sz, &total) != 0) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    scratch = vs__big_alloc(total);
+    if (scratch == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory (%zu bytes of scratch)",
+                      total);
+        goto out;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        items[i].dst = scratch + off;
+        off += (items[i].nbytes + 63) & ~(size_t)63;
+    }
+    rc = vs__load_decode(db, path, items, n, threads);
+    if (rc != VS_OK)
+        goto out;
+    /* Everything verified: now the variables change. */
+    for (size_t i = 0; i < n; i++) {
+        rc = vs__var_ensure_buffer(vars[i]);
+        if (rc != VS_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].nbytes > 0)
+            memcpy(vars[i]->value.data, items[i].dst, items[i].nbytes);
+        vs__var_set_initialized(vars[i], 1);
+    }
+out:
+    if (db != NULL)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    vs__store_close(db);
+    vs__big_free(scratch, total);
+    vs__free(items);
+    return rc;
+}
+
+int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
+                  const vs_restore_opts *opts)
+{
+    if (g == NULL)
+        return vs__fail(VS_EINVAL, "graph is NULL");
+    if (path == NULL || *path == '\0')
+        return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
+    if (step < 0 && step != VS_LATEST)
+        return vs__fail(VS_EINVAL, "invalid checkpoint step %lld",
+                        (long long)step);
+    if (opts != NULL && opts->threads < 0)
+        return vs__fail(VS_EINVAL, "threads must be >= 0, got %d",
+                        opts->threads);
+    vs_var **vars = NULL;
+    const char **keys = NULL;
+    size_t n = 0;
+    int rc = VS_OK;
+    if (opts != NULL && opts->vars != NULL) {
+        n = opts->n_vars;
+        if (n == 0)
+            return vs__fail(VS_EINVAL, "No variables to restore");
+        vars = vs__malloc(n * sizeof *vars);
+        keys = vs__malloc(n * sizeof *keys);
+        if (vars == NULL || keys == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            vars[i] = opts->vars[i];
+            if (vars[i] == NULL || vars[i]->g != g) {
+                rc = vs__fail(VS_EINVAL,
+                              "variable %zu of the list is NULL or belongs "
+                              "to another graph",
+                              i);
+                goto out;
+            }
+            keys[i] = opts->keys != NULL ? opts->keys[i] : vars[i]->op_name;
+            if (keys[i] == NULL || *keys[i] == '\0') {
+                rc = vs__fail(VS_EINVAL, "checkpoint key is NULL or empty");
+                goto out;
+            }
+        }
+    } else {
+        size_t all = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, NULL, 0);
+        vars = vs__malloc((all ? all : 1) * sizeof *vars);
+        keys = vs__malloc((all ? all : 1) * sizeof *keys);
+        if (vars == NULL || keys == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        size_t got = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, vars, all);
+        if (got != all) {
+            rc = vs__fail(VS_ERROR, "the global variables changed");
+            goto out;
+        }
+        const char *prefix = opts != NULL ? opts->prefix : NULL;
+        size_t plen = prefix != NULL ? strlen(prefix) : 0;
+        for (size_t i = 0; i < all; i++) {
+            if (plen == 0 || strncmp(vars[i]->op_name, prefix, plen) == 0) {
+                vars[n] = vars[i];
+                keys[n] = vars[i]->op_name;
+                n++;
+            }
+        }
+        if (n == 0) {
+            rc = vs__fail(VS_EINVAL, "No variables to restore");
+            goto out;
+        }
+    }
+    rc = vs__restore_vars(g, path, step, vars, keys, n,
+                          opts != NULL ? opts->threads : 0);
+out:
+    vs__free(vars);
+    vs__free(keys);
+    return rc;
+}
+
+int vs_restore(vs_graph *g, const char *path, int64_t step)
+{
+    return vs_restore_ex(g, path, step, NULL);
+}
+
+/* ---- file-level reads -------------------------------------------------- */
+
+int vs_load_variable(const char *path, int64_t step, const char *name,
+                     vs_tensor **out)
+{
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "out is NULL");
+    *out = NULL;
+    if (path == NULL || *path == '\0')
+        return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
+    if (name == NULL || *name == '\0')
+        return vs__fail(VS_EINVAL, "variable name is NULL or empty");
+    char *key = vs__strdup(name);
+    if (key == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    size_t kl = strlen(key);
+    if (kl > 2 && strcmp(key + kl - 2, ":0") == 0)
+        key[kl - 2] = '\0';
+    sqlite3 *db = NULL;
+    vs_tensor *t = NULL;
+    vs__load_item it;
+    memset(&it, 0, sizeof it);
+    it.key = key;
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    if (rc != VS_OK)
+        goto out;
+    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    rc = vs__store_resolve_step(db, path, step, &step);
+    if (rc == VS_OK)
+        rc = vs__load_lookup(db, path, step, &it, 1);
+    if (rc == VS_OK)
+        rc = vs_tensor_new(it.dtype, it.ndim, it.shape, &t);
+    if (rc == VS_OK) {
+        it.dst = t->data;
+        rc = vs__load_decode(db, path, &it, 1, 0);
+    }
+out:
+    if (db != NULL)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    vs__store_close(db);
+    vs__free(key);
+    if (rc != VS_OK) {
+        vs_tensor_free(t);
+        return rc;
+    }
+    *out = t;
+    return VS_OK;
+}
+
+void vs_tensor_info_free(vs_tensor_info *infos, size_t n)
+{
+    if (infos == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        vs__free(infos[i].name);
+    vs__free(infos);
+}
+
+static double col_double_or_nan(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NAN;
+    return sqlite3_column_double(st, i);
+}
+
+int vs_list_variables(const char *path, int64_t step, vs_tensor_info **out,
+                      size_t *n)
+{
+    if (out == NULL || n == NULL)
+        return vs__fail(VS_EINVAL, "out and n must not be NULL");
+    *out = NULL;
+    *n = 0;
+    if (path == NULL || *path == '\0')
+        return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    vs_tensor_info *v = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    rc = vs__store_resolve_step(db, path, step, &step);
+    if (rc != VS_OK)
+        goto out;
+    rc = vs__store_prepare(db,
+                           "SELECT name, dtype, shape, numel, raw_bytes, "
+                           "stored_bytes, codec, crc32, min, max, mean, std, "
+                           "n_nan, n_inf FROM tensors WHERE step=?1 ORDER BY "
+                           "name",
+                           &st, path);
+    if (rc != VS_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, step);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            vs_tensor_info *p = vs__realloc(v, nc * sizeof *p);
+            if (p == NULL) {
+                rc = vs__fail(VS_ENOMEM, "out of memory");
+                goto out;
+            }
+            v = p;
+            cap = nc;
+        }
+        vs_tensor_info *e = &v[cnt];
+        memset(e, 0, sizeof *e);
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        e->name = vs__strdup(name != NULL ? name : "");
+        if (e->name == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        cnt++;
+        if (vs__dtype_parse((const char *)sqlite3_column_text(st, 1),
+                            &e->dtype) != 0 ||
+            vs__parse_shape_json((const char *)sqlite3_column_text(st, 2),
+                                 &e->ndim, e->shape) != 0) {
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: tensor %s at step "
+                          "%lld: bad dtype or shape",
+                          path, e->name, (long long)step);
+            goto out;
+        }
+        e->numel = sqlite3_column_int64(st, 3);
+        e->raw_bytes = sqlite3_column_int64(st, 4);
+        e->stored_bytes = sqlite3_column_int64(st, 5);
+        const char *codec = (const char *)sqlite3_column_text(st, 6);
+        snprintf(e->codec, sizeof e->codec, "%s", codec != NULL ? codec : "");
+        e->crc32 = (uint32_t)sqlite3_column_int64(st, 7);
+        e->has_stats = sqlite3_column_type(st, 12) != SQLITE_NULL;
+        if (e->has_stats) {
+            e->min = col_double_or_nan(st, 8);
+            e->max = col_double_or_nan(st, 9);
+            e->mean = col_double_or_nan(st, 10);
+            e->std = col_double_or_nan(st, 11);
+            e->n_nan = sqlite3_column_int64(st, 12);
+            e->n_inf = sqlite3_column_int64(st, 13);
+        }
+    }
+    if (s != SQLITE_DONE) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+out:
+    sqlite3_finalize(st);
+    if (db != NULL)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    vs__store_close(db);
+    if (rc != VS_OK) {
+        vs_tensor_info_free(v, cnt);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return VS_OK;
+}

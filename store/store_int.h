@@ -1,0 +1,196 @@
+/* varstore: checkpoint store internals (chunk codec, thread pool, file
+ * access). Shared by the files of store/ and by the tests. Not installed. */
+#ifndef VS_STORE_INT_H
+#define VS_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "vs_common.h"
+
+/* ---- the file ---------------------------------------------------------- */
+
+/* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
+#define VS_APP_ID 0x56615374
+/* PRAGMA user_version: the schema version this library writes. */
+#define VS_SCHEMA_VERSION 1
+/* Page size of new files (measured: 64 KiB pages write 2x and read 4x
+ * faster than 4 KiB for weight blobs). */
+#define VS_PAGE_SIZE 65536
+/* Default chunk size (raw bytes) and the largest accepted. */
+#define VS_CHUNK_DEFAULT ((size_t)1 << 20)
+#define VS_CHUNK_MAX ((size_t)256 << 20)
+#define VS_BUSY_DEFAULT_MS 10000
+
+/* Chunk codecs (chunks.codec). */
+#define VS_CHUNK_RAW 0
+#define VS_CHUNK_SHUFFLE_ZLIB 1
+/* Plane methods inside a shuffle-zlib chunk. */
+#define VS_PLANE_STORED 0
+#define VS_PLANE_ZLIB 1
+
+/* How a file is opened. */
+enum { VS_OPEN_READ = 0, VS_OPEN_WRITE = 1, VS_OPEN_CREATE = 2 };
+
+/* Opens the checkpoint file at path. READ and WRITE need an existing,
+ * valid varstore file (application_id, schema version and tables are
+ * checked before anything else); CREATE also makes a new file when path
+ * does not exist (atomically: built aside, then linked into place).
+ * busy_ms is the busy timeout. On failure *out is NULL and the message
+ * names the file. */
+int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out);
+void vs__store_close(sqlite3 *db);
+/* Maps the connection's last SQLite error to a VS code and message:
+ * "<what> <path>: <sqlite message>". */
+int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
+                      const char *path);
+/* BEGIN IMMEDIATE with the busy timeout; VS_EBUSY on timeout. */
+int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms);
+int vs__store_exec(sqlite3 *db, const char *sql, const char *path);
+int vs__store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
+                      const char *path);
+/* Resolves step (VS_LATEST: newest) to an existing checkpoint. */
+int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
+                           int64_t *out);
+/* Deletes the rows of checkpoint step (not its chunks). */
+int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
+/* Deletes every chunk no tensor refers to; returns bytes freed in *freed
+ * (may be NULL). */
+int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed);
+/* Internal knob for benchmarks and tests: journal mode of new files,
+ * "wal" (default) or "delete". */
+void vs__store_set_journal(const char *mode);
+const char *vs__store_journal(void);
+
+/* TF's DataTypeString ("float", "double", "half", ...). */
+const char *vs__dtype_tf_string(vs_dtype dt);
+/* Parses "[2,3]" (JSON array of non-negative integers) into ndim/shape;
+ * -1 if malformed. */
+int vs__parse_shape_json(const char *s, int *ndim, int64_t *shape);
+size_t vs__elem_size(vs_dtype dt);
+/* "float32", ... (as vs_dtype_name) and back; -1 for an unknown name. */
+const char *vs__dtype_str(vs_dtype dt);
+int vs__dtype_parse(const char *s, vs_dtype *out);
+/* Huge-page-backed scratch memory for decoding (fast first touch). */
+void *vs__big_alloc(size_t n);
+void vs__big_free(void *p, size_t n);
+/* "2026-11-25T17:10:28.123Z" for now; also returns seconds since 1970. */
+double vs__now_iso(char buf[32]);
+
+/* ---- chunk codec ------------------------------------------------------- */
+
+/* CRC-32 (ISO-HDLC, as zlib's crc32) of n bytes, continuing crc. */
+uint32_t vs__crc32(uint32_t crc, const void *p, size_t n);
+uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
+/* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
+uint64_t vs__hash64(const void *p, size_t n);
+
+typedef struct {
+    int level;    /* 0: Huffman-only (the measured default), 1-9: zlib
+                     level with the default strategy */
+    int raw_only; /* VS_CODEC_RAW */
+} vs__codec_opts;
+
+/* A growable byte buffer, reused across chunks (fresh pages cost ~11 us
+ * per 4 KiB on first touch here, so buffers are recycled). */
+typedef struct {
+    unsigned char *p;
+    size_t cap;
+} vs__buf;
+int vs__buf_reserve(vs__buf *b, size_t n); /* VS_ENOMEM, b unchanged */
+void vs__buf_free(vs__buf *b);
+/* Room an encoded chunk of n bytes may need. */
+size_t vs__chunk_bound(size_t n, size_t elem_size);
+
+/* A worker's reusable codec state: plane scratch and zlib streams. */
+typedef struct {
+    vs__buf planes;
+    void *def;      /* z_stream for deflate, or NULL */
+    int def_level;  /* settings def was made with */
+    void *inf;      /* z_stream for inflate, or NULL */
+} vs__ws;
+void vs__ws_free(vs__ws *w);
+
+/* As below, into out (grown as needed) with ws as scratch; nothing is
+ * allocated once the buffers are large enough. */
+int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
+                        const vs__codec_opts *o, vs__ws *ws, vs__buf *out,
+                        int *codec, size_t *out_len, char *err, size_t cap);
+int vs__chunk_decode_ws(int codec, size_t elem_size, const unsigned char *blob,
+                        size_t blob_len, void *dst, size_t raw_len,
+                        vs__ws *ws, char *err, size_t cap);
+
+/* Encodes one chunk of n raw bytes (elements of elem_size bytes; n is a
+ * multiple). On success *codec is VS_CHUNK_*, *out a new buffer (vs__free)
+ * of *out_len bytes. Deterministic. Errors go to err (cap bytes). */
+int vs__chunk_encode(const void *raw, size_t n, size_t elem_size,
+                     const vs__codec_opts *o, int *codec, unsigned char **out,
+                     size_t *out_len, char *err, size_t cap);
+/* Decodes a chunk into dst (exactly raw_len bytes). VS_ECORRUPT (with the
+ * reason in err) when the stored bytes do not decode to exactly raw_len
+ * bytes. The CRC is the caller's job. */
+int vs__chunk_decode(int codec, size_t elem_size, const unsigned char *blob,
+                     size_t blob_len, void *dst, size_t raw_len, char *err,
+                     size_t cap);
+
+/* Per-tensor statistics over the finite values of a float tensor; merged
+ * chunk by chunk in order (deterministic). */
+typedef struct {
+    int64_t n;      /* finite values */
+    double mean, m2, min, max;
+    int64_t n_nan, n_inf;
+} vs__stats;
+void vs__stats_init(vs__stats *s);
+/* Stats of n bytes of dtype dt (float types only). */
+void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s);
+void vs__stats_merge(vs__stats *acc, const vs__stats *b);
+
+float vs__half_to_float(uint16_t h);
+float vs__bf16_to_float(uint16_t b);
+
+/* ---- thread pool ------------------------------------------------------- */
+
+/* A job step: returns VS_OK or a VS code; work() writes its message to
+ * err (cap bytes) since it may run on another thread; prepare() and
+ * consume() run on the calling thread and set the message themselves. */
+typedef int (*vs__job_fn)(void *ctx, size_t k, char *err, size_t cap);
+
+/* Runs n jobs: prepare(k) and consume(k) on the calling thread in order k
+ * = 0..n-1, work(k) on `threads` worker threads (inline when threads <= 1),
+ * with at most `window` jobs prepared but not consumed. prepare/consume
+ * may be NULL. Stops at the first error and returns it (with its message
+ * on this thread). */
+int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
+                 vs__job_fn prepare, vs__job_fn work, vs__job_fn consume);
+/* Index of the pool worker running the current work() call (0 inline). */
+int vs__pool_worker(void);
+/* threads 0 -> online cores (at least 1, at most 64). */
+int vs__pool_threads(int threads);
+
+/* ---- reading tensors ---------------------------------------------------- */
+
+typedef struct {
+    const char *key;       /* checkpoint key (in) */
+    unsigned char *dst;    /* nbytes of destination, set before decode */
+    /* from the tensors row (vs__load_lookup): */
+    int64_t step, tensor_id;
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    size_t esize, nbytes, n_chunks;
+    uint32_t crc;
+} vs__load_item;
+
+/* Finds each item's tensor row at step: VS_ENOTFOUND "Key %s not found in
+ * checkpoint", VS_ECORRUPT when its sizes do not add up. */
+int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
+                    vs__load_item *items, size_t n);
+/* Decodes every chunk of the items into their dst, checking sizes and
+ * every chunk and tensor CRC (VS_ECORRUPT naming tensor, step, chunk). */
+int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads);
+/* Restores vars from keys at step (VS_LATEST ok): all or nothing. */
+int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
+                     vs_var *const *vars, const char *const *keys, size_t n,
+                     int threads);
+
+#endif /* VS_STORE_INT_H */

@@ -1,0 +1,350 @@
+/* Tests for store/codec.c and store/pool.c: CRC, hash, byte-shuffle +
+ * per-plane zlib chunks, statistics, half conversions, the thread pool. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+static uint64_t rng_state = 0x12345678abcdefULL;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+static void test_codec__crc32_check_value(void **state)
+{
+    (void)state;
+    /* The CRC-32/ISO-HDLC check value. */
+    assert_int_equal(vs__crc32(0, "123456789", 9), 0xCBF43926u);
+    uint32_t a = vs__crc32(0, "12345", 5), b = vs__crc32(0, "6789", 4);
+    assert_int_equal(vs__crc32_combine(a, b, 4), 0xCBF43926u);
+}
+
+static void test_codec__hash_depends_on_every_byte(void **state)
+{
+    (void)state;
+    unsigned char buf[100];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)i;
+    uint64_t h = vs__hash64(buf, sizeof buf);
+    assert_true(h == vs__hash64(buf, sizeof buf));
+    for (size_t i = 0; i < sizeof buf; i++) {
+        buf[i] ^= 1;
+        assert_true(vs__hash64(buf, sizeof buf) != h);
+        buf[i] ^= 1;
+    }
+    assert_true(vs__hash64(buf, 99) != h);
+}
+
+/* float32 values like trained weights: random mantissas, few exponents. */
+static void fill_weights(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t sign = rnd() & 1u, ex = 117 + rnd() % 6,
+                 man = rnd() & 0x7fffffu;
+        uint32_t bits = sign << 31 | ex << 23 | man;
+        memcpy(&p[i], &bits, sizeof bits);
+    }
+}
+
+static void roundtrip(const void *raw, size_t n, size_t e,
+                      const vs__codec_opts *o, int want_codec)
+{
+    int codec = -1;
+    unsigned char *blob = NULL, *blob2 = NULL;
+    size_t len = 0, len2 = 0;
+    char err[256];
+    assert_int_equal(vs__chunk_encode(raw, n, e, o, &codec, &blob, &len, err,
+                                      sizeof err),
+                     VS_OK);
+    if (want_codec >= 0)
+        assert_int_equal(codec, want_codec);
+    /* Deterministic. */
+    int codec2;
+    assert_int_equal(vs__chunk_encode(raw, n, e, o, &codec2, &blob2, &len2,
+                                      err, sizeof err),
+                     VS_OK);
+    assert_int_equal(codec, codec2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(blob, blob2, len);
+    unsigned char *out = malloc(n ? n : 1);
+    assert_non_null(out);
+    assert_int_equal(vs__chunk_decode(codec, e, blob, len, out, n, err,
+                                      sizeof err),
+                     VS_OK);
+    assert_memory_equal(out, raw, n);
+    free(out);
+    free(blob);
+    free(blob2);
+}
+
+static void test_codec__float_weights_shuffle_and_shrink(void **state)
+{
+    (void)state;
+    size_t m = 65536;
+    float *w = malloc(m * sizeof *w);
+    assert_non_null(w);
+    fill_weights(w, m);
+    vs__codec_opts o = {0, 0};
+    int codec;
+    unsigned char *blob;
+    size_t len;
+    char err[256];
+    assert_int_equal(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len,
+                                      err, sizeof err),
+                     VS_OK);
+    assert_int_equal(codec, VS_CHUNK_SHUFFLE_ZLIB);
+    assert_true(len < m * 4 * 90 / 100);
+    /* Only the exponent plane (3) should be deflated. */
+    assert_int_equal(blob[0], VS_PLANE_STORED);
+    assert_int_equal(blob[15], VS_PLANE_ZLIB);
+    free(blob);
+    roundtrip(w, m * 4, 4, &o, VS_CHUNK_SHUFFLE_ZLIB);
+    vs__codec_opts l6 = {6, 0};
+    roundtrip(w, m * 4, 4, &l6, VS_CHUNK_SHUFFLE_ZLIB);
+    vs__codec_opts raw = {0, 1};
+    roundtrip(w, m * 4, 4, &raw, VS_CHUNK_RAW);
+    free(w);
+}
+
+static void test_codec__random_bytes_stored_raw(void **state)
+{
+    (void)state;
+    size_t n = 40000;
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)rnd();
+    vs__codec_opts o = {0, 0};
+    for (size_t e = 1; e <= 8; e *= 2)
+        roundtrip(b, n, e, &o, VS_CHUNK_RAW);
+    free(b);
+}
+
+static void test_codec__every_element_size_round_trips(void **state)
+{
+    (void)state;
+    size_t n = 8 * 3000;
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(i % 8 == 0 ? rnd() : i % 8 == 7 ? 0 : i % 5);
+    vs__codec_opts o = {0, 0};
+    for (size_t e = 1; e <= 8; e *= 2)
+        roundtrip(b, n, e, &o, -1);
+    /* Tiny and empty chunks are stored raw. */
+    roundtrip(b, 8, 4, &o, VS_CHUNK_RAW);
+    roundtrip(b, 0, 4, &o, VS_CHUNK_RAW);
+    /* All zeros compresses. */
+    memset(b, 0, n);
+    roundtrip(b, n, 4, &o, VS_CHUNK_SHUFFLE_ZLIB);
+    free(b);
+}
+
+static void test_codec__damaged_chunks_are_corrupt(void **state)
+{
+    (void)state;
+    size_t m = 20000;
+    float *w = malloc(m * 4);
+    float *out = malloc(m * 4);
+    assert_non_null(w);
+    assert_non_null(out);
+    fill_weights(w, m);
+    vs__codec_opts o = {0, 0};
+    int codec;
+    unsigned char *blob;
+    size_t len;
+    char err[256];
+    assert_int_equal(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len,
+                                      err, sizeof err),
+                     VS_OK);
+    assert_int_equal(codec, VS_CHUNK_SHUFFLE_ZLIB);
+    /* Truncated. */
+    assert_int_equal(vs__chunk_decode(codec, 4, blob, len - 1, out, m * 4, err,
+                                      sizeof err),
+                     VS_ECORRUPT);
+    char want[128];
+    snprintf(want, sizeof want, "planes hold %zu bytes, chunk has %zu", len,
+             len - 1);
+    assert_string_equal(err, want);
+    /* Header shorter than the plane table. */
+    assert_int_equal(vs__chunk_decode(codec, 4, blob, 7, out, m * 4, err,
+                                      sizeof err),
+                     VS_ECORRUPT);
+    assert_string_equal(err, "chunk header truncated (7 bytes)");
+    /* Wrong expected size. */
+    assert_int_equal(vs__chunk_decode(VS_CHUNK_RAW, 4, blob, len, out, len + 4,
+                                      err, sizeof err),
+                     VS_ECORRUPT);
+    /* A flipped byte inside the deflated plane: inflate error or a wrong
+     * length, never success with the same bytes. */
+    size_t zpos = 20 + 3 * m + 10;
+    blob[zpos] ^= 0x55;
+    int rc = vs__chunk_decode(codec, 4, blob, len, out, m * 4, err,
+                              sizeof err);
+    if (rc == VS_OK)
+        assert_true(memcmp(out, w, m * 4) != 0);
+    else
+        assert_int_equal(rc, VS_ECORRUPT);
+    blob[zpos] ^= 0x55;
+    /* Unknown codec. */
+    assert_int_equal(vs__chunk_decode(7, 4, blob, len, out, m * 4, err,
+                                      sizeof err),
+                     VS_ECORRUPT);
+    assert_string_equal(err, "unknown chunk codec 7");
+    free(blob);
+    free(w);
+    free(out);
+}
+
+static void test_codec__stats_merge_matches_whole(void **state)
+{
+    (void)state;
+    float v[] = {1, 2, 3, 4, NAN, INFINITY, -INFINITY};
+    vs__stats s;
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_FLOAT32, v, sizeof v, &s);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.n_nan, 1);
+    assert_int_equal(s.n_inf, 2);
+    assert_true(s.min == 1.0 && s.max == 4.0);
+    assert_true(fabs(s.mean - 2.5) < 1e-12);
+    assert_true(fabs(sqrt(s.m2 / (double)s.n) - sqrt(1.25)) < 1e-12);
+    vs__stats a;
+    vs__stats_init(&a);
+    vs__stats_chunk(VS_FLOAT32, v, 2 * sizeof(float), &a);
+    vs__stats_chunk(VS_FLOAT32, v + 2, 5 * sizeof(float), &a);
+    assert_int_equal(a.n, 4);
+    assert_true(fabs(a.mean - 2.5) < 1e-12);
+    assert_true(fabs(a.m2 - s.m2) < 1e-12);
+    assert_int_equal(a.n_inf, 2);
+    /* float16: 1.0, -2.0, NaN */
+    uint16_t h[] = {0x3C00, 0xC000, 0x7E00};
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_FLOAT16, h, sizeof h, &s);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.n_nan, 1);
+    assert_true(s.min == -2.0 && s.max == 1.0);
+    /* Integers get no stats. */
+    int32_t iv[] = {1, 2};
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_INT32, iv, sizeof iv, &s);
+    assert_int_equal(s.n, 0);
+}
+
+static void test_codec__half_and_bfloat16(void **state)
+{
+    (void)state;
+    assert_true(vs__half_to_float(0x3C00) == 1.0f);
+    assert_true(vs__half_to_float(0xC000) == -2.0f);
+    assert_true(vs__half_to_float(0x0001) == ldexpf(1.0f, -24));
+    assert_true(vs__half_to_float(0x03FF) == ldexpf(1023.0f, -24));
+    assert_true(vs__half_to_float(0x7BFF) == 65504.0f);
+    assert_true(isinf(vs__half_to_float(0x7C00)));
+    assert_true(isnan(vs__half_to_float(0x7C01)));
+    assert_true(vs__bf16_to_float(0x3F80) == 1.0f);
+    assert_true(vs__bf16_to_float(0xC040) == -3.0f);
+}
+
+/* Pool: job k writes f(k); consume checks order. */
+typedef struct {
+    uint64_t *out;
+    size_t consumed;
+    size_t fail_at;
+    int order_ok;
+} pool_t;
+
+static int p_work(void *ctx, size_t k, char *err, size_t cap)
+{
+    pool_t *p = ctx;
+    if (k == p->fail_at) {
+        snprintf(err, cap, "job %zu failed", k);
+        return VS_ECORRUPT;
+    }
+    p->out[k] = vs__hash64(&k, sizeof k);
+    return VS_OK;
+}
+
+static int p_consume(void *ctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    pool_t *p = ctx;
+    if (k != p->consumed || p->out[k] != vs__hash64(&k, sizeof k))
+        p->order_ok = 0;
+    p->consumed++;
+    return VS_OK;
+}
+
+static void test_codec__pool_runs_in_order_with_any_thread_count(void **state)
+{
+    (void)state;
+    size_t n = 1000;
+    uint64_t *out = calloc(n, sizeof *out);
+    assert_non_null(out);
+    int counts[] = {1, 2, 3, 8};
+    for (size_t t = 0; t < 4; t++) {
+        pool_t p = {out, 0, (size_t)-1, 1};
+        memset(out, 0, n * sizeof *out);
+        assert_int_equal(vs__pool_run(counts[t], n, 5, &p, NULL, p_work,
+                                      p_consume),
+                         VS_OK);
+        assert_int_equal(p.consumed, n);
+        assert_true(p.order_ok);
+        pool_t q = {out, 0, 500, 1};
+        assert_int_equal(vs__pool_run(counts[t], n, 5, &q, NULL, p_work,
+                                      p_consume),
+                         VS_ECORRUPT);
+        assert_string_equal(vs_errmsg(), "job 500 failed");
+        assert_true(q.consumed <= 500);
+    }
+    free(out);
+}
+
+static void test_codec__shape_json(void **state)
+{
+    (void)state;
+    int nd = -1;
+    int64_t sh[VS_MAX_DIMS];
+    assert_int_equal(vs__parse_shape_json("[2,3]", &nd, sh), 0);
+    assert_int_equal(nd, 2);
+    assert_int_equal(sh[0], 2);
+    assert_int_equal(sh[1], 3);
+    assert_int_equal(vs__parse_shape_json(" [ 4 , 0 ] ", &nd, sh), 0);
+    assert_int_equal(nd, 2);
+    assert_int_equal(sh[1], 0);
+    assert_int_equal(vs__parse_shape_json("[]", &nd, sh), 0);
+    assert_int_equal(nd, 0);
+    const char *bad[] = {"", "[", "[1,]", "[-1]", "[1 2]", "[1]x", "2",
+                         "[1,1,1,1,1,1,1,1,1]", "[99999999999999999999]",
+                         "[1.5]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(vs__parse_shape_json(bad[i], &nd, sh), -1);
+    assert_int_equal(vs__parse_shape_json(NULL, &nd, sh), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codec__crc32_check_value),
+        cmocka_unit_test(test_codec__hash_depends_on_every_byte),
+        cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),
+        cmocka_unit_test(test_codec__random_bytes_stored_raw),
+        cmocka_unit_test(test_codec__every_element_size_round_trips),
+        cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
+        cmocka_unit_test(test_codec__stats_merge_matches_whole),
+        cmocka_unit_test(test_codec__half_and_bfloat16),
+        cmocka_unit_test(test_codec__pool_runs_in_order_with_any_thread_count),
+        cmocka_unit_test(test_codec__shape_json),
+    };
+    return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}

@@ -1,0 +1,236 @@
+#define _GNU_SOURCE /* clock_gettime, nanosleep */
+/* Concurrency tests for store/: readers during a writer, writers against
+ * writers (busy timeout), readers never blocked by an open write. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static char g_path[512];
+
+static void remove_db(const char *p)
+{
+    char b[600];
+    unlink(p);
+    snprintf(b, sizeof b, "%s-wal", p);
+    unlink(b);
+    snprintf(b, sizeof b, "%s-shm", p);
+    unlink(b);
+}
+
+static int setup(void **state)
+{
+    static int counter;
+    (void)state;
+    const char *d = getenv("VS_TEST_TMPDIR");
+    snprintf(g_path, sizeof g_path, "%s/vs_test_conc_%ld_%d.db",
+             d != NULL && *d ? d : "/tmp", (long)getpid(), counter++);
+    remove_db(g_path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_db(g_path);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Element 0 holds the step; the rest derive from it. */
+#define NEL 600000
+static void fill(int64_t *p, int64_t step, int k)
+{
+    p[0] = step;
+    for (int64_t i = 1; i < NEL; i++)
+        p[i] = step * 7919 + i * (k + 3);
+}
+
+static int check(const int64_t *p, int k)
+{
+    int64_t step = p[0];
+    for (int64_t i = 1; i < NEL; i++)
+        if (p[i] != step * 7919 + i * (k + 3))
+            return 0;
+    return 1;
+}
+
+static void save_steps(int64_t from, int64_t to, int max_to_keep)
+{
+    int64_t shape[] = {NEL};
+    vs_tensor *a = NULL, *b = NULL;
+    if (vs_tensor_new(VS_INT64, 1, shape, &a) != VS_OK ||
+        vs_tensor_new(VS_INT64, 1, shape, &b) != VS_OK)
+        _exit(3);
+    const char *names[] = {"a", "b"};
+    const vs_tensor *ts[] = {a, b};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_to_keep = max_to_keep;
+    o.busy_timeout_ms = 20000;
+    for (int64_t s = from; s <= to; s++) {
+        fill(a->data, s, 0);
+        fill(b->data, s, 1);
+        if (vs_save_tensors(g_path, s, names, ts, 2, &o) != VS_OK) {
+            fprintf(stderr, "writer: %s\n", vs_errmsg());
+            _exit(2);
+        }
+    }
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
+static void test_concurrency__reader_sees_complete_checkpoints(void **st)
+{
+    (void)st;
+    save_steps(1, 1, 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        save_steps(2, 16, 3);
+        _exit(0);
+    }
+    int reads = 0, done = 0;
+    double worst = 0;
+    int64_t last = 0;
+    while (!done) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+            done = 1;
+        }
+        for (int k = 0; k < 2; k++) {
+            vs_tensor *t = NULL;
+            double t0 = now();
+            assert_int_equal(vs_load_variable(g_path, VS_LATEST,
+                                              k ? "b" : "a", &t),
+                             VS_OK);
+            double dt = now() - t0;
+            if (dt > worst)
+                worst = dt;
+            assert_true(check(t->data, k));
+            int64_t s = ((int64_t *)t->data)[0];
+            assert_true(s >= last); /* never goes back */
+            last = s;
+            vs_tensor_free(t);
+            reads++;
+        }
+    }
+    printf("%d reads during 15 saves, slowest %.3f s, last step %lld\n",
+           reads, worst, (long long)last);
+    assert_true(reads >= 2);
+    int64_t latest;
+    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    assert_int_equal(latest, 16);
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+}
+
+static void test_concurrency__second_writer_gets_busy(void **st)
+{
+    (void)st;
+    save_steps(1, 1, 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "BEGIN IMMEDIATE; INSERT INTO meta(key, "
+                                  "value) VALUES ('x', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* A reader is not blocked by the open write transaction. */
+    vs_tensor *t = NULL;
+    double t0 = now();
+    assert_int_equal(vs_load_variable(g_path, 1, "a", &t), VS_OK);
+    assert_true(now() - t0 < 1.0);
+    assert_true(check(t->data, 0));
+    vs_tensor_free(t);
+    /* A writer waits for the timeout, then gives up cleanly. */
+    int64_t shape[] = {4};
+    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, shape, &t), VS_OK);
+    const char *names[] = {"c"};
+    const vs_tensor *ts[] = {t};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.busy_timeout_ms = 300;
+    t0 = now();
+    assert_int_equal(vs_save_tensors(g_path, 2, names, ts, 1, &o), VS_EBUSY);
+    double waited = now() - t0;
+    assert_true(waited >= 0.25 && waited < 5.0);
+    char want[700];
+    snprintf(want, sizeof want,
+             "checkpoint file %s is locked by another writer (waited 300 ms)",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    /* The file is intact and the writer can go on. */
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    int64_t latest;
+    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    assert_int_equal(latest, 1);
+    assert_int_equal(vs_save_tensors(g_path, 2, names, ts, 1, &o), VS_OK);
+    vs_tensor_free(t);
+}
+
+static void test_concurrency__two_writer_processes_serialize(void **st)
+{
+    (void)st;
+    save_steps(1, 1, 0);
+    pid_t p1 = fork();
+    assert_true(p1 >= 0);
+    if (p1 == 0) {
+        save_steps(100, 105, 0);
+        _exit(0);
+    }
+    pid_t p2 = fork();
+    assert_true(p2 >= 0);
+    if (p2 == 0) {
+        save_steps(200, 205, 0);
+        _exit(0);
+    }
+    int s1, s2;
+    assert_int_equal(waitpid(p1, &s1, 0), p1);
+    assert_int_equal(waitpid(p2, &s2, 0), p2);
+    assert_true(WIFEXITED(s1) && WEXITSTATUS(s1) == 0);
+    assert_true(WIFEXITED(s2) && WEXITSTATUS(s2) == 0);
+    vs_ckpt_info *ci = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    assert_int_equal(n, 13);
+    vs_free(ci);
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    vs_tensor *t = NULL;
+    assert_int_equal(vs_load_variable(g_path, 203, "b", &t), VS_OK);
+    assert_true(check(t->data, 1));
+    assert_int_equal(((int64_t *)t->data)[0], 203);
+    vs_tensor_free(t);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_concurrency__reader_sees_complete_checkpoints),
+        T(test_concurrency__second_writer_gets_busy),
+        T(test_concurrency__two_writer_processes_serialize),
+    };
+    return cmocka_run_group_tests_name("concurrency", tests, NULL, NULL);
+}

@@ -1,0 +1,1207 @@
+#define _GNU_SOURCE /* truncate, nanosleep */
+/* Tests for store/: checkpoint files (schema, save, restore, dedup,
+ * retention, delete, rename, verify, corruption, init_from_checkpoint). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "graph_int.h"
+#include "store_int.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char g_path[512];
+
+static const char *tmpdir(void)
+{
+    const char *d = getenv("VS_TEST_TMPDIR");
+    return d != NULL && *d != '\0' ? d : "/tmp";
+}
+
+static void remove_db(const char *p)
+{
+    char b[600];
+    unlink(p);
+    snprintf(b, sizeof b, "%s-wal", p);
+    unlink(b);
+    snprintf(b, sizeof b, "%s-shm", p);
+    unlink(b);
+    snprintf(b, sizeof b, "%s-journal", p);
+    unlink(b);
+}
+
+static int setup(void **state)
+{
+    static int counter;
+    (void)state;
+    snprintf(g_path, sizeof g_path, "%s/vs_test_store_%ld_%d.db", tmpdir(),
+             (long)getpid(), counter++);
+    remove_db(g_path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_db(g_path);
+    return 0;
+}
+
+static uint64_t rs = 88172645463325252ULL;
+static uint32_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)rs;
+}
+
+static vs_tensor *mk(vs_dtype dt, int ndim, const int64_t *shape)
+{
+    vs_tensor *t = NULL;
+    assert_int_equal(vs_tensor_new(dt, ndim, shape, &t), VS_OK);
+    return t;
+}
+
+static void fill_random(vs_tensor *t)
+{
+    unsigned char *p = t->data;
+    size_t n = vs_tensor_nbytes(t);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)rnd();
+}
+
+static void fill_weights(vs_tensor *t)
+{
+    float *p = t->data;
+    size_t n = (size_t)vs_tensor_numel(t);
+    for (size_t i = 0; i < n; i++)
+        p[i] = ((float)(rnd() >> 8) / 16777216.0f - 0.5f) * 0.2f;
+}
+
+static void assert_tensor_equal(const vs_tensor *a, const vs_tensor *b)
+{
+    assert_int_equal(a->dtype, b->dtype);
+    assert_int_equal(a->ndim, b->ndim);
+    for (int i = 0; i < a->ndim; i++)
+        assert_int_equal(a->shape[i], b->shape[i]);
+    size_t n = vs_tensor_nbytes(a);
+    assert_int_equal(n, vs_tensor_nbytes(b));
+    if (n > 0)
+        assert_memory_equal(a->data, b->data, n);
+}
+
+static long long file_size(const char *p)
+{
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return (long long)st.st_size;
+}
+
+static sqlite3 *raw_open(const char *p)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL),
+                     SQLITE_OK);
+    return db;
+}
+
+static int64_t q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void save1(const char *path, int64_t step, const char *name,
+                  const vs_tensor *t, const vs_save_opts *o)
+{
+    const char *names[1] = {name};
+    const vs_tensor *ts[1] = {t};
+    assert_int_equal(vs_save_tensors(path, step, names, ts, 1, o), VS_OK);
+}
+
+static void write_bytes(const char *p, const void *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    if (n > 0)
+        assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* ---- round trips -------------------------------------------------------- */
+
+static void test_store__every_dtype_round_trips_bit_exact(void **state)
+{
+    (void)state;
+    static const vs_dtype dts[] = {VS_FLOAT32, VS_FLOAT64, VS_FLOAT16,
+                                   VS_BFLOAT16, VS_INT8,   VS_UINT8,
+                                   VS_INT32,   VS_INT64,   VS_BOOL};
+    enum { ND = 9 };
+    int64_t shape[] = {3, 5, 7};
+    vs_tensor *ts[ND + 4];
+    char names[ND + 4][32];
+    const char *np[ND + 4];
+    for (int i = 0; i < ND; i++) {
+        ts[i] = mk(dts[i], 3, shape);
+        fill_random(ts[i]);
+        if (dts[i] == VS_BOOL) {
+            unsigned char *b = ts[i]->data;
+            for (int k = 0; k < 105; k++)
+                b[k] &= 1;
+        }
+        snprintf(names[i], sizeof names[i], "t/%s", vs_dtype_name(dts[i]));
+    }
+    /* A scalar, an empty tensor, NaN/Inf payloads, a many-chunk tensor. */
+    ts[ND] = mk(VS_FLOAT64, 0, NULL);
+    *(double *)ts[ND]->data = -0.0;
+    snprintf(names[ND], 32, "scalar");
+    int64_t e[] = {0, 4};
+    ts[ND + 1] = mk(VS_FLOAT32, 2, e);
+    snprintf(names[ND + 1], 32, "empty");
+    int64_t six[] = {6};
+    ts[ND + 2] = mk(VS_FLOAT32, 1, six);
+    uint32_t bits[6] = {0x7fc01234u, 0xffc00001u, 0x7f800000u, 0xff800000u,
+                        0x7f800001u, 0x80000000u};
+    memcpy(ts[ND + 2]->data, bits, sizeof bits);
+    snprintf(names[ND + 2], 32, "nan_payloads");
+    int64_t big[] = {1000, 37};
+    ts[ND + 3] = mk(VS_FLOAT32, 2, big);
+    fill_weights(ts[ND + 3]);
+    snprintf(names[ND + 3], 32, "many_chunks");
+    for (int i = 0; i < ND + 4; i++)
+        np[i] = names[i];
+
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 1000; /* 148 chunks for many_chunks */
+    const int codecs[] = {VS_CODEC_DEFAULT, VS_CODEC_RAW, VS_CODEC_DEFAULT};
+    const int levels[] = {0, 0, 6};
+    for (int c = 0; c < 3; c++) {
+        remove_db(g_path); /* else chunks dedup across codecs */
+        o.codec = codecs[c];
+        o.level = levels[c];
+        o.threads = c + 1;
+        assert_int_equal(vs_save_tensors(g_path, c, np,
+                                         (const vs_tensor *const *)ts, ND + 4,
+                                         &o),
+                         VS_OK);
+        for (int i = 0; i < ND + 4; i++) {
+            vs_tensor *got = NULL;
+            assert_int_equal(vs_load_variable(g_path, c, np[i], &got), VS_OK);
+            assert_tensor_equal(got, ts[i]);
+            vs_tensor_free(got);
+        }
+        assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+        /* The raw codec really stored raw; the others compressed. */
+        vs_tensor_info *inf = NULL;
+        size_t n = 0;
+        assert_int_equal(vs_list_variables(g_path, c, &inf, &n), VS_OK);
+        assert_int_equal(n, ND + 4);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(inf[i].name, "many_chunks") == 0 && c != 1) {
+                assert_string_equal(inf[i].codec, "shuffle-zlib");
+                assert_true(inf[i].stored_bytes < inf[i].raw_bytes);
+            } else if (c == 1) {
+                assert_string_equal(inf[i].codec, "raw");
+                assert_int_equal(inf[i].stored_bytes, inf[i].raw_bytes);
+            }
+        }
+        vs_tensor_info_free(inf, n);
+    }
+    for (int i = 0; i < ND + 4; i++)
+        vs_tensor_free(ts[i]);
+}
+
+static void test_store__list_variables_sorted_with_stats(void **state)
+{
+    (void)state;
+    int64_t s5[] = {5}, s2[] = {2};
+    vs_tensor *a = mk(VS_FLOAT32, 1, s5), *b = mk(VS_INT64, 1, s2);
+    float av[5] = {1, 2, 3, NAN, -INFINITY};
+    memcpy(a->data, av, sizeof av);
+    const char *names[] = {"z/a", "b"};
+    const vs_tensor *ts[] = {a, b};
+    assert_int_equal(vs_save_tensors(g_path, 7, names, ts, 2, NULL), VS_OK);
+    vs_tensor_info *inf = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_list_variables(g_path, VS_LATEST, &inf, &n), VS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(inf[0].name, "b");
+    assert_string_equal(inf[1].name, "z/a");
+    assert_int_equal(inf[0].dtype, VS_INT64);
+    assert_int_equal(inf[0].has_stats, 0);
+    assert_int_equal(inf[1].has_stats, 1);
+    assert_int_equal(inf[1].numel, 5);
+    assert_int_equal(inf[1].raw_bytes, 20);
+    assert_true(inf[1].min == 1.0 && inf[1].max == 3.0);
+    assert_true(fabs(inf[1].mean - 2.0) < 1e-12);
+    assert_true(fabs(inf[1].std - sqrt(2.0 / 3.0)) < 1e-12);
+    assert_int_equal(inf[1].n_nan, 1);
+    assert_int_equal(inf[1].n_inf, 1);
+    assert_int_equal(inf[1].crc32, vs__crc32(0, av, sizeof av));
+    vs_tensor_info_free(inf, n);
+
+    /* The same through plain SQL (the documented query surface). */
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "PRAGMA application_id"), VS_APP_ID);
+    assert_int_equal(q_int(db, "PRAGMA user_version"), VS_SCHEMA_VERSION);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 65536);
+    assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 2);
+    assert_int_equal(q_int(db, "SELECT n_nan FROM tensors WHERE name='z/a' "
+                               "AND step=7"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM latest"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM checkpoints WHERE "
+                               "created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-"
+                               "[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]."
+                               "[0-9][0-9][0-9]Z'"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT shape = '[5]' FROM tensors WHERE "
+                               "name='z/a'"),
+                     1);
+    sqlite3_close(db);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
+/* ---- bad files ---------------------------------------------------------- */
+
+static void test_store__missing_empty_random_foreign_files(void **state)
+{
+    (void)state;
+    int64_t step;
+    char want[1024];
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ENOTFOUND);
+    snprintf(want, sizeof want,
+             "The passed save_path is not a valid checkpoint: %s", g_path);
+    assert_string_equal(vs_errmsg(), want);
+
+    write_bytes(g_path, "", 0);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_EINVAL);
+    snprintf(want, sizeof want,
+             "%s is not a varstore checkpoint file: the file is empty", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    /* Saving does not turn an empty file into a database either. */
+    int64_t s1[] = {1};
+    vs_tensor *t = mk(VS_FLOAT32, 1, s1);
+    const char *nm[] = {"v"};
+    const vs_tensor *tp[] = {t};
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, NULL), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(file_size(g_path), 0);
+
+    unsigned char junk[5000];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)rnd();
+    write_bytes(g_path, junk, sizeof junk);
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, NULL), VS_EINVAL);
+    snprintf(want, sizeof want,
+             "%s is not a varstore checkpoint file: not an SQLite database",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+
+    /* Another application's SQLite database: refused, nothing created. */
+    remove_db(g_path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(a); INSERT INTO x "
+                                      "VALUES(1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, NULL), VS_EINVAL);
+    snprintf(want, sizeof want,
+             "%s is not a varstore checkpoint file: SQLite application_id is "
+             "0x00000000, not 0x%08x",
+             g_path, (unsigned)VS_APP_ID);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(vs_restore(NULL, g_path, 1), VS_EINVAL);
+    db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+    sqlite3_close(db);
+
+    /* A newer schema is refused with a clear message. */
+    remove_db(g_path);
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, NULL), VS_OK);
+    db = raw_open(g_path);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_EINVAL);
+    snprintf(want, sizeof want,
+             "checkpoint file %s has schema version 99, newer than the 1 this "
+             "varstore %s reads; upgrade varstore",
+             g_path, VS_VERSION_STRING);
+    assert_string_equal(vs_errmsg(), want);
+    vs_tensor_free(t);
+}
+
+static void test_store__truncated_file_is_corrupt(void **state)
+{
+    (void)state;
+    int64_t sh[] = {300000};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill_weights(t);
+    save1(g_path, 1, "w", t, NULL);
+    long long sz = file_size(g_path);
+    assert_true(sz > 4 * 65536);
+    int64_t step;
+    char want[1024];
+    /* Cut at a page boundary, in the middle and inside the header. */
+    assert_int_equal(truncate(g_path, sz - 65536), 0);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ECORRUPT);
+    snprintf(want, sizeof want,
+             "checkpoint file %s is corrupt: truncated (%lld bytes, header "
+             "says %lld)",
+             g_path, sz - 65536, sz);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(truncate(g_path, 12345), 0);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ECORRUPT);
+    assert_int_equal(truncate(g_path, 50), 0);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ECORRUPT);
+    snprintf(want, sizeof want,
+             "checkpoint file %s is corrupt: truncated to 50 bytes", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 1, "w", &got), VS_ECORRUPT);
+    assert_null(got);
+    vs_tensor_free(t);
+}
+
+/* ---- corruption --------------------------------------------------------- */
+
+/* Flips one byte at offset `at` of chunk number `nth` (by id). */
+static void flip_chunk_byte(const char *path, int nth, int at)
+{
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT id FROM chunks ORDER BY id "
+                                        "LIMIT 1 OFFSET ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(st, 1, nth);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_blob *b;
+    assert_int_equal(sqlite3_blob_open(db, "main", "chunks", "data", id, 1, &b),
+                     SQLITE_OK);
+    unsigned char c;
+    assert_int_equal(sqlite3_blob_read(b, &c, 1, at), SQLITE_OK);
+    c ^= 0x10;
+    assert_int_equal(sqlite3_blob_write(b, &c, 1, at), SQLITE_OK);
+    sqlite3_blob_close(b);
+    sqlite3_close(db);
+}
+
+static void test_store__flipped_byte_is_corrupt_never_wrong_values(void **st)
+{
+    (void)st;
+    int64_t sh[] = {5000};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill_weights(t);
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 4096;
+    save1(g_path, 3, "layer/w", t, &o);
+    /* Every byte position class: plane headers, stored planes, the
+     * deflated plane, in different chunks. */
+    const int where[][2] = {{0, 0}, {1, 3}, {2, 100}, {3, 2500}, {4, 700}};
+    for (size_t k = 0; k < sizeof where / sizeof *where; k++) {
+        flip_chunk_byte(g_path, where[k][0], where[k][1]);
+        vs_tensor *got = NULL;
+        assert_int_equal(vs_load_variable(g_path, 3, "layer/w", &got),
+                         VS_ECORRUPT);
+        assert_null(got);
+        char pre[600];
+        snprintf(pre, sizeof pre,
+                 "checkpoint file %s is corrupt: tensor layer/w at step 3, "
+                 "chunk %d: ",
+                 g_path, where[k][0]);
+        assert_memory_equal(vs_errmsg(), pre, strlen(pre));
+        size_t nbad = 0;
+        assert_int_equal(vs_verify(g_path, &nbad), VS_ECORRUPT);
+        assert_int_equal(nbad, 1);
+        assert_memory_equal(vs_errmsg(), pre, strlen(pre));
+        flip_chunk_byte(g_path, where[k][0], where[k][1]);
+        assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+        assert_int_equal(nbad, 0);
+        assert_int_equal(vs_load_variable(g_path, 3, "layer/w", &got), VS_OK);
+        assert_tensor_equal(got, t);
+        vs_tensor_free(got);
+    }
+    /* Sizes that do not add up. */
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(sqlite3_exec(db, "UPDATE tensors SET n_chunks=n_chunks-1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 3, "layer/w", &got),
+                     VS_ECORRUPT);
+    char want[600];
+    snprintf(want, sizeof want,
+             "checkpoint file %s is corrupt: tensor layer/w at step 3, chunk "
+             "3: sizes do not add up",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    vs_tensor_free(t);
+}
+
+/* ---- dedup, replace, retention, delete, rename -------------------------- */
+
+static void test_store__unchanged_weights_cost_under_one_percent(void **st)
+{
+    (void)st;
+    enum { NT = 8 };
+    int64_t sh[] = {512, 1024};
+    vs_tensor *ts[NT];
+    char nm[NT][16];
+    const char *np[NT];
+    for (int i = 0; i < NT; i++) {
+        ts[i] = mk(VS_FLOAT32, 2, sh);
+        fill_weights(ts[i]);
+        snprintf(nm[i], sizeof nm[i], "l%d/w", i);
+        np[i] = nm[i];
+    }
+    assert_int_equal(vs_save_tensors(g_path, 1, np,
+                                     (const vs_tensor *const *)ts, NT, NULL),
+                     VS_OK);
+    long long s1 = file_size(g_path);
+    assert_int_equal(vs_save_tensors(g_path, 2, np,
+                                     (const vs_tensor *const *)ts, NT, NULL),
+                     VS_OK);
+    long long s2 = file_size(g_path);
+    assert_true(s2 - s1 < s1 / 100);
+    /* Also across codec settings (raw bytes compared, not blobs). */
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.level = 6;
+    o.threads = 1;
+    assert_int_equal(vs_save_tensors(g_path, 3, np,
+                                     (const vs_tensor *const *)ts, NT, &o),
+                     VS_OK);
+    assert_true(file_size(g_path) - s1 < s1 / 50);
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT new_bytes FROM checkpoints WHERE "
+                               "step=2"),
+                     0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM chunks"), NT * 2);
+    sqlite3_close(db);
+    /* Replacing a step with other values: old chunks freed. */
+    fill_weights(ts[0]);
+    assert_int_equal(vs_save_tensors(g_path, 3, np,
+                                     (const vs_tensor *const *)ts, NT, NULL),
+                     VS_OK);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 3, "l0/w:0", &got), VS_OK);
+    assert_tensor_equal(got, ts[0]);
+    vs_tensor_free(got);
+    db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM checkpoints"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM chunks"), NT * 2 + 2);
+    sqlite3_close(db);
+    for (int i = 0; i < NT; i++)
+        vs_tensor_free(ts[i]);
+}
+
+static void steps_are(const char *path, const int64_t *want, size_t n)
+{
+    vs_ckpt_info *ci = NULL;
+    size_t got = 0;
+    assert_int_equal(vs_list_checkpoints(path, &ci, &got), VS_OK);
+    assert_int_equal(got, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ci[i].step, want[i]);
+    vs_free(ci);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_store__retention_as_tf_saver(void **st)
+{
+    (void)st;
+    int64_t sh[] = {10};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_to_keep = 2;
+    /* TF testNonSharded: s1,s2,s3 -> [s2,s3]; s2 again -> [s3,s2];
+     * s1 -> [s2,s1], s3 deleted. */
+    for (int s = 1; s <= 3; s++) {
+        fill_weights(t);
+        save1(g_path, s, "v", t, &o);
+        sleep_ms(2);
+    }
+    steps_are(g_path, (int64_t[]){2, 3}, 2);
+    save1(g_path, 2, "v", t, &o);
+    sleep_ms(2);
+    steps_are(g_path, (int64_t[]){2, 3}, 2);
+    save1(g_path, 1, "v", t, &o);
+    steps_are(g_path, (int64_t[]){1, 2}, 2);
+    /* Default: keep everything. */
+    for (int s = 10; s < 15; s++)
+        save1(g_path, s, "v", t, NULL);
+    steps_are(g_path, (int64_t[]){1, 2, 10, 11, 12, 13, 14}, 7);
+    /* The file's setting applies to saves without options. */
+    assert_int_equal(vs_set_retention(g_path, 3, 0), VS_OK);
+    save1(g_path, 15, "v", t, NULL);
+    steps_are(g_path, (int64_t[]){13, 14, 15}, 3);
+    assert_int_equal(vs_set_retention(g_path, -1, 0), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "max_to_keep must be >= 0, got -1");
+    vs_tensor_free(t);
+}
+
+static void test_store__keep_every_n_hours(void **st)
+{
+    (void)st;
+    int64_t sh[] = {10};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_to_keep = 2;
+    o.keep_checkpoint_every_n_hours = 0.1 / 3600.0; /* 100 ms */
+    /* s1 at 0, s2 at .15, s3 at .30: s1 is not 100 ms after the first
+     * checkpoint, deleted; s4 at .45: s2 is, kept for good. */
+    for (int s = 1; s <= 4; s++) {
+        fill_weights(t);
+        save1(g_path, s, "v", t, &o);
+        if (s < 4)
+            sleep_ms(150);
+    }
+    steps_are(g_path, (int64_t[]){2, 3, 4}, 3);
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT keep FROM checkpoints WHERE step=2"),
+                     1);
+    sqlite3_close(db);
+    vs_tensor_free(t);
+}
+
+static void test_store__delete_gives_space_back(void **st)
+{
+    (void)st;
+    int64_t sh[] = {1 << 20};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    for (int s = 1; s <= 3; s++) {
+        fill_weights(t);
+        save1(g_path, s, "v", t, NULL);
+    }
+    long long before = file_size(g_path);
+    assert_int_equal(vs_delete_checkpoint(g_path, 2), VS_OK);
+    long long after = file_size(g_path);
+    assert_true(before - after > 3 * 1000 * 1000);
+    steps_are(g_path, (int64_t[]){1, 3}, 2);
+    assert_int_equal(vs_delete_checkpoint(g_path, 2), VS_ENOTFOUND);
+    char want[600];
+    snprintf(want, sizeof want, "checkpoint file %s has no step 2", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(vs_prune(g_path, 1), VS_OK);
+    steps_are(g_path, (int64_t[]){3}, 1);
+    assert_true(file_size(g_path) < after - 3 * 1000 * 1000);
+    assert_int_equal(vs_prune(g_path, 0), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "keep must be >= 1, got 0");
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, VS_LATEST, "v", &got), VS_OK);
+    assert_tensor_equal(got, t);
+    vs_tensor_free(got);
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    vs_tensor_free(t);
+}
+
+static void test_store__rename_prefix(void **st)
+{
+    (void)st;
+    int64_t sh[] = {4};
+    vs_tensor *a = mk(VS_FLOAT32, 1, sh), *b = mk(VS_FLOAT32, 1, sh),
+              *c = mk(VS_FLOAT32, 1, sh);
+    fill_weights(a);
+    fill_weights(b);
+    fill_weights(c);
+    const char *nm[] = {"a/x", "a/y", "b/z"};
+    const vs_tensor *ts[] = {a, b, c};
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 3, NULL), VS_OK);
+    assert_int_equal(vs_save_tensors(g_path, 2, nm, ts, 3, NULL), VS_OK);
+    assert_int_equal(vs_rename_prefix(g_path, "a/", "c/", 1), VS_OK);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 1, "c/y", &got), VS_OK);
+    assert_tensor_equal(got, b);
+    vs_tensor_free(got);
+    assert_int_equal(vs_load_variable(g_path, 1, "a/y", &got), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key a/y not found in checkpoint");
+    assert_int_equal(vs_load_variable(g_path, 2, "a/y", &got), VS_OK);
+    vs_tensor_free(got);
+    /* Collision. */
+    assert_int_equal(vs_rename_prefix(g_path, "b/z", "c/x", 1), VS_EEXIST);
+    assert_string_equal(vs_errmsg(),
+                        "renaming would give two tensors named c/x at step 1");
+    /* Swapping-like renames in one go are fine: a/ -> a/a/ everywhere. */
+    assert_int_equal(vs_rename_prefix(g_path, "a/", "a/a/", VS_ALL_STEPS),
+                     VS_OK);
+    assert_int_equal(vs_load_variable(g_path, 2, "a/a/x", &got), VS_OK);
+    assert_tensor_equal(got, a);
+    vs_tensor_free(got);
+    assert_int_equal(vs_rename_prefix(g_path, "nope/", "x/", VS_ALL_STEPS),
+                     VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "no tensor key starts with nope/");
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+    vs_tensor_free(c);
+}
+
+/* ---- graph save / restore ----------------------------------------------- */
+
+static vs_var *getvar(vs_graph *g, const char *name, vs_dtype dt, int ndim,
+                      const int64_t *shape)
+{
+    vs_var_opts o;
+    memset(&o, 0, sizeof o);
+    o.shape = shape;
+    o.ndim = ndim;
+    o.dtype = dt;
+    vs_var *v = NULL;
+    assert_int_equal(vs_get_variable(g, name, &o, &v), VS_OK);
+    return v;
+}
+
+static vs_tensor *val(vs_var *v)
+{
+    vs_tensor *t = NULL;
+    assert_int_equal(vs_var_value(v, &t), VS_OK);
+    return t;
+}
+
+static vs_graph *model(int n_layers, vs_var **vars)
+{
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    vs_graph_set_random_seed(g, 42);
+    for (int i = 0; i < n_layers; i++) {
+        char sc[32];
+        snprintf(sc, sizeof sc, "layer%d", i);
+        assert_int_equal(vs_variable_scope_push(g, sc, NULL, NULL), VS_OK);
+        int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
+        vars[2 * i] = getvar(g, "weights", VS_FLOAT32, 4, ks);
+        vars[2 * i + 1] = getvar(g, "biases", VS_FLOAT32, 1, bs);
+        assert_int_equal(vs_variable_scope_pop(g), VS_OK);
+    }
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    return g;
+}
+
+static void test_store__graph_save_restore_200_variables(void **st)
+{
+    (void)st;
+    vs_var *v[200];
+    vs_graph *g = model(100, v);
+    assert_int_equal(vs_save(g, g_path, 100), VS_OK);
+    /* Keep a copy, scribble, restore. */
+    vs_tensor *copy[200];
+    for (int i = 0; i < 200; i++) {
+        vs_tensor *t = val(v[i]);
+        assert_int_equal(vs_tensor_from_data(t->dtype, t->ndim, t->shape,
+                                             t->data, &copy[i]),
+                         VS_OK);
+        memset(t->data, 0x5a, vs_tensor_nbytes(t));
+    }
+    assert_int_equal(vs_restore(g, g_path, VS_LATEST), VS_OK);
+    for (int i = 0; i < 200; i++)
+        assert_tensor_equal(val(v[i]), copy[i]);
+
+    /* A fresh graph: restore initializes. */
+    vs_var *w[200];
+    vs_graph *h = NULL;
+    assert_int_equal(vs_graph_open(&h), VS_OK);
+    for (int i = 0; i < 100; i++) {
+        char sc[32];
+        snprintf(sc, sizeof sc, "layer%d", i);
+        assert_int_equal(vs_variable_scope_push(h, sc, NULL, NULL), VS_OK);
+        int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
+        w[2 * i] = getvar(h, "weights", VS_FLOAT32, 4, ks);
+        w[2 * i + 1] = getvar(h, "biases", VS_FLOAT32, 1, bs);
+        assert_int_equal(vs_variable_scope_pop(h), VS_OK);
+    }
+    assert_int_equal(vs_var_is_initialized(w[0]), 0);
+    assert_int_equal(vs_restore(h, g_path, 100), VS_OK);
+    for (int i = 0; i < 200; i++)
+        assert_tensor_equal(val(w[i]), copy[i]);
+
+    /* The definitions tables. */
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM variables"), 200);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM variables WHERE "
+                               "name='layer7/weights' AND shape='[3,3,4,8]' "
+                               "AND scope='layer7' AND trainable=1"),
+                     1);
+    assert_true(q_int(db, "SELECT count(*) FROM scopes") >= 100);
+    sqlite3_close(db);
+    for (int i = 0; i < 200; i++)
+        vs_tensor_free(copy[i]);
+    vs_graph_close(g);
+    vs_graph_close(h);
+}
+
+static void test_store__restore_errors_keep_old_values(void **st)
+{
+    (void)st;
+    vs_var *v[4];
+    vs_graph *g = model(2, v);
+    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    vs_tensor *t0 = val(v[0]);
+    vs_tensor *keep = NULL;
+    assert_int_equal(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape,
+                                         t0->data, &keep),
+                     VS_OK);
+    /* Damage the biases of layer1 (the last tensor saved, sorted). */
+    sqlite3 *db = raw_open(g_path);
+    int64_t cid = q_int(db, "SELECT chunk_id FROM tensor_chunks tc JOIN "
+                            "tensors t ON t.id = tc.tensor_id WHERE "
+                            "t.name='layer1/biases'");
+    sqlite3_close(db);
+    (void)cid;
+    /* Biases are 8 floats = one raw chunk: corrupt it via SQL. */
+    db = raw_open(g_path);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE chunks SET data = zeroblob(32) WHERE id=%lld",
+             (long long)cid);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    memset(t0->data, 0x11, vs_tensor_nbytes(t0));
+    vs_tensor *scribbled = NULL;
+    assert_int_equal(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape,
+                                         t0->data, &scribbled),
+                     VS_OK);
+    assert_int_equal(vs_restore(g, g_path, 1), VS_ECORRUPT);
+    char want[600];
+    snprintf(want, sizeof want,
+             "checkpoint file %s is corrupt: tensor layer1/biases at step 1, "
+             "chunk 0: CRC mismatch",
+             g_path);
+    assert_memory_equal(vs_errmsg(), want, strlen(want));
+    /* layer0/weights (decoded fine, before the bad one) did not change. */
+    assert_tensor_equal(val(v[0]), scribbled);
+
+    /* Missing key, shape and dtype mismatches. */
+    vs_graph *h = NULL;
+    assert_int_equal(vs_graph_open(&h), VS_OK);
+    int64_t s32[] = {3, 2};
+    vs_var *a = getvar(h, "layer0/weights", VS_FLOAT32, 2, s32);
+    assert_int_equal(vs_restore(h, g_path, 1), VS_ESHAPE);
+    assert_string_equal(vs_errmsg(),
+                        "Assign requires shapes of both tensors to match. "
+                        "lhs shape= [3,2] rhs shape= [3,3,4,8] (key "
+                        "layer0/weights)");
+    assert_int_equal(vs_var_is_initialized(a), 0);
+    vs_graph_close(h);
+    assert_int_equal(vs_graph_open(&h), VS_OK);
+    int64_t ks[] = {3, 3, 4, 8};
+    (void)getvar(h, "layer0/weights", VS_FLOAT64, 4, ks);
+    assert_int_equal(vs_restore(h, g_path, 1), VS_EDTYPE);
+    assert_string_equal(vs_errmsg(),
+                        "tensor_name = layer0/weights; expected dtype double "
+                        "does not equal original dtype float");
+    vs_graph_close(h);
+    assert_int_equal(vs_graph_open(&h), VS_OK);
+    (void)getvar(h, "layer9/v", VS_FLOAT32, 0, s32);
+    assert_int_equal(vs_restore(h, g_path, 1), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key layer9/v not found in checkpoint");
+    assert_int_equal(vs_restore(h, g_path, 5), VS_ENOTFOUND);
+    snprintf(want, sizeof want, "checkpoint file %s has no step 5", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    vs_graph_close(h);
+    vs_tensor_free(keep);
+    vs_tensor_free(scribbled);
+    vs_graph_close(g);
+}
+
+static void test_store__subset_rename_and_prefix(void **st)
+{
+    (void)st;
+    vs_var *v[4];
+    vs_graph *g = model(2, v);
+    /* Save layer0/weights under the key "renamed" only. */
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    vs_var *sel[1] = {v[0]};
+    const char *keys[1] = {"renamed"};
+    o.vars = sel;
+    o.keys = keys;
+    o.n_vars = 1;
+    assert_int_equal(vs_save_ex(g, g_path, 1, &o), VS_OK);
+    vs_tensor_info *inf = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_list_variables(g_path, 1, &inf, &n), VS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(inf[0].name, "renamed");
+    vs_tensor_info_free(inf, n);
+    /* Restore it into layer1/weights (same shape) with the dict form. */
+    vs_restore_opts ro;
+    memset(&ro, 0, sizeof ro);
+    vs_var *dst[1] = {v[2]};
+    ro.vars = dst;
+    ro.keys = keys;
+    ro.n_vars = 1;
+    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    assert_tensor_equal(val(v[2]), val(v[0]));
+    /* Duplicate keys, one variable under two names. */
+    vs_var *two[2] = {v[0], v[1]};
+    const char *dup[2] = {"k", "k"};
+    o.vars = two;
+    o.keys = dup;
+    o.n_vars = 2;
+    assert_int_equal(vs_save_ex(g, g_path, 2, &o), VS_EINVAL);
+    assert_string_equal(vs_errmsg(),
+                        "At least two variables have the same name: k");
+    vs_var *same[2] = {v[0], v[0]};
+    const char *ab[2] = {"a", "b"};
+    o.vars = same;
+    o.keys = ab;
+    assert_int_equal(vs_save_ex(g, g_path, 2, &o), VS_EINVAL);
+    assert_string_equal(vs_errmsg(),
+                        "The same saveable will be restored with two names: b");
+    /* Prefix restore: only layer1/ from a full save. */
+    assert_int_equal(vs_save(g, g_path, 3), VS_OK);
+    memset(val(v[0])->data, 0, vs_tensor_nbytes(val(v[0])));
+    memset(val(v[3])->data, 0, vs_tensor_nbytes(val(v[3])));
+    memset(&ro, 0, sizeof ro);
+    ro.prefix = "layer1/";
+    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    vs_tensor *b1 = NULL;
+    assert_int_equal(vs_load_variable(g_path, 3, "layer1/biases", &b1), VS_OK);
+    assert_tensor_equal(val(v[3]), b1);
+    vs_tensor_free(b1);
+    float z = 0;
+    assert_memory_equal(val(v[0])->data, &z, sizeof z);
+    ro.prefix = "nothing/";
+    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "No variables to restore");
+    vs_graph_close(g);
+
+    /* Uninitialized variables cannot be saved. */
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    int64_t s2[] = {2};
+    (void)getvar(g, "u", VS_FLOAT32, 1, s2);
+    assert_int_equal(vs_save(g, g_path, 9), VS_EUNINIT);
+    assert_string_equal(vs_errmsg(), "Attempting to use uninitialized value u");
+    vs_graph_close(g);
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    assert_int_equal(vs_save(g, g_path, 9), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "No variables to save");
+    vs_graph_close(g);
+}
+
+/* ---- init_from_checkpoint ----------------------------------------------- */
+
+static void test_store__init_from_checkpoint_tf_rules(void **st)
+{
+    (void)st;
+    int64_t s23[] = {2, 3}, s4[] = {4};
+    vs_tensor *a = mk(VS_FLOAT32, 2, s23), *b = mk(VS_FLOAT32, 1, s4),
+              *r = mk(VS_FLOAT32, 1, s4);
+    fill_weights(a);
+    fill_weights(b);
+    fill_weights(r);
+    const char *nm[] = {"old/a", "old/sub/b", "rootv"};
+    const vs_tensor *ts[] = {a, b, r};
+    assert_int_equal(vs_save_tensors(g_path, 5, nm, ts, 3, NULL), VS_OK);
+
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    vs_var *na = getvar(g, "new/a", VS_FLOAT32, 2, s23);
+    vs_var *nb = getvar(g, "new/sub/b", VS_FLOAT32, 1, s4);
+    vs_var *other = getvar(g, "other/c", VS_FLOAT32, 1, s4);
+    const char *map1[] = {"old/", "new/", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map1), VS_OK);
+    assert_int_equal(vs_var_is_initialized(na), 0); /* nothing loaded yet */
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    assert_tensor_equal(val(na), a);
+    assert_tensor_equal(val(nb), b);
+    (void)other;
+    vs_graph_close(g);
+
+    /* Single variable, root mapping, and the errors. */
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    vs_var *x = getvar(g, "x/y", VS_FLOAT32, 1, s4);
+    const char *map2[] = {"old/sub/b", "x/y", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map2), VS_OK);
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    assert_tensor_equal(val(x), b);
+    const char *map3[] = {"old/x", "x/y", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map3), VS_ENOTFOUND);
+    char want[1200];
+    snprintf(want, sizeof want,
+             "Tensor old/x is not found in %s checkpoint {'old/a': [2, 3], "
+             "'old/sub/b': [4], 'rootv': [4]}",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    const char *map4[] = {"old/a", "new/", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map4), VS_EINVAL);
+    assert_string_equal(vs_errmsg(),
+                        "Assignment map with scope only name new should map "
+                        "to scope only old/a. Should be 'scope/': "
+                        "'other_scope/'.");
+    const char *map5[] = {"old/a", "x/y", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map5), VS_ESHAPE);
+    assert_string_equal(vs_errmsg(),
+                        "Shape of variable x/y:0 ((4,)) doesn't match with "
+                        "shape of tensor old/a ([2, 3]) from checkpoint "
+                        "reader.");
+    const char *map6[] = {"old/", "x/", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map6), VS_ENOTFOUND);
+    snprintf(want, sizeof want,
+             "Tensor old/y (y in old/) is not found in %s checkpoint", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    vs_graph_close(g);
+
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+    vs_tensor_free(r);
+}
+
+static void test_store__init_from_checkpoint_root(void **st)
+{
+    (void)st;
+    int64_t s4[] = {4};
+    vs_tensor *r = mk(VS_FLOAT32, 1, s4);
+    fill_weights(r);
+    save1(g_path, 1, "rootv", r, NULL);
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    vs_var *rv = getvar(g, "new/rootv", VS_FLOAT32, 1, s4);
+    const char *map[] = {"/", "new/", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map), VS_OK);
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    assert_tensor_equal(val(rv), r);
+    vs_graph_close(g);
+    /* {'old/': '/'}: every store variable x <- old/x. */
+    save1(g_path, 2, "old/q", r, NULL);
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    vs_var *q = getvar(g, "q", VS_FLOAT32, 1, s4);
+    const char *map2[] = {"old/", "/", NULL};
+    assert_int_equal(vs_init_from_checkpoint(g, g_path, map2), VS_OK);
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    assert_tensor_equal(val(q), r);
+    vs_graph_close(g);
+    vs_tensor_free(r);
+}
+
+static void test_store__argument_checks(void **st)
+{
+    (void)st;
+    int64_t s1[] = {1};
+    vs_tensor *t = mk(VS_FLOAT32, 1, s1);
+    const char *nm[] = {"v"};
+    const vs_tensor *tp[] = {t};
+    assert_int_equal(vs_save_tensors(NULL, 1, nm, tp, 1, NULL), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint path is NULL or empty");
+    assert_int_equal(vs_save_tensors(g_path, -5, nm, tp, 1, NULL), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint step must be >= 0, got -5");
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = (size_t)1 << 30;
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, &o), VS_EINVAL);
+    assert_string_equal(vs_errmsg(),
+                        "chunk_bytes 1073741824 is above the limit 268435456");
+    memset(&o, 0, sizeof o);
+    o.level = 12;
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, &o), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "zlib level 12 is outside 0-9");
+    const char *empty[] = {""};
+    assert_int_equal(vs_save_tensors(g_path, 1, empty, tp, 1, NULL),
+                     VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint key is NULL or empty");
+    vs_tensor bad = *t;
+    bad.dtype = (vs_dtype)77;
+    const vs_tensor *bp[] = {&bad};
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, bp, 1, NULL), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "tensor v has an invalid dtype (77)");
+    char want[700];
+    snprintf(want, sizeof want, "%s/no/such/dir/x.db", tmpdir());
+    assert_int_equal(vs_save_tensors(want, 1, nm, tp, 1, NULL), VS_EINVAL);
+    char msg[800];
+    snprintf(msg, sizeof msg,
+             "Parent directory of %s doesn't exist, can't save.", want);
+    assert_string_equal(vs_errmsg(), msg);
+    /* Nothing was created by the failed calls. */
+    assert_int_equal(access(g_path, F_OK), -1);
+    assert_int_equal(vs_list_checkpoints(g_path, NULL, NULL), VS_EINVAL);
+    assert_int_equal(vs_load_variable(g_path, 1, "v", NULL), VS_EINVAL);
+    assert_int_equal(vs_latest_checkpoint(g_path, NULL), VS_EINVAL);
+    save1(g_path, 4, "v", t, NULL);
+    int64_t step = 0;
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_OK);
+    assert_int_equal(step, 4);
+    vs_ckpt_info *ci = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ci[0].n_tensors, 1);
+    assert_int_equal(ci[0].raw_bytes, 4);
+    assert_int_equal(strlen(ci[0].created_at), 24);
+    vs_free(ci);
+    vs_tensor_free(t);
+}
+
+static void chunk_rows(const char *path, char **out, size_t *len)
+{
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(hex(hash) || ':' "
+                                        "|| codec || ':' || crc32 || ':' || "
+                                        "hex(data), ',') FROM (SELECT * FROM "
+                                        "chunks ORDER BY id)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    assert_non_null(t);
+    *len = strlen(t);
+    *out = strdup(t);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_store__same_bytes_for_any_thread_count(void **st)
+{
+    (void)st;
+    int64_t sh[] = {300, 1000};
+    vs_tensor *a = mk(VS_FLOAT32, 2, sh), *b = mk(VS_FLOAT16, 2, sh);
+    fill_weights(a);
+    fill_random(b);
+    const char *nm[] = {"a", "b"};
+    const vs_tensor *ts[] = {a, b};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 100000;
+    char *first = NULL;
+    size_t flen = 0;
+    for (int th = 1; th <= 4; th++) {
+        remove_db(g_path);
+        o.threads = th;
+        assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 2, &o), VS_OK);
+        char *rows = NULL;
+        size_t len = 0;
+        chunk_rows(g_path, &rows, &len);
+        if (first == NULL) {
+            first = rows;
+            flen = len;
+        } else {
+            assert_int_equal(len, flen);
+            assert_memory_equal(rows, first, len);
+            free(rows);
+        }
+    }
+    free(first);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
+static void test_store__same_bytes_other_dtype_not_shared(void **st)
+{
+    (void)st;
+    /* All-zero tensors: identical bytes, different element sizes. */
+    int64_t sh[] = {4096};
+    vs_tensor *a = mk(VS_FLOAT32, 1, sh), *b = mk(VS_INT32, 1, sh),
+              *c = mk(VS_INT64, 1, (int64_t[]){2048}), *d = mk(VS_INT32, 1, sh);
+    const char *nm[] = {"f", "i", "l", "i2"};
+    const vs_tensor *ts[] = {a, b, c, d};
+    for (int s = 1; s <= 2; s++)
+        assert_int_equal(vs_save_tensors(g_path, s, nm, ts, 4, NULL), VS_OK);
+    for (int k = 0; k < 4; k++) {
+        vs_tensor *got = NULL;
+        assert_int_equal(vs_load_variable(g_path, 2, nm[k], &got), VS_OK);
+        assert_tensor_equal(got, ts[k]);
+        vs_tensor_free(got);
+    }
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    sqlite3 *db = raw_open(g_path);
+    /* One chunk per element size (f, i, i2 share the 4-byte one; l has
+     * its own), shared across steps. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM chunks"), 2);
+    assert_int_equal(q_int(db, "SELECT count(DISTINCT elem_size) FROM "
+                               "chunks"),
+                     2);
+    sqlite3_close(db);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+    vs_tensor_free(c);
+    vs_tensor_free(d);
+}
+
+static void test_store__file_without_checkpoints_and_directories(void **st)
+{
+    (void)st;
+    int64_t step;
+    char want[700];
+    assert_int_equal(vs_set_retention(g_path, 0, 0), VS_OK);
+    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ENOTFOUND);
+    snprintf(want, sizeof want, "checkpoint file %s holds no checkpoints",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    vs_tensor_info *inf = (vs_tensor_info *)1;
+    size_t n = 7;
+    assert_int_equal(vs_list_variables(g_path, VS_LATEST, &inf, &n),
+                     VS_ENOTFOUND);
+    assert_null(inf);
+    assert_int_equal(n, 0);
+    vs_ckpt_info *ci = NULL;
+    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    assert_int_equal(n, 0);
+    assert_null(ci);
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    assert_int_equal(vs_latest_checkpoint(tmpdir(), &step), VS_EINVAL);
+    snprintf(want, sizeof want,
+             "%s is not a varstore checkpoint file: not a regular file",
+             tmpdir());
+    assert_string_equal(vs_errmsg(), want);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_store__every_dtype_round_trips_bit_exact),
+        T(test_store__list_variables_sorted_with_stats),
+        T(test_store__missing_empty_random_foreign_files),
+        T(test_store__truncated_file_is_corrupt),
+        T(test_store__flipped_byte_is_corrupt_never_wrong_values),
+        T(test_store__unchanged_weights_cost_under_one_percent),
+        T(test_store__retention_as_tf_saver),
+        T(test_store__keep_every_n_hours),
+        T(test_store__delete_gives_space_back),
+        T(test_store__rename_prefix),
+        T(test_store__graph_save_restore_200_variables),
+        T(test_store__restore_errors_keep_old_values),
+        T(test_store__subset_rename_and_prefix),
+        T(test_store__init_from_checkpoint_tf_rules),
+        T(test_store__init_from_checkpoint_root),
+        T(test_store__argument_checks),
+        T(test_store__same_bytes_for_any_thread_count),
+        T(test_store__same_bytes_other_dtype_not_shared),
+        T(test_store__file_without_checkpoints_and_directories),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
