@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `varstore` command, driven by CTest:
+#   test_cli.sh VARSTORE_BINARY [EXTENSION_PATH] [SQLITE3_SHELL]
+# .npy and safetensors inputs are written here byte by byte from the
+# published formats (printf), never by varstore's own writers.
+set -u
+VS=$1
+EXT=${2:-}
+SQLITE=${3:-}
+export LC_ALL=C
+
+TMP=$(mktemp -d "${VS_TEST_TMPDIR:-/tmp}/test_cli.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP" || exit 1
+
+FAILS=0
+CHECKS=0
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+ok() { CHECKS=$((CHECKS + 1)); }
+
+# run EXPECTED_STATUS cmd...: runs varstore, keeping stdout in out.txt and
+# stderr in err.txt, and checks the exit status.
+run() {
+    local want=$1
+    shift
+    "$VS" "$@" >out.txt 2>err.txt
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        fail "varstore $* exited $got, expected $want; stderr: $(cat err.txt)"
+    else
+        ok
+    fi
+}
+# has FILE TEXT: FILE contains the fixed string TEXT.
+has() {
+    if grep -qF -- "$2" "$1"; then ok; else
+        fail "$1 lacks '$2': $(head -c 2000 "$1")"
+    fi
+}
+hasnt() {
+    if grep -qF -- "$2" "$1"; then fail "$1 has '$2'"; else ok; fi
+}
+same() {
+    if cmp -s "$1" "$2"; then ok; else fail "$1 and $2 differ"; fi
+}
+equals() {
+    if [ "$1" = "$2" ]; then ok; else fail "got '$1', expected '$2'"; fi
+}
+
+# npy FILE DICT DATA: a .npy 1.0 file: magic, version, 2-byte LE header
+# length, DICT padded with spaces and '\n' to a multiple of 64, then DATA
+# (printf escapes).
+npy() {
+    local dict=$2
+    local total=$((10 + ${#dict} + 1))
+    local pad=$(((64 - total % 64) % 64))
+    local hlen=$((${#dict} + 1 + pad))
+    {
+        printf '\x93NUMPY\x01\x00'
+        printf "\\x$(printf %02x $((hlen & 255)))\\x$(printf %02x $((hlen >> 8)))"
+        printf '%s' "$dict"
+        printf '%*s' "$pad" ''
+        printf '\n'
+        printf "$3"
+    } >"$1"
+}
+# st FILE HEADER DATA: a safetensors file: 8-byte LE header length, the
+# header padded with spaces to a multiple of 8, then DATA (printf escapes).
+st() {
+    local hdr=$2
+    local pad=$(((8 - ${#hdr} % 8) % 8))
+    local hlen=$((${#hdr} + pad))
+    {
+        printf "\\x$(printf %02x $((hlen & 255)))\\x$(printf %02x $((hlen >> 8)))"
+        printf '\x00\x00\x00\x00\x00\x00'
+        printf '%s' "$hdr"
+        printf '%*s' "$pad" ''
+        printf "$3"
+    } >"$1"
+}
+F="'fortran_order': False"
+
+# ---- help and usage --------------------------------------------------------
+run 0 --help
+has out.txt "usage: varstore <command>"
+has out.txt "example:"
+for c in inspect save restore diff verify prune rename; do
+    run 0 "$c" --help
+    has out.txt "usage: varstore $c"
+    has out.txt "example"
+    equals "$(wc -c <err.txt)" 0
+    run 0 help "$c"
+    has out.txt "usage: varstore $c"
+done
+run 0 --version
+has out.txt "varstore "
+run 2
+has err.txt "varstore: missing command"
+run 2 frobnicate
+has err.txt "varstore: unknown command 'frobnicate'"
+run 2 inspect
+has err.txt "varstore: inspect needs a FILE"
+run 2 inspect m.db --bogus
+has err.txt "varstore: unknown option '--bogus'"
+run 2 save m.db --npy d
+has err.txt "varstore: save needs --step N"
+run 2 save m.db --step x --npy d
+has err.txt "varstore: --step needs a non-negative integer"
+run 2 save m.db --step 1 --npy d --safetensors s
+has err.txt "exactly one of --npy DIR and --safetensors SRC"
+run 2 restore m.db
+run 2 diff m.db
+run 2 prune m.db
+has err.txt "varstore: prune needs --keep N"
+run 2 prune m.db --keep 0
+run 2 rename m.db a/
+run 1 inspect missing.db
+has err.txt "varstore: cannot open 'missing.db': No such file or directory"
+[ ! -e missing.db ] && ok || fail "inspect created missing.db"
+run 1 verify missing.db
+
+echo "not a database" >notdb
+run 1 inspect notdb
+has err.txt "varstore: notdb is not a varstore checkpoint file"
+run 1 verify notdb
+has err.txt "notdb"
+
+# ---- inputs written byte by byte ------------------------------------------
+mkdir -p w/conv1 w/other
+# float32 (2, 3): 1 2 3 / -0.5 0.25 1e-3
+npy w/conv1/weights.npy "{'descr': '<f4', $F, 'shape': (2, 3), }" \
+    '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x00\xbf\x00\x00\x80\x3e\x6f\x12\x83\x3a'
+npy w/conv1/biases.npy "{'descr': '<f4', $F, 'shape': (2,), }" \
+    '\x00\x00\x00\x3f\x00\x00\xc0\x7f'
+npy w/steps.npy "{'descr': '<i8', $F, 'shape': (3,), }" \
+    '\x07\x00\x00\x00\x00\x00\x00\x00\xf8\xff\xff\xff\xff\xff\xff\xff\x09\x00\x00\x00\x00\x00\x00\x00'
+npy w/mask.npy "{'descr': '|b1', $F, 'shape': (2, 2), }" '\x01\x00\x00\x01'
+npy w/half.npy "{'descr': '<f2', $F, 'shape': (2,), }" '\x00\x3e\x80\x40'
+npy w/other/scalar.npy "{'descr': '<f8', $F, 'shape': (), }" \
+    '\x00\x00\x00\x00\x00\x00\xf8\x3f'
+# 16 incompressible uint8 bytes (stored verbatim: used to corrupt the file)
+npy w/other/key.npy "{'descr': '|u1', $F, 'shape': (16,), }" \
+    '\x11\x93\x27\xc4\x5a\xe1\x08\x7d\xb2\x3f\x66\xd9\x40\x1c\xf5\x8e'
+# big-endian int32 (2,) = 258, -2 and its little-endian twin
+npy w/be.npy "{'descr': '>i4', $F, 'shape': (2,), }" '\x00\x00\x01\x02\xff\xff\xff\xfe'
+npy be_le.npy "{'descr': '<i4', $F, 'shape': (2,), }" '\x02\x01\x00\x00\xfe\xff\xff\xff'
+# Fortran-ordered int8 (2, 3) [[0,1,2],[3,4,5]] and its C-order twin
+npy w/fort.npy "{'descr': '|i1', 'fortran_order': True, 'shape': (2, 3), }" \
+    '\x00\x03\x01\x04\x02\x05'
+npy fort_c.npy "{'descr': '|i1', $F, 'shape': (2, 3), }" '\x00\x01\x02\x03\x04\x05'
+echo "not a tensor" >w/README.txt
+
+# ---- save, inspect ---------------------------------------------------------
+run 0 save m.db --step 10 --npy w
+has out.txt "saved 9 tensors"
+run 0 inspect m.db --all-tensor-names
+equals "$(tr '\n' ' ' <out.txt)" "be conv1/biases conv1/weights fort half mask other/key other/scalar steps "
+run 0 inspect m.db
+has out.txt "checkpoints: 1"
+has out.txt "step 10: 9 tensors"
+has out.txt "conv1/weights"
+has out.txt "(2, 3)"
+run 0 inspect m.db --tensor=steps --step=10
+has out.txt "[ 7 -8  9]"
+run 0 inspect m.db --tensor conv1/weights
+# NumPy's str(): scientific, as max/min > 1e3
+has out.txt "[[ 1.0e+00  2.0e+00  3.0e+00]"
+has out.txt " [-5.0e-01  2.5e-01  1.0e-03]]"
+run 0 inspect m.db --tensor mask --tensor half --tensor fort --tensor other/scalar
+has out.txt "[[ True False]"
+has out.txt "[1.5  2.25]"
+has out.txt "[[0 1 2]"
+has out.txt " [3 4 5]]"
+has out.txt "1.5"
+run 0 inspect m.db --tensor conv1/biases --stats
+has out.txt "[0.5 nan]"
+has out.txt "nan 1"
+run 1 inspect m.db --tensor nope
+has err.txt "varstore: tensor 'nope' not found in step 10 of m.db"
+run 1 inspect m.db --step 99
+has err.txt "varstore: m.db has no checkpoint at step 99"
+
+# --json, parsed back
+run 0 inspect m.db --json --stats --tensor conv1/weights --tensor mask
+cp out.txt j.json
+if [ -n "$SQLITE" ]; then
+    q() { "$SQLITE" :memory: "$1"; }
+    equals "$(q "select json_valid(readfile('j.json'))")" 1
+    equals "$(q "select json_extract(readfile('j.json'), '\$.step')")" 10
+    equals "$(q "select json_array_length(readfile('j.json'), '\$.tensors')")" 9
+    equals "$(q "select json_extract(value, '\$.values') from json_each(readfile('j.json'), '\$.tensors') where json_extract(value, '\$.name') = 'conv1/weights'")" \
+        "[[1,2,3],[-0.5,0.25,0.001]]"
+    equals "$(q "select json_extract(value, '\$.values') from json_each(readfile('j.json'), '\$.tensors') where json_extract(value, '\$.name') = 'mask'")" \
+        "[[true,false],[false,true]]"
+    equals "$(q "select json_extract(value, '\$.shape') || json_extract(value, '\$.dtype') from json_each(readfile('j.json'), '\$.tensors') where json_extract(value, '\$.name') = 'fort'")" \
+        "[2,3]int8"
+    equals "$(q "select json_extract(value, '\$.stats.n_nan') from json_each(readfile('j.json'), '\$.tensors') where json_extract(value, '\$.name') = 'conv1/biases'")" 1
+elif command -v python3 >/dev/null; then
+    python3 -c 'import json,sys; d=json.load(open("j.json")); assert d["step"]==10 and len(d["tensors"])==9' && ok || fail "json"
+else
+    echo "note: no sqlite3 shell or python3: --json only checked for shape" >&2
+    has j.json '"tensors":['
+fi
+
+# ---- restore --npy: bit-exact ---------------------------------------------
+run 0 restore m.db --npy out
+has out.txt "restored 9 tensors of step 10 to out"
+for f in conv1/weights conv1/biases steps mask half other/scalar other/key; do
+    same "w/$f.npy" "out/$f.npy"
+done
+same be_le.npy out/be.npy
+same fort_c.npy out/fort.npy
+[ ! -e out/README.txt ] && ok || fail "README.txt exported"
+run 0 restore m.db --npy sel --tensor conv1/weights --tensor steps
+same w/conv1/weights.npy sel/conv1/weights.npy
+equals "$(cd sel && find . -type f | sort | tr '\n' ' ')" "./conv1/weights.npy ./steps.npy "
+run 1 restore m.db --npy sel2 --tensor nope
+has err.txt "varstore: tensor 'nope' not found in step 10 of m.db"
+
+# ---- hostile inputs: refused, nothing written -----------------------------
+mkdir bad
+npy bad/a.npy "{'descr': '<f4', $F, 'shape': (2,), }" '\x00\x00\x80\x3f\x00\x00'
+run 1 save m.db --step 11 --npy bad
+has err.txt "bad/a.npy: shape (2,) of float32 needs 8 data bytes but the file has 6"
+npy bad/a.npy "{'descr': '<c8', $F, 'shape': (1,), }" '\x00\x00\x80\x3f\x00\x00\x00\x00'
+run 1 save m.db --step 11 --npy bad
+has err.txt "dtype '<c8' is not supported"
+printf '\x93NUMPY\x01\x00\xff\x7f{' >bad/a.npy
+run 1 save m.db --step 11 --npy bad
+has err.txt "header length 32767 goes beyond the end of the file (11 bytes)"
+st bad.st '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x80\x3f'
+run 1 save m.db --step 11 --safetensors bad.st
+has err.txt "varstore: bad.st: tensors 'a' and 'b' overlap in the data section"
+st bad.st '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x80\x3f'
+run 1 save m.db --step 11 --safetensors bad.st
+has err.txt "varstore: bad.st: duplicate tensor name 'a'"
+printf '\x00\x00\x00\x10\x00\x00\x00\x00{}' >bad.st
+run 1 save m.db --step 11 --safetensors bad.st
+has err.txt "header length 268435456 exceeds the 100 MB limit"
+run 0 inspect m.db
+has out.txt "checkpoints: 1"
+run 1 save fresh.db --step 1 --safetensors bad.st
+[ ! -e fresh.db ] && ok || fail "a refused import created fresh.db"
+run 1 save fresh.db --step 1 --npy bad
+[ ! -e fresh.db ] && ok || fail "a refused import created fresh.db"
+
+# ---- safetensors in and out -----------------------------------------------
+# BF16 (2,) = 1.0, -2.0; I32 (2,); F64 (1,) = 0.25; names out of order
+st in.st '{"__metadata__":{"format":"pt"},"z/bf":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]},"a/i":{"dtype":"I32","shape":[2],"data_offsets":[4,12]},"a/d":{"dtype":"F64","shape":[1],"data_offsets":[12,20]}}' \
+    '\x80\x3f\x00\xc0\x05\x00\x00\x00\xfb\xff\xff\xff\x00\x00\x00\x00\x00\x00\xd0\x3f'
+run 0 save m.db --step 20 --safetensors in.st --prefix imported
+has out.txt "saved 3 tensors"
+run 0 inspect m.db --all-tensor-names
+equals "$(tr '\n' ' ' <out.txt)" "imported/a/d imported/a/i imported/z/bf "
+run 0 inspect m.db --tensor imported/z/bf
+has out.txt "dtype: bfloat16"
+has out.txt "[ 1. -2.]"
+run 0 restore m.db --safetensors out.st
+has out.txt "restored 3 tensors of step 20 to out.st"
+# exactly the published layout, names sorted, the step in __metadata__
+st want.st '{"__metadata__":{"format":"varstore","step":"20"},"imported/a/d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"imported/a/i":{"dtype":"I32","shape":[2],"data_offsets":[8,16]},"imported/z/bf":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}}' \
+    '\x00\x00\x00\x00\x00\x00\xd0\x3f\x05\x00\x00\x00\xfb\xff\xff\xff\x80\x3f\x00\xc0'
+same want.st out.st
+run 0 save m.db --step 21 --safetensors out.st
+run 0 diff m.db 20 21
+has out.txt "0 added, 0 removed, 0 changed, 3 unchanged"
+# bfloat16 to .npy: widened to float32, exact, with a note
+run 0 restore m.db --step 20 --npy bf --tensor imported/z/bf
+has err.txt "varstore: note: bfloat16 tensor 'imported/z/bf' written as float32"
+npy bf_want.npy "{'descr': '<f4', $F, 'shape': (2,), }" '\x00\x00\x80\x3f\x00\x00\x00\xc0'
+same bf_want.npy bf/imported/z/bf.npy
+# a name that would escape the output folder is refused
+st evil.st '{"../evil":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}' '\x01'
+if "$VS" save e.db --step 1 --safetensors evil.st >/dev/null 2>&1; then
+    run 1 restore e.db --npy safe
+    has err.txt "cannot be written as a file under 'safe'"
+    [ ! -e evil.npy ] && [ ! -e safe ] && ok || fail "a file escaped"
+fi
+
+# ---- diff -------------------------------------------------------------------
+mkdir w2
+npy w2/steps.npy "{'descr': '<i8', $F, 'shape': (3,), }" \
+    '\x07\x00\x00\x00\x00\x00\x00\x00\xf8\xff\xff\xff\xff\xff\xff\xff\x0b\x00\x00\x00\x00\x00\x00\x00'
+# weights: 1 2 3 / -0.5 0.25 2e-3 (last element doubled)
+mkdir -p w2/conv1
+npy w2/conv1/weights.npy "{'descr': '<f4', $F, 'shape': (2, 3), }" \
+    '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x00\xbf\x00\x00\x80\x3e\x6f\x12\x03\x3b'
+npy w2/new.npy "{'descr': '<f4', $F, 'shape': (1,), }" '\x00\x00\x80\x3f'
+npy w2/half.npy "{'descr': '<f2', $F, 'shape': (3,), }" '\x00\x3e\x80\x40\x00\x00'
+run 0 save m.db --step 30 --npy w2
+run 0 diff m.db 10 30
+has out.txt "--- m.db step 10"
+has out.txt "changed    steps  1 of 3 elements differ, max abs 2, max rel 0.181818182"
+has out.txt "changed    conv1/weights  1 of 6 elements differ, max abs 0.001"
+has out.txt "changed    half  float16 (2,) -> float16 (3,)"
+has out.txt "added      new  float32 (1,)"
+has out.txt "removed    mask  bool (2, 2)"
+has out.txt "1 added, 6 removed, 3 changed, 0 unchanged"
+run 0 diff m.db 10 30 --json
+cp out.txt d.json
+if [ -n "$SQLITE" ]; then
+    equals "$("$SQLITE" :memory: "select json_extract(readfile('d.json'), '\$.changed') || ',' || json_extract(value, '\$.n_diff') from json_each(readfile('d.json'), '\$.tensors') where json_extract(value, '\$.name') = 'steps'")" "3,1"
+fi
+cp m.db m2.db
+run 0 diff m.db m2.db
+has out.txt "0 added, 0 removed, 0 changed, 4 unchanged"
+run 1 diff m.db 10 99
+run 2 diff m.db 10 x
+
+# ---- SQLite extension ------------------------------------------------------
+if [ -n "$SQLITE" ] && [ -n "$EXT" ]; then
+    r=$("$SQLITE" m.db ".load $EXT" "select vs_tensor_json(10, 'conv1/weights');" \
+        "select vs_tensor_values(10, 'mask');" \
+        "select vs_tensor_at(10, 'steps', 1);" \
+        "select vs_tensor_l2(10, 'conv1/weights') between 3.7831 and 3.7833;" \
+        "select vs_tensor_mean(NULL, 'steps');" \
+        "select vs_tensor_max_abs_diff(10, 'steps', 30, 'steps');" \
+        "select vs_tensor_numel(-1, 'half');" 2>&1)
+    equals "$(echo "$r" | tr '\n' ' ')" "[[1,2,3],[-0.5,0.25,0.001]] [1,0,0,1] -8 1 3.33333333333333 2.0 3 "
+    r=$("$SQLITE" m.db ".load ${EXT%.so}" "select vs_tensor_at(10, 'steps', 3);" 2>&1)
+    case "$r" in *"index 3 is out of range for tensor 'steps' of 3 elements"*) ok ;;
+    *) fail "extension range error: $r" ;; esac
+    # the norm of every conv weight at the last step, as in the README
+    r=$("$SQLITE" m.db ".load $EXT" \
+        "SELECT name, round(vs_tensor_l2(step, name), 4) FROM tensors WHERE step = (SELECT max(step) FROM checkpoints) AND name LIKE 'conv%' ORDER BY name;" 2>&1)
+    equals "$r" "conv1/weights|3.7832"
+    # the extension's cache sees a checkpoint rewritten by another process
+    mkdir -p c1 c2
+    npy c1/t.npy "{'descr': '<f4', $F, 'shape': (4,), }" \
+        '\x00\x00\x80\x3f\x00\x00\x80\x3f\x00\x00\x80\x3f\x00\x00\x80\x3f'
+    npy c2/t.npy "{'descr': '<f4', $F, 'shape': (4,), }" \
+        '\x00\x00\x00\x40\x00\x00\x00\x40\x00\x00\x00\x40\x00\x00\x00\x40'
+    run 0 save c.db --step 1 --npy c1
+    r=$("$SQLITE" c.db ".load $EXT" "select vs_tensor_l2(1, 't');" \
+        ".system '$VS' save c.db --step 1 --npy c2 >/dev/null" \
+        "select vs_tensor_l2(1, 't');" 2>&1)
+    equals "$(echo "$r" | tr '\n' ' ')" "2.0 4.0 "
+    r=$("$SQLITE" :memory: ".load $EXT" "select vs_tensor_l2(1, 't');" 2>&1)
+    case "$r" in *"the main database is not a file"*) ok ;;
+    *) fail "extension on :memory: said: $r" ;; esac
+fi
+
+# ---- rename, prune ----------------------------------------------------------
+run 0 rename m.db conv1/ block1/conv1/ --step 10
+has out.txt "renamed 2 tensors from 'conv1/' to 'block1/conv1/' in step 10"
+run 0 inspect m.db --step 10 --all-tensor-names
+has out.txt "block1/conv1/weights"
+if grep -q '^conv1/' out.txt; then fail "conv1/ left in step 10"; else ok; fi
+run 0 inspect m.db --step 30 --all-tensor-names
+has out.txt "conv1/weights"
+run 1 rename m.db nosuch/ x/
+has err.txt "varstore: no tensor name starts with 'nosuch/' in m.db"
+run 0 prune m.db --keep 2
+has out.txt "deleted: 10, 20"
+has out.txt "kept: 21, 30"
+run 0 inspect m.db
+has out.txt "checkpoints: 2"
+
+# ---- verify, and a corrupted file ---------------------------------------------
+run 0 verify m2.db
+has out.txt "m2.db: ok (4 checkpoints"
+off=$(grep -obUaP '\x11\x93\x27\xc4\x5a\xe1\x08\x7d' m2.db | head -1 | cut -d: -f1)
+if [ -n "$off" ]; then
+    printf '\x00' | dd of=m2.db bs=1 seek=$((off + 3)) conv=notrunc 2>/dev/null
+    run 1 verify m2.db
+    has err.txt "other/key"
+    has err.txt "10"
+    has err.txt "varstore: m2.db: 1 damaged tensor found"
+    run 1 restore m2.db --step 10 --npy dmg
+    has err.txt "other/key"
+else
+    fail "could not find the stored bytes to corrupt"
+fi
+
+echo "test_cli: $CHECKS checks, $FAILS failures"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,426 @@
+/* Tests for tools/safetensors.c: files are composed here byte by byte from
+ * the published safetensors format (8-byte little-endian header length,
+ * JSON header, data section), read, checked, written back and compared. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+#include "vst.h"
+
+static char tmp_path[512];
+
+static const char *tmpdir(void)
+{
+    const char *d = getenv("VS_TEST_TMPDIR");
+    return d && *d ? d : "/tmp";
+}
+
+static int setup(void **state)
+{
+    static int counter;
+    (void)state;
+    snprintf(tmp_path, sizeof tmp_path, "%s/test_st_%ld_%d.safetensors",
+             tmpdir(), (long)getpid(), counter++);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(tmp_path);
+    return 0;
+}
+
+static void write_file(const char *path, const void *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    if (n)
+        assert_int_equal(fwrite(buf, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static unsigned char *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long len;
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    len = ftell(f);
+    assert_true(len >= 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    buf = malloc((size_t)len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return buf;
+}
+
+/* 8-byte LE length of the (space-padded to a multiple of 8 when pad) header,
+ * the header, then the data. Returns the total size. */
+static size_t compose(unsigned char *out, const char *hdr, int pad,
+                      const void *data, size_t dlen)
+{
+    size_t hl = strlen(hdr), i;
+    memcpy(out + 8, hdr, hl);
+    while (pad && hl % 8)
+        out[8 + hl++] = ' ';
+    for (i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    if (dlen)
+        memcpy(out + 8 + hl, data, dlen);
+    return 8 + hl + dlen;
+}
+
+static void test_safetensors__read_every_dtype_and_write_back(void **state)
+{
+    /* Names given out of order in the header; offsets in file order. */
+    static const char hdr[] =
+        "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
+        "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+        "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[16,24]},"
+        "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28]},"
+        "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]},"
+        "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[32,40]},"
+        "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[40,44]},"
+        "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[44,46]},"
+        "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[46,47]},"
+        "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[47,48]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[48,48]}}";
+    unsigned char data[48], file[2048], *back;
+    const char *want_names[] = {"b", "d", "e", "h", "i", "m", "q", "u", "w",
+                                "z"};
+    const size_t want_off[] = {16, 32, 48, 24, 40, 44, 46, 47, 0, 28};
+    const size_t want_len[] = {8, 8, 0, 4, 4, 2, 1, 1, 16, 4};
+    vst_st_file *f = NULL, *g = NULL;
+    size_t n, i, nback;
+    float w[4] = {1.0f, -2.5f, 3.0f, 0.125f};
+    (void)state;
+
+    for (i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13 + 5);
+    memcpy(data, w, sizeof w);
+    data[44] = 1;
+    data[45] = 0;
+    n = compose(file, hdr, 1, data, sizeof data);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    assert_int_equal(f->n, 10);
+    for (i = 0; i < f->n; i++) {
+        assert_string_equal(f->names[i], want_names[i]);
+        assert_int_equal(vs_tensor_nbytes(f->tensors[i]), want_len[i]);
+        if (want_len[i])
+            assert_memory_equal(f->tensors[i]->data, data + want_off[i],
+                                want_len[i]);
+    }
+    assert_int_equal(f->tensors[8]->dtype, VS_FLOAT32);
+    assert_int_equal(f->tensors[8]->ndim, 2);
+    assert_true(((float *)f->tensors[8]->data)[1] == -2.5f);
+    assert_int_equal(f->tensors[9]->dtype, VS_BFLOAT16);
+    assert_int_equal(f->tensors[1]->ndim, 0);
+    assert_int_equal(f->tensors[2]->shape[1], 3);
+    assert_int_equal(f->n_meta, 2);
+    assert_string_equal(f->meta_keys[0], "format");
+    assert_string_equal(f->meta_values[0], "pt");
+    assert_string_equal(f->meta_keys[1], "step");
+    assert_string_equal(f->meta_values[1], "7");
+
+    /* Written back: exactly the composed layout for the sorted names. */
+    assert_int_equal(vst_st_write(tmp_path, (const char *const *)f->names,
+                                  (const vs_tensor *const *)f->tensors, f->n,
+                                  (const char *const *)f->meta_keys,
+                                  (const char *const *)f->meta_values,
+                                  f->n_meta),
+                     VS_OK);
+    back = read_file(tmp_path, &nback);
+    {
+        static const char hdr2[] =
+            "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
+            "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+            "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[8,16]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
+            "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[16,20]},"
+            "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[20,24]},"
+            "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[24,26]},"
+            "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[26,27]},"
+            "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[27,28]},"
+            "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[28,44]},"
+            "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[44,48]}}";
+        unsigned char data2[48], file2[2048];
+        size_t pos = 0, n2;
+        for (i = 0; i < 10; i++) {
+            memcpy(data2 + pos, data + want_off[i], want_len[i]);
+            pos += want_len[i];
+        }
+        n2 = compose(file2, hdr2, 1, data2, pos);
+        assert_int_equal(nback, n2);
+        assert_memory_equal(back, file2, n2);
+    }
+    free(back);
+    assert_int_equal(vst_st_read(tmp_path, &g), VS_OK);
+    assert_int_equal(g->n, f->n);
+    for (i = 0; i < g->n; i++)
+        assert_memory_equal(g->tensors[i]->data, f->tensors[i]->data,
+                            vs_tensor_nbytes(f->tensors[i]));
+    vst_st_free(f);
+    vst_st_free(g);
+}
+
+static void test_safetensors__unpadded_header_and_no_metadata(void **state)
+{
+    static const char hdr[] =
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}";
+    unsigned char file[256];
+    vst_st_file *f = NULL;
+    size_t n;
+    (void)state;
+    n = compose(file, hdr, 0, "xyz", 3);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->n_meta, 0);
+    assert_memory_equal(f->tensors[0]->data, "xyz", 3);
+    vst_st_free(f);
+}
+
+static void test_safetensors__escaped_names_decoded(void **state)
+{
+    static const char hdr[] =
+        "{\"a\\u00e9/\\\"q\":{\"dtype\":\"I8\",\"shape\":[1],"
+        "\"data_offsets\":[0,1]}}";
+    unsigned char file[256];
+    vst_st_file *f = NULL, *g = NULL;
+    size_t n;
+    (void)state;
+    n = compose(file, hdr, 1, "\x7f", 1);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    assert_int_equal(f->n, 1);
+    assert_string_equal(f->names[0], "a\xc3\xa9/\"q");
+    /* and written back escaped, read back the same */
+    assert_int_equal(vst_st_write(tmp_path, (const char *const *)f->names,
+                                  (const vs_tensor *const *)f->tensors, 1,
+                                  NULL, NULL, 0),
+                     VS_OK);
+    assert_int_equal(vst_st_read(tmp_path, &g), VS_OK);
+    assert_string_equal(g->names[0], f->names[0]);
+    vst_st_free(f);
+    vst_st_free(g);
+}
+
+static void expect_fail(const void *bytes, size_t n, int code,
+                        const char *msg)
+{
+    vst_st_file *f = (vst_st_file *)&f; /* must come back NULL */
+    char want[800];
+    write_file(tmp_path, bytes, n);
+    if (vst_st_read(tmp_path, &f) != code)
+        fail_msg("unexpected code, message: %s", vst_errmsg());
+    assert_null(f);
+    snprintf(want, sizeof want, "%s: %s", tmp_path, msg);
+    assert_string_equal(vst_errmsg(), want);
+}
+
+static void expect_hdr_fail(const char *hdr, size_t dlen, int code,
+                            const char *msg)
+{
+    unsigned char file[4096], data[256] = {0};
+    size_t n = compose(file, hdr, 1, data, dlen);
+    expect_fail(file, n, code, msg);
+}
+
+static void test_safetensors__hostile_files_refused(void **state)
+{
+    unsigned char file[256];
+    size_t n;
+    (void)state;
+
+    expect_fail("\x10\0\0", 3, VS_ECORRUPT,
+                "truncated safetensors file (3 bytes, the header length "
+                "alone is 8)");
+    n = compose(file, "{}", 1, NULL, 0);
+    file[0] = 0x40; /* 64-byte header in a 16-byte file */
+    expect_fail(file, n, VS_ECORRUPT,
+                "header length 64 goes beyond the end of the file (16 "
+                "bytes)");
+    memcpy(file, "\x01\xe1\xf5\x05\0\0\0\0", 8); /* 100000001 */
+    expect_fail(file, n, VS_ECORRUPT,
+                "header length 100000001 exceeds the 100 MB limit");
+    memcpy(file, "\0\0\0\0\0\0\0\x80", 8);
+    expect_fail(file, n, VS_ECORRUPT,
+                "header length 9223372036854775808 exceeds the 100 MB limit");
+    expect_hdr_fail("{\"a\":", 0, VS_ECORRUPT, "header is not valid JSON");
+    expect_hdr_fail("[1,2]", 0, VS_ECORRUPT, "header is not a JSON object");
+    expect_hdr_fail("{\"a\":[1]}", 0, VS_ECORRUPT,
+                    "tensor 'a': entry is not a JSON object");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,12]}}", 8,
+        VS_ECORRUPT,
+        "tensor 'a': data_offsets [0, 12] go beyond the data section (8 "
+        "bytes)");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+        12, VS_ECORRUPT, "tensors 'a' and 'b' overlap in the data section");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+        16, VS_ECORRUPT,
+        "bytes 8 to 12 of the data section belong to no tensor");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 10,
+        VS_ECORRUPT, "bytes 8 to 10 of the data section belong to no tensor");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
+        VS_ECORRUPT,
+        "tensor 'a': shape (3,) of F32 needs 12 bytes but data_offsets [0, "
+        "8] hold 8");
+    expect_hdr_fail("{\"a\":{\"dtype\":\"F64\",\"shape\":[4294967296,"
+                    "4294967296],\"data_offsets\":[0,8]}}",
+                    8, VS_EINVAL,
+                    "tensor 'a': shape (4294967296, 4294967296) of float64 "
+                    "is too large: 147573952589676412928 bytes overflows "
+                    "size_t");
+    expect_hdr_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999"
+                    "],\"data_offsets\":[0,4]}}",
+                    4, VS_ECORRUPT,
+                    "tensor 'a': shape holds a value that is not a 64-bit "
+                    "integer");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
+        VS_ECORRUPT, "tensor 'a': shape holds -1");
+    expect_hdr_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],"
+                    "\"data_offsets\":[0,4]}}",
+                    4, VS_EINVAL, "tensor 'a': shape has more than 8 elements");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+        "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+        2, VS_ECORRUPT, "duplicate tensor name 'a'");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8,
+        VS_EDTYPE,
+        "tensor 'a': unknown dtype 'C64' (F16 BF16 F32 F64 I8 U8 I32 I64 "
+        "BOOL are read)");
+    expect_hdr_fail("{\"a\":{\"dtype\":\"U8\",\"shape\":[1]}}", 1, VS_ECORRUPT,
+                    "tensor 'a': missing field 'data_offsets'");
+    expect_hdr_fail(
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,0]}}", 1,
+        VS_ECORRUPT, "tensor 'a': data_offsets [1, 0] end before they begin");
+    expect_hdr_fail("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":"
+                    "[0,1],\"extra\":1}}",
+                    1, VS_ECORRUPT, "tensor 'a': unknown field 'extra'");
+    expect_hdr_fail(
+        "{\"a\\u0000b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+        1, VS_ECORRUPT, "header has a NUL character (\\u0000) in a string");
+    expect_hdr_fail("{\"__metadata__\":{\"k\":1}}", 0, VS_ECORRUPT,
+                    "__metadata__ value of 'k' is not a string");
+    expect_hdr_fail(
+        "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]}}", 0,
+        VS_ECORRUPT,
+        "tensor 'm': data_offsets [0, 1] go beyond the data section (0 "
+        "bytes)");
+    {
+        unsigned char data[1] = {3};
+        n = compose(file,
+                    "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],"
+                    "\"data_offsets\":[0,1]}}",
+                    1, data, 1);
+        expect_fail(file, n, VS_ECORRUPT,
+                    "tensor 'm': bool element 0 is 3, not 0 or 1");
+    }
+}
+
+static void test_safetensors__write_failures_leave_nothing(void **state)
+{
+    int64_t shape[1] = {2};
+    vs_tensor *t = NULL;
+    const vs_tensor *ts[2];
+    const char *names[2] = {"x", "x"};
+    char bad[600];
+    (void)state;
+
+    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, shape, &t), VS_OK);
+    ts[0] = ts[1] = t;
+    assert_int_equal(vst_st_write(tmp_path, names, ts, 2, NULL, NULL, 0),
+                     VS_EINVAL);
+    {
+        char want[600];
+        snprintf(want, sizeof want, "%s: duplicate tensor name 'x'", tmp_path);
+        assert_string_equal(vst_errmsg(), want);
+    }
+    assert_int_equal(access(tmp_path, F_OK), -1);
+    snprintf(bad, sizeof bad, "%s.nodir/x.safetensors", tmp_path);
+    assert_int_equal(vst_st_write(bad, names, ts, 1, NULL, NULL, 0), VS_EIO);
+    assert_int_equal(access(bad, F_OK), -1);
+    vs_tensor_free(t);
+}
+
+/* Every truncation and many byte changes of a valid file: each read either
+ * succeeds or fails with out NULL, never crashes (ASan/UBSan). */
+static void test_safetensors__mutations_never_crash(void **state)
+{
+    static const char hdr[] =
+        "{\"__metadata__\":{\"k\":\"v\"},"
+        "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        "\"b\":{\"dtype\":\"BOOL\",\"shape\":[2,1],\"data_offsets\":[8,10]}}";
+    static const unsigned char data[10] = {0, 0, 128, 63, 0, 0, 0, 64, 1, 0};
+    static const char repl[] = "{}[],:\"0123456789-eE. \\ux";
+    unsigned char file[512], mut[512];
+    size_t n, len, k;
+    uint32_t seed = 777;
+    vst_st_file *f;
+    int rc;
+    (void)state;
+
+    n = compose(file, hdr, 1, data, sizeof data);
+    for (len = 0; len < n; len++) {
+        f = NULL;
+        write_file(tmp_path, file, len);
+        assert_int_not_equal(vst_st_read(tmp_path, &f), VS_OK);
+        assert_null(f);
+    }
+    for (k = 0; k < 600; k++) {
+        size_t pos;
+        memcpy(mut, file, n);
+        seed = seed * 1103515245u + 12345u;
+        pos = (seed >> 8) % n;
+        seed = seed * 1103515245u + 12345u;
+        /* mostly JSON-ish characters, sometimes any byte */
+        mut[pos] = k % 4 ? (unsigned char)repl[(seed >> 16) % (sizeof repl - 1)]
+                         : (unsigned char)(seed >> 20);
+        write_file(tmp_path, mut, n);
+        f = NULL;
+        rc = vst_st_read(tmp_path, &f);
+        if (rc == VS_OK)
+            assert_non_null(f);
+        else
+            assert_null(f);
+        vst_st_free(f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_safetensors__read_every_dtype_and_write_back),
+        T(test_safetensors__unpadded_header_and_no_metadata),
+        T(test_safetensors__escaped_names_decoded),
+        T(test_safetensors__hostile_files_refused),
+        T(test_safetensors__write_failures_leave_nothing),
+        T(test_safetensors__mutations_never_crash),
+#undef T
+    };
+    return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
+}

@@ -1,0 +1,39 @@
+# Tests of tools/ (the CLI, its .npy/safetensors modules, the SQLite
+# extension). Only when the tools are built.
+if(TARGET varstore_tools)
+  vs_add_test(NAME test_npy SOURCES test_npy.c LABELS tools)
+  target_link_libraries(test_npy PRIVATE varstore_tools)
+  vs_add_test(NAME test_safetensors SOURCES test_safetensors.c LABELS tools)
+  target_link_libraries(test_safetensors PRIVATE varstore_tools)
+endif()
+
+# The CLI end to end (bash script), and the NumPy interop check (skipped,
+# exit 77, when /usr/bin/python3 has no numpy).
+if(TARGET varstore_cli)
+  find_program(VS_SQLITE3_SHELL sqlite3)
+  find_program(VS_BASH bash)
+  if(NOT VS_SQLITE3_SHELL)
+    set(VS_SQLITE3_SHELL "")
+  endif()
+  # A sanitized extension cannot be loaded into the plain sqlite3 shell.
+  if(VS_SANITIZE)
+    set(_vs_ext "")
+  else()
+    set(_vs_ext $<TARGET_FILE:varstore_sqlite>)
+  endif()
+  if(VS_BASH)
+    add_test(NAME test_cli
+      COMMAND ${VS_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh
+              $<TARGET_FILE:varstore_cli> "${_vs_ext}" "${VS_SQLITE3_SHELL}")
+    set_tests_properties(test_cli PROPERTIES TIMEOUT 120 LABELS "tools"
+      ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+  endif()
+  if(EXISTS /usr/bin/python3)
+    add_test(NAME test_cli_numpy
+      COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_numpy.py
+              $<TARGET_FILE:varstore_cli>)
+    set_tests_properties(test_cli_numpy PROPERTIES TIMEOUT 120 LABELS "tools"
+      SKIP_RETURN_CODE 77
+      ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+  endif()
+endif()

@@ -1,0 +1,29 @@
+/* varstore tools: NumPy .npy files (format versions 1.0, 2.0 and 3.0).
+ *
+ * Reading accepts the dtypes varstore stores that NumPy has (<f2 <f4 <f8
+ * |i1 |u1 <i4 <i8 |b1, any byte order: big-endian data is converted) and
+ * Fortran-ordered arrays (transposed to C order). The header dict is parsed
+ * strictly: exactly the keys descr, fortran_order and shape. The data must
+ * be exactly shape x itemsize bytes long. bfloat16 has no NumPy dtype: the
+ * writer refuses it (the CLI widens it to float32, which is exact). */
+#ifndef VS_TOOLS_NPY_H
+#define VS_TOOLS_NPY_H
+
+#include "varstore.h"
+
+/* Reads the .npy file at path into a new tensor (*out, freed with
+ * vs_tensor_free). On failure *out is NULL and vst_errmsg() says why,
+ * naming the file: VS_EIO (cannot open/read), VS_ECORRUPT (malformed or
+ * truncated file), VS_EDTYPE (dtype varstore does not store), VS_EINVAL
+ * (shape too large or of rank > VS_MAX_DIMS). */
+int vst_npy_read(const char *path, vs_tensor **out);
+
+/* Writes t to path as .npy version 1.0 (2.0 if the header needed more than
+ * 65535 bytes), little-endian, C order. VS_EDTYPE for bfloat16; VS_EIO on
+ * an I/O error, after which the partial file is removed. */
+int vst_npy_write(const char *path, const vs_tensor *t);
+
+/* The NumPy descr of a dtype ("<f4", "|b1"); NULL for bfloat16/invalid. */
+const char *vst_npy_descr(vs_dtype dtype);
+
+#endif /* VS_TOOLS_NPY_H */

@@ -1,0 +1,859 @@
+/* varstore tools: reading and writing safetensors files. The JSON header is
+ * parsed by SQLite's JSON functions (json_valid, json_type, json_each) in a
+ * private in-memory connection; every field, offset and size is checked
+ * before any tensor is built, so a hostile file yields one clear error. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "safetensors.h"
+#include "vst.h"
+
+static const struct {
+    const char *name;
+    vs_dtype dtype;
+} st_types[] = {
+    {"F16", VS_FLOAT16}, {"BF16", VS_BFLOAT16}, {"F32", VS_FLOAT32},
+    {"F64", VS_FLOAT64}, {"I8", VS_INT8},       {"U8", VS_UINT8},
+    {"I32", VS_INT32},   {"I64", VS_INT64},     {"BOOL", VS_BOOL},
+};
+#define N_ST_TYPES (sizeof st_types / sizeof st_types[0])
+
+const char *vst_st_dtype_name(vs_dtype dtype)
+{
+    size_t i;
+    for (i = 0; i < N_ST_TYPES; i++)
+        if (st_types[i].dtype == dtype)
+            return st_types[i].name;
+    return NULL;
+}
+
+int vst_st_dtype_from_name(const char *name, vs_dtype *out)
+{
+    size_t i;
+    for (i = 0; i < N_ST_TYPES; i++) {
+        if (strcmp(st_types[i].name, name) == 0) {
+            *out = st_types[i].dtype;
+            return VS_OK;
+        }
+    }
+    return vst_fail(VS_EDTYPE, "unknown dtype '%s'", name);
+}
+
+static int host_is_little(void)
+{
+    const uint16_t one = 1;
+    unsigned char c;
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
+void vst_st_free(vst_st_file *f)
+{
+    size_t i;
+    if (f == NULL)
+        return;
+    for (i = 0; i < f->n; i++) {
+        if (f->names)
+            free(f->names[i]);
+        if (f->tensors)
+            vs_tensor_free(f->tensors[i]);
+    }
+    for (i = 0; i < f->n_meta; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_values[i]);
+    }
+    free(f->names);
+    free(f->tensors);
+    free(f->meta_keys);
+    free(f->meta_values);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+
+typedef struct {
+    char *name;
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    uint64_t begin, end;
+    size_t nbytes;
+} st_entry;
+
+typedef struct {
+    const char *path;
+    sqlite3 *db;
+    sqlite3_stmt *s_top, *s_fields, *s_arr;
+    st_entry *e;
+    size_t n, cap;
+    vst_st_file *f; /* metadata collected here */
+    size_t meta_cap;
+} st_reader;
+
+static int sql_fail(st_reader *r, const char *what)
+{
+    return vst_fail(VS_EIO, "%s: %s: %s", r->path, what,
+                    r->db ? sqlite3_errmsg(r->db) : "no connection");
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Reads an array of non-negative integers (JSON text) into v (at most max);
+ * *n gets the count. */
+static int read_int_array(st_reader *r, const char *tname, const char *field,
+                          const char *json, int json_len, int64_t *v, int max,
+                          int *n)
+{
+    int rc, k = 0;
+
+    sqlite3_reset(r->s_arr);
+    if (sqlite3_bind_text(r->s_arr, 1, json, json_len, SQLITE_TRANSIENT) !=
+        SQLITE_OK)
+        return sql_fail(r, "cannot bind");
+    while ((rc = sqlite3_step(r->s_arr)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(r->s_arr, 0);
+        if (type == NULL || strcmp(type, "integer") != 0 ||
+            sqlite3_column_type(r->s_arr, 1) != SQLITE_INTEGER)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: tensor '%s': %s holds a value that is not "
+                            "a 64-bit integer",
+                            r->path, tname, field);
+        if (k == max)
+            return vst_fail(max == VS_MAX_DIMS ? VS_EINVAL : VS_ECORRUPT,
+                            "%s: tensor '%s': %s has more than %d elements",
+                            r->path, tname, field, max);
+        v[k] = sqlite3_column_int64(r->s_arr, 1);
+        if (v[k] < 0)
+            return vst_fail(VS_ECORRUPT, "%s: tensor '%s': %s holds %lld",
+                            r->path, tname, field, (long long)v[k]);
+        k++;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(r, "cannot parse the header");
+    sqlite3_reset(r->s_arr);
+    *n = k;
+    return VS_OK;
+}
+
+/* Parses one tensor entry (the JSON object text) into e. */
+static int read_entry(st_reader *r, st_entry *e, const char *json,
+                      int json_len)
+{
+    int rc, have_dtype = 0, have_shape = 0, have_off = 0, n;
+    int64_t off[2];
+
+    sqlite3_reset(r->s_fields);
+    if (sqlite3_bind_text(r->s_fields, 1, json, json_len,
+                          SQLITE_TRANSIENT) != SQLITE_OK)
+        return sql_fail(r, "cannot bind");
+    while ((rc = sqlite3_step(r->s_fields)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(r->s_fields, 0);
+        const char *type = (const char *)sqlite3_column_text(r->s_fields, 1);
+        const char *val = (const char *)sqlite3_column_text(r->s_fields, 2);
+        int vlen = sqlite3_column_bytes(r->s_fields, 2);
+        if (key == NULL || type == NULL)
+            return vst_fail(VS_ECORRUPT, "%s: tensor '%s': bad field",
+                            r->path, e->name);
+        if (strcmp(key, "dtype") == 0) {
+            if (have_dtype++)
+                goto dup;
+            if (strcmp(type, "text") != 0 || val == NULL)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: tensor '%s': dtype is not a string",
+                                r->path, e->name);
+            if (vst_st_dtype_from_name(val, &e->dtype) != VS_OK)
+                return vst_fail(VS_EDTYPE,
+                                "%s: tensor '%s': unknown dtype '%s' (F16 "
+                                "BF16 F32 F64 I8 U8 I32 I64 BOOL are read)",
+                                r->path, e->name, val);
+        } else if (strcmp(key, "shape") == 0) {
+            if (have_shape++)
+                goto dup;
+            if (strcmp(type, "array") != 0)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: tensor '%s': shape is not an array",
+                                r->path, e->name);
+            rc = read_int_array(r, e->name, "shape", val, vlen, e->shape,
+                                VS_MAX_DIMS, &e->ndim);
+            if (rc)
+                return rc;
+        } else if (strcmp(key, "data_offsets") == 0) {
+            if (have_off++)
+                goto dup;
+            if (strcmp(type, "array") != 0)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: tensor '%s': data_offsets is not an "
+                                "array",
+                                r->path, e->name);
+            rc = read_int_array(r, e->name, "data_offsets", val, vlen, off, 2,
+                                &n);
+            if (rc)
+                return rc;
+            if (n != 2)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: tensor '%s': data_offsets has %d "
+                                "elements, not 2",
+                                r->path, e->name, n);
+            if (off[1] < off[0])
+                return vst_fail(VS_ECORRUPT,
+                                "%s: tensor '%s': data_offsets [%lld, %lld] "
+                                "end before they begin",
+                                r->path, e->name, (long long)off[0],
+                                (long long)off[1]);
+            e->begin = (uint64_t)off[0];
+            e->end = (uint64_t)off[1];
+        } else {
+            return vst_fail(VS_ECORRUPT, "%s: tensor '%s': unknown field '%s'",
+                            r->path, e->name, key);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(r, "cannot parse the header");
+    sqlite3_reset(r->s_fields);
+    if (!have_dtype || !have_shape || !have_off)
+        return vst_fail(VS_ECORRUPT, "%s: tensor '%s': missing field '%s'",
+                        r->path, e->name,
+                        !have_dtype ? "dtype"
+                        : !have_shape ? "shape" : "data_offsets");
+    return VS_OK;
+dup:
+    return vst_fail(VS_ECORRUPT, "%s: tensor '%s': a field appears twice",
+                    r->path, e->name);
+}
+
+static int read_metadata(st_reader *r, const char *json, int json_len)
+{
+    int rc;
+    vst_st_file *f = r->f;
+
+    sqlite3_reset(r->s_fields);
+    if (sqlite3_bind_text(r->s_fields, 1, json, json_len,
+                          SQLITE_TRANSIENT) != SQLITE_OK)
+        return sql_fail(r, "cannot bind");
+    while ((rc = sqlite3_step(r->s_fields)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(r->s_fields, 0);
+        const char *type = (const char *)sqlite3_column_text(r->s_fields, 1);
+        const char *val = (const char *)sqlite3_column_text(r->s_fields, 2);
+        if (key == NULL || type == NULL || val == NULL ||
+            strcmp(type, "text") != 0)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: __metadata__ value of '%s' is not a string",
+                            r->path, key ? key : "?");
+        if (f->n_meta == r->meta_cap) {
+            size_t nc = r->meta_cap ? 2 * r->meta_cap : 8;
+            char **k2 = realloc(f->meta_keys, nc * sizeof *k2);
+            char **v2;
+            if (k2 == NULL)
+                return vst_fail(VS_ENOMEM, "out of memory");
+            f->meta_keys = k2;
+            v2 = realloc(f->meta_values, nc * sizeof *v2);
+            if (v2 == NULL)
+                return vst_fail(VS_ENOMEM, "out of memory");
+            f->meta_values = v2;
+            r->meta_cap = nc;
+        }
+        f->meta_keys[f->n_meta] = dup_str(key, strlen(key));
+        f->meta_values[f->n_meta] =
+            dup_str(val, (size_t)sqlite3_column_bytes(r->s_fields, 2));
+        if (f->meta_keys[f->n_meta] == NULL ||
+            f->meta_values[f->n_meta] == NULL) {
+            free(f->meta_keys[f->n_meta]);
+            free(f->meta_values[f->n_meta]);
+            return vst_fail(VS_ENOMEM, "out of memory");
+        }
+        f->n_meta++;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(r, "cannot parse __metadata__");
+    sqlite3_reset(r->s_fields);
+    return VS_OK;
+}
+
+static int parse_header(st_reader *r, const char *hdr, size_t hlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, have_meta = 0;
+    const char *type;
+
+    if (sqlite3_open_v2(":memory:", &r->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK)
+        return sql_fail(r, "cannot open SQLite");
+    if (hlen > (size_t)INT32_MAX)
+        return vst_fail(VS_ECORRUPT, "%s: header too long", r->path);
+    if (sqlite3_prepare_v2(r->db, "SELECT json_valid(?1), CASE WHEN json_valid(?1) "
+                           "THEN json_type(?1) END", -1,
+                           &s, NULL) != SQLITE_OK)
+        return sql_fail(r, "cannot prepare");
+    if (sqlite3_bind_text(s, 1, hdr, (int)hlen, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return sql_fail(r, "cannot bind");
+    }
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        rc = sql_fail(r, "cannot parse the header");
+        sqlite3_finalize(s);
+        return rc;
+    }
+    if (sqlite3_column_int(s, 0) != 1) {
+        sqlite3_finalize(s);
+        return vst_fail(VS_ECORRUPT, "%s: header is not valid JSON", r->path);
+    }
+    type = (const char *)sqlite3_column_text(s, 1);
+    if (type == NULL || strcmp(type, "object") != 0) {
+        sqlite3_finalize(s);
+        return vst_fail(VS_ECORRUPT, "%s: header is not a JSON object",
+                        r->path);
+    }
+    sqlite3_finalize(s);
+
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT key, type, value FROM json_each(?1)", -1,
+                           &r->s_top, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT key, type, value FROM json_each(?1)", -1,
+                           &r->s_fields, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT type, atom FROM json_each(?1)", -1,
+                           &r->s_arr, NULL) != SQLITE_OK)
+        return sql_fail(r, "cannot prepare");
+    if (sqlite3_bind_text(r->s_top, 1, hdr, (int)hlen, SQLITE_STATIC) !=
+        SQLITE_OK)
+        return sql_fail(r, "cannot bind");
+    while ((rc = sqlite3_step(r->s_top)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(r->s_top, 0);
+        const char *t = (const char *)sqlite3_column_text(r->s_top, 1);
+        const char *val = (const char *)sqlite3_column_text(r->s_top, 2);
+        int vlen = sqlite3_column_bytes(r->s_top, 2);
+        st_entry *e;
+
+        if (key == NULL || t == NULL)
+            return vst_fail(VS_ECORRUPT, "%s: bad header entry", r->path);
+        if (strcmp(key, "__metadata__") == 0) {
+            if (have_meta++)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: __metadata__ appears twice", r->path);
+            if (strcmp(t, "object") != 0)
+                return vst_fail(VS_ECORRUPT,
+                                "%s: __metadata__ is not a JSON object",
+                                r->path);
+            rc = read_metadata(r, val, vlen);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (strcmp(t, "object") != 0)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: tensor '%s': entry is not a JSON object",
+                            r->path, key);
+        if (r->n == r->cap) {
+            size_t nc = r->cap ? 2 * r->cap : 16;
+            st_entry *ne = realloc(r->e, nc * sizeof *ne);
+            if (ne == NULL)
+                return vst_fail(VS_ENOMEM, "out of memory");
+            r->e = ne;
+            r->cap = nc;
+        }
+        e = &r->e[r->n];
+        memset(e, 0, sizeof *e);
+        e->name = dup_str(key, (size_t)sqlite3_column_bytes(r->s_top, 0));
+        if (e->name == NULL)
+            return vst_fail(VS_ENOMEM, "out of memory");
+        r->n++;
+        rc = read_entry(r, e, val, vlen);
+        if (rc)
+            return rc;
+    }
+    if (rc != SQLITE_DONE)
+        return sql_fail(r, "cannot parse the header");
+    return VS_OK;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const st_entry *)a)->name, ((const st_entry *)b)->name);
+}
+
+static int cmp_off(const void *a, const void *b)
+{
+    const st_entry *x = *(const st_entry *const *)a;
+    const st_entry *y = *(const st_entry *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+/* Sizes, bounds, duplicates and exact coverage of the data section. */
+static int check_layout(st_reader *r, uint64_t data_len)
+{
+    st_entry **by_off = NULL;
+    char sbuf[VST_SHAPE_STR_MAX];
+    uint64_t pos = 0;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < r->n; i++) {
+        st_entry *e = &r->e[i];
+        rc = vs_shape_check(e->dtype, e->ndim, e->shape, NULL, &e->nbytes);
+        if (rc)
+            return vst_fail(rc, "%s: tensor '%s': %s", r->path, e->name,
+                            vs_errmsg());
+        if (e->end > data_len)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: tensor '%s': data_offsets [%llu, %llu] go "
+                            "beyond the data section (%llu bytes)",
+                            r->path, e->name, (unsigned long long)e->begin,
+                            (unsigned long long)e->end,
+                            (unsigned long long)data_len);
+        if ((uint64_t)e->nbytes != e->end - e->begin)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: tensor '%s': shape %s of %s needs %zu bytes "
+                            "but data_offsets [%llu, %llu] hold %llu",
+                            r->path, e->name,
+                            vst_shape_str(e->ndim, e->shape, sbuf, sizeof sbuf),
+                            vst_st_dtype_name(e->dtype), e->nbytes,
+                            (unsigned long long)e->begin,
+                            (unsigned long long)e->end,
+                            (unsigned long long)(e->end - e->begin));
+    }
+    if (r->n > 1)
+        qsort(r->e, r->n, sizeof *r->e, cmp_name);
+    for (i = 1; i < r->n; i++) {
+        if (strcmp(r->e[i - 1].name, r->e[i].name) == 0)
+            return vst_fail(VS_ECORRUPT, "%s: duplicate tensor name '%s'",
+                            r->path, r->e[i].name);
+    }
+    if (r->n > 0) {
+        by_off = malloc(r->n * sizeof *by_off);
+        if (by_off == NULL)
+            return vst_fail(VS_ENOMEM, "out of memory");
+        for (i = 0; i < r->n; i++)
+            by_off[i] = &r->e[i];
+        qsort(by_off, r->n, sizeof *by_off, cmp_off);
+    }
+    rc = VS_OK;
+    for (i = 0; i < r->n; i++) {
+        const st_entry *e = by_off[i];
+        if (e->begin < pos) {
+            rc = vst_fail(VS_ECORRUPT,
+                          "%s: tensors '%s' and '%s' overlap in the data "
+                          "section",
+                          r->path, by_off[i - 1]->name, e->name);
+            break;
+        }
+        if (e->begin > pos) {
+            rc = vst_fail(VS_ECORRUPT,
+                          "%s: bytes %llu to %llu of the data section belong "
+                          "to no tensor",
+                          r->path, (unsigned long long)pos,
+                          (unsigned long long)e->begin);
+            break;
+        }
+        pos = e->end;
+    }
+    if (rc == VS_OK && pos != data_len)
+        rc = vst_fail(VS_ECORRUPT,
+                      "%s: bytes %llu to %llu of the data section belong to "
+                      "no tensor",
+                      r->path, (unsigned long long)pos,
+                      (unsigned long long)data_len);
+    free(by_off);
+    return rc;
+}
+
+int vst_st_read(const char *path, vst_st_file **out)
+{
+    st_reader r;
+    FILE *fp = NULL;
+    struct stat st;
+    unsigned char lenb[8];
+    uint64_t hlen = 0, fsize, data_off;
+    char *hdr = NULL;
+    size_t i;
+    int rc;
+
+    if (out == NULL)
+        return vst_fail(VS_EINVAL, "vst_st_read: out is NULL");
+    *out = NULL;
+    if (path == NULL)
+        return vst_fail(VS_EINVAL, "vst_st_read: path is NULL");
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    r.f = calloc(1, sizeof *r.f);
+    if (r.f == NULL)
+        return vst_fail(VS_ENOMEM, "out of memory");
+    fp = fopen(path, "rb");
+    if (fp == NULL) {
+        rc = vst_fail(VS_EIO, "cannot open '%s': %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = vst_fail(VS_EIO, "'%s' is not a regular file", path);
+        goto cleanup;
+    }
+    fsize = (uint64_t)st.st_size;
+    if (fsize < 8 || fread(lenb, 1, 8, fp) != 8) {
+        rc = vst_fail(VS_ECORRUPT,
+                      "%s: truncated safetensors file (%llu bytes, the "
+                      "header length alone is 8)",
+                      path, (unsigned long long)fsize);
+        goto cleanup;
+    }
+    for (i = 8; i-- > 0;)
+        hlen = hlen << 8 | lenb[i];
+    if (hlen > VST_ST_MAX_HEADER) {
+        rc = vst_fail(VS_ECORRUPT,
+                      "%s: header length %llu exceeds the 100 MB limit", path,
+                      (unsigned long long)hlen);
+        goto cleanup;
+    }
+    if (hlen > fsize - 8) {
+        rc = vst_fail(VS_ECORRUPT,
+                      "%s: header length %llu goes beyond the end of the "
+                      "file (%llu bytes)",
+                      path, (unsigned long long)hlen,
+                      (unsigned long long)fsize);
+        goto cleanup;
+    }
+    hdr = malloc((size_t)hlen + 1);
+    if (hdr == NULL) {
+        rc = vst_fail(VS_ENOMEM, "out of memory reading '%s'", path);
+        goto cleanup;
+    }
+    if (fread(hdr, 1, (size_t)hlen, fp) != (size_t)hlen) {
+        rc = vst_fail(VS_EIO, "cannot read the header of '%s'", path);
+        goto cleanup;
+    }
+    hdr[hlen] = '\0';
+    if (memchr(hdr, '\0', (size_t)hlen) != NULL) {
+        rc = vst_fail(VS_ECORRUPT, "%s: header is not valid JSON", path);
+        goto cleanup;
+    }
+    /* SQLite's JSON functions cut a string at an escaped NUL: refuse it
+     * rather than let "a\u0000b" become "a". */
+    for (i = 0; i + 1 < (size_t)hlen; i++) {
+        if (hdr[i] != '\\')
+            continue;
+        if (hdr[i + 1] == 'u' && i + 5 < (size_t)hlen &&
+            memcmp(hdr + i + 2, "0000", 4) == 0) {
+            rc = vst_fail(VS_ECORRUPT,
+                          "%s: header has a NUL character (\\u0000) in a "
+                          "string",
+                          path);
+            goto cleanup;
+        }
+        i++; /* skip the escaped character */
+    }
+    rc = parse_header(&r, hdr, (size_t)hlen);
+    if (rc)
+        goto cleanup;
+    data_off = 8 + hlen;
+    rc = check_layout(&r, fsize - data_off);
+    if (rc)
+        goto cleanup;
+
+    /* All checked: build the tensors (sorted by name). */
+    r.f->names = calloc(r.n ? r.n : 1, sizeof *r.f->names);
+    r.f->tensors = calloc(r.n ? r.n : 1, sizeof *r.f->tensors);
+    if (r.f->names == NULL || r.f->tensors == NULL) {
+        rc = vst_fail(VS_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (i = 0; i < r.n; i++) {
+        st_entry *e = &r.e[i];
+        vs_tensor *t = NULL;
+        rc = vs_tensor_new(e->dtype, e->ndim, e->shape, &t);
+        if (rc) {
+            rc = vst_fail(rc, "%s: tensor '%s': %s", path, e->name,
+                          vs_errmsg());
+            goto cleanup;
+        }
+        r.f->names[i] = e->name;
+        e->name = NULL;
+        r.f->tensors[i] = t;
+        r.f->n = i + 1;
+        if (e->nbytes == 0)
+            continue;
+        if (fseeko(fp, (off_t)(data_off + e->begin), SEEK_SET) != 0 ||
+            fread(t->data, 1, e->nbytes, fp) != e->nbytes) {
+            rc = vst_fail(VS_EIO, "cannot read tensor '%s' of '%s'",
+                          r.f->names[i], path);
+            goto cleanup;
+        }
+        if (!host_is_little())
+            vst_byteswap(t->data, e->nbytes / vs_dtype_size(e->dtype),
+                         vs_dtype_size(e->dtype));
+        if (e->dtype == VS_BOOL) {
+            char *what = sqlite3_mprintf("%s: tensor '%s'", path,
+                                         r.f->names[i]);
+            if (what == NULL) {
+                rc = vst_fail(VS_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            rc = vst_check_bools(t->data, e->nbytes, what);
+            sqlite3_free(what);
+            if (rc)
+                goto cleanup;
+        }
+    }
+    *out = r.f;
+    r.f = NULL;
+    rc = VS_OK;
+cleanup:
+    for (i = 0; i < r.n; i++)
+        free(r.e[i].name);
+    free(r.e);
+    sqlite3_finalize(r.s_top);
+    sqlite3_finalize(r.s_fields);
+    sqlite3_finalize(r.s_arr);
+    if (r.db != NULL)
+        sqlite3_close(r.db);
+    free(hdr);
+    if (fp != NULL)
+        fclose(fp);
+    vst_st_free(r.f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf_t;
+
+static void sb_add(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        char *np;
+        while (nc < b->len + n + 1) {
+            if (nc > SIZE_MAX / 2) {
+                b->oom = 1;
+                return;
+            }
+            nc *= 2;
+        }
+        np = realloc(b->p, nc);
+        if (np == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf_t *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_json_str(sbuf_t *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sb_add(b, e, 2);
+        } else if (c < 0x20) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u%04x", c);
+            sb_add(b, e, 6);
+        } else {
+            sb_add(b, s, 1);
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+int vst_st_write(const char *path, const char *const *names,
+                 const vs_tensor *const *tensors, size_t n,
+                 const char *const *meta_keys, const char *const *meta_values,
+                 size_t n_meta)
+{
+    sbuf_t b = {0};
+    char num[96], *tmp = NULL;
+    size_t i, j, off = 0, nbytes, plen;
+    unsigned char lenb[8];
+    uint64_t hlen;
+    FILE *fp = NULL;
+    int fd = -1, rc = VS_OK, k;
+
+    if (path == NULL || (n > 0 && (names == NULL || tensors == NULL)) ||
+        (n_meta > 0 && (meta_keys == NULL || meta_values == NULL)))
+        return vst_fail(VS_EINVAL, "vst_st_write: NULL argument");
+    for (i = 0; i < n; i++) {
+        if (names[i] == NULL || tensors[i] == NULL)
+            return vst_fail(VS_EINVAL, "vst_st_write: NULL tensor or name");
+        if (strcmp(names[i], "__metadata__") == 0)
+            return vst_fail(VS_EINVAL,
+                            "%s: a tensor cannot be named '__metadata__'",
+                            path);
+        for (j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                return vst_fail(VS_EINVAL, "%s: duplicate tensor name '%s'",
+                                path, names[i]);
+    }
+    sb_str(&b, "{");
+    if (n_meta > 0) {
+        sb_str(&b, "\"__metadata__\":{");
+        for (i = 0; i < n_meta; i++) {
+            if (i)
+                sb_str(&b, ",");
+            sb_json_str(&b, meta_keys[i]);
+            sb_str(&b, ":");
+            sb_json_str(&b, meta_values[i]);
+        }
+        sb_str(&b, "}");
+    }
+    for (i = 0; i < n; i++) {
+        const vs_tensor *t = tensors[i];
+        const char *dn = vst_st_dtype_name(t->dtype);
+        if (dn == NULL) {
+            free(b.p);
+            return vst_fail(VS_EDTYPE, "%s: tensor '%s' has an invalid dtype",
+                            path, names[i]);
+        }
+        rc = vs_shape_check(t->dtype, t->ndim, t->shape, NULL, &nbytes);
+        if (rc) {
+            free(b.p);
+            return vst_fail(rc, "%s: tensor '%s': %s", path, names[i],
+                            vs_errmsg());
+        }
+        if (i || n_meta)
+            sb_str(&b, ",");
+        sb_json_str(&b, names[i]);
+        sb_str(&b, ":{\"dtype\":\"");
+        sb_str(&b, dn);
+        sb_str(&b, "\",\"shape\":[");
+        for (k = 0; k < t->ndim; k++) {
+            snprintf(num, sizeof num, "%s%lld", k ? "," : "",
+                     (long long)t->shape[k]);
+            sb_str(&b, num);
+        }
+        if (vst_add_size(off, nbytes, &j) != 0) {
+            free(b.p);
+            return vst_fail(VS_EINVAL, "%s: total size overflows", path);
+        }
+        snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, j);
+        sb_str(&b, num);
+        off = j;
+    }
+    sb_str(&b, "}");
+    while (!b.oom && b.len % 8 != 0) /* the reference writer's alignment */
+        sb_str(&b, " ");
+    if (b.oom) {
+        free(b.p);
+        return vst_fail(VS_ENOMEM, "out of memory");
+    }
+    hlen = b.len;
+    for (k = 0; k < 8; k++)
+        lenb[k] = (unsigned char)(hlen >> (8 * k));
+
+    plen = strlen(path);
+    tmp = malloc(plen + 16);
+    if (tmp == NULL) {
+        free(b.p);
+        return vst_fail(VS_ENOMEM, "out of memory");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = vst_fail(VS_EIO, "cannot create a file beside '%s': %s", path,
+                      strerror(errno));
+        free(tmp);
+        free(b.p);
+        return rc;
+    }
+    fp = fdopen(fd, "wb");
+    if (fp == NULL) {
+        close(fd);
+        rc = VS_EIO;
+        goto fail;
+    }
+    if (fwrite(lenb, 1, 8, fp) != 8 || fwrite(b.p, 1, b.len, fp) != b.len) {
+        rc = VS_EIO;
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        const vs_tensor *t = tensors[i];
+        size_t es = vs_dtype_size(t->dtype);
+        nbytes = vs_tensor_nbytes(t);
+        if (nbytes == 0)
+            continue;
+        if (host_is_little() || es == 1) {
+            if (fwrite(t->data, 1, nbytes, fp) != nbytes) {
+                rc = VS_EIO;
+                goto fail;
+            }
+        } else {
+            const unsigned char *p = t->data;
+            unsigned char e[8];
+            size_t q, x;
+            for (q = 0; q < nbytes; q += es) {
+                for (x = 0; x < es; x++)
+                    e[x] = p[q + es - 1 - x];
+                if (fwrite(e, 1, es, fp) != es) {
+                    rc = VS_EIO;
+                    goto fail;
+                }
+            }
+        }
+    }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        rc = VS_EIO;
+        goto fail;
+    }
+    if (fclose(fp) != 0) {
+        fp = NULL;
+        rc = VS_EIO;
+        goto fail;
+    }
+    fp = NULL;
+    if (rename(tmp, path) != 0) {
+        rc = VS_EIO;
+        goto fail;
+    }
+    free(tmp);
+    free(b.p);
+    return VS_OK;
+fail:
+    {
+        int e = errno;
+        if (fp != NULL)
+            fclose(fp);
+        unlink(tmp);
+        rc = vst_fail(VS_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    free(tmp);
+    free(b.p);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* varstore tools: helpers shared by the CLI's format modules (npy,
+ * safetensors) and the CLI itself. Uses only the public API of varstore.h;
+ * errors of these modules go to their own thread-local message. */
+#ifndef VS_TOOLS_VST_H
+#define VS_TOOLS_VST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "varstore.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define VST_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define VST_PRINTF(a, b)
+#endif
+
+/* Sets this thread's tools error message and returns code (a VS_E* value). */
+int vst_fail(int code, const char *fmt, ...) VST_PRINTF(2, 3);
+/* The message of the last failed tools call; never NULL. */
+const char *vst_errmsg(void);
+
+/* Overflow-checked size arithmetic: 0 on success, -1 on overflow. */
+int vst_mul_size(size_t a, size_t b, size_t *out);
+int vst_add_size(size_t a, size_t b, size_t *out);
+
+/* TF1 TensorShape text: "(2, 3)", "(5,)", "()". Always NUL-terminated. */
+char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
+#define VST_SHAPE_STR_MAX (VS_MAX_DIMS * 24 + 16)
+
+/* Reverses the bytes of each of n elements of size esize in place. */
+void vst_byteswap(void *data, size_t n, size_t esize);
+
+/* Checks that the n bool bytes are 0 or 1: VS_ECORRUPT otherwise, the
+ * message prefixed with what (a file or tensor name). */
+int vst_check_bools(const uint8_t *p, size_t n, const char *what);
+
+#endif /* VS_TOOLS_VST_H */
