@@ -42,12 +42,12 @@ static void print_nhwc(const vs_tensor *t)
     const float *d = t->data;
     printf("[array([[");
     for (h = 0; h < t->shape[1]; h++) {
-        printf("%s[", h ? "\n         " : "[");
+        printf("%s[", h ? "\n          " : "");
         for (w = 0; w < t->shape[2]; w++)
             printf("%s[%10.4f]", w ? " " : "", d[h * t->shape[2] + w]);
         printf("]");
     }
-    printf("]]], dtype=float32)]\n");
+    printf("]], dtype=float32)]\n");
 }
 
 static void snapshot(vs_var *v, float out[4])

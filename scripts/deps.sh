@@ -3,7 +3,7 @@
 # As root (as on CI) it runs apt-get itself and says what it installs;
 # otherwise it prints the exact command and fails.
 set -eu
-PKGS="gcc make cmake pkg-config libsqlite3-dev zlib1g-dev libcmocka-dev"
+PKGS="gcc make cmake pkg-config libsqlite3-dev zlib1g-dev libcmocka-dev sqlite3"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

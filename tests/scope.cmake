@@ -27,3 +27,14 @@ if(CMAKE_CXX_COMPILER)
   endif()
   add_test(NAME header_check_cxx COMMAND header_check_cxx)
 endif()
+# The README's sqlite3 queries run verbatim on the demo's checkpoint file.
+find_program(VS_SQLITE3_PROGRAM sqlite3)
+if(VS_SQLITE3_PROGRAM AND TARGET conv_demo)
+  add_test(NAME readme_queries
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/readme_queries.sh
+            ${PROJECT_SOURCE_DIR}/README.md $<TARGET_FILE:conv_demo>
+            ${PROJECT_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/readme-queries)
+  set_tests_properties(readme_queries PROPERTIES
+    PASS_REGULAR_EXPRESSION "readme queries: ok"
+    ENVIRONMENT "VS_SKIP_EXTENSION=$<BOOL:${VS_SANITIZE}>")
+endif()
