@@ -24,8 +24,10 @@
 #define KC_MAX VS_GEMM_KC_MAX
 /* Most threads a single GEMM will start. */
 #define MAX_THREADS 64
-/* A thread is worth starting for this many flops (2*M*N*K) or more. */
-#define FLOPS_PER_THREAD (10.0 * 1024 * 1024)
+/* A thread is worth starting for this many flops (2*M*N*K) or more:
+ * starting one and waking a second (virtual) core costs 50-100 us here,
+ * measured break-even near 40 MFLOP. */
+#define FLOPS_PER_THREAD (32.0 * 1024 * 1024)
 /* Largest micro-tile (mr * nr) of any path. */
 #define TILE_MAX (14 * 32)
 

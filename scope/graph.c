@@ -517,9 +517,9 @@ void vs__graph_get_seed(vs_graph *g, int64_t op_seed, int64_t *seed,
 
 /* ---- unique names (Graph.unique_name) ---- */
 
-static int names_get(vs_graph *g, const char *key, int64_t *n)
+int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n)
 {
-    sqlite3_stmt *st = g->st[ST_NAMES_GET];
+    sqlite3_stmt *st = g->st[which];
     int rc;
     *n = 0;
     if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
@@ -577,7 +577,7 @@ int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
     /* Lookups ignore case (late TF 1.x); the result keeps the caller's. */
     for (k = 0; k < len; k++)
         key[k] = (char)tolower((unsigned char)key[k]);
-    rc = names_get(g, key, &i);
+    rc = vs__graph_count(g, ST_NAMES_GET, key, &i);
     if (rc != VS_OK)
         goto done;
     if (mark) {
@@ -594,7 +594,7 @@ int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto done;
             }
-            rc = names_get(g, probe, &taken);
+            rc = vs__graph_count(g, ST_NAMES_GET, probe, &taken);
             if (rc != VS_OK)
                 goto done;
             i++;

@@ -101,23 +101,6 @@ static int record_scope(vs_graph *g, const vs_scope *s, const char *parent)
     return rc;
 }
 
-static int count_get(vs_graph *g, const char *name, int64_t *n)
-{
-    sqlite3_stmt *st = g->st[ST_SCOPECOUNT_GET];
-    int rc;
-    *n = 0;
-    if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
-        return vs__graph_sqlfail(g, "bind");
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return vs__graph_sqlfail(g, "read");
-    return VS_OK;
-}
-
 static int count_text_op(vs_graph *g, int which, const char *name)
 {
     sqlite3_stmt *st = g->st[which];
@@ -218,7 +201,7 @@ static int unique_var_scope(vs_graph *g, const char *prefix, char **out)
                      : vs__strdup(prefix);
     if (base == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    rc = count_get(g, base, &n);
+    rc = vs__graph_count(g, ST_SCOPECOUNT_GET, base, &n);
     if (rc != VS_OK || n == 0) {
         vs__free(base);
         if (rc == VS_OK) {
@@ -235,7 +218,7 @@ static int unique_var_scope(vs_graph *g, const char *prefix, char **out)
             rc = vs__fail(VS_ENOMEM, "out of memory");
             break;
         }
-        rc = count_get(g, cand, &n);
+        rc = vs__graph_count(g, ST_SCOPECOUNT_GET, cand, &n);
         if (rc != VS_OK)
             break;
         if (n == 0) {

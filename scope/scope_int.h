@@ -83,6 +83,9 @@ struct vs_graph {
 
 /* Runs a prepared statement to completion (no rows); resets it. */
 int vs__graph_exec(vs_graph *g, sqlite3_stmt *st);
+/* Runs statement `which` with key bound as ?1; *n = its first column, or
+ * 0 when there is no row. */
+int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n);
 /* Error from the registry connection, as VS_ERROR with sqlite's text. */
 int vs__graph_sqlfail(vs_graph *g, const char *what);
 /* Graph.unique_name with the current stack (or the root when at_root). */

@@ -333,8 +333,8 @@ static void test_conv_threads_bitwise(void **state)
 {
     (void)state;
     int list[3], ni = isas(list);
-    vs_tensor *x = make4(VS_FLOAT32, 2, 28, 28, 32);
-    vs_tensor *f = make4(VS_FLOAT32, 3, 3, 32, 48);
+    vs_tensor *x = make4(VS_FLOAT32, 2, 28, 28, 64);
+    vs_tensor *f = make4(VS_FLOAT32, 3, 3, 64, 48);
     int st[4] = {1, 1, 1, 1};
     fill_rand(x);
     fill_rand(f);
@@ -570,8 +570,8 @@ static void test_matmul_all_paths(void **state)
 static void test_matmul_threads_bitwise(void **state)
 {
     (void)state;
-    vs_tensor *a = make2(VS_FLOAT32, 8, 300);
-    vs_tensor *b = make2(VS_FLOAT32, 300, 4000);
+    vs_tensor *a = make2(VS_FLOAT32, 8, 600);
+    vs_tensor *b = make2(VS_FLOAT32, 600, 4000);
     vs_tensor *y1 = NULL, *y2 = NULL;
     fill_rand(a);
     fill_rand(b);
@@ -875,27 +875,36 @@ static void test_pool_errors(void **state)
     vs_tensor_free(xi);
 }
 
+/* Each test starts from the defaults, even after a failed one. */
+static int reset(void **state)
+{
+    (void)state;
+    vs__conv_set_path(VS_CONV_AUTO);
+    vs_set_num_threads(0);
+    return vs__gemm_set_isa(VS_ISA_AUTO) == VS_OK ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_seed),
-        cmocka_unit_test(test_conv_shapes_all_paths),
-        cmocka_unit_test(test_conv_float64),
-        cmocka_unit_test(test_conv_tiny_is_direct),
-        cmocka_unit_test(test_conv_dilations_null_is_one),
-        cmocka_unit_test(test_conv_empty),
-        cmocka_unit_test(test_conv_threads_bitwise),
-        cmocka_unit_test(test_conv_errors),
-        cmocka_unit_test(test_gemm_isa_switch),
-        cmocka_unit_test(test_pack_rows_to_panel),
-        cmocka_unit_test(test_matmul_all_paths),
-        cmocka_unit_test(test_matmul_threads_bitwise),
-        cmocka_unit_test(test_matmul_errors),
-        cmocka_unit_test(test_bias_add),
-        cmocka_unit_test(test_relu),
-        cmocka_unit_test(test_pool_hand),
-        cmocka_unit_test(test_pool_shapes),
-        cmocka_unit_test(test_pool_errors),
+        cmocka_unit_test_teardown(test_conv_seed, reset),
+        cmocka_unit_test_teardown(test_conv_shapes_all_paths, reset),
+        cmocka_unit_test_teardown(test_conv_float64, reset),
+        cmocka_unit_test_teardown(test_conv_tiny_is_direct, reset),
+        cmocka_unit_test_teardown(test_conv_dilations_null_is_one, reset),
+        cmocka_unit_test_teardown(test_conv_empty, reset),
+        cmocka_unit_test_teardown(test_conv_threads_bitwise, reset),
+        cmocka_unit_test_teardown(test_conv_errors, reset),
+        cmocka_unit_test_teardown(test_gemm_isa_switch, reset),
+        cmocka_unit_test_teardown(test_pack_rows_to_panel, reset),
+        cmocka_unit_test_teardown(test_matmul_all_paths, reset),
+        cmocka_unit_test_teardown(test_matmul_threads_bitwise, reset),
+        cmocka_unit_test_teardown(test_matmul_errors, reset),
+        cmocka_unit_test_teardown(test_bias_add, reset),
+        cmocka_unit_test_teardown(test_relu, reset),
+        cmocka_unit_test_teardown(test_pool_hand, reset),
+        cmocka_unit_test_teardown(test_pool_shapes, reset),
+        cmocka_unit_test_teardown(test_pool_errors, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
