@@ -397,6 +397,14 @@ typedef struct {
     int max_to_keep;
     double keep_checkpoint_every_n_hours; /* <= 0: the file's setting */
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
+    /* Added at the end (progress). NULL: none. Called on the calling
+     * thread only (never on a compression thread) with the raw bytes
+     * written so far and the total raw bytes of the tensors: at most once
+     * per MiB (done < total), at least once per chunk of 1 MiB or more,
+     * and once at the end, after the commit, with done == total. A failed
+     * save may stop without that last call. */
+    void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
+    void *progress_ctx;
 } vs_save_opts;
 
 VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
@@ -417,6 +425,11 @@ typedef struct {
     const char *prefix; /* else: only global variables whose op name starts
                            with prefix; NULL: all global variables */
     int threads;        /* decompression threads; 0: all cores */
+    /* Added at the end (progress): as in vs_save_opts, over the raw bytes
+     * of the tensors read; the last call (done == total) comes once the
+     * variables hold the restored values. */
+    void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
+    void *progress_ctx;
 } vs_restore_opts;
 
 VS_NODISCARD int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
@@ -466,6 +479,19 @@ VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
 /** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
 VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
+
+/* (added for progress) Options of vs_verify_ex. */
+typedef struct {
+    int threads; /* decompression threads; 0: all cores */
+    /* As in vs_save_opts, over the raw bytes of the file's stored chunks
+     * (each shared chunk counts once); the last call (done == total) comes
+     * once every chunk and tensor is checked, damage found or not. */
+    void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
+    void *progress_ctx;
+} vs_verify_opts;
+/** vs_verify with options (NULL: as vs_verify). */
+VS_NODISCARD int vs_verify_ex(const char *path, const vs_verify_opts *opts,
+                              size_t *n_bad);
 /** Renames every tensor key starting with old_prefix to start with
  *  new_prefix, in checkpoint `step` or in all of them (VS_ALL_STEPS), in
  *  one transaction. VS_EEXIST if a new key would collide. */

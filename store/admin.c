@@ -380,6 +380,7 @@ typedef struct {
     vs__buf out[MAX_THREADS];
     vs__buf free_bufs[4 * MAX_THREADS + 4];
     size_t n_free;
+    vs__progress pr;
 } ver_ctx;
 
 static int ver_prepare(void *vctx, size_t k, char *err, size_t cap)
@@ -470,6 +471,7 @@ static int ver_consume(void *vctx, size_t k, char *err, size_t cap)
     } else {
         vs__buf_free(&j->buf);
     }
+    vs__progress_add(&c->pr, j->len); /* 0 for a chunk with bad sizes */
     return VS_OK;
 }
 
@@ -481,8 +483,16 @@ static int cmp_job_id(const void *key, const void *elem)
 
 int vs_verify(const char *path, size_t *n_bad)
 {
+    return vs_verify_ex(path, NULL, n_bad);
+}
+
+int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
+{
     if (n_bad != NULL)
         *n_bad = 0;
+    if (opts != NULL && opts->threads < 0)
+        return vs__fail(VS_EINVAL, "threads must be >= 0, got %d",
+                        opts->threads);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL, *tq = NULL;
     ver_ctx c;
@@ -514,15 +524,37 @@ int vs_verify(const char *path, size_t *n_bad)
     sqlite3_finalize(st);
     st = NULL;
 
+    /* The chunk count, and the raw bytes the pass below will check (the
+     * chunks whose sizes ver_prepare accepts): the progress total. */
     int64_t cnt = 0;
-    rc = vs__store_prepare(db, "SELECT count(*) FROM chunks", &st, path);
+    double raw_sum = 0;
+    rc = vs__store_prepare(db,
+                           "SELECT count(*), total(CASE WHEN elem_size "
+                           "BETWEEN 1 AND 16 AND raw_bytes BETWEEN 0 AND ?1 "
+                           "AND raw_bytes % elem_size = 0 THEN raw_bytes "
+                           "ELSE 0 END) FROM chunks",
+                           &st, path);
     if (rc != VS_OK)
         goto out;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        cnt = sqlite3_column_int64(st, 0);
+    sqlite3_bind_int64(st, 1, (int64_t)VS_CHUNK_MAX);
+    s = sqlite3_step(st);
+    if (s != SQLITE_ROW) {
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        goto out;
+    }
+    cnt = sqlite3_column_int64(st, 0);
+    raw_sum = sqlite3_column_double(st, 1);
     sqlite3_finalize(st);
     st = NULL;
+    if (cnt < 0 || (uint64_t)cnt > SIZE_MAX / sizeof *c.jobs) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto out;
+    }
     n_chunks = (size_t)cnt;
+    vs__progress_init(&c.pr, opts != NULL ? opts->progress : NULL,
+                      opts != NULL ? opts->progress_ctx : NULL,
+                      raw_sum > 0 && raw_sum < 1.8e19 ? (uint64_t)raw_sum
+                                                      : 0);
     c.jobs = vs__calloc(n_chunks ? n_chunks : 1, sizeof *c.jobs);
     if (c.jobs == NULL) {
         rc = vs__fail(VS_ENOMEM, "out of memory");
@@ -534,7 +566,7 @@ int vs_verify(const char *path, size_t *n_bad)
                            &c.st, path);
     if (rc != VS_OK)
         goto out;
-    int t = vs__pool_threads(0);
+    int t = vs__pool_threads(opts != NULL ? opts->threads : 0);
     if (t > MAX_THREADS)
         t = MAX_THREADS;
     rc = vs__pool_run(t, n_chunks, (size_t)t * 4, &c, ver_prepare, ver_work,
@@ -641,6 +673,7 @@ int vs_verify(const char *path, size_t *n_bad)
     }
     if (n_bad != NULL)
         *n_bad = bad_count;
+    vs__progress_end(&c.pr); /* everything was checked */
     if (bad_count > 0)
         rc = vs__fail(VS_ECORRUPT, "%s", first);
 out:

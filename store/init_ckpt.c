@@ -34,7 +34,8 @@ static int loader_run(vs_var *v, void *p)
 {
     loader_ctx *c = p;
     const char *key = c->key;
-    return vs__restore_vars(v->g, c->path, c->step, &v, &key, 1, 0);
+    return vs__restore_vars(v->g, c->path, c->step, &v, &key, 1, 0, NULL,
+                            NULL);
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -104,6 +104,7 @@ typedef struct {
     vs__ws ws[MAX_THREADS];
     vs__buf *free_bufs;
     size_t n_free, free_cap;
+    vs__progress *pr; /* may be NULL */
 } load_ctx;
 
 static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
@@ -224,11 +225,12 @@ static int load_consume(void *vctx, size_t k, char *err, size_t cap)
                         "%lld: CRC mismatch (stored 0x%08x, computed 0x%08x)",
                         c->path, it->key, (long long)it->step,
                         (unsigned)it->crc, (unsigned)c->cur_crc);
+    vs__progress_add(c->pr, j->len);
     return VS_OK;
 }
 
 int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
-                    size_t n, int threads)
+                    size_t n, int threads, vs__progress *pr)
 {
     size_t n_jobs = 0;
     for (size_t i = 0; i < n; i++) {
@@ -250,6 +252,7 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
     c.db = db;
     c.path = path;
     c.items = items;
+    c.pr = pr;
     int t = vs__pool_threads(threads);
     if (t > MAX_THREADS)
         t = MAX_THREADS;
@@ -299,13 +302,15 @@ static void brackets(int ndim, const int64_t *shape, char *buf, size_t cap)
 
 int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
                      vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads)
+                     int threads, vs__progress_fn fn, void *fn_ctx)
 {
     (void)g;
     sqlite3 *db = NULL;
     vs__load_item *items = NULL;
     unsigned char *scratch = NULL;
     size_t total = 0;
+    uint64_t raw_total = 0;
+    vs__progress pr;
     int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
     if (rc != VS_OK)
         return rc;
@@ -357,6 +362,7 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
             rc = vs__fail(VS_ENOMEM, "out of memory");
             goto out;
         }
+        raw_total += it->nbytes; /* <= total: no overflow */
     }
     scratch = vs__big_alloc(total);
     if (scratch == NULL) {
@@ -369,7 +375,8 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
         items[i].dst = scratch + off;
         off += (items[i].nbytes + 63) & ~(size_t)63;
     }
-    rc = vs__load_decode(db, path, items, n, threads);
+    vs__progress_init(&pr, fn, fn_ctx, raw_total);
+    rc = vs__load_decode(db, path, items, n, threads, &pr);
     if (rc != VS_OK)
         goto out;
     /* Everything verified: now the variables change. */
@@ -383,6 +390,7 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
             memcpy(vars[i]->value.data, items[i].dst, items[i].nbytes);
         vs__var_set_initialized(vars[i], 1);
     }
+    vs__progress_end(&pr);
 out:
     if (db != NULL)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -462,7 +470,9 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
         }
     }
     rc = vs__restore_vars(g, path, step, vars, keys, n,
-                          opts != NULL ? opts->threads : 0);
+                          opts != NULL ? opts->threads : 0,
+                          opts != NULL ? opts->progress : NULL,
+                          opts != NULL ? opts->progress_ctx : NULL);
 out:
     vs__free(vars);
     vs__free(keys);
@@ -512,7 +522,7 @@ int vs_load_variable(const char *path, int64_t step, const char *name,
         rc = vs_tensor_new(it.dtype, it.ndim, it.shape, &t);
     if (rc == VS_OK) {
         it.dst = t->data;
-        rc = vs__load_decode(db, path, &it, 1, 0);
+        rc = vs__load_decode(db, path, &it, 1, 0, NULL);
     }
 out:
     if (db != NULL)

@@ -64,6 +64,7 @@ typedef struct {
     vs__ws main_ws;         /* for dedup comparisons */
     vs__buf *free_bufs;     /* recycled output buffers */
     size_t n_free, free_cap;
+    vs__progress pr;        /* the caller's progress callback */
 } save_ctx;
 
 static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
@@ -312,8 +313,12 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
                           : vs__crc32_combine(it->crc, j->crc, j->len);
     it->any_shuffled |= shuffled;
     vs__stats_merge(&it->stats, &j->stats);
-    if (j->seq + 1 == it->n_chunks)
-        return finish_item(c, it);
+    if (j->seq + 1 == it->n_chunks) {
+        rc = finish_item(c, it);
+        if (rc != VS_OK)
+            return rc;
+    }
+    vs__progress_add(&c->pr, j->len);
     return VS_OK;
 }
 
@@ -804,6 +809,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
     if (rc != VS_OK)
         goto out;
     int64_t raw_total = 0;
+    uint64_t progress_total = 0;
     for (size_t i = 0; i < n; i++) {
         save_item *it = &items[i];
         char shp[VS_SHAPE_STR_MAX];
@@ -831,6 +837,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
         }
         it->tensor_id = sqlite3_last_insert_rowid(db);
         raw_total += (int64_t)it->nbytes;
+        progress_total += (uint64_t)it->nbytes;
     }
     sqlite3_finalize(st);
     st = NULL;
@@ -871,6 +878,8 @@ static int save_items(const char *path, int64_t step, save_item *items,
     if (rc != VS_OK)
         goto out;
 
+    vs__progress_init(&c.pr, o != NULL ? o->progress : NULL,
+                      o != NULL ? o->progress_ctx : NULL, progress_total);
     rc = vs__pool_run(threads, n_jobs, (size_t)threads * 4, &c, save_prepare,
                       save_work, save_consume);
     if (rc != VS_OK)
@@ -922,6 +931,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
         goto out;
     }
     in_tx = 0;
+    vs__progress_end(&c.pr);
 
     /* Retention, after the save is durable. */
     {

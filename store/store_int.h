@@ -166,6 +166,31 @@ int vs__pool_worker(void);
 /* threads 0 -> online cores (at least 1, at most 64). */
 int vs__pool_threads(int threads);
 
+/* ---- progress ----------------------------------------------------------- */
+
+/* Raw bytes between two progress reports (the public "about every MiB"). */
+#define VS_PROGRESS_STEP ((uint64_t)1 << 20)
+
+typedef void (*vs__progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* A caller's progress callback and where it stands. Used on the calling
+ * thread only (from prepare/consume, never from work()). */
+typedef struct {
+    vs__progress_fn fn; /* NULL: reports are dropped */
+    void *ctx;
+    uint64_t done, total, last; /* last: done at the last report */
+    int ended;                  /* the done == total call was made */
+} vs__progress;
+
+void vs__progress_init(vs__progress *p, vs__progress_fn fn, void *ctx,
+                       uint64_t total);
+/* Adds n bytes (done never passes total) and reports when at least
+ * VS_PROGRESS_STEP bytes were added since the last report and done is
+ * still below total. p may be NULL. */
+void vs__progress_add(vs__progress *p, uint64_t n);
+/* The last report: done = total, once. p may be NULL. */
+void vs__progress_end(vs__progress *p);
+
 /* ---- reading tensors ---------------------------------------------------- */
 
 typedef struct {
@@ -185,12 +210,16 @@ typedef struct {
 int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
                     vs__load_item *items, size_t n);
 /* Decodes every chunk of the items into their dst, checking sizes and
- * every chunk and tensor CRC (VS_ECORRUPT naming tensor, step, chunk). */
+ * every chunk and tensor CRC (VS_ECORRUPT naming tensor, step, chunk).
+ * pr (may be NULL) gets each chunk's raw bytes as it is consumed; the
+ * caller makes the last report. */
 int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
-                    size_t n, int threads);
-/* Restores vars from keys at step (VS_LATEST ok): all or nothing. */
+                    size_t n, int threads, vs__progress *pr);
+/* Restores vars from keys at step (VS_LATEST ok): all or nothing. fn (may
+ * be NULL) gets progress over the raw bytes read, ending with done ==
+ * total once the variables changed. */
 int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
                      vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads);
+                     int threads, vs__progress_fn fn, void *fn_ctx);
 
 #endif /* VS_STORE_INT_H */

@@ -374,5 +374,55 @@ else
     fail "could not find the stored bytes to corrupt"
 fi
 
+# ---- progress bar: on a terminal only -----------------------------------------
+# 8 MiB of random float32: 8 chunks of 1 MiB, so the library reports progress
+# several times. VARSTORE_PROGRESS_DELAY=0 shows the bar at once, as for long
+# work, so that only "is stderr a terminal" decides.
+mkdir bigw
+npy bigw/w.npy "{'descr': '<f4', $F, 'shape': (2097152,), }" ''
+head -c 8388608 /dev/urandom >>bigw/w.npy
+no_cr() {
+    if grep -q $'\r' "$1"; then fail "$1 has a carriage return (a bar)"; else ok; fi
+}
+export VARSTORE_PROGRESS_DELAY=0
+run 0 save big.db --step 1 --npy bigw
+has out.txt "saved 1 tensors (8.0 MiB) as step 1 in big.db"
+no_cr err.txt
+equals "$(wc -c <err.txt)" "0"
+run 0 verify big.db
+no_cr err.txt
+run 0 restore big.db --npy bigout
+no_cr err.txt
+same bigw/w.npy bigout/w.npy
+# on a terminal (script(1) runs the command on a pseudo-terminal)
+if command -v script >/dev/null 2>&1 &&
+    script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+    on_tty() {
+        script -qec "$(printf '%q ' "$VS" "$@")" /dev/null </dev/null >tty.txt 2>&1
+    }
+    on_tty save big.db --step 2 --npy bigw && ok || fail "save on a tty failed"
+    has tty.txt "saving ["
+    has tty.txt "] 1.0 MiB / 8.0 MiB" # the first chunk, drawn at once
+    has tty.txt "] 8.0 MiB / 8.0 MiB"
+    has tty.txt "saved 1 tensors (8.0 MiB) as step 2 in big.db"
+    on_tty verify big.db && ok || fail "verify on a tty failed"
+    has tty.txt "verifying ["
+    has tty.txt "] 1.0 MiB / 8.0 MiB" # the first chunk, drawn at once
+    has tty.txt "] 8.0 MiB / 8.0 MiB"
+    has tty.txt "big.db: ok (2 checkpoints, 2 tensors)"
+    on_tty restore big.db --npy bigtty && ok || fail "restore on a tty failed"
+    has tty.txt "restoring ["
+    has tty.txt "] 8.0 MiB / 8.0 MiB"
+    same bigw/w.npy bigtty/w.npy
+    # work shorter than the delay: no bar, even on a terminal
+    export VARSTORE_PROGRESS_DELAY=60
+    on_tty save small.db --step 1 --npy w && ok || fail "save on a tty failed"
+    hasnt tty.txt "saving ["
+    has tty.txt "saved 9 tensors"
+else
+    echo "note: no usable script(1): the terminal case is not tested" >&2
+fi
+unset VARSTORE_PROGRESS_DELAY
+
 echo "test_cli: $CHECKS checks, $FAILS failures"
 [ "$FAILS" -eq 0 ]

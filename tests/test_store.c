@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1179,6 +1180,308 @@ static void test_store__file_without_checkpoints_and_directories(void **st)
     assert_string_equal(vs_errmsg(), want);
 }
 
+/* ---- progress callbacks ------------------------------------------------- */
+
+#define MIB ((uint64_t)1 << 20)
+
+/* What a progress callback saw. */
+typedef struct {
+    uint64_t done[4096], total[4096];
+    size_t n;
+    int foreign_thread; /* calls from a thread other than the caller's */
+    pthread_t self;
+    /* At the done == total call: the file's newest step (save), or whether
+     * the variable already holds the restored bytes (restore). */
+    const char *path;
+    int64_t latest_at_end;
+    vs_var *watch;
+    const void *want;
+    size_t want_len;
+    int watch_ok_at_end;
+} prec;
+
+static void prec_init(prec *r)
+{
+    memset(r, 0, sizeof *r);
+    r->self = pthread_self();
+    r->latest_at_end = -100;
+}
+
+static void prec_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    prec *r = ctx;
+    if (!pthread_equal(pthread_self(), r->self))
+        r->foreign_thread++;
+    if (r->n < 4096) {
+        r->done[r->n] = done;
+        r->total[r->n] = total;
+    }
+    r->n++;
+    if (done == total && r->path != NULL) {
+        int64_t step = -1;
+        if (vs_latest_checkpoint(r->path, &step) == VS_OK)
+            r->latest_at_end = step;
+    }
+    if (done == total && r->watch != NULL) {
+        vs_tensor *t = NULL;
+        r->watch_ok_at_end = vs_var_value(r->watch, &t) == VS_OK &&
+                             vs_tensor_nbytes(t) == r->want_len &&
+                             memcmp(t->data, r->want, r->want_len) == 0;
+    }
+}
+
+/* The rules of the public contract: same total on every call; done
+ * strictly increasing; intermediate calls below total and at least 1 MiB
+ * apart; the last call (and only it) has done == total; no gap above
+ * max_gap bytes (about a MiB: the bar keeps moving); all calls on the
+ * caller's thread. */
+static void prec_check(const prec *r, uint64_t total, uint64_t max_gap)
+{
+    assert_true(r->n >= 1);
+    assert_true(r->n <= 4096);
+    assert_int_equal(r->foreign_thread, 0);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        assert_int_equal(r->total[i], total);
+        if (i > 0)
+            assert_true(r->done[i] > prev);
+        assert_true(r->done[i] - prev <= max_gap);
+        if (i + 1 < r->n) {
+            assert_true(r->done[i] < total);
+            assert_true(r->done[i] - prev >= MIB);
+        }
+        prev = r->done[i];
+    }
+    assert_int_equal(r->done[r->n - 1], total);
+}
+
+static void test_store__save_progress(void **st)
+{
+    (void)st;
+    /* A multi-chunk tensor (5 MiB + 3 KiB), a small one, an empty one. */
+    int64_t sb[] = {5 * 262144 + 768}, ss[] = {10, 10}, se[] = {0};
+    vs_tensor *big = mk(VS_FLOAT32, 1, sb), *small = mk(VS_INT32, 2, ss),
+              *empty = mk(VS_FLOAT64, 1, se);
+    fill_weights(big);
+    fill_random(small);
+    const char *nm[] = {"big", "small", "empty"};
+    const vs_tensor *ts[] = {big, small, empty};
+    uint64_t total = vs_tensor_nbytes(big) + vs_tensor_nbytes(small);
+
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_to_keep = -1;
+    o.threads = 4; /* compression on pool threads */
+    o.progress = prec_cb;
+    static prec r;
+    prec_init(&r);
+    r.path = g_path;
+    o.progress_ctx = &r;
+    assert_int_equal(vs_save_tensors(g_path, 7, nm, ts, 3, &o), VS_OK);
+    /* 1 MiB chunks: a call per chunk, never more than a chunk apart. */
+    prec_check(&r, total, MIB + 4096);
+    assert_true(r.n >= 6);
+    /* The last call comes after the commit: step 7 was in the file. */
+    assert_int_equal(r.latest_at_end, 7);
+
+    /* Small chunks: at most one call per MiB all the same. */
+    o.chunk_bytes = 65536;
+    o.threads = 3;
+    prec_init(&r);
+    r.path = g_path;
+    assert_int_equal(vs_save_tensors(g_path, 8, nm, ts, 3, &o), VS_OK);
+    prec_check(&r, total, MIB + 65536);
+    assert_true(r.n >= 5 && r.n <= 6);
+    assert_int_equal(r.latest_at_end, 8);
+
+    /* Inline (threads 1), and chunks above a MiB: one call per chunk. */
+    o.chunk_bytes = 3 * MIB;
+    o.threads = 1;
+    prec_init(&r);
+    assert_int_equal(vs_save_tensors(g_path, 9, nm, ts, 3, &o), VS_OK);
+    prec_check(&r, total, 3 * MIB);
+    assert_int_equal(r.n, 3); /* 3 MiB, 5 MiB + 3 KiB, then all */
+    assert_int_equal(r.done[0], 3 * MIB);
+
+    /* Only empty tensors: one call, 0 of 0. */
+    prec_init(&r);
+    assert_int_equal(vs_save_tensors(g_path, 10, &nm[2], &ts[2], 1, &o),
+                     VS_OK);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.done[0], 0);
+    assert_int_equal(r.total[0], 0);
+
+    /* No callback: a context alone is ignored. */
+    o.progress = NULL;
+    prec_init(&r);
+    assert_int_equal(vs_save_tensors(g_path, 11, nm, ts, 3, &o), VS_OK);
+    assert_int_equal(r.n, 0);
+
+    /* A save that fails before writing reports nothing. */
+    o.progress = prec_cb;
+    o.level = 12;
+    assert_int_equal(vs_save_tensors(g_path, 12, nm, ts, 3, &o), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "zlib level 12 is outside 0-9");
+    assert_int_equal(r.n, 0);
+
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 9, "big", &got), VS_OK);
+    assert_tensor_equal(got, big);
+    vs_tensor_free(got);
+    vs_tensor_free(big);
+    vs_tensor_free(small);
+    vs_tensor_free(empty);
+}
+
+static void test_store__restore_progress(void **st)
+{
+    (void)st;
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    int64_t sb[] = {4 * 262144 + 100}, sc[] = {300}, si[] = {7};
+    vs_var *big = getvar(g, "net/big", VS_FLOAT32, 1, sb);
+    vs_var *bias = getvar(g, "net/bias", VS_FLOAT32, 1, sc);
+    vs_var *steps = getvar(g, "steps", VS_INT64, 1, si);
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    fill_weights(val(big));
+    size_t nb = vs_tensor_nbytes(val(big));
+    uint64_t total = nb + vs_tensor_nbytes(val(bias)) +
+                     vs_tensor_nbytes(val(steps));
+    vs_tensor *copy = NULL;
+    assert_int_equal(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data,
+                                         &copy),
+                     VS_OK);
+
+    /* vs_save_ex reports too. */
+    static prec r;
+    prec_init(&r);
+    r.path = g_path;
+    vs_save_opts so;
+    memset(&so, 0, sizeof so);
+    so.max_to_keep = -1;
+    so.threads = 2;
+    so.progress = prec_cb;
+    so.progress_ctx = &r;
+    assert_int_equal(vs_save_ex(g, g_path, 3, &so), VS_OK);
+    prec_check(&r, total, MIB + 4096);
+    assert_int_equal(r.latest_at_end, 3);
+
+    /* Restore everything on 4 threads; the last call comes once the
+     * variables hold the restored values. */
+    memset(val(big)->data, 0, nb);
+    vs_restore_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.threads = 4;
+    ro.progress = prec_cb;
+    ro.progress_ctx = &r;
+    prec_init(&r);
+    r.watch = big;
+    r.want = copy->data;
+    r.want_len = nb;
+    assert_int_equal(vs_restore_ex(g, g_path, VS_LATEST, &ro), VS_OK);
+    prec_check(&r, total, MIB + 4096);
+    assert_true(r.n >= 5);
+    assert_int_equal(r.watch_ok_at_end, 1);
+    assert_tensor_equal(val(big), copy);
+
+    /* A prefix: the total is the selected tensors' bytes only. */
+    ro.prefix = "net/b";
+    ro.threads = 1;
+    prec_init(&r);
+    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    prec_check(&r, nb + vs_tensor_nbytes(val(bias)), MIB + 4096);
+
+    /* A failed restore changes nothing and never reports the end. */
+    ro.prefix = NULL;
+    vs_var *extra = getvar(g, "missing", VS_FLOAT32, 1, sc);
+    (void)extra;
+    prec_init(&r);
+    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key missing not found in checkpoint");
+    assert_int_equal(r.n, 0);
+
+    /* NULL callback. */
+    ro.progress = NULL;
+    ro.vars = &big;
+    ro.n_vars = 1;
+    prec_init(&r);
+    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    assert_int_equal(r.n, 0);
+
+    vs_tensor_free(copy);
+    vs_graph_close(g);
+}
+
+static void test_store__verify_progress(void **st)
+{
+    (void)st;
+    int64_t sb[] = {3 * 262144 + 5000}, ss[] = {64};
+    vs_tensor *big = mk(VS_FLOAT32, 1, sb), *small = mk(VS_UINT8, 1, ss);
+    fill_weights(big);
+    fill_random(small);
+    const char *nm[] = {"big", "small"};
+    const vs_tensor *ts[] = {big, small};
+    uint64_t one = vs_tensor_nbytes(big) + vs_tensor_nbytes(small);
+    /* Two identical checkpoints: chunks are shared, checked once. */
+    assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 2, NULL), VS_OK);
+    assert_int_equal(vs_save_tensors(g_path, 2, nm, ts, 2, NULL), VS_OK);
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT sum(raw_bytes) FROM chunks"),
+                     (int64_t)one);
+    sqlite3_close(db);
+
+    static prec r;
+    vs_verify_opts vo;
+    memset(&vo, 0, sizeof vo);
+    vo.threads = 3;
+    vo.progress = prec_cb;
+    vo.progress_ctx = &r;
+    size_t n_bad = 99;
+    prec_init(&r);
+    assert_int_equal(vs_verify_ex(g_path, &vo, &n_bad), VS_OK);
+    assert_int_equal(n_bad, 0);
+    prec_check(&r, one, MIB + 5000);
+    assert_true(r.n >= 4);
+
+    /* Inline, NULL callback, NULL opts, and vs_verify itself. */
+    vo.threads = 1;
+    prec_init(&r);
+    assert_int_equal(vs_verify_ex(g_path, &vo, NULL), VS_OK);
+    prec_check(&r, one, MIB + 5000);
+    vo.progress = NULL;
+    prec_init(&r);
+    assert_int_equal(vs_verify_ex(g_path, &vo, NULL), VS_OK);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(vs_verify_ex(g_path, NULL, &n_bad), VS_OK);
+    assert_int_equal(vs_verify(g_path, &n_bad), VS_OK);
+
+    vo.threads = -1;
+    assert_int_equal(vs_verify_ex(g_path, &vo, &n_bad), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "threads must be >= 0, got -1");
+    assert_int_equal(n_bad, 0);
+
+    /* Damage found: every byte was still checked, so the end is reported,
+     * and the call fails naming the tensor. */
+    db = raw_open(g_path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE chunks SET crc32 = (crc32 + 1) % "
+                                  "4294967296 WHERE raw_bytes = 64",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    vo.threads = 2;
+    vo.progress = prec_cb;
+    prec_init(&r);
+    assert_int_equal(vs_verify_ex(g_path, &vo, &n_bad), VS_ECORRUPT);
+    assert_int_equal(n_bad, 2); /* "small" at steps 1 and 2 */
+    assert_non_null(strstr(vs_errmsg(), "tensor small at step 1"));
+    prec_check(&r, one, MIB + 5000);
+
+    vs_tensor_free(big);
+    vs_tensor_free(small);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1202,6 +1505,9 @@ int main(void)
         T(test_store__same_bytes_for_any_thread_count),
         T(test_store__same_bytes_other_dtype_not_shared),
         T(test_store__file_without_checkpoints_and_directories),
+        T(test_store__save_progress),
+        T(test_store__restore_progress),
+        T(test_store__verify_progress),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

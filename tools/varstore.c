@@ -283,11 +283,17 @@ static const char *human(int64_t bytes, char *buf, size_t cap)
 /* ------------------------------------------------------------------------ */
 /* Progress bar (stderr, only on a terminal, only once work takes a while)   */
 
+/* A bar counts items (tensors, files) or, started with
+ * progress_start_bytes, raw bytes reported by the library's progress
+ * callbacks (progress_cb). It appears once the work has run for
+ * VARSTORE_PROGRESS_DELAY seconds (default 0.5) and is redrawn at most
+ * ten times a second; progress_end erases it. */
 typedef struct {
     const char *label;
-    size_t total;
+    uint64_t total;
     struct timespec start;
-    int tty, shown;
+    double delay, drawn; /* seconds: before showing; of the last draw */
+    int tty, shown, bytes;
 } progress;
 
 static double since(const struct timespec *t0)
@@ -298,27 +304,69 @@ static double since(const struct timespec *t0)
            (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void progress_start(progress *p, const char *label, size_t total)
+static void progress_start(progress *p, const char *label, uint64_t total)
 {
+    const char *d = getenv("VARSTORE_PROGRESS_DELAY");
+    char *end;
     p->label = label;
     p->total = total;
     p->tty = isatty(STDERR_FILENO);
     p->shown = 0;
+    p->bytes = 0;
+    p->drawn = 0;
+    p->delay = 0.5;
+    if (d != NULL && *d != '\0') {
+        double v = strtod(d, &end);
+        if (*end == '\0' && v >= 0 && v <= 1e6)
+            p->delay = v;
+    }
     clock_gettime(CLOCK_MONOTONIC, &p->start);
 }
 
-static void progress_update(progress *p, size_t done)
+static void progress_start_bytes(progress *p, const char *label,
+                                 uint64_t total)
+{
+    progress_start(p, label, total);
+    p->bytes = 1;
+}
+
+static void progress_update(progress *p, uint64_t done)
 {
     int width = 30, fill, k;
-    if (!p->tty || p->total == 0 || (!p->shown && since(&p->start) < 0.5))
+    double t;
+    if (!p->tty || p->total == 0)
+        return;
+    t = since(&p->start);
+    if (!p->shown && t < p->delay)
+        return;
+    if (p->shown && done < p->total && t - p->drawn < 0.1)
         return;
     p->shown = 1;
+    p->drawn = t;
+    if (done > p->total)
+        done = p->total;
     fill = (int)((double)width * (double)done / (double)p->total);
     fprintf(stderr, "\r%s [", p->label);
     for (k = 0; k < width; k++)
         fputc(k < fill ? '=' : (k == fill ? '>' : ' '), stderr);
-    fprintf(stderr, "] %zu/%zu", done, p->total);
+    if (p->bytes) {
+        char a[32], b[32];
+        fprintf(stderr, "] %s / %s   ", human((int64_t)done, a, sizeof a),
+                human((int64_t)p->total, b, sizeof b));
+    } else {
+        fprintf(stderr, "] %llu/%llu", (unsigned long long)done,
+                (unsigned long long)p->total);
+    }
     fflush(stderr);
+}
+
+/* The library's progress callback (vs_save_opts.progress, ...): ctx is a
+ * progress started with progress_start_bytes. Called on this thread. */
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
 }
 
 static void progress_end(progress *p)
@@ -1406,6 +1454,8 @@ static int cmd_save(int argc, char **argv)
     size_t k;
     int64_t total = 0;
     char hb[32];
+    vs_save_opts so;
+    progress pg;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1455,11 +1505,20 @@ static int cmd_save(int argc, char **argv)
     if (rc == EXIT_OK) {
         for (k = 0; k < l.n; k++)
             total += (int64_t)vs_tensor_nbytes(l.tensors[k]);
+        memset(&so, 0, sizeof so);
+        so.max_to_keep = -1; /* the file's retention setting */
+        so.progress = progress_cb;
+        so.progress_ctx = &pg;
+        progress_start_bytes(&pg, "saving", (uint64_t)total);
         if (vs_save_tensors(path, step, (const char *const *)l.names,
                             (const vs_tensor *const *)l.tensors, l.n,
-                            NULL) != VS_OK)
+                            &so) != VS_OK) {
+            progress_end(&pg);
             rc = err("%s", vs_errmsg());
-        else
+        } else {
+            progress_end(&pg);
+        }
+        if (rc == EXIT_OK)
             printf("saved %zu tensors (%s) as step %lld in %s\n", l.n,
                    human(total, hb, sizeof hb), (long long)step, path);
     }
@@ -1535,7 +1594,8 @@ static int cmd_restore(int argc, char **argv)
     int n_want = 0, have_step = 0, i, r, rc = EXIT_ERR;
     int64_t step = VS_LATEST;
     vs_tensor_info *infos = NULL;
-    size_t n = 0, k, n_sel = 0, done_n;
+    size_t n = 0, k, n_sel = 0;
+    uint64_t sel_bytes = 0, done_bytes = 0;
     char *sel = NULL;
     tensor_list l = {0};
     progress pg;
@@ -1622,6 +1682,8 @@ static int cmd_restore(int argc, char **argv)
         if (n_want == 0)
             sel[k] = 1;
         n_sel += sel[k];
+        if (sel[k] && infos[k].raw_bytes > 0)
+            sel_bytes += (uint64_t)infos[k].raw_bytes;
     }
     if (npy != NULL) {
         for (k = 0; k < n; k++) {
@@ -1637,8 +1699,10 @@ static int cmd_restore(int argc, char **argv)
             goto done;
         }
     }
-    progress_start(&pg, "restoring", n_sel);
-    for (k = 0, done_n = 0; k < n; k++) {
+    /* Per tensor, weighted by its raw bytes: each is read (with its CRCs
+     * checked) and written before the bar moves. */
+    progress_start_bytes(&pg, "restoring", sel_bytes);
+    for (k = 0; k < n; k++) {
         vs_tensor *t = NULL;
         if (!sel[k])
             continue;
@@ -1690,7 +1754,9 @@ static int cmd_restore(int argc, char **argv)
                 goto done;
             }
         }
-        progress_update(&pg, ++done_n);
+        if (infos[k].raw_bytes > 0)
+            done_bytes += (uint64_t)infos[k].raw_bytes;
+        progress_update(&pg, done_bytes);
     }
     progress_end(&pg);
     if (st != NULL) {
@@ -1981,6 +2047,8 @@ static int cmd_verify(int argc, char **argv)
     int64_t n_tensors = 0;
     vs_ckpt_info *ck = NULL;
     int i, rc;
+    vs_verify_opts vo;
+    progress pg;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1999,7 +2067,12 @@ static int cmd_verify(int argc, char **argv)
         return usage("verify ", "verify needs a FILE");
     if (need_file(path) != EXIT_OK)
         return EXIT_ERR;
-    rc = vs_verify(path, &n_bad);
+    memset(&vo, 0, sizeof vo);
+    vo.progress = progress_cb;
+    vo.progress_ctx = &pg;
+    progress_start_bytes(&pg, "verifying", 0);
+    rc = vs_verify_ex(path, &vo, &n_bad);
+    progress_end(&pg);
     if (rc == VS_ECORRUPT) {
         char first[1024];
         size_t named;
