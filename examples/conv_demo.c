@@ -5,6 +5,8 @@
  * SQLite file and restored bit-exactly into a fresh graph.
  *
  * Usage: conv_demo [checkpoint.db]   (default: conv_demo.db) */
+#define _XOPEN_SOURCE 700
+#include <limits.h>
 #include <string.h>
 
 #include "example_util.h"
@@ -117,7 +119,13 @@ int main(int argc, char **argv)
     out = run_layer(input, restored);
     vs_tensor_free(out);
 
-    printf("\ncheckpoint file: %s\nquery it with the sqlite3 shell:\n", path);
+    {
+        char full[PATH_MAX];
+        printf("\ncheckpoint file: %s\n",
+               realpath(path, full) != NULL ? full : path);
+    }
+    printf("query it with the sqlite3 shell (more in README.md, \"Querying "
+           "a checkpoint with sqlite3\"):\n");
     printf("  sqlite3 %s \"SELECT step, created_at FROM checkpoints;\"\n",
            path);
     printf("  sqlite3 %s \"SELECT step, name, shape, codec, raw_bytes, "
