@@ -249,8 +249,8 @@ size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
 /* Escapes regex metacharacters so a scope name matches literally. */
 static char *regex_escape(const char *s, const char *suffix)
 {
-    size_t n = strlen(s), i, j = 0;
-    char *out = vs__malloc(2 * n + strlen(suffix) + 1);
+    size_t n = strlen(s), i, j = 0, slen = strlen(suffix);
+    char *out = vs__malloc(2 * n + slen + 1);
     if (out == NULL)
         return NULL;
     for (i = 0; i < n; i++) {
@@ -258,7 +258,7 @@ static char *regex_escape(const char *s, const char *suffix)
             out[j++] = '\\';
         out[j++] = s[i];
     }
-    strcpy(out + j, suffix);
+    memcpy(out + j, suffix, slen + 1);
     return out;
 }
 
