@@ -327,6 +327,91 @@ size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
 #define VS_LOCAL_VARIABLES "local_variables"
 
 /* ------------------------------------------------------------------------ */
+/* Partitioned variables (TF's partitioners and PartitionedVariable)         */
+
+/* vs_partitioner.kind */
+enum {
+    VS_PARTITION_NONE = 0,          /* "not given": inherit */
+    VS_PARTITION_FIXED_SIZE,        /* fixed_size_partitioner: parts[axis] =
+                                       min(num_shards, shape[axis]) */
+    VS_PARTITION_VARIABLE_AXIS_SIZE, /* variable_axis_size_partitioner:
+                                       shards of at most max_shard_bytes,
+                                       capped at max_shards (0: no cap) */
+    VS_PARTITION_MIN_MAX            /* min_max_variable_partitioner:
+                                       max(1, min(shape[axis],
+                                       max_partitions, ceil(bytes /
+                                       min_slice_size))) */
+};
+/* TF's default min_slice_size of min_max_variable_partitioner (256 KiB). */
+#define VS_MIN_SLICE_SIZE_DEFAULT ((int64_t)256 << 10)
+
+typedef struct vs_partitioner {
+    int kind;
+    int axis; /* >= 0 and below the variable's rank */
+    int num_shards;          /* FIXED_SIZE */
+    int64_t max_shard_bytes; /* VARIABLE_AXIS_SIZE, >= 1 */
+    int max_shards;          /* VARIABLE_AXIS_SIZE, 0: no cap */
+    int max_partitions;      /* MIN_MAX */
+    int64_t min_slice_size;  /* MIN_MAX, bytes, >= 1 */
+} vs_partitioner;
+
+vs_partitioner vs_partitioner_fixed_size(int num_shards, int axis);
+vs_partitioner vs_partitioner_variable_axis_size(int64_t max_shard_bytes,
+                                                 int axis, int max_shards);
+vs_partitioner vs_partitioner_min_max(int max_partitions, int axis,
+                                      int64_t min_slice_size);
+
+/** TF's VariableScope.set_partitioner (and variable_scope(...,
+ *  partitioner=p) when called right after entering): sets this scope
+ *  object's default partitioner (copied; NULL or kind VS_PARTITION_NONE
+ *  clears it). Scopes opened inside it later inherit it; re-entering the
+ *  object gets it. VS_EINVAL for an invalid partitioner. */
+VS_NODISCARD int vs_scope_set_partitioner(vs_scope *scope,
+                                          const vs_partitioner *p);
+/** The scope's partitioner; NULL when none. */
+const vs_partitioner *vs_scope_partitioner(const vs_scope *scope);
+
+typedef struct vs_partitioned vs_partitioned; /* owned by its graph */
+
+/** TF's get_variable with a partitioner: the parts are ordinary variables
+ *  "<full>/part_0" ... (store keys, op names, collection members in
+ *  order); the first dim % n shards along the axis get one more row.
+ *  partitioner NULL (or kind VS_PARTITION_NONE): the scope's; with reuse=
+ *  VS_REUSE none is needed to get an existing one. Errors and reuse rules
+ *  are TF's, with C names. Each part is initialized with its shard shape
+ *  and the same op seed (as TF); core variance scaling (glorot, he, lecun)
+ *  takes its fans, and identity its eye, from the FULL shape (TF's
+ *  partition_info); contrib xavier and the others use the shard shape.
+ *  vs_get_variable under a scope partitioner with
+ *  a non-scalar (or unspecified) shape fails with VS_EINVAL and says to
+ *  use this call; a scalar ignores the partitioner, as in TF. vs_save
+ *  writes a partitioned variable as ONE tensor under its full name, with
+ *  the full shape; vs_restore reads it into any partitioning, or none
+ *  (also vs_init_from_checkpoint, by full name or scope). Explicit
+ *  vs_save_ex/vs_restore_ex lists must hold every part of it, unless keys
+ *  are given: then each part is a separate tensor under its key. */
+VS_NODISCARD int vs_get_partitioned_variable(vs_graph *g, const char *name,
+                                             const vs_var_opts *opts,
+                                             const vs_partitioner *partitioner,
+                                             vs_partitioned **out);
+/** "scope0/name0" (no ":0"); "" for NULL. */
+const char *vs_partitioned_name(const vs_partitioned *p);
+size_t vs_partitioned_num_parts(const vs_partitioned *p);
+/** Part i, sorted by offset; NULL when i is out of range. */
+vs_var *vs_partitioned_part(const vs_partitioned *p, size_t i);
+vs_dtype vs_partitioned_dtype(const vs_partitioned *p);
+/** The full shape into dims; returns the rank (-1 for NULL). */
+int vs_partitioned_shape(const vs_partitioned *p, int64_t dims[VS_MAX_DIMS]);
+/** Part i's offset in the full variable (one entry per dim); returns the
+ *  rank, or -1 when p is NULL or i is out of range. */
+int vs_partitioned_part_offset(const vs_partitioned *p, size_t i,
+                               int64_t offset[VS_MAX_DIMS]);
+/** The partition list (TF's _get_partitions: 1 except on the slice
+ *  axis); returns the rank (-1 for NULL). */
+int vs_partitioned_partitions(const vs_partitioned *p,
+                              int64_t parts[VS_MAX_DIMS]);
+
+/* ------------------------------------------------------------------------ */
 /* Ops (float32 unless stated; outputs are new tensors the caller frees)      */
 
 typedef enum { VS_PAD_SAME, VS_PAD_VALID } vs_padding;

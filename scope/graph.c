@@ -440,6 +440,7 @@ void vs_graph_close(vs_graph *g)
         sqlite3_finalize(g->st[k]);
     if (g->db)
         sqlite3_close(g->db);
+    vs__partitioned_free_all(g); /* (partitioned variables) */
     for (i = 0; i < g->n_vars; i++)
         var_free(g->vars[i]);
     vs__free(g->vars);

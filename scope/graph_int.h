@@ -30,6 +30,10 @@ struct vs_var {
     int (*loader)(vs_var *v, void *ctx);
     void *loader_ctx;
     void (*loader_free)(void *ctx);
+    /* Added (partitioned variables): the partitioned variable this is a
+     * part of (NULL: none) and its index there. */
+    struct vs_partitioned *part_of;
+    size_t part_index;
 };
 
 /* The registry connection (in-memory SQLite). Tables:
@@ -63,5 +67,26 @@ void vs__var_set_loader(vs_var *v, int (*loader)(vs_var *, void *),
  * for none), given the graph seed and the ops created so far. */
 void vs__graph_get_seed(vs_graph *g, int64_t op_seed, int64_t *seed,
                         int64_t *seed2);
+
+/* ---- partitioned variables (scope/partitioned.c) ---- */
+
+/* The partitioned variable named full_name ("foo/v"), or NULL. */
+vs_partitioned *vs__partitioned_find(vs_graph *g, const char *full_name);
+/* Byte size of the full tensor. */
+size_t vs__partitioned_nbytes(const vs_partitioned *p);
+/* Copies the parts' values into full (vs__partitioned_nbytes bytes, row
+ * major, the full shape). VS_EUNINIT if a part is not initialized. */
+int vs__partitioned_gather(const vs_partitioned *p, void *full);
+/* Copies slices of full (the full shape) into every part and marks them
+ * initialized. */
+int vs__partitioned_scatter(vs_partitioned *p, const void *full);
+/* TF's SaveSliceInfo.spec of part i: the full dims joined by spaces, a
+ * space, then "offset,length" per dim joined by ':' ("10 4 4,3:0,4").
+ * VS_EINVAL when i is out of range or cap is too small. */
+int vs__partitioned_slice_spec(const vs_partitioned *p, size_t i, char *buf,
+                               size_t cap);
+/* Copies part v's slice of full (its partitioned variable's full shape)
+ * into v and marks it initialized. */
+int vs__partitioned_copy_part(vs_var *v, const void *full);
 
 #endif /* VS_GRAPH_INT_H */

@@ -312,6 +312,9 @@ static int enter_pure(vs_graph *g, const char *new_name, const char *ns,
     }
     if (opts && opts->dtype)
         s->dtype = opts->dtype;
+    /* (partitioned variables) inherited, or the captured scope's */
+    s->has_partitioner = copy_from->has_partitioner;
+    s->partitioner = copy_from->partitioner;
 
     /* TF opens the scope's count, then copies the table for re-entry. */
     rc = count_change(g, ST_SCOPECOUNT_OPEN, new_name);

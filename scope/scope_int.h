@@ -15,6 +15,8 @@ struct vs_scope {
     int has_init;       /* init is set */
     vs_init init;       /* default initializer; init.values -> init_values */
     double *init_values;
+    int has_partitioner; /* partitioner is set (inherited by children) */
+    vs_partitioner partitioner;
     int pinned;         /* handed to the caller: lives until graph close;
                            others are freed when their frame is popped */
     struct vs_scope *prev, *next; /* all live scope objects */
@@ -79,6 +81,9 @@ struct vs_graph {
                                     are logged for undo while > 0 */
     char *buf;                   /* scratch for full names */
     size_t buf_cap;
+    struct vs_partitioned **pvs; /* partitioned variables, creation order */
+    size_t n_pvs, cap_pvs;
+    size_t n_part0;              /* store keys ending in "/part_0" */
 };
 
 /* Runs a prepared statement to completion (no rows); resets it. */
@@ -106,5 +111,37 @@ const char *vs__init_kind_name(const vs_init *init);
 void vs__scope_free(vs_graph *g, vs_scope *s);
 /* Grows g->buf to at least n bytes. */
 int vs__graph_buf(vs_graph *g, size_t n);
+
+/* ---- partitioned variables (partitioned.c) ---- */
+
+/* NULL, or a partitioner whose fields are valid (else VS_EINVAL). A kind
+ * of VS_PARTITION_NONE is valid (means "not given"). */
+int vs__partitioner_check(const vs_partitioner *p);
+/* The partitioner a get_variable call uses: `given` when set (kind !=
+ * NONE), else the current scope's; NULL for none. Validates it (*rc =
+ * VS_EINVAL with the message when invalid). */
+const vs_partitioner *vs__partitioner_effective(vs_graph *g,
+                                                const vs_partitioner *given,
+                                                int *rc);
+/* TF's _call_partitioner: the partition list for a full shape. */
+int vs__partitioner_call(const vs_partitioner *p, vs_dtype dtype, int ndim,
+                         const int64_t *shape, int64_t parts[VS_MAX_DIMS]);
+/* TF's checks of a partition list of n entries for shape (rank, >= 1,
+ * one axis at most). */
+int vs__partition_check(int ndim, const int64_t *shape, int n,
+                        const int64_t *parts);
+/* get_variable's single-variable path under the full name `full` with
+ * reuse `reuse` (scope-independent): creates or reuses. */
+int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
+                            const vs_var_opts *o, int local, vs_var **out);
+/* Fills part v (v->part_of set) as its initializer would with
+ * partition_info: variance-scaling fans and identity from the full shape. */
+int vs__partitioned_fill(vs_var *v);
+/* TF's "No partitioner was provided, but a partitioned version of the
+ * variable was found: foo/v/part_0. ..." when "<full>/part_0" is in the
+ * store. */
+int vs__partitioned_none_check(vs_graph *g, const char *full);
+/* Frees every partitioned variable (graph close). */
+void vs__partitioned_free_all(vs_graph *g);
 
 #endif /* VS_SCOPE_INT_H */

@@ -255,15 +255,12 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                         int local, vs_var **out)
 {
     vs_scope *scope;
-    sqlite3_stmt *st;
     int64_t shape[VS_MAX_DIMS];
-    int ndim = -1, rc, step;
+    int ndim = -1, rc;
     size_t nlen, slen;
     vs_dtype dtype;
-    const vs_init *init;
-    vs_init dflt;
-    char *op_name = NULL;
-    vs_var *v = NULL;
+    const vs_partitioner *part;
+    char *full;
 
     if (out)
         *out = NULL;
@@ -298,10 +295,88 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
         memcpy(g->buf, name, nlen + 1);
     }
 
+    /* Partitioned variables (TF's _true_getter): a partitioner with a
+     * non-scalar shape means a PartitionedVariable, which this call cannot
+     * return; reuse=True without one returns an existing one in TF. */
+    part = vs__partitioner_effective(g, NULL, &rc);
+    if (rc != VS_OK)
+        return rc;
+    if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
+        return vs__get_single_variable(g, g->buf, scope->reuse, o, local,
+                                       out);
+    full = vs__strdup(g->buf);
+    if (full == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (part != NULL && ndim != 0) {
+        if (vs__graph_find_store(g, full) != NULL)
+            rc = vs__fail(VS_EINVAL,
+                          "A partitioner was provided, but an unpartitioned "
+                          "version of the variable was found: %s.  Perhaps a "
+                          "variable of the same name was already created "
+                          "without partitioning?",
+                          full);
+        else
+            rc = vs__fail(VS_EINVAL,
+                          "Variable %s has a partitioner and a non-scalar "
+                          "shape: use vs_get_partitioned_variable() to get "
+                          "a partitioned variable",
+                          full);
+    } else if (part == NULL && scope->reuse == VS_REUSE &&
+               vs__partitioned_find(g, full) != NULL) {
+        rc = vs__fail(VS_EINVAL,
+                      "Variable %s is a partitioned variable: use "
+                      "vs_get_partitioned_variable() to get it",
+                      full);
+    } else {
+        rc = vs__partitioned_none_check(g, full);
+        if (rc == VS_OK)
+            rc = vs__get_single_variable(g, full, scope->reuse, o, local,
+                                         out);
+    }
+    vs__free(full);
+    return rc;
+}
+
+/* get_variable's single-variable path (TF's _get_single_variable) for the
+ * full name `full`, with reuse `reuse` (VS_REUSE_INHERIT: False). Also used
+ * for the parts of a partitioned variable. */
+int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
+                            const vs_var_opts *o, int local, vs_var **out)
+{
+    vs_scope *scope = g->current;
+    sqlite3_stmt *st;
+    int64_t shape[VS_MAX_DIMS];
+    int ndim = -1, rc, step;
+    size_t flen;
+    vs_dtype dtype;
+    const vs_init *init;
+    vs_init dflt;
+    char *op_name = NULL;
+    vs_var *v = NULL;
+
+    *out = NULL;
+    rc = read_spec(o, &ndim, shape);
+    if (rc != VS_OK)
+        return rc;
+    dtype = (o && o->dtype) ? o->dtype : scope->dtype;
+    if (!dtype_ok(dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
+    flen = strlen(full);
+    if (flen > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
+                                   "most %d)",
+                        flen, VS_NAME_MAX);
+    if (full != g->buf) {
+        rc = vs__graph_buf(g, flen + 1);
+        if (rc != VS_OK)
+            return rc;
+        memcpy(g->buf, full, flen + 1);
+    }
+
     /* The store decision is one query keyed by the full name. */
     st = g->st[ST_STORE_GET];
-    if (sqlite3_bind_text(st, 1, g->buf, (int)(nlen + slen + (slen ? 1 : 0)),
-                          SQLITE_STATIC) != SQLITE_OK) {
+    if (sqlite3_bind_text(st, 1, g->buf, (int)flen, SQLITE_STATIC) !=
+        SQLITE_OK) {
         sqlite3_reset(st);
         return vs__graph_sqlfail(g, "bind");
     }
@@ -314,7 +389,7 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
         int compatible = 1, i;
         char want[VS_SHAPE_STR_MAX], have[VS_SHAPE_STR_MAX];
 
-        if (scope->reuse == VS_REUSE_INHERIT) {
+        if (reuse == VS_REUSE_INHERIT) {
             rc = vs__fail(VS_EEXIST,
                           "Variable %s already exists, disallowed. Did you "
                           "mean to set reuse=VS_REUSE or reuse=VS_AUTO_REUSE "
@@ -355,7 +430,7 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
         return vs__graph_sqlfail(g, "lookup");
 
     /* A new variable. */
-    if (scope->reuse == VS_REUSE)
+    if (reuse == VS_REUSE)
         return vs__fail(VS_ENOTFOUND,
                         "Variable %s does not exist, or was not created with "
                         "vs_get_variable(). Did you mean to set "
@@ -406,6 +481,8 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                       local ? VS_LOCAL_VARIABLES : NULL);
     if (rc != VS_OK)
         return rc;
+    if (flen >= 7 && strcmp(v->store_key + flen - 7, "/part_0") == 0)
+        g->n_part0++; /* vs__partitioned_none_check looks only then */
     *out = v;
     return VS_OK;
 reset:
@@ -640,7 +717,9 @@ static int run_initializer(vs_var *v)
         if (v->nbytes)
             memcpy(v->value.data, v->initial_value->data, v->nbytes);
         rc = VS_OK;
-    } else
+    } else if (v->part_of)
+        rc = vs__partitioned_fill(v); /* partition_info: full shape */
+    else
         rc = vs_init_fill(&v->init, &v->value, v->seed, v->seed2);
     if (rc != VS_OK)
         return vs__fail_prefix(rc, "initializing %s: ", v->op_name);

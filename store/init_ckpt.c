@@ -18,6 +18,7 @@ typedef struct {
     char *path;
     int64_t step;
     char *key;
+    int slice; /* the key holds v's whole partitioned variable */
 } loader_ctx;
 
 static void loader_free(void *p)
@@ -30,12 +31,53 @@ static void loader_free(void *p)
     vs__free(c);
 }
 
+/* A part of a partitioned target: reads the full tensor, keeps v's
+ * slice. */
+static int load_slice(vs_var *v, const loader_ctx *c)
+{
+    const vs_partitioned *pv = v->part_of;
+    int64_t shp[VS_MAX_DIMS];
+    int nd = vs_partitioned_shape(pv, shp), same;
+    vs_tensor *t = NULL;
+    int rc = vs_load_variable(c->path, c->step, c->key, &t);
+    if (rc != VS_OK)
+        return rc;
+    if (t->dtype != vs_partitioned_dtype(pv)) {
+        rc = vs__fail(VS_EDTYPE,
+                      "tensor_name = %s; expected dtype %s does not equal "
+                      "original dtype %s",
+                      c->key, vs__dtype_tf_string(vs_partitioned_dtype(pv)),
+                      vs__dtype_tf_string(t->dtype));
+        vs_tensor_free(t);
+        return rc;
+    }
+    same = t->ndim == nd;
+    for (int d = 0; same && d < nd; d++)
+        same = t->shape[d] == shp[d];
+    if (!same) {
+        char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+        vs__shape_brackets(nd, shp, a, sizeof a);
+        vs__shape_brackets(t->ndim, t->shape, b, sizeof b);
+        rc = vs__fail(VS_ESHAPE,
+                      "Assign requires shapes of both tensors to match. lhs "
+                      "shape= %s rhs shape= %s (key %s)",
+                      a, b, c->key);
+        vs_tensor_free(t);
+        return rc;
+    }
+    rc = vs__partitioned_copy_part(v, t->data);
+    vs_tensor_free(t);
+    return rc;
+}
+
 static int loader_run(vs_var *v, void *p)
 {
     loader_ctx *c = p;
     const char *key = c->key;
+    if (c->slice && v->part_of != NULL)
+        return load_slice(v, c);
     return vs__restore_vars(v->g, c->path, c->step, &v, &key, 1, 0, NULL,
-                            NULL);
+                            NULL, NULL);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -104,10 +146,11 @@ static int cmp_pair(const void *a, const void *b)
 typedef struct {
     vs_var *var;
     char *key;
+    int slice; /* var is a part; key is its partitioned variable's */
 } assign;
 
 static int add_assign(assign **a, size_t *n, size_t *cap, vs_var *v,
-                      const char *key)
+                      const char *key, int slice)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
@@ -118,6 +161,7 @@ static int add_assign(assign **a, size_t *n, size_t *cap, vs_var *v,
         *cap = nc;
     }
     (*a)[*n].var = v;
+    (*a)[*n].slice = slice;
     (*a)[*n].key = vs__strdup(key);
     if ((*a)[*n].key == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
@@ -262,9 +306,46 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
                               v->name, a, ck, b);
                 goto out;
             }
-            rc = add_assign(&as, &na, &acap, v, ck);
+            rc = add_assign(&as, &na, &acap, v, ck, 0);
             if (rc != VS_OK)
                 goto out;
+            continue;
+        }
+        /* A partitioned variable named by its full name: every part
+         * loads its slice of the tensor. */
+        vs_partitioned *pv = vs__partitioned_find(g, tg);
+        if (pv != NULL) {
+            const ck_entry *e = find_entry(ents, ne, ck);
+            if (e == NULL) {
+                char *m = py_map(ents, ne);
+                rc = vs__fail(VS_ENOTFOUND,
+                              "Tensor %s is not found in %s checkpoint %s", ck,
+                              path, m != NULL ? m : "{...}");
+                vs__free(m);
+                goto out;
+            }
+            int64_t fs[VS_MAX_DIMS];
+            int fn = vs_partitioned_shape(pv, fs);
+            int same = e->ndim == fn;
+            for (int d = 0; same && d < fn; d++)
+                same = e->shape[d] == fs[d];
+            if (!same) {
+                char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+                vs__shape_str(fn, fs, a, sizeof a);
+                py_list(e->ndim, e->shape, b, sizeof b);
+                rc = vs__fail(VS_ESHAPE,
+                              "Shape of variable %s (%s) doesn't match with "
+                              "shape of tensor %s (%s) from checkpoint "
+                              "reader.",
+                              vs_partitioned_name(pv), a, ck, b);
+                goto out;
+            }
+            for (size_t k = 0; k < vs_partitioned_num_parts(pv); k++) {
+                rc = add_assign(&as, &na, &acap, vs_partitioned_part(pv, k),
+                                ck, 1);
+                if (rc != VS_OK)
+                    goto out;
+            }
             continue;
         }
         /* A scope mapping. */
@@ -280,7 +361,12 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
             goto out;
         }
         for (size_t k = 0; k < ns; k++) {
-            const char *vn = names[k];
+            /* A part maps by its partitioned variable's full name (TF
+             * cuts "/part_N"). */
+            vs_var *sv = vs__graph_find_store(g, names[k]);
+            int slice = sv != NULL && sv->part_of != NULL;
+            const char *vn = slice ? vs_partitioned_name(sv->part_of)
+                                   : names[k];
             if (sl > 0 && !(strncmp(vn, tg, sl) == 0 && vn[sl] == '/'))
                 continue;
             /* TF: strip the scope, drop one character (the '/') unless
@@ -307,8 +393,7 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
                 vs__free(full);
                 goto out;
             }
-            rc = add_assign(&as, &na, &acap, vs__graph_find_store(g, vn),
-                            full);
+            rc = add_assign(&as, &na, &acap, sv, full, slice);
             vs__free(full);
             if (rc != VS_OK)
                 goto out;
@@ -325,6 +410,7 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
         }
         lc->path = vs__strdup(path);
         lc->key = as[i].key;
+        lc->slice = as[i].slice;
         as[i].key = NULL;
         lc->step = step;
         if (lc->path == NULL) {

@@ -300,9 +300,76 @@ static void brackets(int ndim, const int64_t *shape, char *buf, size_t cap)
     vs__shape_brackets(ndim, shape, buf, cap);
 }
 
+int vs__group_partitioned(vs_var **vars, const char *const *keys, size_t *n,
+                          vs_partitioned ***pvs_out, const char ***keys_out)
+{
+    size_t cnt = *n, m = 0;
+    vs_partitioned **pvs = vs__calloc(cnt ? cnt : 1, sizeof *pvs);
+    const char **ko = vs__calloc(cnt ? cnt : 1, sizeof *ko);
+    unsigned char *seen = NULL;
+    int rc = VS_OK;
+    *pvs_out = NULL;
+    *keys_out = NULL;
+    if (pvs == NULL || ko == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        vs_var *v = vars[i];
+        vs_partitioned *p = keys == NULL ? v->part_of : NULL;
+        if (p == NULL) {
+            pvs[m] = NULL;
+            ko[m] = keys != NULL ? keys[i] : v->op_name;
+            vars[m++] = v;
+            continue;
+        }
+        int dup = 0;
+        for (size_t k = 0; k < m && !dup; k++)
+            dup = pvs[k] == p;
+        if (dup)
+            continue;
+        /* Every part, once each, must be listed (from here on). */
+        size_t np = vs_partitioned_num_parts(p), got = 0;
+        seen = vs__calloc(np ? np : 1, 1);
+        if (seen == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t j = i; j < cnt; j++) {
+            if (vars[j]->part_of == p && vars[j]->part_index < np &&
+                !seen[vars[j]->part_index]) {
+                seen[vars[j]->part_index] = 1;
+                got++;
+            }
+        }
+        vs__free(seen);
+        seen = NULL;
+        if (got != np) {
+            rc = vs__fail(VS_EINVAL,
+                          "partitioned variable %s: only %zu of its %zu parts "
+                          "are listed (list them all, or give keys to treat "
+                          "the parts as separate variables)",
+                          vs_partitioned_name(p), got, np);
+            goto out;
+        }
+        pvs[m] = p;
+        ko[m] = vs_partitioned_name(p);
+        vars[m++] = v;
+    }
+    *n = m;
+    *pvs_out = pvs;
+    *keys_out = ko;
+    return VS_OK;
+out:
+    vs__free(pvs);
+    vs__free(ko);
+    return rc;
+}
+
 int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
                      vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads, vs__progress_fn fn, void *fn_ctx)
+                     int threads, vs__progress_fn fn, void *fn_ctx,
+                     vs_partitioned *const *pvs)
 {
     (void)g;
     sqlite3 *db = NULL;
@@ -335,20 +402,31 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
     for (size_t i = 0; i < n; i++) {
         const vs_var *v = vars[i];
         vs__load_item *it = &items[i];
-        if (it->dtype != v->value.dtype) {
+        /* The target's dtype and shape: a whole partitioned variable has
+         * its full shape. */
+        vs_dtype want_dt = v->value.dtype;
+        int want_nd = v->value.ndim;
+        int64_t want_sh[VS_MAX_DIMS];
+        if (pvs != NULL && pvs[i] != NULL) {
+            want_dt = vs_partitioned_dtype(pvs[i]);
+            want_nd = vs_partitioned_shape(pvs[i], want_sh);
+        } else if (want_nd > 0) {
+            memcpy(want_sh, v->value.shape, sizeof(int64_t) * (size_t)want_nd);
+        }
+        if (it->dtype != want_dt) {
             rc = vs__fail(VS_EDTYPE,
                           "tensor_name = %s; expected dtype %s does not equal "
                           "original dtype %s",
-                          it->key, vs__dtype_tf_string(v->value.dtype),
+                          it->key, vs__dtype_tf_string(want_dt),
                           vs__dtype_tf_string(it->dtype));
             goto out;
         }
-        int same = it->ndim == v->value.ndim;
+        int same = it->ndim == want_nd;
         for (int d = 0; same && d < it->ndim; d++)
-            same = it->shape[d] == v->value.shape[d];
+            same = it->shape[d] == want_sh[d];
         if (!same) {
             char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-            brackets(v->value.ndim, v->value.shape, a, sizeof a);
+            brackets(want_nd, want_sh, a, sizeof a);
             brackets(it->ndim, it->shape, b, sizeof b);
             rc = vs__fail(VS_ESHAPE,
                           "Assign requires shapes of both tensors to match. "
@@ -381,11 +459,22 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
         goto out;
     /* Everything verified: now the variables change. */
     for (size_t i = 0; i < n; i++) {
-        rc = vs__var_ensure_buffer(vars[i]);
+        if (pvs != NULL && pvs[i] != NULL) {
+            size_t np = vs_partitioned_num_parts(pvs[i]);
+            for (size_t k = 0; k < np && rc == VS_OK; k++)
+                rc = vs__var_ensure_buffer(vs_partitioned_part(pvs[i], k));
+        } else {
+            rc = vs__var_ensure_buffer(vars[i]);
+        }
         if (rc != VS_OK)
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        if (pvs != NULL && pvs[i] != NULL) {
+            /* buffers are in place: this cannot fail */
+            (void)vs__partitioned_scatter(pvs[i], items[i].dst);
+            continue;
+        }
         if (items[i].nbytes > 0)
             memcpy(vars[i]->value.data, items[i].dst, items[i].nbytes);
         vs__var_set_initialized(vars[i], 1);
@@ -415,6 +504,8 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
                         opts->threads);
     vs_var **vars = NULL;
     const char **keys = NULL;
+    vs_partitioned **pvs = NULL;
+    const char **gkeys = NULL;
     size_t n = 0;
     int rc = VS_OK;
     if (opts != NULL && opts->vars != NULL) {
@@ -458,7 +549,11 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
         const char *prefix = opts != NULL ? opts->prefix : NULL;
         size_t plen = prefix != NULL ? strlen(prefix) : 0;
         for (size_t i = 0; i < all; i++) {
-            if (plen == 0 || strncmp(vars[i]->op_name, prefix, plen) == 0) {
+            /* A part of a partitioned variable matches by its full name. */
+            const char *nm = vars[i]->part_of != NULL
+                                 ? vs_partitioned_name(vars[i]->part_of)
+                                 : vars[i]->op_name;
+            if (plen == 0 || strncmp(nm, prefix, plen) == 0) {
                 vars[n] = vars[i];
                 keys[n] = vars[i]->op_name;
                 n++;
@@ -469,11 +564,22 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
             goto out;
         }
     }
-    rc = vs__restore_vars(g, path, step, vars, keys, n,
+    /* Partitioned variables: one tensor under the full name, sliced into
+     * the parts (unless keys name each variable). */
+    rc = vs__group_partitioned(vars,
+                               opts != NULL && opts->vars != NULL
+                                   ? opts->keys
+                                   : NULL,
+                               &n, &pvs, &gkeys);
+    if (rc != VS_OK)
+        goto out;
+    rc = vs__restore_vars(g, path, step, vars, gkeys, n,
                           opts != NULL ? opts->threads : 0,
                           opts != NULL ? opts->progress : NULL,
-                          opts != NULL ? opts->progress_ctx : NULL);
+                          opts != NULL ? opts->progress_ctx : NULL, pvs);
 out:
+    vs__free(pvs);
+    vs__free(gkeys);
     vs__free(vars);
     vs__free(keys);
     return rc;

@@ -609,7 +609,15 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
         sqlite3_bind_text(gv, 2, v->name, -1, SQLITE_STATIC);
         s = sqlite3_step(gv);
         sqlite3_reset(ins);
-        sqlite3_bind_text(ins, 1, v->op_name, -1, SQLITE_STATIC);
+        /* A whole partitioned variable (saved under its full name): its
+         * full name and shape; scope and initializer from its part. */
+        const vs_partitioned *pv =
+            v->part_of != NULL &&
+                    strcmp(items[i].key, vs_partitioned_name(v->part_of)) == 0
+                ? v->part_of
+                : NULL;
+        sqlite3_bind_text(ins, 1, pv ? vs_partitioned_name(pv) : v->op_name,
+                          -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, items[i].key, -1, SQLITE_STATIC);
         if (s == SQLITE_ROW) {
             sqlite3_bind_value(ins, 3, sqlite3_column_value(gv, 0));
@@ -621,10 +629,14 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
         }
         sqlite3_bind_text(ins, 4, vs__dtype_str(v->value.dtype), -1,
                           SQLITE_STATIC);
-        sqlite3_bind_text(ins, 5,
-                          vs__shape_json(v->value.ndim, v->value.shape, shp,
-                                         sizeof shp),
-                          -1, SQLITE_TRANSIENT);
+        if (pv != NULL) {
+            int64_t fs[VS_MAX_DIMS];
+            int fn = vs_partitioned_shape(pv, fs);
+            vs__shape_json(fn, fs, shp, sizeof shp);
+        } else {
+            vs__shape_json(v->value.ndim, v->value.shape, shp, sizeof shp);
+        }
+        sqlite3_bind_text(ins, 5, shp, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(ins, 6, v->trainable ? 1 : 0);
         sqlite3_bind_int64(ins, 8, step);
         int w = sqlite3_step(ins);
@@ -1046,43 +1058,80 @@ int vs_save_ex(vs_graph *g, const char *path, int64_t step,
             return vs__fail(VS_ERROR, "the global variables changed");
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        if (vars[i] == NULL) {
+            vs__free(vars);
+            return vs__fail(VS_EINVAL, "variable %zu of the list is NULL", i);
+        }
+        if (vars[i]->g != g) {
+            rc = vs__fail(VS_EINVAL, "variable %s belongs to another graph",
+                          vars[i]->op_name);
+            vs__free(vars);
+            return rc;
+        }
+    }
+    /* Partitioned variables: one tensor under the full name, assembled
+     * from the parts (unless keys name each variable). */
+    vs_partitioned **pvs = NULL;
+    const char **gkeys = NULL;
+    rc = vs__group_partitioned(vars,
+                               opts != NULL && opts->vars != NULL
+                                   ? opts->keys
+                                   : NULL,
+                               &n, &pvs, &gkeys);
+    if (rc != VS_OK) {
+        vs__free(vars);
+        return rc;
+    }
     save_item *items = vs__calloc(n, sizeof *items);
-    if (items == NULL) {
+    vs_tensor **whole = vs__calloc(n, sizeof *whole);
+    if (items == NULL || whole == NULL) {
+        vs__free(items);
+        vs__free(whole);
+        vs__free(pvs);
+        vs__free(gkeys);
         vs__free(vars);
         return vs__fail(VS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n && rc == VS_OK; i++) {
         vs_var *v = vars[i];
-        if (v == NULL) {
-            rc = vs__fail(VS_EINVAL, "variable %zu of the list is NULL", i);
-            break;
-        }
-        if (v->g != g) {
-            rc = vs__fail(VS_EINVAL, "variable %s belongs to another graph",
-                          v->op_name);
-            break;
-        }
-        const char *key = opts != NULL && opts->vars != NULL &&
-                                  opts->keys != NULL
-                              ? opts->keys[i]
-                              : v->op_name;
+        const char *key = gkeys[i];
         rc = check_key(key);
         if (rc != VS_OK)
             break;
-        if (!v->initialized || (v->value.data == NULL && v->nbytes > 0)) {
-            rc = vs__fail(VS_EUNINIT, "Attempting to use uninitialized value %s",
-                          v->op_name);
-            break;
-        }
         items[i].key = key;
         items[i].var = v;
-        items[i].t = &v->value;
-        rc = check_tensor(key, &v->value, &items[i].nbytes, &items[i].numel);
-        items[i].esize = vs__elem_size(v->value.dtype);
+        if (pvs[i] != NULL) {
+            int64_t shp[VS_MAX_DIMS];
+            int nd = vs_partitioned_shape(pvs[i], shp);
+            rc = vs_tensor_new(vs_partitioned_dtype(pvs[i]), nd, shp,
+                               &whole[i]);
+            if (rc == VS_OK)
+                rc = vs__partitioned_gather(pvs[i], whole[i]->data);
+            if (rc != VS_OK)
+                break;
+            items[i].t = whole[i];
+        } else {
+            if (!v->initialized || (v->value.data == NULL && v->nbytes > 0)) {
+                rc = vs__fail(VS_EUNINIT,
+                              "Attempting to use uninitialized value %s",
+                              v->op_name);
+                break;
+            }
+            items[i].t = &v->value;
+        }
+        rc = check_tensor(key, items[i].t, &items[i].nbytes,
+                          &items[i].numel);
+        items[i].esize = vs__elem_size(items[i].t->dtype);
     }
     if (rc == VS_OK)
         rc = save_items(path, step, items, n, opts, g);
+    for (size_t i = 0; i < n; i++)
+        vs_tensor_free(whole[i]);
+    vs__free(whole);
     vs__free(items);
+    vs__free(pvs);
+    vs__free(gkeys);
     vs__free(vars);
     return rc;
 }

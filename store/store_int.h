@@ -217,9 +217,21 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
                     size_t n, int threads, vs__progress *pr);
 /* Restores vars from keys at step (VS_LATEST ok): all or nothing. fn (may
  * be NULL) gets progress over the raw bytes read, ending with done ==
- * total once the variables changed. */
+ * total once the variables changed. pvs (may be NULL): where pvs[i] is
+ * set, item i is that whole partitioned variable (full shape; vars[i] is
+ * one of its parts), sliced into every part. */
 int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
                      vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads, vs__progress_fn fn, void *fn_ctx);
+                     int threads, vs__progress_fn fn, void *fn_ctx,
+                     vs_partitioned *const *pvs);
+/* (partitioned variables) Groups the parts of partitioned variables in
+ * vars[0..*n) (keys NULL: saved under op names): the first part of each
+ * keeps its slot, with (*pvs)[i] = its partitioned variable and
+ * (*keys_out)[i] its full name; the other parts are removed (*n shrinks).
+ * Every part of such a variable must be in the list (VS_EINVAL
+ * otherwise). *pvs and *keys_out are new arrays (vs__free) of the final
+ * *n entries; keys_out entries borrow from keys or the graph. */
+int vs__group_partitioned(vs_var **vars, const char *const *keys, size_t *n,
+                          vs_partitioned ***pvs, const char ***keys_out);
 
 #endif /* VS_STORE_INT_H */

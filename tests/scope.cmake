@@ -44,3 +44,4 @@ if(VS_SQLITE3_PROGRAM AND TARGET conv_demo)
     PASS_REGULAR_EXPRESSION "readme queries: ok"
     ENVIRONMENT "VS_SKIP_EXTENSION=${VS_SKIP_EXTENSION}")
 endif()
+vs_add_test(NAME test_partitioned SOURCES test_partitioned.c LABELS scope)
