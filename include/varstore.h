@@ -561,6 +561,18 @@ void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
  *  verifying its CRCs, without touching the rest. */
 VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
                                   const char *name, vs_tensor **out);
+/** A read handle on a checkpoint file: one open and one consistent
+ *  snapshot (as of vs_ckpt_open) for many reads; saves that commit later
+ *  are not seen until it is closed and opened again. Cheaper than calling
+ *  vs_load_variable per tensor. Free with vs_ckpt_close. */
+typedef struct vs_ckpt vs_ckpt;
+VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
+void vs_ckpt_close(vs_ckpt *f);
+/** vs_list_variables and vs_load_variable on an open handle. */
+VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
+                                        vs_tensor_info **out, size_t *n);
+VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
+                              vs_tensor **out);
 /** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
 VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);

@@ -592,14 +592,67 @@ int vs_restore(vs_graph *g, const char *path, int64_t step)
 
 /* ---- file-level reads -------------------------------------------------- */
 
-int vs_load_variable(const char *path, int64_t step, const char *name,
-                     vs_tensor **out)
+/* A read handle: one connection and one read transaction (a consistent
+ * snapshot of the file as of vs_ckpt_open) for many reads. */
+struct vs_ckpt {
+    sqlite3 *db;
+    char *path;
+};
+
+int vs_ckpt_open(const char *path, vs_ckpt **out)
 {
     if (out == NULL)
         return vs__fail(VS_EINVAL, "out is NULL");
     *out = NULL;
     if (path == NULL || *path == '\0')
         return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
+    vs_ckpt *f = vs__calloc(1, sizeof *f);
+    if (f == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    f->path = vs__strdup(path);
+    if (f->path == NULL) {
+        vs__free(f);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &f->db);
+    if (rc == VS_OK) {
+        int s = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
+        /* The snapshot starts at the first read: take it now. */
+        if (s == SQLITE_OK)
+            s = sqlite3_exec(f->db, "SELECT count(*) FROM checkpoints", NULL,
+                             NULL, NULL);
+        if (s != SQLITE_OK)
+            rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                                   path);
+    }
+    if (rc != VS_OK) {
+        vs_ckpt_close(f);
+        return rc;
+    }
+    *out = f;
+    return VS_OK;
+}
+
+void vs_ckpt_close(vs_ckpt *f)
+{
+    if (f == NULL)
+        return;
+    if (f->db != NULL) {
+        /* a read transaction: ending it cannot lose anything */
+        (void)sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+        vs__store_close(f->db);
+    }
+    vs__free(f->path);
+    vs__free(f);
+}
+
+int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
+{
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "out is NULL");
+    *out = NULL;
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
     if (name == NULL || *name == '\0')
         return vs__fail(VS_EINVAL, "variable name is NULL or empty");
     char *key = vs__strdup(name);
@@ -608,32 +661,19 @@ int vs_load_variable(const char *path, int64_t step, const char *name,
     size_t kl = strlen(key);
     if (kl > 2 && strcmp(key + kl - 2, ":0") == 0)
         key[kl - 2] = '\0';
-    sqlite3 *db = NULL;
     vs_tensor *t = NULL;
     vs__load_item it;
     memset(&it, 0, sizeof it);
     it.key = key;
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
-    if (rc != VS_OK)
-        goto out;
-    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
-    rc = vs__store_resolve_step(db, path, step, &step);
+    int rc = vs__store_resolve_step(f->db, f->path, step, &step);
     if (rc == VS_OK)
-        rc = vs__load_lookup(db, path, step, &it, 1);
+        rc = vs__load_lookup(f->db, f->path, step, &it, 1);
     if (rc == VS_OK)
         rc = vs_tensor_new(it.dtype, it.ndim, it.shape, &t);
     if (rc == VS_OK) {
         it.dst = t->data;
-        rc = vs__load_decode(db, path, &it, 1, 0, NULL);
+        rc = vs__load_decode(f->db, f->path, &it, 1, 0, NULL);
     }
-out:
-    if (db != NULL)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    vs__store_close(db);
     vs__free(key);
     if (rc != VS_OK) {
         vs_tensor_free(t);
@@ -641,6 +681,22 @@ out:
     }
     *out = t;
     return VS_OK;
+}
+
+int vs_load_variable(const char *path, int64_t step, const char *name,
+                     vs_tensor **out)
+{
+    vs_ckpt *f = NULL;
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "out is NULL");
+    *out = NULL;
+    if (name == NULL || *name == '\0')
+        return vs__fail(VS_EINVAL, "variable name is NULL or empty");
+    int rc = vs_ckpt_open(path, &f);
+    if (rc == VS_OK)
+        rc = vs_ckpt_load(f, step, name, out);
+    vs_ckpt_close(f);
+    return rc;
 }
 
 void vs_tensor_info_free(vs_tensor_info *infos, size_t n)
@@ -659,28 +715,22 @@ static double col_double_or_nan(sqlite3_stmt *st, int i)
     return sqlite3_column_double(st, i);
 }
 
-int vs_list_variables(const char *path, int64_t step, vs_tensor_info **out,
-                      size_t *n)
+int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
+                           size_t *n)
 {
     if (out == NULL || n == NULL)
         return vs__fail(VS_EINVAL, "out and n must not be NULL");
     *out = NULL;
     *n = 0;
-    if (path == NULL || *path == '\0')
-        return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
-    sqlite3 *db = NULL;
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
+    sqlite3 *db = f->db;
+    const char *path = f->path;
     sqlite3_stmt *st = NULL;
     vs_tensor_info *v = NULL;
     size_t cnt = 0, cap = 0;
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
-    if (rc != VS_OK)
-        return rc;
-    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
-    rc = vs__store_resolve_step(db, path, step, &step);
+    int s;
+    int rc = vs__store_resolve_step(db, path, step, &step);
     if (rc != VS_OK)
         goto out;
     rc = vs__store_prepare(db,
@@ -744,9 +794,6 @@ int vs_list_variables(const char *path, int64_t step, vs_tensor_info **out,
     }
 out:
     sqlite3_finalize(st);
-    if (db != NULL)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    vs__store_close(db);
     if (rc != VS_OK) {
         vs_tensor_info_free(v, cnt);
         return rc;
@@ -754,4 +801,19 @@ out:
     *out = v;
     *n = cnt;
     return VS_OK;
+}
+
+int vs_list_variables(const char *path, int64_t step, vs_tensor_info **out,
+                      size_t *n)
+{
+    vs_ckpt *f = NULL;
+    if (out == NULL || n == NULL)
+        return vs__fail(VS_EINVAL, "out and n must not be NULL");
+    *out = NULL;
+    *n = 0;
+    int rc = vs_ckpt_open(path, &f);
+    if (rc == VS_OK)
+        rc = vs_ckpt_list_variables(f, step, out, n);
+    vs_ckpt_close(f);
+    return rc;
 }

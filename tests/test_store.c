@@ -1482,6 +1482,60 @@ static void test_store__verify_progress(void **st)
     vs_tensor_free(small);
 }
 
+/* A read handle sees one snapshot; reads through it equal
+ * vs_load_variable; a bad handle or name is a clear error. */
+static void test_store__read_handle_snapshot(void **state)
+{
+    (void)state;
+    const int64_t shape[] = {3, 5};
+    vs_tensor *a = mk(VS_FLOAT32, 2, shape), *b = mk(VS_FLOAT32, 2, shape);
+    fill_weights(a);
+    fill_weights(b);
+    const char *names[] = {"layer/w"};
+    const vs_tensor *ta[] = {a}, *tb[] = {b};
+    assert_int_equal(vs_save_tensors(g_path, 1, names, ta, 1, NULL), VS_OK);
+
+    vs_ckpt *f = NULL;
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    /* a save that commits after the open is not seen through f */
+    assert_int_equal(vs_save_tensors(g_path, 2, names, tb, 1, NULL), VS_OK);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w:0", &got), VS_OK);
+    assert_tensor_equal(got, a);
+    vs_tensor_free(got);
+    got = NULL;
+    assert_int_equal(vs_ckpt_load(f, 2, "layer/w", &got), VS_ENOTFOUND);
+    assert_null(got);
+    assert_int_equal(vs_ckpt_load(f, 1, "nope", &got), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
+    vs_tensor_info *infos = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_ckpt_list_variables(f, VS_LATEST, &infos, &n), VS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(infos[0].name, "layer/w");
+    vs_tensor_info_free(infos, n);
+    vs_ckpt_close(f);
+
+    /* a new handle sees step 2, the same bytes as vs_load_variable */
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w", &got), VS_OK);
+    assert_tensor_equal(got, b);
+    vs_tensor_free(got);
+    assert_int_equal(vs_load_variable(g_path, 2, "layer/w", &got), VS_OK);
+    assert_tensor_equal(got, b);
+    vs_tensor_free(got);
+    vs_ckpt_close(f);
+
+    f = (vs_ckpt *)1;
+    assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
+    assert_null(f);
+    assert_int_equal(vs_ckpt_load(NULL, 1, "layer/w", &got), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint handle is NULL");
+    vs_ckpt_close(NULL);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1508,6 +1562,7 @@ int main(void)
         T(test_store__save_progress),
         T(test_store__restore_progress),
         T(test_store__verify_progress),
+        T(test_store__read_handle_snapshot),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
