@@ -263,6 +263,12 @@ has out.txt "restored 3 tensors of step 20 to out.st"
 st want.st '{"__metadata__":{"format":"varstore","step":"20"},"imported/a/d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"imported/a/i":{"dtype":"I32","shape":[2],"data_offsets":[8,16]},"imported/z/bf":{"dtype":"BF16","shape":[2],"data_offsets":[16,20]}}' \
     '\x00\x00\x00\x00\x00\x00\xd0\x3f\x05\x00\x00\x00\xfb\xff\xff\xff\x80\x3f\x00\xc0'
 same want.st out.st
+# created as fopen would (0666 less the umask), not mkstemp's 0600, and no
+# temporary file left beside it
+(umask 022 && "$VS" restore m.db --step 20 --safetensors perm.st >/dev/null) || fail "restore perm.st"
+equals "$(stat -c %a perm.st)" "644"
+same want.st perm.st
+equals "$(ls | grep -c '\.tmp-')" "0"
 run 0 save m.db --step 21 --safetensors out.st
 run 0 diff m.db 20 21
 has out.txt "0 added, 0 removed, 0 changed, 3 unchanged"
@@ -308,6 +314,15 @@ run 0 diff m.db m2.db
 has out.txt "0 added, 0 removed, 0 changed, 4 unchanged"
 run 1 diff m.db 10 99
 run 2 diff m.db 10 x
+# int64 extremes: |b - a| = 2**64 - 1 without signed overflow (it used to
+# wrap to 1, and is UB)
+mkdir -p i1 i2
+npy i1/v.npy "{'descr': '<i8', $F, 'shape': (1,), }" '\x00\x00\x00\x00\x00\x00\x00\x80'
+npy i2/v.npy "{'descr': '<i8', $F, 'shape': (1,), }" '\xff\xff\xff\xff\xff\xff\xff\x7f'
+run 0 save i1.db --step 1 --npy i1
+run 0 save i2.db --step 1 --npy i2
+run 0 diff i1.db i2.db --json
+has out.txt '"n_diff":1,"max_abs":1.8446744073709552e+19,"max_rel":2'
 
 # ---- SQLite extension ------------------------------------------------------
 if [ -n "$SQLITE" ] && [ -n "$EXT" ]; then
@@ -340,6 +355,27 @@ if [ -n "$SQLITE" ] && [ -n "$EXT" ]; then
     r=$("$SQLITE" :memory: ".load $EXT" "select vs_tensor_l2(1, 't');" 2>&1)
     case "$r" in *"the main database is not a file"*) ok ;;
     *) fail "extension on :memory: said: $r" ;; esac
+    # loading twice through SQL: the second registration fails (SQLite
+    # refuses to replace a function while a statement runs) and used to
+    # free the shared state twice (crash); the first load keeps working
+    r=$("$SQLITE" c.db "select load_extension('${EXT%.so}');" \
+        "select load_extension('${EXT%.so}');" 2>&1)
+    st=$?
+    case "$st:$r" in 1:*"unable to delete/modify user-function"*) ok ;;
+    *) fail "second load_extension exited $st: $r" ;; esac
+    r=$("$SQLITE" c.db ".load $EXT" ".load $EXT" "select vs_tensor_numel(1, 't');" 2>&1)
+    equals "$r" "4"
+    # a huge shape with no elements: the nested JSON stops at SQLite's
+    # length limit instead of looping 10**15 times
+    mkdir -p e1
+    npy e1/z.npy "{'descr': '<f4', $F, 'shape': (1000000000000000, 0), }" ''
+    run 0 save e.db --step 1 --npy e1
+    r=$(timeout 60 "$SQLITE" e.db ".load $EXT" ".limit length 100000" \
+        "select vs_tensor_json(1, 'z');" 2>&1)
+    st=$?
+    case "$st:$r" in 0:*) fail "vs_tensor_json of shape (10**15, 0) succeeded" ;;
+    *"string or blob too big"*) ok ;;
+    *) fail "vs_tensor_json of shape (10**15, 0) exited $st: $(echo "$r" | head -c 300)" ;; esac
 fi
 
 # ---- rename, prune ----------------------------------------------------------

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,9 @@ static int read_int_array(st_reader *r, const char *tname, const char *field,
                             r->path, tname, field);
         if (k == max)
             return vst_fail(max == VS_MAX_DIMS ? VS_EINVAL : VS_ECORRUPT,
-                            "%s: tensor '%s': %s has more than %d elements",
-                            r->path, tname, field, max);
+                            "%s: tensor '%s': %s has more than %d %s",
+                            r->path, tname, field, max,
+                            max == VS_MAX_DIMS ? "dimensions" : "elements");
         v[k] = sqlite3_column_int64(r->s_arr, 1);
         if (v[k] < 0)
             return vst_fail(VS_ECORRUPT, "%s: tensor '%s': %s holds %lld",
@@ -777,15 +779,27 @@ int vst_st_write(const char *path, const char *const *names,
     for (k = 0; k < 8; k++)
         lenb[k] = (unsigned char)(hlen >> (8 * k));
 
+    /* The temporary file is created with mode 0666 less the umask, as
+     * fopen would create path itself (mkstemp's 0600 would stay on the
+     * renamed file); O_EXCL and a fresh name per try keep it private to
+     * this call. */
     plen = strlen(path);
-    tmp = malloc(plen + 16);
+    tmp = malloc(plen + 64);
     if (tmp == NULL) {
         free(b.p);
         return vst_fail(VS_ENOMEM, "out of memory");
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    fd = mkstemp(tmp);
+    {
+        static _Atomic unsigned long counter;
+        unsigned long tries;
+        for (tries = 0; tries < 100; tries++) {
+            snprintf(tmp, plen + 64, "%s.tmp-%ld-%lu", path, (long)getpid(),
+                     counter++);
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (fd >= 0 || errno != EEXIST)
+                break;
+        }
+    }
     if (fd < 0) {
         rc = vst_fail(VS_EIO, "cannot create a file beside '%s': %s", path,
                       strerror(errno));

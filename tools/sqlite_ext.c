@@ -45,13 +45,15 @@ typedef struct {
 typedef struct {
     cache_slot slot[CACHE_SLOTS];
     unsigned long clock;
+    int refs; /* one per registered function (SQLite calls state_free as
+                 each is deleted or replaced, or when registering fails) */
 } ext_state;
 
 static void state_free(void *p)
 {
     ext_state *s = p;
     int i;
-    if (s == NULL)
+    if (s == NULL || --s->refs > 0)
         return;
     for (i = 0; i < CACHE_SLOTS; i++) {
         sqlite3_free(s->slot[i].path);
@@ -247,7 +249,10 @@ static void json_rec(sqlite3_str *out, const vs_tensor *t, int dim,
         return;
     }
     sqlite3_str_appendchar(out, 1, '[');
-    for (i = 0; i < t->shape[dim]; i++) {
+    /* Stop once the text is over SQLite's length limit: a shape such as
+     * (10**12, 0) has no elements but would loop 10**12 times. */
+    for (i = 0; i < t->shape[dim] && sqlite3_str_errcode(out) == SQLITE_OK;
+         i++) {
         if (i)
             sqlite3_str_appendchar(out, 1, ',');
         json_rec(out, t, dim + 1, off + (size_t)i * stride[dim], stride);
@@ -481,23 +486,27 @@ static int register_all(sqlite3 *db, char **pzErrMsg)
     if (s == NULL)
         return SQLITE_NOMEM;
     memset(s, 0, sizeof *s);
+    s->refs = 1; /* ours, for the loop */
     for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        /* The state is freed with the first function (destructor only on
-         * it); the others share it. Not deterministic: the file changes. */
+        /* Every function holds a reference to the shared state: SQLite
+         * calls state_free when one is replaced (a second load, a user
+         * function of the same name) or when registering it fails, so the
+         * state lives as long as any of them. Not deterministic: the file
+         * changes. */
+        s->refs++;
         rc = sqlite3_create_function_v2(db, fns[i].name, fns[i].nargs,
                                         SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
-                                        fns[i].fn, NULL, NULL,
-                                        i == 0 ? state_free : NULL);
+                                        fns[i].fn, NULL, NULL, state_free);
         if (rc != SQLITE_OK) {
             if (pzErrMsg != NULL)
                 *pzErrMsg = sqlite3_mprintf(
                     "varstore: cannot register %s: %s", fns[i].name,
                     sqlite3_errmsg(db));
-            if (i == 0)
-                state_free(s);
+            state_free(s); /* drop ours; SQLite dropped the failed one's */
             return rc;
         }
     }
+    state_free(s); /* drop ours */
     return SQLITE_OK;
 }
 

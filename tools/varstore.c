@@ -1805,10 +1805,15 @@ static void compare_values(const vs_tensor *a, const vs_tensor *b,
         c->n_diff++;
         x = elem_f64(a, i);
         y = elem_f64(b, i);
-        if (a->dtype == VS_INT64)
-            d = fabs((double)(elem_i64(b, i) - elem_i64(a, i)));
-        else
+        if (a->dtype == VS_INT64) {
+            /* |b - a| in uint64_t: exact, and no signed overflow (UB) for
+             * values of opposite signs far apart */
+            int64_t ia = elem_i64(a, i), ib = elem_i64(b, i);
+            d = (double)(ib >= ia ? (uint64_t)ib - (uint64_t)ia
+                                  : (uint64_t)ia - (uint64_t)ib);
+        } else {
             d = fabs(y - x);
+        }
         if (isnan(d)) {
             /* a NaN on either side (or inf - inf): infinitely different */
             c->max_abs = INFINITY;
