@@ -1,0 +1,59 @@
+# Fuzzing the file readers of tools/ (.npy, safetensors).
+#
+# Always: fuzz_replay_npy / fuzz_replay_safetensors, plain programs that run
+# each fuzz target on the files of tests/fuzz/corpus/<target>/ (seeds, and
+# every input that once crashed or broke a reader's contract), as CTest
+# tests test_fuzz_replay_npy and test_fuzz_replay_safetensors.
+#
+# -DVS_FUZZ=ON (clang only): also fuzz_npy and fuzz_safetensors, libFuzzer
+# programs with ASan + UBSan, the readers compiled into them with coverage:
+#   build/tests/fuzz_npy -max_total_time=300 tests/fuzz/corpus/npy
+option(VS_FUZZ "Build the libFuzzer targets (clang only)" OFF)
+
+if(TARGET varstore_tools)
+  foreach(target npy safetensors)
+    add_executable(fuzz_replay_${target}
+      ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_replay.c
+      ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c)
+    target_link_libraries(fuzz_replay_${target} PRIVATE
+      varstore_tools varstore_objects vs_options)
+    file(GLOB _vs_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${target}/*)
+    if(_vs_corpus)
+      list(SORT _vs_corpus)
+      add_test(NAME test_fuzz_replay_${target}
+        COMMAND fuzz_replay_${target} ${_vs_corpus})
+      set_tests_properties(test_fuzz_replay_${target} PROPERTIES
+        TIMEOUT 120 LABELS "tools;fuzz"
+        ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+    endif()
+  endforeach()
+
+  if(VS_FUZZ)
+    if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+      message(FATAL_ERROR "VS_FUZZ needs clang (libFuzzer): -DCMAKE_C_COMPILER=clang")
+    endif()
+    set(_vs_fuzz_common
+      ${PROJECT_SOURCE_DIR}/common/error.c ${PROJECT_SOURCE_DIR}/ops/tensor.c
+      ${PROJECT_SOURCE_DIR}/tools/vst.c)
+    set(_vs_fuzz_src_npy ${PROJECT_SOURCE_DIR}/tools/npy.c)
+    set(_vs_fuzz_src_safetensors ${PROJECT_SOURCE_DIR}/tools/safetensors.c)
+    foreach(target npy safetensors)
+      # The readers and what they call, compiled in with coverage (the
+      # library objects are not instrumented).
+      add_executable(fuzz_${target}
+        ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${target}.c
+        ${_vs_fuzz_src_${target}} ${_vs_fuzz_common})
+      target_include_directories(fuzz_${target} PRIVATE
+        ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common
+        ${PROJECT_SOURCE_DIR}/ops ${PROJECT_SOURCE_DIR}/tools)
+      target_compile_options(fuzz_${target} PRIVATE -g -O1
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+      target_link_options(fuzz_${target} PRIVATE
+        -fsanitize=fuzzer,address,undefined)
+      target_link_libraries(fuzz_${target} PRIVATE SQLite::SQLite3 vs_options)
+      if(VS_LIBM)
+        target_link_libraries(fuzz_${target} PRIVATE ${VS_LIBM})
+      endif()
+    endforeach()
+  endif()
+endif()
