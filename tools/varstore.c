@@ -1594,6 +1594,7 @@ static int cmd_restore(int argc, char **argv)
     int n_want = 0, have_step = 0, i, r, rc = EXIT_ERR;
     int64_t step = VS_LATEST;
     vs_tensor_info *infos = NULL;
+    vs_ckpt *ck = NULL; /* one open and one snapshot for every read */
     size_t n = 0, k, n_sel = 0;
     uint64_t sel_bytes = 0, done_bytes = 0;
     char *sel = NULL;
@@ -1660,7 +1661,8 @@ static int cmd_restore(int argc, char **argv)
         err("%s", vs_errmsg());
         goto done;
     }
-    if (vs_list_variables(path, step, &infos, &n) != VS_OK) {
+    if (vs_ckpt_open(path, &ck) != VS_OK ||
+        vs_ckpt_list_variables(ck, step, &infos, &n) != VS_OK) {
         err("%s", vs_errmsg());
         goto done;
     }
@@ -1706,7 +1708,7 @@ static int cmd_restore(int argc, char **argv)
         vs_tensor *t = NULL;
         if (!sel[k])
             continue;
-        if (vs_load_variable(path, step, infos[k].name, &t) != VS_OK) {
+        if (vs_ckpt_load(ck, step, infos[k].name, &t) != VS_OK) {
             progress_end(&pg);
             err("%s", vs_errmsg());
             goto done;
@@ -1780,6 +1782,7 @@ done:
     tl_free(&l);
     free(sel);
     vs_tensor_info_free(infos, n);
+    vs_ckpt_close(ck);
     free(want);
     return rc;
 }
