@@ -20,11 +20,14 @@ static int open_read_tx(const char *path, sqlite3 **db)
     return rc;
 }
 
-static void close_read_tx(sqlite3 *db)
+/* Ends the read transaction and closes db; returns rc, or the failure
+ * to end the transaction when rc was VS_OK (after an error, that failure
+ * cannot change what the caller reports, so it is deliberately ignored). */
+static int close_read_tx(sqlite3 *db, const char *path, int rc)
 {
-    if (db != NULL)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    int e = vs__store_end_read(db, path);
     vs__store_close(db);
+    return rc != VS_OK ? rc : e;
 }
 
 static int commit_close(sqlite3 *db, const char *path, int rc)
@@ -35,8 +38,10 @@ static int commit_close(sqlite3 *db, const char *path, int rc)
             rc = vs__store_sqlfail(db, s, "cannot commit to checkpoint file",
                                    path);
     }
+    /* Already failing: the rollback's result cannot change the error (and
+     * closing the connection rolls back in any case). */
     if (rc != VS_OK && db != NULL && !sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     vs__store_close(db);
     return rc;
 }
@@ -51,7 +56,7 @@ int vs_latest_checkpoint(const char *path, int64_t *step)
         return rc;
     int64_t s = 0;
     rc = vs__store_resolve_step(db, path, VS_LATEST, &s);
-    close_read_tx(db);
+    rc = close_read_tx(db, path, rc);
     if (rc == VS_OK)
         *step = s;
     return rc;
@@ -78,7 +83,7 @@ int vs_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
     while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            vs_ckpt_info *p = vs__realloc(v, nc * sizeof *p);
+            vs_ckpt_info *p = vs__realloc_n(v, nc, sizeof *p);
             if (p == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 break;
@@ -99,7 +104,7 @@ int vs_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
     if (rc == VS_OK && s != SQLITE_DONE)
         rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
     sqlite3_finalize(st);
-    close_read_tx(db);
+    rc = close_read_tx(db, path, rc);
     if (rc != VS_OK) {
         vs__free(v);
         return rc;
@@ -155,12 +160,16 @@ int vs_prune(const char *path, int keep)
                            "LIMIT -1 OFFSET ?1",
                            &st, path);
     int s = SQLITE_DONE;
-    if (rc == VS_OK)
-        sqlite3_bind_int(st, 1, keep);
+    if (rc == VS_OK) {
+        int b = sqlite3_bind_int(st, 1, keep);
+        if (b != SQLITE_OK)
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+    }
     while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            int64_t *p = vs__realloc(steps, nc * sizeof *p);
+            int64_t *p = vs__realloc_n(steps, nc, sizeof *p);
             if (p == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 break;
@@ -206,8 +215,14 @@ int vs_set_retention(const char *path, int max_to_keep,
                            "('keep_checkpoint_every_n_hours', ?2)",
                            &st, path);
     if (rc == VS_OK) {
-        sqlite3_bind_int(st, 1, max_to_keep);
-        sqlite3_bind_double(st, 2, keep_checkpoint_every_n_hours);
+        int b = sqlite3_bind_int(st, 1, max_to_keep);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_double(st, 2, keep_checkpoint_every_n_hours);
+        if (b != SQLITE_OK)
+            rc = vs__store_bindfail(st, b, "cannot update checkpoint file",
+                                    path);
+    }
+    if (rc == VS_OK) {
         int s = sqlite3_step(st);
         if (s != SQLITE_DONE)
             rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
@@ -269,13 +284,19 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    if (step != VS_ALL_STEPS)
-        sqlite3_bind_int64(st, 1, step);
+    if (step != VS_ALL_STEPS) {
+        int b = sqlite3_bind_int64(st, 1, step);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+            goto out;
+        }
+    }
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 64;
-            ren_row *p = vs__realloc(rows, nc * sizeof *p);
+            ren_row *p = vs__realloc_n(rows, nc, sizeof *p);
             if (p == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto out;
@@ -337,9 +358,15 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
             snprintf(tmp, sizeof tmp, "\x01vs-rename-%lld",
                      (long long)rows[i].id);
             sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, pass == 0 ? tmp : rows[i].name, -1,
-                              SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 2, rows[i].id);
+            int b = sqlite3_bind_text(st, 1, pass == 0 ? tmp : rows[i].name,
+                                      -1, SQLITE_TRANSIENT);
+            if (b == SQLITE_OK)
+                b = sqlite3_bind_int64(st, 2, rows[i].id);
+            if (b != SQLITE_OK) {
+                rc = vs__store_bindfail(st, b, "cannot update checkpoint file",
+                                        path);
+                break;
+            }
             s = sqlite3_step(st);
             if (s != SQLITE_DONE) {
                 rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
@@ -536,7 +563,11 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, (int64_t)VS_CHUNK_MAX);
+    int b = sqlite3_bind_int64(st, 1, (int64_t)VS_CHUNK_MAX);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+        goto out;
+    }
     s = sqlite3_step(st);
     if (s != SQLITE_ROW) {
         rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
@@ -612,7 +643,13 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
             snprintf(why, sizeof why, "%s", vs_errmsg());
         } else {
             sqlite3_reset(tq);
-            sqlite3_bind_int64(tq, 1, it.tensor_id);
+            b = sqlite3_bind_int64(tq, 1, it.tensor_id);
+            if (b != SQLITE_OK) {
+                rc = vs__store_bindfail(tq, b, "cannot read checkpoint file",
+                                        path);
+                vs__free(key);
+                goto out;
+            }
             size_t seq = 0, sum = 0;
             uint32_t crc = 0;
             while (why[0] == '\0' && (s = sqlite3_step(tq)) == SQLITE_ROW) {
@@ -690,6 +727,5 @@ out:
         vs__buf_free(&c.out[w]);
     }
     vs__free(c.jobs);
-    close_read_tx(db);
-    return rc;
+    return close_read_tx(db, path, rc);
 }

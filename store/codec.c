@@ -166,16 +166,19 @@ void vs__buf_free(vs__buf *b)
     b->cap = 0;
 }
 
+/* deflateEnd/inflateEnd results are ignored: they only report that a
+ * stream was ended mid-way (Z_DATA_ERROR), which is the point of ending
+ * it; the memory is freed either way. */
 void vs__ws_free(vs__ws *w)
 {
     vs__buf_free(&w->planes);
     if (w->def != NULL) {
-        deflateEnd(w->def);
+        (void)deflateEnd(w->def);
         vs__free(w->def);
         w->def = NULL;
     }
     if (w->inf != NULL) {
-        inflateEnd(w->inf);
+        (void)inflateEnd(w->inf);
         vs__free(w->inf);
         w->inf = NULL;
     }
@@ -251,7 +254,7 @@ int vs__chunk_encode_ws(const void *raw, size_t n, size_t e,
         if (try_z) {
             int lvl = o->level != 0 ? o->level : -100;
             if (ws->def != NULL && ws->def_level != lvl) {
-                deflateEnd(ws->def);
+                (void)deflateEnd(ws->def); /* see vs__ws_free */
                 vs__free(ws->def);
                 ws->def = NULL;
             }

@@ -116,6 +116,32 @@ int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
     return vs__fail(code, "%s %s: %s", what, path, m);
 }
 
+int vs__store_bindfail(sqlite3_stmt *st, int b, const char *what,
+                       const char *path)
+{
+    /* The message comes from the code itself (db NULL): a bind failure is
+     * not always recorded as the connection's last error. */
+    int r = vs__store_sqlfail(NULL, b, what, path);
+    /* Their results only repeat the last step's (already handled) error. */
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st);
+    return r;
+}
+
+int vs__store_end_read(sqlite3 *db, const char *path)
+{
+    if (db == NULL || sqlite3_get_autocommit(db))
+        return VS_OK;
+    int s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (s == SQLITE_OK)
+        return VS_OK;
+    int rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    /* Best effort: the error above is what the caller reports. */
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int vs__store_exec(sqlite3 *db, const char *sql, const char *path)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -230,8 +256,9 @@ void *vs__big_alloc(size_t n)
 
 void vs__big_free(void *p, size_t n)
 {
+    /* munmap fails only for a range vs__big_alloc did not return */
     if (p != NULL)
-        munmap(p, n == 0 ? 1 : n);
+        (void)munmap(p, n == 0 ? 1 : n);
 }
 
 const char *vs__dtype_tf_string(vs_dtype dt)
@@ -318,15 +345,17 @@ static int check_header(const char *path)
         return vs__fail(VS_EIO, "cannot open checkpoint file %s: %s", path,
                         strerror(errno));
     }
+    /* fd is read-only: its close cannot lose data, so its result is
+     * ignored below. */
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        close(fd);
+        (void)close(fd);
         return vs__fail(VS_EIO, "cannot stat checkpoint file %s: %s", path,
                         strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
-        close(fd);
+        (void)close(fd);
         return vs__fail(VS_EINVAL,
                         "%s is not a varstore checkpoint file: not a regular "
                         "file",
@@ -340,7 +369,7 @@ static int check_header(const char *path)
             continue;
         if (r < 0) {
             int e = errno;
-            close(fd);
+            (void)close(fd);
             return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
                             strerror(e));
         }
@@ -348,7 +377,7 @@ static int check_header(const char *path)
             break;
         got += (size_t)r;
     }
-    close(fd);
+    (void)close(fd);
     static const char magic[16] = "SQLite format 3";
     if (got == 0)
         return vs__fail(VS_EINVAL,
@@ -465,7 +494,14 @@ static int check_schema(sqlite3 *db, const char *path)
         return vs__store_sqlfail(db, rc, "cannot read checkpoint file", path);
     for (size_t i = 0; i < sizeof required_tables / sizeof *required_tables;
          i++) {
-        sqlite3_bind_text(st, 1, required_tables[i], -1, SQLITE_STATIC);
+        int b = sqlite3_bind_text(st, 1, required_tables[i], -1,
+                                  SQLITE_STATIC);
+        if (b != SQLITE_OK) {
+            int r = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                       path);
+            sqlite3_finalize(st);
+            return r;
+        }
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW) {
             int r = vs__store_sqlfail(db, rc, "cannot read checkpoint file",
@@ -503,11 +539,13 @@ static int open_plain(const char *path, sqlite3 **db, int flags)
     return rc;
 }
 
-static void sync_dir(const char *path)
+/* Makes the new name of path durable (fsync of its directory). File
+ * systems that cannot fsync a directory (EINVAL) are accepted. */
+static int sync_dir(const char *path)
 {
     char *dir = vs__strdup(path);
     if (dir == NULL)
-        return;
+        return vs__fail(VS_ENOMEM, "out of memory");
     char *slash = strrchr(dir, '/');
     const char *d = ".";
     if (slash != NULL) {
@@ -517,12 +555,20 @@ static void sync_dir(const char *path)
             *slash = '\0';
         d = dir;
     }
+    int rc = VS_OK;
     int fd = open(d, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
+    if (fd < 0) {
+        rc = vs__fail(VS_EIO, "cannot sync the directory of %s: %s", path,
+                      strerror(errno));
+    } else {
+        if (fsync(fd) != 0 && errno != EINVAL)
+            rc = vs__fail(VS_EIO, "cannot sync the directory of %s: %s",
+                          path, strerror(errno));
+        /* read-only descriptor: close cannot lose data */
+        (void)close(fd);
     }
     vs__free(dir);
+    return rc;
 }
 
 /* Builds a new file next to path and links it into place (never replacing
@@ -597,14 +643,16 @@ static int create_file(const char *path)
                        strerror(errno));
         goto fail;
     }
-    unlink(tmp);
-    sync_dir(path);
+    /* The file is in place under path; a failed unlink only leaves the
+     * temporary name behind, so it does not fail the call. */
+    (void)unlink(tmp);
     vs__free(tmp);
-    return VS_OK;
+    return sync_dir(path);
 fail:
+    /* Already failing: cleanup results cannot change the error. */
     if (db != NULL)
-        sqlite3_close(db);
-    unlink(tmp);
+        (void)sqlite3_close(db);
+    (void)unlink(tmp);
     vs__free(tmp);
     return ret;
 }
@@ -615,8 +663,11 @@ void vs__store_close(sqlite3 *db)
         return;
     sqlite3_stmt *st;
     while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
-        sqlite3_finalize(st);
-    sqlite3_close(db);
+        (void)sqlite3_finalize(st);
+    /* Every statement is finalized (so no SQLITE_BUSY) and every write was
+     * committed (synchronous=FULL) or rolled back before: a failure here
+     * cannot lose data. */
+    (void)sqlite3_close(db);
 }
 
 int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
@@ -637,20 +688,27 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE;
     int src = open_plain(path, &db, flags);
+    /* Closing a connection that failed to open (or failed its checks
+     * below) cannot lose data: those results are ignored. */
     if (src != SQLITE_OK && mode == VS_OPEN_READ) {
-        sqlite3_close(db);
+        (void)sqlite3_close(db);
         db = NULL;
         src = open_plain(path, &db, SQLITE_OPEN_READONLY);
     }
     if (src != SQLITE_OK) {
         int r = vs__store_sqlfail(db, src, "cannot open checkpoint file",
                                   path);
-        sqlite3_close(db);
+        (void)sqlite3_close(db);
         return r;
     }
-    sqlite3_extended_result_codes(db, 0);
-    sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : VS_BUSY_DEFAULT_MS);
-    rc = check_schema(db, path);
+    src = sqlite3_extended_result_codes(db, 0);
+    if (src == SQLITE_OK)
+        src = sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms
+                                                   : VS_BUSY_DEFAULT_MS);
+    rc = src == SQLITE_OK ? check_schema(db, path)
+                          : vs__store_sqlfail(db, src,
+                                              "cannot open checkpoint file",
+                                              path);
     if (rc == VS_OK) {
         src = sqlite3_exec(db,
                            "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
@@ -661,7 +719,7 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
                                    path);
     }
     if (rc != VS_OK) {
-        sqlite3_close(db);
+        (void)sqlite3_close(db);
         return rc;
     }
     *out = db;
@@ -684,8 +742,15 @@ int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
                                &st, path);
     if (rc != VS_OK)
         return rc;
-    if (step != VS_LATEST)
-        sqlite3_bind_int64(st, 1, step);
+    if (step != VS_LATEST) {
+        int b = sqlite3_bind_int64(st, 1, step);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+            sqlite3_finalize(st);
+            return rc;
+        }
+    }
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *out = sqlite3_column_int64(st, 0);
@@ -712,7 +777,12 @@ static int exec_step(sqlite3 *db, const char *sql, int64_t step,
     int rc = vs__store_prepare(db, sql, &st, path);
     if (rc != VS_OK)
         return rc;
-    sqlite3_bind_int64(st, 1, step);
+    int b = sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
+        sqlite3_finalize(st);
+        return rc;
+    }
     int s = sqlite3_step(st);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)

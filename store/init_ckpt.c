@@ -154,7 +154,7 @@ static int add_assign(assign **a, size_t *n, size_t *cap, vs_var *v,
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
-        assign *p = vs__realloc(*a, nc * sizeof *p);
+        assign *p = vs__realloc_n(*a, nc, sizeof *p);
         if (p == NULL)
             return vs__fail(VS_ENOMEM, "out of memory");
         *a = p;
@@ -219,11 +219,18 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, step);
+    {
+        int b = sqlite3_bind_int64(st, 1, step);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+            goto out;
+        }
+    }
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (ne == ecap) {
             size_t nc = ecap ? ecap * 2 : 32;
-            ck_entry *p = vs__realloc(ents, nc * sizeof *p);
+            ck_entry *p = vs__realloc_n(ents, nc, sizeof *p);
             if (p == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto out;
@@ -252,9 +259,16 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
         rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
         goto out;
     }
+    /* Everything needed from the file is read: end the read transaction
+     * (checked) before any variable gets a loader. */
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = vs__store_end_read(db, path);
+    if (rc != VS_OK)
+        goto out;
     /* ORDER BY name is memcmp order, as strcmp: bsearch works. */
 
-    pairs = vs__malloc((np ? np : 1) * sizeof *pairs);
+    pairs = vs__calloc(np, sizeof *pairs);
     if (pairs == NULL) {
         rc = vs__fail(VS_ENOMEM, "out of memory");
         goto out;
@@ -267,7 +281,7 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
 
     /* The store's variable names, sorted (TF iterates sorted(...)). */
     size_t nv = vs__graph_var_count(g), ns = 0;
-    names = vs__malloc((nv ? nv : 1) * sizeof *names);
+    names = vs__calloc(nv, sizeof *names);
     if (names == NULL) {
         rc = vs__fail(VS_ENOMEM, "out of memory");
         goto out;
@@ -422,8 +436,10 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
     }
 out:
     sqlite3_finalize(st);
-    if (db != NULL)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    /* On the error paths before the read ended: its result cannot change
+     * the error being returned (closing the connection ends it anyway). */
+    if (db != NULL && !sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     vs__store_close(db);
     for (size_t i = 0; i < ne; i++)
         vs__free(ents[i].name);

@@ -20,6 +20,12 @@ int vs__pool_threads(int threads)
     return (int)n;
 }
 
+/* Results of pthread_mutex_lock/unlock, pthread_cond_wait/signal/
+ * broadcast/destroy, pthread_mutex_destroy and pthread_join are not
+ * checked: on the default-type objects initialized (checked) in
+ * vs__pool_run and the threads it created, POSIX lets them fail only on
+ * a programming error (EINVAL, EPERM, EDEADLK, ESRCH), never at run
+ * time. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* workers: a job became available or stop */

@@ -26,8 +26,14 @@ int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
     for (size_t i = 0; i < n; i++) {
         vs__load_item *it = &items[i];
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, step);
-        sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
+        int b = sqlite3_bind_int64(st, 1, step);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+            break;
+        }
         int s = sqlite3_step(st);
         if (s == SQLITE_DONE) {
             rc = vs__fail(VS_ENOTFOUND, "Key %s not found in checkpoint",
@@ -125,7 +131,10 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     vs__load_item *it = &c->items[j->item];
     if (j->seq == 0) {
         sqlite3_reset(c->st);
-        sqlite3_bind_int64(c->st, 1, it->tensor_id);
+        int b = sqlite3_bind_int64(c->st, 1, it->tensor_id);
+        if (b != SQLITE_OK)
+            return vs__store_bindfail(c->st, b, "cannot read checkpoint file",
+                                      c->path);
         c->cur_off = 0;
     }
     int s = sqlite3_step(c->st);
@@ -457,6 +466,11 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
     rc = vs__load_decode(db, path, items, n, threads, &pr);
     if (rc != VS_OK)
         goto out;
+    /* Everything is read into scratch: end the read transaction (checked)
+     * before any variable changes, so a failure leaves them untouched. */
+    rc = vs__store_end_read(db, path);
+    if (rc != VS_OK)
+        goto out;
     /* Everything verified: now the variables change. */
     for (size_t i = 0; i < n; i++) {
         if (pvs != NULL && pvs[i] != NULL) {
@@ -481,8 +495,11 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
     }
     vs__progress_end(&pr);
 out:
-    if (db != NULL)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    /* On the error paths the read transaction is still open: its result
+     * cannot change the error being returned (the connection's close ends
+     * it in any case). */
+    if (db != NULL && !sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     vs__store_close(db);
     vs__big_free(scratch, total);
     vs__free(items);
@@ -512,8 +529,12 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
         n = opts->n_vars;
         if (n == 0)
             return vs__fail(VS_EINVAL, "No variables to restore");
-        vars = vs__malloc(n * sizeof *vars);
-        keys = vs__malloc(n * sizeof *keys);
+        size_t vbytes, kbytes;
+        if (vs__mul_size(n, sizeof *vars, &vbytes) != 0 ||
+            vs__mul_size(n, sizeof *keys, &kbytes) != 0)
+            return vs__fail(VS_EINVAL, "n_vars %zu is too large", n);
+        vars = vs__malloc(vbytes);
+        keys = vs__malloc(kbytes);
         if (vars == NULL || keys == NULL) {
             rc = vs__fail(VS_ENOMEM, "out of memory");
             goto out;
@@ -535,8 +556,14 @@ int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
         }
     } else {
         size_t all = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, NULL, 0);
-        vars = vs__malloc((all ? all : 1) * sizeof *vars);
-        keys = vs__malloc((all ? all : 1) * sizeof *keys);
+        size_t vbytes, kbytes;
+        if (vs__mul_size(all ? all : 1, sizeof *vars, &vbytes) != 0 ||
+            vs__mul_size(all ? all : 1, sizeof *keys, &kbytes) != 0) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        vars = vs__malloc(vbytes);
+        keys = vs__malloc(kbytes);
         if (vars == NULL || keys == NULL) {
             rc = vs__fail(VS_ENOMEM, "out of memory");
             goto out;
@@ -638,7 +665,9 @@ void vs_ckpt_close(vs_ckpt *f)
     if (f == NULL)
         return;
     if (f->db != NULL) {
-        /* a read transaction: ending it cannot lose anything */
+        /* Deliberately ignored: ending a read transaction cannot lose
+         * anything, every read already returned its own result, and this
+         * void function has no one to tell. */
         (void)sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
         vs__store_close(f->db);
     }
@@ -741,11 +770,15 @@ int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, step);
+    int b = sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+        goto out;
+    }
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            vs_tensor_info *p = vs__realloc(v, nc * sizeof *p);
+            vs_tensor_info *p = vs__realloc_n(v, nc, sizeof *p);
             if (p == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto out;

@@ -79,9 +79,13 @@ static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
     j->hash = vs__hash64(j->src, j->len);
     sqlite3_stmt *q = c->cand_q;
     sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, (int64_t)j->hash);
-    sqlite3_bind_int64(q, 2, (int64_t)j->len);
-    sqlite3_bind_int64(q, 3, (int64_t)c->items[j->item].esize);
+    int b = sqlite3_bind_int64(q, 1, (int64_t)j->hash);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(q, 2, (int64_t)j->len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(q, 3, (int64_t)c->items[j->item].esize);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(q, b, "cannot save checkpoint to", c->path);
     int s = sqlite3_step(q);
     if (s == SQLITE_ROW) {
         const void *d = sqlite3_column_blob(q, 3);
@@ -158,37 +162,52 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     return rc;
 }
 
-static void bind_double_or_null(sqlite3_stmt *st, int i, int ok, double v)
+/* Returns the sqlite3_bind_* result. */
+static int bind_double_or_null(sqlite3_stmt *st, int i, int ok, double v)
 {
     if (ok && isfinite(v))
-        sqlite3_bind_double(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
+        return sqlite3_bind_double(st, i, v);
+    return sqlite3_bind_null(st, i);
+}
+
+/* Returns the sqlite3_bind_* result. */
+static int bind_int64_or_null(sqlite3_stmt *st, int i, int ok, int64_t v)
+{
+    if (ok)
+        return sqlite3_bind_int64(st, i, v);
+    return sqlite3_bind_null(st, i);
 }
 
 static int finish_item(save_ctx *c, save_item *it)
 {
     sqlite3_stmt *st = c->upd_tensor;
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, it->any_shuffled ? "shuffle-zlib" : "raw", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, it->stored);
-    sqlite3_bind_int64(st, 3, (int64_t)it->crc);
     int fl = is_float(it->t->dtype);
     int has = fl && it->stats.n > 0;
-    bind_double_or_null(st, 4, has, it->stats.min);
-    bind_double_or_null(st, 5, has, it->stats.max);
-    bind_double_or_null(st, 6, has, it->stats.mean);
-    bind_double_or_null(st, 7, has,
-                        has ? sqrt(it->stats.m2 / (double)it->stats.n) : 0.0);
-    if (fl) {
-        sqlite3_bind_int64(st, 8, it->stats.n_nan);
-        sqlite3_bind_int64(st, 9, it->stats.n_inf);
-    } else {
-        sqlite3_bind_null(st, 8);
-        sqlite3_bind_null(st, 9);
-    }
-    sqlite3_bind_int64(st, 10, it->tensor_id);
+    int b = sqlite3_bind_text(st, 1, it->any_shuffled ? "shuffle-zlib" : "raw",
+                              -1, SQLITE_STATIC);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, it->stored);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, (int64_t)it->crc);
+    if (b == SQLITE_OK)
+        b = bind_double_or_null(st, 4, has, it->stats.min);
+    if (b == SQLITE_OK)
+        b = bind_double_or_null(st, 5, has, it->stats.max);
+    if (b == SQLITE_OK)
+        b = bind_double_or_null(st, 6, has, it->stats.mean);
+    if (b == SQLITE_OK)
+        b = bind_double_or_null(
+            st, 7, has, has ? sqrt(it->stats.m2 / (double)it->stats.n) : 0.0);
+    if (b == SQLITE_OK)
+        b = bind_int64_or_null(st, 8, fl, it->stats.n_nan);
+    if (b == SQLITE_OK)
+        b = bind_int64_or_null(st, 9, fl, it->stats.n_inf);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 10, it->tensor_id);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
     int s = sqlite3_step(st);
     if (s != SQLITE_DONE)
         return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
@@ -203,9 +222,14 @@ static int find_chunk(save_ctx *c, const save_job *j, size_t esize,
     sqlite3_stmt *st = c->find;
     *id = 0;
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, (int64_t)j->hash);
-    sqlite3_bind_int64(st, 2, (int64_t)j->len);
-    sqlite3_bind_int64(st, 3, (int64_t)j->crc);
+    int b = sqlite3_bind_int64(st, 1, (int64_t)j->hash);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, (int64_t)j->len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, (int64_t)j->crc);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t cid = sqlite3_column_int64(st, 0);
@@ -279,14 +303,24 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
     if (id == 0) {
         sqlite3_stmt *st = c->ins_chunk;
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, (int64_t)j->hash);
-        sqlite3_bind_int64(st, 2, (int64_t)j->crc);
-        sqlite3_bind_int64(st, 3, (int64_t)j->len);
-        sqlite3_bind_int64(st, 4, (int64_t)it->esize);
-        sqlite3_bind_int(st, 5, j->codec);
-        sqlite3_bind_int64(st, 6, (int64_t)j->blob_len);
-        sqlite3_bind_blob64(st, 7, j->blob_len ? (const void *)j->blob : "",
-                            j->blob_len, SQLITE_STATIC);
+        int b = sqlite3_bind_int64(st, 1, (int64_t)j->hash);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 2, (int64_t)j->crc);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 3, (int64_t)j->len);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 4, (int64_t)it->esize);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int(st, 5, j->codec);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 6, (int64_t)j->blob_len);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_blob64(st, 7,
+                                    j->blob_len ? (const void *)j->blob : "",
+                                    j->blob_len, SQLITE_STATIC);
+        if (b != SQLITE_OK)
+            return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                      c->path);
         int s = sqlite3_step(st);
         sqlite3_reset(st);
         if (s != SQLITE_DONE)
@@ -300,9 +334,14 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
     j->blob = NULL;
     sqlite3_stmt *st = c->ins_tc;
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, it->tensor_id);
-    sqlite3_bind_int64(st, 2, (int64_t)j->seq);
-    sqlite3_bind_int64(st, 3, id);
+    int b = sqlite3_bind_int64(st, 1, it->tensor_id);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, (int64_t)j->seq);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, id);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
     int s = sqlite3_step(st);
     sqlite3_reset(st);
     if (s != SQLITE_DONE)
@@ -389,9 +428,14 @@ static int read_meta_num(sqlite3 *db, const char *path, const char *key,
                                path);
     if (rc != VS_OK)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
     *found = 0;
+    int b = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    int s = sqlite3_step(st);
     if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *v = sqlite3_column_double(st, 0);
         *found = 1;
@@ -411,11 +455,16 @@ static int write_meta_num(sqlite3 *db, const char *path, const char *key,
         path);
     if (rc != VS_OK)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (v == floor(v) && fabs(v) < 9e15)
-        sqlite3_bind_int64(st, 2, (int64_t)v);
-    else
-        sqlite3_bind_double(st, 2, v);
+    int b = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (b == SQLITE_OK)
+        b = v == floor(v) && fabs(v) < 9e15
+                ? sqlite3_bind_int64(st, 2, (int64_t)v)
+                : sqlite3_bind_double(st, 2, v);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
+        sqlite3_finalize(st);
+        return rc;
+    }
     int s = sqlite3_step(st);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -449,13 +498,13 @@ static int apply_retention(sqlite3 *db, const char *path, int max_to_keep,
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            int64_t *ns = vs__realloc(steps, nc * sizeof *ns);
+            int64_t *ns = vs__realloc_n(steps, nc, sizeof *ns);
             if (ns == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto fail;
             }
             steps = ns;
-            double *nt = vs__realloc(times, nc * sizeof *nt);
+            double *nt = vs__realloc_n(times, nc, sizeof *nt);
             if (nt == NULL) {
                 rc = vs__fail(VS_ENOMEM, "out of memory");
                 goto fail;
@@ -487,8 +536,15 @@ static int apply_retention(sqlite3 *db, const char *path, int max_to_keep,
                     db, "SELECT min(created_unix) FROM checkpoints", &q, path);
                 if (rc != VS_OK)
                     goto fail;
-                if (sqlite3_step(q) == SQLITE_ROW &&
-                    sqlite3_column_type(q, 0) != SQLITE_NULL)
+                s = sqlite3_step(q);
+                if (s != SQLITE_ROW) {
+                    rc = vs__store_sqlfail(db, s,
+                                           "cannot read checkpoint file",
+                                           path);
+                    sqlite3_finalize(q);
+                    goto fail;
+                }
+                if (sqlite3_column_type(q, 0) != SQLITE_NULL)
                     first = sqlite3_column_double(q, 0);
                 sqlite3_finalize(q);
                 next_keep = first + hours * 3600.0;
@@ -502,7 +558,14 @@ static int apply_retention(sqlite3 *db, const char *path, int max_to_keep,
                     path);
                 if (rc != VS_OK)
                     goto fail;
-                sqlite3_bind_int64(u, 1, steps[i]);
+                int b = sqlite3_bind_int64(u, 1, steps[i]);
+                if (b != SQLITE_OK) {
+                    rc = vs__store_bindfail(u, b,
+                                            "cannot update checkpoint file",
+                                            path);
+                    sqlite3_finalize(u);
+                    goto fail;
+                }
                 s = sqlite3_step(u);
                 sqlite3_finalize(u);
                 if (s != SQLITE_DONE) {
@@ -534,7 +597,9 @@ fail:
     sqlite3_finalize(st);
     vs__free(steps);
     vs__free(times);
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    /* Already failing: the rollback's result cannot change the error (and
+     * closing the connection rolls back in any case). */
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -568,8 +633,13 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
         goto out;
     while ((s = sqlite3_step(gs)) == SQLITE_ROW) {
         sqlite3_reset(ins);
-        for (int i = 0; i < 6; i++)
-            sqlite3_bind_value(ins, i + 1, sqlite3_column_value(gs, i));
+        int b = SQLITE_OK;
+        for (int i = 0; i < 6 && b == SQLITE_OK; i++)
+            b = sqlite3_bind_value(ins, i + 1, sqlite3_column_value(gs, i));
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(ins, b, "cannot save checkpoint to", path);
+            goto out;
+        }
         int w = sqlite3_step(ins);
         if (w != SQLITE_DONE) {
             rc = vs__store_sqlfail(db, w, "cannot save checkpoint to", path);
@@ -605,8 +675,13 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
             continue;
         char shp[VS_SHAPE_STR_MAX];
         sqlite3_reset(gv);
-        sqlite3_bind_text(gv, 1, v->op_name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(gv, 2, v->name, -1, SQLITE_STATIC);
+        int b = sqlite3_bind_text(gv, 1, v->op_name, -1, SQLITE_STATIC);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(gv, 2, v->name, -1, SQLITE_STATIC);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(gv, b, "cannot save checkpoint to", path);
+            goto out;
+        }
         s = sqlite3_step(gv);
         sqlite3_reset(ins);
         /* A whole partitioned variable (saved under its full name): its
@@ -616,19 +691,29 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
                     strcmp(items[i].key, vs_partitioned_name(v->part_of)) == 0
                 ? v->part_of
                 : NULL;
-        sqlite3_bind_text(ins, 1, pv ? vs_partitioned_name(pv) : v->op_name,
-                          -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, items[i].key, -1, SQLITE_STATIC);
-        if (s == SQLITE_ROW) {
-            sqlite3_bind_value(ins, 3, sqlite3_column_value(gv, 0));
-            sqlite3_bind_value(ins, 7, sqlite3_column_value(gv, 1));
-        } else if (s != SQLITE_DONE) {
+        if (s != SQLITE_ROW && s != SQLITE_DONE) {
             rc = vs__fail(VS_ERROR, "cannot read the graph's variables: %s",
                           sqlite3_errmsg(gdb));
             goto out;
         }
-        sqlite3_bind_text(ins, 4, vs__dtype_str(v->value.dtype), -1,
-                          SQLITE_STATIC);
+        b = sqlite3_bind_text(ins, 1,
+                              pv ? vs_partitioned_name(pv) : v->op_name, -1,
+                              SQLITE_STATIC);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(ins, 2, items[i].key, -1, SQLITE_STATIC);
+        /* No graph row: scope and initializer are NULL (bound explicitly:
+         * sqlite3_reset keeps the previous variable's bindings). */
+        if (b == SQLITE_OK)
+            b = s == SQLITE_ROW
+                    ? sqlite3_bind_value(ins, 3, sqlite3_column_value(gv, 0))
+                    : sqlite3_bind_null(ins, 3);
+        if (b == SQLITE_OK)
+            b = s == SQLITE_ROW
+                    ? sqlite3_bind_value(ins, 7, sqlite3_column_value(gv, 1))
+                    : sqlite3_bind_null(ins, 7);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(ins, 4, vs__dtype_str(v->value.dtype), -1,
+                                  SQLITE_STATIC);
         if (pv != NULL) {
             int64_t fs[VS_MAX_DIMS];
             int fn = vs_partitioned_shape(pv, fs);
@@ -636,9 +721,16 @@ static int write_definitions(sqlite3 *db, const char *path, vs_graph *g,
         } else {
             vs__shape_json(v->value.ndim, v->value.shape, shp, sizeof shp);
         }
-        sqlite3_bind_text(ins, 5, shp, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(ins, 6, v->trainable ? 1 : 0);
-        sqlite3_bind_int64(ins, 8, step);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(ins, 5, shp, -1, SQLITE_TRANSIENT);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int(ins, 6, v->trainable ? 1 : 0);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(ins, 8, step);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(ins, b, "cannot save checkpoint to", path);
+            goto out;
+        }
         int w = sqlite3_step(ins);
         if (w != SQLITE_DONE) {
             rc = vs__store_sqlfail(db, w, "cannot save checkpoint to", path);
@@ -699,7 +791,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
                             "At least two variables have the same name: %s",
                             items[i].key);
     if (g != NULL && n > 1) {
-        save_item **byvar = vs__malloc(n * sizeof *byvar);
+        save_item **byvar = vs__calloc(n, sizeof *byvar);
         if (byvar == NULL)
             return vs__fail(VS_ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++)
@@ -780,8 +872,17 @@ static int save_items(const char *path, int64_t step, save_item *items,
                            path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, step);
-    replaced = sqlite3_step(st) == SQLITE_ROW;
+    int b = sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot save checkpoint to", path);
+        goto out;
+    }
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        rc = vs__store_sqlfail(db, s, "cannot save checkpoint to", path);
+        goto out;
+    }
+    replaced = s == SQLITE_ROW;
     sqlite3_finalize(st);
     st = NULL;
     if (replaced) {
@@ -798,11 +899,18 @@ static int save_items(const char *path, int64_t step, save_item *items,
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, step);
-    sqlite3_bind_text(st, 2, when, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, now);
-    sqlite3_bind_text(st, 4, "varstore " VS_VERSION_STRING, -1,
-                      SQLITE_STATIC);
+    b = sqlite3_bind_int64(st, 1, step);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_text(st, 2, when, -1, SQLITE_STATIC);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_double(st, 3, now);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_text(st, 4, "varstore " VS_VERSION_STRING, -1,
+                              SQLITE_STATIC);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot save checkpoint to", path);
+        goto out;
+    }
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = vs__store_sqlfail(db, sqlite3_errcode(db),
                                "cannot save checkpoint to", path);
@@ -826,22 +934,31 @@ static int save_items(const char *path, int64_t step, save_item *items,
         save_item *it = &items[i];
         char shp[VS_SHAPE_STR_MAX];
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, step);
-        sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, vs__dtype_str(it->t->dtype), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(st, 4,
-                          vs__shape_json(it->t->ndim, it->t->shape, shp,
-                                         sizeof shp),
-                          -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, it->numel);
-        sqlite3_bind_int64(st, 6, (int64_t)it->chunk);
-        sqlite3_bind_int64(st, 7, (int64_t)it->n_chunks);
-        sqlite3_bind_int64(st, 8, (int64_t)it->nbytes);
-        if (is_float(it->t->dtype))
-            sqlite3_bind_int(st, 9, 0);
-        else
-            sqlite3_bind_null(st, 9);
+        b = sqlite3_bind_int64(st, 1, step);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(st, 3, vs__dtype_str(it->t->dtype), -1,
+                                  SQLITE_STATIC);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(st, 4,
+                                  vs__shape_json(it->t->ndim, it->t->shape,
+                                                 shp, sizeof shp),
+                                  -1, SQLITE_TRANSIENT);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 5, it->numel);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 6, (int64_t)it->chunk);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 7, (int64_t)it->n_chunks);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(st, 8, (int64_t)it->nbytes);
+        if (b == SQLITE_OK)
+            b = bind_int64_or_null(st, 9, is_float(it->t->dtype), 0);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot save checkpoint to", path);
+            goto out;
+        }
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = vs__store_sqlfail(db, sqlite3_errcode(db),
                                    "cannot save checkpoint to", path);
@@ -914,11 +1031,19 @@ static int save_items(const char *path, int64_t step, save_item *items,
                            &st, path);
     if (rc != VS_OK)
         goto out;
-    sqlite3_bind_int64(st, 1, (int64_t)n);
-    sqlite3_bind_int64(st, 2, raw_total);
-    sqlite3_bind_int64(st, 3, stored_total);
-    sqlite3_bind_int64(st, 4, c.new_bytes);
-    sqlite3_bind_int64(st, 5, step);
+    b = sqlite3_bind_int64(st, 1, (int64_t)n);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, raw_total);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, stored_total);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 4, c.new_bytes);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 5, step);
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot save checkpoint to", path);
+        goto out;
+    }
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = vs__store_sqlfail(db, sqlite3_errcode(db),
                                "cannot save checkpoint to", path);
@@ -937,7 +1062,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
     sqlite3_finalize(c.upd_tensor);
     sqlite3_finalize(c.cand_q);
     c.find = c.ins_chunk = c.ins_tc = c.upd_tensor = c.cand_q = NULL;
-    int s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (s != SQLITE_OK) {
         rc = vs__store_sqlfail(db, s, "cannot commit checkpoint to", path);
         goto out;
@@ -975,8 +1100,10 @@ out:
     sqlite3_finalize(c.ins_chunk);
     sqlite3_finalize(c.ins_tc);
     sqlite3_finalize(c.upd_tensor);
+    /* Already failing: the rollback's result cannot change the error (and
+     * closing the connection rolls back in any case). */
     if (in_tx)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     vs__store_close(db);
     for (size_t k = 0; k < n_jobs; k++) {
         vs__buf_free(&c.jobs[k].out);
@@ -1041,15 +1168,21 @@ int vs_save_ex(vs_graph *g, const char *path, int64_t step,
         n = opts->n_vars;
         if (n == 0)
             return vs__fail(VS_EINVAL, "No variables to save");
-        vars = vs__malloc(n * sizeof *vars);
+        size_t bytes;
+        if (vs__mul_size(n, sizeof *vars, &bytes) != 0)
+            return vs__fail(VS_EINVAL, "n_vars %zu is too large", n);
+        vars = vs__malloc(bytes);
         if (vars == NULL)
             return vs__fail(VS_ENOMEM, "out of memory");
-        memcpy(vars, opts->vars, n * sizeof *vars);
+        memcpy(vars, opts->vars, bytes);
     } else {
         n = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, NULL, 0);
         if (n == 0)
             return vs__fail(VS_EINVAL, "No variables to save");
-        vars = vs__malloc(n * sizeof *vars);
+        size_t bytes;
+        if (vs__mul_size(n, sizeof *vars, &bytes) != 0)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        vars = vs__malloc(bytes);
         if (vars == NULL)
             return vs__fail(VS_ENOMEM, "out of memory");
         size_t got = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, vars, n);

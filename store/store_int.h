@@ -7,6 +7,16 @@
 
 #include "vs_common.h"
 
+/* vs__realloc of n elements of size bytes each; NULL (the caller reports
+ * VS_ENOMEM) also when n * size overflows. */
+static inline void *vs__realloc_n(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (vs__mul_size(n, size, &bytes) != 0)
+        return NULL;
+    return vs__realloc(p, bytes);
+}
+
 /* ---- the file ---------------------------------------------------------- */
 
 /* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
@@ -43,6 +53,24 @@ void vs__store_close(sqlite3 *db);
  * "<what> <path>: <sqlite message>". */
 int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
                       const char *path);
+/* A failed sqlite3_bind_* (b: its result code). Every bind in store/ is
+ * checked with one pattern:
+ *     int b = sqlite3_bind_x(st, 1, ...);
+ *     if (b == SQLITE_OK)
+ *         b = sqlite3_bind_y(st, 2, ...);
+ *     if (b != SQLITE_OK)
+ *         return vs__store_bindfail(st, b, "<what>", path);
+ * Resets st and clears its bindings (nothing half-bound is ever stepped)
+ * and returns the error "<what> <path>: <sqlite message>" (VS_ENOMEM for
+ * SQLITE_NOMEM, VS_ERROR for SQLITE_TOOBIG / SQLITE_RANGE).
+ * (sqlite3_reset and sqlite3_finalize results are not checked in store/:
+ * they only repeat the error of the statement's last step, which every
+ * caller checks where it steps.) */
+int vs__store_bindfail(sqlite3_stmt *st, int b, const char *what,
+                       const char *path);
+/* Ends the read transaction of db (COMMIT; nothing to do outside one).
+ * A failure is an error naming path (the transaction is rolled back). */
+int vs__store_end_read(sqlite3 *db, const char *path);
 /* BEGIN IMMEDIATE with the busy timeout; VS_EBUSY on timeout. */
 int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms);
 int vs__store_exec(sqlite3 *db, const char *sql, const char *path);

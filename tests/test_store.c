@@ -1536,6 +1536,106 @@ static void test_store__read_handle_snapshot(void **state)
     vs_tensor_free(b);
 }
 
+/* A failed sqlite3_bind_* is an error naming the file, never a NULL
+ * parameter: with SQLITE_LIMIT_LENGTH below the key's length the key's
+ * bind fails (SQLITE_TOOBIG), where a silent NULL would have made the
+ * lookup report "Key ... not found". */
+static void test_store__failed_bind_is_an_error(void **state)
+{
+    (void)state;
+    const int64_t shape[] = {4};
+    vs_tensor *t = mk(VS_FLOAT32, 1, shape);
+    fill_weights(t);
+    /* longer than the limit set below, which must still admit the
+     * lookup's SQL text (SQLite caps statement length at it too) */
+    char key[400];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    memcpy(key, "layer/", 6);
+    save1(g_path, 1, key, t, NULL);
+    char want[1024];
+
+    sqlite3 *db = NULL;
+    assert_int_equal(vs__store_open(g_path, VS_OPEN_READ, 0, &db), VS_OK);
+    vs__load_item it;
+    memset(&it, 0, sizeof it);
+    it.key = key;
+    int old = sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 300);
+    assert_int_equal(vs__load_lookup(db, g_path, 1, &it, 1), VS_ERROR);
+    snprintf(want, sizeof want,
+             "cannot read checkpoint file %s: string or blob too big", g_path);
+    assert_string_equal(vs_errmsg(), want);
+    /* the connection stays usable: with the limit back, the same lookup
+     * finds the tensor */
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, old);
+    assert_int_equal(vs__load_lookup(db, g_path, 1, &it, 1), VS_OK);
+    assert_int_equal(it.nbytes, 4 * sizeof(float));
+    assert_int_equal(it.n_chunks, 1);
+
+    /* vs__store_bindfail: SQLITE_RANGE and SQLITE_NOMEM map to VS codes
+     * and messages, and the statement is reset with its bindings cleared
+     * (a later step sees NULL, not the value bound before the failure). */
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(st, 1, 7), SQLITE_OK);
+    int b = sqlite3_bind_int(st, 5, 1);
+    assert_int_equal(b, SQLITE_RANGE);
+    assert_int_equal(vs__store_bindfail(st, b, "cannot update checkpoint file",
+                                        g_path),
+                     VS_ERROR);
+    snprintf(want, sizeof want,
+             "cannot update checkpoint file %s: column index out of range",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_type(st, 0), SQLITE_NULL);
+    assert_int_equal(vs__store_bindfail(st, SQLITE_NOMEM,
+                                        "cannot save checkpoint to", g_path),
+                     VS_ENOMEM);
+    snprintf(want, sizeof want, "cannot save checkpoint to %s: out of memory",
+             g_path);
+    assert_string_equal(vs_errmsg(), want);
+    /* reset: the statement runs again from the start */
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_finalize(st);
+    vs__store_close(db);
+    vs_tensor_free(t);
+}
+
+/* n_vars so large that n_vars * sizeof(pointer) overflows: VS_EINVAL
+ * before anything is read from the list. */
+static void test_store__n_vars_overflow(void **state)
+{
+    (void)state;
+    vs_var *vars[2];
+    vs_graph *g = model(1, vars);
+    size_t huge = SIZE_MAX / sizeof(vs_var *) + 1;
+    char want[128];
+    snprintf(want, sizeof want, "n_vars %zu is too large", huge);
+
+    vs_save_opts so;
+    memset(&so, 0, sizeof so);
+    so.vars = vars;
+    so.n_vars = huge;
+    assert_int_equal(vs_save_ex(g, g_path, 1, &so), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), want);
+    struct stat sb;
+    assert_int_not_equal(stat(g_path, &sb), 0); /* nothing was written */
+
+    so.n_vars = 2;
+    assert_int_equal(vs_save_ex(g, g_path, 1, &so), VS_OK);
+    vs_restore_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.vars = vars;
+    ro.n_vars = huge;
+    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), want);
+    ro.n_vars = 2;
+    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    vs_graph_close(g);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1563,6 +1663,8 @@ int main(void)
         T(test_store__restore_progress),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
+        T(test_store__failed_bind_is_an_error),
+        T(test_store__n_vars_overflow),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
