@@ -262,7 +262,7 @@ static void test_store__list_variables_sorted_with_stats(void **state)
     sqlite3 *db = raw_open(g_path);
     assert_int_equal(q_int(db, "PRAGMA application_id"), VS_APP_ID);
     assert_int_equal(q_int(db, "PRAGMA user_version"), VS_SCHEMA_VERSION);
-    assert_int_equal(q_int(db, "PRAGMA page_size"), 65536);
+    assert_int_equal(q_int(db, "PRAGMA page_size"), 32768);
     assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 2);
     assert_int_equal(q_int(db, "SELECT n_nan FROM tensors WHERE name='z/a' "
                                "AND step=7"),
@@ -362,16 +362,16 @@ static void test_store__truncated_file_is_corrupt(void **state)
     fill_weights(t);
     save1(g_path, 1, "w", t, NULL);
     long long sz = file_size(g_path);
-    assert_true(sz > 4 * 65536);
+    assert_true(sz > 4 * 32768);
     int64_t step;
     char want[1024];
     /* Cut at a page boundary, in the middle and inside the header. */
-    assert_int_equal(truncate(g_path, sz - 65536), 0);
+    assert_int_equal(truncate(g_path, sz - 32768), 0);
     assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ECORRUPT);
     snprintf(want, sizeof want,
              "checkpoint file %s is corrupt: truncated (%lld bytes, header "
              "says %lld)",
-             g_path, sz - 65536, sz);
+             g_path, sz - 32768, sz);
     assert_string_equal(vs_errmsg(), want);
     assert_int_equal(truncate(g_path, 12345), 0);
     assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ECORRUPT);
