@@ -318,30 +318,6 @@ int vs__partitioned_none_check(vs_graph *g, const char *full)
 
 /* ---- get_partitioned_variable ---- */
 
-static int read_shape(const vs_var_opts *o, int *ndim, int64_t *shape)
-{
-    int i;
-    if (o == NULL || o->shape == NULL) {
-        if (o != NULL && o->ndim > 0)
-            return vs__fail(VS_EINVAL, "shape is NULL but ndim is %d",
-                            o->ndim);
-        *ndim = -1;
-        return VS_OK;
-    }
-    if (o->ndim < 0 || o->ndim > VS_MAX_DIMS)
-        return vs__fail(VS_EINVAL, "rank %d is out of range [0, %d]", o->ndim,
-                        VS_MAX_DIMS);
-    for (i = 0; i < o->ndim; i++) {
-        if (o->shape[i] < -1)
-            return vs__fail(VS_EINVAL, "dimension %d is %lld: dimensions "
-                                       "must be >= 0 (or -1 for unknown)",
-                            i, (long long)o->shape[i]);
-        shape[i] = o->shape[i];
-    }
-    *ndim = o->ndim;
-    return VS_OK;
-}
-
 /* TF's checks on an existing PartitionedVariable. partitions NULL: the
  * partitioner was not called (reuse=True without one). */
 static int check_existing(const vs_partitioned *p, vs_reuse reuse, int ndim,
@@ -610,7 +586,7 @@ int vs_get_partitioned_variable(vs_graph *g, const char *name,
                                    "and out are required");
     if (name[0] == '\0')
         return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = read_shape(opts, &ndim, shape);
+    rc = vs__read_var_shape(opts, &ndim, shape);
     if (rc != VS_OK)
         return rc;
     scope = g->current;

@@ -109,6 +109,9 @@ int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out);
 const char *vs__init_kind_name(const vs_init *init);
 /* Unlinks and frees a scope object. */
 void vs__scope_free(vs_graph *g, vs_scope *s);
+/* The requested shape of vs_var_opts; ndim -1 = unknown. VS_EINVAL for a
+ * rank outside [0, VS_MAX_DIMS] or a dim below -1. */
+int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape);
 /* Grows g->buf to at least n bytes. */
 int vs__graph_buf(vs_graph *g, size_t n);
 

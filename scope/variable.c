@@ -20,7 +20,7 @@ static int shape_known(int ndim, const int64_t *shape)
 
 /* Copies the requested shape into a tensor-like spec; ndim -1 = unknown.
  * VS_EINVAL for a rank outside [0, VS_MAX_DIMS] or a dim below -1. */
-static int read_spec(const vs_var_opts *o, int *ndim, int64_t *shape)
+int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape)
 {
     int i;
     if (o == NULL || o->shape == NULL) {
@@ -269,7 +269,7 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                                    "required");
     if (name[0] == '\0')
         return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = read_spec(o, &ndim, shape);
+    rc = vs__read_var_shape(o, &ndim, shape);
     if (rc != VS_OK)
         return rc;
     scope = g->current;
@@ -355,7 +355,7 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     vs_var *v = NULL;
 
     *out = NULL;
-    rc = read_spec(o, &ndim, shape);
+    rc = vs__read_var_shape(o, &ndim, shape);
     if (rc != VS_OK)
         return rc;
     dtype = (o && o->dtype) ? o->dtype : scope->dtype;
