@@ -1096,6 +1096,25 @@ static void test_variable__value_copied_and_scoped(void **state)
           "initial_value has dtype int32 but dtype float32 was requested");
 }
 
+static void test_collections__scope_name_is_literal(void **state)
+{
+    vs_graph *g = *state;
+    vs_var *out[4];
+    vs_scope *dot = vs_push(g, "a.b", 0);
+    gv1(g, "v");
+    OK(vs_variable_scope_pop(g));
+    vs_push(g, "aXb", 0);
+    gv1(g, "v");
+    OK(vs_variable_scope_pop(g));
+    /* the scope method escapes its name; the regex filter does not */
+    assert_int_equal(vs_scope_get_collection(g, dot, VS_GLOBAL_VARIABLES, out,
+                                             4),
+                     1);
+    assert_string_equal(vs_var_name(out[0]), "a.b/v:0");
+    assert_int_equal(vs_get_collection(g, VS_GLOBAL_VARIABLES, "a.b", out, 4),
+                     2);
+}
+
 /* ---- seeds (68) ---- */
 
 static void test_seed__rules(void **state)
@@ -1239,6 +1258,7 @@ int main(void)
         T(test_defaults__float_default_is_glorot_uniform),
         T(test_collections__scope_filters),
         T(test_collections__local_variables),
+        T(test_collections__scope_name_is_literal),
         T(test_init__names_and_uninitialized_read),
         T(test_init__covers_only_existing_variables),
         T(test_value__live_and_assign),
