@@ -573,6 +573,12 @@ VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
                                         vs_tensor_info **out, size_t *n);
 VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
                               vs_tensor **out);
+/** Reads n tensors of one step at once, decoding all their chunks on the
+ *  thread pool (faster than n vs_ckpt_load calls for many small tensors).
+ *  out[i] gets names[i]; on failure every out[i] is NULL. */
+VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
+                                   const char *const *names, size_t n,
+                                   vs_tensor **out);
 /** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
 VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);

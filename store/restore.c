@@ -712,6 +712,63 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
     return VS_OK;
 }
 
+int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
+                      size_t n, vs_tensor **out)
+{
+    if (out == NULL || (names == NULL && n > 0))
+        return vs__fail(VS_EINVAL, "names and out must not be NULL");
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
+    if (n == 0)
+        return VS_OK;
+    vs__load_item *items = vs__calloc(n, sizeof *items);
+    char **keys = vs__calloc(n, sizeof *keys);
+    int rc = VS_OK;
+    if (items == NULL || keys == NULL)
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+        if (names[i] == NULL || *names[i] == '\0') {
+            rc = vs__fail(VS_EINVAL, "variable name %zu is NULL or empty", i);
+            break;
+        }
+        keys[i] = vs__strdup(names[i]);
+        if (keys[i] == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            break;
+        }
+        size_t kl = strlen(keys[i]);
+        if (kl > 2 && strcmp(keys[i] + kl - 2, ":0") == 0)
+            keys[i][kl - 2] = '\0';
+        items[i].key = keys[i];
+    }
+    if (rc == VS_OK)
+        rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    if (rc == VS_OK)
+        rc = vs__load_lookup(f->db, f->path, step, items, n);
+    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+        rc = vs_tensor_new(items[i].dtype, items[i].ndim, items[i].shape,
+                           &out[i]);
+        if (rc == VS_OK)
+            items[i].dst = out[i]->data;
+    }
+    /* every chunk of every tensor on the pool at once */
+    if (rc == VS_OK)
+        rc = vs__load_decode(f->db, f->path, items, n, 0, NULL);
+    for (size_t i = 0; keys != NULL && i < n; i++)
+        vs__free(keys[i]);
+    vs__free(keys);
+    vs__free(items);
+    if (rc != VS_OK) {
+        for (size_t i = 0; i < n; i++) {
+            vs_tensor_free(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return rc;
+}
+
 int vs_load_variable(const char *path, int64_t step, const char *name,
                      vs_tensor **out)
 {

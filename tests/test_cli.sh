@@ -210,6 +210,11 @@ for f in conv1/weights conv1/biases steps mask half other/scalar other/key; do
 done
 same be_le.npy out/be.npy
 same fort_c.npy out/fort.npy
+# the same bytes when tensors are read one by one instead of in one batch
+VARSTORE_BATCH_BYTES=1 run 0 restore m.db --npy out1
+for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
+    same "out/$f.npy" "out1/$f.npy"
+done
 [ ! -e out/README.txt ] && ok || fail "README.txt exported"
 run 0 restore m.db --npy sel --tensor conv1/weights --tensor steps
 same w/conv1/weights.npy sel/conv1/weights.npy

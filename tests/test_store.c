@@ -1526,6 +1526,34 @@ static void test_store__read_handle_snapshot(void **state)
     vs_tensor_free(got);
     vs_ckpt_close(f);
 
+    /* many at once: the same bytes; one missing name fails them all */
+    {
+        const int64_t s3[] = {1000000};
+        vs_tensor *big = mk(VS_FLOAT32, 1, s3);
+        fill_weights(big);
+        const char *two[] = {"layer/w", "big"};
+        const vs_tensor *tt[] = {b, big};
+        vs_save_opts so = {0};
+        so.chunk_bytes = 65536; /* many chunks for the pool */
+        assert_int_equal(vs_save_tensors(g_path, 3, two, tt, 2, &so), VS_OK);
+        assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+        vs_tensor *many[3] = {NULL, NULL, NULL};
+        assert_int_equal(vs_ckpt_load_many(f, 3, two, 2, many), VS_OK);
+        assert_tensor_equal(many[0], b);
+        assert_tensor_equal(many[1], big);
+        vs_tensor_free(many[0]);
+        vs_tensor_free(many[1]);
+        const char *bad[] = {"big", "nope", "layer/w"};
+        assert_int_equal(vs_ckpt_load_many(f, 3, bad, 3, many), VS_ENOTFOUND);
+        assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
+        assert_null(many[0]);
+        assert_null(many[1]);
+        assert_null(many[2]);
+        assert_int_equal(vs_ckpt_load_many(f, 3, two, 0, many), VS_OK);
+        vs_ckpt_close(f);
+        vs_tensor_free(big);
+    }
+
     f = (vs_ckpt *)1;
     assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
     assert_null(f);

@@ -1587,6 +1587,21 @@ static int widen_bf16(vs_tensor **t)
     return EXIT_OK;
 }
 
+/* The most raw bytes `restore` reads in one vs_ckpt_load_many call
+ * (VARSTORE_BATCH_BYTES overrides it; the tests use it to reach the
+ * tensor-by-tensor path). */
+static uint64_t batch_bytes(void)
+{
+    const char *d = getenv("VARSTORE_BATCH_BYTES");
+    char *end;
+    if (d != NULL && *d != '\0') {
+        unsigned long long v = strtoull(d, &end, 10);
+        if (*end == '\0')
+            return (uint64_t)v;
+    }
+    return (uint64_t)512 << 20;
+}
+
 static int cmd_restore(int argc, char **argv)
 {
     const char *path = NULL, *npy = NULL, *st = NULL, *v;
@@ -1595,6 +1610,9 @@ static int cmd_restore(int argc, char **argv)
     int64_t step = VS_LATEST;
     vs_tensor_info *infos = NULL;
     vs_ckpt *ck = NULL; /* one open and one snapshot for every read */
+    const char **batch_names = NULL;
+    vs_tensor **batch = NULL; /* tensors read at once, not yet written */
+    size_t batch_i = 0;
     size_t n = 0, k, n_sel = 0;
     uint64_t sel_bytes = 0, done_bytes = 0;
     char *sel = NULL;
@@ -1703,12 +1721,35 @@ static int cmd_restore(int argc, char **argv)
     }
     /* Per tensor, weighted by its raw bytes: each is read (with its CRCs
      * checked) and written before the bar moves. */
+    /* Up to batch_bytes(), the selected tensors are read in one call, which
+     * decodes all their chunks on the library's thread pool; a larger
+     * selection is read tensor by tensor to bound memory. */
+    if (sel_bytes <= batch_bytes() && n_sel > 0) {
+        size_t j = 0;
+        batch_names = calloc(n_sel, sizeof *batch_names);
+        batch = calloc(n_sel, sizeof *batch);
+        if (batch_names == NULL || batch == NULL) {
+            err("out of memory");
+            goto done;
+        }
+        for (k = 0; k < n; k++)
+            if (sel[k])
+                batch_names[j++] = infos[k].name;
+        if (vs_ckpt_load_many(ck, step, batch_names, n_sel, batch) !=
+            VS_OK) {
+            err("%s", vs_errmsg());
+            goto done;
+        }
+    }
     progress_start_bytes(&pg, "restoring", sel_bytes);
     for (k = 0; k < n; k++) {
         vs_tensor *t = NULL;
         if (!sel[k])
             continue;
-        if (vs_ckpt_load(ck, step, infos[k].name, &t) != VS_OK) {
+        if (batch != NULL) {
+            t = batch[batch_i]; /* ownership moves to t */
+            batch[batch_i++] = NULL;
+        } else if (vs_ckpt_load(ck, step, infos[k].name, &t) != VS_OK) {
             progress_end(&pg);
             err("%s", vs_errmsg());
             goto done;
@@ -1783,6 +1824,10 @@ done:
     free(sel);
     vs_tensor_info_free(infos, n);
     vs_ckpt_close(ck);
+    for (k = batch_i; batch != NULL && k < n_sel; k++)
+        vs_tensor_free(batch[k]);
+    free(batch);
+    free(batch_names);
     free(want);
     return rc;
 }
