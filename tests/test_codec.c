@@ -241,6 +241,50 @@ static void test_codec__stats_merge_matches_whole(void **state)
     assert_int_equal(s.n, 0);
 }
 
+/* The finite float32 fast path agrees with a plain double computation,
+ * for lengths that are and are not multiples of 4, and a non-finite value
+ * anywhere (even in the tail) falls back to the counting loop. */
+static void test_codec__stats_f32_fast_path(void **state)
+{
+    (void)state;
+    static float v[1003];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 1003; i++) {
+        x = x * 1664525u + 1013904223u;
+        v[i] = ((float)(x >> 8) / 16777216.0f - 0.3f) * 7.0f;
+    }
+    for (size_t m = 0; m <= 1003; m += 167) {
+        double sum = 0, mn = INFINITY, mx = -INFINITY, q = 0;
+        for (size_t i = 0; i < m; i++) {
+            sum += v[i];
+            mn = v[i] < mn ? v[i] : mn;
+            mx = v[i] > mx ? v[i] : mx;
+        }
+        double mean = m ? sum / (double)m : 0;
+        for (size_t i = 0; i < m; i++)
+            q += (v[i] - mean) * (v[i] - mean);
+        vs__stats s;
+        vs__stats_init(&s);
+        vs__stats_chunk(VS_FLOAT32, v, m * sizeof(float), &s);
+        assert_int_equal(s.n, (int64_t)m);
+        if (m == 0)
+            continue;
+        assert_true(s.min == mn && s.max == mx);
+        assert_true(fabs(s.mean - mean) < 1e-9);
+        assert_true(fabs(s.m2 - q) < 1e-7 * q);
+        assert_int_equal(s.n_nan + s.n_inf, 0);
+    }
+    v[1002] = NAN; /* in the tail of 1003 */
+    v[500] = -INFINITY;
+    vs__stats s;
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_FLOAT32, v, sizeof v, &s);
+    assert_int_equal(s.n, 1001);
+    assert_int_equal(s.n_nan, 1);
+    assert_int_equal(s.n_inf, 1);
+    assert_true(isfinite(s.min) && isfinite(s.max) && isfinite(s.mean));
+}
+
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
@@ -336,6 +380,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec__crc32_check_value),
+        cmocka_unit_test(test_codec__stats_f32_fast_path),
         cmocka_unit_test(test_codec__hash_depends_on_every_byte),
         cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),
         cmocka_unit_test(test_codec__random_bytes_stored_raw),
