@@ -81,16 +81,12 @@ int vs_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
                            &st, path);
     int s = SQLITE_DONE;
     while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            vs_ckpt_info *p = vs__realloc_n(v, nc, sizeof *p);
-            if (p == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                break;
-            }
-            v = p;
-            cap = nc;
+        vs_ckpt_info *p = vs__grow(v, cnt, &cap, sizeof *p, 16);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            break;
         }
+        v = p;
         vs_ckpt_info *e = &v[cnt++];
         memset(e, 0, sizeof *e);
         e->step = sqlite3_column_int64(st, 0);
@@ -167,16 +163,12 @@ int vs_prune(const char *path, int keep)
                                     path);
     }
     while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            int64_t *p = vs__realloc_n(steps, nc, sizeof *p);
-            if (p == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                break;
-            }
-            steps = p;
-            cap = nc;
+        int64_t *p = vs__grow(steps, n, &cap, sizeof *p, 16);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            break;
         }
+        steps = p;
         steps[n++] = sqlite3_column_int64(st, 0);
     }
     if (rc == VS_OK && s != SQLITE_DONE)
@@ -294,16 +286,12 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
     }
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            ren_row *p = vs__realloc_n(rows, nc, sizeof *p);
-            if (p == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto out;
-            }
-            rows = p;
-            cap = nc;
+        ren_row *p = vs__grow(rows, n, &cap, sizeof *p, 64);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            goto out;
         }
+        rows = p;
         ren_row *r = &rows[n];
         r->id = sqlite3_column_int64(st, 0);
         r->step = sqlite3_column_int64(st, 1);

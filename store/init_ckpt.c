@@ -152,14 +152,10 @@ typedef struct {
 static int add_assign(assign **a, size_t *n, size_t *cap, vs_var *v,
                       const char *key, int slice)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        assign *p = vs__realloc_n(*a, nc, sizeof *p);
-        if (p == NULL)
-            return vs__fail(VS_ENOMEM, "out of memory");
-        *a = p;
-        *cap = nc;
-    }
+    assign *p = vs__grow(*a, *n, cap, sizeof *p, 16);
+    if (p == NULL)
+        return VS_ENOMEM;
+    *a = p;
     (*a)[*n].var = v;
     (*a)[*n].slice = slice;
     (*a)[*n].key = vs__strdup(key);
@@ -228,16 +224,12 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
         }
     }
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ne == ecap) {
-            size_t nc = ecap ? ecap * 2 : 32;
-            ck_entry *p = vs__realloc_n(ents, nc, sizeof *p);
-            if (p == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto out;
-            }
-            ents = p;
-            ecap = nc;
+        ck_entry *p = vs__grow(ents, ne, &ecap, sizeof *p, 32);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            goto out;
         }
+        ents = p;
         const char *nm = (const char *)sqlite3_column_text(st, 0);
         ents[ne].name = vs__strdup(nm != NULL ? nm : "");
         if (ents[ne].name == NULL) {

@@ -833,16 +833,12 @@ int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
         goto out;
     }
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            vs_tensor_info *p = vs__realloc_n(v, nc, sizeof *p);
-            if (p == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto out;
-            }
-            v = p;
-            cap = nc;
+        vs_tensor_info *p = vs__grow(v, cnt, &cap, sizeof *p, 16);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            goto out;
         }
+        v = p;
         vs_tensor_info *e = &v[cnt];
         memset(e, 0, sizeof *e);
         const char *name = (const char *)sqlite3_column_text(st, 0);

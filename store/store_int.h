@@ -17,6 +17,31 @@ static inline void *vs__realloc_n(void *p, size_t n, size_t size)
     return vs__realloc(p, bytes);
 }
 
+/* Room for element n of an array of size-byte items: returns p when
+ * n < *cap, else p grown to twice *cap (first when empty) with *cap
+ * updated, or NULL with the VS_ENOMEM message set (p is then untouched and
+ * still the caller's to free). */
+static inline void *vs__grow(void *p, size_t n, size_t *cap, size_t size,
+                             size_t first)
+{
+    size_t nc;
+    void *q;
+    if (n < *cap)
+        return p;
+    if (*cap > SIZE_MAX / 2) {
+        vs__fail(VS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    nc = *cap ? *cap * 2 : first;
+    q = vs__realloc_n(p, nc, size);
+    if (q == NULL) {
+        vs__fail(VS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    *cap = nc;
+    return q;
+}
+
 /* ---- the file ---------------------------------------------------------- */
 
 /* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
