@@ -223,6 +223,64 @@ static void test_npy__fortran_order_transposed(void **state)
     vs_tensor_free(t);
 }
 
+/* vst_npy_load maps a little-endian C-order file and copies the others;
+ * either way the values are vst_npy_read's, and bad files fail the same. */
+static void test_npy__load_maps_or_copies(void **state)
+{
+    static const float le[6] = {1.5f, -2.0f, 3.25f, 0.0f, -0.5f, 7.0f};
+    static const unsigned char be_i4[8] = {0x00, 0x00, 0x01, 0x02,
+                                           0xff, 0xff, 0xff, 0xfe};
+    static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
+    static const unsigned char bad_bool[2] = {1, 2};
+    unsigned char file[256];
+    size_t n;
+    vs_tensor *a = NULL, *b = NULL;
+    int i;
+    (void)state;
+
+    n = compose(file, 1,
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+                le, sizeof le);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_npy_load(tmp_path, &a), VS_OK);
+    assert_int_equal(vst_npy_read(tmp_path, &b), VS_OK);
+    assert_int_equal(a->ndim, 2);
+    assert_int_equal(a->shape[1], 3);
+    assert_memory_equal(a->data, b->data, sizeof le);
+    /* mapped: the data lies inside the file's bytes, not a fresh buffer */
+    assert_int_equal(((uintptr_t)a->data) % 64, 0);
+    vst_npy_release(a);
+    vs_tensor_free(b);
+
+    n = compose(file, 1,
+                "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
+                be_i4, sizeof be_i4);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_npy_load(tmp_path, &a), VS_OK);
+    assert_int_equal(((int32_t *)a->data)[0], 0x0102);
+    assert_int_equal(((int32_t *)a->data)[1], -2);
+    vst_npy_release(a);
+
+    n = compose(file, 1,
+                "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
+                fdata, sizeof fdata);
+    write_file(tmp_path, file, n);
+    assert_int_equal(vst_npy_load(tmp_path, &a), VS_OK);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(((int64_t *)a->data)[i], i);
+    vst_npy_release(a);
+
+    n = compose(file, 1,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
+                bad_bool, sizeof bad_bool);
+    write_file(tmp_path, file, n);
+    a = (vs_tensor *)1;
+    assert_int_equal(vst_npy_load(tmp_path, &a), VS_ECORRUPT);
+    assert_null(a);
+    assert_int_equal(vst_npy_read(tmp_path, &b), VS_ECORRUPT);
+    vst_npy_release(NULL);
+}
+
 static void test_npy__every_dtype(void **state)
 {
     static const struct {
@@ -491,6 +549,7 @@ int main(void)
         T(test_npy__v2_v3_headers_read),
         T(test_npy__big_endian_converted),
         T(test_npy__fortran_order_transposed),
+        T(test_npy__load_maps_or_copies),
         T(test_npy__every_dtype),
         T(test_npy__empty_and_scalar),
         T(test_npy__bfloat16_write_refused),

@@ -2,12 +2,14 @@
  * per NumPy's published format (numpy.lib.format): the magic "\x93NUMPY",
  * a version byte pair, a little-endian header length (2 bytes for 1.0, 4 for
  * 2.0/3.0), a Python dict literal header, then the raw array data. */
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -307,7 +309,62 @@ static void fortran_to_c(const unsigned char *src, unsigned char *dst,
     }
 }
 
+/* A tensor from vst_npy_load: its data maps the file (map != NULL) or
+ * belongs to a copy read by vst_npy_read. t is first, so a vs_tensor *
+ * handed out is this struct. */
+typedef struct {
+    vs_tensor t;
+    void *map;
+    size_t map_len;
+    vs_tensor *copy;
+} npy_view;
+
+/* Reads path as vst_npy_read does; with view != NULL, a little-endian
+ * C-order file is mapped instead of copied and *view is set. */
+static int npy_read(const char *path, vs_tensor **out, npy_view **view);
+
 int vst_npy_read(const char *path, vs_tensor **out)
+{
+    return npy_read(path, out, NULL);
+}
+
+int vst_npy_load(const char *path, vs_tensor **out)
+{
+    npy_view *v;
+    vs_tensor *t = NULL;
+    int rc;
+    if (out == NULL)
+        return vst_fail(VS_EINVAL, "vst_npy_load: out is NULL");
+    *out = NULL;
+    v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return vst_fail(VS_ENOMEM, "out of memory reading '%s'",
+                        path ? path : "(null)");
+    rc = npy_read(path, &t, &v);
+    if (rc != VS_OK) {
+        free(v);
+        return rc;
+    }
+    if (v->map == NULL) {
+        v->copy = t;
+        v->t = *t;
+    }
+    *out = &v->t;
+    return VS_OK;
+}
+
+void vst_npy_release(vs_tensor *t)
+{
+    npy_view *v = (npy_view *)t;
+    if (v == NULL)
+        return;
+    if (v->map != NULL)
+        (void)munmap(v->map, v->map_len); /* cannot fail for a valid map */
+    vs_tensor_free(v->copy);
+    free(v);
+}
+
+static int npy_read(const char *path, vs_tensor **out, npy_view **view)
 {
     FILE *f = NULL;
     struct stat st;
@@ -429,6 +486,40 @@ int vst_npy_read(const char *path, vs_tensor **out)
                       "has %zu",
                       path, vst_shape_str(hd.ndim, hd.shape, sbuf, sizeof sbuf),
                       vs_dtype_name(dtype), nbytes, data_len);
+        goto cleanup;
+    }
+    if (view != NULL && !swap && nbytes > 0 && (prefix + hlen) % 64 == 0 &&
+        !(hd.fortran && hd.ndim > 1 && numel > 1)) {
+        /* Map instead of copying into fresh memory: no zero-filled pages,
+         * no copy (the file's own page-cache pages are shared). Only when
+         * the data is 64-byte aligned in the file, as NumPy writes it, so
+         * every element is aligned; other files are copied. (A file
+         * truncated by another process while mapped would fault: the
+         * CLI maps only for the length of one save.) */
+        npy_view *v = *view;
+        void *m = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+                       fileno(f), 0);
+        if (m == MAP_FAILED) {
+            rc = vst_fail(VS_EIO, "cannot map '%s': %s", path,
+                          strerror(errno));
+            goto cleanup;
+        }
+        v->map = m;
+        v->map_len = fsize;
+        v->t.dtype = dtype;
+        v->t.ndim = hd.ndim;
+        memcpy(v->t.shape, hd.shape, sizeof v->t.shape);
+        v->t.data = (unsigned char *)m + prefix + hlen;
+        if (dtype == VS_BOOL) {
+            rc = vst_check_bools(v->t.data, nbytes, path);
+            if (rc) {
+                (void)munmap(m, fsize);
+                v->map = NULL;
+                goto cleanup;
+            }
+        }
+        *out = &v->t;
+        rc = VS_OK;
         goto cleanup;
     }
     rc = vs_tensor_new(dtype, hd.ndim, hd.shape, &t);

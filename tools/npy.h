@@ -18,6 +18,12 @@
  * (shape too large or of rank > VS_MAX_DIMS). */
 int vst_npy_read(const char *path, vs_tensor **out);
 
+/* As vst_npy_read, but a little-endian C-order file (the usual case) is
+ * mapped read-only instead of copied. *out is read-only and must be freed
+ * with vst_npy_release (never vs_tensor_free). */
+int vst_npy_load(const char *path, vs_tensor **out);
+void vst_npy_release(vs_tensor *t);
+
 /* Writes t to path as .npy version 1.0 (2.0 if the header needed more than
  * 65535 bytes), little-endian, C order. VS_EDTYPE for bfloat16; VS_EIO on
  * an I/O error, after which the partial file is removed. */

@@ -1251,14 +1251,23 @@ typedef struct {
     char **names;
     vs_tensor **tensors;
     size_t n, cap;
+    void (*release)(vs_tensor *); /* frees a tensor; NULL: vs_tensor_free */
 } tensor_list;
+
+static void tl_release(const tensor_list *l, vs_tensor *t)
+{
+    if (l->release != NULL)
+        l->release(t);
+    else
+        vs_tensor_free(t);
+}
 
 static void tl_free(tensor_list *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++) {
         free(l->names[i]);
-        vs_tensor_free(l->tensors[i]);
+        tl_release(l, l->tensors[i]);
     }
     free(l->names);
     free(l->tensors);
@@ -1287,7 +1296,7 @@ static int tl_add(tensor_list *l, char *name, vs_tensor *t)
     return EXIT_OK;
 oom:
     free(name);
-    vs_tensor_free(t);
+    tl_release(l, t);
     return err("out of memory");
 }
 
@@ -1382,6 +1391,7 @@ static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
     int rc;
     progress pg;
 
+    l->release = vst_npy_release; /* the list holds mapped .npy files */
     rc = walk_npy(dir, "", 0, &rels, &n, &cap);
     if (rc == EXIT_OK && n == 0)
         rc = err("no .npy files under '%s'", dir);
@@ -1398,7 +1408,8 @@ static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
             rc = err("out of memory");
             break;
         }
-        if (vst_npy_read(file, &t) != VS_OK) {
+        /* mapped, not copied: the inputs are only read */
+        if (vst_npy_load(file, &t) != VS_OK) {
             rc = err("%s", vst_errmsg());
             free(file);
             break;
@@ -1406,7 +1417,7 @@ static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
         free(file);
         name = join(prefix, "", rels[i]);
         if (name == NULL) {
-            vs_tensor_free(t);
+            vst_npy_release(t);
             rc = err("out of memory");
             break;
         }
