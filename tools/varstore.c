@@ -1561,7 +1561,17 @@ static int name_is_safe_path(const char *name)
 /* mkdir -p of every directory part of path (not the last part). */
 static int make_parents(char *path)
 {
-    char *s;
+    char *s = strrchr(path, '/');
+    if (s != NULL && s != path) {
+        /* Usually the parent exists (a sibling made it): one stat. */
+        struct stat st;
+        int is_dir;
+        *s = '\0';
+        is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        *s = '/';
+        if (is_dir)
+            return EXIT_OK;
+    }
     for (s = path + 1; *s; s++) {
         struct stat st;
         if (*s != '/')
