@@ -267,6 +267,10 @@ const vs_init *vs_scope_initializer(const vs_scope *scope);
 /** Sets the default initializer of this scope object (TF's
  *  set_initializer); NULL clears it. */
 void vs_scope_set_initializer(vs_scope *scope, const vs_init *init);
+/** The current variable scope object (tf.get_variable_scope()). It stays
+ *  valid, for re-entry, until the graph is closed (so does every object
+ *  handed out by vs_variable_scope_push's out); scope objects never handed
+ *  out are freed when their scope is left. */
 vs_scope *vs_get_variable_scope(vs_graph *g);
 
 /* ------------------------------------------------------------------------ */
