@@ -16,56 +16,9 @@
 #include "npy.h"
 #include "vst.h"
 
-static char tmp_path[512];
-
-static const char *tmpdir(void)
-{
-    const char *d = getenv("VS_TEST_TMPDIR");
-    return d && *d ? d : "/tmp";
-}
-
-static int setup(void **state)
-{
-    static int counter;
-    (void)state;
-    snprintf(tmp_path, sizeof tmp_path, "%s/test_npy_%ld_%d.npy", tmpdir(),
-             (long)getpid(), counter++);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(tmp_path);
-    return 0;
-}
-
-static void write_file(const char *path, const void *buf, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (n)
-        assert_int_equal(fwrite(buf, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long len;
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len >= 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
+#define TMP_PREFIX "test_npy"
+#define TMP_SUFFIX ".npy"
+#include "support/file_util.h"
 
 /* Composes a .npy file: magic, version major.0, header length (2 bytes for
  * 1.0, 4 otherwise, little-endian), header text padded with spaces and a
