@@ -6,20 +6,6 @@
 
 #include "store_int.h"
 
-static int open_read_tx(const char *path, sqlite3 **db)
-{
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, db);
-    if (rc != VS_OK)
-        return rc;
-    int s = sqlite3_exec(*db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(*db, s, "cannot read checkpoint file", path);
-        vs__store_close(*db);
-        *db = NULL;
-    }
-    return rc;
-}
-
 /* Ends the read transaction and closes db; returns rc, or the failure
  * to end the transaction when rc was VS_OK (after an error, that failure
  * cannot change what the caller reports, so it is deliberately ignored). */
@@ -51,7 +37,7 @@ int vs_latest_checkpoint(const char *path, int64_t *step)
     if (step == NULL)
         return vs__fail(VS_EINVAL, "step is NULL");
     sqlite3 *db = NULL;
-    int rc = open_read_tx(path, &db);
+    int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
     int64_t s = 0;
@@ -72,7 +58,7 @@ int vs_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
     sqlite3_stmt *st = NULL;
     vs_ckpt_info *v = NULL;
     size_t cnt = 0, cap = 0;
-    int rc = open_read_tx(path, &db);
+    int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
     rc = vs__store_prepare(db,
@@ -515,7 +501,7 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
     size_t n_chunks = 0, bad_count = 0;
     char first[VS_ERRMSG_MAX];
     first[0] = '\0';
-    int rc = open_read_tx(path, &db);
+    int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
     c.db = db;

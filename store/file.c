@@ -828,3 +828,17 @@ int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed)
                           "PRAGMA incremental_vacuum;",
                           path);
 }
+
+int vs__store_open_read(const char *path, sqlite3 **db)
+{
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, db);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_exec(*db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = vs__store_sqlfail(*db, s, "cannot read checkpoint file", path);
+        vs__store_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}

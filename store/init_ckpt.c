@@ -198,14 +198,10 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
     size_t na = 0, acap = 0;
     const char **names = NULL;
     int64_t step = 0;
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    int s;
+    int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
-    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
     rc = vs__store_resolve_step(db, path, VS_LATEST, &step);
     if (rc != VS_OK)
         goto out;

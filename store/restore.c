@@ -387,14 +387,9 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
     size_t total = 0;
     uint64_t raw_total = 0;
     vs__progress pr;
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
-    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
     rc = vs__store_resolve_step(db, path, step, &step);
     if (rc != VS_OK)
         goto out;
@@ -641,12 +636,10 @@ int vs_ckpt_open(const char *path, vs_ckpt **out)
         vs__free(f);
         return vs__fail(VS_ENOMEM, "out of memory");
     }
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, &f->db);
+    int rc = vs__store_open_read(path, &f->db);
     if (rc == VS_OK) {
-        int s = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
         /* The snapshot starts at the first read: take it now. */
-        if (s == SQLITE_OK)
-            s = sqlite3_exec(f->db, "SELECT count(*) FROM checkpoints", NULL,
+        int s = sqlite3_exec(f->db, "SELECT count(*) FROM checkpoints", NULL,
                              NULL, NULL);
         if (s != SQLITE_OK)
             rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",

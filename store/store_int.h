@@ -98,6 +98,9 @@ int vs__store_bindfail(sqlite3_stmt *st, int b, const char *what,
 /* Ends the read transaction of db (COMMIT; nothing to do outside one).
  * A failure is an error naming path (the transaction is rolled back). */
 int vs__store_end_read(sqlite3 *db, const char *path);
+/* Opens path for reading and begins a read transaction (*db NULL on
+ * failure). */
+int vs__store_open_read(const char *path, sqlite3 **db);
 /* BEGIN IMMEDIATE with the busy timeout; VS_EBUSY on timeout. */
 int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms);
 int vs__store_exec(sqlite3 *db, const char *sql, const char *path);
