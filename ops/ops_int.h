@@ -17,6 +17,18 @@ int vs__init_validate(const vs_init *init, vs_dtype dtype, int ndim,
 void *vs__aligned_alloc(size_t nbytes);
 void vs__aligned_free(void *p);
 
+/* An arena of buffers freed all at once (a graph's variables): same
+ * contract as vs__aligned_alloc (64-byte aligned, zero-filled; pass each
+ * to vs__aligned_free, which is then a no-op), but buffers of 64 KiB and
+ * more are carved out of huge-page slabs. vs__arena_free releases every
+ * slab; call it after the last vs__aligned_free of its buffers. A zeroed
+ * vs__arena is empty and ready. */
+typedef struct vs__arena {
+    struct vs__slab *slabs;
+} vs__arena;
+void *vs__arena_alloc(vs__arena *a, size_t nbytes);
+void vs__arena_free(vs__arena *a);
+
 /* ---- Philox RNG (owner: ops; ops/random.c) ---------------------------- */
 /* Philox4x32-10 as TF's PhiloxRandom: key = low/high 32 bits of seed,
  * counter words 2 and 3 = low/high 32 bits of seed2, words 0 and 1 = 0. */

@@ -443,6 +443,7 @@ void vs_graph_close(vs_graph *g)
     vs__partitioned_free_all(g); /* (partitioned variables) */
     for (i = 0; i < g->n_vars; i++)
         var_free(g->vars[i]);
+    vs__arena_free(&g->arena); /* after the last buffer's free */
     vs__free(g->vars);
     for (i = 0; i < g->n_frames; i++)
         vs__free(g->frames[i].saved_stack);

@@ -20,6 +20,7 @@ struct vs_var {
                           first needed */
     size_t nbytes;     /* byte size of value.data */
     int initialized;   /* value holds a real value */
+    int restoring;     /* claimed by the restore in progress (store/) */
     int trainable;
     vs_init init;      /* the initializer; values points into init_values */
     double *init_values; /* owned copy of init.values, or NULL */

@@ -4,6 +4,7 @@
 #define VS_SCOPE_INT_H
 
 #include "graph_int.h"
+#include "ops_int.h"
 
 /* A variable scope object (TF's VariableScope). Owned by the graph. */
 struct vs_scope {
@@ -63,6 +64,7 @@ enum {
 
 struct vs_graph {
     sqlite3 *db;                 /* the registry (in-memory) */
+    vs__arena arena;             /* the variables' value buffers */
     sqlite3_stmt *st[ST_COUNT];  /* prepared once, reset after use */
     char *stack;                 /* current name stack, no trailing "/" */
     char *stack_slash;           /* stack + "/" or "" (for callers) */

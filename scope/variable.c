@@ -631,7 +631,7 @@ int vs__var_ensure_buffer(vs_var *v)
 {
     if (v->value.data != NULL)
         return VS_OK;
-    v->value.data = vs__aligned_alloc(v->nbytes);
+    v->value.data = vs__arena_alloc(&v->g->arena, v->nbytes);
     if (v->value.data == NULL)
         return vs__fail(VS_ENOMEM, "out of memory allocating %zu bytes for "
                                    "%s",

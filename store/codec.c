@@ -1,4 +1,4 @@
-/* varstore: the chunk codec (byte shuffle + per-plane zlib), CRC-32, the
+/* varstore: the chunk codec (byte shuffle + per-plane zlib), the
  * dedup hash and per-tensor statistics. Format: docs/FORMAT.md. */
 #include <limits.h>
 #include <math.h>
@@ -8,25 +8,7 @@
 
 #include "store_int.h"
 
-/* ---- CRC and hash ------------------------------------------------------ */
-
-uint32_t vs__crc32(uint32_t crc, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uLong c = crc;
-    while (n > 0) {
-        uInt step = n > (size_t)UINT_MAX ? UINT_MAX : (uInt)n;
-        c = crc32(c, b, step);
-        b += step;
-        n -= step;
-    }
-    return (uint32_t)c;
-}
-
-uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2)
-{
-    return (uint32_t)crc32_combine((uLong)crc1, (uLong)crc2, (z_off_t)len2);
-}
+/* ---- hash ---------------------------------------------------------------- */
 
 static uint64_t rd64(const unsigned char *p)
 {

@@ -93,7 +93,7 @@ typedef struct {
     size_t esize, len;
     uint32_t crc;
     vs__buf buf; /* copy of the stored bytes (recycled) */
-    unsigned char *blob;
+    unsigned char *blob; /* NULL: a raw chunk read straight into place */
     size_t blob_len;
 } load_job;
 
@@ -105,6 +105,7 @@ typedef struct {
     vs__load_item *items;
     load_job *jobs;
     sqlite3_stmt *st; /* chunk list of the current item */
+    sqlite3_blob *blob; /* incremental reader on chunks.data */
     size_t cur_off;
     uint32_t cur_crc;
     vs__ws ws[MAX_THREADS];
@@ -148,27 +149,50 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     int64_t es = sqlite3_column_int64(c->st, 2);
     int64_t raw = sqlite3_column_int64(c->st, 3);
     j->crc = (uint32_t)sqlite3_column_int64(c->st, 4);
-    const void *data = sqlite3_column_blob(c->st, 5);
-    int dlen = sqlite3_column_bytes(c->st, 5);
+    int64_t chunk_id = sqlite3_column_int64(c->st, 5);
     if (seq != (int64_t)j->seq || es != (int64_t)it->esize || raw <= 0 ||
         (uint64_t)raw > it->nbytes - c->cur_off ||
         (j->seq + 1 == it->n_chunks &&
          (uint64_t)raw != it->nbytes - c->cur_off))
         return corrupt(c, it, j->seq, "sizes do not add up");
-    if (data == NULL && dlen > 0)
-        return vs__fail(VS_ENOMEM, "out of memory");
     j->len = (size_t)raw;
     j->esize = it->esize;
     j->off = c->cur_off;
     c->cur_off += j->len;
-    j->blob_len = (size_t)dlen;
-    if (c->n_free > 0)
-        j->buf = c->free_bufs[--c->n_free];
-    if (vs__buf_reserve(&j->buf, j->blob_len) != VS_OK)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    j->blob = j->buf.p;
-    if (dlen > 0)
-        memcpy(j->blob, data, j->blob_len);
+    /* The stored bytes are read with an incremental blob handle, straight
+     * into their destination: no value assembled by SQLite and copied. */
+    int b = c->blob == NULL
+                ? sqlite3_blob_open(c->db, "main", "chunks", "data", chunk_id,
+                                    0, &c->blob)
+                : sqlite3_blob_reopen(c->blob, chunk_id);
+    if (b == SQLITE_ERROR) /* no such row, or data is not a blob */
+        return corrupt(c, it, j->seq, sqlite3_errmsg(c->db));
+    if (b != SQLITE_OK)
+        return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
+                                 c->path);
+    int dlen = sqlite3_blob_bytes(c->blob);
+    j->blob_len = dlen > 0 ? (size_t)dlen : 0;
+    unsigned char *to;
+    if (j->codec == VS_CHUNK_RAW) {
+        /* Stored as is: read into place, and only the CRC is left. */
+        if (j->blob_len != j->len)
+            return corrupt(c, it, j->seq, "raw chunk size differs");
+        j->blob = NULL;
+        to = it->dst + j->off;
+    } else {
+        if (c->n_free > 0)
+            j->buf = c->free_bufs[--c->n_free];
+        if (vs__buf_reserve(&j->buf, j->blob_len) != VS_OK)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        j->blob = j->buf.p;
+        to = j->blob;
+    }
+    if (dlen > 0) {
+        b = sqlite3_blob_read(c->blob, to, dlen, 0);
+        if (b != SQLITE_OK)
+            return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
+                                     c->path);
+    }
     if (j->seq + 1 == it->n_chunks) {
         s = sqlite3_step(c->st);
         if (s == SQLITE_ROW)
@@ -187,7 +211,9 @@ static int load_work(void *vctx, size_t k, char *err, size_t cap)
     vs__load_item *it = &c->items[j->item];
     char why[256];
     unsigned char *dst = it->dst + j->off;
-    int rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
+    int rc = VS_OK;
+    if (j->blob != NULL)
+        rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
                                  dst, j->len, &c->ws[vs__pool_worker()], why,
                                  sizeof why);
     if (rc == VS_OK) {
@@ -282,7 +308,7 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
     }
     int rc = vs__store_prepare(db,
                                "SELECT tc.seq, c.codec, c.elem_size, "
-                               "c.raw_bytes, c.crc32, c.data FROM "
+                               "c.raw_bytes, c.crc32, c.id FROM "
                                "tensor_chunks tc JOIN chunks c ON c.id = "
                                "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
                                "tc.seq",
@@ -291,6 +317,8 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
     sqlite3_finalize(c.st);
+    /* A read-only handle: closing it cannot fail in a way that matters. */
+    (void)sqlite3_blob_close(c.blob);
     for (k = 0; k < n_jobs; k++)
         vs__buf_free(&c.jobs[k].buf);
     for (k = 0; k < c.n_free; k++)
@@ -438,22 +466,45 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
                           a, b, it->key);
             goto out;
         }
+        if (it->nbytes > UINT64_MAX - raw_total) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            goto out;
+        }
+        raw_total += it->nbytes;
+        /* A variable that holds no value yet has nothing to keep if the
+         * restore fails: its bytes are read straight into its buffer (it
+         * stays uninitialized until everything is verified). Others are
+         * read into scratch and copied once all is verified. A variable
+         * listed twice gets scratch the second time. */
+        if ((pvs == NULL || pvs[i] == NULL) && !vars[i]->initialized &&
+            !vars[i]->restoring) {
+            rc = vs__var_ensure_buffer(vars[i]);
+            if (rc != VS_OK)
+                goto out;
+            vars[i]->restoring = 1;
+            it->in_place = 1;
+            it->dst = vars[i]->value.data;
+            continue;
+        }
         /* 64-byte aligned slots in one scratch region. */
         size_t sz = (it->nbytes + 63) & ~(size_t)63;
         if (sz < it->nbytes || vs__add_size(total, sz, &total) != 0) {
             rc = vs__fail(VS_ENOMEM, "out of memory");
             goto out;
         }
-        raw_total += it->nbytes; /* <= total: no overflow */
     }
-    scratch = vs__big_alloc(total);
-    if (scratch == NULL) {
-        rc = vs__fail(VS_ENOMEM, "out of memory (%zu bytes of scratch)",
-                      total);
-        goto out;
+    if (total > 0) {
+        scratch = vs__big_alloc(total);
+        if (scratch == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory (%zu bytes of scratch)",
+                          total);
+            goto out;
+        }
     }
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
+        if (items[i].in_place)
+            continue;
         items[i].dst = scratch + off;
         off += (items[i].nbytes + 63) & ~(size_t)63;
     }
@@ -484,12 +535,14 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
             (void)vs__partitioned_scatter(pvs[i], items[i].dst);
             continue;
         }
-        if (items[i].nbytes > 0)
+        if (!items[i].in_place && items[i].nbytes > 0)
             memcpy(vars[i]->value.data, items[i].dst, items[i].nbytes);
         vs__var_set_initialized(vars[i], 1);
     }
     vs__progress_end(&pr);
 out:
+    for (size_t i = 0; i < n; i++)
+        vars[i]->restoring = 0;
     /* On the error paths the read transaction is still open: its result
      * cannot change the error being returned (the connection's close ends
      * it in any case). */

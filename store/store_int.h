@@ -136,8 +136,13 @@ double vs__now_iso(char buf[32]);
 
 /* ---- chunk codec ------------------------------------------------------- */
 
-/* CRC-32 (ISO-HDLC, as zlib's crc32) of n bytes, continuing crc. */
+/* CRC-32 (ISO-HDLC, as zlib's crc32) of n bytes, continuing crc
+ * (store/crc.c): carry-less multiply folding where the CPU has PCLMULQDQ,
+ * else zlib. vs__crc32_zlib always uses zlib (the tests compare the two);
+ * vs__crc32_has_clmul says which one vs__crc32 uses. */
 uint32_t vs__crc32(uint32_t crc, const void *p, size_t n);
+uint32_t vs__crc32_zlib(uint32_t crc, const void *p, size_t n);
+int vs__crc32_has_clmul(void);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
@@ -261,6 +266,7 @@ typedef struct {
     int64_t shape[VS_MAX_DIMS];
     size_t esize, nbytes, n_chunks;
     uint32_t crc;
+    int in_place; /* dst is the variable's own buffer (vs__restore_vars) */
 } vs__load_item;
 
 /* Finds each item's tensor row at step: VS_ENOTFOUND "Key %s not found in

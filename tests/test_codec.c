@@ -29,6 +29,46 @@ static void test_codec__crc32_check_value(void **state)
     assert_int_equal(vs__crc32_combine(a, b, 4), 0xCBF43926u);
 }
 
+/* The folded CRC equals zlib's for every length through the block sizes
+ * it switches on (0..600 covers the 64-byte loop, the 16-byte loop and
+ * every tail), every start alignment, chained starting values, and one
+ * buffer past a megabyte. Also a check value long enough to fold. */
+static void test_codec__crc32_fast_path_matches_zlib(void **state)
+{
+    (void)state;
+    size_t big = ((size_t)1 << 20) + 77;
+    unsigned char *buf = malloc(big + 64);
+    assert_non_null(buf);
+    for (size_t i = 0; i < big + 64; i++)
+        buf[i] = (unsigned char)rnd();
+    for (size_t n = 0; n <= 600; n++) {
+        size_t align = n % 16;
+        uint32_t init = n % 3 == 0 ? 0 : rnd();
+        uint32_t want = vs__crc32_zlib(init, buf + align, n);
+        if (vs__crc32(init, buf + align, n) != want)
+            fail_msg("length %zu, alignment %zu, start 0x%08x", n, align,
+                     (unsigned)init);
+    }
+    assert_int_equal(vs__crc32(0, buf + 3, big), vs__crc32_zlib(0, buf + 3, big));
+    /* Chaining: the CRC of a split buffer equals the whole one. */
+    uint32_t part = vs__crc32(0, buf, 1000);
+    assert_int_equal(vs__crc32(part, buf + 1000, big - 1000),
+                     vs__crc32_zlib(0, buf, big));
+    /* All-zero and all-ones data (the pre-inversion matters there). */
+    memset(buf, 0, 4096);
+    assert_int_equal(vs__crc32(0, buf, 4096), vs__crc32_zlib(0, buf, 4096));
+    memset(buf, 0xff, 4096);
+    assert_int_equal(vs__crc32(0, buf, 4096), vs__crc32_zlib(0, buf, 4096));
+    /* "123456789" repeated 16 times (144 bytes): check against a value
+     * computed independently of both paths (Python's zlib.crc32). */
+    for (size_t i = 0; i < 144; i++)
+        buf[i] = (unsigned char)('1' + i % 9);
+    assert_int_equal(vs__crc32(0, buf, 144), 0x045D0030u);
+    print_message("CRC path: %s\n",
+                  vs__crc32_has_clmul() ? "PCLMULQDQ folding" : "zlib");
+    free(buf);
+}
+
 static void test_codec__hash_depends_on_every_byte(void **state)
 {
     (void)state;
@@ -380,6 +420,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec__crc32_check_value),
+        cmocka_unit_test(test_codec__crc32_fast_path_matches_zlib),
         cmocka_unit_test(test_codec__stats_f32_fast_path),
         cmocka_unit_test(test_codec__hash_depends_on_every_byte),
         cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),

@@ -837,6 +837,109 @@ static void test_store__restore_errors_keep_old_values(void **st)
     vs_graph_close(g);
 }
 
+/* Variables that hold no value are restored in place, the others through
+ * scratch; both paths, their mix, a variable listed twice, and a damaged
+ * file that must leave new variables uninitialized. */
+static vs_graph *model_uninit(int n_layers, vs_var **vars)
+{
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    for (int i = 0; i < n_layers; i++) {
+        char sc[32];
+        snprintf(sc, sizeof sc, "layer%d", i);
+        assert_int_equal(vs_variable_scope_push(g, sc, NULL, NULL), VS_OK);
+        int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
+        vars[2 * i] = getvar(g, "weights", VS_FLOAT32, 4, ks);
+        vars[2 * i + 1] = getvar(g, "biases", VS_FLOAT32, 1, bs);
+        assert_int_equal(vs_variable_scope_pop(g), VS_OK);
+    }
+    return g;
+}
+
+static void test_store__restore_in_place_and_through_scratch(void **st)
+{
+    (void)st;
+    vs_var *v[4], *w[4];
+    vs_graph *g = model(2, v);
+    vs_save_opts so;
+    memset(&so, 0, sizeof so);
+    so.codec = VS_CODEC_RAW;
+    assert_int_equal(vs_save_ex(g, g_path, 1, &so), VS_OK);
+    assert_int_equal(vs_save(g, g_path, 2), VS_OK); /* default codec */
+    for (int64_t step = 1; step <= 2; step++) {
+        /* Mixed: layer0/biases initialized (scratch), the rest new. */
+        vs_graph *h = model_uninit(2, w);
+        assert_int_equal(vs_variables_initializer(h, &w[1], 1), VS_OK);
+        assert_int_equal(vs_restore(h, g_path, step), VS_OK);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(vs_var_is_initialized(w[i]), 1);
+            assert_tensor_equal(val(w[i]), val(v[i]));
+        }
+        vs_graph_close(h);
+        /* A variable listed twice, and a subset. */
+        h = model_uninit(2, w);
+        vs_var *list[] = {w[2], w[2], w[3]};
+        vs_restore_opts ro;
+        memset(&ro, 0, sizeof ro);
+        ro.vars = list;
+        ro.n_vars = 3;
+        ro.threads = (int)step; /* inline and pooled */
+        assert_int_equal(vs_restore_ex(h, g_path, step, &ro), VS_OK);
+        assert_tensor_equal(val(w[2]), val(v[2]));
+        assert_tensor_equal(val(w[3]), val(v[3]));
+        assert_int_equal(vs_var_is_initialized(w[0]), 0);
+        vs_graph_close(h);
+    }
+    /* Damage step 1's last tensor (layer1/biases: one raw chunk of 32
+     * bytes): restoring into new variables fails and leaves every one of
+     * them uninitialized, even those read in place before the damage. */
+    sqlite3 *db = raw_open(g_path);
+    int64_t cid = q_int(db, "SELECT chunk_id FROM tensor_chunks tc JOIN "
+                            "tensors t ON t.id = tc.tensor_id WHERE "
+                            "t.name='layer1/biases' AND t.step=1");
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE chunks SET data = zeroblob(32) WHERE id=%lld",
+             (long long)cid);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int threads = 1; threads <= 2; threads++) {
+        vs_graph *h = model_uninit(2, w);
+        vs_restore_opts ro;
+        memset(&ro, 0, sizeof ro);
+        ro.threads = threads;
+        assert_int_equal(vs_restore_ex(h, g_path, 1, &ro), VS_ECORRUPT);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(vs_var_is_initialized(w[i]), 0);
+            vs_tensor *t = NULL;
+            assert_int_equal(vs_var_value(w[i], &t), VS_EUNINIT);
+        }
+        vs_graph_close(h);
+    }
+    /* A chunk row whose data is not a blob, then one that is missing. */
+    db = raw_open(g_path);
+    snprintf(sql, sizeof sql, "UPDATE chunks SET data = 7 WHERE id=%lld",
+             (long long)cid);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    vs_graph *h = model_uninit(2, w);
+    assert_int_equal(vs_restore(h, g_path, 1), VS_ECORRUPT);
+    assert_non_null(strstr(vs_errmsg(), "tensor layer1/biases at step 1"));
+    vs_graph_close(h);
+    db = raw_open(g_path);
+    snprintf(sql, sizeof sql, "DELETE FROM chunks WHERE id=%lld",
+             (long long)cid);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    h = model_uninit(2, w);
+    assert_int_equal(vs_restore(h, g_path, 1), VS_ECORRUPT);
+    assert_non_null(strstr(vs_errmsg(), "tensor layer1/biases at step 1"));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(vs_var_is_initialized(w[i]), 0);
+    vs_graph_close(h);
+    vs_graph_close(g);
+}
+
 static void test_store__subset_rename_and_prefix(void **st)
 {
     (void)st;
@@ -1680,6 +1783,7 @@ int main(void)
         T(test_store__rename_prefix),
         T(test_store__graph_save_restore_200_variables),
         T(test_store__restore_errors_keep_old_values),
+        T(test_store__restore_in_place_and_through_scratch),
         T(test_store__subset_rename_and_prefix),
         T(test_store__init_from_checkpoint_tf_rules),
         T(test_store__init_from_checkpoint_root),

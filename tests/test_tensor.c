@@ -269,6 +269,46 @@ static void test_tensor__large_buffer_zeroed(void **state)
     vs__aligned_free(NULL);
 }
 
+/* An arena hands out zeroed, 64-byte aligned, disjoint buffers of every
+ * size class (heap, carved from a shared slab, a slab of its own, the
+ * rest of that slab), each freed with vs__aligned_free before the arena. */
+static void test_tensor__arena_buffers(void **state)
+{
+    static const size_t sizes[] = {0,       1,        4096,     65536,
+                                   100000,  3000000,  12u << 20, 70000,
+                                   1 << 20, 5u << 20, 65535,    200000};
+    enum { N = sizeof sizes / sizeof *sizes };
+    unsigned char *p[N];
+    vs__arena a = {0};
+    (void)state;
+    for (size_t k = 0; k < N; k++) {
+        size_t n = sizes[k];
+        p[k] = vs__arena_alloc(&a, n);
+        assert_non_null(p[k]);
+        assert_int_equal((uintptr_t)p[k] % 64, 0);
+        for (size_t i = 0; i < n; i += 4093)
+            assert_int_equal(p[k][i], 0);
+        if (n > 0) {
+            assert_int_equal(p[k][n - 1], 0);
+            memset(p[k], (int)(k + 1), n); /* fill: overlaps would show */
+        }
+    }
+    for (size_t k = 0; k < N; k++)
+        for (size_t i = 0; i < sizes[k]; i += 997)
+            if (p[k][i] != (unsigned char)(k + 1))
+                fail_msg("buffer %zu byte %zu was overwritten", k, i);
+    for (size_t k = 0; k < N; k++)
+        vs__aligned_free(p[k]);
+    vs__arena_free(&a);
+    vs__arena_free(&a); /* empty again: a no-op */
+    assert_null(a.slabs);
+    /* A NULL arena falls back to the heap. */
+    unsigned char *q = vs__arena_alloc(NULL, 100000);
+    assert_non_null(q);
+    assert_int_equal(q[99999], 0);
+    vs__aligned_free(q);
+}
+
 static void test_tensor__from_data_copies(void **state)
 {
     int64_t shape[1] = {3};
@@ -368,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_tensor__new_zero_filled_aligned),
         cmocka_unit_test(test_tensor__scalar_and_empty),
         cmocka_unit_test(test_tensor__large_buffer_zeroed),
+        cmocka_unit_test(test_tensor__arena_buffers),
         cmocka_unit_test(test_tensor__from_data_copies),
         cmocka_unit_test(test_tensor__bad_shapes),
         cmocka_unit_test(test_tensor__shape_check_outputs),
