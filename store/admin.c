@@ -210,6 +210,54 @@ int vs_set_retention(const char *path, int max_to_keep,
     return commit_close(db, path, rc);
 }
 
+/* ---- journal mode ------------------------------------------------------ */
+
+#define JOURNAL_BUSY_MS 250
+
+int vs_set_journal_mode(const char *path, vs_journal mode)
+{
+    if (mode != VS_JOURNAL_WAL && mode != VS_JOURNAL_ROLLBACK)
+        return vs__fail(VS_EINVAL, "unknown journal mode %d", (int)mode);
+    /* Another connection makes the change fail: wait for it only
+     * briefly, it is usually a reader that stays open. */
+    sqlite3 *db = NULL;
+    int rc = vs__store_open(path, VS_OPEN_CREATE, JOURNAL_BUSY_MS, &db);
+    if (rc != VS_OK)
+        return rc;
+    const char *want = mode == VS_JOURNAL_WAL ? "wal" : "delete";
+    char got[16];
+    rc = vs__store_journal_pragma(db, path,
+                                  mode == VS_JOURNAL_WAL
+                                      ? "PRAGMA journal_mode=WAL"
+                                      : "PRAGMA journal_mode=DELETE",
+                                  got);
+    /* Another connection having the file open: SQLite either keeps the
+     * old mode without an error or fails with SQLITE_BUSY. */
+    if ((rc == VS_OK && strcmp(got, want) != 0) || rc == VS_EBUSY)
+        rc = vs__fail(VS_EBUSY,
+                      "cannot change the journal mode of %s to %s: the file "
+                      "is open elsewhere",
+                      path, mode == VS_JOURNAL_WAL ? "WAL" : "rollback");
+    vs__store_close(db);
+    return rc;
+}
+
+int vs_get_journal_mode(const char *path, vs_journal *mode)
+{
+    if (mode == NULL)
+        return vs__fail(VS_EINVAL, "mode is NULL");
+    sqlite3 *db = NULL;
+    int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
+    if (rc != VS_OK)
+        return rc;
+    char got[16];
+    rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", got);
+    if (rc == VS_OK)
+        *mode = strcmp(got, "wal") == 0 ? VS_JOURNAL_WAL : VS_JOURNAL_ROLLBACK;
+    vs__store_close(db);
+    return rc;
+}
+
 /* ---- rename ------------------------------------------------------------ */
 
 typedef struct {

@@ -499,6 +499,9 @@ void vs__stats_init(vs__stats *s)
  * deterministic) and no per-element branches. Returns 0, changing nothing,
  * when the chunk has a non-finite value: the caller then takes the
  * general loop. */
+#define MINF(x, y) ((x) < (y) ? (x) : (y))
+#define MAXF(x, y) ((x) > (y) ? (x) : (y))
+
 static int stats_f32_finite(const float *a, size_t m, vs__stats *c)
 {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -520,16 +523,21 @@ static int stats_f32_finite(const float *a, size_t m, vs__stats *c)
         s1 += a[i + 1];
         s2 += a[i + 2];
         s3 += a[i + 3];
-        mn = fminf(mn, fminf(fminf(a[i], a[i + 1]), fminf(a[i + 2], a[i + 3])));
-        mx = fmaxf(mx, fmaxf(fmaxf(a[i], a[i + 1]), fmaxf(a[i + 2], a[i + 3])));
+        /* Plain comparisons (minss/maxss, no libm calls): with a NaN
+         * anywhere the result is discarded, so its semantics do not
+         * matter. */
+        float lo = MINF(MINF(a[i], a[i + 1]), MINF(a[i + 2], a[i + 3]));
+        float hi = MAXF(MAXF(a[i], a[i + 1]), MAXF(a[i + 2], a[i + 3]));
+        mn = MINF(mn, lo);
+        mx = MAXF(mx, hi);
     }
     for (; i < m; i++) {
         uint32_t b;
         memcpy(&b, a + i, 4);
         special |= (b & 0x7f800000u) == 0x7f800000u;
         s0 += a[i];
-        mn = fminf(mn, a[i]);
-        mx = fmaxf(mx, a[i]);
+        mn = MINF(mn, a[i]);
+        mx = MAXF(mx, a[i]);
     }
     if (special)
         return 0;

@@ -670,6 +670,57 @@ void vs__store_close(sqlite3 *db)
     (void)sqlite3_close(db);
 }
 
+int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
+                             char out[16])
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db, sql, &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 0);
+        size_t i = 0;
+        for (; m != NULL && m[i] != '\0' && i + 1 < 16; i++)
+            out[i] = (char)(m[i] >= 'A' && m[i] <= 'Z' ? m[i] + 32 : m[i]);
+        out[i] = '\0';
+        if (m == NULL && sqlite3_errcode(db) == SQLITE_NOMEM)
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+    } else {
+        rc = vs__store_sqlfail(db, s, "cannot set the journal mode of", path);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Write connections. A WAL file is durable at each commit with
+ * synchronous=FULL. A rollback-journal file commits by deleting its
+ * journal: EXTRA also syncs the directory then, so that VS_OK still means
+ * durable. Journal modes set from outside (TRUNCATE, PERSIST, or OFF and
+ * MEMORY, which give up crash safety) are brought back to DELETE. */
+static int set_write_durability(sqlite3 *db, const char *path)
+{
+    char mode[16];
+    int rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", mode);
+    if (rc != VS_OK || strcmp(mode, "wal") == 0)
+        return rc;
+    if (strcmp(mode, "delete") != 0) {
+        rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode=DELETE",
+                                      mode);
+        if (rc == VS_OK && strcmp(mode, "delete") != 0)
+            rc = vs__fail(VS_EBUSY,
+                          "cannot set the journal mode of %s to DELETE "
+                          "(it stays %s)",
+                          path, mode);
+        if (rc != VS_OK)
+            return rc;
+    }
+    int s = sqlite3_exec(db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL);
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
+    return VS_OK;
+}
+
 /* A reader's page cache, in pages. Tensor bytes are read once, through
  * the cache (Debian's SQLite reads overflow pages into it, then copies):
  * a few dozen pages that stay hot in the CPU caches beat 16 MiB of fresh
@@ -730,6 +781,8 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
             rc = vs__store_sqlfail(db, src, "cannot open checkpoint file",
                                    path);
     }
+    if (rc == VS_OK && mode != VS_OPEN_READ)
+        rc = set_write_durability(db, path);
     if (rc != VS_OK) {
         (void)sqlite3_close(db);
         return rc;

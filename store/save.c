@@ -75,8 +75,7 @@ static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
     save_job *j = &c->jobs[k];
     if (c->n_free > 0)
         j->out = c->free_bufs[--c->n_free];
-    j->codec = -1;
-    j->hash = vs__hash64(j->src, j->len);
+    j->codec = -1; /* j->hash: from the hashing pass */
     sqlite3_stmt *q = c->cand_q;
     sqlite3_reset(q);
     int b = sqlite3_bind_int64(q, 1, (int64_t)j->hash);
@@ -132,6 +131,19 @@ static int is_float(vs_dtype dt)
 }
 
 /* ---- pool callbacks ---------------------------------------------------- */
+
+/* The dedup hash of every chunk, on all cores, before the main pass: the
+ * main thread needs it to look up a candidate before a chunk goes to a
+ * worker, and hashing there serially took as long as the SQLite writes. */
+static int hash_work(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    save_ctx *c = vctx;
+    save_job *j = &c->jobs[k];
+    j->hash = vs__hash64(j->src, j->len);
+    return VS_OK;
+}
 
 static int save_work(void *vctx, size_t k, char *err, size_t cap)
 {
@@ -1009,8 +1021,11 @@ static int save_items(const char *path, int64_t step, save_item *items,
 
     vs__progress_init(&c.pr, o != NULL ? o->progress : NULL,
                       o != NULL ? o->progress_ctx : NULL, progress_total);
-    rc = vs__pool_run(threads, n_jobs, (size_t)threads * 4, &c, save_prepare,
-                      save_work, save_consume);
+    rc = vs__pool_run(threads, n_jobs, (size_t)threads * 4, &c, NULL,
+                      hash_work, NULL);
+    if (rc == VS_OK)
+        rc = vs__pool_run(threads, n_jobs, (size_t)threads * 4, &c,
+                          save_prepare, save_work, save_consume);
     if (rc != VS_OK)
         goto out;
     /* Tensors without chunks (empty) still need their row finished. */

@@ -117,6 +117,10 @@ int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed);
 /* Internal knob for benchmarks and tests: journal mode of new files,
  * "wal" (default) or "delete". */
 void vs__store_set_journal(const char *mode);
+/* Runs a "PRAGMA journal_mode[=...]" and gives its one result, lower
+ * case ("wal", "delete", ...). */
+int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
+                             char out[16]);
 const char *vs__store_journal(void);
 
 /* TF's DataTypeString ("float", "double", "half", ...). */

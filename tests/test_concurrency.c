@@ -27,6 +27,8 @@ static void remove_db(const char *p)
     unlink(b);
     snprintf(b, sizeof b, "%s-shm", p);
     unlink(b);
+    snprintf(b, sizeof b, "%s-journal", p);
+    unlink(b);
 }
 
 static int setup(void **state)
@@ -97,9 +99,11 @@ static void save_steps(int64_t from, int64_t to, int max_to_keep)
     vs_tensor_free(b);
 }
 
-static void test_concurrency__reader_sees_complete_checkpoints(void **st)
+static void reader_during_saves(int with_rollback)
 {
-    (void)st;
+    if (with_rollback)
+        assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
+                         VS_OK);
     save_steps(1, 1, 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -141,6 +145,20 @@ static void test_concurrency__reader_sees_complete_checkpoints(void **st)
     assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
     assert_int_equal(latest, 16);
     assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+}
+
+static void test_concurrency__reader_sees_complete_checkpoints(void **st)
+{
+    (void)st;
+    reader_during_saves(0);
+}
+
+/* With a rollback journal readers wait while a save writes, but still
+ * only ever see whole checkpoints. */
+static void test_concurrency__reader_waits_with_rollback_journal(void **st)
+{
+    (void)st;
+    reader_during_saves(1);
 }
 
 static void test_concurrency__second_writer_gets_busy(void **st)
@@ -229,6 +247,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_concurrency__reader_sees_complete_checkpoints),
+        T(test_concurrency__reader_waits_with_rollback_journal),
         T(test_concurrency__second_writer_gets_busy),
         T(test_concurrency__two_writer_processes_serialize),
     };

@@ -940,6 +940,116 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
     vs_graph_close(g);
 }
 
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* The journal mode is a setting of the file: new files are WAL; a
+ * rollback-journal file saves and restores the same bytes, stays one file
+ * at rest, keeps its mode across saves, and switches back. */
+static void test_store__journal_modes(void **st)
+{
+    (void)st;
+    char side[700];
+    vs_journal jm = VS_JOURNAL_ROLLBACK;
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_ENOTFOUND);
+    assert_int_equal(vs_set_journal_mode(g_path, (vs_journal)7), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "unknown journal mode 7");
+    assert_int_equal(vs_get_journal_mode(g_path, NULL), VS_EINVAL);
+
+    vs_var *v[4];
+    vs_graph *g = model(2, v);
+    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
+    /* The header says so too (bytes 18-19: 1 = rollback, 2 = WAL). */
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    /* Saves in both codecs, a second unchanged save, a restore. */
+    vs_save_opts so;
+    memset(&so, 0, sizeof so);
+    so.codec = VS_CODEC_RAW;
+    assert_int_equal(vs_save_ex(g, g_path, 2, &so), VS_OK);
+    assert_int_equal(vs_save(g, g_path, 3), VS_OK);
+    assert_int_equal(vs_save(g, g_path, 4), VS_OK);
+    for (int i = 0; i < 3; i++) {
+        static const char *const suffix[] = {"-journal", "-wal", "-shm"};
+        snprintf(side, sizeof side, "%s%s", g_path, suffix[i]);
+        assert_false(exists(side)); /* one file at rest */
+    }
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
+    vs_var *w[4];
+    vs_graph *h = model_uninit(2, w);
+    for (int64_t step = 1; step <= 4; step++) {
+        assert_int_equal(vs_restore(h, g_path, step), VS_OK);
+        for (int i = 0; i < 4; i++)
+            assert_tensor_equal(val(w[i]), val(v[i]));
+    }
+    size_t nbad = 9;
+    assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+    assert_int_equal(nbad, 0);
+
+    /* A journal mode set from outside that gives up crash safety is put
+     * back to DELETE by the next save. */
+    db = raw_open(g_path);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=OFF", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vs_save(g, g_path, 5), VS_OK);
+    db = raw_open(g_path);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    /* Back to WAL, with an open read handle refusing the change first. */
+    vs_ckpt *ck = NULL;
+    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_EBUSY);
+    assert_non_null(strstr(vs_errmsg(), "is open elsewhere"));
+    vs_ckpt_close(ck);
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_OK);
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
+                     VS_EBUSY);
+    assert_non_null(strstr(vs_errmsg(), "is open elsewhere"));
+    vs_ckpt_close(ck);
+    assert_int_equal(vs_restore(h, g_path, 5), VS_OK);
+    for (int i = 0; i < 4; i++)
+        assert_tensor_equal(val(w[i]), val(v[i]));
+    vs_graph_close(h);
+
+    /* A missing file is created in the mode asked for. */
+    remove_db(g_path);
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
+    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
+    vs_graph_close(g);
+}
+
 static void test_store__subset_rename_and_prefix(void **st)
 {
     (void)st;
@@ -1784,6 +1894,7 @@ int main(void)
         T(test_store__graph_save_restore_200_variables),
         T(test_store__restore_errors_keep_old_values),
         T(test_store__restore_in_place_and_through_scratch),
+        T(test_store__journal_modes),
         T(test_store__subset_rename_and_prefix),
         T(test_store__init_from_checkpoint_tf_rules),
         T(test_store__init_from_checkpoint_root),
