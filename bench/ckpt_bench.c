@@ -8,6 +8,9 @@
  *              vs_save of the unchanged weights as the next step
  *   default_t1 vs_save_ex with threads = 1, restored with threads = 1
  *   raw        vs_save_ex with VS_CODEC_RAW, then a second unchanged save
+ *   raw_rollback, default_rollback
+ *              the same into a file set to VS_JOURNAL_ROLLBACK (before the
+ *              timed save) instead of the default WAL
  * Restores: "fresh" = into a newly built graph whose variables exist but are
  * not initialized (TF's build-then-restore), with the file in the page cache
  * (warm) or after posix_fadvise(POSIX_FADV_DONTNEED) on the file and its
@@ -29,6 +32,7 @@
 
 #define MAX_TENSORS 4096
 #define MAX_RUNS 100
+#define N_ROWS 5
 
 typedef struct {
     char *name;
@@ -193,13 +197,14 @@ static void verify(vs_var **vars, const char *what)
     }
 }
 
-static const char *const suffixes[] = {"", "-wal", "-shm"};
+static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+#define N_SUFFIXES 4
 
 static long long disk_bytes(const char *path)
 {
     char p[4200];
     long long total = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SUFFIXES; i++) {
         struct stat st;
         snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
         if (stat(p, &st) == 0)
@@ -215,7 +220,7 @@ static long long disk_bytes(const char *path)
 static void remove_db(const char *path)
 {
     char p[4200];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SUFFIXES; i++) {
         snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
         if (unlink(p) != 0 && errno != ENOENT)
             die(p, strerror(errno));
@@ -226,7 +231,7 @@ static void remove_db(const char *path)
 static void make_cold(const char *path)
 {
     char p[4200];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_SUFFIXES; i++) {
         int fd, rc;
         snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
         fd = open(p, O_RDONLY);
@@ -290,7 +295,7 @@ static long long stored_bytes(const char *path, int64_t step)
 int main(int argc, char **argv)
 {
     static vs_var *vars[MAX_TENSORS], *rvars[MAX_TENSORS];
-    static row rows[3];
+    static row rows[N_ROWS];
     char path[4096];
     vs_graph *g;
     int runs = 5;
@@ -316,9 +321,12 @@ int main(int argc, char **argv)
     rows[0].name = "default";
     rows[1].name = "default_t1";
     rows[2].name = "raw";
-    rows[0].has_save2 = rows[2].has_save2 = 1;
+    rows[3].name = "raw_rollback";
+    rows[4].name = "default_rollback";
+    rows[0].has_save2 = rows[2].has_save2 = rows[3].has_save2 = 1;
+    rows[4].has_save2 = 1;
     for (int r = 0; r < runs; r++) {
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < N_ROWS; k++) {
             row *w = &rows[k];
             vs_save_opts so;
             vs_restore_opts ro;
@@ -331,9 +339,13 @@ int main(int argc, char **argv)
             so.max_to_keep = -1;
             if (k == 1)
                 so.threads = ro.threads = 1;
-            if (k == 2)
+            if (k == 2 || k == 3)
                 so.codec = VS_CODEC_RAW;
             remove_db(path);
+            /* A setting of the file, made before the timed save. */
+            if (k >= 3)
+                check(vs_set_journal_mode(path, VS_JOURNAL_ROLLBACK),
+                      "vs_set_journal_mode");
 
             t0 = now();
             rc = k == 0 ? vs_save(g, path, 1) : vs_save_ex(g, path, 1, &so);
@@ -388,7 +400,7 @@ int main(int argc, char **argv)
     printf("  \"runs\": %d,\n  \"n_tensors\": %zu,\n  \"raw_bytes\": %zu,\n",
            runs, n_specs, model_bytes);
     printf("  \"rows\": {\n");
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < N_ROWS; k++) {
         row *w = &rows[k];
         printf("    \"%s\": {\n", w->name);
         print_d("save_s", w->save, runs, 0);
@@ -401,7 +413,7 @@ int main(int argc, char **argv)
         print_d("restore_inited_s", w->rinit, runs, 0);
         print_ll("stored_bytes", w->stored, runs, 0);
         print_ll("size_bytes", w->size, runs, 1);
-        printf("    }%s\n", k < 2 ? "," : "");
+        printf("    }%s\n", k < N_ROWS - 1 ? "," : "");
     }
     printf("  }\n}\n");
     for (size_t i = 0; i < n_specs; i++)
