@@ -28,8 +28,7 @@ static const char *const schema_sql =
     "CREATE TABLE variables(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
     " UNIQUE, store_key TEXT, scope TEXT, dtype TEXT NOT NULL,"
     " shape TEXT NOT NULL, trainable INTEGER NOT NULL, initializer TEXT);"
-    "CREATE TABLE store(key TEXT PRIMARY KEY, id INTEGER NOT NULL,"
-    " dtype INTEGER NOT NULL, ndim INTEGER NOT NULL, shape BLOB)"
+    "CREATE TABLE store(key TEXT PRIMARY KEY, id INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE collections(key TEXT NOT NULL, seq INTEGER NOT NULL,"
     " var_id INTEGER NOT NULL, PRIMARY KEY(key, seq)) WITHOUT ROWID;";
@@ -68,9 +67,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SCOPE_PUT] = "INSERT OR REPLACE INTO scopes(name, parent, reuse,"
                      " dtype, initializer, name_scope)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_STORE_GET] = "SELECT id, dtype, ndim, shape FROM store WHERE key=?1",
-    [ST_STORE_PUT] = "INSERT INTO store(key, id, dtype, ndim, shape)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_STORE_GET] = "SELECT id FROM store WHERE key=?1",
+    [ST_STORE_PUT] = "INSERT INTO store(key, id) VALUES(?1, ?2)",
     [ST_VAR_PUT] = "INSERT INTO variables(id, name, store_key, scope, dtype,"
                    " shape, trainable, initializer)"
                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

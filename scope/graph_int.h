@@ -43,7 +43,10 @@ struct vs_var {
  *   scopes(name, parent, reuse, dtype, initializer, name_scope)
  *   variables(id, name, store_key, scope, dtype, shape, trainable,
  *             initializer)     -- every variable, shape as JSON text
- *   store(key, id, dtype, ndim, shape)  -- the get_variable store
+ *   store(key, id)             -- the get_variable store: full name to
+ *                                 variable (dtype and shape are the
+ *                                 variable's own); narrow rows keep the
+ *                                 reuse lookup b-tree small
  *   collections(key, seq, var_id)
  */
 sqlite3 *vs__graph_db(vs_graph *g);

@@ -130,12 +130,7 @@ static int record_var(vs_graph *g, vs_var *v)
     st = g->st[ST_STORE_PUT];
     if (sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) !=
             SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, v->id) != SQLITE_OK ||
-        sqlite3_bind_int(st, 3, (int)v->value.dtype) != SQLITE_OK ||
-        sqlite3_bind_int(st, 4, v->value.ndim) != SQLITE_OK ||
-        sqlite3_bind_blob(st, 5, v->value.shape,
-                          (int)(sizeof(int64_t) * (size_t)v->value.ndim),
-                          SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_bind_int64(st, 2, v->id) != SQLITE_OK) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return vs__graph_sqlfail(g, "bind");
@@ -382,10 +377,19 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     }
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
+        /* The row names the variable; its dtype and shape are the
+         * variable's own (fixed at creation). */
         int64_t id = sqlite3_column_int64(st, 0);
-        vs_dtype found_dtype = (vs_dtype)sqlite3_column_int(st, 1);
-        int found_ndim = sqlite3_column_int(st, 2);
-        const int64_t *found_shape = sqlite3_column_blob(st, 3);
+        vs_var *found = (id >= 0 && (uint64_t)id < g->n_vars) ? g->vars[id]
+                                                              : NULL;
+        if (found == NULL) {
+            rc = vs__fail(VS_ERROR, "registry: no variable %lld",
+                          (long long)id);
+            goto reset;
+        }
+        vs_dtype found_dtype = found->value.dtype;
+        int found_ndim = found->value.ndim;
+        const int64_t *found_shape = found->value.shape;
         int compatible = 1, i;
         char want[VS_SHAPE_STR_MAX], have[VS_SHAPE_STR_MAX];
 
@@ -419,9 +423,8 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                           vs_dtype_name(found_dtype));
             goto reset;
         }
-        *out = (id >= 0 && (uint64_t)id < g->n_vars) ? g->vars[id] : NULL;
-        rc = *out ? VS_OK : vs__fail(VS_ERROR, "registry: no variable %lld",
-                                     (long long)id);
+        *out = found;
+        rc = VS_OK;
         goto reset;
     }
     sqlite3_reset(st);
