@@ -156,6 +156,7 @@ has out.txt "saved 9 tensors"
 run 0 inspect m.db --all-tensor-names
 equals "$(tr '\n' ' ' <out.txt)" "be conv1/biases conv1/weights fort half mask other/key other/scalar steps "
 run 0 inspect m.db
+has out.txt "journal: wal"
 has out.txt "checkpoints: 1"
 has out.txt "step 10: 9 tensors"
 has out.txt "conv1/weights"
@@ -175,6 +176,27 @@ has out.txt "1.5"
 run 0 inspect m.db --tensor conv1/biases --stats
 has out.txt "[0.5 nan]"
 has out.txt "nan 1"
+
+# --codec and --journal: a raw, rollback-journal copy restores the same bytes
+run 0 save r.db --step 1 --npy w --codec raw --journal rollback
+has out.txt "saved 9 tensors"
+run 0 inspect r.db
+has out.txt "journal: rollback"
+hasnt out.txt "shuffle-zlib"
+[ ! -e r.db-journal ] && [ ! -e r.db-wal ] && ok || fail "r.db is not one file at rest"
+run 0 restore r.db --npy r_out
+run 0 restore m.db --npy m_out
+for f in conv1/weights steps half fort mask other/scalar; do same "m_out/$f.npy" "r_out/$f.npy"; done
+run 0 save r.db --step 2 --npy w --journal wal
+run 0 inspect r.db --json
+has out.txt '"journal":"wal"'
+run 2 save r.db --step 3 --npy w --codec zip
+has err.txt "varstore: --codec needs raw or shuffle-zlib"
+run 2 save r.db --step 3 --npy w --journal off
+has err.txt "varstore: --journal needs wal or rollback"
+run 0 inspect r.db --step 1
+hasnt out.txt "shuffle-zlib"
+
 run 1 inspect m.db --tensor nope
 has err.txt "varstore: tensor 'nope' not found in step 10 of m.db"
 run 1 inspect m.db --step 99
