@@ -76,24 +76,29 @@ static void shuffle(const unsigned char *src, unsigned char *dst, size_t n,
             dst[p * m + i] = src[i * e + p];
 }
 
-static void unshuffle(const unsigned char *src, unsigned char *dst, size_t n,
-                      size_t e)
+/* The inverse of shuffle, from e plane pointers (each m bytes): planes
+ * stored as is are read in place, straight out of the chunk. */
+static void unshuffle(const unsigned char *const *pl, unsigned char *dst,
+                      size_t m, size_t e)
 {
-    size_t m = n / e;
     if (e == 4) {
-        const unsigned char *s0 = src, *s1 = src + m, *s2 = src + 2 * m,
-                            *s3 = src + 3 * m;
+        /* restrict: the planes never overlap dst (lets the compiler
+         * vectorize without run-time overlap checks) */
+        const unsigned char *restrict s0 = pl[0], *restrict s1 = pl[1],
+                                      *restrict s2 = pl[2],
+                                      *restrict s3 = pl[3];
+        unsigned char *restrict d = dst;
         for (size_t i = 0; i < m; i++) {
-            dst[4 * i] = s0[i];
-            dst[4 * i + 1] = s1[i];
-            dst[4 * i + 2] = s2[i];
-            dst[4 * i + 3] = s3[i];
+            d[4 * i] = s0[i];
+            d[4 * i + 1] = s1[i];
+            d[4 * i + 2] = s2[i];
+            d[4 * i + 3] = s3[i];
         }
         return;
     }
     for (size_t p = 0; p < e; p++)
         for (size_t i = 0; i < m; i++)
-            dst[i * e + p] = src[p * m + i];
+            dst[i * e + p] = pl[p][i];
 }
 
 /* Order-0 entropy estimate of a plane in bytes: what Huffman coding can at
@@ -300,6 +305,10 @@ int vs__chunk_encode_ws(const void *raw, size_t n, size_t e,
 static int inflate_plane(vs__ws *ws, const unsigned char *src, size_t len,
                          unsigned char *dst, size_t m, char *err, size_t cap)
 {
+    /* The streams varstore writes decode on the fast path; anything else
+     * (or damage) goes through zlib. */
+    if (len <= UINT32_MAX && vs__inflate_literals(src, len, dst, m) == 0)
+        return VS_OK;
     z_stream *zs = ws->inf;
     if (zs == NULL) {
         zs = vs__calloc(1, sizeof *zs);
@@ -389,6 +398,8 @@ int vs__chunk_decode_ws(int codec, size_t e, const unsigned char *blob,
                  blob_len);
         return VS_ECORRUPT;
     }
+    /* Deflated planes go to a scratch buffer (or straight to dst when
+     * e == 1); stored ones are read where they are. */
     unsigned char *planes = dst;
     if (e > 1) {
         if (vs__buf_reserve(pb, raw_len) != VS_OK) {
@@ -397,20 +408,25 @@ int vs__chunk_decode_ws(int codec, size_t e, const unsigned char *blob,
         }
         planes = pb->p;
     }
+    const unsigned char *from[16]; /* e <= 16, checked above */
     int rc = VS_OK;
     size_t pos = hdr;
     for (size_t p = 0; p < e && rc == VS_OK; p++) {
         int method = blob[PLANE_HDR * p];
         size_t len = get32(blob + PLANE_HDR * p + 1);
-        if (method == VS_PLANE_STORED)
-            memcpy(planes + p * m, blob + pos, m);
-        else
+        if (method == VS_PLANE_STORED) {
+            from[p] = blob + pos;
+            if (e == 1)
+                memcpy(dst, blob + pos, m);
+        } else {
             rc = inflate_plane(ws, blob + pos, len, planes + p * m, m, err,
                                cap);
+            from[p] = planes + p * m;
+        }
         pos += len;
     }
     if (rc == VS_OK && e > 1)
-        unshuffle(planes, dst, raw_len, e);
+        unshuffle(from, dst, m, e);
     return rc;
 }
 

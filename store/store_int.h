@@ -147,6 +147,13 @@ double vs__now_iso(char buf[32]);
 uint32_t vs__crc32(uint32_t crc, const void *p, size_t n);
 uint32_t vs__crc32_zlib(uint32_t crc, const void *p, size_t n);
 int vs__crc32_has_clmul(void);
+/* Decodes a zlib stream made of literal-only deflate blocks (what the
+ * codec's Z_HUFFMAN_ONLY planes are) into exactly out_len bytes
+ * (store/inflate.c): 0 when done, -1 when the stream is anything else or
+ * damaged (out may then be partly written; decode it with zlib). The
+ * Adler-32 trailer is not checked: the chunk CRC covers the bytes. */
+int vs__inflate_literals(const unsigned char *in, size_t in_len,
+                         unsigned char *out, size_t out_len);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
