@@ -98,9 +98,32 @@ static uint32_t reverse_bits(uint32_t code, int len)
     return r;
 }
 
-/* Builds h from the code lengths of n symbols. 0 when the code is over-
- * subscribed or has no symbol; an incomplete code is accepted (a string
- * that would need a missing code then decodes as "not handled"). */
+/* Whether code lengths form a code zlib accepts (inftrees.c's rules, so
+ * that the fast path never takes a stream zlib refuses): never over-
+ * subscribed; incomplete only when its longest code has length 1 and it
+ * is not a code-length code; no code at all only for distances. */
+static int lens_ok(const unsigned char *lens, int n, int codes, int dists)
+{
+    int count[MAX_BITS + 1] = {0}, max = 0;
+    for (int s = 0; s < n; s++) {
+        count[lens[s]]++;
+        if (lens[s] > max)
+            max = lens[s];
+    }
+    if (max == 0)
+        return dists;
+    int left = 1;
+    for (int len = 1; len <= MAX_BITS; len++) {
+        left <<= 1;
+        left -= count[len];
+        if (left < 0)
+            return 0; /* over-subscribed */
+    }
+    return !(left > 0 && (codes || max != 1));
+}
+
+/* Builds h from the code lengths of n symbols (lens_ok already passed). A
+ * string with no code (an incomplete code) decodes as "not handled". */
 static int huff_build(huff *h, const unsigned char *lens, int n)
 {
     uint16_t offs[MAX_BITS + 2];
@@ -110,13 +133,6 @@ static int huff_build(huff *h, const unsigned char *lens, int n)
         h->count[lens[s]]++;
     if (h->count[0] == n)
         return 0;
-    int left = 1;
-    for (int len = 1; len <= MAX_BITS; len++) {
-        left <<= 1;
-        left -= h->count[len];
-        if (left < 0)
-            return 0; /* over-subscribed */
-    }
     offs[1] = 0;
     for (int len = 1; len <= MAX_BITS; len++)
         offs[len + 1] = (uint16_t)(offs[len] + h->count[len]);
@@ -289,7 +305,7 @@ static int dynamic_codes(bitrd *r, huff *lit)
     memset(cl, 0, sizeof cl);
     for (int i = 0; i < ncl; i++)
         cl[order[i]] = (unsigned char)getbits(r, 3);
-    if (overrun(r) || !huff_build(&h, cl, 19))
+    if (overrun(r) || !lens_ok(cl, 19, 1, 0) || !huff_build(&h, cl, 19))
         return -1;
     int i = 0;
     while (i < nlit + ndist) {
@@ -319,6 +335,10 @@ static int dynamic_codes(bitrd *r, huff *lit)
     }
     if (lens[256] == 0)
         return -1; /* no end-of-block code */
+    /* The distance code is never used by literals, but zlib refuses a
+     * stream whose distance code is malformed: so does this path. */
+    if (!lens_ok(lens, nlit, 0, 0) || !lens_ok(lens + nlit, ndist, 0, 1))
+        return -1;
     return huff_build(lit, lens, nlit) ? 0 : -1;
 }
 

@@ -1,4 +1,5 @@
-# Fuzzing the file readers of tools/ (.npy, safetensors).
+# Fuzzing the file readers of tools/ (.npy, safetensors) and the chunk
+# decoder's inflate fast path (store/inflate.c, against zlib).
 #
 # Always: fuzz_replay_npy / fuzz_replay_safetensors, plain programs that run
 # each fuzz target on the files of tests/fuzz/corpus/<target>/ (seeds, and
@@ -28,6 +29,22 @@ if(TARGET varstore_tools)
     endif()
   endforeach()
 
+  # The inflate fast path (store/) against zlib: replayed in every build.
+  add_executable(fuzz_replay_inflate
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_replay.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_inflate.c)
+  target_include_directories(fuzz_replay_inflate PRIVATE
+    ${PROJECT_SOURCE_DIR}/store)
+  target_link_libraries(fuzz_replay_inflate PRIVATE
+    varstore_objects vs_options ZLIB::ZLIB)
+  file(GLOB _vs_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/inflate/*)
+  list(SORT _vs_corpus)
+  add_test(NAME test_fuzz_replay_inflate
+    COMMAND fuzz_replay_inflate ${_vs_corpus})
+  set_tests_properties(test_fuzz_replay_inflate PROPERTIES
+    TIMEOUT 120 LABELS "store;fuzz"
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+
   if(VS_FUZZ)
     if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
       message(FATAL_ERROR "VS_FUZZ needs clang (libFuzzer): -DCMAKE_C_COMPILER=clang")
@@ -55,5 +72,21 @@ if(TARGET varstore_tools)
         target_link_libraries(fuzz_${target} PRIVATE ${VS_LIBM})
       endif()
     endforeach()
+    #   build/tests/fuzz_inflate -max_total_time=300 tests/fuzz/corpus/inflate
+    add_executable(fuzz_inflate ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_inflate.c
+      ${PROJECT_SOURCE_DIR}/store/inflate.c ${PROJECT_SOURCE_DIR}/store/codec.c
+      ${PROJECT_SOURCE_DIR}/store/crc.c ${_vs_fuzz_common})
+    target_include_directories(fuzz_inflate PRIVATE
+      ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common
+      ${PROJECT_SOURCE_DIR}/ops ${PROJECT_SOURCE_DIR}/store
+      ${PROJECT_SOURCE_DIR}/scope)
+    target_compile_options(fuzz_inflate PRIVATE -g -O1
+      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+    target_link_options(fuzz_inflate PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_inflate PRIVATE SQLite::SQLite3 ZLIB::ZLIB
+      vs_options)
+    if(VS_LIBM)
+      target_link_libraries(fuzz_inflate PRIVATE ${VS_LIBM})
+    endif()
   endif()
 endif()
