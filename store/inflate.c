@@ -234,6 +234,22 @@ static inline void put_lits(unsigned char *out, uint32_t e)
 #endif
 }
 
+/* One lookup of the multi-literal table: 1 when it gave literals (written
+ * at out + *k, *k advanced), 0 when the next code needs the general path.
+ * Needs FAST_BITS valid bits and 4 bytes of room. */
+static inline int take_lits(bitrd *r, const uint32_t *multi,
+                            unsigned char *out, size_t *k)
+{
+    uint32_t e = multi[r->bits & (FAST_SIZE - 1)];
+    if ((e >> 24 & 3) == 0)
+        return 0;
+    r->bits >>= e >> 26;
+    r->n -= (int)(e >> 26);
+    put_lits(out + *k, e);
+    *k += e >> 24 & 3;
+    return 1;
+}
+
 /* The literals of one Huffman block into out[*o..cap); 0 at its end-of-
  * block, -1 otherwise. */
 static int literals(bitrd *r, const huff *h, const uint32_t *multi,
@@ -247,34 +263,11 @@ static int literals(bitrd *r, const huff *h, const uint32_t *multi,
         while (cap - k >= 16) {
             if (r->n < 4 * FAST_BITS)
                 refill(r);
-            uint32_t e = multi[r->bits & (FAST_SIZE - 1)];
-            if ((e >> 24 & 3) == 0)
+            if (!take_lits(r, multi, out, &k) ||
+                !take_lits(r, multi, out, &k) ||
+                !take_lits(r, multi, out, &k) ||
+                !take_lits(r, multi, out, &k))
                 break;
-            r->bits >>= e >> 26;
-            r->n -= (int)(e >> 26);
-            put_lits(out + k, e);
-            k += e >> 24 & 3;
-            e = multi[r->bits & (FAST_SIZE - 1)];
-            if ((e >> 24 & 3) == 0)
-                break;
-            r->bits >>= e >> 26;
-            r->n -= (int)(e >> 26);
-            put_lits(out + k, e);
-            k += e >> 24 & 3;
-            e = multi[r->bits & (FAST_SIZE - 1)];
-            if ((e >> 24 & 3) == 0)
-                break;
-            r->bits >>= e >> 26;
-            r->n -= (int)(e >> 26);
-            put_lits(out + k, e);
-            k += e >> 24 & 3;
-            e = multi[r->bits & (FAST_SIZE - 1)];
-            if ((e >> 24 & 3) == 0)
-                break;
-            r->bits >>= e >> 26;
-            r->n -= (int)(e >> 26);
-            put_lits(out + k, e);
-            k += e >> 24 & 3;
         }
         int sym = decode_sym(r, h);
         if (sym < 0)

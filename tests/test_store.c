@@ -693,7 +693,9 @@ static vs_tensor *val(vs_var *v)
     return t;
 }
 
-static vs_graph *model(int n_layers, vs_var **vars)
+/* n_layers x (layerI/weights [3,3,4,8], layerI/biases [8]), created with
+ * graph seed 42 but not initialized. */
+static vs_graph *model_uninit(int n_layers, vs_var **vars)
 {
     vs_graph *g = NULL;
     assert_int_equal(vs_graph_open(&g), VS_OK);
@@ -707,6 +709,13 @@ static vs_graph *model(int n_layers, vs_var **vars)
         vars[2 * i + 1] = getvar(g, "biases", VS_FLOAT32, 1, bs);
         assert_int_equal(vs_variable_scope_pop(g), VS_OK);
     }
+    return g;
+}
+
+/* The same, initialized. */
+static vs_graph *model(int n_layers, vs_var **vars)
+{
+    vs_graph *g = model_uninit(n_layers, vars);
     assert_int_equal(vs_global_variables_initializer(g), VS_OK);
     return g;
 }
@@ -840,22 +849,6 @@ static void test_store__restore_errors_keep_old_values(void **st)
 /* Variables that hold no value are restored in place, the others through
  * scratch; both paths, their mix, a variable listed twice, and a damaged
  * file that must leave new variables uninitialized. */
-static vs_graph *model_uninit(int n_layers, vs_var **vars)
-{
-    vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
-    for (int i = 0; i < n_layers; i++) {
-        char sc[32];
-        snprintf(sc, sizeof sc, "layer%d", i);
-        assert_int_equal(vs_variable_scope_push(g, sc, NULL, NULL), VS_OK);
-        int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
-        vars[2 * i] = getvar(g, "weights", VS_FLOAT32, 4, ks);
-        vars[2 * i + 1] = getvar(g, "biases", VS_FLOAT32, 1, bs);
-        assert_int_equal(vs_variable_scope_pop(g), VS_OK);
-    }
-    return g;
-}
-
 static void test_store__restore_in_place_and_through_scratch(void **st)
 {
     (void)st;
@@ -917,26 +910,21 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
         vs_graph_close(h);
     }
     /* A chunk row whose data is not a blob, then one that is missing. */
-    db = raw_open(g_path);
-    snprintf(sql, sizeof sql, "UPDATE chunks SET data = 7 WHERE id=%lld",
-             (long long)cid);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    vs_graph *h = model_uninit(2, w);
-    assert_int_equal(vs_restore(h, g_path, 1), VS_ECORRUPT);
-    assert_non_null(strstr(vs_errmsg(), "tensor layer1/biases at step 1"));
-    vs_graph_close(h);
-    db = raw_open(g_path);
-    snprintf(sql, sizeof sql, "DELETE FROM chunks WHERE id=%lld",
-             (long long)cid);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    h = model_uninit(2, w);
-    assert_int_equal(vs_restore(h, g_path, 1), VS_ECORRUPT);
-    assert_non_null(strstr(vs_errmsg(), "tensor layer1/biases at step 1"));
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(vs_var_is_initialized(w[i]), 0);
-    vs_graph_close(h);
+    static const char *const damage[] = {
+        "UPDATE chunks SET data = 7 WHERE id=%lld",
+        "DELETE FROM chunks WHERE id=%lld"};
+    for (int d = 0; d < 2; d++) {
+        db = raw_open(g_path);
+        snprintf(sql, sizeof sql, damage[d], (long long)cid);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        vs_graph *h = model_uninit(2, w);
+        assert_int_equal(vs_restore(h, g_path, 1), VS_ECORRUPT);
+        assert_non_null(strstr(vs_errmsg(), "tensor layer1/biases at step 1"));
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(vs_var_is_initialized(w[i]), 0);
+        vs_graph_close(h);
+    }
     vs_graph_close(g);
 }
 
@@ -944,6 +932,20 @@ static int exists(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0;
+}
+
+/* What plain SQLite reports as g_path's journal mode. */
+static void assert_sqlite_journal(const char *want)
+{
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 
 /* The journal mode is a setting of the file: new files are WAL; a
@@ -967,16 +969,8 @@ static void test_store__journal_modes(void **st)
     assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
     assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
-    /* The header says so too (bytes 18-19: 1 = rollback, 2 = WAL). */
-    sqlite3 *db = raw_open(g_path);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    /* SQLite itself says so (the header's bytes 18-19 are 1, not 2). */
+    assert_sqlite_journal("delete");
 
     /* Saves in both codecs, a second unchanged save, a restore. */
     vs_save_opts so;
@@ -1005,20 +999,13 @@ static void test_store__journal_modes(void **st)
 
     /* A journal mode set from outside that gives up crash safety is put
      * back to DELETE by the next save. */
-    db = raw_open(g_path);
+    sqlite3 *db = raw_open(g_path);
     assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=OFF", NULL, NULL,
                                   NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(vs_save(g, g_path, 5), VS_OK);
-    db = raw_open(g_path);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    assert_sqlite_journal("delete");
 
     /* Back to WAL, with an open read handle refusing the change first. */
     vs_ckpt *ck = NULL;
