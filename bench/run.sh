@@ -3,7 +3,7 @@
 # the ResNet-18 reference model, plus the conv2d and lookup benchmarks when
 # they are built. See bench/README.md. Writes bench/out/report.md.
 #
-# Environment: BENCH_RUNS (default 5, at least 5 for quoted numbers),
+# Environment: BENCH_RUNS (default 7, at least 5 for quoted numbers),
 # BENCH_VARIANTS (default a,b), BENCH_NO_INSTALL=1 to never call apt-get.
 # Exit status: non-zero on any real error (a build failure, a failed save or
 # restore, a restore that is not bit-exact, a crashed benchmark program).
@@ -11,7 +11,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3 # Debian's: the apt packages live there, not in pyenv
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-7}
 VARIANTS=${BENCH_VARIANTS:-a,b}
 OUT=bench/out
 DATA=bench/data
