@@ -245,6 +245,11 @@ def run_e2e(args, ref, raw_bytes):
     cli_missing = None
     if not args.cli or not os.access(args.cli, os.X_OK):
         cli_missing = "varstore CLI not built (%s)" % (args.cli or "no path")
+    # The CLI's raw mode (--codec raw), into a WAL file (the default) and
+    # into a rollback-journal file (--journal rollback), for the raw targets
+    # against torch doing the same job.
+    cli_raw = {k: {"save_s": [], "restore_warm_s": [], "restore_cold_s": [],
+                   "size_bytes": []} for k in ("wal", "rollback")}
 
     def restore_job(load, path):
         got = load(path)
@@ -279,6 +284,26 @@ def run_e2e(args, ref, raw_bytes):
                 cli["added_bytes"].append(disk_bytes(db) - size1)
                 cli["used_added_bytes"].append(pages_used(db) - used1)
                 rm(db)
+                for jm, row in cli_raw.items():
+                    rm(db)
+                    dt, _ = timed(lambda: run_cli(
+                        [args.cli, "save", db, "--step", "1", "--npy", src,
+                         "--codec", "raw", "--journal", jm]))
+                    row["save_s"].append(dt)
+                    row["size_bytes"].append(disk_bytes(db))
+                    for kind in ("warm", "cold"):
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                        if kind == "cold":
+                            make_cold(db)
+                        dt, _ = timed(lambda: run_cli(
+                            [args.cli, "restore", db, "--step", "1", "--npy",
+                             out_dir]))
+                        row["restore_%s_s" % kind].append(dt)
+                        if verify:
+                            check_equal(ref, read_tree(out_dir),
+                                        "varstore raw %s restore --npy (%s)"
+                                        % (jm, kind))
+                    rm(db)
             except RuntimeError as e:
                 cli_missing = "varstore CLI failed: %s" % e
                 print("peers: " + cli_missing, file=sys.stderr)
@@ -313,6 +338,7 @@ def run_e2e(args, ref, raw_bytes):
            "python_startup_imports": mods}
     if cli_missing is None:
         out["cli"] = cli
+        out["cli_raw"] = cli_raw
     else:
         out["cli_missing"] = cli_missing
     return out

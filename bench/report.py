@@ -225,9 +225,17 @@ def variant_section(out_dir, data_dir, v, results):
           "tree)", ""]
     erows = []
     cli = None
+    cli_raws = []
     if "cli" in pe:
         cli = summarize(pe["cli"])
         erows.append(("**varstore save/restore --npy (CLI process)**", cli))
+        for jm, label in (("wal", "WAL file"),
+                          ("rollback", "rollback-journal file")):
+            if jm in pe.get("cli_raw", {}):
+                m = summarize(pe["cli_raw"][jm])
+                cli_raws.append((label, m))
+                erows.append(("varstore save --codec raw --journal %s / "
+                              "restore --npy (CLI process)" % jm, m))
     else:
         L += ["**varstore CLI row missing**: %s." % pe["cli_missing"], ""]
     epeers = [(n, summarize(r)) for n, r in pe["rows"].items()]
@@ -240,7 +248,9 @@ def variant_section(out_dir, data_dir, v, results):
               ", ".join(pe.get("python_startup_imports", [])), fmt_s(st))]
     if cli is not None:
         L += ["", "Ratios, CLI to each peer doing the same job:", ""]
-        L += ratio_table([("CLI", cli)], epeers)
+        L += ratio_table([("CLI", cli)] +
+                         [("CLI raw, " + lb, m) for lb, m in cli_raws],
+                         epeers)
 
     # --- second save ---
     L += ["", "### Second save of unchanged weights", "",
@@ -270,7 +280,7 @@ def variant_section(out_dir, data_dir, v, results):
         raws.append(("rollback-journal file", vrr))
     targets_for(results, "%s library" % v, vd, raws,
                 [("default", vd, raw), ("raw", vr, raw)], pdict)
-    targets_for(results, "%s CLI" % v, cli, [],
+    targets_for(results, "%s CLI" % v, cli, cli_raws,
                 [("default", cli, raw)] if cli is not None else [], edict)
     L += ["", "### Targets (issue 5)", "", "| result | target | measured "
           "| goal |", "|---|---|---|---|"]
