@@ -770,8 +770,12 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
                                               path);
     if (rc == VS_OK) {
         src = sqlite3_exec(db,
+                           /* FULL for readers too: the last connection
+                            * to close a WAL file checkpoints it, and a
+                            * reader may roll back a hot journal. */
                            mode == VS_OPEN_READ
-                               ? "PRAGMA temp_store=MEMORY; PRAGMA "
+                               ? "PRAGMA synchronous=FULL; PRAGMA "
+                                 "temp_store=MEMORY; PRAGMA "
                                  "cache_size=" VS_READ_CACHE ";"
                                : "PRAGMA synchronous=FULL; PRAGMA "
                                  "temp_store=MEMORY; PRAGMA "
