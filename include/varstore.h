@@ -572,6 +572,9 @@ VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
 typedef struct vs_ckpt vs_ckpt;
 VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
 void vs_ckpt_close(vs_ckpt *f);
+/** (added: performance) vs_latest_checkpoint in the handle's snapshot,
+ *  so that the step found is the one the handle reads. */
+VS_NODISCARD int vs_ckpt_latest(vs_ckpt *f, int64_t *step);
 /** vs_list_variables and vs_load_variable on an open handle. */
 VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
                                         vs_tensor_info **out, size_t *n);

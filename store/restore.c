@@ -721,6 +721,17 @@ void vs_ckpt_close(vs_ckpt *f)
     vs__free(f);
 }
 
+int vs_ckpt_latest(vs_ckpt *f, int64_t *step)
+{
+    if (f == NULL || step == NULL)
+        return vs__fail(VS_EINVAL, "handle and step must not be NULL");
+    int64_t s = 0;
+    int rc = vs__store_resolve_step(f->db, f->path, VS_LATEST, &s);
+    if (rc == VS_OK)
+        *step = s;
+    return rc;
+}
+
 int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
 {
     if (out == NULL)

@@ -1699,6 +1699,13 @@ static void test_store__read_handle_snapshot(void **state)
     assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
     /* a save that commits after the open is not seen through f */
     assert_int_equal(vs_save_tensors(g_path, 2, names, tb, 1, NULL), VS_OK);
+    int64_t latest = -1;
+    assert_int_equal(vs_ckpt_latest(f, &latest), VS_OK);
+    assert_int_equal(latest, 1); /* the snapshot's newest, not the file's */
+    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    assert_int_equal(latest, 2);
+    assert_int_equal(vs_ckpt_latest(f, NULL), VS_EINVAL);
+    assert_int_equal(vs_ckpt_latest(NULL, &latest), VS_EINVAL);
     vs_tensor *got = NULL;
     assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w:0", &got), VS_OK);
     assert_tensor_equal(got, a);
@@ -1718,6 +1725,8 @@ static void test_store__read_handle_snapshot(void **state)
 
     /* a new handle sees step 2, the same bytes as vs_load_variable */
     assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    assert_int_equal(vs_ckpt_latest(f, &latest), VS_OK);
+    assert_int_equal(latest, 2);
     assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w", &got), VS_OK);
     assert_tensor_equal(got, b);
     vs_tensor_free(got);

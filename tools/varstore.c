@@ -2003,11 +2003,9 @@ static int cmd_restore(int argc, char **argv)
     }
     if (need_file(path) != EXIT_OK)
         goto done;
-    if (!have_step && vs_latest_checkpoint(path, &step) != VS_OK) {
-        err("%s", vs_errmsg());
-        goto done;
-    }
+    /* One connection and one snapshot: the newest step is the one read. */
     if (vs_ckpt_open(path, &ck) != VS_OK ||
+        (!have_step && vs_ckpt_latest(ck, &step) != VS_OK) ||
         vs_ckpt_list_variables(ck, step, &infos, &n) != VS_OK) {
         err("%s", vs_errmsg());
         goto done;
