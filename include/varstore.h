@@ -68,7 +68,9 @@ enum {
     VS_ECORRUPT = -8,
     VS_EIO = -9,
     VS_ENOMEM = -10,
-    VS_EBUSY = -11 /* another writer holds the checkpoint file too long */
+    VS_EBUSY = -11 /* another writer holds the checkpoint file too long;
+                      or the variable is being restored (from a restore's
+                      progress callback) */
 }; /* stable: never renumbered; add new ones below */
 
 typedef enum { VS_REUSE_INHERIT = 0, VS_REUSE = 1, VS_AUTO_REUSE = 2 } vs_reuse;
@@ -516,7 +518,10 @@ typedef struct {
     int threads;        /* decompression threads; 0: all cores */
     /* Added at the end (progress): as in vs_save_opts, over the raw bytes
      * of the tensors read; the last call (done == total) comes once the
-     * variables hold the restored values. */
+     * variables hold the restored values. Until then the variables being
+     * restored are in flux: the callback may read the graph, but
+     * vs_assign, an initializer or another restore of one of them fails
+     * with VS_EBUSY, and it must not close the graph. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
 } vs_restore_opts;

@@ -226,6 +226,17 @@ int vs_set_journal_mode(const char *path, vs_journal mode)
         return rc;
     const char *want = mode == VS_JOURNAL_WAL ? "wal" : "delete";
     char got[16];
+    /* Leaving WAL checkpoints it and deletes it: with EXTRA the deletion
+     * is synced too, as every later rollback-journal commit will be. */
+    if (mode == VS_JOURNAL_ROLLBACK) {
+        int s = sqlite3_exec(db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL);
+        if (s != SQLITE_OK) {
+            rc = vs__store_sqlfail(db, s, "cannot set the journal mode of",
+                                   path);
+            vs__store_close(db);
+            return rc;
+        }
+    }
     rc = vs__store_journal_pragma(db, path,
                                   mode == VS_JOURNAL_WAL
                                       ? "PRAGMA journal_mode=WAL"
@@ -546,6 +557,8 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
     sqlite3_stmt *st = NULL, *tq = NULL;
     ver_ctx c;
     memset(&c, 0, sizeof c);
+    for (size_t w = 0; w < MAX_THREADS; w++)
+        c.ws[w].strict = 1; /* every byte zlib would check, checked */
     size_t n_chunks = 0, bad_count = 0;
     char first[VS_ERRMSG_MAX];
     first[0] = '\0';

@@ -132,6 +132,12 @@ static uint32_t get32(const unsigned char *p)
            (uint32_t)p[3] << 24;
 }
 
+static uint32_t get32be(const unsigned char *p) /* zlib's Adler-32 trailer */
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
 #define PLANE_HDR 5 /* u8 method + u32le stored length */
 
 int vs__buf_reserve(vs__buf *b, size_t n)
@@ -307,8 +313,11 @@ static int inflate_plane(vs__ws *ws, const unsigned char *src, size_t len,
 {
     /* The streams varstore writes decode on the fast path; anything else
      * (or damage) goes through zlib. */
-    if (len <= UINT32_MAX && vs__inflate_literals(src, len, dst, m) == 0)
+    if (len <= UINT32_MAX && vs__inflate_literals(src, len, dst, m) == 0 &&
+        (!ws->strict || adler32(1, dst, (uInt)m) == get32be(src + len - 4)))
         return VS_OK;
+    /* zlib decodes again and names what is wrong (a bad trailer is
+     * "incorrect data check"). */
     z_stream *zs = ws->inf;
     if (zs == NULL) {
         zs = vs__calloc(1, sizeof *zs);

@@ -258,11 +258,16 @@ static int literals(bitrd *r, const huff *h, const uint32_t *multi,
     size_t k = *o;
     for (;;) {
         /* The hot loop: four lookups of one to three literals per refill
-         * (4 x FAST_BITS <= 56 bits). Running into the zero padding past
-         * the input is caught at the block's end. */
+         * (4 x FAST_BITS <= 56 bits). Once the refill has run into the
+         * zero padding past the input, symbols go one at a time through
+         * decode_sym, which refuses the first one that reads padding: a
+         * truncated stream stops there, whatever out_len claims. */
         while (cap - k >= 16) {
-            if (r->n < 4 * FAST_BITS)
+            if (r->n < 4 * FAST_BITS) {
                 refill(r);
+                if (r->pad != 0)
+                    break;
+            }
             if (!take_lits(r, multi, out, &k) ||
                 !take_lits(r, multi, out, &k) ||
                 !take_lits(r, multi, out, &k) ||

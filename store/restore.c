@@ -415,6 +415,12 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
     size_t total = 0;
     uint64_t raw_total = 0;
     vs__progress pr;
+    /* A restore's progress callback restoring into the same variables:
+     * refused before anything is claimed (the flags are the outer's). */
+    for (size_t i = 0; i < n; i++)
+        if (vars[i]->restoring)
+            return vs__fail(VS_EBUSY, "variable %s is being restored",
+                            vars[i]->op_name);
     int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
         return rc;
@@ -539,6 +545,8 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
             memcpy(vars[i]->value.data, items[i].dst, items[i].nbytes);
         vs__var_set_initialized(vars[i], 1);
     }
+    for (size_t i = 0; i < n; i++)
+        vars[i]->restoring = 0; /* the last call sees them settled */
     vs__progress_end(&pr);
 out:
     for (size_t i = 0; i < n; i++)

@@ -839,6 +839,10 @@ static int save_items(const char *path, int64_t step, save_item *items,
     }
     save_ctx c;
     memset(&c, 0, sizeof c);
+    /* A chunk reused by dedup must be one zlib itself would accept. */
+    for (size_t t = 0; t < MAX_THREADS; t++)
+        c.ws[t].strict = 1;
+    c.main_ws.strict = 1;
     c.path = path;
     c.items = items;
     c.n_items = n;

@@ -181,6 +181,9 @@ typedef struct {
     void *def;      /* z_stream for deflate, or NULL */
     int def_level;  /* settings def was made with */
     void *inf;      /* z_stream for inflate, or NULL */
+    int strict;     /* nonzero: a plane decoded on the fast path has its
+                       Adler-32 trailer checked too, as zlib does (for
+                       verify and dedup; restore relies on the chunk CRC) */
 } vs__ws;
 void vs__ws_free(vs__ws *w);
 

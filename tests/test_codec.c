@@ -209,6 +209,33 @@ static void test_codec__fast_inflate_hostile_streams(void **state)
     }
 }
 
+/* A truncated stream whose code decodes zero bits as a literal (a run of
+ * 'A's: 'A' gets the one-bit code 0) and an output size far beyond what
+ * the input holds: the decoder refuses it within a few symbols of the
+ * input's end instead of writing literals decoded from padding all the
+ * way to out_len (which, at gigabytes, also overflowed its bit counter). */
+static void test_codec__fast_inflate_stops_at_truncation(void **state)
+{
+    (void)state;
+    unsigned char src[4096], z[2048];
+    memset(src, 'A', sizeof src);
+    size_t zl = zcompress(src, sizeof src, z, sizeof z, 1, 8, Z_HUFFMAN_ONLY);
+    assert_true(zl > 4 + 64);
+    const size_t cap = (size_t)1 << 20;
+    unsigned char *out = malloc(cap);
+    assert_non_null(out);
+    assert_int_equal(vs__inflate_literals(z, zl, out, sizeof src), 0);
+    assert_memory_equal(out, src, sizeof src);
+    /* Drop 32 bytes of the body (the trailer's 4 stay as a trailer). */
+    memmove(z + zl - 4 - 32, z + zl - 4, 4);
+    memset(out, 0xee, cap);
+    assert_int_equal(vs__inflate_literals(z, zl - 32, out, cap), -1);
+    /* Nothing was written past what the body held plus a refill's worth. */
+    for (size_t i = sizeof src; i < cap; i += 4096)
+        assert_int_equal(out[i], 0xee);
+    free(out);
+}
+
 static void test_codec__hash_depends_on_every_byte(void **state)
 {
     (void)state;
@@ -563,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_codec__crc32_fast_path_matches_zlib),
         cmocka_unit_test(test_codec__fast_inflate_matches_zlib),
         cmocka_unit_test(test_codec__fast_inflate_hostile_streams),
+        cmocka_unit_test(test_codec__fast_inflate_stops_at_truncation),
         cmocka_unit_test(test_codec__stats_f32_fast_path),
         cmocka_unit_test(test_codec__hash_depends_on_every_byte),
         cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),

@@ -413,6 +413,65 @@ static void flip_chunk_byte(const char *path, int nth, int at)
     sqlite3_close(db);
 }
 
+/* A deflated plane's Adler-32 trailer is part of the format (FORMAT.md:
+ * any zlib decodes a plane). Restore decodes literal-only planes on a
+ * fast path and relies on the chunk's CRC; with only the trailer damaged
+ * the values are intact and load. vs_verify checks every byte zlib would
+ * and reports the chunk; a later save does not reuse it by dedup. */
+static void test_store__damaged_adler_trailer(void **st)
+{
+    (void)st;
+    int64_t sh[] = {1000};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill_weights(t);
+    save1(g_path, 1, "w", t, NULL);
+    /* Offset of the last byte of the first deflated plane. */
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT codec, data FROM chunks",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1); /* shuffle-zlib */
+    const unsigned char *b = sqlite3_column_blob(q, 1);
+    int at = -1, pos = 4 * 5;
+    for (int p = 0; p < 4 && at < 0; p++) {
+        const unsigned char *h = b + 5 * p;
+        int len = h[1] | h[2] << 8 | h[3] << 16 | h[4] << 24;
+        if (h[0] == 1)
+            at = pos + len - 1;
+        pos += len;
+    }
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(at > 0);
+    flip_chunk_byte(g_path, 0, at);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 1, "w", &got), VS_OK);
+    assert_tensor_equal(got, t);
+    vs_tensor_free(got);
+    size_t nbad = 0;
+    assert_int_equal(vs_verify(g_path, &nbad), VS_ECORRUPT);
+    assert_int_equal(nbad, 1);
+    assert_non_null(strstr(vs_errmsg(), "incorrect data check"));
+    /* The same values again: stored anew, not pointed at the bad chunk. */
+    save1(g_path, 2, "w", t, NULL);
+    db = raw_open(g_path);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM chunks", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_int_equal(vs_verify(g_path, &nbad), VS_ECORRUPT);
+    assert_int_equal(nbad, 1);
+    flip_chunk_byte(g_path, 0, at);
+    assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+    vs_tensor_free(t);
+}
+
 static void test_store__flipped_byte_is_corrupt_never_wrong_values(void **st)
 {
     (void)st;
@@ -1612,6 +1671,78 @@ static void test_store__restore_progress(void **st)
     vs_graph_close(g);
 }
 
+/* A progress callback that tries to change the variables being restored
+ * (in place: they held no value) while the restore is under way. */
+typedef struct {
+    vs_graph *g;
+    vs_var *v;
+    const char *path;
+    vs_tensor *zeros;
+    int calls, busy_assign, busy_init, busy_restore, end_assign;
+} meddle;
+
+static void meddle_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    meddle *m = ctx;
+    m->calls++;
+    if (done < total) {
+        m->busy_assign += vs_assign(m->v, m->zeros) == VS_EBUSY;
+        m->busy_init += vs_variables_initializer(m->g, &m->v, 1) == VS_EBUSY;
+        m->busy_restore += vs_restore(m->g, m->path, VS_LATEST) == VS_EBUSY;
+        vs_tensor *t = NULL; /* still no value to read */
+        assert_int_equal(vs_var_value(m->v, &t), VS_EUNINIT);
+    } else {
+        /* The last call: the variables hold their values and are free. */
+        vs_tensor *t = NULL;
+        assert_int_equal(vs_var_value(m->v, &t), VS_OK);
+        m->end_assign = vs_assign(m->v, t);
+    }
+}
+
+static void test_store__restore_progress_cannot_meddle(void **st)
+{
+    (void)st;
+    vs_graph *g = NULL;
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    int64_t sb[] = {3 * 262144};
+    vs_var *big = getvar(g, "big", VS_FLOAT32, 1, sb);
+    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    fill_weights(val(big));
+    vs_tensor *copy = NULL;
+    assert_int_equal(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data,
+                                         &copy),
+                     VS_OK);
+    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    vs_graph_close(g);
+
+    assert_int_equal(vs_graph_open(&g), VS_OK);
+    meddle m;
+    memset(&m, 0, sizeof m);
+    m.g = g;
+    m.v = getvar(g, "big", VS_FLOAT32, 1, sb);
+    m.path = g_path;
+    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, sb, &m.zeros), VS_OK);
+    vs_restore_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.threads = 1;
+    ro.progress = meddle_cb;
+    ro.progress_ctx = &m;
+    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    assert_true(m.calls >= 3);
+    assert_int_equal(m.busy_assign, m.calls - 1);
+    assert_int_equal(m.busy_init, m.calls - 1);
+    assert_int_equal(m.busy_restore, m.calls - 1);
+    assert_int_equal(m.end_assign, VS_OK);
+    assert_tensor_equal(val(m.v), copy);
+    /* Afterwards the variable is an ordinary one again. */
+    assert_int_equal(vs_assign(m.v, m.zeros), VS_OK);
+    assert_int_equal(vs_restore(g, g_path, 1), VS_OK);
+    assert_tensor_equal(val(m.v), copy);
+    vs_tensor_free(m.zeros);
+    vs_tensor_free(copy);
+    vs_graph_close(g);
+}
+
 static void test_store__verify_progress(void **st)
 {
     (void)st;
@@ -1881,6 +2012,7 @@ int main(void)
         T(test_store__list_variables_sorted_with_stats),
         T(test_store__missing_empty_random_foreign_files),
         T(test_store__truncated_file_is_corrupt),
+        T(test_store__damaged_adler_trailer),
         T(test_store__flipped_byte_is_corrupt_never_wrong_values),
         T(test_store__unchanged_weights_cost_under_one_percent),
         T(test_store__retention_as_tf_saver),
@@ -1900,6 +2032,7 @@ int main(void)
         T(test_store__file_without_checkpoints_and_directories),
         T(test_store__save_progress),
         T(test_store__restore_progress),
+        T(test_store__restore_progress_cannot_meddle),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
         T(test_store__failed_bind_is_an_error),
