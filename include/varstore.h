@@ -496,6 +496,15 @@ typedef struct {
      * save may stop without that last call. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
+    /* Added at the end (solo saves). A save of 1 MiB or more into a WAL
+     * file that no other connection has open runs "solo": in rollback-
+     * journal mode under an exclusive lock, so its pages are written once
+     * instead of twice; the file is back in WAL mode when the call
+     * returns. A reader that opens the file meanwhile waits for the save
+     * (up to its busy timeout, 10 s by default) instead of reading the
+     * previous checkpoint at once. Nonzero: never solo (readers never
+     * wait; the save writes its pages twice). */
+    int readers_never_wait;
 } vs_save_opts;
 
 VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,

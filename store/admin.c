@@ -249,6 +249,14 @@ int vs_set_journal_mode(const char *path, vs_journal mode)
                       "cannot change the journal mode of %s to %s: the file "
                       "is open elsewhere",
                       path, mode == VS_JOURNAL_WAL ? "WAL" : "rollback");
+    /* Then the declared mode that writers keep. A crash in between leaves
+     * the old one declared: the next writer switches the header back, as
+     * if this call had not been made. */
+    char decl[16];
+    if (rc == VS_OK)
+        rc = vs__store_declared_journal(db, path, decl);
+    if (rc == VS_OK && strcmp(decl, want) != 0)
+        rc = vs__store_declare_journal(db, path, want);
     vs__store_close(db);
     return rc;
 }
@@ -261,8 +269,12 @@ int vs_get_journal_mode(const char *path, vs_journal *mode)
     int rc = vs__store_open(path, VS_OPEN_READ, 0, &db);
     if (rc != VS_OK)
         return rc;
+    /* The declared mode: the header may differ for a moment (a large
+     * save running solo, or a crash during one). */
     char got[16];
-    rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", got);
+    rc = vs__store_declared_journal(db, path, got);
+    if (rc == VS_OK && got[0] == '\0')
+        rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", got);
     if (rc == VS_OK)
         *mode = strcmp(got, "wal") == 0 ? VS_JOURNAL_WAL : VS_JOURNAL_ROLLBACK;
     vs__store_close(db);

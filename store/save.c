@@ -45,6 +45,12 @@ typedef struct {
 } save_job;
 
 #define MAX_THREADS 64
+/* Raw bytes from which a save into a WAL file tries the solo path
+ * (vs__store_solo_begin): below it, switching the journal costs more
+ * than writing the pages twice. */
+#ifndef VS_SOLO_MIN_BYTES
+#define VS_SOLO_MIN_BYTES ((uint64_t)1 << 20)
+#endif
 
 typedef struct {
     sqlite3 *db;
@@ -872,10 +878,20 @@ static int save_items(const char *path, int64_t step, save_item *items,
     sqlite3 *db = NULL;
     int in_tx = 0;
     sqlite3_stmt *st = NULL;
+    int solo = 0, committed = 0;
     rc = vs__store_open(path, VS_OPEN_CREATE, busy, &db);
     if (rc != VS_OK)
         goto out;
     c.db = db;
+    uint64_t raw_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        raw_bytes += items[i].nbytes;
+    if (raw_bytes >= VS_SOLO_MIN_BYTES &&
+        (o == NULL || !o->readers_never_wait)) {
+        rc = vs__store_solo_begin(db, path, busy, &solo);
+        if (rc != VS_OK)
+            goto out;
+    }
     rc = vs__store_begin_write(db, path, busy);
     if (rc != VS_OK)
         goto out;
@@ -1087,7 +1103,7 @@ static int save_items(const char *path, int64_t step, save_item *items,
         goto out;
     }
     in_tx = 0;
-    vs__progress_end(&c.pr);
+    committed = 1;
 
     /* Retention, after the save is durable. */
     {
@@ -1112,6 +1128,8 @@ static int save_items(const char *path, int64_t step, save_item *items,
         }
         rc = apply_retention(db, path, keep, hours, busy);
     }
+    if (solo)
+        vs__store_solo_end(db);
 out:
     sqlite3_finalize(st);
     sqlite3_finalize(c.cand_q);
@@ -1123,7 +1141,14 @@ out:
      * closing the connection rolls back in any case). */
     if (in_tx)
         (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (solo && !committed)
+        vs__store_solo_end(db);
     vs__store_close(db);
+    /* Last, once the connection (and a solo save's lock) is gone: the
+     * callback may open the file. Retention failing after the commit does
+     * not take the save back. */
+    if (committed)
+        vs__progress_end(&c.pr);
     for (size_t k = 0; k < n_jobs; k++) {
         vs__buf_free(&c.jobs[k].out);
         vs__buf_free(&c.jobs[k].cand);

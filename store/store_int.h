@@ -122,6 +122,18 @@ void vs__store_set_journal(const char *mode);
 int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
                              char out[16]);
 const char *vs__store_journal(void);
+/* The file's declared journal mode, meta 'journal': "wal" or "delete";
+ * "" when the row is missing or unknown (the header's mode rules). */
+int vs__store_declared_journal(sqlite3 *db, const char *path, char out[16]);
+/* Sets meta 'journal' to mode ("wal" or "delete"). */
+int vs__store_declare_journal(sqlite3 *db, const char *path, const char *mode);
+/* Before a large save, outside a transaction: a WAL file that no other
+ * connection has open goes to rollback-journal mode under an exclusive
+ * lock (*solo = 1) so its pages are written once. After the commit,
+ * vs__store_solo_end puts WAL back; the lock ends with the connection. */
+int vs__store_solo_begin(sqlite3 *db, const char *path, int busy_ms,
+                         int *solo);
+void vs__store_solo_end(sqlite3 *db);
 
 /* TF's DataTypeString ("float", "double", "half", ...). */
 const char *vs__dtype_tf_string(vs_dtype dt);

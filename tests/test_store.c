@@ -1096,6 +1096,148 @@ static void test_store__journal_modes(void **st)
     vs_graph_close(g);
 }
 
+/* What a plain SQLite connection that does not wait sees of g_path in
+ * the middle of a save (called from its progress callback). */
+typedef struct {
+    int mid_calls, mid_locked, mid_read;
+} solo_probe;
+
+static void solo_probe_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    solo_probe *p = ctx;
+    if (done >= total)
+        return;
+    p->mid_calls++;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    int s = sqlite3_exec(db, "SELECT count(*) FROM checkpoints", NULL, NULL,
+                         NULL);
+    if (s == SQLITE_BUSY)
+        p->mid_locked++;
+    else if (s == SQLITE_OK)
+        p->mid_read++;
+    sqlite3_close(db);
+}
+
+static void set_meta_journal(const char *sql)
+{
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A large save into a WAL file nobody else has open runs solo (rollback-
+ * journal mode under an exclusive lock: its pages are written once):
+ * readers wait meanwhile, and the file is WAL again when it returns. An
+ * open reader, or readers_never_wait, keeps it an ordinary WAL save. The
+ * declared mode (meta 'journal') brings the header back after a crash
+ * left it in rollback mode, also in files older than that row. */
+static void test_store__large_saves_run_solo(void **st)
+{
+    (void)st;
+    char side[700];
+    int64_t sh[] = {3 * 262144}; /* 3 MiB: progress calls mid-save */
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill_weights(t);
+    const char *nm = "w";
+    const vs_tensor *tt = t;
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_to_keep = -1;
+    o.threads = 1;
+    o.progress = solo_probe_cb;
+    solo_probe p;
+
+    /* Alone: solo. */
+    memset(&p, 0, sizeof p);
+    o.progress_ctx = &p;
+    assert_int_equal(vs_save_tensors(g_path, 1, &nm, &tt, 1, &o), VS_OK);
+    assert_true(p.mid_calls >= 2);
+    assert_int_equal(p.mid_locked, p.mid_calls);
+    assert_sqlite_journal("wal");
+    vs_journal jm = VS_JOURNAL_ROLLBACK;
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    for (int i = 0; i < 3; i++) {
+        static const char *const suffix[] = {"-journal", "-wal", "-shm"};
+        snprintf(side, sizeof side, "%s%s", g_path, suffix[i]);
+        assert_false(exists(side));
+    }
+
+    /* readers_never_wait: an ordinary WAL save, readers see step 1. */
+    memset(&p, 0, sizeof p);
+    o.readers_never_wait = 1;
+    assert_int_equal(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o), VS_OK);
+    assert_true(p.mid_calls >= 2);
+    assert_int_equal(p.mid_read, p.mid_calls);
+    o.readers_never_wait = 0;
+
+    /* Another connection open: the save does not wait for it, stays WAL. */
+    vs_ckpt *ck = NULL;
+    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o), VS_OK);
+    assert_int_equal(p.mid_read, p.mid_calls);
+    vs_ckpt_close(ck);
+    assert_sqlite_journal("wal");
+
+    /* A crash between a solo save's commit and its switch back leaves the
+     * header in rollback mode: the file still declares WAL, and the next
+     * writer (even a small save) puts it back. */
+    set_meta_journal("PRAGMA journal_mode=DELETE");
+    assert_sqlite_journal("delete");
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    int64_t small[] = {10};
+    vs_tensor *s = mk(VS_FLOAT32, 1, small);
+    const vs_tensor *ss = s;
+    assert_int_equal(vs_save_tensors(g_path, 4, &nm, &ss, 1, NULL), VS_OK);
+    assert_sqlite_journal("wal");
+
+    /* A file from before the row: its header rules; a solo save adds the
+     * row. */
+    set_meta_journal("DELETE FROM meta WHERE key='journal'");
+    memset(&p, 0, sizeof p);
+    assert_int_equal(vs_save_tensors(g_path, 5, &nm, &tt, 1, &o), VS_OK);
+    assert_int_equal(p.mid_locked, p.mid_calls);
+    assert_sqlite_journal("wal");
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT value FROM meta WHERE "
+                                        "key='journal'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    /* A rollback-journal file stays one: no switching, it never was WAL. */
+    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(vs_save_tensors(g_path, 6, &nm, &tt, 1, &o), VS_OK);
+    assert_sqlite_journal("delete");
+    /* ... and a WAL header put there from outside goes back to DELETE. */
+    set_meta_journal("PRAGMA journal_mode=WAL");
+    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
+    assert_int_equal(vs_save_tensors(g_path, 7, &nm, &ss, 1, NULL), VS_OK);
+    assert_sqlite_journal("delete");
+
+    /* Every step holds its values. */
+    for (int64_t step = 1; step <= 7; step++) {
+        vs_tensor *got = NULL;
+        assert_int_equal(vs_load_variable(g_path, step, "w", &got), VS_OK);
+        assert_tensor_equal(got, step == 4 || step == 7 ? s : t);
+        vs_tensor_free(got);
+    }
+    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    vs_tensor_free(s);
+    vs_tensor_free(t);
+}
+
 static void test_store__subset_rename_and_prefix(void **st)
 {
     (void)st;
@@ -2023,6 +2165,7 @@ int main(void)
         T(test_store__restore_errors_keep_old_values),
         T(test_store__restore_in_place_and_through_scratch),
         T(test_store__journal_modes),
+        T(test_store__large_saves_run_solo),
         T(test_store__subset_rename_and_prefix),
         T(test_store__init_from_checkpoint_tf_rules),
         T(test_store__init_from_checkpoint_root),
