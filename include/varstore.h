@@ -496,13 +496,15 @@ typedef struct {
      * save may stop without that last call. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
-    /* Added at the end (solo saves). A save of 1 MiB or more into a WAL
-     * file that no other connection has open runs "solo": in rollback-
-     * journal mode under an exclusive lock, so its pages are written once
-     * instead of twice; the file is back in WAL mode when the call
-     * returns. A reader that opens the file meanwhile waits for the save
-     * (up to its busy timeout, 10 s by default) instead of reading the
-     * previous checkpoint at once. Nonzero: never solo (readers never
+    /* Added at the end (solo saves). A save of 1 MiB to 1 GiB (raw
+     * tensor bytes) into a WAL file that no other connection has open
+     * runs "solo": in rollback-journal mode under an exclusive lock, so
+     * its pages are written once instead of twice; the file is back in
+     * WAL mode when the call returns. A reader that opens the file
+     * meanwhile waits for the save (up to its busy timeout, 10 s) and
+     * then reads the new checkpoint, instead of reading the previous one
+     * at once; so must the progress callback, until its last call (which
+     * comes after the lock is gone). Nonzero: never solo (readers never
      * wait; the save writes its pages twice). */
     int readers_never_wait;
 } vs_save_opts;
@@ -529,8 +531,10 @@ typedef struct {
      * of the tensors read; the last call (done == total) comes once the
      * variables hold the restored values. Until then the variables being
      * restored are in flux: the callback may read the graph, but
-     * vs_assign, an initializer or another restore of one of them fails
-     * with VS_EBUSY, and it must not close the graph. */
+     * vs_assign, an initializer or another restore of one that held no
+     * value yet (it is being filled in place) fails with VS_EBUSY; one
+     * that held a value may be assigned, and is then overwritten by the
+     * restore. It must not close the graph. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
 } vs_restore_opts;

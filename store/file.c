@@ -840,21 +840,25 @@ int vs__store_solo_begin(sqlite3 *db, const char *path, int busy_ms, int *solo)
     if (rc != VS_OK || strcmp(mode, "wal") != 0 ||
         (decl[0] != '\0' && strcmp(decl, "wal") != 0))
         return rc;
+    /* A file older than the meta row declares WAL first, while it is
+     * still WAL: whatever happens next, writers bring it back. */
+    if (decl[0] == '\0') {
+        rc = vs__store_declare_journal(db, path, "wal");
+        if (rc != VS_OK)
+            return rc;
+    }
     int s = sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot write checkpoint file", path);
     rc = journal_switch_nowait(db, path, "delete", busy_ms, mode);
     if (rc == VS_OK && strcmp(mode, "delete") == 0) {
+        /* From here on the caller runs vs__store_solo_end, whatever the
+         * outcome. */
+        *solo = 1;
         s = sqlite3_exec(db, "PRAGMA synchronous=EXTRA", NULL, NULL, NULL);
-        /* A file older than the meta row declares WAL now, so that a
-         * crash before solo_end leaves it recoverable. */
-        if (s == SQLITE_OK && decl[0] == '\0')
-            rc = vs__store_declare_journal(db, path, "wal");
-        else if (s != SQLITE_OK)
+        if (s != SQLITE_OK)
             rc = vs__store_sqlfail(db, s, "cannot write checkpoint file",
                                    path);
-        if (rc == VS_OK)
-            *solo = 1;
         return rc;
     }
     /* Someone else has the file open: an ordinary WAL save. */
@@ -871,6 +875,25 @@ void vs__store_solo_end(sqlite3 *db)
      * file declares WAL: the next writer switches it back. */
     char now[16];
     (void)journal_try(db, "PRAGMA journal_mode=WAL", now);
+}
+
+/* A reader of a file that declares WAL but whose header says DELETE (a
+ * crash during a solo save): in rollback mode its read transactions would
+ * block every commit, so it puts WAL back when it has the file to itself
+ * (without waiting; otherwise it reads in rollback mode). */
+static int reader_restore_wal(sqlite3 *db, const char *path, int busy_ms)
+{
+    char mode[16], decl[16];
+    int rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", mode);
+    if (rc == VS_OK && strcmp(mode, "delete") == 0)
+        rc = vs__store_declared_journal(db, path, decl);
+    else
+        decl[0] = '\0';
+    /* Best effort: a reader that cannot switch (the file is open
+     * elsewhere, or its folder is not writable) just reads. */
+    if (rc == VS_OK && strcmp(decl, "wal") == 0)
+        (void)journal_switch_nowait(db, path, "wal", busy_ms, mode);
+    return rc;
 }
 
 /* A reader's page cache, in pages. Tensor bytes are read once, through
@@ -940,6 +963,9 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
     if (rc == VS_OK && mode != VS_OPEN_READ)
         rc = set_write_durability(db, path,
                                   busy_ms > 0 ? busy_ms : VS_BUSY_DEFAULT_MS);
+    else if (rc == VS_OK && !sqlite3_db_readonly(db, "main"))
+        rc = reader_restore_wal(db, path,
+                                busy_ms > 0 ? busy_ms : VS_BUSY_DEFAULT_MS);
     if (rc != VS_OK) {
         (void)sqlite3_close(db);
         return rc;

@@ -1100,13 +1100,34 @@ static void test_store__journal_modes(void **st)
  * the middle of a save (called from its progress callback). */
 typedef struct {
     int mid_calls, mid_locked, mid_read;
+    /* A varstore reader started on another thread at the first call: it
+     * waits for the save and reads what it committed. */
+    int start_reader, reader_started;
+    pthread_t reader;
+    int64_t reader_step;
+    vs_tensor *reader_got;
+    int reader_rc;
 } solo_probe;
+
+static void *solo_reader(void *arg)
+{
+    solo_probe *p = arg;
+    p->reader_rc = vs_latest_checkpoint(g_path, &p->reader_step);
+    if (p->reader_rc == VS_OK)
+        p->reader_rc = vs_load_variable(g_path, p->reader_step, "w",
+                                        &p->reader_got);
+    return NULL;
+}
 
 static void solo_probe_cb(void *ctx, uint64_t done, uint64_t total)
 {
     solo_probe *p = ctx;
     if (done >= total)
         return;
+    if (p->start_reader && !p->reader_started) {
+        assert_int_equal(pthread_create(&p->reader, NULL, solo_reader, p), 0);
+        p->reader_started = 1;
+    }
     p->mid_calls++;
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL),
@@ -1155,6 +1176,18 @@ static void test_store__large_saves_run_solo(void **st)
     assert_int_equal(vs_save_tensors(g_path, 1, &nm, &tt, 1, &o), VS_OK);
     assert_true(p.mid_calls >= 2);
     assert_int_equal(p.mid_locked, p.mid_calls);
+    /* Again, with a varstore reader arriving mid-save: it waits, then
+     * reads the new checkpoint whole. */
+    memset(&p, 0, sizeof p);
+    p.start_reader = 1;
+    assert_int_equal(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o), VS_OK);
+    assert_int_equal(p.reader_started, 1);
+    assert_int_equal(pthread_join(p.reader, NULL), 0);
+    assert_int_equal(p.reader_rc, VS_OK);
+    assert_int_equal(p.reader_step, 2);
+    assert_tensor_equal(p.reader_got, t);
+    vs_tensor_free(p.reader_got);
+    assert_int_equal(p.mid_locked, p.mid_calls);
     assert_sqlite_journal("wal");
     vs_journal jm = VS_JOURNAL_ROLLBACK;
     assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
@@ -1165,7 +1198,7 @@ static void test_store__large_saves_run_solo(void **st)
         assert_false(exists(side));
     }
 
-    /* readers_never_wait: an ordinary WAL save, readers see step 1. */
+    /* readers_never_wait: an ordinary WAL save, readers see step 2. */
     memset(&p, 0, sizeof p);
     o.readers_never_wait = 1;
     assert_int_equal(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o), VS_OK);
@@ -1178,9 +1211,23 @@ static void test_store__large_saves_run_solo(void **st)
     assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
     memset(&p, 0, sizeof p);
     assert_int_equal(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o), VS_OK);
+    assert_true(p.mid_calls >= 2);
     assert_int_equal(p.mid_read, p.mid_calls);
     vs_ckpt_close(ck);
     assert_sqlite_journal("wal");
+
+    /* After a crash in a solo save (header left in rollback mode), a
+     * reader that has the file to itself puts WAL back, so the read
+     * handle it keeps open does not block the next save's commit. */
+    set_meta_journal("PRAGMA journal_mode=DELETE");
+    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    assert_sqlite_journal("wal");
+    memset(&p, 0, sizeof p);
+    o.busy_timeout_ms = 1000;
+    assert_int_equal(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o), VS_OK);
+    o.busy_timeout_ms = 0;
+    assert_int_equal(p.mid_read, p.mid_calls);
+    vs_ckpt_close(ck);
 
     /* A crash between a solo save's commit and its switch back leaves the
      * header in rollback mode: the file still declares WAL, and the next
@@ -1200,6 +1247,7 @@ static void test_store__large_saves_run_solo(void **st)
     set_meta_journal("DELETE FROM meta WHERE key='journal'");
     memset(&p, 0, sizeof p);
     assert_int_equal(vs_save_tensors(g_path, 5, &nm, &tt, 1, &o), VS_OK);
+    assert_true(p.mid_calls >= 2);
     assert_int_equal(p.mid_locked, p.mid_calls);
     assert_sqlite_journal("wal");
     sqlite3 *db = raw_open(g_path);
