@@ -11,6 +11,11 @@
  *   raw_rollback, default_rollback
  *              the same into a file set to VS_JOURNAL_ROLLBACK (before the
  *              timed save) instead of the default WAL
+ *   raw_shared, default_shared
+ *              into a WAL file with vs_save_opts.readers_never_wait: the
+ *              save stays a WAL one (pages written twice), as it does when
+ *              another connection has the file open; the other WAL rows
+ *              run solo (no other connection here)
  * Restores: "fresh" = into a newly built graph whose variables exist but are
  * not initialized (TF's build-then-restore), with the file in the page cache
  * (warm) or after posix_fadvise(POSIX_FADV_DONTNEED) on the file and its
@@ -32,7 +37,7 @@
 
 #define MAX_TENSORS 4096
 #define MAX_RUNS 100
-#define N_ROWS 5
+#define N_ROWS 7
 
 typedef struct {
     char *name;
@@ -323,6 +328,8 @@ int main(int argc, char **argv)
     rows[2].name = "raw";
     rows[3].name = "raw_rollback";
     rows[4].name = "default_rollback";
+    rows[5].name = "raw_shared";
+    rows[6].name = "default_shared";
     rows[0].has_save2 = rows[2].has_save2 = rows[3].has_save2 = 1;
     rows[4].has_save2 = 1;
     for (int r = 0; r < runs; r++) {
@@ -339,11 +346,13 @@ int main(int argc, char **argv)
             so.max_to_keep = -1;
             if (k == 1)
                 so.threads = ro.threads = 1;
-            if (k == 2 || k == 3)
+            if (k == 2 || k == 3 || k == 5)
                 so.codec = VS_CODEC_RAW;
+            if (k == 5 || k == 6)
+                so.readers_never_wait = 1;
             remove_db(path);
             /* A setting of the file, made before the timed save. */
-            if (k >= 3)
+            if (k == 3 || k == 4)
                 check(vs_set_journal_mode(path, VS_JOURNAL_ROLLBACK),
                       "vs_set_journal_mode");
 

@@ -185,9 +185,17 @@ def variant_section(out_dir, data_dir, v, results):
         if "raw_rollback" in ck["rows"] else None
     vdr = summarize(ck["rows"]["default_rollback"]) \
         if "default_rollback" in ck["rows"] else None
+    vrs = summarize(ck["rows"]["raw_shared"]) \
+        if "raw_shared" in ck["rows"] else None
+    vds = summarize(ck["rows"]["default_shared"]) \
+        if "default_shared" in ck["rows"] else None
     rb = [r for r in (("**varstore VS_CODEC_RAW, rollback-journal file**",
                        vrr),
-                      ("varstore default codec, rollback-journal file", vdr))
+                      ("varstore default codec, rollback-journal file", vdr),
+                      ("varstore VS_CODEC_RAW, WAL kept (readers_never_wait)",
+                       vrs),
+                      ("varstore default codec, WAL kept "
+                       "(readers_never_wait)", vds))
           if r[1] is not None]
     peers = [(n, summarize(r)) for n, r in pl["rows"].items()]
     L += ["", "### Through the library (in-process; peers from numpy arrays "
@@ -208,16 +216,21 @@ def variant_section(out_dir, data_dir, v, results):
               fmt_s(vr.get("restore_inited_s"))),
           ]
     L += ["", "Files are WAL files (the default) unless the row says "
-          "rollback-journal file: vs_set_journal_mode(VS_JOURNAL_ROLLBACK) "
-          "before the save, so new pages are written once instead of twice "
-          "(WAL writes them to the -wal file, then into the file); readers "
-          "then wait while a save writes."]
+          "rollback-journal file (vs_set_journal_mode(VS_JOURNAL_ROLLBACK) "
+          "before the save). A save into a WAL file that no other "
+          "connection has open, as here, runs solo: in rollback-journal "
+          "mode under an exclusive lock, so its pages are written once; "
+          "the \"WAL kept\" rows set vs_save_opts.readers_never_wait, "
+          "which keeps it a WAL save (pages written to the -wal file, then "
+          "into the file), as when a reader has the file open."]
     L += ["", "Ratios, varstore to each peer (speed: peer time / varstore "
           "time, above 1× = varstore faster; size: varstore / peer, below "
           "1× = smaller):", ""]
     L += ratio_table([("default", vd), ("1 thread", v1), ("raw", vr)] +
                      [(n, m) for n, m in (("raw, rollback", vrr),
-                                          ("default, rollback", vdr))
+                                          ("default, rollback", vdr),
+                                          ("raw, WAL kept", vrs),
+                                          ("default, WAL kept", vds))
                       if m is not None], peers)
 
     # --- end to end (CLI) ---
