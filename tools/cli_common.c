@@ -1,0 +1,340 @@
+/* varstore CLI: the helpers every command shares (declared in cli.h):
+ * error and usage messages, option parsing, the progress bar, element
+ * access, JSON text, tensor lookup by name, the tensor list that save and
+ * restore fill, and join(). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "varstore.h"
+
+/* ------------------------------------------------------------------------ */
+/* Messages and arguments                                                    */
+
+int cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("varstore: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_ERR;
+}
+
+int usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("varstore: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'varstore %s--help' for more information.\n",
+            cmd ? cmd : "");
+    return EXIT_USAGE;
+}
+
+int is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+/* Strict integer parse; 0 on success. */
+int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* Matches option `name` at argv[*i], as "--name VALUE" or "--name=VALUE".
+ * Returns 1 and sets *val when matched, 0 when not this option, -1 when the
+ * value is missing. */
+int opt_value(int argc, char **argv, int *i, const char *name,
+              const char **val)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+/* Fails unless path names an existing file (commands that only read must
+ * never create one). */
+int need_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return cli_err("cannot open '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return cli_err("'%s' is not a regular file", path);
+    return EXIT_OK;
+}
+
+const char *human(int64_t bytes, char *buf, size_t cap)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    if (bytes < 1024) {
+        snprintf(buf, cap, "%lld B", (long long)bytes);
+        return buf;
+    }
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, cap, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress bar (stderr, only on a terminal, only once work takes a while)   */
+
+/* The progress type, and what a bar shows when: cli.h. */
+
+static double since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) +
+           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void progress_start(progress *p, const char *label, uint64_t total)
+{
+    const char *d = getenv("VARSTORE_PROGRESS_DELAY");
+    char *end;
+    p->label = label;
+    p->total = total;
+    p->tty = isatty(STDERR_FILENO);
+    p->shown = 0;
+    p->bytes = 0;
+    p->drawn = 0;
+    p->delay = 0.5;
+    if (d != NULL && *d != '\0') {
+        double v = strtod(d, &end);
+        if (*end == '\0' && v >= 0 && v <= 1e6)
+            p->delay = v;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+void progress_start_bytes(progress *p, const char *label,
+                          uint64_t total)
+{
+    progress_start(p, label, total);
+    p->bytes = 1;
+}
+
+void progress_update(progress *p, uint64_t done)
+{
+    int width = 30, fill, k;
+    double t;
+    if (!p->tty || p->total == 0)
+        return;
+    t = since(&p->start);
+    if (!p->shown && t < p->delay)
+        return;
+    if (p->shown && done < p->total && t - p->drawn < 0.1)
+        return;
+    p->shown = 1;
+    p->drawn = t;
+    if (done > p->total)
+        done = p->total;
+    fill = (int)((double)width * (double)done / (double)p->total);
+    fprintf(stderr, "\r%s [", p->label);
+    for (k = 0; k < width; k++)
+        fputc(k < fill ? '=' : (k == fill ? '>' : ' '), stderr);
+    if (p->bytes) {
+        char a[32], b[32];
+        fprintf(stderr, "] %s / %s   ", human((int64_t)done, a, sizeof a),
+                human((int64_t)p->total, b, sizeof b));
+    } else {
+        fprintf(stderr, "] %llu/%llu", (unsigned long long)done,
+                (unsigned long long)p->total);
+    }
+    fflush(stderr);
+}
+
+/* The library's progress callback (vs_save_opts.progress, ...): ctx is a
+ * progress started with progress_start_bytes. Called on this thread. */
+void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
+}
+
+void progress_end(progress *p)
+{
+    if (p->shown) {
+        fprintf(stderr, "\r%*s\r", 72, "");
+        fflush(stderr);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Element access and JSON text                                              */
+
+double elem_f64(const vs_tensor *t, size_t i)
+{
+    switch (t->dtype) {
+    case VS_FLOAT32: return ((const float *)t->data)[i];
+    case VS_FLOAT64: return ((const double *)t->data)[i];
+    case VS_FLOAT16: return vs_half_to_float(((const uint16_t *)t->data)[i]);
+    case VS_BFLOAT16:
+        return vs_bfloat16_to_float(((const uint16_t *)t->data)[i]);
+    case VS_INT8: return ((const int8_t *)t->data)[i];
+    case VS_UINT8: return ((const uint8_t *)t->data)[i];
+    case VS_INT32: return ((const int32_t *)t->data)[i];
+    case VS_INT64: return (double)((const int64_t *)t->data)[i];
+    case VS_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0 : 0.0;
+    }
+    return 0.0;
+}
+
+int64_t elem_i64(const vs_tensor *t, size_t i)
+{
+    if (t->dtype == VS_INT64)
+        return ((const int64_t *)t->data)[i];
+    return (int64_t)elem_f64(t, i);
+}
+
+void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+void json_shape(FILE *f, int ndim, const int64_t *shape)
+{
+    int k;
+    fputc('[', f);
+    for (k = 0; k < ndim; k++)
+        fprintf(f, "%s%lld", k ? "," : "", (long long)shape[k]);
+    fputc(']', f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tensor lookup                                                             */
+
+const vs_tensor_info *find_info(const vs_tensor_info *infos, size_t n,
+                                const char *name)
+{
+    size_t i;
+    size_t len = strlen(name);
+    if (len > 2 && strcmp(name + len - 2, ":0") == 0)
+        len -= 2; /* "foo/v:0" names the variable foo/v */
+    for (i = 0; i < n; i++)
+        if (strlen(infos[i].name) == len &&
+            strncmp(infos[i].name, name, len) == 0)
+            return &infos[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tensor lists (save, restore) and join                                     */
+
+static void tl_release(const tensor_list *l, vs_tensor *t)
+{
+    if (l->release != NULL)
+        l->release(t);
+    else
+        vs_tensor_free(t);
+}
+
+void tl_free(tensor_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) {
+        free(l->names[i]);
+        tl_release(l, l->tensors[i]);
+    }
+    free(l->names);
+    free(l->tensors);
+    memset(l, 0, sizeof *l);
+}
+
+/* Takes ownership of name and t (frees both on failure). */
+int tl_add(tensor_list *l, char *name, vs_tensor *t)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 32;
+        char **nn = realloc(l->names, nc * sizeof *nn);
+        vs_tensor **nt;
+        if (nn == NULL)
+            goto oom;
+        l->names = nn;
+        nt = realloc(l->tensors, nc * sizeof *nt);
+        if (nt == NULL)
+            goto oom;
+        l->tensors = nt;
+        l->cap = nc;
+    }
+    l->names[l->n] = name;
+    l->tensors[l->n] = t;
+    l->n++;
+    return EXIT_OK;
+oom:
+    free(name);
+    tl_release(l, t);
+    return cli_err("out of memory");
+}
+
+char *join(const char *a, const char *sep, const char *b)
+{
+    size_t la = strlen(a), ls = strlen(sep), lb = strlen(b);
+    char *p = malloc(la + ls + lb + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, a, la);
+    memcpy(p + la, sep, ls);
+    memcpy(p + la + ls, b, lb + 1);
+    return p;
+}

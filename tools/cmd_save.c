@@ -1,0 +1,291 @@
+/* varstore CLI: `varstore save` (cmd_save). Imports every .npy file under
+ * a directory (the .npy-tree walker) or every tensor of a safetensors file
+ * as one checkpoint, in one transaction. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "safetensors.h"
+#include "varstore.h"
+#include "vst.h"
+
+/* ------------------------------------------------------------------------ */
+/* Help text                                                                 */
+
+static const char help_save[] =
+    "usage: varstore save FILE --step N (--npy DIR | --safetensors SRC)\n"
+    "                     [--prefix SCOPE/] [--codec CODEC] [--journal MODE]\n"
+    "\n"
+    "Imports tensors as checkpoint N of FILE (created if missing), in one\n"
+    "transaction: either every tensor is saved or none is.\n"
+    "\n"
+    "options:\n"
+    "  --step N           the checkpoint's step (required)\n"
+    "  --npy DIR          import every .npy file under DIR, recursively;\n"
+    "                     DIR/conv1/weights.npy becomes conv1/weights (other\n"
+    "                     files are ignored)\n"
+    "  --safetensors SRC  import every tensor of the safetensors file SRC\n"
+    "  --prefix SCOPE/    put every name under SCOPE/ (a '/' is added if\n"
+    "                     missing)\n"
+    "  --codec CODEC      shuffle-zlib (default: byte shuffle + zlib on the\n"
+    "                     byte planes where it pays) or raw (stored as is:\n"
+    "                     bigger file, fastest save and restore)\n"
+    "  --journal MODE     set FILE's journal mode first, kept in the file:\n"
+    "                     wal (new files: readers never wait for a save) or\n"
+    "                     rollback (a save writes its pages once, about\n"
+    "                     twice as fast; readers wait while a save writes);\n"
+    "                     fails if FILE is open elsewhere\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "example:\n"
+    "  varstore save model.db --step 1 --npy weights/ --prefix net/\n";
+
+/* ------------------------------------------------------------------------ */
+/* save                                                                      */
+
+/* Collects the relative paths (without .npy) of .npy files under dir. */
+static int walk_npy(const char *root, const char *rel, int depth,
+                    char ***out, size_t *n, size_t *cap)
+{
+    char *dirpath = rel[0] ? join(root, "/", rel) : join(root, "", "");
+    DIR *d;
+    struct dirent *de;
+    int rc = EXIT_OK;
+
+    if (dirpath == NULL)
+        return cli_err("out of memory");
+    if (depth > 64) {
+        free(dirpath);
+        return cli_err("'%s': directories nested too deeply (a symlink loop?)",
+                       root);
+    }
+    d = opendir(dirpath);
+    if (d == NULL) {
+        rc = cli_err("cannot open directory '%s': %s", dirpath,
+                     strerror(errno));
+        free(dirpath);
+        return rc;
+    }
+    while (rc == EXIT_OK && (de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        char *full, *r;
+        struct stat st;
+        size_t l;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
+            continue;
+        full = join(dirpath, "/", nm);
+        r = rel[0] ? join(rel, "/", nm) : join(nm, "", "");
+        if (full == NULL || r == NULL) {
+            free(full);
+            free(r);
+            rc = cli_err("out of memory");
+            break;
+        }
+        if (stat(full, &st) != 0) {
+            rc = cli_err("cannot stat '%s': %s", full, strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk_npy(root, r, depth + 1, out, n, cap);
+        } else if (S_ISREG(st.st_mode) && (l = strlen(r)) > 4 &&
+                   strcmp(r + l - 4, ".npy") == 0 && r[l - 5] != '/') {
+            if (*n == *cap) {
+                size_t nc = *cap ? 2 * *cap : 32;
+                char **np = realloc(*out, nc * sizeof *np);
+                if (np == NULL) {
+                    rc = cli_err("out of memory");
+                } else {
+                    *out = np;
+                    *cap = nc;
+                }
+            }
+            if (rc == EXIT_OK) {
+                r[l - 4] = '\0';
+                (*out)[(*n)++] = r;
+                r = NULL;
+            }
+        }
+        free(full);
+        free(r);
+    }
+    closedir(d);
+    free(dirpath);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
+{
+    char **rels = NULL;
+    size_t n = 0, cap = 0, i;
+    int rc;
+    progress pg;
+
+    l->release = vst_npy_release; /* the list holds mapped .npy files */
+    rc = walk_npy(dir, "", 0, &rels, &n, &cap);
+    if (rc == EXIT_OK && n == 0)
+        rc = cli_err("no .npy files under '%s'", dir);
+    if (rc == EXIT_OK && n > 1)
+        qsort(rels, n, sizeof *rels, cmp_str);
+    progress_start(&pg, "reading", n);
+    for (i = 0; rc == EXIT_OK && i < n; i++) {
+        char *rel_npy = join(rels[i], ".npy", ""), *file = NULL, *name;
+        vs_tensor *t = NULL;
+        if (rel_npy != NULL)
+            file = join(dir, "/", rel_npy);
+        free(rel_npy);
+        if (file == NULL) {
+            rc = cli_err("out of memory");
+            break;
+        }
+        /* mapped, not copied: the inputs are only read */
+        if (vst_npy_load(file, &t) != VS_OK) {
+            rc = cli_err("%s", vst_errmsg());
+            free(file);
+            break;
+        }
+        free(file);
+        name = join(prefix, "", rels[i]);
+        if (name == NULL) {
+            vst_npy_release(t);
+            rc = cli_err("out of memory");
+            break;
+        }
+        rc = tl_add(l, name, t);
+        progress_update(&pg, i + 1);
+    }
+    progress_end(&pg);
+    for (i = 0; i < n; i++)
+        free(rels[i]);
+    free(rels);
+    return rc;
+}
+
+static int load_safetensors(const char *src, const char *prefix,
+                            tensor_list *l)
+{
+    vst_st_file *f = NULL;
+    size_t i;
+    int rc = EXIT_OK;
+
+    if (vst_st_read(src, &f) != VS_OK)
+        return cli_err("%s", vst_errmsg());
+    if (f->n == 0)
+        rc = cli_err("%s: no tensors", src);
+    for (i = 0; rc == EXIT_OK && i < f->n; i++) {
+        char *name = join(prefix, "", f->names[i]);
+        if (name == NULL) {
+            rc = cli_err("out of memory");
+            break;
+        }
+        rc = tl_add(l, name, f->tensors[i]);
+        f->tensors[i] = NULL; /* owned by the list now */
+    }
+    vst_st_free(f);
+    return rc;
+}
+
+int cmd_save(int argc, char **argv)
+{
+    const char *path = NULL, *npy = NULL, *st = NULL, *prefix = "", *v;
+    char *pfx = NULL;
+    int64_t step = 0;
+    int have_step = 0, i, r, rc, codec = VS_CODEC_DEFAULT, journal = -1;
+    tensor_list l = {0};
+    size_t k;
+    int64_t total = 0;
+    char hb[32];
+    vs_save_opts so;
+    progress pg;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            fputs(help_save, stdout);
+            return EXIT_OK;
+        } else if ((r = opt_value(argc, argv, &i, "--step", &v)) != 0) {
+            if (r < 0 || parse_i64(v, &step) != 0 || step < 0)
+                return usage("save ", "--step needs a non-negative integer");
+            have_step = 1;
+        } else if ((r = opt_value(argc, argv, &i, "--npy", &v)) != 0) {
+            if (r < 0)
+                return usage("save ", "--npy needs a directory");
+            npy = v;
+        } else if ((r = opt_value(argc, argv, &i, "--safetensors", &v)) !=
+                   0) {
+            if (r < 0)
+                return usage("save ", "--safetensors needs a file");
+            st = v;
+        } else if ((r = opt_value(argc, argv, &i, "--prefix", &v)) != 0) {
+            if (r < 0)
+                return usage("save ", "--prefix needs a scope");
+            prefix = v;
+        } else if ((r = opt_value(argc, argv, &i, "--codec", &v)) != 0) {
+            if (r < 0 || (strcmp(v, "raw") != 0 &&
+                          strcmp(v, "shuffle-zlib") != 0))
+                return usage("save ", "--codec needs raw or shuffle-zlib");
+            codec = strcmp(v, "raw") == 0 ? VS_CODEC_RAW : VS_CODEC_DEFAULT;
+        } else if ((r = opt_value(argc, argv, &i, "--journal", &v)) != 0) {
+            if (r < 0 || (strcmp(v, "wal") != 0 && strcmp(v, "rollback") != 0))
+                return usage("save ", "--journal needs wal or rollback");
+            journal = strcmp(v, "wal") == 0 ? VS_JOURNAL_WAL
+                                            : VS_JOURNAL_ROLLBACK;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage("save ", "unknown option '%s'", a);
+        } else if (path == NULL) {
+            path = a;
+        } else {
+            return usage("save ", "unexpected argument '%s'", a);
+        }
+    }
+    if (path == NULL)
+        return usage("save ", "save needs a FILE");
+    if (!have_step)
+        return usage("save ", "save needs --step N");
+    if ((npy == NULL) == (st == NULL))
+        return usage("save ", "save needs exactly one of --npy DIR and "
+                              "--safetensors SRC");
+    if (prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/')
+        pfx = join(prefix, "/", "");
+    else
+        pfx = join(prefix, "", "");
+    if (pfx == NULL)
+        return cli_err("out of memory");
+    rc = npy ? load_npy_dir(npy, pfx, &l) : load_safetensors(st, pfx, &l);
+    free(pfx);
+    if (rc == EXIT_OK && journal >= 0 &&
+        vs_set_journal_mode(path, (vs_journal)journal) != VS_OK)
+        rc = cli_err("%s", vs_errmsg());
+    if (rc == EXIT_OK) {
+        for (k = 0; k < l.n; k++)
+            total += (int64_t)vs_tensor_nbytes(l.tensors[k]);
+        memset(&so, 0, sizeof so);
+        so.max_to_keep = -1; /* the file's retention setting */
+        so.codec = codec;
+        so.progress = progress_cb;
+        so.progress_ctx = &pg;
+        progress_start_bytes(&pg, "saving", (uint64_t)total);
+        if (vs_save_tensors(path, step, (const char *const *)l.names,
+                            (const vs_tensor *const *)l.tensors, l.n,
+                            &so) != VS_OK) {
+            progress_end(&pg);
+            rc = cli_err("%s", vs_errmsg());
+        } else {
+            progress_end(&pg);
+        }
+        if (rc == EXIT_OK)
+            printf("saved %zu tensors (%s) as step %lld in %s\n", l.n,
+                   human(total, hb, sizeof hb), (long long)step, path);
+    }
+    tl_free(&l);
+    return rc;
+}
