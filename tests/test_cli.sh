@@ -264,6 +264,16 @@ VARSTORE_BATCH_BYTES=1 run 1 restore m.db --npy outf2
 equals "$(cat err.txt)" "varstore: 'outf2/other' exists and is not a directory"
 equals "$(cd outf2 && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other "
+# a write failing inside one batch of many tensors (the default batch
+# holds the whole checkpoint; two threads write its files): its error,
+# once, exit 1, nothing on stdout, and the files that were written intact
+mkdir -p outf4/half.npy
+run 1 restore m.db --npy outf4
+equals "$(cat err.txt)" "varstore: cannot create 'outf4/half.npy': Is a directory"
+equals "$(wc -c <out.txt)" 0
+for f in $(cd outf4 && find . -name '*.npy' -type f | sed 's|^\./||; s|\.npy$||'); do
+    same "out/$f.npy" "outf4/$f.npy"
+done
 # the failing tensor is the first one
 mkdir -p outf3/be.npy
 VARSTORE_BATCH_BYTES=1 run 1 restore m.db --npy outf3
