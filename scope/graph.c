@@ -38,6 +38,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_NAMES_GET] = "SELECT n FROM names_in_use WHERE key=?1",
     [ST_NAMES_SET] = "INSERT INTO names_in_use(key, n) VALUES(?1, ?2)"
                      " ON CONFLICT(key) DO UPDATE SET n=excluded.n",
+    /* Marks an unused key (n = 1); does nothing when it is in use. */
+    [ST_NAMES_CLAIM] = "INSERT INTO names_in_use(key, n) VALUES(?1, 1)"
+                       " ON CONFLICT(key) DO NOTHING",
     [ST_SCOPECOUNT_GET] = "SELECT n FROM var_scope_counts WHERE name=?1",
     [ST_SCOPECOUNT_OPEN] = "INSERT INTO var_scope_counts(name, n)"
                            " VALUES(?1, 1) ON CONFLICT(name)"
@@ -121,14 +124,14 @@ size_t vs__graph_var_count(const vs_graph *g)
 
 vs_var *vs__graph_var_at(const vs_graph *g, size_t i)
 {
-    return (g && i < g->n_vars) ? g->vars[i] : NULL;
+    return (g && i < g->n_vars) ? g->vars[i].v : NULL;
 }
 
 static vs_var *var_by_id(vs_graph *g, sqlite3_int64 id)
 {
     if (id < 0 || (uint64_t)id >= g->n_vars)
         return NULL;
-    return g->vars[id];
+    return g->vars[id].v;
 }
 
 vs_var *vs__graph_find_op(vs_graph *g, const char *op_name)
@@ -279,21 +282,22 @@ size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
 
 /* ---- open / close ---- */
 
+/* A scope object and its two strings are one allocation. */
 static vs_scope *scope_new(vs_graph *g, const char *name, const char *ns)
 {
-    vs_scope *s = vs__calloc(1, sizeof *s);
+    size_t nlen = strlen(name), slen = strlen(ns), bytes;
+    vs_scope *s;
+    if (vs__add_size(sizeof *s, nlen + slen + 2, &bytes) != 0)
+        return NULL;
+    s = vs__calloc(1, bytes);
     if (s == NULL)
         return NULL;
     s->g = g;
-    s->name = vs__strdup(name);
-    s->name_scope = vs__strdup(ns);
+    s->name = (char *)(s + 1);
+    memcpy(s->name, name, nlen + 1);
+    s->name_scope = s->name + nlen + 1;
+    memcpy(s->name_scope, ns, slen + 1);
     s->dtype = VS_FLOAT32;
-    if (s->name == NULL || s->name_scope == NULL) {
-        vs__free(s->name);
-        vs__free(s->name_scope);
-        vs__free(s);
-        return NULL;
-    }
     s->next = g->scopes;
     if (g->scopes)
         g->scopes->prev = s;
@@ -303,8 +307,6 @@ static vs_scope *scope_new(vs_graph *g, const char *name, const char *ns)
 
 static void scope_destroy(vs_scope *s)
 {
-    vs__free(s->name);
-    vs__free(s->name_scope);
     vs__free(s->init_values);
     vs__free(s);
 }
@@ -327,18 +329,38 @@ vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns)
     return scope_new(g, name, ns);
 }
 
-static int set_stack(vs_graph *g, char *stack)
+/* Makes room in g->stack_slash for a name stack of len bytes (plus "/"
+ * and NUL). The buffer never shrinks, so any stack that was current once
+ * fits again. */
+static int slash_reserve(vs_graph *g, size_t len)
 {
-    char *slash = stack[0] ? vs__asprintf("%s/", stack) : vs__strdup("");
-    if (slash == NULL) {
-        vs__free(stack);
+    char *p;
+    if (len + 2 <= g->slash_cap)
+        return VS_OK;
+    p = vs__realloc(g->stack_slash, len + 2);
+    if (p == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    }
-    vs__free(g->stack);
-    vs__free(g->stack_slash);
-    g->stack = stack;
-    g->stack_slash = slash;
+    g->stack_slash = p;
+    g->slash_cap = len + 2;
     return VS_OK;
+}
+
+/* Makes stack (owned, len bytes, slash_reserve done) the current name
+ * stack. The old one goes to *old when old is not NULL, else is freed. */
+static void stack_replace(vs_graph *g, char *stack, size_t len, char **old)
+{
+    if (old != NULL)
+        *old = g->stack;
+    else
+        vs__free(g->stack);
+    g->stack = stack;
+    if (len) {
+        memcpy(g->stack_slash, stack, len);
+        g->stack_slash[len] = '/';
+        g->stack_slash[len + 1] = '\0';
+    } else {
+        g->stack_slash[0] = '\0';
+    }
 }
 
 int vs_graph_open(vs_graph **out)
@@ -395,16 +417,15 @@ int vs_graph_open(vs_graph **out)
     }
     g->root->pinned = 1;
     g->current = g->root;
-    {
-        char *empty = vs__strdup("");
-        if (empty == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto fail;
-        }
-        rc = set_stack(g, empty);
-        if (rc != VS_OK)
-            goto fail;
+    g->stack = vs__strdup("");
+    if (g->stack == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory");
+        goto fail;
     }
+    rc = slash_reserve(g, 0);
+    if (rc != VS_OK)
+        goto fail;
+    g->stack_slash[0] = '\0';
     *out = g;
     return VS_OK;
 fail:
@@ -440,7 +461,7 @@ void vs_graph_close(vs_graph *g)
         sqlite3_close(g->db);
     vs__partitioned_free_all(g); /* (partitioned variables) */
     for (i = 0; i < g->n_vars; i++)
-        var_free(g->vars[i]);
+        var_free(g->vars[i].v);
     vs__arena_free(&g->arena); /* after the last buffer's free */
     vs__free(g->vars);
     for (i = 0; i < g->n_frames; i++)
@@ -534,95 +555,118 @@ int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n)
     return VS_OK;
 }
 
-static int names_set(vs_graph *g, const char *key, int64_t n)
+/* Runs statement `which` with key (klen bytes) bound as ?1: a count read
+ * (*n = its first column, 0 without a row) or, for ST_NAMES_CLAIM, an
+ * insert (*n = rows inserted). */
+static int names_op(vs_graph *g, int which, const char *key, size_t klen,
+                    int64_t *n)
+{
+    sqlite3_stmt *st = g->st[which];
+    int rc;
+    *n = 0;
+    if (sqlite3_bind_text(st, 1, key, (int)klen, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE && which == ST_NAMES_CLAIM)
+        *n = sqlite3_changes(g->db);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return vs__graph_sqlfail(g, which == ST_NAMES_CLAIM ? "write"
+                                                              : "read");
+    return VS_OK;
+}
+
+static int names_set(vs_graph *g, const char *key, size_t klen, int64_t n)
 {
     sqlite3_stmt *st = g->st[ST_NAMES_SET];
-    int rc;
-    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+    if (sqlite3_bind_text(st, 1, key, (int)klen, SQLITE_STATIC) !=
+            SQLITE_OK ||
         sqlite3_bind_int64(st, 2, n) != SQLITE_OK) {
         sqlite3_reset(st);
         return vs__graph_sqlfail(g, "bind");
     }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    return vs__graph_exec(g, st);
+}
+
+/* Writes "_<v>" (v >= 0) at dst; returns its length (at most 21). */
+static size_t put_suffix(char *dst, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, k;
+    uint64_t u = (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u != 0);
+    dst[0] = '_';
+    for (k = 0; k < n; k++)
+        dst[1 + k] = tmp[n - 1 - k];
+    return n + 1;
 }
 
 int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
                     char **out)
 {
-    char *full = NULL, *key = NULL, *probe = NULL;
-    int64_t i;
-    size_t k, len;
+    /* The lowercase key and its probes "<key>_<i>" are built here: the
+     * statements bind them in place (no copies per call). */
+    char key[VS_NAME_MAX + 24];
+    char *full;
+    size_t k, len, nlen = strlen(name), slen = 0, plen;
+    int64_t i, n;
     int rc;
 
     *out = NULL;
     if (!at_root && g->stack[0])
-        full = vs__asprintf("%s/%s", g->stack, name);
-    else
-        full = vs__strdup(name);
-    if (full == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    len = strlen(full);
-    if (len > VS_NAME_MAX) {
-        vs__free(full);
+        slen = strlen(g->stack);
+    len = slen ? slen + 1 + nlen : nlen;
+    if (len > VS_NAME_MAX)
         return vs__fail(VS_EINVAL, "name is too long: %zu bytes (at most %d)",
                         len, VS_NAME_MAX);
+    full = vs__malloc(len + 24); /* room for "_<i>" */
+    if (full == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (slen) {
+        memcpy(full, g->stack, slen);
+        full[slen] = '/';
     }
-    key = vs__strdup(full);
-    if (key == NULL) {
-        rc = vs__fail(VS_ENOMEM, "out of memory");
-        goto done;
-    }
+    memcpy(full + len - nlen, name, nlen + 1);
     /* Lookups ignore case (late TF 1.x); the result keeps the caller's. */
     for (k = 0; k < len; k++)
-        key[k] = (char)tolower((unsigned char)key[k]);
-    rc = vs__graph_count(g, ST_NAMES_GET, key, &i);
+        key[k] = (char)tolower((unsigned char)full[k]);
+    key[len] = '\0';
+    rc = names_op(g, ST_NAMES_GET, key, len, &i);
     if (rc != VS_OK)
-        goto done;
+        goto fail;
     if (mark) {
-        rc = names_set(g, key, i + 1);
+        rc = names_set(g, key, len, i + 1);
         if (rc != VS_OK)
-            goto done;
+            goto fail;
     }
     if (i > 0) {
-        int64_t taken = 1;
-        while (taken > 0) {
-            vs__free(probe);
-            probe = vs__asprintf("%s_%lld", key, (long long)i);
-            if (probe == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto done;
-            }
-            rc = vs__graph_count(g, ST_NAMES_GET, probe, &taken);
+        /* TF: the first "<key>_<i>", i counting up, not in use; marking
+         * claims it (an insert that does nothing when the key is taken). */
+        for (;; i++) {
+            plen = len + put_suffix(key + len, i);
+            rc = names_op(g, mark ? ST_NAMES_CLAIM : ST_NAMES_GET, key, plen,
+                          &n);
             if (rc != VS_OK)
-                goto done;
-            i++;
+                goto fail;
+            if (mark ? n == 1 : n == 0)
+                break;
         }
-        if (mark) {
-            rc = names_set(g, probe, 1);
-            if (rc != VS_OK)
-                goto done;
-        }
-        {
-            char *suffixed = vs__asprintf("%s_%lld", full, (long long)(i - 1));
-            if (suffixed == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto done;
-            }
-            vs__free(full);
-            full = suffixed;
-        }
+        put_suffix(full + len, i);
+        full[plen] = '\0';
     }
     if (mark)
         g->op_count++;
     *out = full;
-    full = NULL;
-    rc = VS_OK;
-done:
+    return VS_OK;
+fail:
     vs__free(full);
-    vs__free(key);
-    vs__free(probe);
     return rc;
 }
 
@@ -681,7 +725,7 @@ int vs__name_scope_enter(vs_graph *g, const char *name, int kind)
 {
     vs_frame f;
     char *next = NULL;
-    char *saved;
+    size_t len;
     int rc;
 
     memset(&f, 0, sizeof f);
@@ -689,12 +733,12 @@ int vs__name_scope_enter(vs_graph *g, const char *name, int kind)
     if (name == NULL || name[0] == '\0') {
         next = vs__strdup("");
     } else {
-        size_t len = strlen(name);
+        size_t nlen = strlen(name);
         rc = vs__check_scope_name(name, g->stack[0] != '\0');
         if (rc != VS_OK)
             return rc;
-        if (name[len - 1] == '/')
-            next = vs__strndup(name, len - 1);
+        if (name[nlen - 1] == '/')
+            next = vs__strndup(name, nlen - 1);
         else {
             rc = vs__unique_name(g, name, 1, 0, &next);
             if (rc != VS_OK)
@@ -703,24 +747,17 @@ int vs__name_scope_enter(vs_graph *g, const char *name, int kind)
     }
     if (next == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    saved = vs__strdup(g->stack);
-    if (saved == NULL) {
-        vs__free(next);
-        return vs__fail(VS_ENOMEM, "out of memory");
-    }
-    f.saved_stack = saved;
-    rc = push_frame(g, &f);
+    len = strlen(next);
+    rc = slash_reserve(g, len);
+    if (rc == VS_OK)
+        rc = push_frame(g, &f);
     if (rc != VS_OK) {
-        vs__free(saved);
         vs__free(next);
         return rc;
     }
-    rc = set_stack(g, next);
-    if (rc != VS_OK) {
-        g->n_frames--;
-        vs__free(saved);
-    }
-    return rc;
+    /* The frame keeps the old stack (no copy) to restore on exit. */
+    stack_replace(g, next, len, &g->frames[g->n_frames - 1].saved_stack);
+    return VS_OK;
 }
 
 int vs_name_scope_push(vs_graph *g, const char *name)
@@ -734,12 +771,20 @@ int vs_name_scope_push(vs_graph *g, const char *name)
 int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
 int vs__frame_restore_stack(vs_graph *g, vs_frame *f)
 {
+    size_t len;
     int rc;
     if (f->saved_stack == NULL)
         return VS_OK;
-    rc = set_stack(g, f->saved_stack);
-    f->saved_stack = NULL; /* set_stack took it, or freed it on failure */
-    return rc;
+    len = strlen(f->saved_stack);
+    rc = slash_reserve(g, len); /* fits: it was current once */
+    if (rc != VS_OK) {
+        vs__free(f->saved_stack);
+        f->saved_stack = NULL;
+        return rc;
+    }
+    stack_replace(g, f->saved_stack, len, NULL);
+    f->saved_stack = NULL; /* the graph owns it again */
+    return VS_OK;
 }
 
 int vs_name_scope_pop(vs_graph *g)

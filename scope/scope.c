@@ -112,6 +112,16 @@ static int count_text_op(vs_graph *g, int which, const char *name)
     return rc;
 }
 
+/* Re-reads the undo log's newest position into g->log_seq (after a
+ * failure, when the table and the cached value may disagree). */
+static void log_resync(vs_graph *g)
+{
+    sqlite3_stmt *st = g->st[ST_SCOPECOUNT_LOG_MAX];
+    if (sqlite3_step(st) == SQLITE_ROW)
+        g->log_seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+}
+
 /* Changes a count (open or close sub-scopes), first logging the old
  * values when a re-entered scope is open, so its exit can undo them. */
 static int count_change(vs_graph *g, int which, const char *name)
@@ -122,8 +132,14 @@ static int count_change(vs_graph *g, int which, const char *name)
                                   ? ST_SCOPECOUNT_LOG_ONE
                                   : ST_SCOPECOUNT_LOG_SUB,
                            name);
-        if (rc != VS_OK)
+        if (rc != VS_OK) {
+            log_resync(g);
             return rc;
+        }
+        /* seq is an INTEGER PRIMARY KEY: the rows just logged got the
+         * highest ones, the last of them last_insert_rowid. */
+        if (sqlite3_changes(g->db) > 0)
+            g->log_seq = sqlite3_last_insert_rowid(g->db);
     }
     return count_text_op(g, which, name);
 }
@@ -133,6 +149,9 @@ static int count_undo(vs_graph *g, int64_t pos)
 {
     sqlite3_stmt *rd = g->st[ST_SCOPECOUNT_LOG_READ];
     int rc = VS_OK, step;
+    /* Nothing logged since pos: no rows to undo (the common case). */
+    if (g->log_seq == pos)
+        return VS_OK;
     if (sqlite3_bind_int64(rd, 1, pos) != SQLITE_OK)
         return vs__graph_sqlfail(g, "bind");
     while ((step = sqlite3_step(rd)) == SQLITE_ROW) {
@@ -174,17 +193,20 @@ static int count_undo(vs_graph *g, int64_t pos)
         return vs__graph_sqlfail(g, "bind");
     rc = vs__graph_exec(g, rd);
     sqlite3_clear_bindings(rd);
-    return rc;
+    if (rc != VS_OK) {
+        log_resync(g);
+        return rc;
+    }
+    /* Frames close in LIFO order: the row at pos (pos > 0) was logged
+     * before this frame opened and stays until an outer frame closes. */
+    g->log_seq = pos;
+    return VS_OK;
 }
 
 /* The newest undo-log position (0 when empty). */
-static int log_position(vs_graph *g, int64_t *pos)
+static int64_t log_position(const vs_graph *g)
 {
-    sqlite3_stmt *st = g->st[ST_SCOPECOUNT_LOG_MAX];
-    int rc = sqlite3_step(st);
-    *pos = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? VS_OK : vs__graph_sqlfail(g, "read");
+    return g->log_seq;
 }
 
 /* TF's _get_unique_variable_scope(prefix): prefix, or prefix_k with the
@@ -255,20 +277,26 @@ static void undo_name_scope(vs_graph *g, int opened)
 }
 
 /* Opens the auxiliary name scope of a variable scope (or, with
- * no_auxiliary_name_scope, re-enters the current one). Sets *opened and
- * the name scope string into *ns_out (owned by the caller). */
+ * no_auxiliary_name_scope, re-enters the current one). Sets *opened and,
+ * when ns_out is not NULL, the name scope string into *ns_out (owned by
+ * the caller). */
 static int open_aux(vs_graph *g, const char *ns_name,
                     const vs_scope_opts *opts, int *opened, char **ns_out)
 {
     int rc;
     *opened = 0;
-    *ns_out = NULL;
+    if (ns_out != NULL)
+        *ns_out = NULL;
     if (opts && opts->no_auxiliary_name_scope) {
         /* TF re-enters the current name scope: ops stay where they are. */
+        if (ns_out == NULL)
+            return VS_OK;
         *ns_out = vs__strdup(g->stack_slash);
         return *ns_out ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
     }
     if (ns_name == NULL || ns_name[0] == '\0') {
+        if (ns_out == NULL)
+            return VS_OK;
         *ns_out = vs__strdup("");
         return *ns_out ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
     }
@@ -276,6 +304,8 @@ static int open_aux(vs_graph *g, const char *ns_name,
     if (rc != VS_OK)
         return rc;
     *opened = 1;
+    if (ns_out == NULL)
+        return VS_OK;
     *ns_out = vs__strdup(g->stack_slash);
     if (*ns_out == NULL) {
         undo_name_scope(g, 1);
@@ -319,7 +349,7 @@ static int enter_pure(vs_graph *g, const char *new_name, const char *ns,
     /* TF opens the scope's count, then copies the table for re-entry. */
     rc = count_change(g, ST_SCOPECOUNT_OPEN, new_name);
     if (rc == VS_OK && reentry)
-        rc = log_position(g, &log_pos);
+        log_pos = log_position(g);
     /* A re-entry changes no definition: only new scopes are recorded. */
     if (rc == VS_OK && !reentry)
         rc = record_scope(g, s, parent->name);
@@ -442,7 +472,6 @@ int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
                               const vs_scope_opts *opts)
 {
     const char *last;
-    char *ns = NULL;
     int opened = 0, rc;
     vs_reuse reuse;
 
@@ -459,7 +488,8 @@ int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
      * relative to the current name scope; the root opens none. */
     last = strrchr(scope->name, '/');
     last = last ? last + 1 : scope->name;
-    rc = open_aux(g, last, opts, &opened, &ns);
+    /* (the scope keeps its original name scope: no string needed) */
+    rc = open_aux(g, last, opts, &opened, NULL);
     if (rc != VS_OK)
         return rc;
     /* Re-entry takes the captured object's reuse unless a truthy one is
@@ -468,7 +498,6 @@ int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
                                                        : scope->reuse;
     rc = enter_pure(g, scope->name, scope->name_scope, reuse, scope, opts,
                     opened, 1, NULL);
-    vs__free(ns);
     if (rc != VS_OK)
         undo_name_scope(g, opened);
     return rc;

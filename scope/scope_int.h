@@ -23,6 +23,16 @@ struct vs_scope {
     struct vs_scope *prev, *next; /* all live scope objects */
 };
 
+/* A slot of the graph's variable table (index = the variable's id): the
+ * variable and its dtype and shape packed into 64 bits (variable.c's
+ * var_sig), fixed at creation. A reuse lookup that matches compares the
+ * packed value and never reads the variable object, which for a random
+ * name among many is a cache miss. */
+typedef struct {
+    vs_var *v;
+    uint64_t sig;
+} vs_var_slot;
+
 enum { FRAME_NAME = 1, FRAME_VAR = 2 };
 
 /* One entry of the scope stack: a name scope, or a variable scope with
@@ -42,6 +52,7 @@ enum {
     ST_BEGIN,
     ST_NAMES_GET,
     ST_NAMES_SET,
+    ST_NAMES_CLAIM,
     ST_SCOPECOUNT_GET,
     ST_SCOPECOUNT_OPEN,
     ST_SCOPECOUNT_CLOSE_SUB,
@@ -65,15 +76,18 @@ enum {
 struct vs_graph {
     sqlite3 *db;                 /* the registry (in-memory) */
     vs__arena arena;             /* the variables' value buffers */
-    sqlite3_stmt *st[ST_COUNT];  /* prepared once, reset after use */
+    sqlite3_stmt *st[ST_COUNT];  /* prepared once, reset after use; every
+                                    use binds all its parameters, and hot
+                                    paths leave the bindings in place */
     char *stack;                 /* current name stack, no trailing "/" */
     char *stack_slash;           /* stack + "/" or "" (for callers) */
+    size_t slash_cap;            /* bytes allocated for stack_slash */
     vs_frame *frames;            /* the scope stack */
     size_t n_frames, cap_frames;
     vs_scope *root;              /* the root variable scope object */
     vs_scope *current;           /* current variable scope object */
     vs_scope *scopes;            /* every scope object (list) */
-    vs_var **vars;               /* every variable, index = id */
+    vs_var_slot *vars;           /* every variable, index = id */
     size_t n_vars, cap_vars;
     int64_t coll_seq;            /* next collections.seq */
     int has_seed;                /* graph seed set */
@@ -81,6 +95,8 @@ struct vs_graph {
     int64_t op_count;            /* ops created so far (TF's _last_id) */
     int n_reentry;               /* re-entered scopes open: count changes
                                     are logged for undo while > 0 */
+    int64_t log_seq;             /* newest seq in var_scope_count_log (0:
+                                    empty), kept in step with the table */
     char *buf;                   /* scratch for full names */
     size_t buf_cap;
     struct vs_partitioned **pvs; /* partitioned variables, creation order */
@@ -101,9 +117,8 @@ int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
 /* "'%s' is not a valid scope name" unless name fits TF's regexes for a
  * scope opened at the root (nested = 0) or inside one. */
 int vs__check_scope_name(const char *name, int nested);
-/* Pushes a name scope (TF's Graph.name_scope) as frame kind. On success
- * *opened tells whether the stack changed and *scope_str (borrowed, valid
- * until the next change) is the scope string. */
+/* Pushes a name scope (TF's Graph.name_scope) as a frame of the given
+ * kind; g->stack_slash is then the scope string. */
 int vs__name_scope_enter(vs_graph *g, const char *name, int kind);
 /* Copies an initializer, duplicating its value list into *values_out. */
 int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out);

@@ -44,9 +44,39 @@ int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape)
     return VS_OK;
 }
 
+/* A hint to start loading *p (no effect where unsupported). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define VS_PREFETCH(p) ((void)(p))
+#endif
+
 static int dtype_ok(vs_dtype d)
 {
     return vs_dtype_size(d) != 0;
+}
+
+/* A dtype and a known shape packed into 64 bits (see vs_var_slot):
+ * bits 0-7 dtype, 8-11 ndim, bit 12 set when the dims follow in bits
+ * 13-63, 51 / ndim bits each. Dims that do not fit leave bit 12 clear
+ * (only the dtype is usable then). Equal packed values with bit 12 set
+ * mean equal dtype, rank and dims. */
+#define SIG_DTYPE_MASK 0xffu
+#define SIG_DIMS_PACKED (1u << 12)
+static uint64_t var_sig(vs_dtype dtype, int ndim, const int64_t *shape)
+{
+    uint64_t sig, dims = 0;
+    int i, w;
+    if ((unsigned)dtype > SIG_DTYPE_MASK || ndim < 0 || ndim > VS_MAX_DIMS)
+        return 0; /* never equal to a valid dtype */
+    sig = (uint64_t)dtype | (uint64_t)ndim << 8;
+    w = ndim ? 51 / ndim : 0;
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (uint64_t)shape[i] >> w != 0)
+            return sig;
+        dims |= (uint64_t)shape[i] << (13 + i * w);
+    }
+    return sig | SIG_DIMS_PACKED | dims;
 }
 
 /* ---- creation ---- */
@@ -200,7 +230,7 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
     int rc;
     if (g->n_vars == g->cap_vars) {
         size_t cap = g->cap_vars ? 2 * g->cap_vars : 64;
-        vs_var **p = vs__realloc(g->vars, cap * sizeof *p);
+        vs_var_slot *p = vs__realloc(g->vars, cap * sizeof *p);
         if (p == NULL) {
             var_destroy(v);
             return vs__fail(VS_ENOMEM, "out of memory");
@@ -230,7 +260,10 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         var_destroy(v);
         return rc;
     }
-    g->vars[g->n_vars++] = v;
+    g->vars[g->n_vars].v = v;
+    g->vars[g->n_vars].sig = var_sig(v->value.dtype, v->value.ndim,
+                                     v->value.shape);
+    g->n_vars++;
     g->op_count++;
     return VS_OK;
 }
@@ -245,6 +278,11 @@ static int check_collections(const char *const *colls)
             return vs__fail(VS_EINVAL, "collection names must not be empty");
     return VS_OK;
 }
+
+static int single_variable(vs_graph *g, const char *full, size_t flen,
+                           vs_reuse reuse, const vs_var_opts *o, int ndim,
+                           const int64_t *shape, vs_dtype dtype, int local,
+                           vs_var **out);
 
 static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                         int local, vs_var **out)
@@ -286,6 +324,7 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
         memcpy(g->buf, scope->name, slen);
         g->buf[slen] = '/';
         memcpy(g->buf + slen + 1, name, nlen + 1);
+        nlen += slen + 1;
     } else {
         memcpy(g->buf, name, nlen + 1);
     }
@@ -297,8 +336,8 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
     if (rc != VS_OK)
         return rc;
     if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
-        return vs__get_single_variable(g, g->buf, scope->reuse, o, local,
-                                       out);
+        return single_variable(g, g->buf, nlen, scope->reuse, o, ndim, shape,
+                               dtype, local, out);
     full = vs__strdup(g->buf);
     if (full == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
@@ -325,8 +364,8 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
     } else {
         rc = vs__partitioned_none_check(g, full);
         if (rc == VS_OK)
-            rc = vs__get_single_variable(g, full, scope->reuse, o, local,
-                                         out);
+            rc = single_variable(g, full, nlen, scope->reuse, o, ndim, shape,
+                                 dtype, local, out);
     }
     vs__free(full);
     return rc;
@@ -338,25 +377,99 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
 int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                             const vs_var_opts *o, int local, vs_var **out)
 {
+    int64_t shape[VS_MAX_DIMS];
+    int ndim = -1, rc;
+    vs_dtype dtype;
+
+    *out = NULL;
+    rc = vs__read_var_shape(o, &ndim, shape);
+    if (rc != VS_OK)
+        return rc;
+    dtype = (o && o->dtype) ? o->dtype : g->current->dtype;
+    if (!dtype_ok(dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
+    return single_variable(g, full, strlen(full), reuse, o, ndim, shape,
+                           dtype, local, out);
+}
+
+/* The reuse half of single_variable: the store holds the full name (in
+ * g->buf) as variable `id`. TF's checks, in its order: reuse allowed, then
+ * the shape, then the dtype. */
+static int reuse_existing(vs_graph *g, int64_t id, vs_reuse reuse, int ndim,
+                          const int64_t *shape, vs_dtype dtype, vs_var **out)
+{
+    const vs_var_slot *slot;
+    const vs_var *found;
+    int compatible = 1, i;
+    char want[VS_SHAPE_STR_MAX], have[VS_SHAPE_STR_MAX];
+
+    if (id < 0 || (uint64_t)id >= g->n_vars || g->vars[id].v == NULL)
+        return vs__fail(VS_ERROR, "registry: no variable %lld",
+                        (long long)id);
+    slot = &g->vars[id];
+    if (reuse == VS_REUSE_INHERIT)
+        return vs__fail(VS_EEXIST,
+                        "Variable %s already exists, disallowed. Did you "
+                        "mean to set reuse=VS_REUSE or reuse=VS_AUTO_REUSE "
+                        "in the variable scope?",
+                        g->buf);
+    /* A match is decided from the slot's packed dtype and shape, so the
+     * variable object itself is not read; anything else (a mismatch,
+     * unknown dims, dims too large to pack) is checked against the
+     * variable below. */
+    if (ndim < 0) {
+        if (slot->sig != 0 &&
+            (slot->sig & SIG_DTYPE_MASK) == (uint64_t)dtype) {
+            *out = slot->v;
+            return VS_OK;
+        }
+    } else {
+        uint64_t want_sig = var_sig(dtype, ndim, shape);
+        if ((want_sig & SIG_DIMS_PACKED) && want_sig == slot->sig) {
+            *out = slot->v;
+            return VS_OK;
+        }
+    }
+    found = slot->v;
+    if (ndim >= 0) {
+        compatible = ndim == found->value.ndim;
+        for (i = 0; compatible && i < ndim; i++)
+            compatible = shape[i] < 0 || shape[i] == found->value.shape[i];
+    }
+    if (!compatible)
+        return vs__fail(VS_ESHAPE,
+                        "Trying to share variable %s, but specified shape "
+                        "%s and found shape %s.",
+                        g->buf, vs__shape_str(ndim, shape, want, sizeof want),
+                        vs__shape_str(found->value.ndim, found->value.shape,
+                                      have, sizeof have));
+    if (dtype != found->value.dtype)
+        return vs__fail(VS_EDTYPE,
+                        "Trying to share variable %s, but specified dtype "
+                        "%s and found dtype %s.",
+                        g->buf, vs_dtype_name(dtype),
+                        vs_dtype_name(found->value.dtype));
+    *out = slot->v;
+    return VS_OK;
+}
+
+/* The body of vs__get_single_variable: o's shape already read into
+ * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
+ * strlen(full). */
+static int single_variable(vs_graph *g, const char *full, size_t flen,
+                           vs_reuse reuse, const vs_var_opts *o, int ndim,
+                           const int64_t *shape, vs_dtype dtype, int local,
+                           vs_var **out)
+{
     vs_scope *scope = g->current;
     sqlite3_stmt *st;
-    int64_t shape[VS_MAX_DIMS];
-    int ndim = -1, rc, step;
-    size_t flen;
-    vs_dtype dtype;
+    int rc, step;
     const vs_init *init;
     vs_init dflt;
     char *op_name = NULL;
     vs_var *v = NULL;
 
     *out = NULL;
-    rc = vs__read_var_shape(o, &ndim, shape);
-    if (rc != VS_OK)
-        return rc;
-    dtype = (o && o->dtype) ? o->dtype : scope->dtype;
-    if (!dtype_ok(dtype))
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-    flen = strlen(full);
     if (flen > VS_NAME_MAX)
         return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
                                    "most %d)",
@@ -368,7 +481,8 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
         memcpy(g->buf, full, flen + 1);
     }
 
-    /* The store decision is one query keyed by the full name. */
+    /* The store decision is one query keyed by the full name. Every use
+     * binds ?1 afresh, so the binding is left in place afterwards. */
     st = g->st[ST_STORE_GET];
     if (sqlite3_bind_text(st, 1, g->buf, (int)flen, SQLITE_STATIC) !=
         SQLITE_OK) {
@@ -377,58 +491,16 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     }
     step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        /* The row names the variable; its dtype and shape are the
-         * variable's own (fixed at creation). */
+        /* The row names the variable (its id is all it holds). Its slot
+         * is likely not in cache: start fetching it, then reset. */
         int64_t id = sqlite3_column_int64(st, 0);
-        vs_var *found = (id >= 0 && (uint64_t)id < g->n_vars) ? g->vars[id]
-                                                              : NULL;
-        if (found == NULL) {
-            rc = vs__fail(VS_ERROR, "registry: no variable %lld",
-                          (long long)id);
-            goto reset;
-        }
-        vs_dtype found_dtype = found->value.dtype;
-        int found_ndim = found->value.ndim;
-        const int64_t *found_shape = found->value.shape;
-        int compatible = 1, i;
-        char want[VS_SHAPE_STR_MAX], have[VS_SHAPE_STR_MAX];
-
-        if (reuse == VS_REUSE_INHERIT) {
-            rc = vs__fail(VS_EEXIST,
-                          "Variable %s already exists, disallowed. Did you "
-                          "mean to set reuse=VS_REUSE or reuse=VS_AUTO_REUSE "
-                          "in the variable scope?",
-                          g->buf);
-            goto reset;
-        }
-        if (ndim >= 0) {
-            compatible = ndim == found_ndim;
-            for (i = 0; compatible && i < ndim; i++)
-                compatible = shape[i] < 0 || shape[i] == found_shape[i];
-        }
-        if (!compatible) {
-            rc = vs__fail(VS_ESHAPE,
-                          "Trying to share variable %s, but specified shape "
-                          "%s and found shape %s.",
-                          g->buf, vs__shape_str(ndim, shape, want, sizeof want),
-                          vs__shape_str(found_ndim, found_shape, have,
-                                        sizeof have));
-            goto reset;
-        }
-        if (dtype != found_dtype) {
-            rc = vs__fail(VS_EDTYPE,
-                          "Trying to share variable %s, but specified dtype "
-                          "%s and found dtype %s.",
-                          g->buf, vs_dtype_name(dtype),
-                          vs_dtype_name(found_dtype));
-            goto reset;
-        }
-        *out = found;
-        rc = VS_OK;
-        goto reset;
+        if (id >= 0 && (uint64_t)id < g->n_vars)
+            VS_PREFETCH(&g->vars[id]);
+        if (sqlite3_reset(st) != SQLITE_OK)
+            return vs__graph_sqlfail(g, "lookup");
+        return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
     }
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (step != SQLITE_DONE)
         return vs__graph_sqlfail(g, "lookup");
 
@@ -488,10 +560,6 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
         g->n_part0++; /* vs__partitioned_none_check looks only then */
     *out = v;
     return VS_OK;
-reset:
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
 }
 
 int vs_get_variable(vs_graph *g, const char *name, const vs_var_opts *opts,

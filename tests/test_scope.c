@@ -432,6 +432,54 @@ static void test_default_name__jump_restores_counts(void **state)
     OK(vs_variable_scope_pop(g));
 }
 
+/* Default-name counts changed inside re-entered scopes, re-entries nested
+ * in each other: each exit restores the counts its entry saw (TF copies
+ * the count table on entry by object and puts it back on exit). */
+static void test_default_name__nested_reentry_restores_counts(void **state)
+{
+    vs_graph *g = *state;
+    vs_scope *a = vs_push(g, "A", 0);
+    vs_scope *b;
+    OK(vs_variable_scope_pop(g));
+    b = vs_push(g, "B", 0);
+    OK(vs_variable_scope_pop(g));
+    reenter(g, a, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "A/layer");
+    OK(vs_variable_scope_pop(g));
+    reenter(g, b, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "B/layer");
+    OK(vs_variable_scope_pop(g));
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "B/layer_1");
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g)); /* B: its two layers are forgotten */
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "A/layer_1");
+    OK(vs_variable_scope_pop(g));
+    reenter(g, b, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "B/layer");
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g)); /* A: everything inside is forgotten */
+    reenter(g, a, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "A/layer");
+    OK(vs_variable_scope_pop(g));
+    reenter(g, b, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "B/layer");
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g));
+    reenter(g, b, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "B/layer");
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g));
+    reenter(g, a, 0);
+    assert_string_equal(vs_scope_name(vs_default(g, "layer")), "A/layer");
+    OK(vs_variable_scope_pop(g));
+    OK(vs_variable_scope_pop(g));
+    /* the name scopes opened by the re-entries were all made unique */
+    ns_push(g, "A", "A_4/");
+    OK(vs_name_scope_pop(g));
+}
+
 static void test_default_name__interleaved_substrings(void **state)
 {
     vs_graph *g = *state;
@@ -739,6 +787,58 @@ static void test_reuse__unknown_shape_and_dims_match(void **state)
     assert_ptr_equal(r, v);
     OK(gv(g, "m", 2, sq3, 0, &r));
     assert_string_equal(vs_var_op_name(r), "f/m");
+    OK(vs_variable_scope_pop(g));
+}
+
+/* Reuse checks on shapes the lookup's packed dtype/shape copy cannot hold
+ * (dims too large for their rank) and on ones that differ only in order
+ * or dtype: every case still answers as TF does. */
+static void test_reuse__large_and_permuted_shapes(void **state)
+{
+    vs_graph *g = *state;
+    const int64_t big4[] = {4096, 1, 1, 2};     /* 4096 needs 13 bits */
+    const int64_t big4b[] = {4096, 1, 1, 3};
+    const int64_t big8[] = {64, 1, 1, 1, 1, 1, 1, 2}; /* 64 needs 7 bits */
+    const int64_t s35[] = {3, 5}, s53[] = {5, 3}, sq5[] = {-1, 5};
+    const int64_t s2[] = {2};
+    vs_var *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *r = NULL;
+    vs_push(g, "p", 0);
+    OK(gv(g, "a", 4, big4, 0, &a));
+    OK(gv(g, "b", 8, big8, 0, &b));
+    OK(gv(g, "c", 2, s35, 0, &c));
+    OK(gv(g, "d", 1, s2, VS_INT32, &d));
+    OK(gv(g, "e", 0, S1, 0, &e));
+    OK(vs_variable_scope_pop(g));
+    vs_push(g, "p", VS_REUSE);
+    OK(gv(g, "a", 4, big4, 0, &r));
+    assert_ptr_equal(r, a);
+    FAILS(gv(g, "a", 4, big4b, 0, &r), VS_ESHAPE,
+          "Trying to share variable p/a, but specified shape (4096, 1, 1, 3) "
+          "and found shape (4096, 1, 1, 2).");
+    FAILS(gv(g, "a", 4, big4, VS_FLOAT64, &r), VS_EDTYPE,
+          "Trying to share variable p/a, but specified dtype float64 and "
+          "found dtype float32.");
+    OK(gv(g, "b", 8, big8, 0, &r));
+    assert_ptr_equal(r, b);
+    OK(gv(g, "b", -1, NULL, 0, &r));
+    assert_ptr_equal(r, b);
+    OK(gv(g, "c", 2, s35, 0, &r));
+    assert_ptr_equal(r, c);
+    OK(gv(g, "c", 2, sq5, 0, &r));
+    assert_ptr_equal(r, c);
+    FAILS(gv(g, "c", 2, s53, 0, &r), VS_ESHAPE,
+          "Trying to share variable p/c, but specified shape (5, 3) and "
+          "found shape (3, 5).");
+    FAILS(gv(g, "d", 1, s2, 0, &r), VS_EDTYPE,
+          "Trying to share variable p/d, but specified dtype float32 and "
+          "found dtype int32.");
+    OK(gv(g, "d", 1, s2, VS_INT32, &r));
+    assert_ptr_equal(r, d);
+    OK(gv(g, "e", 0, S1, 0, &r));
+    assert_ptr_equal(r, e);
+    FAILS(gv(g, "e", 1, S1, 0, &r), VS_ESHAPE,
+          "Trying to share variable p/e, but specified shape (1,) and found "
+          "shape ().");
     OK(vs_variable_scope_pop(g));
 }
 
@@ -1227,6 +1327,7 @@ int main(void)
         T(test_default_name__twice),
         T(test_default_name__inside_name_scope),
         T(test_default_name__jump_restores_counts),
+        T(test_default_name__nested_reentry_restores_counts),
         T(test_default_name__interleaved_substrings),
         T(test_default_name__restart_after_string_scope_exit),
         T(test_default_name__reuse_refused),
@@ -1245,6 +1346,7 @@ int main(void)
         T(test_reuse__root_reuse_variables),
         T(test_reuse__shape_and_dtype_checks),
         T(test_reuse__unknown_shape_and_dims_match),
+        T(test_reuse__large_and_permuted_shapes),
         T(test_reuse__dtype_defaults_to_float32),
         T(test_new_variable__needs_full_shape),
         T(test_reuse__bad_value),
