@@ -39,8 +39,10 @@ static const char *const schema_sql =
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_NAMES_GET] = "SELECT n FROM names_in_use WHERE key=?1",
-    [ST_NAMES_SET] = "INSERT INTO names_in_use(key, n) VALUES(?1, ?2)"
-                     " ON CONFLICT(key) DO UPDATE SET n=excluded.n",
+    /* Counts one more use of a key in use; vs_seen() hands the old count
+     * to the graph (one statement reads and writes the row). */
+    [ST_NAMES_BUMP] = "UPDATE names_in_use SET n=vs_seen(n)+1 WHERE key=?1",
+    [ST_NAMES_ADD] = "INSERT INTO names_in_use(key, n) VALUES(?1, 1)",
     /* Marks an unused key (n = 1); does nothing when it is in use. */
     [ST_NAMES_CLAIM] = "INSERT INTO names_in_use(key, n) VALUES(?1, 1)"
                        " ON CONFLICT(key) DO NOTHING",
@@ -159,6 +161,20 @@ vs_var *vs__graph_find_store(vs_graph *g, const char *key)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return v;
+}
+
+#ifndef SQLITE_DIRECTONLY /* SQLite before 3.30 */
+#define SQLITE_DIRECTONLY 0
+#endif
+
+/* vs_seen(n): n, kept in the graph's names_seen (ST_NAMES_BUMP's way of
+ * returning the count it replaces). */
+static void seen_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    vs_graph *g = sqlite3_user_data(ctx);
+    (void)argc;
+    g->names_seen = sqlite3_value_int64(argv[0]);
+    sqlite3_result_int64(ctx, g->names_seen);
 }
 
 /* ---- regex filter for collections (TF: re.match, anchored at start) ---- */
@@ -394,6 +410,12 @@ int vs_graph_open(vs_graph **out)
         sqlite3_free(err);
         goto fail;
     }
+    if (sqlite3_create_function(g->db, "vs_seen", 1,
+                                SQLITE_UTF8 | SQLITE_DIRECTONLY, g,
+                                seen_func, NULL, NULL) != SQLITE_OK) {
+        rc = vs__graph_sqlfail(g, "create function");
+        goto fail;
+    }
     if (sqlite3_create_function(g->db, "vs_rematch", 2,
                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                 rematch_func, NULL, NULL) != SQLITE_OK) {
@@ -558,9 +580,9 @@ int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n)
     return VS_OK;
 }
 
-/* Runs statement `which` with key (klen bytes) bound as ?1: a count read
- * (*n = its first column, 0 without a row) or, for ST_NAMES_CLAIM, an
- * insert (*n = rows inserted). */
+/* Runs statement `which` with key (klen bytes) bound as ?1. *n: for a
+ * read (ST_NAMES_GET), its first column or 0 without a row; for a write,
+ * the rows it changed. */
 static int names_op(vs_graph *g, int which, const char *key, size_t klen,
                     int64_t *n)
 {
@@ -574,25 +596,33 @@ static int names_op(vs_graph *g, int which, const char *key, size_t klen,
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *n = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE && which == ST_NAMES_CLAIM)
+    else if (rc == SQLITE_DONE && which != ST_NAMES_GET)
         *n = sqlite3_changes(g->db);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return vs__graph_sqlfail(g, which == ST_NAMES_CLAIM ? "write"
-                                                              : "read");
+        return vs__graph_sqlfail(g, which == ST_NAMES_GET ? "read"
+                                                            : "write");
     return VS_OK;
 }
 
-static int names_set(vs_graph *g, const char *key, size_t klen, int64_t n)
+/* i = the use count of key; with mark, counts one more use. */
+static int names_count(vs_graph *g, const char *key, size_t klen, int mark,
+                       int64_t *i)
 {
-    sqlite3_stmt *st = g->st[ST_NAMES_SET];
-    if (sqlite3_bind_text(st, 1, key, (int)klen, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, n) != SQLITE_OK) {
-        sqlite3_reset(st);
-        return vs__graph_sqlfail(g, "bind");
+    int64_t changed;
+    int rc;
+    if (!mark)
+        return names_op(g, ST_NAMES_GET, key, klen, i);
+    *i = 0;
+    g->names_seen = 0;
+    rc = names_op(g, ST_NAMES_BUMP, key, klen, &changed);
+    if (rc != VS_OK)
+        return rc;
+    if (changed == 1) {
+        *i = g->names_seen;
+        return VS_OK;
     }
-    return vs__graph_exec(g, st);
+    return names_op(g, ST_NAMES_ADD, key, klen, &changed);
 }
 
 /* Writes "_<v>" (v >= 0) at dst; returns its length (at most 21). */
@@ -641,14 +671,9 @@ int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
     for (k = 0; k < len; k++)
         key[k] = (char)tolower((unsigned char)full[k]);
     key[len] = '\0';
-    rc = names_op(g, ST_NAMES_GET, key, len, &i);
+    rc = names_count(g, key, len, mark, &i);
     if (rc != VS_OK)
         goto fail;
-    if (mark) {
-        rc = names_set(g, key, len, i + 1);
-        if (rc != VS_OK)
-            goto fail;
-    }
     if (i > 0) {
         /* TF: the first "<key>_<i>", i counting up, not in use; marking
          * claims it (an insert that does nothing when the key is taken). */

@@ -51,7 +51,8 @@ typedef struct {
 enum {
     ST_BEGIN,
     ST_NAMES_GET,
-    ST_NAMES_SET,
+    ST_NAMES_BUMP,
+    ST_NAMES_ADD,
     ST_NAMES_CLAIM,
     ST_SCOPECOUNT_GET,
     ST_SCOPECOUNT_OPEN,
@@ -97,6 +98,7 @@ struct vs_graph {
                                     are logged for undo while > 0 */
     int64_t log_seq;             /* newest seq in var_scope_count_log (0:
                                     empty), kept in step with the table */
+    int64_t names_seen;          /* the count ST_NAMES_BUMP replaced */
     char *buf;                   /* scratch for full names */
     size_t buf_cap;
     struct vs_partitioned **pvs; /* partitioned variables, creation order */
