@@ -221,9 +221,38 @@ static void var_destroy(vs_var *v)
     vs__free(v);
 }
 
+/* Takes back what record_var and add_collections wrote for v. The
+ * registry runs without a journal (journal_mode=OFF: it is private and in
+ * memory), so ROLLBACK cannot do it; without this a failed registration
+ * would leave a store row naming the id the next variable gets. Best
+ * effort: it runs on a path that is already failing (out of memory, as a
+ * rule), and every statement is tried. */
+static void unrecord_var(vs_graph *g, const vs_var *v)
+{
+    static const char *const sql[] = {
+        "DELETE FROM variables WHERE id=?1",
+        "DELETE FROM store WHERE id=?1 AND key=?2",
+        "DELETE FROM collections WHERE var_id=?1",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(g->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            (void)sqlite3_finalize(st);
+            continue;
+        }
+        if (sqlite3_bind_int64(st, 1, v->id) == SQLITE_OK &&
+            (i != 1 || v->store_key == NULL ||
+             sqlite3_bind_text(st, 2, v->store_key, -1, SQLITE_STATIC) ==
+                 SQLITE_OK))
+            (void)sqlite3_step(st);
+        (void)sqlite3_finalize(st);
+    }
+}
+
 /* Adds v to the graph (array slot = id) and the registry. On failure v is
- * destroyed. Registry writes run inside a savepoint so a failure leaves
- * no half-made variable behind. */
+ * destroyed and its registry rows are taken back (unrecord_var), so no
+ * half-made variable stays behind. (Its op name stays taken, as a failed
+ * op creation leaves it in TF.) */
 static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
                         const char *extra_coll)
 {
@@ -239,24 +268,11 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         g->cap_vars = cap;
     }
     v->id = (int64_t)g->n_vars;
-    if (sqlite3_exec(g->db, "SAVEPOINT var_new", NULL, NULL, NULL) !=
-        SQLITE_OK) {
-        rc = vs__graph_sqlfail(g, "savepoint");
-        var_destroy(v);
-        return rc;
-    }
     rc = record_var(g, v);
     if (rc == VS_OK)
         rc = add_collections(g, v, colls, extra_coll);
     if (rc != VS_OK) {
-        (void)sqlite3_exec(g->db, "ROLLBACK TO var_new; RELEASE var_new",
-                           NULL, NULL, NULL);
-        var_destroy(v);
-        return rc;
-    }
-    if (sqlite3_exec(g->db, "RELEASE var_new", NULL, NULL, NULL) !=
-        SQLITE_OK) {
-        rc = vs__graph_sqlfail(g, "release");
+        unrecord_var(g, v);
         var_destroy(v);
         return rc;
     }

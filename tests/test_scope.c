@@ -8,6 +8,9 @@
 #include <string.h>
 #include <stdlib.h>
 
+#include <sqlite3.h>
+#include <stdio.h>
+
 #include "graph_int.h"
 #include "varstore.h"
 
@@ -1298,9 +1301,108 @@ static void test_registry__tables_answer_queries(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* SQLite's allocator, wrapped: mem_fail_at > 0 counts allocations down,
+ * and the one it reaches 0 at fails (once). Installed by main. */
+static sqlite3_mem_methods real_mem;
+static int mem_fail_at = -1;
+
+static int mem_should_fail(void)
+{
+    if (mem_fail_at < 0)
+        return 0;
+    if (mem_fail_at-- == 0)
+        return 1;
+    return 0;
+}
+
+static void *mem_malloc(int n)
+{
+    return mem_should_fail() ? NULL : real_mem.xMalloc(n);
+}
+
+static void *mem_realloc(void *p, int n)
+{
+    return mem_should_fail() ? NULL : real_mem.xRealloc(p, n);
+}
+
+/* A registration that fails part-way (SQLite out of memory at each of its
+ * allocations in turn) leaves the registry as it was: the name does not
+ * exist, the next variable gets a fresh id, and no collection lists a
+ * ghost. The registry has no journal, so ROLLBACK cannot undo it; before
+ * the fix the store row stayed and named the next variable's id. */
+static void test_registry__failed_registration_leaves_nothing(void **state)
+{
+    vs_graph *g = *state;
+    static const char *const colls[] = {"c1", "c2", VS_GLOBAL_VARIABLES,
+                                        NULL};
+    int failures = 0, k;
+    vs_var *w = NULL;
+    for (k = 0; k < 5000; k++) {
+        vs_var_opts o = {0};
+        o.shape = S1;
+        o.ndim = 1;
+        o.collections = colls;
+        w = NULL;
+        mem_fail_at = k;
+        int rc = vs_get_variable(g, "w", &o, &w);
+        int hit = mem_fail_at < 0; /* the failure was used */
+        mem_fail_at = -1;
+        if (rc == VS_OK) {
+            assert_false(hit);
+            break;
+        }
+        assert_true(hit);
+        assert_null(w);
+        failures++;
+        /* A new variable now: distinct, and alone under its name. */
+        char probe[32];
+        snprintf(probe, sizeof probe, "probe%d", k);
+        vs_var *p = gv1(g, probe);
+        assert_string_equal(vs_var_op_name(p), probe);
+        vs_var *again = NULL;
+        vs_scope_opts so = {0};
+        so.reuse = VS_REUSE;
+        assert_int_equal(
+            vs_variable_scope_reenter(g, vs_get_variable_scope(g), &so),
+            VS_OK);
+        assert_int_equal(gv(g, probe, 1, S1, 0, &again), VS_OK);
+        assert_ptr_equal(again, p);
+        assert_int_not_equal(gv(g, "w", 1, S1, 0, &again), VS_OK);
+        assert_int_equal(vs_variable_scope_pop(g), VS_OK);
+    }
+    assert_non_null(w);
+    assert_true(failures > 10);
+    /* (Its op name may be "w_<n>": a failed attempt keeps the op name it
+     * took, as in TF; its key is "w".) */
+    vs_var *same = NULL;
+    vs_scope_opts so = {0};
+    so.reuse = VS_REUSE;
+    assert_int_equal(
+        vs_variable_scope_reenter(g, vs_get_variable_scope(g), &so), VS_OK);
+    assert_int_equal(gv(g, "w", 1, S1, 0, &same), VS_OK);
+    assert_ptr_equal(same, w);
+    assert_int_equal(vs_variable_scope_pop(g), VS_OK);
+    /* Every collection lists w once, after the probes, and nothing else. */
+    assert_int_equal(vs_get_collection(g, "c1", NULL, NULL, 0), 1);
+    assert_int_equal(vs_get_collection(g, "c2", NULL, NULL, 0), 1);
+    vs_var *all[6000];
+    size_t n = vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, all, 6000);
+    assert_int_equal(n, (size_t)failures + 1);
+    assert_ptr_equal(all[n - 1], w);
+}
+
 int main(void)
 {
+    sqlite3_mem_methods m;
+    if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem) != SQLITE_OK)
+        return 1;
+    m = real_mem;
+    m.xMalloc = mem_malloc;
+    m.xRealloc = mem_realloc;
+    if (sqlite3_config(SQLITE_CONFIG_MALLOC, &m) != SQLITE_OK)
+        return 1;
     const struct CMUnitTest tests[] = {
+        T(test_registry__failed_registration_leaves_nothing),
         T(test_unique__repeats_get_suffixes),
         T(test_unique__skips_taken_suffix),
         T(test_unique__explicit_after_generated),
