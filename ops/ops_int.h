@@ -16,6 +16,14 @@ int vs__init_validate(const vs_init *init, vs_dtype dtype, int ndim,
  * free with vs__aligned_free. NULL on failure. */
 void *vs__aligned_alloc(size_t nbytes);
 void vs__aligned_free(void *p);
+/* As vs__aligned_alloc, but the contents are undefined (big buffers may
+ * be mappings freed earlier, kept for this): for buffers the caller
+ * overwrites whole before anyone reads them. */
+void *vs__aligned_alloc_uninit(size_t nbytes);
+/* vs_tensor_new with vs__aligned_alloc_uninit: the caller fills every
+ * byte (or frees the tensor) before handing it out. */
+int vs__tensor_new_uninit(vs_dtype dtype, int ndim, const int64_t *shape,
+                          vs_tensor **out);
 
 /* An arena of buffers freed all at once (a graph's variables): same
  * contract as vs__aligned_alloc (64-byte aligned, zero-filled; pass each

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE 1
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,92 @@ void *vs__aligned_alloc(size_t nbytes)
     return p;
 }
 
+#if defined(__linux__) && defined(MAP_ANONYMOUS)
+/* Big mappings freed by vs__aligned_free, kept for vs__aligned_alloc_uninit
+ * (buffers a load overwrites whole): decoding into fresh huge pages spent
+ * about 8 % of a CLI restore --npy in the kernel zeroing them. At most
+ * BIG_KEEP mappings and BIG_KEEP_BYTES in all; the zero-filled allocator
+ * never takes from here. Results of pthread_mutex_lock/unlock on this
+ * statically initialized default mutex are not checked: they fail only
+ * on a programming error. */
+#define BIG_KEEP 4
+#define BIG_KEEP_BYTES ((size_t)48 << 20)
+static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *base;
+    size_t len;
+} big_kept[BIG_KEEP];
+static size_t big_n, big_bytes;
+
+/* Where the data of a mapping at base starts (as vs__aligned_alloc lays
+ * it out: 2 MiB aligned, the header just before). */
+static char *big_data(void *base)
+{
+    return (char *)(((uintptr_t)base + VS_ALIGN + VS_HUGE - 1) &
+                    ~(uintptr_t)(VS_HUGE - 1));
+}
+
+static int big_keep(void *base, size_t len)
+{
+    int kept = 0;
+    if (len > BIG_KEEP_BYTES)
+        return 0;
+    pthread_mutex_lock(&big_mu);
+    if (big_n < BIG_KEEP && big_bytes + len <= BIG_KEEP_BYTES) {
+        big_kept[big_n].base = base;
+        big_kept[big_n].len = len;
+        big_n++;
+        big_bytes += len;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&big_mu);
+    return kept;
+}
+
+/* A kept mapping with room for nbytes, wasting at most half of it. */
+static void *big_take(size_t nbytes)
+{
+    size_t best = BIG_KEEP, best_room = 0;
+    void *p = NULL;
+    pthread_mutex_lock(&big_mu);
+    for (size_t i = 0; i < big_n; i++) {
+        size_t off = (size_t)(big_data(big_kept[i].base) -
+                              (char *)big_kept[i].base);
+        size_t room = big_kept[i].len - off;
+        if (room >= nbytes && room / 2 <= nbytes &&
+            (best == BIG_KEEP || room < best_room)) {
+            best = i;
+            best_room = room;
+        }
+    }
+    if (best != BIG_KEEP) {
+        buf_header h;
+        h.magic = BUF_MAGIC;
+        h.mapped = 1;
+        h.base = big_kept[best].base;
+        h.len = big_kept[best].len;
+        big_bytes -= h.len;
+        big_kept[best] = big_kept[--big_n];
+        p = big_data(h.base);
+        memcpy((char *)p - VS_ALIGN, &h, sizeof h);
+    }
+    pthread_mutex_unlock(&big_mu);
+    return p;
+}
+#endif
+
+void *vs__aligned_alloc_uninit(size_t nbytes)
+{
+#if defined(__linux__) && defined(MAP_ANONYMOUS)
+    if (nbytes >= VS_HUGE) {
+        void *p = big_take(nbytes);
+        if (p != NULL)
+            return p;
+    }
+#endif
+    return vs__aligned_alloc(nbytes);
+}
+
 void vs__aligned_free(void *p)
 {
     buf_header h;
@@ -339,7 +426,8 @@ void vs__aligned_free(void *p)
         return; /* carved from an arena: vs__arena_free releases it */
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
     if (h.mapped) {
-        (void)munmap(h.base, h.len);
+        if (!big_keep(h.base, h.len))
+            (void)munmap(h.base, h.len);
         return;
     }
 #endif
@@ -465,8 +553,8 @@ void vs__arena_free(vs__arena *a)
 /* ------------------------------------------------------------------------ */
 /* Tensors                                                                   */
 
-int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
-                  vs_tensor **out)
+static int tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
+                      vs_tensor **out, int zeroed)
 {
     vs_tensor *t;
     size_t nbytes;
@@ -485,7 +573,8 @@ int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
     t->ndim = ndim;
     if (ndim > 0)
         memcpy(t->shape, shape, (size_t)ndim * sizeof shape[0]);
-    t->data = vs__aligned_alloc(nbytes);
+    t->data = zeroed ? vs__aligned_alloc(nbytes)
+                     : vs__aligned_alloc_uninit(nbytes);
     if (t->data == NULL) {
         char sbuf[VS_SHAPE_STR_MAX];
         vs__free(t);
@@ -497,6 +586,18 @@ int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
     }
     *out = t;
     return VS_OK;
+}
+
+int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
+                  vs_tensor **out)
+{
+    return tensor_new(dtype, ndim, shape, out, 1);
+}
+
+int vs__tensor_new_uninit(vs_dtype dtype, int ndim, const int64_t *shape,
+                          vs_tensor **out)
+{
+    return tensor_new(dtype, ndim, shape, out, 0);
 }
 
 int vs_tensor_from_data(vs_dtype dtype, int ndim, const int64_t *shape,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph_int.h"
+#include "ops_int.h"
 #include "store_int.h"
 
 /* ---- lookup ------------------------------------------------------------ */
@@ -762,8 +763,9 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
     int rc = vs__store_resolve_step(f->db, f->path, step, &step);
     if (rc == VS_OK)
         rc = vs__load_lookup(f->db, f->path, step, &it, 1);
+    /* Every byte is decoded into it, or it is freed: no zero fill. */
     if (rc == VS_OK)
-        rc = vs_tensor_new(it.dtype, it.ndim, it.shape, &t);
+        rc = vs__tensor_new_uninit(it.dtype, it.ndim, it.shape, &t);
     if (rc == VS_OK) {
         it.dst = t->data;
         rc = vs__load_decode(f->db, f->path, &it, 1, 0, NULL);
@@ -813,8 +815,8 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
     if (rc == VS_OK)
         rc = vs__load_lookup(f->db, f->path, step, items, n);
     for (size_t i = 0; rc == VS_OK && i < n; i++) {
-        rc = vs_tensor_new(items[i].dtype, items[i].ndim, items[i].shape,
-                           &out[i]);
+        rc = vs__tensor_new_uninit(items[i].dtype, items[i].ndim,
+                                   items[i].shape, &out[i]);
         if (rc == VS_OK)
             items[i].dst = out[i]->data;
     }

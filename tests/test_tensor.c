@@ -395,6 +395,40 @@ static void test_tensor__shape_check_outputs(void **state)
     assert_int_equal(vs_shape_check(VS_BOOL, 4, s, NULL, NULL), VS_OK);
 }
 
+/* Big buffers freed by a load are kept for the next load (whose decode
+ * overwrites them whole) but never reach vs_tensor_new, which stays
+ * zero-filled (run under ASan in CI: the reuse is also checked for
+ * buffer bounds). */
+static void test_tensor__kept_buffers_never_reach_zeroed_tensors(void **state)
+{
+    (void)state;
+    int64_t sh[] = {3 << 20}; /* 12 MiB of float32 */
+    for (int round = 0; round < 3; round++) {
+        vs_tensor *a = NULL, *b = NULL, *z = NULL;
+        assert_int_equal(vs__tensor_new_uninit(VS_FLOAT32, 1, sh, &a), VS_OK);
+        memset(a->data, 0xab, vs_tensor_nbytes(a));
+        void *where = a->data;
+        vs_tensor_free(a);
+        assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, sh, &z), VS_OK);
+        const unsigned char *zp = z->data;
+        for (size_t i = 0; i < vs_tensor_nbytes(z); i += 4093)
+            assert_int_equal(zp[i], 0);
+        /* The uninitialized path may get a kept mapping back (which one
+         * depends on the addresses mmap gave): writable end to end. */
+        assert_int_equal(vs__tensor_new_uninit(VS_FLOAT32, 1, sh, &b), VS_OK);
+        memset(b->data, round, vs_tensor_nbytes(b));
+        assert_ptr_not_equal(b->data, z->data);
+        (void)where;
+        vs_tensor_free(b);
+        vs_tensor_free(z);
+    }
+    /* A much smaller request does not take a big kept mapping. */
+    int64_t small[] = {600 << 10}; /* 2.3 MiB */
+    vs_tensor *s = NULL;
+    assert_int_equal(vs__tensor_new_uninit(VS_FLOAT32, 1, small, &s), VS_OK);
+    vs_tensor_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_tensor__from_data_copies),
         cmocka_unit_test(test_tensor__bad_shapes),
         cmocka_unit_test(test_tensor__shape_check_outputs),
+        cmocka_unit_test(test_tensor__kept_buffers_never_reach_zeroed_tensors),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }
