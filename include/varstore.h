@@ -121,6 +121,9 @@ VS_NODISCARD int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
 VS_NODISCARD int vs_tensor_from_data(vs_dtype dtype, int ndim,
                                      const int64_t *shape, const void *data,
                                      vs_tensor **out);
+/** Frees t. (Buffers of 2 to 32 MiB, up to 48 MiB and 4 buffers in all,
+ *  are kept mapped for reuse by later loads, which overwrite them whole;
+ *  vs_tensor_new never gets one back.) */
 void vs_tensor_free(vs_tensor *t);
 /** Element count / byte size of a tensor whose shape was already validated
  *  (any tensor made by varstore). */
