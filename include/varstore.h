@@ -607,6 +607,40 @@ VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
 VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
                                    const char *const *names, size_t n,
                                    vs_tensor **out);
+/** (added: performance) Where vs_ckpt_stream delivers tensors. Each
+ *  callback returns 0 to go on; anything else (a VS_E* code) stops the
+ *  stream, and vs_ckpt_stream returns that value. */
+typedef struct {
+    /* Tensor i (of names) is about to be delivered: on the calling thread,
+     * in index order, before any write of it. May be NULL. */
+    int (*begin)(void *ctx, size_t i);
+    /* Bytes [offset, offset + len) of tensor i, as vs_ckpt_load would put
+     * them in memory, one chunk (len <= its chunk_bytes) whose CRC was
+     * checked. Called from the library's worker threads: concurrently,
+     * also for the same tensor, chunks in any order, never overlapping.
+     * data is valid only during the call. Required. */
+    int (*write)(void *ctx, size_t i, uint64_t offset, const void *data,
+                 size_t len);
+    /* Every byte of tensor i was written and its whole CRC checked: on
+     * the calling thread, once per tensor; a tensor of no bytes gets begin
+     * and end and no write. May be NULL. */
+    int (*end)(void *ctx, size_t i);
+    void *ctx;
+    int threads; /* decoding threads; 0: all cores */
+} vs_stream_sink;
+/** (added: performance) Reads n tensors of one step into a sink instead
+ *  of memory: each chunk is decoded into a buffer of the worker's own and
+ *  handed to sink->write, so memory stays at a few chunks whatever the
+ *  tensors' sizes (`varstore restore --npy` writes files this way).
+ *  Names are checked and looked up first (VS_ENOTFOUND "Key %s not found
+ *  in checkpoint"): no callback runs if one is missing. On a failure
+ *  (damage: VS_ECORRUPT; a callback's value) every tensor before the
+ *  failing one has had its end call; tensors that had begin and no end
+ *  are incomplete, for the sink to discard (after a failing begin, no
+ *  later tensor begins). */
+VS_NODISCARD int vs_ckpt_stream(vs_ckpt *f, int64_t step,
+                                const char *const *names, size_t n,
+                                const vs_stream_sink *sink);
 /** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
 VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);

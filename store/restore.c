@@ -3,6 +3,8 @@
  * chunk is decoded and CRC-checked on a thread pool before any variable
  * changes. */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,10 @@ typedef struct {
     vs__buf buf; /* copy of the stored bytes (recycled) */
     unsigned char *blob; /* NULL: a raw chunk read straight into place */
     size_t blob_len;
+    /* streaming (vs_ckpt_stream) only: */
+    int skip;   /* a begin callback failed before this job: nothing to do */
+    int rc;     /* work's failure, reported when the job is consumed */
+    char *msg;  /* its message (vs__malloc'ed), or NULL */
 } load_job;
 
 #define MAX_THREADS 64
@@ -113,6 +119,15 @@ typedef struct {
     vs__buf *free_bufs;
     size_t n_free, free_cap;
     vs__progress *pr; /* may be NULL */
+    /* vs_ckpt_stream: chunks go to the sink, decoded into the worker's own
+     * outb (each chunk's bytes live only during the write call). */
+    const vs_stream_sink *sink; /* NULL: decode into items[i].dst */
+    vs__buf outb[MAX_THREADS];
+    size_t next_begin;   /* items before it have had begin called */
+    int sink_rc;         /* a begin callback failed: its return value */
+    size_t sink_item;    /* ... on this item */
+    const char *sink_what; /* "begin", or "end" (of an item of no bytes) */
+    atomic_size_t fail_k; /* lowest job whose work failed; SIZE_MAX: none */
 } load_ctx;
 
 static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
@@ -124,6 +139,27 @@ static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
                     c->path, it->key, (long long)it->step, seq, why);
 }
 
+/* vs_ckpt_stream: begin for every item from next_begin through `last`;
+ * items without chunks (no job of their own) end at once. A failing
+ * callback is recorded (sink_rc) and stops the calls. */
+static void stream_begin_through(load_ctx *c, size_t last)
+{
+    const vs_stream_sink *sk = c->sink;
+    for (; c->sink_rc == 0 && c->next_begin <= last; c->next_begin++) {
+        size_t i = c->next_begin;
+        int r = sk->begin != NULL ? sk->begin(sk->ctx, i) : 0;
+        c->sink_what = "begin";
+        if (r == 0 && c->items[i].n_chunks == 0 && sk->end != NULL) {
+            r = sk->end(sk->ctx, i);
+            c->sink_what = "end";
+        }
+        if (r != 0) {
+            c->sink_rc = r;
+            c->sink_item = i;
+        }
+    }
+}
+
 static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
 {
     (void)err;
@@ -131,6 +167,17 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     load_ctx *c = vctx;
     load_job *j = &c->jobs[k];
     vs__load_item *it = &c->items[j->item];
+    if (c->sink != NULL) {
+        /* A tensor begins before its first chunk is read. After a begin
+         * failed, the jobs left pass through doing nothing: the tensors
+         * before it are still delivered and ended. */
+        if (j->seq == 0 && c->sink_rc == 0)
+            stream_begin_through(c, j->item);
+        if (c->sink_rc != 0) {
+            j->skip = 1;
+            return VS_OK;
+        }
+    }
     if (j->seq == 0) {
         sqlite3_reset(c->st);
         int b = sqlite3_bind_int64(c->st, 1, it->tensor_id);
@@ -174,10 +221,10 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     int dlen = sqlite3_blob_bytes(c->blob);
     j->blob_len = dlen > 0 ? (size_t)dlen : 0;
     unsigned char *to;
-    if (j->codec == VS_CHUNK_RAW) {
+    if (j->codec == VS_CHUNK_RAW && j->blob_len != j->len)
+        return corrupt(c, it, j->seq, "raw chunk size differs");
+    if (j->codec == VS_CHUNK_RAW && c->sink == NULL) {
         /* Stored as is: read into place, and only the CRC is left. */
-        if (j->blob_len != j->len)
-            return corrupt(c, it, j->seq, "raw chunk size differs");
         j->blob = NULL;
         to = it->dst + j->off;
     } else {
@@ -205,12 +252,74 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     return VS_OK;
 }
 
+/* vs_ckpt_stream's work: decode into the worker's buffer, check the CRC,
+ * hand the bytes to the sink. A failure is kept in the job and reported
+ * when the job is consumed, in order, so that every tensor before it is
+ * still ended; jobs after the lowest failed one skip their work (they are
+ * never consumed). */
+static int stream_work(load_ctx *c, size_t k)
+{
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    const vs_stream_sink *sk = c->sink;
+    char why[256];
+    const unsigned char *data = j->blob;
+    int rc = VS_OK;
+    if (j->skip || k > atomic_load(&c->fail_k))
+        return VS_OK;
+    if (j->codec != VS_CHUNK_RAW) {
+        vs__buf *ob = &c->outb[vs__pool_worker()];
+        if (vs__buf_reserve(ob, j->len) != VS_OK) {
+            rc = VS_ENOMEM;
+            snprintf(why, sizeof why, "out of memory");
+        } else {
+            rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
+                                     ob->p, j->len, &c->ws[vs__pool_worker()],
+                                     why, sizeof why);
+            data = ob->p;
+        }
+    }
+    if (rc == VS_OK) {
+        uint32_t crc = vs__crc32(0, data, j->len);
+        if (crc != j->crc) {
+            snprintf(why, sizeof why,
+                     "CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                     (unsigned)j->crc, (unsigned)crc);
+            rc = VS_ECORRUPT;
+        }
+    }
+    char *msg = NULL;
+    if (rc == VS_ECORRUPT)
+        msg = vs__asprintf("checkpoint file %s is corrupt: tensor %s at step "
+                           "%lld, chunk %zu: %s",
+                           c->path, it->key, (long long)it->step, j->seq, why);
+    else if (rc != VS_OK)
+        msg = vs__asprintf("%s", why);
+    else {
+        rc = sk->write(sk->ctx, j->item, (uint64_t)j->off, data, j->len);
+        if (rc != 0)
+            msg = vs__asprintf("reading checkpoint file %s stopped: the "
+                               "stream's write failed on tensor %s",
+                               c->path, it->key);
+    }
+    if (rc == 0)
+        return VS_OK;
+    j->rc = rc;
+    j->msg = msg; /* NULL: out of memory for the message */
+    size_t fk = atomic_load(&c->fail_k);
+    while (k < fk && !atomic_compare_exchange_weak(&c->fail_k, &fk, k))
+        ;
+    return VS_OK;
+}
+
 static int load_work(void *vctx, size_t k, char *err, size_t cap)
 {
     load_ctx *c = vctx;
     load_job *j = &c->jobs[k];
     vs__load_item *it = &c->items[j->item];
     char why[256];
+    if (c->sink != NULL)
+        return stream_work(c, k);
     unsigned char *dst = it->dst + j->off;
     int rc = VS_OK;
     if (j->blob != NULL)
@@ -245,6 +354,11 @@ static int load_consume(void *vctx, size_t k, char *err, size_t cap)
     load_ctx *c = vctx;
     load_job *j = &c->jobs[k];
     vs__load_item *it = &c->items[j->item];
+    if (j->skip)
+        return VS_OK;
+    if (j->rc != 0)
+        return j->msg != NULL ? vs__fail(j->rc, "%s", j->msg)
+                              : vs__fail(j->rc, "out of memory");
     if (c->n_free < c->free_cap) {
         c->free_bufs[c->n_free++] = j->buf;
         j->buf.p = NULL;
@@ -262,11 +376,32 @@ static int load_consume(void *vctx, size_t k, char *err, size_t cap)
                         c->path, it->key, (long long)it->step,
                         (unsigned)it->crc, (unsigned)c->cur_crc);
     vs__progress_add(c->pr, j->len);
+    if (c->sink != NULL && c->sink->end != NULL &&
+        j->seq + 1 == it->n_chunks) {
+        int r = c->sink->end(c->sink->ctx, j->item);
+        if (r != 0)
+            return vs__fail(r,
+                            "reading checkpoint file %s stopped: the "
+                            "stream's end failed on tensor %s",
+                            c->path, it->key);
+    }
     return VS_OK;
 }
 
-int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
-                    size_t n, int threads, vs__progress *pr)
+/* A begin (or a chunkless item's end) callback that failed. */
+static int sink_result(const load_ctx *c)
+{
+    if (c->sink_rc == 0)
+        return VS_OK;
+    return vs__fail(c->sink_rc,
+                    "reading checkpoint file %s stopped: the stream's %s "
+                    "failed on tensor %s",
+                    c->path, c->sink_what, c->items[c->sink_item].key);
+}
+
+static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads, vs__progress *pr,
+                    const vs_stream_sink *sink)
 {
     size_t n_jobs = 0;
     for (size_t i = 0; i < n; i++) {
@@ -281,14 +416,19 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
             return vs__fail(VS_ECORRUPT, "checkpoint file %s is corrupt",
                             path);
     }
-    if (n_jobs == 0)
-        return VS_OK;
     load_ctx c;
     memset(&c, 0, sizeof c);
     c.db = db;
     c.path = path;
     c.items = items;
     c.pr = pr;
+    c.sink = sink;
+    atomic_init(&c.fail_k, SIZE_MAX);
+    if (n_jobs == 0) {
+        if (sink != NULL && n > 0)
+            stream_begin_through(&c, n - 1);
+        return sink_result(&c);
+    }
     int t = vs__pool_threads(threads);
     if (t > MAX_THREADS)
         t = MAX_THREADS;
@@ -317,18 +457,34 @@ int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
     if (rc == VS_OK)
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
+    /* Items after the last chunked one have no job: they begin (and end)
+     * here. */
+    if (rc == VS_OK && sink != NULL) {
+        stream_begin_through(&c, n - 1);
+        rc = sink_result(&c);
+    }
     sqlite3_finalize(c.st);
     /* A read-only handle: closing it cannot fail in a way that matters. */
     (void)sqlite3_blob_close(c.blob);
-    for (k = 0; k < n_jobs; k++)
+    for (k = 0; k < n_jobs; k++) {
         vs__buf_free(&c.jobs[k].buf);
+        vs__free(c.jobs[k].msg);
+    }
     for (k = 0; k < c.n_free; k++)
         vs__buf_free(&c.free_bufs[k]);
-    for (int w = 0; w < MAX_THREADS; w++)
+    for (int w = 0; w < MAX_THREADS; w++) {
         vs__ws_free(&c.ws[w]);
+        vs__buf_free(&c.outb[w]);
+    }
     vs__free(c.free_bufs);
     vs__free(c.jobs);
     return rc;
+}
+
+int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads, vs__progress *pr)
+{
+    return load_run(db, path, items, n, threads, pr, NULL);
 }
 
 /* ---- restore into variables -------------------------------------------- */
@@ -779,6 +935,62 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
     return VS_OK;
 }
 
+/* The load items of n names (a trailing ":0" stripped), looked up at
+ * step. *items and *keys (n each) are the caller's to free with
+ * free_items, also on failure. */
+static int lookup_items(vs_ckpt *f, int64_t step, const char *const *names,
+                        size_t n, vs__load_item **items, char ***keys)
+{
+    *items = vs__calloc(n, sizeof **items);
+    *keys = vs__calloc(n, sizeof **keys);
+    if (*items == NULL || *keys == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (names[i] == NULL || *names[i] == '\0')
+            return vs__fail(VS_EINVAL, "variable name %zu is NULL or empty",
+                            i);
+        char *key = vs__strdup(names[i]);
+        if (key == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        (*keys)[i] = key;
+        size_t kl = strlen(key);
+        if (kl > 2 && strcmp(key + kl - 2, ":0") == 0)
+            key[kl - 2] = '\0';
+        (*items)[i].key = key;
+    }
+    int rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    if (rc == VS_OK)
+        rc = vs__load_lookup(f->db, f->path, step, *items, n);
+    return rc;
+}
+
+static void free_items(vs__load_item *items, char **keys, size_t n)
+{
+    for (size_t i = 0; keys != NULL && i < n; i++)
+        vs__free(keys[i]);
+    vs__free(keys);
+    vs__free(items);
+}
+
+int vs_ckpt_stream(vs_ckpt *f, int64_t step, const char *const *names,
+                   size_t n, const vs_stream_sink *sink)
+{
+    if ((names == NULL && n > 0) || sink == NULL || sink->write == NULL)
+        return vs__fail(VS_EINVAL,
+                        "names, sink and sink->write must not be NULL");
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
+    if (n == 0)
+        return VS_OK;
+    vs__load_item *items = NULL;
+    char **keys = NULL;
+    int rc = lookup_items(f, step, names, n, &items, &keys);
+    if (rc == VS_OK)
+        rc = load_run(f->db, f->path, items, n, sink->threads, NULL, sink);
+    free_items(items, keys, n);
+    return rc;
+}
+
 int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
                       size_t n, vs_tensor **out)
 {
@@ -790,30 +1002,9 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
         return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
     if (n == 0)
         return VS_OK;
-    vs__load_item *items = vs__calloc(n, sizeof *items);
-    char **keys = vs__calloc(n, sizeof *keys);
-    int rc = VS_OK;
-    if (items == NULL || keys == NULL)
-        rc = vs__fail(VS_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == VS_OK && i < n; i++) {
-        if (names[i] == NULL || *names[i] == '\0') {
-            rc = vs__fail(VS_EINVAL, "variable name %zu is NULL or empty", i);
-            break;
-        }
-        keys[i] = vs__strdup(names[i]);
-        if (keys[i] == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            break;
-        }
-        size_t kl = strlen(keys[i]);
-        if (kl > 2 && strcmp(keys[i] + kl - 2, ":0") == 0)
-            keys[i][kl - 2] = '\0';
-        items[i].key = keys[i];
-    }
-    if (rc == VS_OK)
-        rc = vs__store_resolve_step(f->db, f->path, step, &step);
-    if (rc == VS_OK)
-        rc = vs__load_lookup(f->db, f->path, step, items, n);
+    vs__load_item *items = NULL;
+    char **keys = NULL;
+    int rc = lookup_items(f, step, names, n, &items, &keys);
     for (size_t i = 0; rc == VS_OK && i < n; i++) {
         rc = vs__tensor_new_uninit(items[i].dtype, items[i].ndim,
                                    items[i].shape, &out[i]);
@@ -823,10 +1014,7 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
     /* every chunk of every tensor on the pool at once */
     if (rc == VS_OK)
         rc = vs__load_decode(f->db, f->path, items, n, 0, NULL);
-    for (size_t i = 0; keys != NULL && i < n; i++)
-        vs__free(keys[i]);
-    vs__free(keys);
-    vs__free(items);
+    free_items(items, keys, n);
     if (rc != VS_OK) {
         for (size_t i = 0; i < n; i++) {
             vs_tensor_free(out[i]);

@@ -232,26 +232,27 @@ for f in conv1/weights conv1/biases steps mask half other/scalar other/key; do
 done
 same be_le.npy out/be.npy
 same fort_c.npy out/fort.npy
-# the same bytes when tensors are read one by one instead of in one batch
-VARSTORE_BATCH_BYTES=1 run 0 restore m.db --npy out1
+# over an existing tree of longer files: each is truncated, the same bytes
+mkdir -p out1/conv1 out1/other
+for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
+    head -c 100000 /dev/zero >"out1/$f.npy"
+done
+run 0 restore m.db --npy out1
 for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
     same "out/$f.npy" "out1/$f.npy"
 done
 [ ! -e out/README.txt ] && ok || fail "README.txt exported"
-# in batches (VARSTORE_BATCH_BYTES=20: be+conv1/biases, conv1/weights,
-# fort+half+mask, other/key, other/scalar, steps), each written by the
-# writer thread while the next is read: the same bytes
-VARSTORE_BATCH_BYTES=20 run 0 restore m.db --npy outb
-has out.txt "restored 9 tensors of step 10 to outb"
-for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
-    same "out/$f.npy" "outb/$f.npy"
-done
-equals "$(cd outb && find . -type f | sort | tr '\n' ' ')" \
+equals "$(cd out && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other/key.npy ./other/scalar.npy ./steps.npy "
-# a write failing in a later batch (a directory where other/key.npy must
+# --safetensors read in batches (VARSTORE_BATCH_BYTES=20: be+conv1/biases,
+# conv1/weights, fort+half+mask, ...): the same file as in one
+run 0 restore m.db --safetensors one.st
+VARSTORE_BATCH_BYTES=20 run 0 restore m.db --safetensors batched.st
+same one.st batched.st
+# a file that cannot be created (a directory where other/key.npy must
 # go): its error, exit 1, the tensors before it written, none after it
 mkdir -p outf/other/key.npy
-VARSTORE_BATCH_BYTES=20 run 1 restore m.db --npy outf
+run 1 restore m.db --npy outf
 equals "$(cat err.txt)" "varstore: cannot create 'outf/other/key.npy': Is a directory"
 equals "$(wc -c <out.txt)" 0
 same out/mask.npy outf/mask.npy
@@ -260,13 +261,12 @@ equals "$(cd outf && find . -type f | sort | tr '\n' ' ')" \
 # a file where a folder must go, tensor by tensor
 mkdir outf2
 echo x >outf2/other
-VARSTORE_BATCH_BYTES=1 run 1 restore m.db --npy outf2
+run 1 restore m.db --npy outf2
 equals "$(cat err.txt)" "varstore: 'outf2/other' exists and is not a directory"
 equals "$(cd outf2 && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other "
-# a write failing inside one batch of many tensors (the default batch
-# holds the whole checkpoint; two threads write its files): its error,
-# once, exit 1, nothing on stdout, and the files that were written intact
+# the same, early in the stream: its error, once, exit 1, nothing on
+# stdout, and the files that were written intact
 mkdir -p outf4/half.npy
 run 1 restore m.db --npy outf4
 equals "$(cat err.txt)" "varstore: cannot create 'outf4/half.npy': Is a directory"
@@ -276,7 +276,7 @@ for f in $(cd outf4 && find . -name '*.npy' -type f | sed 's|^\./||; s|\.npy$||'
 done
 # the failing tensor is the first one
 mkdir -p outf3/be.npy
-VARSTORE_BATCH_BYTES=1 run 1 restore m.db --npy outf3
+run 1 restore m.db --npy outf3
 equals "$(cat err.txt)" "varstore: cannot create 'outf3/be.npy': Is a directory"
 equals "$(cd outf3 && find . -type f | wc -l)" 0
 run 0 restore m.db --npy sel --tensor conv1/weights --tensor steps
@@ -474,18 +474,18 @@ if [ -n "$off" ]; then
     has err.txt "varstore: m2.db: 1 damaged tensor found"
     run 1 restore m2.db --step 10 --npy dmg
     has err.txt "other/key"
-    # read in batches: a later batch fails to read while the writer
-    # writes the earlier ones, which are all written; nothing after it is
-    VARSTORE_BATCH_BYTES=20 run 1 restore m2.db --step 10 --npy dmg2
+    # the tensors before the damaged one are written whole; the damaged
+    # one's file, begun, is removed, and nothing after it is left
+    run 1 restore m2.db --step 10 --npy dmg2
     has err.txt "other/key"
     equals "$(wc -l <err.txt)" 1
     equals "$(cd dmg2 && find . -type f | sort | tr '\n' ' ')" \
         "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy "
     same w/mask.npy dmg2/mask.npy
-    # a write of the batch before it fails too: that failure comes first
-    # in tensor order and is the one reported
+    # a file before it cannot be created either: that failure comes
+    # first in tensor order and is the one reported
     mkdir -p dmg3/mask.npy
-    VARSTORE_BATCH_BYTES=20 run 1 restore m2.db --step 10 --npy dmg3
+    run 1 restore m2.db --step 10 --npy dmg3
     equals "$(cat err.txt)" "varstore: cannot create 'dmg3/mask.npy': Is a directory"
     equals "$(cd dmg3 && find . -type f | sort | tr '\n' ' ')" \
         "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy "
@@ -517,7 +517,7 @@ mkdir big2w
 cp bigw/w.npy big2w/a.npy
 cp bigw/w.npy big2w/b.npy
 run 0 save big2.db --step 1 --npy big2w
-VARSTORE_BATCH_BYTES=1 run 0 restore big2.db --npy big2out
+run 0 restore big2.db --npy big2out
 no_cr err.txt
 same bigw/w.npy big2out/a.npy
 same bigw/w.npy big2out/b.npy
@@ -541,8 +541,8 @@ if command -v script >/dev/null 2>&1 &&
     has tty.txt "restoring ["
     has tty.txt "] 8.0 MiB / 8.0 MiB"
     same bigw/w.npy bigtty/w.npy
-    # two tensors, one batch each: the bar counts both
-    VARSTORE_BATCH_BYTES=1 on_tty restore big2.db --npy big2tty && ok || fail "restore in batches on a tty failed"
+    # two tensors: the bar counts both
+    on_tty restore big2.db --npy big2tty && ok || fail "restore in batches on a tty failed"
     has tty.txt "restoring ["
     has tty.txt "] 16.0 MiB / 16.0 MiB"
     has tty.txt "restored 2 tensors of step 1 to big2tty"

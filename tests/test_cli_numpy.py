@@ -185,6 +185,49 @@ def run(tmp):
         check(body[b0:b1] == np.ascontiguousarray(a).tobytes(),
               "safetensors data %s" % name)
 
+    # restore --npy streams each chunk (1 MiB) into its place in the file:
+    # tensors of several chunks, of every element size, and a bfloat16 one
+    # of several chunks (widened to float32: each chunk lands at twice its
+    # offset) come out bit-exact
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 1 << 16, size=700001, dtype=np.uint16)
+    bits[(bits & 0x7f80) == 0x7f80] &= 0xbfff  # no NaN payload games
+    multi = {"m/f4": rng.standard_normal((3, 300000)).astype(np.float32),
+             "m/f8": rng.standard_normal(200001),
+             "m/i1": rng.integers(-128, 128, 2500001, dtype=np.int8),
+             "m/f2": rng.standard_normal(1048577).astype(np.float16)}
+    raw = bits.tobytes()
+    header, blobs, off = {"m/bf": {"dtype": "BF16", "shape": [700001],
+                                   "data_offsets": [0, len(raw)]}}, [raw], len(raw)
+    for name, a in multi.items():
+        r = np.ascontiguousarray(a).tobytes()
+        header[name] = {"dtype": {np.dtype(np.float32): "F32",
+                                  np.dtype(np.float64): "F64",
+                                  np.dtype(np.int8): "I8",
+                                  np.dtype(np.float16): "F16"}[a.dtype],
+                        "shape": list(a.shape),
+                        "data_offsets": [off, off + len(r)]}
+        blobs.append(r)
+        off += len(r)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    mst = os.path.join(tmp, "multi.safetensors")
+    with open(mst, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    mdb = os.path.join(tmp, "multi.db")
+    vs("save", mdb, "--step", "1", "--safetensors", mst)
+    mout = os.path.join(tmp, "multi_out")
+    p = vs("restore", mdb, "--npy", mout)
+    check("bfloat16 tensor 'm/bf' written as float32" in p.stderr,
+          "bfloat16 note: %r" % p.stderr)
+    for name, a in multi.items():
+        got = np.load(os.path.join(mout, name + ".npy"))
+        check(same_bits(got, a), "multi-chunk %s" % name)
+    got = np.load(os.path.join(mout, "m/bf.npy"))
+    want = (bits.astype(np.uint32) << 16).view(np.float32)
+    check(got.dtype == np.float32 and same_bits(got, want),
+          "multi-chunk bfloat16 widened")
+
 
 if __name__ == "__main__":
     main()

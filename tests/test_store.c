@@ -2094,6 +2094,264 @@ static void test_store__read_handle_snapshot(void **state)
     vs_tensor_free(b);
 }
 
+/* ---- vs_ckpt_stream ------------------------------------------------------ */
+
+#define SK_MAX 8
+typedef struct {
+    pthread_mutex_t mu;
+    const vs_tensor *want[SK_MAX]; /* what tensor i must come out as */
+    unsigned char *buf[SK_MAX];
+    size_t len[SK_MAX], got[SK_MAX], writes[SK_MAX];
+    int begun[SK_MAX], ended[SK_MAX];
+    size_t order[SK_MAX], n_order; /* begin calls, in call order */
+    int n_bad; /* a write outside begin..end, overlapping or out of range;
+                  an end before every byte came */
+    int fail_begin, fail_write, fail_end; /* tensor whose call fails; -1 */
+} rec_sink;
+
+static void rec_init(rec_sink *r, const vs_tensor *const *want, size_t n)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(pthread_mutex_init(&r->mu, NULL), 0);
+    for (size_t i = 0; i < n; i++) {
+        r->want[i] = want[i];
+        r->len[i] = vs_tensor_nbytes(want[i]);
+        r->buf[i] = calloc(r->len[i] + 1, 1);
+        assert_non_null(r->buf[i]);
+    }
+    r->fail_begin = r->fail_write = r->fail_end = -1;
+}
+
+static void rec_free(rec_sink *r)
+{
+    for (size_t i = 0; i < SK_MAX; i++)
+        free(r->buf[i]);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static int rec_begin(void *ctx, size_t i)
+{
+    rec_sink *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    if (i >= SK_MAX || r->begun[i])
+        r->n_bad++;
+    else
+        r->begun[i] = 1;
+    r->order[r->n_order++ % SK_MAX] = i;
+    pthread_mutex_unlock(&r->mu);
+    return (int)i == r->fail_begin ? VS_EIO : 0;
+}
+
+static int rec_write(void *ctx, size_t i, uint64_t off, const void *data,
+                     size_t len)
+{
+    rec_sink *r = ctx;
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    if (i >= SK_MAX || !r->begun[i] || r->ended[i] || len == 0 ||
+        off > r->len[i] || len > r->len[i] - off) {
+        r->n_bad++;
+    } else {
+        for (size_t k = 0; k < len; k++) /* overlap: a byte written twice */
+            if (r->buf[i][off + k] != 0 &&
+                r->buf[i][off + k] != ((const unsigned char *)data)[k])
+                r->n_bad++;
+        memcpy(r->buf[i] + off, data, len);
+        r->got[i] += len;
+        r->writes[i]++;
+        if ((int)i == r->fail_write)
+            rc = 1; /* a value of the caller's own, passed through */
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+static int rec_end(void *ctx, size_t i)
+{
+    rec_sink *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    if (i >= SK_MAX || !r->begun[i] || r->ended[i] || r->got[i] != r->len[i])
+        r->n_bad++;
+    else
+        r->ended[i] = 1;
+    pthread_mutex_unlock(&r->mu);
+    return (int)i == r->fail_end ? VS_EIO : 0;
+}
+
+static void rec_sink_of(rec_sink *r, vs_stream_sink *sk, int threads)
+{
+    memset(sk, 0, sizeof *sk);
+    sk->begin = rec_begin;
+    sk->write = rec_write;
+    sk->end = rec_end;
+    sk->ctx = r;
+    sk->threads = threads;
+}
+
+/* Streaming gives every tensor's bytes exactly once, as vs_ckpt_load
+ * would, in chunks from several threads; begin comes in order before any
+ * write, end after the last byte; a tensor of no bytes gets begin and end.
+ * A failing callback or damage stops it: the tensors before have ended,
+ * the failing one has not, and after a failing begin nothing else begins. */
+static void test_store__stream_to_sink(void **state)
+{
+    (void)state;
+    const int64_t s_big[] = {300000}, s_small[] = {3, 5}, s_none[] = {0},
+                  s_i64[] = {7};
+    vs_tensor *big = mk(VS_FLOAT32, 1, s_big),
+              *small = mk(VS_FLOAT32, 2, s_small),
+              *none = mk(VS_FLOAT32, 1, s_none),
+              *ints = mk(VS_INT64, 1, s_i64);
+    fill_weights(big);
+    fill_weights(small);
+    for (int k = 0; k < 7; k++)
+        ((int64_t *)ints->data)[k] = (int64_t)k * 1000003 - 5;
+    /* sorted names: big, ints, none, small */
+    const char *names[] = {"big", "ints", "none", "small"};
+    const vs_tensor *tt[] = {big, ints, none, small};
+    vs_save_opts so = {0};
+    so.chunk_bytes = 65536; /* 19 chunks of big: several per thread */
+    assert_int_equal(vs_save_tensors(g_path, 1, names, tt, 4, &so), VS_OK);
+    /* step 2: big's values changed (so that no chunk of it is shared
+     * with step 1's), stored raw: raw chunks take their own path */
+    vs_tensor *big2 = mk(VS_FLOAT32, 1, s_big);
+    for (int64_t k = 0; k < s_big[0]; k++)
+        ((float *)big2->data)[k] = -((float *)big->data)[k] + 0.5f;
+    const vs_tensor *tt2[] = {big2, ints, none, small};
+    so.codec = VS_CODEC_RAW;
+    assert_int_equal(vs_save_tensors(g_path, 2, names, tt2, 4, &so), VS_OK);
+    {
+        sqlite3 *db = raw_open(g_path);
+        sqlite3_stmt *q;
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM tensor_chunks tc JOIN "
+                               "chunks c ON c.id = tc.chunk_id JOIN tensors "
+                               "t ON t.id = tc.tensor_id WHERE t.step = 2 "
+                               "AND t.name = 'big' AND c.codec = 0",
+                               -1, &q, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(q, 0), 19); /* all stored raw */
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+
+    vs_ckpt *f = NULL;
+    vs_stream_sink sk;
+    rec_sink r;
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    /* an order of our own: index i is names2[i] */
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want2[] = {small, none, big, ints};
+    const vs_tensor *want_s2[] = {small, none, big2, ints};
+    for (int64_t step = 1; step <= 2; step++) {
+        for (int threads = 1; threads <= 3; threads++) {
+            const vs_tensor *const *want = step == 1 ? want2 : want_s2;
+            rec_init(&r, want, 4);
+            rec_sink_of(&r, &sk, threads);
+            assert_int_equal(vs_ckpt_stream(f, step, names2, 4, &sk), VS_OK);
+            assert_int_equal(r.n_bad, 0);
+            assert_int_equal(r.n_order, 4);
+            for (size_t i = 0; i < 4; i++) {
+                assert_int_equal(r.order[i], i);
+                assert_true(r.ended[i]);
+                if (r.len[i] > 0)
+                    assert_memory_equal(r.buf[i], want[i]->data, r.len[i]);
+            }
+            assert_int_equal(r.writes[1], 0);     /* none: no bytes */
+            assert_int_equal(r.writes[2], 19);    /* big: one per chunk */
+            rec_free(&r);
+        }
+    }
+
+    /* a begin that fails: the tensors before end, none after begins */
+    rec_init(&r, want2, 4);
+    rec_sink_of(&r, &sk, 2);
+    r.fail_begin = 2;
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
+    assert_non_null(strstr(vs_errmsg(), "begin failed on tensor big"));
+    assert_int_equal(r.n_bad, 0);
+    assert_true(r.ended[0] && r.ended[1]);
+    assert_false(r.ended[2]);
+    assert_false(r.begun[3]);
+    assert_int_equal(r.writes[2] + r.writes[3], 0);
+    rec_free(&r);
+
+    /* a write that fails (a value of the caller's own): passed through;
+     * the tensor before it ended, it did not */
+    rec_init(&r, want2, 4);
+    rec_sink_of(&r, &sk, 2);
+    r.fail_write = 2;
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), 1);
+    assert_non_null(strstr(vs_errmsg(), "write failed on tensor big"));
+    assert_int_equal(r.n_bad, 0);
+    assert_true(r.ended[0] && r.ended[1]);
+    assert_false(r.ended[2]);
+    assert_false(r.ended[3]);
+    rec_free(&r);
+
+    /* an end that fails, on the tensor of no bytes */
+    rec_init(&r, want2, 4);
+    rec_sink_of(&r, &sk, 2);
+    r.fail_end = 1;
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
+    assert_non_null(strstr(vs_errmsg(), "end failed on tensor none"));
+    assert_true(r.ended[0]);
+    assert_false(r.begun[2]);
+    rec_free(&r);
+
+    /* a missing name: nothing is called */
+    const char *bad[] = {"small", "nope"};
+    rec_init(&r, want2, 2);
+    rec_sink_of(&r, &sk, 2);
+    assert_int_equal(vs_ckpt_stream(f, 1, bad, 2, &sk), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
+    assert_int_equal(r.n_order, 0);
+    rec_free(&r);
+    /* bad arguments */
+    sk.write = NULL;
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EINVAL);
+    rec_sink_of(&r, &sk, 2);
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, NULL), VS_EINVAL);
+    assert_int_equal(vs_ckpt_stream(NULL, 1, names2, 4, &sk), VS_EINVAL);
+    assert_int_equal(vs_ckpt_stream(f, 1, NULL, 4, &sk), VS_EINVAL);
+    assert_int_equal(vs_ckpt_stream(f, 1, names2, 0, &sk), VS_OK);
+    vs_ckpt_close(f);
+
+    /* damage in big's 10th chunk at step 1: VS_ECORRUPT naming it; the
+     * tensors before it ended, big did not */
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE chunks SET crc32 = (crc32 + 1) % 4294967296 "
+                     "WHERE id = (SELECT tc.chunk_id FROM tensor_chunks tc "
+                     "JOIN tensors t ON t.id = tc.tensor_id WHERE t.step = 1 "
+                     "AND t.name = 'big' AND tc.seq = 9)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    for (int threads = 1; threads <= 2; threads++) {
+        rec_init(&r, want2, 4);
+        rec_sink_of(&r, &sk, threads);
+        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_ECORRUPT);
+        assert_non_null(strstr(vs_errmsg(), "tensor big at step 1, chunk 9"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0] && r.ended[1]);
+        assert_false(r.ended[2]);
+        assert_false(r.ended[3]);
+        rec_free(&r);
+    }
+    vs_ckpt_close(f);
+    vs_tensor_free(big);
+    vs_tensor_free(big2);
+    vs_tensor_free(small);
+    vs_tensor_free(none);
+    vs_tensor_free(ints);
+}
+
 /* A failed sqlite3_bind_* is an error naming the file, never a NULL
  * parameter: with SQLITE_LIMIT_LENGTH below the key's length the key's
  * bind fails (SQLITE_TOOBIG), where a silent NULL would have made the
@@ -2226,6 +2484,7 @@ int main(void)
         T(test_store__restore_progress_cannot_meddle),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
+        T(test_store__stream_to_sink),
         T(test_store__failed_bind_is_an_error),
         T(test_store__n_vars_overflow),
     };

@@ -5,16 +5,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/stat.h>
-
-#ifdef __GLIBC__
-#include <malloc.h> /* mallopt */
-#endif
+#include <unistd.h>
 
 #include "cli.h"
 #include "npy.h"
@@ -67,10 +67,29 @@ static int name_is_safe_path(const char *name)
     }
 }
 
+/* A new string formatted as printf would; NULL when out of memory. */
+static char *fmt_new(const char *f, ...) VST_PRINTF(1, 2);
+static char *fmt_new(const char *f, ...)
+{
+    va_list ap;
+    char *m;
+    int n;
+    va_start(ap, f);
+    n = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    if (n < 0 || (m = malloc((size_t)n + 1)) == NULL)
+        return NULL;
+    va_start(ap, f);
+    vsnprintf(m, (size_t)n + 1, f, ap);
+    va_end(ap);
+    return m;
+}
+
 /* mkdir -p of every directory part of path (not the last part). The first
  * `known` bytes of path name a directory known to exist (path[known] is a
- * '/'; 0: none known), whose parts are not made or checked again. */
-static int make_parents(char *path, size_t known)
+ * '/'; 0: none known), whose parts are not made or checked again. On
+ * failure EXIT_ERR and *why is the message (NULL: out of memory). */
+static int make_parents(char *path, size_t known, char **why)
 {
     char *s = strrchr(path, '/');
     if (s == NULL || s == path || (size_t)(s - path) <= known)
@@ -98,12 +117,13 @@ static int make_parents(char *path, size_t known)
         }
         if (errno != EEXIST) {
             int e = errno;
-            cli_err("cannot create directory '%s': %s", path, strerror(e));
+            *why = fmt_new("cannot create directory '%s': %s", path,
+                           strerror(e));
             *s = '/';
             return EXIT_ERR;
         }
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            cli_err("'%s' exists and is not a directory", path);
+            *why = fmt_new("'%s' exists and is not a directory", path);
             *s = '/';
             return EXIT_ERR;
         }
@@ -112,46 +132,21 @@ static int make_parents(char *path, size_t known)
     return EXIT_OK;
 }
 
-/* bfloat16 -> float32, exact. Replaces *t. */
-static int widen_bf16(vs_tensor **t)
-{
-    vs_tensor *w = NULL;
-    size_t i, n = (size_t)vs_tensor_numel(*t);
-    if (vs_tensor_new(VS_FLOAT32, (*t)->ndim, (*t)->shape, &w) != VS_OK)
-        return cli_err("%s", vs_errmsg());
-    for (i = 0; i < n; i++)
-        ((float *)w->data)[i] =
-            vs_bfloat16_to_float(((const uint16_t *)(*t)->data)[i]);
-    vs_tensor_free(*t);
-    *t = w;
-    return EXIT_OK;
-}
-
-/* The most raw bytes `restore` reads in one vs_ckpt_load_many call; a
- * tensor larger than this is a batch of its own. VARSTORE_BATCH_BYTES
- * overrides it (the tests use it to get many batches). With --safetensors
- * every tensor is kept until the file is written, so one big batch is
- * cheapest. With --npy the batches are written while the next one is read:
- * about 16 batches, so that the first is written early and the last
- * little is left to write after the reading ends, but at least 4 MiB each
- * (every call has a cost of its own: the pool's threads, the lookups), and
- * at most 64 MiB, which bounds the memory used (two batches). On a
- * 46.8 MB model (102 tensors) and 2 cores, batches of 2 to 8 MiB were
- * about equally fast, and one batch of everything the slowest. */
-static uint64_t batch_bytes(uint64_t sel_bytes, int pipelined)
+/* The most raw bytes `restore --safetensors` reads in one
+ * vs_ckpt_load_many call (every tensor is kept until the file is written,
+ * so one big batch is cheapest; a tensor larger than this is a batch of
+ * its own). VARSTORE_BATCH_BYTES overrides it (the tests use it to get
+ * many batches). */
+static uint64_t batch_bytes(void)
 {
     const char *d = getenv("VARSTORE_BATCH_BYTES");
-    const uint64_t lo = (uint64_t)4 << 20, hi = (uint64_t)64 << 20;
     char *end;
     if (d != NULL && *d != '\0') {
         unsigned long long v = strtoull(d, &end, 10);
         if (*end == '\0')
             return (uint64_t)v;
     }
-    if (!pipelined)
-        return (uint64_t)512 << 20;
-    sel_bytes /= 16;
-    return sel_bytes < lo ? lo : sel_bytes > hi ? hi : sel_bytes;
+    return (uint64_t)512 << 20;
 }
 
 /* One batch of selected tensors: idx[i] indexes the checkpoint's infos,
@@ -163,34 +158,6 @@ typedef struct {
     vs_tensor **t;
     size_t n;
 } rs_batch;
-
-/* restore --npy's writer: a thread that writes the files of batch k while
- * the main thread reads batch k+1. The main thread hands a batch over in
- * `slot` and may not hand the next one over before the writer has emptied
- * the slot, so at most two batches are in memory: the one being written
- * and the one being read. While the writer runs it alone prints (the
- * bfloat16 notes, its errors, the progress bar); the main thread prints
- * only after npy_writer_finish.
- *
- * Results of pthread_mutex_lock/unlock, pthread_cond_wait/signal and
- * pthread_join are not checked: on the default-type objects initialized
- * (checked) in npy_writer_start and the thread it created, POSIX lets them
- * fail only on a programming error (EINVAL, EPERM, EDEADLK, ESRCH), never
- * at run time. */
-typedef struct {
-    const char *dir;
-    const vs_tensor_info *infos;
-    progress *pg;
-    uint64_t done_bytes;
-    char *dir_ok; /* the directory the last file went into (it exists) */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    rs_batch *slot; /* handed over and not yet written; NULL: empty */
-    int closed;     /* no batch will follow */
-    int failed;     /* a write failed; its error is printed */
-    int threaded;   /* 0: no thread could be started, write inline */
-    pthread_t th;
-} npy_writer;
 
 /* How many of the first plen bytes of file (its folder) name a folder
  * known to exist: the longest part of them, ending before a '/' or at
@@ -209,217 +176,277 @@ static size_t known_dir(const char *file, size_t plen, const char *dir_ok)
     return k;
 }
 
-/* Writes t (owned: freed here) as DIR/<name>.npy. *dir_ok is the calling
- * thread's own memory of the last folder written into. */
-static int npy_write_one(npy_writer *w, char **dir_ok, const char *name,
-                         vs_tensor *t)
+/* restore --npy streams the tensors into their files (vs_ckpt_stream):
+ * begin creates DIR/<name>.npy and writes its header (on this thread, in
+ * name order), the library's workers pwrite each chunk in place as soon as
+ * it is decoded and checked, end closes the file. No tensor is ever whole
+ * in memory: a restore of any size uses a few chunks' worth, and every
+ * byte goes from a buffer still in cache into the page cache. (Reading
+ * whole tensors and writing them after, a restore of the bench model
+ * spent an eighth of its CPU time with the kernel zeroing fresh pages for
+ * them.)
+ *
+ * Errors: the first one, in tensor order, is the one printed (the
+ * library reports failures in that order). The files of tensors that did
+ * not end (begun, then a failure) are removed: every .npy file left is
+ * whole and checked. */
+#define SINK_FAILED 1 /* a callback's own failure (library codes are < 0) */
+
+typedef struct {
+    const char *dir;
+    const vs_tensor_info *infos;
+    const size_t *idx; /* stream index -> infos index */
+    int *fd;           /* -1: not open */
+    char **path;       /* begun and not ended: the file, else NULL */
+    uint64_t *hlen;    /* header bytes: where the data starts */
+    char *dir_ok;      /* the folder the last file went into (it exists) */
+    progress *pg;
+    uint64_t done_bytes;
+    pthread_mutex_t mu; /* err, err_i */
+    char *err;          /* the failure of the lowest tensor, or NULL */
+    size_t err_i;
+    int err_nomem;      /* a failure whose message could not be kept */
+} npy_stream;
+
+static int host_little(void)
 {
-    char *rel = join(name, ".npy", ""), *file = NULL, *slash;
-    size_t plen, known;
-    int rc = EXIT_OK;
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Records the failure of tensor i, message m (owned; NULL: out of
+ * memory), kept if it is the lowest tensor's so far; returns SINK_FAILED.
+ * Thread-safe. */
+static int ns_take_err(npy_stream *ns, size_t i, char *m)
+{
+    pthread_mutex_lock(&ns->mu);
+    if ((ns->err == NULL && !ns->err_nomem) || i < ns->err_i) {
+        free(ns->err);
+        ns->err = m;
+        ns->err_nomem = m == NULL;
+        ns->err_i = i;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&ns->mu);
+    free(m);
+    return SINK_FAILED;
+}
+
+/* "what 'file': strerror(e)" for tensor i, as ns_take_err. */
+static int ns_fail(npy_stream *ns, size_t i, const char *what,
+                   const char *file, int e)
+{
+    return ns_take_err(ns, i, fmt_new("%s '%s': %s", what, file,
+                                      strerror(e)));
+}
+
+/* Writes all of p[0..len) at pos; -1 with errno on failure. */
+static int pwrite_all(int fd, const unsigned char *p, size_t len,
+                      uint64_t pos)
+{
+    while (len > 0) {
+        size_t part = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
+        ssize_t w = pwrite(fd, p, part, (off_t)pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+        pos += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int ns_begin(void *ctx, size_t i)
+{
+    npy_stream *ns = ctx;
+    const vs_tensor_info *ti = &ns->infos[ns->idx[i]];
+    unsigned char hdr[VST_NPY_HEADER_MAX];
+    size_t hlen, nbytes, plen, known;
+    char *rel = join(ti->name, ".npy", ""), *file = NULL, *slash;
+    int fd;
     if (rel != NULL)
-        file = join(w->dir, "/", rel);
+        file = join(ns->dir, "/", rel);
     free(rel);
-    if (file == NULL) {
-        vs_tensor_free(t);
-        return cli_err("out of memory");
-    }
-    if (t->dtype == VS_BFLOAT16) {
-        fprintf(stderr,
-                "varstore: note: bfloat16 tensor '%s' written as float32 "
-                "(NumPy has no bfloat16; the values are exact)\n",
-                name);
-        rc = widen_bf16(&t);
-    }
+    if (file == NULL)
+        return ns_fail(ns, i, "out of memory writing", ti->name, ENOMEM);
     /* Names come sorted, so siblings follow each other: the folder the
      * previous file went into, and the folders above it, need no making
      * or checking again. */
     slash = strrchr(file, '/'); /* not NULL: file is DIR/... */
     plen = (size_t)(slash - file);
-    known = known_dir(file, plen, *dir_ok);
-    if (rc == EXIT_OK && known < plen) {
-        rc = make_parents(file, known);
-        if (rc == EXIT_OK) {
-            free(*dir_ok);
-            *slash = '\0';
-            *dir_ok = join(file, "", ""); /* NULL: just not remembered */
-            *slash = '/';
+    known = known_dir(file, plen, ns->dir_ok);
+    if (known < plen) {
+        char *why = NULL;
+        if (make_parents(file, known, &why) != EXIT_OK) {
+            free(file);
+            return ns_take_err(ns, i, why);
         }
+        free(ns->dir_ok);
+        *slash = '\0';
+        ns->dir_ok = join(file, "", ""); /* NULL: just not remembered */
+        *slash = '/';
     }
-    if (rc == EXIT_OK && vst_npy_write(file, t) != VS_OK)
-        rc = cli_err("%s", vst_errmsg());
-    free(file);
-    vs_tensor_free(t);
+    if (ti->dtype == VS_BFLOAT16)
+        fprintf(stderr,
+                "varstore: note: bfloat16 tensor '%s' written as float32 "
+                "(NumPy has no bfloat16; the values are exact)\n",
+                ti->name);
+    if (vst_npy_header(file, ti->dtype == VS_BFLOAT16 ? VS_FLOAT32 : ti->dtype,
+                       ti->ndim, ti->shape, hdr, sizeof hdr, &hlen,
+                       &nbytes) != VS_OK) {
+        free(file);
+        return ns_take_err(ns, i, join(vst_errmsg(), "", ""));
+    }
+    fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        ns_fail(ns, i, "cannot create", file, e);
+        free(file);
+        return SINK_FAILED;
+    }
+    ns->fd[i] = fd;
+    ns->path[i] = file; /* removed again unless it ends */
+    ns->hlen[i] = hlen;
+    if (pwrite_all(fd, hdr, hlen, 0) != 0)
+        return ns_fail(ns, i, "cannot write", file, errno);
+    return 0;
+}
+
+/* Chunks of bfloat16 tensors are widened to float32 and, on a big-endian
+ * host, every multi-byte element is swapped: .npy files are written
+ * little-endian ('<'). */
+static int ns_write(void *ctx, size_t i, uint64_t off, const void *data,
+                    size_t len)
+{
+    npy_stream *ns = ctx;
+    const vs_tensor_info *ti = &ns->infos[ns->idx[i]];
+    const unsigned char *p = data;
+    unsigned char *conv = NULL;
+    size_t es = vs_dtype_size(ti->dtype), k, out_len = len;
+    int widen = ti->dtype == VS_BFLOAT16, little = host_little(), rc = 0;
+    if (es == 0 || off % es != 0 || len % es != 0)
+        return ns_fail(ns, i, "chunk not made of whole elements in",
+                       ns->path[i], EINVAL);
+    if (widen) {
+        if (len > SIZE_MAX / 2 || off > (UINT64_MAX - ns->hlen[i]) / 2)
+            return ns_fail(ns, i, "cannot write", ns->path[i], EFBIG);
+        out_len = len * 2;
+        off *= 2;
+    }
+    if (widen || (!little && es > 1)) {
+        conv = malloc(out_len);
+        if (conv == NULL)
+            return ns_fail(ns, i, "cannot write", ns->path[i], ENOMEM);
+        for (k = 0; k < len / es; k++) {
+            unsigned char e[8];
+            size_t oes = widen ? 4 : es, b;
+            if (widen) {
+                uint16_t h;
+                float f;
+                memcpy(&h, p + k * 2, 2);
+                f = vs_bfloat16_to_float(h);
+                memcpy(e, &f, 4);
+            } else {
+                memcpy(e, p + k * es, es);
+            }
+            for (b = 0; b < oes; b++)
+                conv[k * oes + b] = little ? e[b] : e[oes - 1 - b];
+        }
+        p = conv;
+    }
+    if (ns->hlen[i] > UINT64_MAX - off ||
+        pwrite_all(ns->fd[i], p, out_len, ns->hlen[i] + off) != 0)
+        rc = ns_fail(ns, i, "cannot write", ns->path[i], errno);
+    free(conv);
     return rc;
 }
 
-/* A batch written by two threads at once: the writer and a helper
- * started for the batch. Creating the files and copying their bytes into
- * the page cache is kernel work that takes most of a restore --npy (ext4's
- * inode allocation alone is a fifth of it after many deletions); on two
- * cores two threads do it in about half the time. Each takes the next
- * tensor not yet taken; after a failure the rest are freed, not written.
- * Folders are made race-free (make_parents accepts EEXIST). */
-typedef struct {
-    npy_writer *w;
-    rs_batch *b;
-    atomic_size_t next;            /* the next tensor to take */
-    atomic_int failed;             /* a write failed (its error printed) */
-    atomic_uint_least64_t written; /* raw bytes of the files written */
-} batch_share;
-
-/* Takes and writes tensors until the batch is used up; only the writer
- * (report != 0) moves the progress bar. */
-static void write_share(batch_share *s, char **dir_ok, int report)
+static int ns_end(void *ctx, size_t i)
 {
-    npy_writer *w = s->w;
-    rs_batch *b = s->b;
-    for (;;) {
-        size_t i = atomic_fetch_add(&s->next, 1);
-        if (i >= b->n)
-            return;
-        vs_tensor *t = b->t[i]; /* index i is this thread's alone */
-        const vs_tensor_info *ti = &w->infos[b->idx[i]];
-        b->t[i] = NULL;
-        if (atomic_load(&s->failed)) {
-            vs_tensor_free(t);
-            continue;
-        }
-        if (npy_write_one(w, dir_ok, ti->name, t) != EXIT_OK) {
-            atomic_store(&s->failed, 1);
-            continue;
-        }
-        uint64_t rb = ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
-        uint64_t sum = atomic_fetch_add(&s->written, rb) + rb;
-        if (report)
-            progress_update(w->pg, w->done_bytes + sum);
+    npy_stream *ns = ctx;
+    const vs_tensor_info *ti = &ns->infos[ns->idx[i]];
+    int fd = ns->fd[i];
+    ns->fd[i] = -1;
+    if (close(fd) != 0)
+        return ns_fail(ns, i, "cannot write", ns->path[i], errno);
+    free(ns->path[i]);
+    ns->path[i] = NULL;
+    ns->done_bytes += ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
+    progress_update(ns->pg, ns->done_bytes);
+    return 0;
+}
+
+/* Writes the selected tensors (idx[0..n), indexes into infos) as .npy
+ * files under dir. EXIT_ERR after printing the first failure. */
+static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
+                          const vs_tensor_info *infos, const size_t *idx,
+                          const char *const *names, size_t n, progress *pg)
+{
+    npy_stream ns;
+    vs_stream_sink sink;
+    size_t i;
+    int rc = EXIT_OK, r;
+    memset(&ns, 0, sizeof ns);
+    ns.dir = dir;
+    ns.infos = infos;
+    ns.idx = idx;
+    ns.pg = pg;
+    ns.fd = malloc((n + 1) * sizeof *ns.fd);
+    ns.path = calloc(n + 1, sizeof *ns.path);
+    ns.hlen = calloc(n + 1, sizeof *ns.hlen);
+    if (ns.fd == NULL || ns.path == NULL || ns.hlen == NULL) {
+        free(ns.fd);
+        free(ns.path);
+        free(ns.hlen);
+        return cli_err("out of memory");
     }
-}
-
-static void *share_main(void *arg)
-{
-    char *dir_ok = NULL;
-    write_share(arg, &dir_ok, 0);
-    free(dir_ok);
-    return NULL;
-}
-
-/* Writes (and frees) every tensor of b. */
-static int npy_write_batch(npy_writer *w, rs_batch *b)
-{
-    batch_share s;
-    pthread_t helper;
-    s.w = w;
-    s.b = b;
-    atomic_init(&s.next, 0);
-    atomic_init(&s.failed, 0);
-    atomic_init(&s.written, 0);
-    /* Without a helper thread (none could be started) the writer writes
-     * the whole batch itself. */
-    int two = b->n > 1 && pthread_create(&helper, NULL, share_main, &s) == 0;
-    write_share(&s, &w->dir_ok, 1);
-    if (two)
-        pthread_join(helper, NULL);
-    w->done_bytes += atomic_load(&s.written);
-    progress_update(w->pg, w->done_bytes);
-    return atomic_load(&s.failed) ? EXIT_ERR : EXIT_OK;
-}
-
-static void *npy_writer_main(void *arg)
-{
-    npy_writer *w = arg;
-    for (;;) {
-        rs_batch *b;
-        int rc;
-        pthread_mutex_lock(&w->mu);
-        while (w->slot == NULL && !w->closed)
-            pthread_cond_wait(&w->cv, &w->mu);
-        b = w->slot;
-        pthread_mutex_unlock(&w->mu);
-        if (b == NULL)
-            return NULL; /* closed, and every batch written */
-        rc = npy_write_batch(w, b);
-        pthread_mutex_lock(&w->mu);
-        w->slot = NULL;
-        w->failed = rc != EXIT_OK;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        if (rc != EXIT_OK)
-            return NULL; /* nothing after a failure is written */
-    }
-}
-
-/* Starts the writer thread; without one (pthread_create failed), batches
- * are written by npy_writer_put itself. */
-static int npy_writer_start(npy_writer *w, const char *dir,
-                            const vs_tensor_info *infos, progress *pg)
-{
-    memset(w, 0, sizeof *w);
-    w->dir = dir;
-    w->infos = infos;
-    w->pg = pg;
-    if (pthread_mutex_init(&w->mu, NULL) != 0)
+    if (pthread_mutex_init(&ns.mu, NULL) != 0) {
+        free(ns.fd);
+        free(ns.path);
+        free(ns.hlen);
         return cli_err("cannot create a mutex");
-    if (pthread_cond_init(&w->cv, NULL) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        return cli_err("cannot create a condition variable");
     }
-    w->threaded = pthread_create(&w->th, NULL, npy_writer_main, w) == 0;
-    return EXIT_OK;
-}
-
-/* Hands b over to be written, once the previous batch is written. Returns
- * EXIT_ERR, without handing b over, if a write has failed (b is left to
- * the caller to free). */
-static int npy_writer_put(npy_writer *w, rs_batch *b)
-{
-    int failed;
-    if (!w->threaded) {
-        if (npy_write_batch(w, b) != EXIT_OK)
-            w->failed = 1;
-        return w->failed ? EXIT_ERR : EXIT_OK;
+    for (i = 0; i < n; i++)
+        ns.fd[i] = -1;
+    memset(&sink, 0, sizeof sink);
+    sink.begin = ns_begin;
+    sink.write = ns_write;
+    sink.end = ns_end;
+    sink.ctx = &ns;
+    r = vs_ckpt_stream(ck, step, names, n, &sink);
+    if (r != VS_OK) {
+        progress_end(pg);
+        if (r != SINK_FAILED)
+            cli_err("%s", vs_errmsg());
+        else if (ns.err != NULL)
+            cli_err("%s", ns.err);
+        else
+            cli_err("out of memory");
+        rc = EXIT_ERR;
     }
-    pthread_mutex_lock(&w->mu);
-    while (w->slot != NULL)
-        pthread_cond_wait(&w->cv, &w->mu);
-    failed = w->failed;
-    if (!failed) {
-        w->slot = b;
-        pthread_cond_signal(&w->cv);
+    /* Whatever did not end is incomplete: closed and removed. */
+    for (i = 0; i < n; i++) {
+        if (ns.fd[i] >= 0)
+            (void)close(ns.fd[i]); /* removed next: its result is moot */
+        if (ns.path[i] != NULL) {
+            (void)unlink(ns.path[i]); /* best effort, already failing */
+            free(ns.path[i]);
+        }
     }
-    pthread_mutex_unlock(&w->mu);
-    return failed ? EXIT_ERR : EXIT_OK;
-}
-
-/* Whether a write has failed so far (a batch being written may still). */
-static int npy_writer_failed(npy_writer *w)
-{
-    int failed;
-    if (!w->threaded)
-        return w->failed;
-    pthread_mutex_lock(&w->mu);
-    failed = w->failed;
-    pthread_mutex_unlock(&w->mu);
-    return failed;
-}
-
-/* Waits until every batch handed over is written (or a write failed) and
- * ends the thread. EXIT_ERR if a write failed (its error is printed). */
-static int npy_writer_finish(npy_writer *w)
-{
-    if (w->threaded) {
-        pthread_mutex_lock(&w->mu);
-        w->closed = 1;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->th, NULL);
-        w->threaded = 0;
-    }
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    free(w->dir_ok);
-    w->dir_ok = NULL;
-    return w->failed ? EXIT_ERR : EXIT_OK;
+    pthread_mutex_destroy(&ns.mu);
+    free(ns.err);
+    free(ns.dir_ok);
+    free(ns.fd);
+    free(ns.path);
+    free(ns.hlen);
+    return rc;
 }
 
 /* The next batch: selected tensors from *k on, in order, up to cap raw
@@ -462,11 +489,9 @@ int cmd_restore(int argc, char **argv)
     int64_t step = VS_LATEST;
     vs_tensor_info *infos = NULL;
     vs_ckpt *ck = NULL; /* one open and one snapshot for every read */
-    rs_batch bufs[2] = {{0}, {0}}; /* read into in turn */
-    npy_writer w;
-    int have_writer = 0;
-    size_t n = 0, k, j, i_b, n_sel = 0;
-    uint64_t sel_bytes = 0, done_bytes = 0, cap;
+    rs_batch b = {0};
+    size_t n = 0, k, i_b, n_sel = 0;
+    uint64_t sel_bytes = 0, done_bytes = 0;
     char *sel = NULL;
     tensor_list l = {0};
     progress pg;
@@ -569,73 +594,47 @@ int cmd_restore(int argc, char **argv)
             goto done;
         }
     }
-    /* The selected tensors are read in batches of up to batch_bytes() raw
-     * bytes, each with one vs_ckpt_load_many call, which decodes all its
-     * chunks on the library's thread pool. With --npy a writer thread
-     * writes batch k while batch k+1 is read (npy_writer). The bar moves
-     * per tensor, weighted by its raw bytes, once it is written (--npy) or
-     * read (--safetensors, written as one file at the end). */
-    cap = batch_bytes(sel_bytes, npy != NULL);
-#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
-    /* Each vs_ckpt_load_many call frees its read buffers and the writer
-     * frees the small tensors it wrote; with glibc's defaults much of that
-     * memory goes back to the system and the next batch faults fresh
-     * pages in (on the bench model in 4 MiB batches: 13,100 page faults
-     * instead of 8,600, and no faster than one batch). Keep it for reuse:
-     * what is kept is at most what the batches used. A failure only keeps
-     * the defaults. */
-    (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    (void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
-    for (j = 0; j < 2; j++) {
-        bufs[j].idx = calloc(n_sel + 1, sizeof *bufs[j].idx);
-        bufs[j].names = calloc(n_sel + 1, sizeof *bufs[j].names);
-        bufs[j].t = calloc(n_sel + 1, sizeof *bufs[j].t);
-        if (bufs[j].idx == NULL || bufs[j].names == NULL ||
-            bufs[j].t == NULL) {
-            cli_err("out of memory");
-            goto done;
-        }
+    b.idx = calloc(n_sel + 1, sizeof *b.idx);
+    b.names = calloc(n_sel + 1, sizeof *b.names);
+    b.t = calloc(n_sel + 1, sizeof *b.t);
+    if (b.idx == NULL || b.names == NULL || b.t == NULL) {
+        cli_err("out of memory");
+        goto done;
     }
     progress_start_bytes(&pg, "restoring", sel_bytes);
     if (npy != NULL) {
-        if (npy_writer_start(&w, npy, infos, &pg) != EXIT_OK)
-            goto done;
-        have_writer = 1;
-    }
-    for (k = 0, j = 0; k < n; j ^= 1) {
-        rs_batch *b = &bufs[j];
-        /* bufs[j ^ 1] may still be being written: b is free */
-        next_batch(infos, sel, n, &k, cap, b);
-        if (b->n == 0)
-            break;
-        if (have_writer && npy_writer_failed(&w))
-            break; /* reported by the writer; nothing more is read */
-        if (vs_ckpt_load_many(ck, step, b->names, b->n, b->t) != VS_OK) {
-            /* The batches before this one come first: a failure writing
-             * them is the one reported. */
-            b->n = 0;
-            if (have_writer) {
-                have_writer = 0;
-                if (npy_writer_finish(&w) != EXIT_OK) {
-                    progress_end(&pg);
-                    goto done;
-                }
+        /* Every selected tensor streamed into its file (npy_stream_all);
+         * the bar moves per tensor, weighted by its raw bytes, as each
+         * file is complete. */
+        for (k = 0; k < n; k++) {
+            if (sel[k]) {
+                b.idx[b.n] = k;
+                b.names[b.n++] = infos[k].name;
             }
+        }
+        if (npy_stream_all(ck, step, npy, infos, b.idx, b.names, b.n,
+                           &pg) != EXIT_OK)
+            goto done; /* printed, and the bar ended */
+    }
+    /* --safetensors: the tensors are read in batches of up to
+     * batch_bytes() raw bytes, each with one vs_ckpt_load_many call (which
+     * decodes all its chunks on the library's thread pool), and written
+     * as one file at the end. The bar moves per tensor read. */
+    for (k = 0; st != NULL && k < n;) {
+        next_batch(infos, sel, n, &k, batch_bytes(), &b);
+        if (b.n == 0)
+            break;
+        if (vs_ckpt_load_many(ck, step, b.names, b.n, b.t) != VS_OK) {
+            b.n = 0;
             progress_end(&pg);
             cli_err("%s", vs_errmsg());
             goto done;
         }
-        if (have_writer) {
-            if (npy_writer_put(&w, b) != EXIT_OK)
-                break; /* b is freed below */
-            continue;
-        }
-        for (i_b = 0; i_b < b->n; i_b++) {
-            const vs_tensor_info *ti = &infos[b->idx[i_b]];
+        for (i_b = 0; i_b < b.n; i_b++) {
+            const vs_tensor_info *ti = &infos[b.idx[i_b]];
             char *name = join(ti->name, "", "");
-            vs_tensor *t = b->t[i_b];
-            b->t[i_b] = NULL;
+            vs_tensor *t = b.t[i_b];
+            b.t[i_b] = NULL;
             if (name == NULL) {
                 vs_tensor_free(t);
                 progress_end(&pg);
@@ -649,13 +648,6 @@ int cmd_restore(int argc, char **argv)
             if (ti->raw_bytes > 0)
                 done_bytes += (uint64_t)ti->raw_bytes;
             progress_update(&pg, done_bytes);
-        }
-    }
-    if (have_writer) {
-        have_writer = 0;
-        if (npy_writer_finish(&w) != EXIT_OK) {
-            progress_end(&pg);
-            goto done;
         }
     }
     progress_end(&pg);
@@ -681,10 +673,7 @@ done:
     free(sel);
     vs_tensor_info_free(infos, n);
     vs_ckpt_close(ck);
-    if (have_writer) /* only on a path that already failed */
-        (void)npy_writer_finish(&w);
-    batch_free(&bufs[0]);
-    batch_free(&bufs[1]);
+    batch_free(&b);
     free(want);
     return rc;
 }

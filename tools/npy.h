@@ -29,6 +29,15 @@ void vst_npy_release(vs_tensor *t);
  * an I/O error, after which the partial file is removed. */
 int vst_npy_write(const char *path, const vs_tensor *t);
 
+/* The .npy (1.0) header of an array of dtype and shape, as vst_npy_write
+ * writes it: *len bytes into buf (cap >= VST_NPY_HEADER_MAX), a multiple
+ * of 64; *nbytes gets the data's size. VS_EDTYPE for bfloat16, VS_EINVAL
+ * for a bad shape; path only names the file in errors. */
+#define VST_NPY_HEADER_MAX 512
+int vst_npy_header(const char *path, vs_dtype dtype, int ndim,
+                   const int64_t *shape, unsigned char *buf, size_t cap,
+                   size_t *len, size_t *nbytes);
+
 /* The NumPy descr of a dtype ("<f4", "|b1"); NULL for bfloat16/invalid. */
 const char *vst_npy_descr(vs_dtype dtype);
 
