@@ -244,11 +244,11 @@ done
 [ ! -e out/README.txt ] && ok || fail "README.txt exported"
 equals "$(cd out && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other/key.npy ./other/scalar.npy ./steps.npy "
-# --safetensors read in batches (VARSTORE_BATCH_BYTES=20: be+conv1/biases,
-# conv1/weights, fort+half+mask, ...): the same file as in one
-run 0 restore m.db --safetensors one.st
-VARSTORE_BATCH_BYTES=20 run 0 restore m.db --safetensors batched.st
-same one.st batched.st
+# --safetensors streams into a temporary file renamed at the end: into a
+# folder that does not exist, a clear error and nothing written
+run 1 restore m.db --safetensors nodir/x.st
+equals "$(cat err.txt)" "varstore: cannot create a file beside 'nodir/x.st': No such file or directory"
+[ ! -e nodir ] && ok || fail "restore --safetensors created nodir"
 # a file that cannot be created (a directory where other/key.npy must
 # go): its error, exit 1, the tensors before it written, none after it
 mkdir -p outf/other/key.npy
@@ -489,6 +489,17 @@ if [ -n "$off" ]; then
     equals "$(cat err.txt)" "varstore: cannot create 'dmg3/mask.npy': Is a directory"
     equals "$(cd dmg3 && find . -type f | sort | tr '\n' ' ')" \
         "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy "
+    # --safetensors over an existing file: the damage is reported, the
+    # file is left as it was and no temporary file stays beside it
+    echo keep >dmg.st
+    run 1 restore m2.db --step 10 --safetensors dmg.st
+    has err.txt "other/key"
+    equals "$(wc -l <err.txt)" 1
+    equals "$(cat dmg.st)" "keep"
+    equals "$(ls | grep -c '\.tmp-')" "0"
+    # the tensors before the damage can still be exported
+    run 0 restore m2.db --step 10 --safetensors part.st --tensor be --tensor mask
+    has out.txt "restored 2 tensors of step 10 to part.st"
 else
     fail "could not find the stored bytes to corrupt"
 fi

@@ -227,6 +227,23 @@ def run(tmp):
     want = (bits.astype(np.uint32) << 16).view(np.float32)
     check(got.dtype == np.float32 and same_bits(got, want),
           "multi-chunk bfloat16 widened")
+    # the same checkpoint streamed into one safetensors file: every
+    # tensor's bytes (bfloat16 kept) at the offsets its header gives
+    mst2 = os.path.join(tmp, "multi_out.safetensors")
+    vs("restore", mdb, "--safetensors", mst2)
+    with open(mst2, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    hdr = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    check(len(body) == off, "multi-chunk safetensors data size")
+    for name, e in header.items():
+        g = hdr.get(name, {})
+        b0, b1 = e["data_offsets"]
+        g0, g1 = g.get("data_offsets", [0, -1])
+        check(g.get("dtype") == e["dtype"] and g.get("shape") == e["shape"]
+              and body[g0:g1] == b"".join(blobs)[b0:b1],
+              "multi-chunk safetensors %s" % name)
 
 
 if __name__ == "__main__":

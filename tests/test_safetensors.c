@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,88 @@ static void test_safetensors__write_failures_leave_nothing(void **state)
     vs_tensor_free(t);
 }
 
+/* The piecewise writer: pieces put in any order (here backwards, two per
+ * tensor) give the file vst_st_write gives; a piece outside its tensor or
+ * not of whole elements is refused; a commit with bytes missing at the end
+ * fails and leaves nothing; a discard leaves nothing. */
+static void test_safetensors__piecewise_writer(void **state)
+{
+    int64_t s1[1] = {6}, s2[2] = {2, 3};
+    vs_tensor *a = NULL, *b = NULL;
+    vst_st_writer *w = NULL;
+    vst_st_file *f = NULL;
+    char other[600], want[700];
+    const char *mk[1] = {"k"}, *mv[1] = {"v"};
+    (void)state;
+
+    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, s1, &a), VS_OK);
+    assert_int_equal(vs_tensor_new(VS_FLOAT16, 2, s2, &b), VS_OK);
+    for (int i = 0; i < 6; i++) {
+        ((float *)a->data)[i] = (float)i * 1.5f - 2.0f;
+        ((uint16_t *)b->data)[i] = (uint16_t)(i * 1000 + 2500);
+    }
+    const char *names[2] = {"a", "b/c"};
+    const vs_tensor *ts[2] = {a, b};
+    snprintf(other, sizeof other, "%s.whole", tmp_path);
+    assert_int_equal(vst_st_write(other, names, ts, 2, mk, mv, 1), VS_OK);
+
+    vst_st_desc d[2] = {{"a", VS_FLOAT32, 1, s1}, {"b/c", VS_FLOAT16, 2, s2}};
+    assert_int_equal(vst_st_create(tmp_path, d, 2, mk, mv, 1, &w), VS_OK);
+    assert_int_equal(access(tmp_path, F_OK), -1); /* not before commit */
+    assert_int_equal(vst_st_put(w, 1, 6, (char *)b->data + 6, 6), VS_OK);
+    assert_int_equal(vst_st_put(w, 1, 0, b->data, 6), VS_OK);
+    assert_int_equal(vst_st_put(w, 0, 12, (char *)a->data + 12, 12), VS_OK);
+    assert_int_equal(vst_st_put(w, 0, 0, a->data, 12), VS_OK);
+    assert_int_equal(vst_st_put(w, 0, 20, a->data, 8), VS_EINVAL);
+    assert_int_equal(vst_st_put(w, 1, 1, b->data, 2), VS_EINVAL);
+    assert_int_equal(vst_st_put(w, 2, 0, b->data, 2), VS_EINVAL);
+    assert_int_equal(vst_st_commit(w), VS_OK);
+    {
+        FILE *x = fopen(tmp_path, "rb"), *y = fopen(other, "rb");
+        unsigned char bx[512], by[512];
+        size_t nx, ny;
+        assert_non_null(x);
+        assert_non_null(y);
+        nx = fread(bx, 1, sizeof bx, x);
+        ny = fread(by, 1, sizeof by, y);
+        fclose(x);
+        fclose(y);
+        assert_int_equal(nx, ny);
+        assert_memory_equal(bx, by, nx);
+    }
+    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    assert_int_equal(f->n, 2);
+    vst_st_free(f);
+    remove(other);
+    remove(tmp_path);
+
+    /* the last tensor never put: the commit fails, nothing is left */
+    assert_int_equal(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w), VS_OK);
+    assert_int_equal(vst_st_put(w, 0, 0, a->data, 24), VS_OK);
+    assert_int_equal(vst_st_commit(w), VS_EIO);
+    assert_non_null(strstr(vst_errmsg(), "bytes written of"));
+    assert_int_equal(access(tmp_path, F_OK), -1);
+    /* a discard leaves nothing either (the temporary file is gone: the
+     * folder holds no file named after tmp_path's) */
+    snprintf(want, sizeof want, "%s.tmp-*", tmp_path);
+    assert_int_equal(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w), VS_OK);
+    {
+        glob_t g;
+        assert_int_equal(glob(want, 0, NULL, &g), 0);
+        assert_int_equal(g.gl_pathc, 1); /* the temporary file */
+        globfree(&g);
+    }
+    vst_st_discard(w);
+    assert_int_equal(access(tmp_path, F_OK), -1);
+    {
+        glob_t g;
+        assert_int_equal(glob(want, 0, NULL, &g), GLOB_NOMATCH);
+        globfree(&g);
+    }
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
 /* Every truncation and many byte changes of a valid file: each read either
  * succeeds or fails with out NULL, never crashes (ASan/UBSan). */
 static void test_safetensors__mutations_never_crash(void **state)
@@ -373,6 +456,7 @@ int main(void)
         T(test_safetensors__escaped_names_decoded),
         T(test_safetensors__hostile_files_refused),
         T(test_safetensors__write_failures_leave_nothing),
+        T(test_safetensors__piecewise_writer),
         T(test_safetensors__mutations_never_crash),
 #undef T
     };

@@ -1,7 +1,8 @@
 /* varstore CLI: `varstore restore` (cmd_restore). Exports a checkpoint to
- * .npy files or one safetensors file. It reads the tensors in batches;
- * with --npy, a writer thread (plus a helper thread per batch) writes one
- * batch's files while the next batch is read. */
+ * .npy files or one safetensors file, streaming it (vs_ckpt_stream): each
+ * chunk is written into its place in the output as soon as the library's
+ * threads have decoded and checked it, so memory stays at a few chunks
+ * whatever the model's size. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,32 +132,13 @@ static int make_parents(char *path, size_t known, char **why)
     return EXIT_OK;
 }
 
-/* The most raw bytes `restore --safetensors` reads in one
- * vs_ckpt_load_many call (every tensor is kept until the file is written,
- * so one big batch is cheapest; a tensor larger than this is a batch of
- * its own). VARSTORE_BATCH_BYTES overrides it (the tests use it to get
- * many batches). */
-static uint64_t batch_bytes(void)
-{
-    const char *d = getenv("VARSTORE_BATCH_BYTES");
-    char *end;
-    if (d != NULL && *d != '\0') {
-        unsigned long long v = strtoull(d, &end, 10);
-        if (*end == '\0')
-            return (uint64_t)v;
-    }
-    return (uint64_t)512 << 20;
-}
-
-/* One batch of selected tensors: idx[i] indexes the checkpoint's infos,
- * names[i] is that tensor's name, t[i] the tensor read (owned; NULL once
- * handed on or freed). */
+/* The selected tensors: idx[i] indexes the checkpoint's infos, names[i]
+ * is that tensor's name. */
 typedef struct {
     size_t *idx;
     const char **names;
-    vs_tensor **t;
     size_t n;
-} rs_batch;
+} selection;
 
 /* How many of the first plen bytes of file (its folder) name a folder
  * known to exist: the longest part of them, ending before a '/' or at
@@ -192,6 +173,14 @@ static size_t known_dir(const char *file, size_t plen, const char *dir_ok)
  * whole and checked. */
 #define SINK_FAILED 1 /* a callback's own failure (library codes are < 0) */
 
+/* The failure of the lowest tensor so far, from any thread. */
+typedef struct {
+    pthread_mutex_t mu;
+    char *msg;  /* NULL: none, or out of memory (nomem) */
+    size_t i;
+    int nomem;  /* a failure whose message could not be kept */
+} first_err;
+
 typedef struct {
     const char *dir;
     const vs_tensor_info *infos;
@@ -202,10 +191,7 @@ typedef struct {
     char *dir_ok;      /* the folder the last file went into (it exists) */
     progress *pg;
     uint64_t done_bytes;
-    pthread_mutex_t mu; /* err, err_i */
-    char *err;          /* the failure of the lowest tensor, or NULL */
-    size_t err_i;
-    int err_nomem;      /* a failure whose message could not be kept */
+    first_err fe;
 } npy_stream;
 
 static int host_little(void)
@@ -219,19 +205,35 @@ static int host_little(void)
 /* Records the failure of tensor i, message m (owned; NULL: out of
  * memory), kept if it is the lowest tensor's so far; returns SINK_FAILED.
  * Thread-safe. */
-static int ns_take_err(npy_stream *ns, size_t i, char *m)
+static int fe_take(first_err *fe, size_t i, char *m)
 {
-    pthread_mutex_lock(&ns->mu);
-    if ((ns->err == NULL && !ns->err_nomem) || i < ns->err_i) {
-        free(ns->err);
-        ns->err = m;
-        ns->err_nomem = m == NULL;
-        ns->err_i = i;
+    pthread_mutex_lock(&fe->mu);
+    if ((fe->msg == NULL && !fe->nomem) || i < fe->i) {
+        free(fe->msg);
+        fe->msg = m;
+        fe->nomem = m == NULL;
+        fe->i = i;
         m = NULL;
     }
-    pthread_mutex_unlock(&ns->mu);
+    pthread_mutex_unlock(&fe->mu);
     free(m);
     return SINK_FAILED;
+}
+
+/* Prints the failure of a stream that returned r. */
+static void stream_report(const first_err *fe, int r)
+{
+    if (r != SINK_FAILED)
+        cli_err("%s", vs_errmsg());
+    else if (fe->msg != NULL)
+        cli_err("%s", fe->msg);
+    else
+        cli_err("out of memory");
+}
+
+static int ns_take_err(npy_stream *ns, size_t i, char *m)
+{
+    return fe_take(&ns->fe, i, m);
 }
 
 /* "what 'file': strerror(e)" for tensor i, as ns_take_err. */
@@ -240,27 +242,6 @@ static int ns_fail(npy_stream *ns, size_t i, const char *what,
 {
     return ns_take_err(ns, i, fmt_new("%s '%s': %s", what, file,
                                       strerror(e)));
-}
-
-/* Writes all of p[0..len) at pos; -1 with errno on failure. */
-static int pwrite_all(int fd, const unsigned char *p, size_t len,
-                      uint64_t pos)
-{
-    while (len > 0) {
-        size_t part = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
-        ssize_t w = pwrite(fd, p, part, (off_t)pos);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-        pos += (uint64_t)w;
-    }
-    return 0;
 }
 
 static int ns_begin(void *ctx, size_t i)
@@ -314,7 +295,7 @@ static int ns_begin(void *ctx, size_t i)
     ns->fd[i] = fd;
     ns->path[i] = file; /* removed again unless it ends */
     ns->hlen[i] = hlen;
-    if (pwrite_all(fd, hdr, hlen, 0) != 0)
+    if (vst_pwrite_all(fd, hdr, hlen, 0) != 0)
         return ns_fail(ns, i, "cannot write", file, errno);
     return 0;
 }
@@ -362,7 +343,7 @@ static int ns_write(void *ctx, size_t i, uint64_t off, const void *data,
         p = conv;
     }
     if (ns->hlen[i] > UINT64_MAX - off ||
-        pwrite_all(ns->fd[i], p, out_len, ns->hlen[i] + off) != 0)
+        vst_pwrite_all(ns->fd[i], p, out_len, ns->hlen[i] + off) != 0)
         rc = ns_fail(ns, i, "cannot write", ns->path[i], errno);
     free(conv);
     return rc;
@@ -407,7 +388,7 @@ static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
         free(ns.hlen);
         return cli_err("out of memory");
     }
-    if (pthread_mutex_init(&ns.mu, NULL) != 0) {
+    if (pthread_mutex_init(&ns.fe.mu, NULL) != 0) {
         free(ns.fd);
         free(ns.path);
         free(ns.hlen);
@@ -423,12 +404,7 @@ static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
     r = vs_ckpt_stream(ck, step, names, n, &sink);
     if (r != VS_OK) {
         progress_end(pg);
-        if (r != SINK_FAILED)
-            cli_err("%s", vs_errmsg());
-        else if (ns.err != NULL)
-            cli_err("%s", ns.err);
-        else
-            cli_err("out of memory");
+        stream_report(&ns.fe, r);
         rc = EXIT_ERR;
     }
     /* Whatever did not end is incomplete: closed and removed. */
@@ -440,8 +416,8 @@ static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
             free(ns.path[i]);
         }
     }
-    pthread_mutex_destroy(&ns.mu);
-    free(ns.err);
+    pthread_mutex_destroy(&ns.fe.mu);
+    free(ns.fe.msg);
     free(ns.dir_ok);
     free(ns.fd);
     free(ns.path);
@@ -449,36 +425,94 @@ static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
     return rc;
 }
 
-/* The next batch: selected tensors from *k on, in order, up to cap raw
- * bytes (at least one tensor). */
-static void next_batch(const vs_tensor_info *infos, const char *sel,
-                       size_t n, size_t *k, uint64_t cap, rs_batch *b)
+/* restore --safetensors streams the tensors into one file the same way:
+ * its header (offsets from the tensors' sizes) is written first, to a
+ * temporary file beside DST, then every chunk is written in its place by
+ * the decoding threads; the file is renamed over DST once every tensor
+ * ended (vst_st_*). Memory stays at a few chunks. */
+typedef struct {
+    vst_st_writer *w;
+    const vs_tensor_info *infos;
+    const size_t *idx;
+    progress *pg;
+    uint64_t done_bytes;
+    first_err fe;
+} st_stream;
+
+static int sts_write(void *ctx, size_t i, uint64_t off, const void *data,
+                     size_t len)
 {
-    uint64_t bytes = 0;
-    b->n = 0;
-    for (; *k < n; (*k)++) {
-        uint64_t rb;
-        if (!sel[*k])
-            continue;
-        rb = infos[*k].raw_bytes > 0 ? (uint64_t)infos[*k].raw_bytes : 0;
-        if (b->n > 0 && bytes + rb > cap)
-            break;
-        bytes += rb;
-        b->idx[b->n] = *k;
-        b->names[b->n] = infos[*k].name;
-        b->t[b->n] = NULL;
-        b->n++;
-    }
+    st_stream *ss = ctx;
+    if (vst_st_put(ss->w, i, off, data, len) != VS_OK)
+        return fe_take(&ss->fe, i, join(vst_errmsg(), "", ""));
+    return 0;
 }
 
-static void batch_free(rs_batch *b)
+static int sts_end(void *ctx, size_t i)
 {
+    st_stream *ss = ctx;
+    const vs_tensor_info *ti = &ss->infos[ss->idx[i]];
+    ss->done_bytes += ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
+    progress_update(ss->pg, ss->done_bytes);
+    return 0;
+}
+
+static int st_stream_all(vs_ckpt *ck, int64_t step, const char *dst,
+                         const vs_tensor_info *infos, const size_t *idx,
+                         const char *const *names, size_t n, progress *pg)
+{
+    st_stream ss;
+    vs_stream_sink sink;
+    vst_st_desc *d = calloc(n + 1, sizeof *d);
+    char stepbuf[32];
+    const char *mk[2] = {"format", "step"};
+    const char *mv[2];
     size_t i;
-    for (i = 0; b->t != NULL && i < b->n; i++)
-        vs_tensor_free(b->t[i]);
-    free(b->idx);
-    free(b->names);
-    free(b->t);
+    int r;
+    if (d == NULL)
+        return cli_err("out of memory");
+    for (i = 0; i < n; i++) {
+        const vs_tensor_info *ti = &infos[idx[i]];
+        d[i].name = ti->name;
+        d[i].dtype = ti->dtype;
+        d[i].ndim = ti->ndim;
+        d[i].shape = ti->shape;
+    }
+    snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)step);
+    mv[0] = "varstore";
+    mv[1] = stepbuf;
+    memset(&ss, 0, sizeof ss);
+    ss.infos = infos;
+    ss.idx = idx;
+    ss.pg = pg;
+    r = vst_st_create(dst, d, n, mk, mv, 2, &ss.w);
+    free(d);
+    if (r != VS_OK) {
+        progress_end(pg);
+        return cli_err("%s", vst_errmsg());
+    }
+    if (pthread_mutex_init(&ss.fe.mu, NULL) != 0) {
+        vst_st_discard(ss.w);
+        progress_end(pg);
+        return cli_err("cannot create a mutex");
+    }
+    memset(&sink, 0, sizeof sink);
+    sink.write = sts_write;
+    sink.end = sts_end;
+    sink.ctx = &ss;
+    r = vs_ckpt_stream(ck, step, names, n, &sink);
+    if (r != VS_OK) {
+        vst_st_discard(ss.w);
+        progress_end(pg);
+        stream_report(&ss.fe, r);
+    } else if (vst_st_commit(ss.w) != VS_OK) {
+        progress_end(pg);
+        cli_err("%s", vst_errmsg());
+        r = VS_EIO;
+    }
+    pthread_mutex_destroy(&ss.fe.mu);
+    free(ss.fe.msg);
+    return r == VS_OK ? EXIT_OK : EXIT_ERR;
 }
 
 int cmd_restore(int argc, char **argv)
@@ -489,11 +523,10 @@ int cmd_restore(int argc, char **argv)
     int64_t step = VS_LATEST;
     vs_tensor_info *infos = NULL;
     vs_ckpt *ck = NULL; /* one open and one snapshot for every read */
-    rs_batch b = {0};
-    size_t n = 0, k, i_b, n_sel = 0;
-    uint64_t sel_bytes = 0, done_bytes = 0;
+    selection b = {0};
+    size_t n = 0, k, n_sel = 0;
+    uint64_t sel_bytes = 0;
     char *sel = NULL;
-    tensor_list l = {0};
     progress pg;
 
     want = calloc((size_t)argc + 1, sizeof *want);
@@ -596,84 +629,36 @@ int cmd_restore(int argc, char **argv)
     }
     b.idx = calloc(n_sel + 1, sizeof *b.idx);
     b.names = calloc(n_sel + 1, sizeof *b.names);
-    b.t = calloc(n_sel + 1, sizeof *b.t);
-    if (b.idx == NULL || b.names == NULL || b.t == NULL) {
+    if (b.idx == NULL || b.names == NULL) {
         cli_err("out of memory");
         goto done;
     }
+    for (k = 0; k < n; k++) {
+        if (sel[k]) {
+            b.idx[b.n] = k;
+            b.names[b.n++] = infos[k].name;
+        }
+    }
+    /* Every selected tensor is streamed into its file (--npy) or into its
+     * place in the one file (--safetensors); the bar moves per tensor,
+     * weighted by its raw bytes, as each one is complete. */
     progress_start_bytes(&pg, "restoring", sel_bytes);
-    if (npy != NULL) {
-        /* Every selected tensor streamed into its file (npy_stream_all);
-         * the bar moves per tensor, weighted by its raw bytes, as each
-         * file is complete. */
-        for (k = 0; k < n; k++) {
-            if (sel[k]) {
-                b.idx[b.n] = k;
-                b.names[b.n++] = infos[k].name;
-            }
-        }
-        if (npy_stream_all(ck, step, npy, infos, b.idx, b.names, b.n,
-                           &pg) != EXIT_OK)
-            goto done; /* printed, and the bar ended */
-    }
-    /* --safetensors: the tensors are read in batches of up to
-     * batch_bytes() raw bytes, each with one vs_ckpt_load_many call (which
-     * decodes all its chunks on the library's thread pool), and written
-     * as one file at the end. The bar moves per tensor read. */
-    for (k = 0; st != NULL && k < n;) {
-        next_batch(infos, sel, n, &k, batch_bytes(), &b);
-        if (b.n == 0)
-            break;
-        if (vs_ckpt_load_many(ck, step, b.names, b.n, b.t) != VS_OK) {
-            b.n = 0;
-            progress_end(&pg);
-            cli_err("%s", vs_errmsg());
-            goto done;
-        }
-        for (i_b = 0; i_b < b.n; i_b++) {
-            const vs_tensor_info *ti = &infos[b.idx[i_b]];
-            char *name = join(ti->name, "", "");
-            vs_tensor *t = b.t[i_b];
-            b.t[i_b] = NULL;
-            if (name == NULL) {
-                vs_tensor_free(t);
-                progress_end(&pg);
-                cli_err("out of memory");
-                goto done;
-            }
-            if (tl_add(&l, name, t) != EXIT_OK) {
-                progress_end(&pg);
-                goto done;
-            }
-            if (ti->raw_bytes > 0)
-                done_bytes += (uint64_t)ti->raw_bytes;
-            progress_update(&pg, done_bytes);
-        }
-    }
+    if (npy != NULL
+            ? npy_stream_all(ck, step, npy, infos, b.idx, b.names, b.n,
+                             &pg) != EXIT_OK
+            : st_stream_all(ck, step, st, infos, b.idx, b.names, b.n,
+                            &pg) != EXIT_OK)
+        goto done; /* printed, and the bar ended */
     progress_end(&pg);
-    if (st != NULL) {
-        char stepbuf[32];
-        const char *mk[2] = {"format", "step"};
-        const char *mv[2];
-        snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)step);
-        mv[0] = "varstore";
-        mv[1] = stepbuf;
-        if (vst_st_write(st, (const char *const *)l.names,
-                         (const vs_tensor *const *)l.tensors, l.n, mk, mv,
-                         2) != VS_OK) {
-            cli_err("%s", vst_errmsg());
-            goto done;
-        }
-    }
     printf("restored %zu tensors of step %lld to %s\n", n_sel,
            (long long)step, npy ? npy : st);
     rc = EXIT_OK;
 done:
-    tl_free(&l);
+    free(b.idx);
+    free(b.names);
     free(sel);
     vs_tensor_info_free(infos, n);
     vs_ckpt_close(ck);
-    batch_free(&b);
     free(want);
     return rc;
 }

@@ -695,34 +695,75 @@ static void sb_json_str(sbuf_t *b, const char *s)
     sb_add(b, "\"", 1);
 }
 
-int vst_st_write(const char *path, const char *const *names,
-                 const vs_tensor *const *tensors, size_t n,
-                 const char *const *meta_keys, const char *const *meta_values,
-                 size_t n_meta)
+struct vst_st_writer {
+    char *path, *tmp;
+    int fd;
+    size_t n;
+    uint64_t data_start, total; /* header end; data section size */
+    uint64_t *off;              /* n tensor offsets in the data section */
+    uint64_t *len;              /* n tensor sizes */
+    size_t *es;                 /* n element sizes */
+};
+
+static void writer_free(vst_st_writer *w)
+{
+    if (w == NULL)
+        return;
+    free(w->path);
+    free(w->tmp);
+    free(w->off);
+    free(w->len);
+    free(w->es);
+    free(w);
+}
+
+int vst_st_create(const char *path, const vst_st_desc *d, size_t n,
+                  const char *const *meta_keys,
+                  const char *const *meta_values, size_t n_meta,
+                  vst_st_writer **out)
 {
     sbuf_t b = {0};
-    char num[96], *tmp = NULL;
+    char num[96];
     size_t i, j, off = 0, nbytes, plen;
     unsigned char lenb[8];
     uint64_t hlen;
-    FILE *fp = NULL;
-    int fd = -1, rc = VS_OK, k;
+    vst_st_writer *w;
+    int rc = VS_OK, k;
 
-    if (path == NULL || (n > 0 && (names == NULL || tensors == NULL)) ||
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL || out == NULL || (n > 0 && d == NULL) ||
         (n_meta > 0 && (meta_keys == NULL || meta_values == NULL)))
-        return vst_fail(VS_EINVAL, "vst_st_write: NULL argument");
+        return vst_fail(VS_EINVAL, "vst_st_create: NULL argument");
     for (i = 0; i < n; i++) {
-        if (names[i] == NULL || tensors[i] == NULL)
-            return vst_fail(VS_EINVAL, "vst_st_write: NULL tensor or name");
-        if (strcmp(names[i], "__metadata__") == 0)
+        if (d[i].name == NULL || (d[i].ndim > 0 && d[i].shape == NULL))
+            return vst_fail(VS_EINVAL, "vst_st_create: NULL tensor or name");
+        if (strcmp(d[i].name, "__metadata__") == 0)
             return vst_fail(VS_EINVAL,
                             "%s: a tensor cannot be named '__metadata__'",
                             path);
         for (j = 0; j < i; j++)
-            if (strcmp(names[i], names[j]) == 0)
+            if (strcmp(d[i].name, d[j].name) == 0)
                 return vst_fail(VS_EINVAL, "%s: duplicate tensor name '%s'",
-                                path, names[i]);
+                                path, d[i].name);
     }
+    w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return vst_fail(VS_ENOMEM, "out of memory");
+    w->fd = -1;
+    w->n = n;
+    w->off = calloc(n + 1, sizeof *w->off);
+    w->len = calloc(n + 1, sizeof *w->len);
+    w->es = calloc(n + 1, sizeof *w->es);
+    plen = strlen(path);
+    w->path = malloc(plen + 1);
+    w->tmp = malloc(plen + 64);
+    if (w->off == NULL || w->len == NULL || w->es == NULL ||
+        w->path == NULL || w->tmp == NULL) {
+        writer_free(w);
+        return vst_fail(VS_ENOMEM, "out of memory");
+    }
+    memcpy(w->path, path, plen + 1);
     sb_str(&b, "{");
     if (n_meta > 0) {
         sb_str(&b, "\"__metadata__\":{");
@@ -736,46 +777,56 @@ int vst_st_write(const char *path, const char *const *names,
         sb_str(&b, "}");
     }
     for (i = 0; i < n; i++) {
-        const vs_tensor *t = tensors[i];
-        const char *dn = vst_st_dtype_name(t->dtype);
+        const char *dn = vst_st_dtype_name(d[i].dtype);
         if (dn == NULL) {
-            free(b.p);
-            return vst_fail(VS_EDTYPE, "%s: tensor '%s' has an invalid dtype",
-                            path, names[i]);
+            rc = vst_fail(VS_EDTYPE, "%s: tensor '%s' has an invalid dtype",
+                          path, d[i].name);
+            break;
         }
-        rc = vs_shape_check(t->dtype, t->ndim, t->shape, NULL, &nbytes);
+        rc = vs_shape_check(d[i].dtype, d[i].ndim, d[i].shape, NULL,
+                            &nbytes);
         if (rc) {
-            free(b.p);
-            return vst_fail(rc, "%s: tensor '%s': %s", path, names[i],
-                            vs_errmsg());
+            rc = vst_fail(rc, "%s: tensor '%s': %s", path, d[i].name,
+                          vs_errmsg());
+            break;
         }
         if (i || n_meta)
             sb_str(&b, ",");
-        sb_json_str(&b, names[i]);
+        sb_json_str(&b, d[i].name);
         sb_str(&b, ":{\"dtype\":\"");
         sb_str(&b, dn);
         sb_str(&b, "\",\"shape\":[");
-        for (k = 0; k < t->ndim; k++) {
+        for (k = 0; k < d[i].ndim; k++) {
             snprintf(num, sizeof num, "%s%lld", k ? "," : "",
-                     (long long)t->shape[k]);
+                     (long long)d[i].shape[k]);
             sb_str(&b, num);
         }
         if (vst_add_size(off, nbytes, &j) != 0) {
-            free(b.p);
-            return vst_fail(VS_EINVAL, "%s: total size overflows", path);
+            rc = vst_fail(VS_EINVAL, "%s: total size overflows", path);
+            break;
         }
         snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, j);
         sb_str(&b, num);
+        w->off[i] = off;
+        w->len[i] = nbytes;
+        w->es[i] = vs_dtype_size(d[i].dtype);
         off = j;
     }
     sb_str(&b, "}");
     while (!b.oom && b.len % 8 != 0) /* the reference writer's alignment */
         sb_str(&b, " ");
-    if (b.oom) {
+    if (rc == VS_OK && b.oom)
+        rc = vst_fail(VS_ENOMEM, "out of memory");
+    if (rc == VS_OK && (uint64_t)off > (uint64_t)INT64_MAX - 8 - b.len)
+        rc = vst_fail(VS_EINVAL, "%s: total size overflows", path);
+    if (rc != VS_OK) {
         free(b.p);
-        return vst_fail(VS_ENOMEM, "out of memory");
+        writer_free(w);
+        return rc;
     }
     hlen = b.len;
+    w->data_start = 8 + hlen;
+    w->total = off;
     for (k = 0; k < 8; k++)
         lenb[k] = (unsigned char)(hlen >> (8 * k));
 
@@ -783,91 +834,144 @@ int vst_st_write(const char *path, const char *const *names,
      * fopen would create path itself (mkstemp's 0600 would stay on the
      * renamed file); O_EXCL and a fresh name per try keep it private to
      * this call. */
-    plen = strlen(path);
-    tmp = malloc(plen + 64);
-    if (tmp == NULL) {
-        free(b.p);
-        return vst_fail(VS_ENOMEM, "out of memory");
-    }
     {
         static _Atomic unsigned long counter;
         unsigned long tries;
         for (tries = 0; tries < 100; tries++) {
-            snprintf(tmp, plen + 64, "%s.tmp-%ld-%lu", path, (long)getpid(),
-                     counter++);
-            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            if (fd >= 0 || errno != EEXIST)
+            snprintf(w->tmp, plen + 64, "%s.tmp-%ld-%lu", path,
+                     (long)getpid(), counter++);
+            w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                         0666);
+            if (w->fd >= 0 || errno != EEXIST)
                 break;
         }
     }
-    if (fd < 0) {
+    if (w->fd < 0) {
         rc = vst_fail(VS_EIO, "cannot create a file beside '%s': %s", path,
                       strerror(errno));
-        free(tmp);
         free(b.p);
+        writer_free(w);
         return rc;
     }
-    fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        rc = VS_EIO;
-        goto fail;
+    if (vst_pwrite_all(w->fd, lenb, 8, 0) != 0 ||
+        vst_pwrite_all(w->fd, b.p, b.len, 8) != 0) {
+        rc = vst_fail(VS_EIO, "cannot write '%s': %s", path,
+                      strerror(errno));
+        free(b.p);
+        vst_st_discard(w);
+        return rc;
     }
-    if (fwrite(lenb, 1, 8, fp) != 8 || fwrite(b.p, 1, b.len, fp) != b.len) {
-        rc = VS_EIO;
-        goto fail;
-    }
-    for (i = 0; i < n; i++) {
-        const vs_tensor *t = tensors[i];
-        size_t es = vs_dtype_size(t->dtype);
-        nbytes = vs_tensor_nbytes(t);
-        if (nbytes == 0)
-            continue;
-        if (host_is_little() || es == 1) {
-            if (fwrite(t->data, 1, nbytes, fp) != nbytes) {
-                rc = VS_EIO;
-                goto fail;
-            }
-        } else {
-            const unsigned char *p = t->data;
-            unsigned char e[8];
-            size_t q, x;
-            for (q = 0; q < nbytes; q += es) {
-                for (x = 0; x < es; x++)
-                    e[x] = p[q + es - 1 - x];
-                if (fwrite(e, 1, es, fp) != es) {
-                    rc = VS_EIO;
-                    goto fail;
-                }
-            }
-        }
-    }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        rc = VS_EIO;
-        goto fail;
-    }
-    if (fclose(fp) != 0) {
-        fp = NULL;
-        rc = VS_EIO;
-        goto fail;
-    }
-    fp = NULL;
-    if (rename(tmp, path) != 0) {
-        rc = VS_EIO;
-        goto fail;
-    }
-    free(tmp);
     free(b.p);
+    *out = w;
     return VS_OK;
-fail:
-    {
-        int e = errno;
-        if (fp != NULL)
-            fclose(fp);
-        unlink(tmp);
-        rc = vst_fail(VS_EIO, "cannot write '%s': %s", path, strerror(e));
+}
+
+int vst_st_put(vst_st_writer *w, size_t i, uint64_t off, const void *data,
+               size_t len)
+{
+    const unsigned char *p = data;
+    unsigned char *sw = NULL;
+    int rc = VS_OK;
+    if (w == NULL || i >= w->n || (len > 0 && data == NULL))
+        return vst_fail(VS_EINVAL, "vst_st_put: bad argument");
+    if (off > w->len[i] || len > w->len[i] - off ||
+        (w->es[i] > 1 && (off % w->es[i] != 0 || len % w->es[i] != 0)))
+        return vst_fail(VS_EINVAL,
+                        "%s: bytes [%llu, +%zu) do not fit tensor %zu", w->path,
+                        (unsigned long long)off, len, i);
+    if (len == 0)
+        return VS_OK;
+    if (!host_is_little() && w->es[i] > 1) {
+        sw = malloc(len);
+        if (sw == NULL)
+            return vst_fail(VS_ENOMEM, "out of memory");
+        memcpy(sw, data, len);
+        vst_byteswap(sw, len / w->es[i], w->es[i]);
+        p = sw;
     }
-    free(tmp);
-    free(b.p);
+    if (vst_pwrite_all(w->fd, p, len, w->data_start + w->off[i] + off) != 0)
+        rc = vst_fail(VS_EIO, "cannot write '%s': %s", w->path,
+                      strerror(errno));
+    free(sw);
     return rc;
+}
+
+int vst_st_commit(vst_st_writer *w)
+{
+    struct stat st;
+    int rc = VS_OK, e = 0;
+    if (w == NULL)
+        return vst_fail(VS_EINVAL, "vst_st_commit: NULL argument");
+    /* The file must be exactly header + data long: a last tensor never
+     * put leaves it short. (Bytes missing before the end would be a hole
+     * of zeros, which only the caller can rule out: restore puts every
+     * byte the library checked.) */
+    if (fstat(w->fd, &st) != 0) {
+        e = errno;
+    } else if ((uint64_t)st.st_size != w->data_start + w->total) {
+        rc = vst_fail(VS_EIO, "cannot write '%s': %llu bytes written of "
+                      "%llu", w->path, (unsigned long long)st.st_size,
+                      (unsigned long long)(w->data_start + w->total));
+        vst_st_discard(w);
+        return rc;
+    }
+    if (e == 0 && fsync(w->fd) != 0)
+        e = errno;
+    if (close(w->fd) != 0 && e == 0)
+        e = errno;
+    w->fd = -1;
+    if (e == 0 && rename(w->tmp, w->path) != 0)
+        e = errno;
+    if (e != 0) {
+        rc = vst_fail(VS_EIO, "cannot write '%s': %s", w->path, strerror(e));
+        (void)unlink(w->tmp); /* already failing: best effort */
+    }
+    writer_free(w);
+    return rc;
+}
+
+void vst_st_discard(vst_st_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        (void)close(w->fd); /* the file is removed next */
+    (void)unlink(w->tmp);   /* best effort: nothing to report to */
+    writer_free(w);
+}
+
+int vst_st_write(const char *path, const char *const *names,
+                 const vs_tensor *const *tensors, size_t n,
+                 const char *const *meta_keys, const char *const *meta_values,
+                 size_t n_meta)
+{
+    vst_st_desc *d;
+    vst_st_writer *w = NULL;
+    size_t i;
+    int rc;
+
+    if (path == NULL || (n > 0 && (names == NULL || tensors == NULL)))
+        return vst_fail(VS_EINVAL, "vst_st_write: NULL argument");
+    for (i = 0; i < n; i++)
+        if (names[i] == NULL || tensors[i] == NULL)
+            return vst_fail(VS_EINVAL, "vst_st_write: NULL tensor or name");
+    d = calloc(n + 1, sizeof *d);
+    if (d == NULL)
+        return vst_fail(VS_ENOMEM, "out of memory");
+    for (i = 0; i < n; i++) {
+        d[i].name = names[i];
+        d[i].dtype = tensors[i]->dtype;
+        d[i].ndim = tensors[i]->ndim;
+        d[i].shape = tensors[i]->shape;
+    }
+    rc = vst_st_create(path, d, n, meta_keys, meta_values, n_meta, &w);
+    free(d);
+    for (i = 0; rc == VS_OK && i < n; i++)
+        rc = vst_st_put(w, i, 0, tensors[i]->data,
+                        vs_tensor_nbytes(tensors[i]));
+    if (rc != VS_OK) {
+        vst_st_discard(w);
+        return rc;
+    }
+    return vst_st_commit(w);
 }

@@ -40,6 +40,29 @@ int vst_st_write(const char *path, const char *const *names,
                  const char *const *meta_keys, const char *const *meta_values,
                  size_t n_meta);
 
+/* The same file written piece by piece (restore --safetensors streams a
+ * checkpoint into it): vst_st_create writes the header of n tensors
+ * described by d (names unique) into a new temporary file beside path;
+ * vst_st_put writes bytes [off, off + len) of tensor i (whole elements,
+ * native byte order; written little-endian), from any thread, in any
+ * order; vst_st_commit checks the size, fsyncs and renames the file over
+ * path; vst_st_discard removes it. commit and discard free w. */
+typedef struct {
+    const char *name;
+    vs_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+} vst_st_desc;
+typedef struct vst_st_writer vst_st_writer;
+int vst_st_create(const char *path, const vst_st_desc *d, size_t n,
+                  const char *const *meta_keys,
+                  const char *const *meta_values, size_t n_meta,
+                  vst_st_writer **out);
+int vst_st_put(vst_st_writer *w, size_t i, uint64_t off, const void *data,
+               size_t len);
+int vst_st_commit(vst_st_writer *w);
+void vst_st_discard(vst_st_writer *w);
+
 /* "F32" etc., NULL for an invalid dtype; and the inverse (VS_EDTYPE). */
 const char *vst_st_dtype_name(vs_dtype dtype);
 int vst_st_dtype_from_name(const char *name, vs_dtype *out);

@@ -1,8 +1,13 @@
 /* varstore tools: the tools' thread-local error message and small helpers
- * (overflow-checked sizes, shape text, byte swapping). */
+ * (overflow-checked sizes, shape text, byte swapping, whole pwrites). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "vst.h"
 
@@ -95,4 +100,29 @@ int vst_check_bools(const uint8_t *p, size_t n, const char *what)
                             (unsigned)p[i]);
     }
     return VS_OK;
+}
+
+int vst_pwrite_all(int fd, const void *p, size_t len, uint64_t pos)
+{
+    const unsigned char *b = p;
+    while (len > 0) {
+        size_t part = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
+        ssize_t w;
+        if (pos > (uint64_t)INT64_MAX - part) {
+            errno = EFBIG;
+            return -1;
+        }
+        w = pwrite(fd, b, part, (off_t)pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        b += w;
+        len -= (size_t)w;
+        pos += (uint64_t)w;
+    }
+    return 0;
 }

@@ -28,6 +28,10 @@ int vst_add_size(size_t a, size_t b, size_t *out);
 char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 #define VST_SHAPE_STR_MAX (VS_MAX_DIMS * 24 + 16)
 
+/* Writes all of p[0..len) to fd at pos (pwrite, again after EINTR and
+ * short writes). 0, or -1 with errno set. Thread-safe. */
+int vst_pwrite_all(int fd, const void *p, size_t len, uint64_t pos);
+
 /* Reverses the bytes of each of n elements of size esize in place. */
 void vst_byteswap(void *data, size_t n, size_t esize);
 
