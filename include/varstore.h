@@ -622,11 +622,13 @@ typedef struct {
     int (*write)(void *ctx, size_t i, uint64_t offset, const void *data,
                  size_t len);
     /* Every byte of tensor i was written and its whole CRC checked: on
-     * the calling thread, once per tensor; a tensor of no bytes gets begin
-     * and end and no write. May be NULL. */
+     * the calling thread, once per tensor, in index order; a tensor of no
+     * bytes gets begin and end and no write. May be NULL. */
     int (*end)(void *ctx, size_t i);
     void *ctx;
     int threads; /* decoding threads; 0: all cores */
+    /* Callbacks may call the library (other loads, other handles), but
+     * not on f: its connection is the calling thread's during the call. */
 } vs_stream_sink;
 /** (added: performance) Reads n tensors of one step into a sink instead
  *  of memory: each chunk is decoded into a buffer of the worker's own and

@@ -83,11 +83,10 @@ static void *worker(void *varg)
     return NULL;
 }
 
-static int run_inline(size_t n, void *ctx, vs__job_fn prepare,
-                      vs__job_fn work, vs__job_fn consume)
+static int run_inline_jobs(size_t n, void *ctx, vs__job_fn prepare,
+                           vs__job_fn work, vs__job_fn consume)
 {
     char msg[VS_ERRMSG_MAX];
-    tl_worker = 0;
     for (size_t k = 0; k < n; k++) {
         int rc;
         if (prepare != NULL) {
@@ -106,6 +105,20 @@ static int run_inline(size_t n, void *ctx, vs__job_fn prepare,
         }
     }
     return VS_OK;
+}
+
+/* The jobs on this thread, as worker 0 of this run. The thread's own
+ * index is put back after: this may be a worker of an outer run (a
+ * vs_ckpt_stream callback calling the library), whose per-worker buffers
+ * must stay its own. */
+static int run_inline(size_t n, void *ctx, vs__job_fn prepare,
+                      vs__job_fn work, vs__job_fn consume)
+{
+    int saved = tl_worker;
+    tl_worker = 0;
+    int rc = run_inline_jobs(n, ctx, prepare, work, consume);
+    tl_worker = saved;
+    return rc;
 }
 
 int vs__pool_run(int threads, size_t n, size_t window, void *ctx,

@@ -124,9 +124,11 @@ typedef struct {
     const vs_stream_sink *sink; /* NULL: decode into items[i].dst */
     vs__buf outb[MAX_THREADS];
     size_t next_begin;   /* items before it have had begin called */
-    int sink_rc;         /* a begin callback failed: its return value */
-    size_t sink_item;    /* ... on this item */
-    const char *sink_what; /* "begin", or "end" (of an item of no bytes) */
+    size_t next_end;     /* items before it have ended */
+    int stop_rc;         /* a failure in the calling thread's order (a
+                            begin; an end or the CRC of an item of no
+                            bytes): nothing after it begins */
+    char *stop_msg;      /* its message (vs__malloc'ed; NULL: no memory) */
     atomic_size_t fail_k; /* lowest job whose work failed; SIZE_MAX: none */
 } load_ctx;
 
@@ -139,26 +141,83 @@ static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
                     c->path, it->key, (long long)it->step, seq, why);
 }
 
-/* vs_ckpt_stream: begin for every item from next_begin through `last`;
- * items without chunks (no job of their own) end at once. A failing
- * callback is recorded (sink_rc) and stops the calls. */
+/* Job k failed: later jobs need not do their work (they are never
+ * consumed). Any thread. */
+static void fail_at(load_ctx *c, size_t k)
+{
+    size_t fk = atomic_load(&c->fail_k);
+    while (k < fk && !atomic_compare_exchange_weak(&c->fail_k, &fk, k))
+        ;
+}
+
+/* vs_ckpt_stream: a failure met by the calling thread in tensor order,
+ * reported once the items before it have ended. */
+static void stream_stop(load_ctx *c, int rc, char *msg)
+{
+    if (c->stop_rc != 0) {
+        vs__free(msg);
+        return;
+    }
+    c->stop_rc = rc;
+    c->stop_msg = msg;
+}
+
+/* Ends every item of no bytes from next_end on, below limit, while all
+ * before it have ended (they have no job whose consume would end them). */
+static int stream_end_empty(load_ctx *c, size_t limit)
+{
+    const vs_stream_sink *sk = c->sink;
+    while (c->next_end < limit && c->items[c->next_end].n_chunks == 0) {
+        size_t i = c->next_end;
+        int r = sk->end != NULL ? sk->end(sk->ctx, i) : 0;
+        if (r != 0)
+            return vs__fail(r,
+                            "reading checkpoint file %s stopped: the "
+                            "stream's end failed on tensor %s",
+                            c->path, c->items[i].key);
+        c->next_end = i + 1;
+    }
+    return VS_OK;
+}
+
+/* Begin for every item from next_begin through `last`, in order. An item
+ * of no bytes ends at once if every item before it has ended, else after
+ * the one before it (load_consume). A failure stops the calls
+ * (stream_stop). */
 static void stream_begin_through(load_ctx *c, size_t last)
 {
     const vs_stream_sink *sk = c->sink;
-    for (; c->sink_rc == 0 && c->next_begin <= last; c->next_begin++) {
+    for (; c->stop_rc == 0 && c->next_begin <= last; c->next_begin++) {
         size_t i = c->next_begin;
-        int r = sk->begin != NULL ? sk->begin(sk->ctx, i) : 0;
-        c->sink_what = "begin";
-        if (r == 0 && c->items[i].n_chunks == 0 && sk->end != NULL) {
-            r = sk->end(sk->ctx, i);
-            c->sink_what = "end";
+        const vs__load_item *it = &c->items[i];
+        if (it->n_chunks == 0 && it->crc != 0) {
+            stream_stop(c, VS_ECORRUPT,
+                        vs__asprintf("checkpoint file %s is corrupt: tensor "
+                                     "%s at step %lld: CRC mismatch (stored "
+                                     "0x%08x, computed 0x00000000)",
+                                     c->path, it->key, (long long)it->step,
+                                     (unsigned)it->crc));
+            break;
         }
+        int r = sk->begin != NULL ? sk->begin(sk->ctx, i) : 0;
         if (r != 0) {
-            c->sink_rc = r;
-            c->sink_item = i;
+            stream_stop(c, r,
+                        vs__asprintf("reading checkpoint file %s stopped: "
+                                     "the stream's begin failed on tensor %s",
+                                     c->path, it->key));
+            break;
+        }
+        if (it->n_chunks == 0 && c->next_end == i) {
+            int e = stream_end_empty(c, i + 1);
+            if (e != VS_OK) {
+                stream_stop(c, e, vs__strdup(vs_errmsg()));
+                break;
+            }
         }
     }
 }
+
+static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it);
 
 static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
 {
@@ -168,16 +227,38 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
     load_job *j = &c->jobs[k];
     vs__load_item *it = &c->items[j->item];
     if (c->sink != NULL) {
-        /* A tensor begins before its first chunk is read. After a begin
-         * failed, the jobs left pass through doing nothing: the tensors
-         * before it are still delivered and ended. */
-        if (j->seq == 0 && c->sink_rc == 0)
-            stream_begin_through(c, j->item);
-        if (c->sink_rc != 0) {
+        /* A tensor begins before its first chunk is read. After a failure
+         * here (a begin, or reading the chunk: prepare_chunk's), the jobs
+         * left pass through doing nothing, and the failure is reported
+         * when this job is consumed: the tensors before it are still
+         * delivered and ended, in order. */
+        if (c->stop_rc != 0) {
             j->skip = 1;
             return VS_OK;
         }
+        if (j->seq == 0)
+            stream_begin_through(c, j->item);
+        if (c->stop_rc == 0) {
+            int rc = prepare_chunk(c, j, it);
+            if (rc != VS_OK)
+                stream_stop(c, rc, vs__strdup(vs_errmsg()));
+        }
+        if (c->stop_rc != 0) {
+            /* this job reports it; the ones after it are skipped */
+            j->rc = c->stop_rc;
+            j->msg = c->stop_msg;
+            c->stop_msg = NULL;
+            fail_at(c, k);
+        }
+        return VS_OK;
     }
+    return prepare_chunk(c, j, it);
+}
+
+/* Reads chunk j->seq of it: its row, and its stored bytes into the job's
+ * buffer (or, a raw chunk of a load into memory, straight into place). */
+static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
+{
     if (j->seq == 0) {
         sqlite3_reset(c->st);
         int b = sqlite3_bind_int64(c->st, 1, it->tensor_id);
@@ -265,7 +346,7 @@ static int stream_work(load_ctx *c, size_t k)
     char why[256];
     const unsigned char *data = j->blob;
     int rc = VS_OK;
-    if (j->skip || k > atomic_load(&c->fail_k))
+    if (j->skip || j->rc != 0 || k > atomic_load(&c->fail_k))
         return VS_OK;
     if (j->codec != VS_CHUNK_RAW) {
         vs__buf *ob = &c->outb[vs__pool_worker()];
@@ -306,9 +387,7 @@ static int stream_work(load_ctx *c, size_t k)
         return VS_OK;
     j->rc = rc;
     j->msg = msg; /* NULL: out of memory for the message */
-    size_t fk = atomic_load(&c->fail_k);
-    while (k < fk && !atomic_compare_exchange_weak(&c->fail_k, &fk, k))
-        ;
+    fail_at(c, k);
     return VS_OK;
 }
 
@@ -354,11 +433,11 @@ static int load_consume(void *vctx, size_t k, char *err, size_t cap)
     load_ctx *c = vctx;
     load_job *j = &c->jobs[k];
     vs__load_item *it = &c->items[j->item];
-    if (j->skip)
-        return VS_OK;
     if (j->rc != 0)
         return j->msg != NULL ? vs__fail(j->rc, "%s", j->msg)
                               : vs__fail(j->rc, "out of memory");
+    if (j->skip)
+        return VS_OK;
     if (c->n_free < c->free_cap) {
         c->free_bufs[c->n_free++] = j->buf;
         j->buf.p = NULL;
@@ -376,27 +455,31 @@ static int load_consume(void *vctx, size_t k, char *err, size_t cap)
                         c->path, it->key, (long long)it->step,
                         (unsigned)it->crc, (unsigned)c->cur_crc);
     vs__progress_add(c->pr, j->len);
-    if (c->sink != NULL && c->sink->end != NULL &&
-        j->seq + 1 == it->n_chunks) {
-        int r = c->sink->end(c->sink->ctx, j->item);
+    if (c->sink != NULL && j->seq + 1 == it->n_chunks) {
+        int r = c->sink->end != NULL ? c->sink->end(c->sink->ctx, j->item)
+                                     : 0;
         if (r != 0)
             return vs__fail(r,
                             "reading checkpoint file %s stopped: the "
                             "stream's end failed on tensor %s",
                             c->path, it->key);
+        /* the items of no bytes after it, begun already, end now */
+        c->next_end = j->item + 1;
+        return stream_end_empty(c, c->next_begin);
     }
     return VS_OK;
 }
 
-/* A begin (or a chunkless item's end) callback that failed. */
-static int sink_result(const load_ctx *c)
+/* A failure stream_begin_through met after the last job, if any. */
+static int sink_result(load_ctx *c)
 {
-    if (c->sink_rc == 0)
+    if (c->stop_rc == 0)
         return VS_OK;
-    return vs__fail(c->sink_rc,
-                    "reading checkpoint file %s stopped: the stream's %s "
-                    "failed on tensor %s",
-                    c->path, c->sink_what, c->items[c->sink_item].key);
+    int rc = c->stop_msg != NULL ? vs__fail(c->stop_rc, "%s", c->stop_msg)
+                                 : vs__fail(c->stop_rc, "out of memory");
+    vs__free(c->stop_msg);
+    c->stop_msg = NULL;
+    return rc;
 }
 
 static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
@@ -405,7 +488,8 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
 {
     size_t n_jobs = 0;
     for (size_t i = 0; i < n; i++) {
-        if (items[i].n_chunks == 0 && items[i].crc != 0)
+        /* (a stream meets this in order: stream_begin_through) */
+        if (sink == NULL && items[i].n_chunks == 0 && items[i].crc != 0)
             return vs__fail(VS_ECORRUPT,
                             "checkpoint file %s is corrupt: tensor %s at step "
                             "%lld: CRC mismatch (stored 0x%08x, computed "
@@ -470,6 +554,7 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
         vs__buf_free(&c.jobs[k].buf);
         vs__free(c.jobs[k].msg);
     }
+    vs__free(c.stop_msg);
     for (k = 0; k < c.n_free; k++)
         vs__buf_free(&c.free_bufs[k]);
     for (int w = 0; w < MAX_THREADS; w++) {

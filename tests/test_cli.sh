@@ -553,7 +553,7 @@ if command -v script >/dev/null 2>&1 &&
     has tty.txt "] 8.0 MiB / 8.0 MiB"
     same bigw/w.npy bigtty/w.npy
     # two tensors: the bar counts both
-    on_tty restore big2.db --npy big2tty && ok || fail "restore in batches on a tty failed"
+    on_tty restore big2.db --npy big2tty && ok || fail "restore of two tensors on a tty failed"
     has tty.txt "restoring ["
     has tty.txt "] 16.0 MiB / 16.0 MiB"
     has tty.txt "restored 2 tensors of step 1 to big2tty"

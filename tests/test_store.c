@@ -2107,6 +2107,10 @@ typedef struct {
     int n_bad; /* a write outside begin..end, overlapping or out of range;
                   an end before every byte came */
     int fail_begin, fail_write, fail_end; /* tensor whose call fails; -1 */
+    /* when set, every write also loads nested_name from nested_path (a
+     * library call from a worker thread) and checks it is nested_want */
+    const char *nested_path, *nested_name;
+    const vs_tensor *nested_want;
 } rec_sink;
 
 static void rec_init(rec_sink *r, const vs_tensor *const *want, size_t n)
@@ -2146,8 +2150,19 @@ static int rec_write(void *ctx, size_t i, uint64_t off, const void *data,
                      size_t len)
 {
     rec_sink *r = ctx;
-    int rc = 0;
+    int rc = 0, nested_bad = 0;
+    if (r->nested_path != NULL) {
+        vs_tensor *t = NULL;
+        nested_bad = vs_load_variable(r->nested_path, 1, r->nested_name,
+                                      &t) != VS_OK ||
+                     vs_tensor_nbytes(t) !=
+                         vs_tensor_nbytes(r->nested_want) ||
+                     memcmp(t->data, r->nested_want->data,
+                            vs_tensor_nbytes(t)) != 0;
+        vs_tensor_free(t);
+    }
     pthread_mutex_lock(&r->mu);
+    r->n_bad += nested_bad;
     if (i >= SK_MAX || !r->begun[i] || r->ended[i] || len == 0 ||
         off > r->len[i] || len > r->len[i] - off) {
         r->n_bad++;
@@ -2265,41 +2280,63 @@ static void test_store__stream_to_sink(void **state)
         }
     }
 
-    /* a begin that fails: the tensors before end, none after begins */
-    rec_init(&r, want2, 4);
-    rec_sink_of(&r, &sk, 2);
-    r.fail_begin = 2;
-    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-    assert_non_null(strstr(vs_errmsg(), "begin failed on tensor big"));
-    assert_int_equal(r.n_bad, 0);
-    assert_true(r.ended[0] && r.ended[1]);
-    assert_false(r.ended[2]);
-    assert_false(r.begun[3]);
-    assert_int_equal(r.writes[2] + r.writes[3], 0);
-    rec_free(&r);
+    /* a write callback may call the library (a load of its own, here
+     * one of a single chunk, run on the calling worker): neither it nor
+     * the stream sees the other's buffers */
+    for (int rep = 0; rep < 3; rep++) {
+        rec_init(&r, want2, 4);
+        rec_sink_of(&r, &sk, 2);
+        r.nested_path = g_path;
+        r.nested_name = "small";
+        r.nested_want = small;
+        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_OK);
+        assert_int_equal(r.n_bad, 0);
+        for (size_t i = 0; i < 4; i++)
+            if (r.len[i] > 0)
+                assert_memory_equal(r.buf[i], want2[i]->data, r.len[i]);
+        rec_free(&r);
+    }
 
-    /* a write that fails (a value of the caller's own): passed through;
-     * the tensor before it ended, it did not */
-    rec_init(&r, want2, 4);
-    rec_sink_of(&r, &sk, 2);
-    r.fail_write = 2;
-    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), 1);
-    assert_non_null(strstr(vs_errmsg(), "write failed on tensor big"));
-    assert_int_equal(r.n_bad, 0);
-    assert_true(r.ended[0] && r.ended[1]);
-    assert_false(r.ended[2]);
-    assert_false(r.ended[3]);
-    rec_free(&r);
+    for (int threads = 1; threads <= 2; threads++) {
+        /* a begin that fails: the tensors before end, none after begins */
+        rec_init(&r, want2, 4);
+        rec_sink_of(&r, &sk, threads);
+        r.fail_begin = 2;
+        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
+        assert_non_null(strstr(vs_errmsg(), "begin failed on tensor big"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0] && r.ended[1]);
+        assert_false(r.ended[2]);
+        assert_false(r.begun[3]);
+        assert_int_equal(r.writes[2] + r.writes[3], 0);
+        rec_free(&r);
 
-    /* an end that fails, on the tensor of no bytes */
-    rec_init(&r, want2, 4);
-    rec_sink_of(&r, &sk, 2);
-    r.fail_end = 1;
-    assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-    assert_non_null(strstr(vs_errmsg(), "end failed on tensor none"));
-    assert_true(r.ended[0]);
-    assert_false(r.begun[2]);
-    rec_free(&r);
+        /* a write that fails (a value of the caller's own): passed
+         * through; the tensors before it ended, it and later ones did not */
+        rec_init(&r, want2, 4);
+        rec_sink_of(&r, &sk, threads);
+        r.fail_write = 2;
+        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), 1);
+        assert_non_null(strstr(vs_errmsg(), "write failed on tensor big"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0] && r.ended[1]);
+        assert_false(r.ended[2]);
+        assert_false(r.ended[3]);
+        rec_free(&r);
+
+        /* an end that fails, on the tensor of no bytes: it ends after the
+         * tensor before it, so that one ended; nothing after it ends */
+        rec_init(&r, want2, 4);
+        rec_sink_of(&r, &sk, threads);
+        r.fail_end = 1;
+        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
+        assert_non_null(strstr(vs_errmsg(), "end failed on tensor none"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0]);
+        assert_false(r.ended[2]);
+        assert_false(r.ended[3]);
+        rec_free(&r);
+    }
 
     /* a missing name: nothing is called */
     const char *bad[] = {"small", "nope"};
@@ -2333,6 +2370,10 @@ static void test_store__stream_to_sink(void **state)
     assert_int_equal(sqlite3_changes(db), 1);
     sqlite3_close(db);
     assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    /* in an order where the tensor of no bytes comes after the damaged
+     * one: it never ends (begun ahead or not) */
+    const char *names3[] = {"small", "big", "none", "ints"};
+    const vs_tensor *want3[] = {small, big, none, ints};
     for (int threads = 1; threads <= 2; threads++) {
         rec_init(&r, want2, 4);
         rec_sink_of(&r, &sk, threads);
@@ -2342,6 +2383,59 @@ static void test_store__stream_to_sink(void **state)
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.ended[2]);
         assert_false(r.ended[3]);
+        rec_free(&r);
+        rec_init(&r, want3, 4);
+        rec_sink_of(&r, &sk, threads);
+        assert_int_equal(vs_ckpt_stream(f, 1, names3, 4, &sk), VS_ECORRUPT);
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0]);
+        assert_false(r.ended[1] || r.ended[2] || r.ended[3]);
+        rec_free(&r);
+    }
+    vs_ckpt_close(f);
+
+    /* damage met while reading a chunk (its row's sizes, at step 2: ints'
+     * only chunk is 4 bytes short) rather than decoding it: the tensors
+     * before it still end, in order, and the error names it */
+    db = raw_open(g_path);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "UPDATE chunks SET raw_bytes = raw_bytes - 8 WHERE id = "
+                     "(SELECT tc.chunk_id FROM tensor_chunks tc JOIN tensors "
+                     "t ON t.id = tc.tensor_id WHERE t.step = 2 AND t.name = "
+                     "'ints')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    /* and the tensor of no bytes at step 2 claims a CRC */
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE tensors SET crc32 = 5 WHERE step = 2 "
+                                  "AND name = 'none'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    const char *names4[] = {"small", "big", "ints", "none"};
+    const vs_tensor *want4[] = {small, big2, ints, none};
+    const char *names5[] = {"small", "big", "none", "ints"};
+    const vs_tensor *want5[] = {small, big2, none, ints};
+    for (int threads = 1; threads <= 2; threads++) {
+        rec_init(&r, want4, 4);
+        rec_sink_of(&r, &sk, threads);
+        assert_int_equal(vs_ckpt_stream(f, 2, names4, 4, &sk), VS_ECORRUPT);
+        assert_non_null(strstr(vs_errmsg(), "tensor ints at step 2"));
+        assert_non_null(strstr(vs_errmsg(), "sizes do not add up"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0] && r.ended[1]);
+        assert_false(r.ended[2] || r.ended[3]);
+        rec_free(&r);
+        rec_init(&r, want5, 4);
+        rec_sink_of(&r, &sk, threads);
+        assert_int_equal(vs_ckpt_stream(f, 2, names5, 4, &sk), VS_ECORRUPT);
+        assert_non_null(strstr(vs_errmsg(), "tensor none at step 2"));
+        assert_int_equal(r.n_bad, 0);
+        assert_true(r.ended[0] && r.ended[1]);
+        assert_false(r.begun[2] || r.ended[2] || r.begun[3]);
         rec_free(&r);
     }
     vs_ckpt_close(f);

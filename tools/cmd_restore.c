@@ -342,8 +342,9 @@ static int ns_write(void *ctx, size_t i, uint64_t off, const void *data,
         }
         p = conv;
     }
-    if (ns->hlen[i] > UINT64_MAX - off ||
-        vst_pwrite_all(ns->fd[i], p, out_len, ns->hlen[i] + off) != 0)
+    if (ns->hlen[i] > UINT64_MAX - off)
+        rc = ns_fail(ns, i, "cannot write", ns->path[i], EFBIG);
+    else if (vst_pwrite_all(ns->fd[i], p, out_len, ns->hlen[i] + off) != 0)
         rc = ns_fail(ns, i, "cannot write", ns->path[i], errno);
     free(conv);
     return rc;
@@ -386,12 +387,14 @@ static int npy_stream_all(vs_ckpt *ck, int64_t step, const char *dir,
         free(ns.fd);
         free(ns.path);
         free(ns.hlen);
+        progress_end(pg);
         return cli_err("out of memory");
     }
     if (pthread_mutex_init(&ns.fe.mu, NULL) != 0) {
         free(ns.fd);
         free(ns.path);
         free(ns.hlen);
+        progress_end(pg);
         return cli_err("cannot create a mutex");
     }
     for (i = 0; i < n; i++)
@@ -469,8 +472,10 @@ static int st_stream_all(vs_ckpt *ck, int64_t step, const char *dst,
     const char *mv[2];
     size_t i;
     int r;
-    if (d == NULL)
+    if (d == NULL) {
+        progress_end(pg);
         return cli_err("out of memory");
+    }
     for (i = 0; i < n; i++) {
         const vs_tensor_info *ti = &infos[idx[i]];
         d[i].name = ti->name;
