@@ -10,6 +10,7 @@ A number that was not measured is printed as "n/a", never made up.
 """
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -302,6 +303,88 @@ def variant_section(out_dir, data_dir, v, results):
     return L
 
 
+CONV_LINE = re.compile(r"^(.*?)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+"
+                       r"([\d.]+)\s+([\d.]+)\s+([\d.]+)x$")
+
+
+def conv_section(out_dir, results):
+    """conv_bench against torch_conv.py (torch.nn.functional.conv2d, same
+    cases, same method), and the conv2d and lookup targets of issue 5."""
+    L = []
+    cpath = os.path.join(out_dir, "conv_bench.txt")
+    tpath = os.path.join(out_dir, "torch_conv.json")
+    vs_c = {}
+    if os.path.exists(cpath):
+        with open(cpath) as f:
+            for line in f:
+                m = CONV_LINE.match(line.rstrip("\n"))
+                if m:
+                    vs_c[m.group(1).strip()] = {
+                        "us_1": float(m.group(3)),
+                        "gflops_1": float(m.group(4)),
+                        "us_2": float(m.group(5)),
+                        "gflops_2": float(m.group(6)),
+                        "speedup": float(m.group(7))}
+    tc = load(tpath).get("cases", {}) if os.path.exists(tpath) else {}
+    if vs_c:
+        L += ["", "## conv2d against torch.nn.functional.conv2d", "",
+              "Both measured in this run, same cases and method (NHWC, "
+              "float32, median per call; bench/conv_bench, "
+              "bench/torch_conv.py). Ratio = varstore GFLOP/s / torch "
+              "GFLOP/s at the same thread count.", "",
+              "| case | varstore 1 thread | torch 1 thread | ratio | "
+              "varstore 2 threads | torch 2 threads | ratio | varstore "
+              "2-thread speedup |", "|---|---|---|---|---|---|---|---|"]
+        for name, v in vs_c.items():
+            t = tc.get(name)
+
+            def cell(row, k):
+                if row is None:
+                    return "n/a"
+                if name.startswith("seed"):
+                    return "%.2f µs" % row["us_%d" % k]
+                return "%.1f GFLOP/s" % row["gflops_%d" % k]
+
+            def rat(k):
+                if t is None or t["gflops_%d" % k] <= 0:
+                    return None
+                return v["gflops_%d" % k] / t["gflops_%d" % k]
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %.2f× |" % (
+                name, cell(v, 1), cell(t, 1), fmt_x(rat(1)), cell(v, 2),
+                cell(t, 2), fmt_x(rat(2)), v["speedup"]))
+            goal = None
+            if "3x3x64x64" in name:
+                goal = 0.5
+            elif "7x7x3x64" in name:
+                goal = 0.3
+            if goal is not None:
+                for k in (1, 2):
+                    target(results, "conv2d %s, %d thread%s: vs torch" %
+                           (name, k, "s" if k == 2 else ""), rat(k),
+                           ">= %.1f×" % goal, lambda x, g=goal: x >= g)
+            if name.startswith("8x56x56x64"):
+                target(results, "conv2d %s: 2-thread speedup" % name,
+                       v["speedup"], ">= 1.8× (near 2×)",
+                       lambda x: x >= 1.8)
+        if not tc:
+            L += ["", "torch_conv.py did not run (see the notes): no "
+                  "ratios."]
+    lpath = os.path.join(out_dir, "lookup_bench.txt")
+    if os.path.exists(lpath):
+        with open(lpath) as f:
+            m = re.search(r"pure reuse lookups.*= (\d+) lookups/s", f.read())
+        target(results, "get_variable reuse lookups per second",
+               float(m.group(1)) if m else None, ">= 1,000,000",
+               lambda x: x >= 1e6, unit="", digits=0)
+    before = [r for r in results if r[1].startswith(("conv2d", "get_var"))]
+    if before:
+        L += ["", "### Targets (issue 5): conv2d and lookups", "",
+              "| result | target | measured | goal |", "|---|---|---|---|"]
+        for status, what, shown, goal in before:
+            L.append("| %s | %s | %s | %s |" % (status, what, shown, goal))
+    return L
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit("usage: report.py OUTDIR DATADIR VARIANTS")
@@ -326,6 +409,7 @@ def main():
     results = []
     for v in variants.split(","):
         L += variant_section(out_dir, data_dir, v, results)
+    L += conv_section(out_dir, results)
     n_pass = sum(1 for r in results if r[0] == "PASS")
     n_miss = sum(1 for r in results if r[0] == "MISS")
     n_na = sum(1 for r in results if r[0] == "n/a")

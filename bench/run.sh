@@ -147,6 +147,17 @@ if [ -x "./$BUILD/bench/conv_bench" ]; then
 else
     note "conv_bench not built: skipped"
 fi
+# its peer: torch.nn.functional.conv2d on the same cases
+say "running torch_conv.py (torch.nn.functional.conv2d, the conv peer)"
+rc=0
+timeout 300 "$PY" bench/torch_conv.py --out "$OUT/torch_conv.json" \
+    2>"$OUT/torch_conv.txt" || rc=$?
+if [ $rc = 3 ]; then
+    note "torch_conv.py skipped: $(tail -n 1 "$OUT/torch_conv.txt")"
+elif [ $rc != 0 ]; then
+    note "torch_conv.py failed or timed out ($(tail -n 1 "$OUT/torch_conv.txt"))"
+    STATUS=1
+fi
 
 # ---- 6. the report ---------------------------------------------------------
 {
