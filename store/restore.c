@@ -333,6 +333,28 @@ static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
     return VS_OK;
 }
 
+/* Decodes job j's stored bytes blob (NULL: dst already holds the raw
+ * chunk) into dst, then checks the chunk CRC of dst's j->len bytes. */
+static int decode_check(load_ctx *c, const load_job *j,
+                        const unsigned char *blob, unsigned char *dst,
+                        char *why, size_t cap)
+{
+    if (blob != NULL) {
+        int rc = vs__chunk_decode_ws(j->codec, j->esize, blob, j->blob_len,
+                                     dst, j->len, &c->ws[vs__pool_worker()],
+                                     why, cap);
+        if (rc != VS_OK)
+            return rc;
+    }
+    uint32_t crc = vs__crc32(0, dst, j->len);
+    if (crc != j->crc) {
+        snprintf(why, cap, "CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                 (unsigned)j->crc, (unsigned)crc);
+        return VS_ECORRUPT;
+    }
+    return VS_OK;
+}
+
 /* vs_ckpt_stream's work: decode into the worker's buffer, check the CRC,
  * hand the bytes to the sink. A failure is kept in the job and reported
  * when the job is consumed, in order, so that every tensor before it is
@@ -348,25 +370,16 @@ static int stream_work(load_ctx *c, size_t k)
     int rc = VS_OK;
     if (j->skip || j->rc != 0 || k > atomic_load(&c->fail_k))
         return VS_OK;
-    if (j->codec != VS_CHUNK_RAW) {
+    if (j->codec == VS_CHUNK_RAW) {
+        rc = decode_check(c, j, NULL, j->blob, why, sizeof why);
+    } else {
         vs__buf *ob = &c->outb[vs__pool_worker()];
         if (vs__buf_reserve(ob, j->len) != VS_OK) {
             rc = VS_ENOMEM;
             snprintf(why, sizeof why, "out of memory");
         } else {
-            rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
-                                     ob->p, j->len, &c->ws[vs__pool_worker()],
-                                     why, sizeof why);
+            rc = decode_check(c, j, j->blob, ob->p, why, sizeof why);
             data = ob->p;
-        }
-    }
-    if (rc == VS_OK) {
-        uint32_t crc = vs__crc32(0, data, j->len);
-        if (crc != j->crc) {
-            snprintf(why, sizeof why,
-                     "CRC mismatch (stored 0x%08x, computed 0x%08x)",
-                     (unsigned)j->crc, (unsigned)crc);
-            rc = VS_ECORRUPT;
         }
     }
     char *msg = NULL;
@@ -399,21 +412,7 @@ static int load_work(void *vctx, size_t k, char *err, size_t cap)
     char why[256];
     if (c->sink != NULL)
         return stream_work(c, k);
-    unsigned char *dst = it->dst + j->off;
-    int rc = VS_OK;
-    if (j->blob != NULL)
-        rc = vs__chunk_decode_ws(j->codec, j->esize, j->blob, j->blob_len,
-                                 dst, j->len, &c->ws[vs__pool_worker()], why,
-                                 sizeof why);
-    if (rc == VS_OK) {
-        uint32_t crc = vs__crc32(0, dst, j->len);
-        if (crc != j->crc) {
-            snprintf(why, sizeof why,
-                     "CRC mismatch (stored 0x%08x, computed 0x%08x)",
-                     (unsigned)j->crc, (unsigned)crc);
-            rc = VS_ECORRUPT;
-        }
-    }
+    int rc = decode_check(c, j, j->blob, it->dst + j->off, why, sizeof why);
     if (rc != VS_OK) {
         if (rc == VS_ECORRUPT)
             snprintf(err, cap,

@@ -49,6 +49,38 @@ def same_bits(a, b):
     return a.tobytes() == b.tobytes()
 
 
+ST_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64",
+            np.dtype(np.int64): "I64", np.dtype(np.int8): "I8",
+            np.dtype(np.bool_): "BOOL", np.dtype(np.float16): "F16"}
+
+
+def write_safetensors(path, header, entries):
+    """Writes a safetensors file by the published format: header (a dict,
+    __metadata__ and any entries given already) gets one entry per
+    (name, dtype name, shape, raw bytes) of entries, in order. Returns
+    (header, data section)."""
+    blobs, off = [], 0
+    for name, dt, shape, raw in entries:
+        header[name] = {"dtype": dt, "shape": list(shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    body = b"".join(blobs)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + body)
+    return header, body
+
+
+def read_safetensors(path):
+    """(header dict, data section) of a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
 def main():
     base = os.environ.get("VS_TEST_TMPDIR") or "/tmp"
     tmp = tempfile.mkdtemp(prefix="test_cli_numpy.", dir=base)
@@ -154,29 +186,17 @@ def run(tmp):
     # safetensors written here from the published format
     tens = {"a/w": arrays["net/conv1/weights"], "b": arrays["i64"],
             "c": arrays["flags"], "d": arrays["half"]}
-    names = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64",
-             np.dtype(np.bool_): "BOOL", np.dtype(np.float16): "F16"}
-    header, blobs, off = {"__metadata__": {"source": "numpy"}}, [], 0
-    for name, a in tens.items():
-        raw = np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
+    names = ST_NAMES
     stf = os.path.join(tmp, "in.safetensors")
-    with open(stf, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    write_safetensors(stf, {"__metadata__": {"source": "numpy"}},
+                      [(name, names[a.dtype], a.shape,
+                        np.ascontiguousarray(a).tobytes())
+                       for name, a in tens.items()])
     vs("save", db, "--step", "3", "--safetensors", stf)
     outst = os.path.join(tmp, "out.safetensors")
     vs("restore", db, "--safetensors", outst)
-    with open(outst, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    hdr = json.loads(data[8:8 + n])
+    hdr, body = read_safetensors(outst)
     check(hdr["__metadata__"]["step"] == "3", "safetensors step metadata")
-    body = data[8 + n:]
     for name, a in tens.items():
         e = hdr[name]
         check(e["dtype"] == names[a.dtype] and e["shape"] == list(a.shape),
@@ -196,24 +216,11 @@ def run(tmp):
              "m/f8": rng.standard_normal(200001),
              "m/i1": rng.integers(-128, 128, 2500001, dtype=np.int8),
              "m/f2": rng.standard_normal(1048577).astype(np.float16)}
-    raw = bits.tobytes()
-    header, blobs, off = {"m/bf": {"dtype": "BF16", "shape": [700001],
-                                   "data_offsets": [0, len(raw)]}}, [raw], len(raw)
-    for name, a in multi.items():
-        r = np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": {np.dtype(np.float32): "F32",
-                                  np.dtype(np.float64): "F64",
-                                  np.dtype(np.int8): "I8",
-                                  np.dtype(np.float16): "F16"}[a.dtype],
-                        "shape": list(a.shape),
-                        "data_offsets": [off, off + len(r)]}
-        blobs.append(r)
-        off += len(r)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
     mst = os.path.join(tmp, "multi.safetensors")
-    with open(mst, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    header, mbody = write_safetensors(
+        mst, {}, [("m/bf", "BF16", bits.shape, bits.tobytes())] +
+        [(name, ST_NAMES[a.dtype], a.shape,
+          np.ascontiguousarray(a).tobytes()) for name, a in multi.items()])
     mdb = os.path.join(tmp, "multi.db")
     vs("save", mdb, "--step", "1", "--safetensors", mst)
     mout = os.path.join(tmp, "multi_out")
@@ -231,18 +238,14 @@ def run(tmp):
     # tensor's bytes (bfloat16 kept) at the offsets its header gives
     mst2 = os.path.join(tmp, "multi_out.safetensors")
     vs("restore", mdb, "--safetensors", mst2)
-    with open(mst2, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    hdr = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    check(len(body) == off, "multi-chunk safetensors data size")
+    hdr, body = read_safetensors(mst2)
+    check(len(body) == len(mbody), "multi-chunk safetensors data size")
     for name, e in header.items():
         g = hdr.get(name, {})
         b0, b1 = e["data_offsets"]
         g0, g1 = g.get("data_offsets", [0, -1])
         check(g.get("dtype") == e["dtype"] and g.get("shape") == e["shape"]
-              and body[g0:g1] == b"".join(blobs)[b0:b1],
+              and body[g0:g1] == mbody[b0:b1],
               "multi-chunk safetensors %s" % name)
 
 

@@ -220,6 +220,14 @@ static int fe_take(first_err *fe, size_t i, char *m)
     return SINK_FAILED;
 }
 
+/* Tensor ti is complete: the bar moves by its raw bytes. */
+static void progress_tensor(progress *pg, uint64_t *done,
+                            const vs_tensor_info *ti)
+{
+    *done += ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
+    progress_update(pg, *done);
+}
+
 /* Prints the failure of a stream that returned r. */
 static void stream_report(const first_err *fe, int r)
 {
@@ -360,8 +368,7 @@ static int ns_end(void *ctx, size_t i)
         return ns_fail(ns, i, "cannot write", ns->path[i], errno);
     free(ns->path[i]);
     ns->path[i] = NULL;
-    ns->done_bytes += ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
-    progress_update(ns->pg, ns->done_bytes);
+    progress_tensor(ns->pg, &ns->done_bytes, ti);
     return 0;
 }
 
@@ -454,9 +461,7 @@ static int sts_write(void *ctx, size_t i, uint64_t off, const void *data,
 static int sts_end(void *ctx, size_t i)
 {
     st_stream *ss = ctx;
-    const vs_tensor_info *ti = &ss->infos[ss->idx[i]];
-    ss->done_bytes += ti->raw_bytes > 0 ? (uint64_t)ti->raw_bytes : 0;
-    progress_update(ss->pg, ss->done_bytes);
+    progress_tensor(ss->pg, &ss->done_bytes, &ss->infos[ss->idx[i]]);
     return 0;
 }
 
