@@ -582,7 +582,9 @@ typedef struct {
 VS_NODISCARD int vs_list_variables(const char *path, int64_t step,
                                    vs_tensor_info **out, size_t *n);
 void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
-/** TF's load_variable: reads one tensor (a trailing ":0" is stripped),
+/** TF's load_variable: reads one tensor (a trailing ":0" is stripped,
+ *  unless a tensor is stored under that very key; the same holds for
+ *  every name the vs_ckpt_* reads take),
  *  verifying its CRCs, without touching the rest. */
 VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
                                   const char *name, vs_tensor **out);

@@ -981,6 +981,10 @@ int vs_ckpt_latest(vs_ckpt *f, int64_t *step)
     return rc;
 }
 
+static int lookup_items(vs_ckpt *f, int64_t step, const char *const *names,
+                        size_t n, vs__load_item **items, char ***keys);
+static void free_items(vs__load_item *items, char **keys, size_t n);
+
 int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
 {
     if (out == NULL)
@@ -990,27 +994,18 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
         return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
     if (name == NULL || *name == '\0')
         return vs__fail(VS_EINVAL, "variable name is NULL or empty");
-    char *key = vs__strdup(name);
-    if (key == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    size_t kl = strlen(key);
-    if (kl > 2 && strcmp(key + kl - 2, ":0") == 0)
-        key[kl - 2] = '\0';
     vs_tensor *t = NULL;
-    vs__load_item it;
-    memset(&it, 0, sizeof it);
-    it.key = key;
-    int rc = vs__store_resolve_step(f->db, f->path, step, &step);
-    if (rc == VS_OK)
-        rc = vs__load_lookup(f->db, f->path, step, &it, 1);
+    vs__load_item *it = NULL;
+    char **keys = NULL;
+    int rc = lookup_items(f, step, &name, 1, &it, &keys);
     /* Every byte is decoded into it, or it is freed: no zero fill. */
     if (rc == VS_OK)
-        rc = vs__tensor_new_uninit(it.dtype, it.ndim, it.shape, &t);
+        rc = vs__tensor_new_uninit(it->dtype, it->ndim, it->shape, &t);
     if (rc == VS_OK) {
-        it.dst = t->data;
-        rc = vs__load_decode(f->db, f->path, &it, 1, 0, NULL);
+        it->dst = t->data;
+        rc = vs__load_decode(f->db, f->path, it, 1, 0, NULL);
     }
-    vs__free(key);
+    free_items(it, keys, 1);
     if (rc != VS_OK) {
         vs_tensor_free(t);
         return rc;
@@ -1029,20 +1024,50 @@ static int lookup_items(vs_ckpt *f, int64_t step, const char *const *names,
     *keys = vs__calloc(n, sizeof **keys);
     if (*items == NULL || *keys == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (names[i] == NULL || *names[i] == '\0')
-            return vs__fail(VS_EINVAL, "variable name %zu is NULL or empty",
-                            i);
-        char *key = vs__strdup(names[i]);
-        if (key == NULL)
-            return vs__fail(VS_ENOMEM, "out of memory");
-        (*keys)[i] = key;
-        size_t kl = strlen(key);
-        if (kl > 2 && strcmp(key + kl - 2, ":0") == 0)
-            key[kl - 2] = '\0';
-        (*items)[i].key = key;
-    }
     int rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    sqlite3_stmt *exact = NULL;
+    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+        if (names[i] == NULL || *names[i] == '\0') {
+            rc = vs__fail(VS_EINVAL, "variable name %zu is NULL or empty", i);
+            break;
+        }
+        char *key = vs__strdup(names[i]);
+        if (key == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            break;
+        }
+        (*keys)[i] = key;
+        (*items)[i].key = key;
+        /* A trailing ":0" names a variable's value (TF's "v:0") and is
+         * dropped, unless the step has a tensor under that very key (an
+         * imported name that ends in ":0"). */
+        size_t kl = strlen(key);
+        if (kl <= 2 || strcmp(key + kl - 2, ":0") != 0)
+            continue;
+        if (exact == NULL)
+            rc = vs__store_prepare(f->db,
+                                   "SELECT 1 FROM tensors WHERE step=?1 AND "
+                                   "name=?2",
+                                   &exact, f->path);
+        if (rc != VS_OK)
+            break;
+        sqlite3_reset(exact);
+        int b = sqlite3_bind_int64(exact, 1, step);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(exact, 2, key, -1, SQLITE_STATIC);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(exact, b, "cannot read checkpoint file",
+                                    f->path);
+            break;
+        }
+        int s = sqlite3_step(exact);
+        if (s == SQLITE_DONE)
+            key[kl - 2] = '\0';
+        else if (s != SQLITE_ROW)
+            rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                                   f->path);
+    }
+    sqlite3_finalize(exact);
     if (rc == VS_OK)
         rc = vs__load_lookup(f->db, f->path, step, *items, n);
     return rc;

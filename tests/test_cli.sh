@@ -244,6 +244,16 @@ done
 [ ! -e out/README.txt ] && ok || fail "README.txt exported"
 equals "$(cd out && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other/key.npy ./other/scalar.npy ./steps.npy "
+# the checkpoint file itself (by another name too) is never the output
+cp m.db m_copy.db
+ln -s m_copy.db m_link.db
+run 1 restore m_copy.db --safetensors m_link.db
+equals "$(cat err.txt)" "varstore: 'm_link.db' is the checkpoint file m_copy.db itself (or its -wal or -shm file): it is not overwritten"
+same m.db m_copy.db
+# an output that is a folder: refused before anything is read
+mkdir stdir
+run 1 restore m.db --safetensors stdir
+equals "$(cat err.txt)" "varstore: cannot write 'stdir': Is a directory"
 # --safetensors streams into a temporary file renamed at the end: into a
 # folder that does not exist, a clear error and nothing written
 run 1 restore m.db --safetensors nodir/x.st
@@ -340,6 +350,19 @@ equals "$(ls | grep -c '\.tmp-')" "0"
 run 0 save m.db --step 21 --safetensors out.st
 run 0 diff m.db 20 21
 has out.txt "0 added, 0 removed, 0 changed, 3 unchanged"
+# a name that really ends in ":0" (TF would strip it) is its own tensor
+st colon.st '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a:0":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x00\x40'
+run 0 save c0.db --step 1 --safetensors colon.st
+run 0 restore c0.db --safetensors colon_out.st
+st colon_want.st '{"__metadata__":{"format":"varstore","step":"1"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a:0":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x00\x40'
+same colon_want.st colon_out.st
+run 0 restore c0.db --npy colon_npy
+npy colon_a.npy "{'descr': '<f4', $F, 'shape': (1,), }" '\x00\x00\x80\x3f'
+npy colon_a0.npy "{'descr': '<f4', $F, 'shape': (1,), }" '\x00\x00\x00\x40'
+same colon_a.npy colon_npy/a.npy
+same colon_a0.npy "colon_npy/a:0.npy"
 # bfloat16 to .npy: widened to float32, exact, with a note
 run 0 restore m.db --step 20 --npy bf --tensor imported/z/bf
 has err.txt "varstore: note: bfloat16 tensor 'imported/z/bf' written as float32"

@@ -2446,6 +2446,73 @@ static void test_store__stream_to_sink(void **state)
     vs_tensor_free(ints);
 }
 
+/* A trailing ":0" names a variable's value and is dropped (TF's
+ * load_variable), unless a tensor is stored under that very key: then
+ * every read gives that tensor, and "a" still gives "a". */
+static void test_store__key_ending_in_colon_zero(void **state)
+{
+    (void)state;
+    const int64_t s2[] = {2}, s3[] = {3};
+    vs_tensor *a = mk(VS_FLOAT32, 1, s2), *a0 = mk(VS_FLOAT32, 1, s3),
+              *b = mk(VS_FLOAT32, 1, s2);
+    fill_weights(a);
+    fill_weights(a0);
+    fill_weights(b);
+    ((float *)a0->data)[0] = 123.0f;
+    const char *names[] = {"a", "a:0", "b"};
+    const vs_tensor *tt[] = {a, a0, b};
+    assert_int_equal(vs_save_tensors(g_path, 1, names, tt, 3, NULL), VS_OK);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 1, "a:0", &got), VS_OK);
+    assert_tensor_equal(got, a0);
+    vs_tensor_free(got);
+    assert_int_equal(vs_load_variable(g_path, VS_LATEST, "a", &got), VS_OK);
+    assert_tensor_equal(got, a);
+    vs_tensor_free(got);
+    assert_int_equal(vs_load_variable(g_path, 1, "b:0", &got), VS_OK);
+    assert_tensor_equal(got, b); /* TF's form */
+    vs_tensor_free(got);
+    assert_int_equal(vs_load_variable(g_path, 1, "c:0", &got), VS_ENOTFOUND);
+    assert_string_equal(vs_errmsg(), "Key c not found in checkpoint");
+
+    vs_ckpt *f = NULL;
+    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    vs_tensor *many[3] = {NULL, NULL, NULL};
+    const char *want[] = {"a:0", "a", "b:0"};
+    assert_int_equal(vs_ckpt_load_many(f, 1, want, 3, many), VS_OK);
+    assert_tensor_equal(many[0], a0);
+    assert_tensor_equal(many[1], a);
+    assert_tensor_equal(many[2], b);
+    for (int i = 0; i < 3; i++)
+        vs_tensor_free(many[i]);
+    /* streamed under the names vs_list_variables gives */
+    vs_tensor_info *infos = NULL;
+    size_t n = 0;
+    assert_int_equal(vs_ckpt_list_variables(f, 1, &infos, &n), VS_OK);
+    assert_int_equal(n, 3);
+    const char *keys[3];
+    const vs_tensor *exp[3];
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = infos[i].name;
+        exp[i] = strcmp(keys[i], "a") == 0 ? a
+                 : strcmp(keys[i], "a:0") == 0 ? a0 : b;
+    }
+    rec_sink r;
+    vs_stream_sink sk;
+    rec_init(&r, exp, 3);
+    rec_sink_of(&r, &sk, 2);
+    assert_int_equal(vs_ckpt_stream(f, 1, keys, 3, &sk), VS_OK);
+    assert_int_equal(r.n_bad, 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_memory_equal(r.buf[i], exp[i]->data, r.len[i]);
+    rec_free(&r);
+    vs_tensor_info_free(infos, n);
+    vs_ckpt_close(f);
+    vs_tensor_free(a);
+    vs_tensor_free(a0);
+    vs_tensor_free(b);
+}
+
 /* A failed sqlite3_bind_* is an error naming the file, never a NULL
  * parameter: with SQLITE_LIMIT_LENGTH below the key's length the key's
  * bind fails (SQLITE_TOOBIG), where a silent NULL would have made the
@@ -2579,6 +2646,7 @@ int main(void)
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
         T(test_store__stream_to_sink),
+        T(test_store__key_ending_in_colon_zero),
         T(test_store__failed_bind_is_an_error),
         T(test_store__n_vars_overflow),
     };

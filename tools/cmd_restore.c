@@ -525,6 +525,25 @@ static int st_stream_all(vs_ckpt *ck, int64_t step, const char *dst,
     return r == VS_OK ? EXIT_OK : EXIT_ERR;
 }
 
+/* Whether dst names the checkpoint file at path, or its -wal or -shm
+ * file (an existing file with the same device and inode). */
+static int same_file_as_checkpoint(const char *path, const char *dst)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    struct stat d, c;
+    if (stat(dst, &d) != 0)
+        return 0; /* no such file yet: nothing to overwrite */
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        char *q = join(path, sfx[i], "");
+        int same = q != NULL && stat(q, &c) == 0 && c.st_dev == d.st_dev &&
+                   c.st_ino == d.st_ino;
+        free(q);
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_restore(int argc, char **argv)
 {
     const char *path = NULL, *npy = NULL, *st = NULL, *v;
@@ -595,6 +614,12 @@ int cmd_restore(int argc, char **argv)
     }
     if (need_file(path) != EXIT_OK)
         goto done;
+    if (st != NULL && same_file_as_checkpoint(path, st)) {
+        cli_err("'%s' is the checkpoint file %s itself (or its -wal or "
+                "-shm file): it is not overwritten",
+                st, path);
+        goto done;
+    }
     /* One connection and one snapshot: the newest step is the one read. */
     if (vs_ckpt_open(path, &ck) != VS_OK ||
         (!have_step && vs_ckpt_latest(ck, &step) != VS_OK) ||

@@ -2,7 +2,7 @@
  * parsed by SQLite's JSON functions (json_valid, json_type, json_each) in a
  * private in-memory connection; every field, offset and size is checked
  * before any tensor is built, so a hostile file yields one clear error. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_TMPFILE, AT_EMPTY_PATH */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -698,6 +698,7 @@ static void sb_json_str(sbuf_t *b, const char *s)
 struct vst_st_writer {
     char *path, *tmp;
     int fd;
+    int anon; /* fd is an O_TMPFILE file: no name until the commit */
     size_t n;
     uint64_t data_start, total; /* header end; data section size */
     uint64_t *off;              /* n tensor offsets in the data section */
@@ -715,6 +716,65 @@ static void writer_free(vst_st_writer *w)
     free(w->len);
     free(w->es);
     free(w);
+}
+
+/* The folder path is in ("." for a bare name); NULL: out of memory. */
+static char *dir_of(const char *path)
+{
+    const char *sl = strrchr(path, '/');
+    size_t len = sl == NULL ? 1 : sl == path ? 1 : (size_t)(sl - path);
+    char *d = malloc(len + 1);
+    if (d == NULL)
+        return NULL;
+    if (sl == NULL)
+        memcpy(d, ".", 1);
+    else
+        memcpy(d, sl == path ? "/" : path, len);
+    d[len] = '\0';
+    return d;
+}
+
+/* Gives w's O_TMPFILE file the name w->tmp (a fresh one). 0 or errno. */
+static int link_anon(vst_st_writer *w)
+{
+    char proc[64];
+    size_t plen = strlen(w->path);
+    static _Atomic unsigned long counter;
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(w->tmp, plen + 64, "%s.tmp-%ld-%lu", w->path,
+                 (long)getpid(), counter++);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp, AT_SYMLINK_FOLLOW) ==
+            0)
+            return 0;
+        if (errno == EEXIST)
+            continue;
+#ifdef AT_EMPTY_PATH
+        /* without /proc: the direct form (needs CAP_DAC_READ_SEARCH) */
+        if (linkat(w->fd, "", AT_FDCWD, w->tmp, AT_EMPTY_PATH) == 0)
+            return 0;
+#endif
+        return errno;
+    }
+    return EEXIST;
+}
+
+/* fsync of the folder path is in, so that its new name is durable.
+ * 0 or errno (EINVAL, a folder that cannot be synced, counts as done). */
+static int sync_dir_of(const char *path)
+{
+    char *dir = dir_of(path);
+    int fd, e = 0;
+    if (dir == NULL)
+        return ENOMEM;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return errno;
+    if (fsync(fd) != 0 && errno != EINVAL)
+        e = errno;
+    (void)close(fd); /* read-only: nothing of it to lose */
+    return e;
 }
 
 int vst_st_create(const char *path, const vst_st_desc *d, size_t n,
@@ -830,11 +890,36 @@ int vst_st_create(const char *path, const vst_st_desc *d, size_t n,
     for (k = 0; k < 8; k++)
         lenb[k] = (unsigned char)(hlen >> (8 * k));
 
-    /* The temporary file is created with mode 0666 less the umask, as
-     * fopen would create path itself (mkstemp's 0600 would stay on the
-     * renamed file); O_EXCL and a fresh name per try keep it private to
-     * this call. */
     {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            free(b.p);
+            writer_free(w);
+            return vst_fail(VS_EIO, "cannot write '%s': %s", path,
+                            strerror(EISDIR));
+        }
+    }
+    /* The data goes to a file with no name (O_TMPFILE) in path's folder,
+     * linked under a temporary name and renamed over path by the commit:
+     * a process killed before it leaves nothing behind. Where O_TMPFILE
+     * is not supported, a named temporary file beside path. Either is
+     * created with mode 0666 less the umask, as fopen would create path
+     * itself (mkstemp's 0600 would stay on the renamed file); O_EXCL and
+     * a fresh name per try keep a named one private to this call. */
+#ifdef O_TMPFILE
+    {
+        char *dir = dir_of(path);
+        if (dir == NULL) {
+            free(b.p);
+            writer_free(w);
+            return vst_fail(VS_ENOMEM, "out of memory");
+        }
+        w->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+        w->anon = w->fd >= 0;
+        free(dir);
+    }
+#endif
+    if (w->fd < 0) {
         static _Atomic unsigned long counter;
         unsigned long tries;
         for (tries = 0; tries < 100; tries++) {
@@ -917,6 +1002,11 @@ int vst_st_commit(vst_st_writer *w)
     }
     if (e == 0 && fsync(w->fd) != 0)
         e = errno;
+    if (e == 0 && w->anon) {
+        e = link_anon(w);
+        if (e == 0)
+            w->anon = 0; /* it has a name now: w->tmp */
+    }
     if (close(w->fd) != 0 && e == 0)
         e = errno;
     w->fd = -1;
@@ -924,7 +1014,13 @@ int vst_st_commit(vst_st_writer *w)
         e = errno;
     if (e != 0) {
         rc = vst_fail(VS_EIO, "cannot write '%s': %s", w->path, strerror(e));
-        (void)unlink(w->tmp); /* already failing: best effort */
+        if (!w->anon)
+            (void)unlink(w->tmp); /* already failing: best effort */
+    } else {
+        e = sync_dir_of(w->path);
+        if (e != 0)
+            rc = vst_fail(VS_EIO, "cannot make '%s' durable: %s", w->path,
+                          strerror(e));
     }
     writer_free(w);
     return rc;
@@ -935,8 +1031,9 @@ void vst_st_discard(vst_st_writer *w)
     if (w == NULL)
         return;
     if (w->fd >= 0)
-        (void)close(w->fd); /* the file is removed next */
-    (void)unlink(w->tmp);   /* best effort: nothing to report to */
+        (void)close(w->fd); /* a nameless file is gone with it */
+    if (!w->anon)
+        (void)unlink(w->tmp); /* best effort: nothing to report to */
     writer_free(w);
 }
 
