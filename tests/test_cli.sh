@@ -545,6 +545,18 @@ equals "$(wc -c <err.txt)" "0"
 run 0 verify big.db
 no_cr err.txt
 run 0 restore big.db --npy bigout
+# a write failing mid-stream (files limited to 512 KiB, SIGXFSZ ignored so
+# that the write fails with EFBIG): one error, exit 1, nothing left
+for out in "--npy xfsz" "--safetensors xfsz.st"; do
+    # shellcheck disable=SC2086
+    (ulimit -f 1024 && trap '' XFSZ && exec "$VS" restore big.db $out) >out.txt 2>err.txt
+    equals "$?" 1
+    equals "$(wc -l <err.txt)" 1
+    has err.txt "File too large"
+done
+has err.txt "varstore: cannot write 'xfsz.st': File too large"
+[ ! -e xfsz.st ] && [ ! -e xfsz/w.npy ] && ok || fail "a failed restore left a file"
+equals "$(ls | grep -c '\.tmp-')" "0"
 no_cr err.txt
 same bigw/w.npy bigout/w.npy
 mkdir big2w
