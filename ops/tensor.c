@@ -330,7 +330,8 @@ void *vs__aligned_alloc(size_t nbytes)
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
 /* Big mappings freed by vs__aligned_free, kept for vs__aligned_alloc_uninit
  * (buffers a load overwrites whole): decoding into fresh huge pages spent
- * about 8 % of a CLI restore --npy in the kernel zeroing them. At most
+ * about 8 % of a CLI restore --npy (when it still loaded whole tensors;
+ * it streams now) in the kernel zeroing them. At most
  * BIG_KEEP mappings and BIG_KEEP_BYTES in all; the zero-filled allocator
  * never takes from here. Results of pthread_mutex_lock/unlock on this
  * statically initialized default mutex are not checked: they fail only

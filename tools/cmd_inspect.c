@@ -161,26 +161,17 @@ static int reads_back(const char *buf, double v, vs_dtype dt)
     }
 }
 
-/* Fewest fraction digits (<= FLOAT_PREC) that identify v, positional. */
-static int fixed_digits(double v, vs_dtype dt)
+/* Fewest fraction digits (<= FLOAT_PREC) that identify v: positional
+ * ("%.*f") or, sci != 0, of the mantissa ("%.*e"). */
+static int fewest_digits(double v, vs_dtype dt, int sci)
 {
     char buf[400];
     int f;
     for (f = 0; f < FLOAT_PREC; f++) {
-        snprintf(buf, sizeof buf, "%.*f", f, v);
-        if (reads_back(buf, v, dt))
-            return f;
-    }
-    return FLOAT_PREC;
-}
-
-/* Fewest mantissa fraction digits (<= FLOAT_PREC) that identify v. */
-static int sci_digits(double v, vs_dtype dt)
-{
-    char buf[64];
-    int f;
-    for (f = 0; f < FLOAT_PREC; f++) {
-        snprintf(buf, sizeof buf, "%.*e", f, v);
+        if (sci)
+            snprintf(buf, sizeof buf, "%.*e", f, v);
+        else
+            snprintf(buf, sizeof buf, "%.*f", f, v);
         if (reads_back(buf, v, dt))
             return f;
     }
@@ -191,7 +182,7 @@ static int sci_digits(double v, vs_dtype dt)
  * FLOAT_PREC rounding trimmed, as NumPy's trim='.'). */
 static void fixed_text(double v, vs_dtype dt, char *buf, size_t cap)
 {
-    int f = fixed_digits(v, dt);
+    int f = fewest_digits(v, dt, 0);
     size_t l;
     snprintf(buf, cap, "%.*f", f, v);
     l = strlen(buf);
@@ -278,7 +269,7 @@ static void scan_pads(printer *p, size_t off)
         return;
     if (ff->exp) {
         char *e;
-        int d = sci_digits(v, p->t->dtype), el;
+        int d = fewest_digits(v, p->t->dtype, 1), el;
         if (d > ff->prec)
             ff->prec = d;
         snprintf(buf, sizeof buf, "%.*e", d, v);
