@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 
             memset(&so, 0, sizeof so);
             memset(&ro, 0, sizeof ro);
-            so.max_to_keep = -1;
+            so.max_to_keep = 0; /* the file's setting */
             if (k == 1)
                 so.threads = ro.threads = 1;
             if (k == 2 || k == 3 || k == 5)

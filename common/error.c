@@ -34,6 +34,7 @@ const char *vs_errstr(int code)
     case VS_EIO: return "input/output error";
     case VS_ENOMEM: return "out of memory";
     case VS_EBUSY: return "file is busy";
+    case VS_ERESTORING: return "variable is being restored";
     default: return "unknown error code";
     }
 }

@@ -68,9 +68,10 @@ enum {
     VS_ECORRUPT = -8,
     VS_EIO = -9,
     VS_ENOMEM = -10,
-    VS_EBUSY = -11 /* another writer holds the checkpoint file too long;
-                      or the variable is being restored (from a restore's
-                      progress callback) */
+    VS_EBUSY = -11,     /* another connection holds the checkpoint file
+                           longer than the busy timeout */
+    VS_ERESTORING = -12 /* the variable is being restored in place (a call
+                           from a restore's progress callback) */
 }; /* stable: never renumbered; add new ones below */
 
 typedef enum { VS_REUSE_INHERIT = 0, VS_REUSE = 1, VS_AUTO_REUSE = 2 } vs_reuse;
@@ -469,6 +470,11 @@ VS_NODISCARD int vs_init_from_checkpoint(vs_graph *g, const char *path,
 
 /* ---- checkpoint options and file-level calls (store/) ---- */
 
+/* vs_save_opts.max_to_keep: keep every checkpoint. */
+#define VS_KEEP_ALL (-1)
+/* vs_save_opts.keep_checkpoint_every_n_hours: keep none for good. */
+#define VS_KEEP_HOURS_OFF (-1.0)
+
 /* vs_save_opts.codec */
 enum {
     VS_CODEC_DEFAULT = 0, /* byte shuffle + zlib on the planes where it pays */
@@ -486,10 +492,15 @@ typedef struct {
     vs_var *const *vars;
     const char *const *keys;
     size_t n_vars;
-    /* Retention as TF's Saver; applied after this save commits. Negative:
-     * keep the file's setting (default: keep everything). 0: keep all. */
+    /* Retention as TF's Saver, applied after this save commits. 0: the
+     * file's setting (vs_set_retention; a new file keeps everything);
+     * VS_KEEP_ALL: keep every checkpoint, whatever the file says; N > 0:
+     * keep the newest N. */
     int max_to_keep;
-    double keep_checkpoint_every_n_hours; /* <= 0: the file's setting */
+    /* 0: the file's setting; > 0: beyond max_to_keep, keep one checkpoint
+     * every this many hours for good; VS_KEEP_HOURS_OFF: none, whatever
+     * the file says. */
+    double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
     /* Added at the end (progress). NULL: none. Called on the calling
      * thread only (never on a compression thread) with the raw bytes
@@ -667,10 +678,10 @@ VS_NODISCARD int vs_verify_ex(const char *path, const vs_verify_opts *opts,
 #define VS_ALL_STEPS (-2)
 VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefix,
                                   const char *new_prefix, int64_t step);
-/** (added by store/) The file's retention setting, used by saves whose
- *  opts are NULL or leave max_to_keep negative / the hours <= 0: TF Saver's
- *  max_to_keep (0: keep all) and keep_checkpoint_every_n_hours (0: off).
- *  Creates the file if missing. */
+/** The file's retention setting, used by saves whose opts are NULL or
+ *  leave max_to_keep / keep_checkpoint_every_n_hours 0: TF Saver's
+ *  max_to_keep (0 or VS_KEEP_ALL: keep all) and
+ *  keep_checkpoint_every_n_hours (0: off). Creates the file if missing. */
 VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                   double keep_checkpoint_every_n_hours);
 

@@ -783,7 +783,7 @@ int vs_assign(vs_var *v, const vs_tensor *value)
     if (value->data == NULL && v->nbytes > 0)
         return vs__fail(VS_EINVAL, "vs_assign: value has no data");
     if (v->restoring)
-        return vs__fail(VS_EBUSY, "variable %s is being restored",
+        return vs__fail(VS_ERESTORING, "variable %s is being restored",
                         v->op_name);
     rc = vs__var_ensure_buffer(v);
     if (rc != VS_OK)
@@ -799,7 +799,7 @@ int vs_assign(vs_var *v, const vs_tensor *value)
 static int run_initializer(vs_var *v)
 {
     if (v->restoring)
-        return vs__fail(VS_EBUSY, "variable %s is being restored",
+        return vs__fail(VS_ERESTORING, "variable %s is being restored",
                         v->op_name);
     int rc = vs__var_ensure_buffer(v);
     if (rc != VS_OK)

@@ -171,6 +171,8 @@ int vs_prune(const char *path, int keep)
 int vs_set_retention(const char *path, int max_to_keep,
                      double keep_checkpoint_every_n_hours)
 {
+    if (max_to_keep == VS_KEEP_ALL)
+        max_to_keep = 0; /* the file's form of "keep all" */
     if (max_to_keep < 0)
         return vs__fail(VS_EINVAL, "max_to_keep must be >= 0, got %d",
                         max_to_keep);

@@ -660,7 +660,7 @@ int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
      * refused before anything is claimed (the flags are the outer's). */
     for (size_t i = 0; i < n; i++)
         if (vars[i]->restoring)
-            return vs__fail(VS_EBUSY, "variable %s is being restored",
+            return vs__fail(VS_ERESTORING, "variable %s is being restored",
                             vars[i]->op_name);
     int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)

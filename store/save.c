@@ -1115,16 +1115,18 @@ static int save_items(const char *path, int64_t step, save_item *items,
     {
         int keep = 0, found = 0;
         double hours = 0, v = 0;
-        if (o != NULL && o->max_to_keep >= 0) {
-            keep = o->max_to_keep;
+        if (o != NULL && o->max_to_keep != 0) {
+            keep = o->max_to_keep > 0 ? o->max_to_keep : 0; /* VS_KEEP_ALL */
         } else {
             rc = read_meta_num(db, path, "max_to_keep", &v, &found);
             if (rc != VS_OK)
                 goto out;
             keep = found && v > 0 && v < 2147483647.0 ? (int)v : 0;
         }
-        if (o != NULL && o->keep_checkpoint_every_n_hours > 0) {
-            hours = o->keep_checkpoint_every_n_hours;
+        if (o != NULL && o->keep_checkpoint_every_n_hours != 0) {
+            hours = o->keep_checkpoint_every_n_hours > 0
+                        ? o->keep_checkpoint_every_n_hours
+                        : 0; /* VS_KEEP_HOURS_OFF */
         } else {
             rc = read_meta_num(db, path, "keep_checkpoint_every_n_hours", &v,
                                &found);

@@ -104,7 +104,7 @@ static void reader_during_saves(int with_rollback)
     if (with_rollback)
         assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
                          VS_OK);
-    save_steps(1, 1, 0);
+    save_steps(1, 1, VS_KEEP_ALL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -164,7 +164,7 @@ static void test_concurrency__reader_waits_with_rollback_journal(void **st)
 static void test_concurrency__second_writer_gets_busy(void **st)
 {
     (void)st;
-    save_steps(1, 1, 0);
+    save_steps(1, 1, VS_KEEP_ALL);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
@@ -211,17 +211,17 @@ static void test_concurrency__second_writer_gets_busy(void **st)
 static void test_concurrency__two_writer_processes_serialize(void **st)
 {
     (void)st;
-    save_steps(1, 1, 0);
+    save_steps(1, 1, VS_KEEP_ALL);
     pid_t p1 = fork();
     assert_true(p1 >= 0);
     if (p1 == 0) {
-        save_steps(100, 105, 0);
+        save_steps(100, 105, VS_KEEP_ALL);
         _exit(0);
     }
     pid_t p2 = fork();
     assert_true(p2 >= 0);
     if (p2 == 0) {
-        save_steps(200, 205, 0);
+        save_steps(200, 205, VS_KEEP_ALL);
         _exit(0);
     }
     int s1, s2;

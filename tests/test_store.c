@@ -629,8 +629,33 @@ static void test_store__retention_as_tf_saver(void **st)
     assert_int_equal(vs_set_retention(g_path, 3, 0), VS_OK);
     save1(g_path, 15, "v", t, NULL);
     steps_are(g_path, (int64_t[]){13, 14, 15}, 3);
-    assert_int_equal(vs_set_retention(g_path, -1, 0), VS_EINVAL);
-    assert_string_equal(vs_errmsg(), "max_to_keep must be >= 0, got -1");
+    assert_int_equal(vs_set_retention(g_path, -2, 0), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "max_to_keep must be >= 0, got -2");
+    vs_tensor_free(t);
+}
+
+/* A zero-initialized vs_save_opts (or one that sets only the codec) means
+ * "the file's retention"; VS_KEEP_ALL overrides the file for one save. */
+static void test_store__zeroed_save_opts_honour_file_retention(void **st)
+{
+    (void)st;
+    int64_t sh[] = {10};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    assert_int_equal(vs_set_retention(g_path, 2, 0), VS_OK);
+    vs_save_opts zero = {0};
+    vs_save_opts raw = {.codec = VS_CODEC_RAW};
+    vs_save_opts all = {.max_to_keep = VS_KEEP_ALL};
+    for (int s = 1; s <= 3; s++) {
+        fill_weights(t);
+        save1(g_path, s, "v", t, &zero);
+    }
+    steps_are(g_path, (int64_t[]){2, 3}, 2);
+    save1(g_path, 4, "v", t, &raw);
+    steps_are(g_path, (int64_t[]){3, 4}, 2);
+    save1(g_path, 5, "v", t, &all);
+    steps_are(g_path, (int64_t[]){3, 4, 5}, 3);
+    save1(g_path, 6, "v", t, &zero);
+    steps_are(g_path, (int64_t[]){5, 6}, 2);
     vs_tensor_free(t);
 }
 
@@ -1165,7 +1190,6 @@ static void test_store__large_saves_run_solo(void **st)
     const vs_tensor *tt = t;
     vs_save_opts o;
     memset(&o, 0, sizeof o);
-    o.max_to_keep = -1;
     o.threads = 1;
     o.progress = solo_probe_cb;
     solo_probe p;
@@ -1719,7 +1743,6 @@ static void test_store__save_progress(void **st)
 
     vs_save_opts o;
     memset(&o, 0, sizeof o);
-    o.max_to_keep = -1;
     o.threads = 4; /* compression on pool threads */
     o.progress = prec_cb;
     static prec r;
@@ -1807,7 +1830,6 @@ static void test_store__restore_progress(void **st)
     r.path = g_path;
     vs_save_opts so;
     memset(&so, 0, sizeof so);
-    so.max_to_keep = -1;
     so.threads = 2;
     so.progress = prec_cb;
     so.progress_ctx = &r;
@@ -1876,9 +1898,9 @@ static void meddle_cb(void *ctx, uint64_t done, uint64_t total)
     meddle *m = ctx;
     m->calls++;
     if (done < total) {
-        m->busy_assign += vs_assign(m->v, m->zeros) == VS_EBUSY;
-        m->busy_init += vs_variables_initializer(m->g, &m->v, 1) == VS_EBUSY;
-        m->busy_restore += vs_restore(m->g, m->path, VS_LATEST) == VS_EBUSY;
+        m->busy_assign += vs_assign(m->v, m->zeros) == VS_ERESTORING;
+        m->busy_init += vs_variables_initializer(m->g, &m->v, 1) == VS_ERESTORING;
+        m->busy_restore += vs_restore(m->g, m->path, VS_LATEST) == VS_ERESTORING;
         vs_tensor *t = NULL; /* still no value to read */
         assert_int_equal(vs_var_value(m->v, &t), VS_EUNINIT);
     } else {
@@ -2625,6 +2647,7 @@ int main(void)
         T(test_store__flipped_byte_is_corrupt_never_wrong_values),
         T(test_store__unchanged_weights_cost_under_one_percent),
         T(test_store__retention_as_tf_saver),
+        T(test_store__zeroed_save_opts_honour_file_retention),
         T(test_store__keep_every_n_hours),
         T(test_store__delete_gives_space_back),
         T(test_store__rename_prefix),

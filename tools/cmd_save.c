@@ -269,7 +269,7 @@ int cmd_save(int argc, char **argv)
         for (k = 0; k < l.n; k++)
             total += (int64_t)vs_tensor_nbytes(l.tensors[k]);
         memset(&so, 0, sizeof so);
-        so.max_to_keep = -1; /* the file's retention setting */
+        /* max_to_keep 0: the file's retention setting */
         so.codec = codec;
         so.progress = progress_cb;
         so.progress_ctx = &pg;
