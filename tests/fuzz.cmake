@@ -67,7 +67,7 @@ if(TARGET varstore_tools)
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
       target_link_options(fuzz_${target} PRIVATE
         -fsanitize=fuzzer,address,undefined)
-      target_link_libraries(fuzz_${target} PRIVATE SQLite::SQLite3 vs_options)
+      target_link_libraries(fuzz_${target} PRIVATE ${VS_SQLITE} vs_options)
       if(VS_LIBM)
         target_link_libraries(fuzz_${target} PRIVATE ${VS_LIBM})
       endif()
@@ -83,7 +83,7 @@ if(TARGET varstore_tools)
     target_compile_options(fuzz_inflate PRIVATE -g -O1
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
     target_link_options(fuzz_inflate PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_inflate PRIVATE SQLite::SQLite3 ZLIB::ZLIB
+    target_link_libraries(fuzz_inflate PRIVATE ${VS_SQLITE} ZLIB::ZLIB
       vs_options)
     if(VS_LIBM)
       target_link_libraries(fuzz_inflate PRIVATE ${VS_LIBM})
