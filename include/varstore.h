@@ -2,15 +2,39 @@
  *
  * This is the one public header. Anything not declared here is not API.
  *
- * Conventions (see DESIGN.md):
+ * Conventions:
  * - the handle comes first and outputs come last (as sqlite3_open(path, &db));
  * - every int-returning call returns VS_OK (0) or a negative VS_E* code, and
  *   on failure sets this thread's message, read with vs_errmsg();
- * - every `opts` pointer may be NULL, meaning all defaults;
+ * - every `opts` pointer may be NULL, meaning all defaults, and a
+ *   zero-initialized options struct ({0}, or designated initializers naming
+ *   only some fields) means all defaults, field by field;
  * - an `out` pointer may be NULL only where marked;
  * - destructors accept NULL;
  * - a graph is used by one thread at a time; separate graphs are independent;
  *   checkpoint files are safe to share between threads and processes.
+ *
+ * Error codes. Besides the codes a function's comment names, every call
+ * that takes a pointer may return VS_EINVAL for a NULL one (or any argument
+ * out of range), every call that allocates may return VS_ENOMEM, and every
+ * call that reads or writes a file may return VS_EIO (the file system
+ * failed: permissions, a full disk), VS_ECORRUPT (the file is damaged or not
+ * a varstore file; the message names the tensor and step where there is
+ * one) and VS_EBUSY (another connection kept the file locked longer than
+ * the busy timeout). Codes are stable and never renumbered.
+ *
+ * Process-wide calls: vs_set_num_threads, and the buffers vs_tensor_free
+ * keeps for reuse, are shared by every thread and graph of the process;
+ * they are thread-safe. Everything else is per graph or per call.
+ *
+ * ABI. The shared library keeps its SONAME (libvarstore.so.0) while every
+ * program built against an older header of the same major version keeps
+ * working. Options structs only ever grow at their end; when a release adds
+ * a field, the function taking that struct gets a new ELF symbol version and
+ * the library keeps the old entry point, which reads the caller's shorter
+ * struct and takes defaults (zeros) for the new fields. So `{0}` and
+ * designated initializers stay correct across releases, with no size field
+ * or version to fill in.
  */
 #ifndef VARSTORE_H
 #define VARSTORE_H
@@ -106,6 +130,9 @@ VS_API void vs_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* dtypes and tensors                                                        */
+/* Codes: vs_dtype_from_name, vs_tensor_new, vs_tensor_from_data and
+ * vs_shape_check return VS_EINVAL for a bad dtype, rank or dimension, or a
+ * byte size that overflows; the allocating ones VS_ENOMEM. */
 
 /** Bytes per element; 0 for an invalid dtype. */
 VS_API size_t vs_dtype_size(vs_dtype dtype);
@@ -133,9 +160,9 @@ VS_API VS_NODISCARD int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *s
 VS_API VS_NODISCARD int vs_tensor_from_data(vs_dtype dtype, int ndim,
                                             const int64_t *shape, const void *data,
                                             vs_tensor **out);
-/** Frees t. (Buffers of 2 to 32 MiB, up to 48 MiB and 4 buffers in all,
- *  are kept mapped for reuse by later loads, which overwrite them whole;
- *  vs_tensor_new never gets one back.) */
+/** Frees t. Large buffers freed here may be kept (a few, process-wide) for
+ *  reuse by later checkpoint loads, which overwrite them whole;
+ *  vs_tensor_new never gets one back. */
 VS_API void vs_tensor_free(vs_tensor *t);
 /** Element count / byte size of a tensor whose shape was already validated
  *  (any tensor made by varstore). */
@@ -148,6 +175,9 @@ VS_API VS_NODISCARD int vs_shape_check(vs_dtype dtype, int ndim, const int64_t *
 
 /* ------------------------------------------------------------------------ */
 /* Graph, name scopes, unique names                                          */
+/* Codes: vs_graph_open VS_ENOMEM or VS_ERROR (the in-memory registry could
+ * not be made); vs_name_scope_push, vs_name_scope_pop and vs_unique_name
+ * VS_EINVAL (TF's texts) and VS_ENOMEM. */
 
 VS_API VS_NODISCARD int vs_graph_open(vs_graph **out);
 VS_API void vs_graph_close(vs_graph *g);
@@ -174,6 +204,9 @@ VS_API VS_NODISCARD int vs_unique_name(vs_graph *g, const char *name, int mark_u
 
 /* ------------------------------------------------------------------------ */
 /* Initializers                                                              */
+/* Codes: vs_init_fill returns VS_EINVAL (TF's texts: a shape the
+ * initializer cannot fill, a bad dtype, too many constant values),
+ * VS_ENOMEM, and VS_ERROR when a worker thread cannot be started. */
 
 /** seed < 0 (VS_NO_SEED) means no op seed: TF's seed rules then apply. */
 #define VS_NO_SEED (-1)
@@ -208,8 +241,8 @@ typedef struct vs_init {
     double a, b, c;
     int mode, distribution;
     int64_t seed;
-    /* Added at the end: a list constant (TF's constant_initializer([..])).
-     * Borrowed: copied when a variable is created with it. */
+    /* A list constant (TF's constant_initializer([..])). Borrowed: copied
+     * when a variable is created with it. */
     const double *values;
     size_t n_values;
 } vs_init;
@@ -247,12 +280,13 @@ VS_API VS_NODISCARD int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t 
 
 /* ------------------------------------------------------------------------ */
 /* Variable scopes                                                           */
+/* Codes: the push/reenter/pop/exit calls return VS_EINVAL (TF's texts:
+ * invalid names, improper nesting, reuse values) and VS_ENOMEM. */
 
 typedef struct {
     vs_reuse reuse;                    /* VS_REUSE_INHERIT: inherit */
     const struct vs_init *initializer; /* NULL: inherit */
     vs_dtype dtype;                    /* 0: inherit */
-    /* Added at the end. */
     const char *default_name;  /* name NULL: TF's default_name, made unique */
     int no_auxiliary_name_scope; /* TF's auxiliary_name_scope=False */
 } vs_scope_opts;
@@ -292,6 +326,12 @@ VS_API vs_scope *vs_get_variable_scope(vs_graph *g);
 
 /* ------------------------------------------------------------------------ */
 /* Variables                                                                 */
+/* Codes: vs_get_variable, vs_get_local_variable and vs_variable return
+ * VS_EEXIST, VS_ENOTFOUND, VS_ESHAPE, VS_EDTYPE and VS_EINVAL with TF's
+ * texts (see the README's error table), and VS_ENOMEM; vs_var_value
+ * VS_EUNINIT; vs_assign VS_ESHAPE, VS_EDTYPE, VS_EINVAL; vs_assign and the
+ * initializers VS_ERESTORING for a variable that a restore is filling in
+ * place (a call from its progress callback). */
 
 typedef struct {
     const int64_t *shape;
@@ -300,7 +340,6 @@ typedef struct {
     const struct vs_init *initializer; /* NULL: the scope's, else glorot
                                           uniform (floats) or zeros */
     int not_trainable; /* 0: trainable, as in TF */
-    /* Added at the end. */
     const char *const *collections; /* NULL-terminated; NULL: {GLOBAL} */
 } vs_var_opts;
 
@@ -349,6 +388,8 @@ VS_API size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
 
 /* ------------------------------------------------------------------------ */
 /* Partitioned variables (TF's partitioners and PartitionedVariable)         */
+/* Codes: vs_scope_set_partitioner VS_EINVAL; vs_get_partitioned_variable
+ * the codes of vs_get_variable, with TF's partitioned texts. */
 
 /* vs_partitioner.kind */
 enum {
@@ -434,6 +475,10 @@ VS_API int vs_partitioned_partitions(const vs_partitioned *p,
 
 /* ------------------------------------------------------------------------ */
 /* Ops (float32 unless stated; outputs are new tensors the caller frees)      */
+/* Codes: every op returns VS_EINVAL (TF's texts: ranks, shapes, strides,
+ * paddings), VS_EDTYPE for a dtype it does not take, and VS_ENOMEM.
+ * vs_set_num_threads is process-wide: it sets the threads of every later
+ * op in every thread and graph. */
 
 typedef enum { VS_PAD_SAME, VS_PAD_VALID } vs_padding;
 /** NHWC input, HWIO filter, strides {1, sh, sw, 1}. */
@@ -463,6 +508,13 @@ VS_API void vs_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                               */
+/* Codes, beyond the file codes every call may return (VS_EIO, VS_ECORRUPT,
+ * VS_EBUSY): VS_ENOTFOUND for a missing file, step or key ("Key foo/v not
+ * found in checkpoint"); vs_restore*, vs_init_from_checkpoint and
+ * vs_load_variable VS_ESHAPE / VS_EDTYPE when a stored tensor does not fit
+ * its variable; vs_save* VS_EUNINIT for a variable without a value;
+ * vs_rename_prefix VS_EEXIST for a collision; VS_ERESTORING from a restore
+ * whose variables another restore is filling. */
 
 #define VS_LATEST (-1)
 
@@ -513,7 +565,7 @@ typedef struct {
      * the file says. */
     double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
-    /* Added at the end (progress). NULL: none. Called on the calling
+    /* Progress. NULL: none. Called on the calling
      * thread only (never on a compression thread) with the raw bytes
      * written so far and the total raw bytes of the tensors: at most once
      * per MiB (done < total), at least once per chunk of 1 MiB or more,
@@ -521,7 +573,7 @@ typedef struct {
      * save may stop without that last call. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
-    /* Added at the end (solo saves). A save of 1 MiB to 1 GiB (raw
+    /* Solo saves. A save of 1 MiB to 1 GiB (raw
      * tensor bytes) into a WAL file that no other connection has open
      * runs "solo": in rollback-journal mode under an exclusive lock, so
      * its pages are written once instead of twice; the file is back in
@@ -552,7 +604,7 @@ typedef struct {
     const char *prefix; /* else: only global variables whose op name starts
                            with prefix; NULL: all global variables */
     int threads;        /* decompression threads; 0: all cores */
-    /* Added at the end (progress): as in vs_save_opts, over the raw bytes
+    /* Progress, as in vs_save_opts, over the raw bytes
      * of the tensors read; the last call (done == total) comes once the
      * variables hold the restored values. Until then the variables being
      * restored are in flux: the callback may read the graph, but
@@ -617,7 +669,7 @@ VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
 typedef struct vs_ckpt vs_ckpt;
 VS_API VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
 VS_API void vs_ckpt_close(vs_ckpt *f);
-/** (added: performance) vs_latest_checkpoint in the handle's snapshot,
+/** vs_latest_checkpoint in the handle's snapshot,
  *  so that the step found is the one the handle reads. */
 VS_API VS_NODISCARD int vs_ckpt_latest(vs_ckpt *f, int64_t *step);
 /** vs_list_variables and vs_load_variable on an open handle. */
@@ -631,7 +683,7 @@ VS_API VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
 VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
                                           const char *const *names, size_t n,
                                           vs_tensor **out);
-/** (added: performance) Where vs_ckpt_stream delivers tensors. Each
+/** Where vs_ckpt_stream delivers tensors. Each
  *  callback returns 0 to go on; anything else (a VS_E* code) stops the
  *  stream, and vs_ckpt_stream returns that value. */
 typedef struct {
@@ -654,7 +706,7 @@ typedef struct {
     /* Callbacks may call the library (other loads, other handles), but
      * not on f: its connection is the calling thread's during the call. */
 } vs_stream_sink;
-/** (added: performance) Reads n tensors of one step into a sink instead
+/** Reads n tensors of one step into a sink instead
  *  of memory: each chunk is decoded into a buffer of the worker's own and
  *  handed to sink->write, so memory stays at a few chunks whatever the
  *  tensors' sizes (`varstore restore --npy` writes files this way).
@@ -671,7 +723,7 @@ VS_API VS_NODISCARD int vs_ckpt_stream(vs_ckpt *f, int64_t step,
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
 VS_API VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
 
-/* (added for progress) Options of vs_verify_ex. */
+/* Options of vs_verify_ex. */
 typedef struct {
     int threads; /* decompression threads; 0: all cores */
     /* As in vs_save_opts, over the raw bytes of the file's stored chunks
@@ -696,12 +748,12 @@ VS_API VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefi
 VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                          double keep_checkpoint_every_n_hours);
 
-/** (added: performance) How a file commits its saves, kept in the file.
+/** How a file commits its saves, kept in the file.
  *  VS_JOURNAL_WAL (new files): readers never wait for a save nor a save for
  *  readers, and an open vs_ckpt keeps its snapshot; each save writes its
  *  pages twice (to the -wal file, then into the file).
- *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (about twice as
- *  fast for big saves) and the file is a single file at rest, also on
+ *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (faster for big
+ *  saves) and the file is a single file at rest, also on
  *  network file systems; but readers wait (up to the busy timeout) while a
  *  big save writes, and a save waits for every open read (an open vs_ckpt
  *  included) to end. Both are durable at VS_OK and crash safe.
