@@ -232,15 +232,20 @@ for f in conv1/weights conv1/biases steps mask half other/scalar other/key; do
 done
 same be_le.npy out/be.npy
 same fort_c.npy out/fort.npy
-# over an existing tree of longer files: each is truncated, the same bytes
-mkdir -p out1/conv1 out1/other
-for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
-    head -c 100000 /dev/zero >"out1/$f.npy"
-done
-run 0 restore m.db --npy out1
+# into an existing folder: only an empty one (it is replaced by the new
+# tree); one that holds anything is refused before anything is written,
+# and left exactly as it was (issue 13: nothing is overwritten silently)
+mkdir out1
+run 0 restore m.db --npy out1/
 for f in conv1/weights conv1/biases steps mask half other/scalar other/key be fort; do
     same "out/$f.npy" "out1/$f.npy"
 done
+mkdir -p full/conv1
+echo old >full/conv1/weights.npy
+run 1 restore m.db --npy full
+equals "$(cat err.txt)" "varstore: 'full' is not empty: restore --npy writes into a new or empty directory (nothing is overwritten)"
+equals "$(cd full && find . -type f)" "./conv1/weights.npy"
+equals "$(cat full/conv1/weights.npy)" "old"
 [ ! -e out/README.txt ] && ok || fail "README.txt exported"
 equals "$(cd out && find . -type f | sort | tr '\n' ' ')" \
     "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other/key.npy ./other/scalar.npy ./steps.npy "
@@ -259,36 +264,39 @@ equals "$(cat err.txt)" "varstore: cannot write 'stdir': Is a directory"
 run 1 restore m.db --safetensors nodir/x.st
 equals "$(cat err.txt)" "varstore: cannot create a file beside 'nodir/x.st': No such file or directory"
 [ ! -e nodir ] && ok || fail "restore --safetensors created nodir"
-# a file that cannot be created (a directory where other/key.npy must
-# go): its error, exit 1, the tensors before it written, none after it
-mkdir -p outf/other/key.npy
-run 1 restore m.db --npy outf
-equals "$(cat err.txt)" "varstore: cannot create 'outf/other/key.npy': Is a directory"
-equals "$(wc -c <out.txt)" 0
-same out/mask.npy outf/mask.npy
-equals "$(cd outf && find . -type f | sort | tr '\n' ' ')" \
-    "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy "
-# a file where a folder must go, tensor by tensor
-mkdir outf2
-echo x >outf2/other
-run 1 restore m.db --npy outf2
-equals "$(cat err.txt)" "varstore: 'outf2/other' exists and is not a directory"
-equals "$(cd outf2 && find . -type f | sort | tr '\n' ' ')" \
-    "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy ./other "
-# the same, early in the stream: its error, once, exit 1, nothing on
-# stdout, and the files that were written intact
-mkdir -p outf4/half.npy
-run 1 restore m.db --npy outf4
-equals "$(cat err.txt)" "varstore: cannot create 'outf4/half.npy': Is a directory"
-equals "$(wc -c <out.txt)" 0
-for f in $(cd outf4 && find . -name '*.npy' -type f | sed 's|^\./||; s|\.npy$||'); do
-    same "out/$f.npy" "outf4/$f.npy"
+# symbolic links (issue 13): nothing is ever written outside DIR. A link
+# inside DIR (a folder or a file of the export) makes DIR non-empty: it is
+# refused and nothing is written where the link points; DIR itself a link
+# is refused too.
+mkdir elsewhere
+echo victim >elsewhere/victim
+mkdir lnk1 lnk2
+ln -s ../elsewhere lnk1/conv1
+ln -s ../elsewhere/victim lnk2/steps.npy
+for d in lnk1 lnk2; do
+    run 1 restore m.db --npy $d
+    has err.txt "varstore: '$d' is not empty"
 done
-# the failing tensor is the first one
-mkdir -p outf3/be.npy
-run 1 restore m.db --npy outf3
-equals "$(cat err.txt)" "varstore: cannot create 'outf3/be.npy': Is a directory"
-equals "$(cd outf3 && find . -type f | wc -l)" 0
+ln -s elsewhere lnk3
+run 1 restore m.db --npy lnk3
+equals "$(cat err.txt)" "varstore: 'lnk3' is a symbolic link: restore --npy writes only into a new or empty directory"
+equals "$(cd elsewhere && find . | sort | tr '\n' ' ')" ". ./victim "
+equals "$(cat elsewhere/victim)" "victim"
+# a file where the folder must go: refused, nothing made
+echo x >afile
+run 1 restore m.db --npy afile
+equals "$(cat err.txt)" "varstore: 'afile' exists and is not a directory"
+equals "$(cat afile)" "x"
+# a folder whose parent does not exist: a clear error, nothing made
+run 1 restore m.db --npy nodir2/out
+equals "$(cat err.txt)" "varstore: cannot create directory 'nodir2/out': No such file or directory"
+[ ! -e nodir2 ] && ok || fail "restore --npy created nodir2"
+# --safetensors onto a symbolic link: the link is replaced by the new
+# file, never written through
+ln -s elsewhere/victim st_link.st
+run 0 restore m.db --safetensors st_link.st
+[ -f st_link.st ] && [ ! -L st_link.st ] && ok || fail "st_link.st is still a link"
+equals "$(cat elsewhere/victim)" "victim"
 run 0 restore m.db --npy sel --tensor conv1/weights --tensor steps
 same w/conv1/weights.npy sel/conv1/weights.npy
 equals "$(cd sel && find . -type f | sort | tr '\n' ' ')" "./conv1/weights.npy ./steps.npy "
@@ -497,21 +505,18 @@ if [ -n "$off" ]; then
     has err.txt "varstore: m2.db: 1 damaged tensor found"
     run 1 restore m2.db --step 10 --npy dmg
     has err.txt "other/key"
-    # the tensors before the damaged one are written whole; the damaged
-    # one's file, begun, is removed, and nothing after it is left
+    # all or nothing (issue 13): the tensors before the damaged one were
+    # written, but into the private folder beside dmg2, removed whole
     run 1 restore m2.db --step 10 --npy dmg2
     has err.txt "other/key"
     equals "$(wc -l <err.txt)" 1
-    equals "$(cd dmg2 && find . -type f | sort | tr '\n' ' ')" \
-        "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy ./mask.npy "
-    same w/mask.npy dmg2/mask.npy
-    # a file before it cannot be created either: that failure comes
-    # first in tensor order and is the one reported
-    mkdir -p dmg3/mask.npy
-    run 1 restore m2.db --step 10 --npy dmg3
-    equals "$(cat err.txt)" "varstore: cannot create 'dmg3/mask.npy': Is a directory"
-    equals "$(cd dmg3 && find . -type f | sort | tr '\n' ' ')" \
-        "./be.npy ./conv1/biases.npy ./conv1/weights.npy ./fort.npy ./half.npy "
+    [ ! -e dmg2 ] && ok || fail "a failed restore left dmg2: $(find dmg2)"
+    equals "$(ls -a | grep -c '\.tmp-')" "0"
+    # into an empty folder: it stays, empty
+    mkdir dmg3
+    run 1 restore m2.db --step 10 --npy dmg3/
+    has err.txt "other/key"
+    equals "$(find dmg3 | tr '\n' ' ')" "dmg3 "
     # --safetensors over an existing file: the damage is reported, the
     # file is left as it was and no temporary file stays beside it
     echo keep >dmg.st
