@@ -33,6 +33,8 @@ int parse_i64(const char *s, int64_t *out);
 int opt_value(int argc, char **argv, int *i, const char *name,
               const char **val);
 int need_file(const char *path);
+/* Fails (printing "<what> is not valid UTF-8") unless s is valid UTF-8. */
+int need_utf8(const char *what, const char *s);
 /* "512 B", "1.5 KiB", ...: bytes as text in buf; returns buf. */
 const char *human(int64_t bytes, char *buf, size_t cap);
 

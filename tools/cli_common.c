@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 #include "varstore.h"
 
 /* ------------------------------------------------------------------------ */
@@ -85,16 +86,23 @@ int opt_value(int argc, char **argv, int *i, const char *name,
     return 1;
 }
 
-/* Fails unless path names an existing file (commands that only read must
- * never create one). */
+/* Fails unless path names an existing regular file (commands that only
+ * read must never create one), checked as every input is: opened without
+ * blocking (a FIFO is refused, never waited on), then fstat. */
 int need_file(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return cli_err("cannot open '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return cli_err("'%s' is not a regular file", path);
+    int fd = vst_open_regular(path, NULL);
+    if (fd < 0)
+        return cli_err("%s", vst_errmsg());
+    (void)close(fd); /* opened read-only only to check it */
     return EXIT_OK;
+}
+
+int need_utf8(const char *what, const char *s)
+{
+    if (vs__utf8_valid(s, strlen(s)))
+        return EXIT_OK;
+    return cli_err("%s is not valid UTF-8", what);
 }
 
 const char *human(int64_t bytes, char *buf, size_t cap)
@@ -227,19 +235,26 @@ int64_t elem_i64(const vs_tensor *t, size_t i)
     return (int64_t)elem_f64(t, i);
 }
 
+/* Control characters are escaped (\n, else \u00XX) and each byte that is
+ * not part of valid UTF-8 is written as U+FFFD: the text is always JSON. */
 void json_str(FILE *f, const char *s)
 {
+    size_t n = strlen(s), i = 0, l;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        l = vs__utf8_seq(s + i, n - i);
+        if (l == 0)
+            fputs("\\ufffd", f);
+        else if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", f);
         else if (c < 0x20)
             fprintf(f, "\\u%04x", c);
         else
-            fputc(c, f);
+            fwrite(s + i, 1, l, f);
+        i += l ? l : 1;
     }
     fputc('"', f);
 }

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 #include "npy.h"
 #include "safetensors.h"
 #include "varstore.h"
@@ -24,7 +26,10 @@ static const char help_save[] =
     "                     [--prefix SCOPE/] [--codec CODEC] [--journal MODE]\n"
     "\n"
     "Imports tensors as checkpoint N of FILE (created if missing), in one\n"
-    "transaction: either every tensor is saved or none is.\n"
+    "transaction: either every tensor is saved or none is. A checkpoint N\n"
+    "already in FILE is replaced, as TF's Saver overwrites a step: save\n"
+    "then says so. Tensor names (file names under DIR, --prefix) must be\n"
+    "valid UTF-8.\n"
     "\n"
     "options:\n"
     "  --step N           the checkpoint's step (required)\n"
@@ -36,7 +41,11 @@ static const char help_save[] =
     "                     missing)\n"
     "  --codec CODEC      shuffle-zlib (default: byte shuffle + zlib on the\n"
     "                     byte planes where it pays) or raw (stored as is:\n"
-    "                     bigger file, fastest save and restore)\n"
+    "                     bigger file, fastest save and restore). Chunks\n"
+    "                     are deduplicated: a chunk FILE already holds is\n"
+    "                     not stored again and keeps the form it was first\n"
+    "                     stored in, so a raw save of data saved before\n"
+    "                     compressed stays compressed (and the reverse)\n"
     "  --journal MODE     set FILE's journal mode first, kept in the file:\n"
     "                     wal (new files: readers never wait for a save) or\n"
     "                     rollback (a save writes its pages once, about\n"
@@ -88,7 +97,10 @@ static int walk_npy(const char *root, const char *rel, int depth,
             rc = cli_err("out of memory");
             break;
         }
-        if (stat(full, &st) != 0) {
+        if (!vs__utf8_valid(nm, strlen(nm))) {
+            rc = cli_err("a name in '%s' is not valid UTF-8 (tensor names "
+                         "are)", dirpath);
+        } else if (stat(full, &st) != 0) {
             rc = cli_err("cannot stat '%s': %s", full, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             rc = walk_npy(root, r, depth + 1, out, n, cap);
@@ -287,6 +299,22 @@ static int save_parse(int argc, char **argv, save_args *o)
     return -1;
 }
 
+/* Whether FILE exists and already holds checkpoint o->step (a file that
+ * cannot be listed holds none: the save reports what is wrong with it). */
+static int step_exists(const save_args *o)
+{
+    vs_ckpt_info *ck = NULL;
+    size_t nck = 0, k;
+    int found = 0;
+    if (access(o->path, F_OK) != 0 ||
+        vs_list_checkpoints(o->path, &ck, &nck) != VS_OK)
+        return 0;
+    for (k = 0; k < nck && !found; k++)
+        found = ck[k].step == o->step;
+    vs_free(ck);
+    return found;
+}
+
 /* Saves the loaded tensors of l as the checkpoint. */
 static int save_list(const save_args *o, tensor_list *l)
 {
@@ -295,7 +323,7 @@ static int save_list(const save_args *o, tensor_list *l)
     vs_save_opts so;
     progress pg;
     size_t k;
-    int r;
+    int r, replacing;
 
     if (o->journal >= 0 &&
         vs_set_journal_mode(o->path, (vs_journal)o->journal) != VS_OK)
@@ -307,6 +335,7 @@ static int save_list(const save_args *o, tensor_list *l)
     so.codec = o->codec;
     so.progress = progress_cb;
     so.progress_ctx = &pg;
+    replacing = step_exists(o);
     progress_start_bytes(&pg, "saving", (uint64_t)total);
     r = vs_save_tensors(o->path, o->step, (const char *const *)l->names,
                         (const vs_tensor *const *)l->tensors, l->n, &so);
@@ -315,6 +344,9 @@ static int save_list(const save_args *o, tensor_list *l)
         return cli_err("%s", vs_errmsg());
     printf("saved %zu tensors (%s) as step %lld in %s\n", l->n,
            human(total, hb, sizeof hb), (long long)o->step, o->path);
+    if (replacing)
+        printf("replaced the checkpoint that was step %lld\n",
+               (long long)o->step);
     return EXIT_OK;
 }
 
@@ -330,6 +362,10 @@ static int save_run(const save_args *o)
         pfx = join(prefix, "", "");
     if (pfx == NULL)
         return cli_err("out of memory");
+    if (need_utf8("--prefix", pfx) != EXIT_OK) {
+        free(pfx);
+        return EXIT_ERR;
+    }
     rc = o->npy ? load_npy_dir(o->npy, pfx, &l)
                 : load_safetensors(o->st, pfx, &l);
     free(pfx);
