@@ -56,6 +56,13 @@ static size_t compose(unsigned char *out, int major, const char *dict,
     return pos + dlen;
 }
 
+/* Writes a .npy 1.0 file of dict and data at tmp_path. */
+static void put_npy(const char *dict, const void *data, size_t dlen)
+{
+    unsigned char file[512];
+    write_file(tmp_path, file, compose(file, 1, dict, data, dlen));
+}
+
 static void test_npy__v1_f32_round_trip_bit_exact(void **state)
 {
     static const unsigned char data[24] = {
@@ -123,24 +130,18 @@ static void test_npy__big_endian_converted(void **state)
     static const unsigned char be_i4[8] = {0x00, 0x00, 0x01, 0x02,
                                            0xff, 0xff, 0xff, 0xfe};
     static const unsigned char be_f8[8] = {0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
-    unsigned char file[256];
-    size_t n;
     vs_tensor *t = NULL;
     (void)state;
 
-    n = compose(file, 1,
-                "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
-                be_i4, sizeof be_i4);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
+            be_i4, sizeof be_i4);
     OK(vst_npy_read(tmp_path, &t));
     assert_int_equal(((int32_t *)t->data)[0], 0x0102);
     assert_int_equal(((int32_t *)t->data)[1], -2);
     vs_tensor_free(t);
 
-    n = compose(file, 1,
-                "{'descr': '>f8', 'fortran_order': False, 'shape': (), }",
-                be_f8, sizeof be_f8);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '>f8', 'fortran_order': False, 'shape': (), }",
+            be_f8, sizeof be_f8);
     OK(vst_npy_read(tmp_path, &t));
     assert_int_equal(t->ndim, 0);
     assert_true(((double *)t->data)[0] == 1.5);
@@ -153,25 +154,19 @@ static void test_npy__fortran_order_transposed(void **state)
     static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
     /* A 2x2x2 array with value = 4i+2j+k stored column-major. */
     static const int8_t f3[8] = {0, 4, 2, 6, 1, 5, 3, 7};
-    unsigned char file[256];
-    size_t n;
     vs_tensor *t = NULL;
     int i;
     (void)state;
 
-    n = compose(file, 1,
-                "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
-                fdata, sizeof fdata);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
+            fdata, sizeof fdata);
     OK(vst_npy_read(tmp_path, &t));
     for (i = 0; i < 6; i++)
         assert_int_equal(((int64_t *)t->data)[i], i);
     vs_tensor_free(t);
 
-    n = compose(file, 1,
-                "{'descr': '|i1', 'fortran_order': True, 'shape': (2, 2, 2)}",
-                f3, sizeof f3);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '|i1', 'fortran_order': True, 'shape': (2, 2, 2)}",
+            f3, sizeof f3);
     OK(vst_npy_read(tmp_path, &t));
     for (i = 0; i < 8; i++)
         assert_int_equal(((int8_t *)t->data)[i], i);
@@ -187,16 +182,12 @@ static void test_npy__load_maps_or_copies(void **state)
                                            0xff, 0xff, 0xff, 0xfe};
     static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
     static const unsigned char bad_bool[2] = {1, 2};
-    unsigned char file[256];
-    size_t n;
     vs_tensor *a = NULL, *b = NULL;
     int i;
     (void)state;
 
-    n = compose(file, 1,
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
-                le, sizeof le);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            le, sizeof le);
     OK(vst_npy_load(tmp_path, &a));
     OK(vst_npy_read(tmp_path, &b));
     assert_int_equal(a->ndim, 2);
@@ -207,28 +198,22 @@ static void test_npy__load_maps_or_copies(void **state)
     vst_npy_release(a);
     vs_tensor_free(b);
 
-    n = compose(file, 1,
-                "{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
-                be_i4, sizeof be_i4);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
+            be_i4, sizeof be_i4);
     OK(vst_npy_load(tmp_path, &a));
     assert_int_equal(((int32_t *)a->data)[0], 0x0102);
     assert_int_equal(((int32_t *)a->data)[1], -2);
     vst_npy_release(a);
 
-    n = compose(file, 1,
-                "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
-                fdata, sizeof fdata);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
+            fdata, sizeof fdata);
     OK(vst_npy_load(tmp_path, &a));
     for (i = 0; i < 6; i++)
         assert_int_equal(((int64_t *)a->data)[i], i);
     vst_npy_release(a);
 
-    n = compose(file, 1,
-                "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
-                bad_bool, sizeof bad_bool);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
+            bad_bool, sizeof bad_bool);
     a = (vs_tensor *)1;
     assert_int_equal(vst_npy_load(tmp_path, &a), VS_ECORRUPT);
     assert_null(a);
@@ -279,15 +264,11 @@ static void test_npy__every_dtype(void **state)
 
 static void test_npy__empty_and_scalar(void **state)
 {
-    unsigned char file[256];
-    size_t n;
     vs_tensor *t = NULL;
     (void)state;
 
-    n = compose(file, 1,
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }",
-                NULL, 0);
-    write_file(tmp_path, file, n);
+    put_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }",
+            NULL, 0);
     OK(vst_npy_read(tmp_path, &t));
     assert_int_equal(t->ndim, 2);
     assert_int_equal(t->shape[0], 0);

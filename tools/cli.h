@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "elem.h"
 #include "varstore.h"
 #include "vst.h"
 
@@ -61,11 +62,9 @@ void progress_cb(void *ctx, uint64_t done, uint64_t total);
 void progress_end(progress *p);
 
 /* ------------------------------------------------------------------------ */
-/* Element access and JSON text                                              */
+/* Element access (elem.h) and JSON text                                    */
 
-/* Element i of t as a double / as an int64_t (exact for int64). */
-double elem_f64(const vs_tensor *t, size_t i);
-int64_t elem_i64(const vs_tensor *t, size_t i);
+/* Element i of t: vst_elem_f64, vst_elem_i64 (elem.h). */
 /* A JSON string; a number (non-finite: null); a shape as [2,3]. */
 void json_str(FILE *f, const char *s);
 void json_num(FILE *f, double v);

@@ -1,7 +1,7 @@
 /* varstore CLI: the helpers every command shares (declared in cli.h):
- * error and usage messages, option parsing, the progress bar, element
- * access, JSON text, tensor lookup by name, the tensor list that save and
- * restore fill, and join(). */
+ * error and usage messages, option parsing, the progress bar, JSON text,
+ * tensor lookup by name, the tensor list that save and restore fill, and
+ * join(). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -209,31 +209,7 @@ void progress_end(progress *p)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Element access and JSON text                                              */
-
-double elem_f64(const vs_tensor *t, size_t i)
-{
-    switch (t->dtype) {
-    case VS_FLOAT32: return ((const float *)t->data)[i];
-    case VS_FLOAT64: return ((const double *)t->data)[i];
-    case VS_FLOAT16: return vs_half_to_float(((const uint16_t *)t->data)[i]);
-    case VS_BFLOAT16:
-        return vs_bfloat16_to_float(((const uint16_t *)t->data)[i]);
-    case VS_INT8: return ((const int8_t *)t->data)[i];
-    case VS_UINT8: return ((const uint8_t *)t->data)[i];
-    case VS_INT32: return ((const int32_t *)t->data)[i];
-    case VS_INT64: return (double)((const int64_t *)t->data)[i];
-    case VS_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0 : 0.0;
-    }
-    return 0.0;
-}
-
-int64_t elem_i64(const vs_tensor *t, size_t i)
-{
-    if (t->dtype == VS_INT64)
-        return ((const int64_t *)t->data)[i];
-    return (int64_t)elem_f64(t, i);
-}
+/* JSON text                                                                 */
 
 /* Control characters are escaped (\n, else \u00XX) and each byte that is
  * not part of valid UTF-8 is written as U+FFFD: the text is always JSON. */

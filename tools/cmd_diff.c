@@ -51,12 +51,12 @@ static void compare_values(const vs_tensor *a, const vs_tensor *b,
         if (memcmp(pa + i * es, pb + i * es, es) == 0)
             continue;
         c->n_diff++;
-        x = elem_f64(a, i);
-        y = elem_f64(b, i);
+        x = vst_elem_f64(a, i);
+        y = vst_elem_f64(b, i);
         if (a->dtype == VS_INT64) {
             /* |b - a| in uint64_t: exact, and no signed overflow (UB) for
              * values of opposite signs far apart */
-            int64_t ia = elem_i64(a, i), ib = elem_i64(b, i);
+            int64_t ia = vst_elem_i64(a, i), ib = vst_elem_i64(b, i);
             d = (double)(ib >= ia ? (uint64_t)ib - (uint64_t)ia
                                   : (uint64_t)ia - (uint64_t)ib);
         } else {

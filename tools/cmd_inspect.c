@@ -72,16 +72,16 @@ static void fmt_float(double v, vs_dtype dt, char *buf, size_t cap)
 static void fmt_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 {
     if (t->dtype == VS_BOOL) {
-        snprintf(buf, cap, "%s", elem_f64(t, i) != 0.0 ? "True" : "False");
+        snprintf(buf, cap, "%s", vst_elem_f64(t, i) != 0.0 ? "True" : "False");
     } else if (vs_dtype_is_floating(t->dtype)) {
-        fmt_float(elem_f64(t, i), t->dtype, buf, cap);
+        fmt_float(vst_elem_f64(t, i), t->dtype, buf, cap);
         size_t l = strlen(buf);
         if (strpbrk(buf, ".eni") == NULL && l + 1 < cap) {
             buf[l] = '.'; /* NumPy writes 1. for a float one */
             buf[l + 1] = '\0';
         }
     } else {
-        snprintf(buf, cap, "%lld", (long long)elem_i64(t, i));
+        snprintf(buf, cap, "%lld", (long long)vst_elem_i64(t, i));
     }
 }
 
@@ -89,15 +89,15 @@ static void fmt_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 static void json_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 {
     if (t->dtype == VS_BOOL) {
-        snprintf(buf, cap, "%s", elem_f64(t, i) != 0.0 ? "true" : "false");
+        snprintf(buf, cap, "%s", vst_elem_f64(t, i) != 0.0 ? "true" : "false");
     } else if (vs_dtype_is_floating(t->dtype)) {
-        double v = elem_f64(t, i);
+        double v = vst_elem_f64(t, i);
         if (!isfinite(v))
             snprintf(buf, cap, "null");
         else
             fmt_float(v, t->dtype, buf, cap);
     } else {
-        snprintf(buf, cap, "%lld", (long long)elem_i64(t, i));
+        snprintf(buf, cap, "%lld", (long long)vst_elem_i64(t, i));
     }
 }
 
@@ -238,7 +238,7 @@ static void visit(printer *p, int dim, size_t off,
 static void scan_range(printer *p, size_t off)
 {
     float_fmt *ff = &p->ff;
-    double v = elem_f64(p->t, off), a = fabs(v);
+    double v = vst_elem_f64(p->t, off), a = fabs(v);
     if (isnan(v)) {
         ff->any_nan = 1;
         return;
@@ -261,7 +261,7 @@ static void scan_range(printer *p, size_t off)
 static void scan_pads(printer *p, size_t off)
 {
     float_fmt *ff = &p->ff;
-    double v = elem_f64(p->t, off);
+    double v = vst_elem_f64(p->t, off);
     char buf[400];
     const char *dot;
     int il, fl;
@@ -314,7 +314,7 @@ static void pr_elem(printer *p, size_t off)
         p->col += fprintf(p->f, "%*s", p->width, buf);
         return;
     }
-    v = elem_f64(p->t, off);
+    v = vst_elem_f64(p->t, off);
     if (!isfinite(v)) {
         p->col += fprintf(p->f, "%*s", p->width,
                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
@@ -412,7 +412,7 @@ static void print_values(FILE *f, const vs_tensor *t, int full)
         char buf[64];
         if (vs_dtype_is_floating(t->dtype)) {
             size_t l;
-            fmt_float(elem_f64(t, 0), t->dtype, buf, sizeof buf);
+            fmt_float(vst_elem_f64(t, 0), t->dtype, buf, sizeof buf);
             l = strlen(buf);
             if (strpbrk(buf, ".eni") == NULL && l + 2 < sizeof buf)
                 memcpy(buf + l, ".0", 3);
@@ -500,7 +500,7 @@ static void compute_stats(const vs_tensor *t, stats *s)
     s->min = INFINITY;
     s->max = -INFINITY;
     for (i = 0; i < n; i++) {
-        double v = elem_f64(t, i), d;
+        double v = vst_elem_f64(t, i), d;
         if (isnan(v)) {
             s->n_nan++;
             continue;

@@ -220,7 +220,8 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
     const char *v;
     int r;
     if ((r = opt_value(argc, argv, i, "--codec", &v)) != 0) {
-        if (r < 0 || (strcmp(v, "raw") != 0 && strcmp(v, "shuffle-zlib") != 0)) {
+        if (r < 0 ||
+            (strcmp(v, "raw") != 0 && strcmp(v, "shuffle-zlib") != 0)) {
             usage("save ", "--codec needs raw or shuffle-zlib");
             return -1;
         }
