@@ -33,6 +33,18 @@ int is_help(const char *a);
 int parse_i64(const char *s, int64_t *out);
 int opt_value(int argc, char **argv, int *i, const char *name,
               const char **val);
+/* A string option: its name ("--npy"), where its value goes, and the
+ * usage error when the value is missing ("--npy needs a directory"). */
+typedef struct {
+    const char *name;
+    const char **val;
+    const char *need;
+} str_opt;
+/* Matches argv[*i] against opts[0..n) (as opt_value): 1 matched (value
+ * stored), 0 none of them, -1 a missing value (usage error printed for
+ * command cmd, "save "). */
+int str_option(int argc, char **argv, int *i, const str_opt *opts, size_t n,
+               const char *cmd);
 int need_file(const char *path);
 /* Fails (printing "<what> is not valid UTF-8") unless s is valid UTF-8. */
 int need_utf8(const char *what, const char *s);

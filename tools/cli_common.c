@@ -86,6 +86,25 @@ int opt_value(int argc, char **argv, int *i, const char *name,
     return 1;
 }
 
+int str_option(int argc, char **argv, int *i, const str_opt *opts, size_t n,
+               const char *cmd)
+{
+    const char *v;
+    size_t k;
+    int r;
+    for (k = 0; k < n; k++) {
+        if ((r = opt_value(argc, argv, i, opts[k].name, &v)) == 0)
+            continue;
+        if (r < 0) {
+            usage(cmd, "%s", opts[k].need);
+            return -1;
+        }
+        *opts[k].val = v;
+        return 1;
+    }
+    return 0;
+}
+
 /* Fails unless path names an existing regular file (commands that only
  * read must never create one), checked as every input is: opened without
  * blocking (a FIFO is refused, never waited on), then fstat. */

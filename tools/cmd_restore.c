@@ -57,29 +57,16 @@ typedef struct {
  * o), 0 not this option, -1 a usage error (printed). */
 static int restore_opt(int argc, char **argv, int *i, restore_args *o)
 {
-    static const char *const names[3] = {"--npy", "--safetensors",
-                                         "--tensor"};
-    static const char *const needs[3] = {"--npy needs a directory",
-                                         "--safetensors needs a file",
-                                         "--tensor needs a tensor name"};
-    const char *v;
-    int k, r;
-    for (k = 0; k < 3; k++) {
-        if ((r = opt_value(argc, argv, i, names[k], &v)) == 0)
-            continue;
-        if (r < 0) {
-            usage("restore ", "%s", needs[k]);
-            return -1;
-        }
-        if (k == 0)
-            o->npy = v;
-        else if (k == 1)
-            o->st = v;
-        else
-            o->want[o->n_want++] = v;
-        return 1;
-    }
-    return 0;
+    const char *tensor = NULL;
+    const str_opt opts[3] = {
+        {"--npy", &o->npy, "--npy needs a directory"},
+        {"--safetensors", &o->st, "--safetensors needs a file"},
+        {"--tensor", &tensor, "--tensor needs a tensor name"},
+    };
+    int r = str_option(argc, argv, i, opts, 3, "restore ");
+    if (tensor != NULL)
+        o->want[o->n_want++] = tensor;
+    return r;
 }
 
 /* Parses argv into o. -1: go on; else the exit status. */

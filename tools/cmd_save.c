@@ -243,25 +243,12 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
 /* Option --npy, --safetensors or --prefix at argv[*i], as save_mode_opt. */
 static int save_path_opt(int argc, char **argv, int *i, save_args *o)
 {
-    static const char *const names[3] = {"--npy", "--safetensors",
-                                         "--prefix"};
-    static const char *const needs[3] = {"--npy needs a directory",
-                                         "--safetensors needs a file",
-                                         "--prefix needs a scope"};
-    const char **dst[3] = {&o->npy, &o->st, &o->prefix};
-    const char *v;
-    int k, r;
-    for (k = 0; k < 3; k++) {
-        if ((r = opt_value(argc, argv, i, names[k], &v)) == 0)
-            continue;
-        if (r < 0) {
-            usage("save ", "%s", needs[k]);
-            return -1;
-        }
-        *dst[k] = v;
-        return 1;
-    }
-    return 0;
+    const str_opt opts[3] = {
+        {"--npy", &o->npy, "--npy needs a directory"},
+        {"--safetensors", &o->st, "--safetensors needs a file"},
+        {"--prefix", &o->prefix, "--prefix needs a scope"},
+    };
+    return str_option(argc, argv, i, opts, 3, "save ");
 }
 
 /* Parses argv into o. -1: go on; else the exit status. */

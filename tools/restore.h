@@ -51,8 +51,12 @@ typedef struct {
  * memory), kept if it is the lowest tensor's so far; returns SINK_FAILED.
  * Thread-safe. */
 int fe_take(first_err *fe, size_t i, char *m);
-/* Prints the failure of a stream that returned r. */
-void stream_report(const first_err *fe, int r);
+/* Runs the stream of job's tensors into the callbacks (begin may be NULL)
+ * with ctx; they record their failures in fe, whose mutex is made here.
+ * EXIT_ERR after ending the bar and printing the first failure. */
+int stream_run(const restore_job *job, int (*begin)(void *, size_t),
+               int (*write)(void *, size_t, uint64_t, const void *, size_t),
+               int (*end)(void *, size_t), void *ctx, first_err *fe);
 /* Tensor ti is complete: the bar moves by its raw bytes. */
 void progress_tensor(progress *pg, uint64_t *done, const vs_tensor_info *ti);
 /* A new string formatted as printf would; NULL when out of memory. */

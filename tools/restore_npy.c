@@ -175,28 +175,6 @@ static void ns_free(npy_stream *ns, size_t n)
     free(ns->hlen);
 }
 
-/* Streams every tensor into its file in ns's tree. */
-static int ns_stream(const restore_job *job, npy_stream *ns)
-{
-    vs_stream_sink sink;
-    int r;
-    if (pthread_mutex_init(&ns->fe.mu, NULL) != 0)
-        return cli_err("cannot create a mutex");
-    memset(&sink, 0, sizeof sink);
-    sink.begin = ns_begin;
-    sink.write = ns_write;
-    sink.end = ns_end;
-    sink.ctx = ns;
-    r = vs_ckpt_stream(job->ck, job->step, job->names, job->n, &sink);
-    if (r != VS_OK) {
-        progress_end(job->pg);
-        stream_report(&ns->fe, r);
-    }
-    pthread_mutex_destroy(&ns->fe.mu);
-    free(ns->fe.msg);
-    return r == VS_OK ? EXIT_OK : EXIT_ERR;
-}
-
 int restore_npy(const restore_job *job, const char *dir)
 {
     npy_stream ns;
@@ -211,7 +189,7 @@ int restore_npy(const restore_job *job, const char *dir)
     }
     rc = ns_alloc(&ns, job->n);
     if (rc == EXIT_OK)
-        rc = ns_stream(job, &ns);
+        rc = stream_run(job, ns_begin, ns_write, ns_end, &ns, &ns.fe);
     ns_free(&ns, job->n);
     if (rc == EXIT_OK)
         return out_tree_commit(&ns.tree);

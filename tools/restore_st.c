@@ -68,8 +68,6 @@ static int st_open(const restore_job *job, const char *dst, vst_st_writer **w)
 int restore_safetensors(const restore_job *job, const char *dst)
 {
     st_stream ss;
-    vs_stream_sink sink;
-    int r;
     memset(&ss, 0, sizeof ss);
     ss.infos = job->infos;
     ss.idx = job->idx;
@@ -78,26 +76,13 @@ int restore_safetensors(const restore_job *job, const char *dst)
         progress_end(job->pg);
         return EXIT_ERR;
     }
-    if (pthread_mutex_init(&ss.fe.mu, NULL) != 0) {
+    if (stream_run(job, NULL, sts_write, sts_end, &ss, &ss.fe) != EXIT_OK) {
         vst_st_discard(ss.w);
-        progress_end(job->pg);
-        return cli_err("cannot create a mutex");
+        return EXIT_ERR;
     }
-    memset(&sink, 0, sizeof sink);
-    sink.write = sts_write;
-    sink.end = sts_end;
-    sink.ctx = &ss;
-    r = vs_ckpt_stream(job->ck, job->step, job->names, job->n, &sink);
-    if (r != VS_OK) {
-        vst_st_discard(ss.w);
+    if (vst_st_commit(ss.w) != VS_OK) {
         progress_end(job->pg);
-        stream_report(&ss.fe, r);
-    } else if (vst_st_commit(ss.w) != VS_OK) {
-        progress_end(job->pg);
-        cli_err("%s", vst_errmsg());
-        r = VS_EIO;
+        return cli_err("%s", vst_errmsg());
     }
-    pthread_mutex_destroy(&ss.fe.mu);
-    free(ss.fe.msg);
-    return r == VS_OK ? EXIT_OK : EXIT_ERR;
+    return EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "restore.h"
 
@@ -24,7 +25,8 @@ int fe_take(first_err *fe, size_t i, char *m)
     return SINK_FAILED;
 }
 
-void stream_report(const first_err *fe, int r)
+/* Prints the failure of a stream that returned r. */
+static void stream_report(const first_err *fe, int r)
 {
     if (r != SINK_FAILED)
         cli_err("%s", vs_errmsg());
@@ -32,6 +34,32 @@ void stream_report(const first_err *fe, int r)
         cli_err("%s", fe->msg);
     else
         cli_err("out of memory");
+}
+
+int stream_run(const restore_job *job, int (*begin)(void *, size_t),
+               int (*write)(void *, size_t, uint64_t, const void *, size_t),
+               int (*end)(void *, size_t), void *ctx, first_err *fe)
+{
+    vs_stream_sink sink;
+    int r;
+    memset(&sink, 0, sizeof sink);
+    sink.begin = begin;
+    sink.write = write;
+    sink.end = end;
+    sink.ctx = ctx;
+    if (pthread_mutex_init(&fe->mu, NULL) != 0) {
+        progress_end(job->pg);
+        return cli_err("cannot create a mutex");
+    }
+    r = vs_ckpt_stream(job->ck, job->step, job->names, job->n, &sink);
+    if (r != VS_OK) {
+        progress_end(job->pg);
+        stream_report(fe, r);
+    }
+    pthread_mutex_destroy(&fe->mu);
+    free(fe->msg);
+    fe->msg = NULL;
+    return r == VS_OK ? EXIT_OK : EXIT_ERR;
 }
 
 void progress_tensor(progress *pg, uint64_t *done, const vs_tensor_info *ti)
