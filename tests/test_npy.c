@@ -126,19 +126,49 @@ static void test_npy__v2_v3_headers_read(void **state)
     }
 }
 
-static void test_npy__big_endian_converted(void **state)
+/* A big-endian int32 (2,) = 258, -2, written at tmp_path; and the check
+ * of what is read from it. */
+static void put_be_i4(void)
 {
     static const unsigned char be_i4[8] = {0x00, 0x00, 0x01, 0x02,
                                            0xff, 0xff, 0xff, 0xfe};
+    put_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
+            be_i4, sizeof be_i4);
+}
+
+static void check_be_i4(const vs_tensor *t)
+{
+    assert_int_equal(t->dtype, VS_INT32);
+    assert_int_equal(((const int32_t *)t->data)[0], 0x0102);
+    assert_int_equal(((const int32_t *)t->data)[1], -2);
+}
+
+/* A 2x3 int64 array [[0,1,2],[3,4,5]] stored column-major (0 3 1 4 2 5)
+ * at tmp_path; and the check that it reads as 0..5 in C order. */
+static void put_fortran_i8(void)
+{
+    static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
+    put_npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
+            fdata, sizeof fdata);
+}
+
+static void check_fortran_i8(const vs_tensor *t)
+{
+    int i;
+    assert_int_equal(t->ndim, 2);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(((const int64_t *)t->data)[i], i);
+}
+
+static void test_npy__big_endian_converted(void **state)
+{
     static const unsigned char be_f8[8] = {0x3f, 0xf8, 0, 0, 0, 0, 0, 0};
     vs_tensor *t = NULL;
     (void)state;
 
-    put_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
-            be_i4, sizeof be_i4);
+    put_be_i4();
     OK(vst_npy_read(tmp_path, &t));
-    assert_int_equal(((int32_t *)t->data)[0], 0x0102);
-    assert_int_equal(((int32_t *)t->data)[1], -2);
+    check_be_i4(t);
     vs_tensor_free(t);
 
     put_npy("{'descr': '>f8', 'fortran_order': False, 'shape': (), }",
@@ -151,19 +181,15 @@ static void test_npy__big_endian_converted(void **state)
 
 static void test_npy__fortran_order_transposed(void **state)
 {
-    /* A 2x3 array [[0,1,2],[3,4,5]] stored column-major: 0 3 1 4 2 5. */
-    static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
     /* A 2x2x2 array with value = 4i+2j+k stored column-major. */
     static const int8_t f3[8] = {0, 4, 2, 6, 1, 5, 3, 7};
     vs_tensor *t = NULL;
     int i;
     (void)state;
 
-    put_npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
-            fdata, sizeof fdata);
+    put_fortran_i8();
     OK(vst_npy_read(tmp_path, &t));
-    for (i = 0; i < 6; i++)
-        assert_int_equal(((int64_t *)t->data)[i], i);
+    check_fortran_i8(t);
     vs_tensor_free(t);
 
     put_npy("{'descr': '|i1', 'fortran_order': True, 'shape': (2, 2, 2)}",
@@ -179,12 +205,8 @@ static void test_npy__fortran_order_transposed(void **state)
 static void test_npy__load_maps_or_copies(void **state)
 {
     static const float le[6] = {1.5f, -2.0f, 3.25f, 0.0f, -0.5f, 7.0f};
-    static const unsigned char be_i4[8] = {0x00, 0x00, 0x01, 0x02,
-                                           0xff, 0xff, 0xff, 0xfe};
-    static const int64_t fdata[6] = {0, 3, 1, 4, 2, 5};
     static const unsigned char bad_bool[2] = {1, 2};
     vs_tensor *a = NULL, *b = NULL;
-    int i;
     (void)state;
 
     put_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
@@ -199,18 +221,14 @@ static void test_npy__load_maps_or_copies(void **state)
     vst_npy_release(a);
     vs_tensor_free(b);
 
-    put_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }",
-            be_i4, sizeof be_i4);
+    put_be_i4();
     OK(vst_npy_load(tmp_path, &a));
-    assert_int_equal(((int32_t *)a->data)[0], 0x0102);
-    assert_int_equal(((int32_t *)a->data)[1], -2);
+    check_be_i4(a);
     vst_npy_release(a);
 
-    put_npy("{'descr': '<i8', 'fortran_order': True, 'shape': (2, 3), }",
-            fdata, sizeof fdata);
+    put_fortran_i8();
     OK(vst_npy_load(tmp_path, &a));
-    for (i = 0; i < 6; i++)
-        assert_int_equal(((int64_t *)a->data)[i], i);
+    check_fortran_i8(a);
     vst_npy_release(a);
 
     put_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
