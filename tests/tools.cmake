@@ -5,6 +5,10 @@ if(TARGET varstore_tools)
   target_link_libraries(test_npy PRIVATE varstore_tools)
   vs_add_test(NAME test_safetensors SOURCES test_safetensors.c LABELS tools)
   target_link_libraries(test_safetensors PRIVATE varstore_tools)
+  # The CLI's JSON text, with the CLI's shared helpers compiled in.
+  vs_add_test(NAME test_cli_json SOURCES test_cli_json.c
+    ${PROJECT_SOURCE_DIR}/tools/cli_common.c LABELS tools)
+  target_link_libraries(test_cli_json PRIVATE varstore_tools)
 endif()
 
 # The CLI end to end (bash script), and the NumPy interop check run with
