@@ -1,1 +1,2 @@
 target_sources(varstore_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/error.c)
+target_sources(varstore_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/utf8.c)
