@@ -6,6 +6,8 @@ set(VS_ORACLE_SOURCES
   oracle/oc_names.c oracle/oc_reuse.c oracle/oc_partition.c
   oracle/oc_init.c oracle/oc_ops.c)
 add_library(vs_oracle_cases OBJECT ${VS_ORACLE_SOURCES})
+target_include_directories(vs_oracle_cases PUBLIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/oracle)
 target_link_libraries(vs_oracle_cases PRIVATE varstore_objects vs_options)
 
 add_executable(oracle_driver oracle/oracle_driver.c)

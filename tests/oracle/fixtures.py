@@ -2,6 +2,8 @@
 
     manifest.tsv   one line per case, tab-separated:
                    name kind dtype shape tolerance nbytes crc32 file
+    kind "refused": TF refuses the case's dtype (no file; varstore may
+                   compute it)
     NAME.txt       kind "lines": the expected lines (C API's words)
     NAME.bin       kind "tensor": little-endian raw elements (bfloat16 and
                    float16 as their 16 bits); only up to MAX_BIN bytes,
@@ -33,6 +35,9 @@ class Writer:
             f.write(data)
 
     def add(self, name, kind, payload, tol):
+        if kind == "skip":
+            self.rows.append([name, "refused", "-", "-", "0", "0", "-", "-"])
+            return
         if kind == "lines":
             data = "".join(l + "\n" for l in payload).encode("utf-8")
             self._write(name + ".txt", data)
