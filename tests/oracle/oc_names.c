@@ -6,30 +6,19 @@
 
 static const int64_t S2[] = {2}, S23[] = {2, 3};
 
+/* Name scopes opened (a name) and closed (NULL) in turn. */
 static void name_scope_unique(vs_graph *g, oc_result *r)
 {
-    oc_npush(g, r, "a");
-    oc_name_scope_line(g, r);
-    oc_npop(g, r);
-    oc_npush(g, r, "a");
-    oc_name_scope_line(g, r);
-    oc_npush(g, r, "b");
-    oc_name_scope_line(g, r);
-    oc_npop(g, r);
-    oc_npop(g, r);
-    oc_npush(g, r, "a/");
-    oc_name_scope_line(g, r);
-    oc_npush(g, r, "c");
-    oc_name_scope_line(g, r);
-    oc_npop(g, r);
-    oc_npop(g, r);
-    oc_npush(g, r, "a_1");
-    oc_name_scope_line(g, r);
-    oc_npush(g, r, "_x");
-    oc_name_scope_line(g, r);
-    oc_npop(g, r);
-    oc_npop(g, r);
-    oc_npush(g, r, "_x");
+    static const char *const steps[] = {"a",  NULL, "a",   "b",  NULL,
+                                        NULL, "a/", "c",   NULL, NULL,
+                                        "a_1", "_x", NULL, NULL, "_x"};
+    size_t i;
+    for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (steps[i])
+            oc_npush(g, r, steps[i]);
+        else
+            oc_npop(g, r);
+    }
 }
 
 static void unique_line(vs_graph *g, oc_result *r, const char *name, int mark)
@@ -61,24 +50,16 @@ static void unique_names(vs_graph *g, oc_result *r)
 static void variable_scope_names(vs_graph *g, oc_result *r)
 {
     oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "v", 1, S2, 0);
     oc_vpush(g, r, "bar", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "w", 2, S23, 0);
     oc_vpop(g, r);
     oc_vpop(g, r);
     oc_vpush(g, r, "foo", VS_REUSE);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "v", -1, NULL, 0);
     oc_vpop(g, r);
     oc_npush(g, r, "ns");
     oc_vpush(g, r, "inner", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "u", 0, NULL, 0);
     oc_vpop(g, r);
     oc_npop(g, r);
@@ -86,30 +67,23 @@ static void variable_scope_names(vs_graph *g, oc_result *r)
 
 static void reenter(vs_graph *g, oc_result *r, vs_scope *s)
 {
-    int rc = vs_variable_scope_reenter(g, s, NULL);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
+    oc_show_entered(g, r, vs_variable_scope_reenter(g, s, NULL));
 }
 
 static void variable_scope_reenter(vs_graph *g, oc_result *r)
 {
     vs_scope *s = NULL;
     int rc = vs_variable_scope_push(g, "foo", NULL, &s);
-    if (rc != VS_OK) {
-        oc_rc(r, rc);
+    oc_show_entered(g, r, rc);
+    if (rc != VS_OK)
         return;
-    }
     oc_getv(g, r, "v", 1, S2, 0);
     oc_vpop(g, r);
     reenter(g, r, s);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "w", 1, S2, 0);
     oc_vpop(g, r);
     oc_vpush(g, r, "outer", VS_REUSE_INHERIT);
     reenter(g, r, s);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "x", 1, S2, 0);
     oc_vpop(g, r);
     oc_vpop(g, r);
@@ -119,13 +93,10 @@ static void push_default(vs_graph *g, oc_result *r, const char *name,
                          const char *def, int no_aux)
 {
     vs_scope_opts o;
-    int rc;
     memset(&o, 0, sizeof o);
     o.default_name = def;
     o.no_auxiliary_name_scope = no_aux;
-    rc = vs_variable_scope_push(g, name, &o, NULL);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
+    oc_show_entered(g, r, vs_variable_scope_push(g, name, &o, NULL));
 }
 
 static void default_names(vs_graph *g, oc_result *r)
@@ -133,21 +104,14 @@ static void default_names(vs_graph *g, oc_result *r)
     int i;
     for (i = 0; i < 2; i++) {
         push_default(g, r, NULL, "layer", 0);
-        oc_scope_line(g, r);
-        oc_name_scope_line(g, r);
         oc_getv(g, r, "k", 1, S2, 0);
         oc_vpop(g, r);
     }
     push_default(g, r, "layer", NULL, 0);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_vpop(g, r);
     push_default(g, r, "named", "ignored", 0);
-    oc_scope_line(g, r);
     oc_vpop(g, r);
     push_default(g, r, "aux", NULL, 1);
-    oc_scope_line(g, r);
-    oc_name_scope_line(g, r);
     oc_getv(g, r, "a", 1, S2, 0);
     oc_vpop(g, r);
 }

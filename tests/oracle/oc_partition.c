@@ -121,13 +121,10 @@ static void scope_partitioner(vs_graph *g, oc_result *r)
     vs_partitioner p2 = vs_partitioner_fixed_size(2, 0);
     vs_scope *s = NULL;
     int rc = vs_variable_scope_push(g, "sp", NULL, &s);
-    if (rc != VS_OK) {
-        oc_rc(r, rc);
-        return;
-    }
-    rc = vs_scope_set_partitioner(s, &p2);
+    oc_show_entered(g, r, rc);
     if (rc != VS_OK)
-        oc_rc(r, rc);
+        return;
+    oc_step(r, vs_scope_set_partitioner(s, &p2));
     gp(g, r, "w", 2, a, 0, NULL);
     oc_getv(g, r, "scalar", 0, NULL, 0);
     oc_vpush(g, r, "child", VS_REUSE_INHERIT);

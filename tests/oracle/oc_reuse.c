@@ -14,11 +14,8 @@ static void same_line(oc_result *r, const vs_var *a, const vs_var *b)
 static void reuse_true(vs_graph *g, oc_result *r)
 {
     vs_var *a, *b, *c;
-    oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
-    a = oc_getv(g, r, "v", 2, S23, 0);
-    oc_vpop(g, r);
+    a = oc_getv_in(g, r, "foo", VS_REUSE_INHERIT, "v", 2, S23);
     oc_vpush(g, r, "foo", VS_REUSE);
-    oc_scope_line(g, r);
     b = oc_getv(g, r, "v", 2, S23, 0);
     c = oc_getv(g, r, "v", -1, NULL, 0);
     same_line(r, a, b);
@@ -30,36 +27,24 @@ static void auto_reuse(vs_graph *g, oc_result *r)
 {
     vs_var *a, *b;
     oc_vpush(g, r, "a", VS_AUTO_REUSE);
-    oc_scope_line(g, r);
     a = oc_getv(g, r, "v", 1, S2, 0);
     b = oc_getv(g, r, "v", 1, S2, 0);
     same_line(r, a, b);
     oc_vpush(g, r, "b", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
     a = oc_getv(g, r, "w", 0, NULL, 0);
     b = oc_getv(g, r, "w", 0, NULL, 0);
     same_line(r, a, b);
     oc_vpop(g, r);
     oc_vpop(g, r);
-    oc_vpush(g, r, "a", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_getv(g, r, "v", 1, S2, 0);
-    oc_vpop(g, r);
+    oc_getv_in(g, r, "a", VS_REUSE_INHERIT, "v", 1, S2);
 }
 
 static void inherit(vs_graph *g, oc_result *r)
 {
     oc_vpush(g, r, "r", VS_REUSE);
-    oc_scope_line(g, r);
-    oc_vpush(g, r, "inner", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_getv(g, r, "x", 1, S1, 0);
+    oc_getv_in(g, r, "inner", VS_REUSE_INHERIT, "x", 1, S1);
     oc_vpop(g, r);
-    oc_vpop(g, r);
-    oc_vpush(g, r, "top", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
-    oc_getv(g, r, "y", 1, S1, 0);
-    oc_vpop(g, r);
+    oc_getv_in(g, r, "top", VS_REUSE_INHERIT, "y", 1, S1);
 }
 
 static void reuse_variables(vs_graph *g, oc_result *r)
@@ -73,11 +58,9 @@ static void reuse_variables(vs_graph *g, oc_result *r)
     same_line(r, a, b);
     oc_getv(g, r, "new", 1, S1, 0);
     oc_vpush(g, r, "child", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
     oc_vpop(g, r);
     oc_vpop(g, r);
     oc_vpush(g, r, "rv", VS_REUSE_INHERIT);
-    oc_scope_line(g, r);
     oc_vpop(g, r);
 }
 
@@ -101,24 +84,18 @@ static void err_not_found(vs_graph *g, oc_result *r)
 
 static void err_shape(vs_graph *g, oc_result *r)
 {
-    oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
-    oc_getv(g, r, "v", 1, S1, 0);
-    oc_vpop(g, r);
+    oc_getv_in(g, r, "foo", VS_REUSE_INHERIT, "v", 1, S1);
     oc_vpush(g, r, "foo", VS_REUSE);
     oc_getv(g, r, "v", 1, S2, 0);
     oc_getv(g, r, "v", 2, S23, 0);
     oc_getv(g, r, "v", 0, NULL, 0);
     oc_vpop(g, r);
-    oc_vpush(g, r, "foo", VS_AUTO_REUSE);
-    oc_getv(g, r, "v", 1, S2, 0);
-    oc_vpop(g, r);
+    oc_getv_in(g, r, "foo", VS_AUTO_REUSE, "v", 1, S2);
 }
 
 static void err_dtype(vs_graph *g, oc_result *r)
 {
-    oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
-    oc_getv(g, r, "v", 1, S1, 0);
-    oc_vpop(g, r);
+    oc_getv_in(g, r, "foo", VS_REUSE_INHERIT, "v", 1, S1);
     oc_vpush(g, r, "foo", VS_REUSE);
     oc_getv(g, r, "v", 1, S1, VS_INT32);
     oc_getv(g, r, "v", 1, S1, VS_FLOAT64);
@@ -147,9 +124,7 @@ static void err_uninitialized(vs_graph *g, oc_result *r)
 {
     vs_tensor *t = NULL;
     vs_var *v;
-    oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
-    v = oc_getv(g, r, "v", 1, S2, 0);
-    oc_vpop(g, r);
+    v = oc_getv_in(g, r, "foo", VS_REUSE_INHERIT, "v", 1, S2);
     if (v)
         oc_rc(r, vs_var_value(v, &t));
 }

@@ -36,36 +36,35 @@ void oc_add_scripts(oc_add_fn add, const char *group, const oc_script *s,
     }
 }
 
-void oc_vpush(vs_graph *g, oc_result *r, const char *name, vs_reuse reuse)
+void oc_step(oc_result *r, int rc)
 {
-    vs_scope_opts o;
-    int rc;
-    memset(&o, 0, sizeof o);
-    o.reuse = reuse;
-    rc = vs_variable_scope_push(g, name, &o, NULL);
     if (rc != VS_OK)
         oc_rc(r, rc);
 }
 
-void oc_vpop(vs_graph *g, oc_result *r)
+void oc_vpush(vs_graph *g, oc_result *r, const char *name, vs_reuse reuse)
 {
-    int rc = vs_variable_scope_pop(g);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
+    vs_scope_opts o;
+    memset(&o, 0, sizeof o);
+    o.reuse = reuse;
+    oc_show_entered(g, r, vs_variable_scope_push(g, name, &o, NULL));
+}
+
+void oc_show_entered(vs_graph *g, oc_result *r, int rc)
+{
+    oc_step(r, rc);
+    if (rc == VS_OK) {
+        oc_scope_line(g, r);
+        oc_name_scope_line(g, r);
+    }
 }
 
 void oc_npush(vs_graph *g, oc_result *r, const char *name)
 {
     int rc = vs_name_scope_push(g, name);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
-}
-
-void oc_npop(vs_graph *g, oc_result *r)
-{
-    int rc = vs_name_scope_pop(g);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
+    oc_step(r, rc);
+    if (rc == VS_OK)
+        oc_name_scope_line(g, r);
 }
 
 void oc_name_scope_line(vs_graph *g, oc_result *r)
@@ -104,6 +103,17 @@ vs_var *oc_getv(vs_graph *g, oc_result *r, const char *name, int ndim,
         return NULL;
     }
     oc_var(r, v);
+    return v;
+}
+
+vs_var *oc_getv_in(vs_graph *g, oc_result *r, const char *scope,
+                   vs_reuse reuse, const char *name, int ndim,
+                   const int64_t *shape)
+{
+    vs_var *v;
+    oc_vpush(g, r, scope, reuse);
+    v = oc_getv(g, r, name, ndim, shape, 0);
+    oc_vpop(g, r);
     return v;
 }
 

@@ -32,11 +32,20 @@ class Prog:
         return cm
 
     def vpush(self, name, reuse=None, **kw):
-        return self.step(lambda: self._enter(
+        """Enters a variable scope and shows it (scope, name scope)."""
+        cm = self.step(lambda: self._enter(
             v1.variable_scope(name, reuse=reuse, **kw)))
+        if cm is not None:
+            self.scope_line()
+            self.name_scope_line()
+        return cm
 
     def npush(self, name):
-        return self.step(lambda: self._enter(v1.name_scope(name)))
+        """Enters a name scope and shows it."""
+        cm = self.step(lambda: self._enter(v1.name_scope(name)))
+        if cm is not None:
+            self.name_scope_line()
+        return cm
 
     def pop(self):
         self.stack.pop().__exit__(None, None, None)
@@ -84,14 +93,13 @@ LOCAL = v1.GraphKeys.LOCAL_VARIABLES
 
 
 def names_name_scope_unique(p):
-    p.npush("a"); p.name_scope_line(); p.pop()
-    p.npush("a"); p.name_scope_line()
-    p.npush("b"); p.name_scope_line(); p.pop(); p.pop()
-    p.npush("a/"); p.name_scope_line()
-    p.npush("c"); p.name_scope_line(); p.pop(); p.pop()
-    p.npush("a_1"); p.name_scope_line()
-    p.npush("_x"); p.name_scope_line(); p.pop(); p.pop()
-    p.npush("_x")
+    steps = ["a", None, "a", "b", None, None, "a/", "c", None, None,
+             "a_1", "_x", None, None, "_x"]
+    for step in steps:
+        if step is None:
+            p.pop()
+        else:
+            p.npush(step)
 
 
 def names_unique_name(p):
@@ -106,12 +114,12 @@ def names_unique_name(p):
 
 
 def names_variable_scope(p):
-    p.vpush("foo"); p.scope_line(); p.name_scope_line(); p.getv("v", [2])
-    p.vpush("bar"); p.scope_line(); p.name_scope_line()
+    p.vpush("foo"); p.getv("v", [2])
+    p.vpush("bar")
     p.getv("w", [2, 3]); p.pop(); p.pop()
-    p.vpush("foo", reuse=True); p.scope_line(); p.name_scope_line()
+    p.vpush("foo", reuse=True)
     p.getv("v"); p.pop()
-    p.npush("ns"); p.vpush("inner"); p.scope_line(); p.name_scope_line()
+    p.npush("ns"); p.vpush("inner")
     p.getv("u", []); p.pop(); p.pop()
 
 
@@ -119,21 +127,19 @@ def names_variable_scope_reenter(p):
     cm = p.vpush("foo")
     s = v1.get_variable_scope()
     p.getv("v", [2]); p.pop()
-    p.vpush(s); p.scope_line(); p.name_scope_line(); p.getv("w", [2])
+    p.vpush(s); p.getv("w", [2])
     p.pop()
-    p.vpush("outer"); p.vpush(s); p.scope_line(); p.name_scope_line()
+    p.vpush("outer"); p.vpush(s)
     p.getv("x", [2]); p.pop(); p.pop()
     del cm
 
 
 def names_default_name(p):
     for _ in range(2):
-        p.vpush(None, default_name="layer"); p.scope_line()
-        p.name_scope_line(); p.getv("k", [2]); p.pop()
-    p.vpush("layer"); p.scope_line(); p.name_scope_line(); p.pop()
-    p.vpush("named", default_name="ignored"); p.scope_line(); p.pop()
-    p.vpush("aux", auxiliary_name_scope=False); p.scope_line()
-    p.name_scope_line(); p.getv("a", [2]); p.pop()
+        p.vpush(None, default_name="layer"); p.getv("k", [2]); p.pop()
+    p.vpush("layer"); p.pop()
+    p.vpush("named", default_name="ignored"); p.pop()
+    p.vpush("aux", auxiliary_name_scope=False); p.getv("a", [2]); p.pop()
 
 
 def names_tf_variable(p):
@@ -160,32 +166,32 @@ def names_collections(p):
 
 def reuse_true(p):
     p.vpush("foo"); a = p.getv("v", [2, 3]); p.pop()
-    p.vpush("foo", reuse=True); p.scope_line()
+    p.vpush("foo", reuse=True)
     b = p.getv("v", [2, 3]); c = p.getv("v")
     p.same(a, b); p.same(a, c); p.pop()
 
 
 def reuse_auto_reuse(p):
-    p.vpush("a", reuse=v1.AUTO_REUSE); p.scope_line()
+    p.vpush("a", reuse=v1.AUTO_REUSE)
     a = p.getv("v", [2]); b = p.getv("v", [2]); p.same(a, b)
-    p.vpush("b"); p.scope_line()
+    p.vpush("b")
     a = p.getv("w", []); b = p.getv("w", []); p.same(a, b)
     p.pop(); p.pop()
-    p.vpush("a"); p.scope_line(); p.getv("v", [2]); p.pop()
+    p.vpush("a"); p.getv("v", [2]); p.pop()
 
 
 def reuse_inherit(p):
-    p.vpush("r", reuse=True); p.scope_line()
-    p.vpush("inner"); p.scope_line(); p.getv("x", [1]); p.pop(); p.pop()
-    p.vpush("top"); p.scope_line(); p.getv("y", [1]); p.pop()
+    p.vpush("r", reuse=True)
+    p.vpush("inner"); p.getv("x", [1]); p.pop(); p.pop()
+    p.vpush("top"); p.getv("y", [1]); p.pop()
 
 
 def reuse_reuse_variables(p):
     p.vpush("rv"); a = p.getv("v", [1])
     v1.get_variable_scope().reuse_variables(); p.scope_line()
     b = p.getv("v", [1]); p.same(a, b); p.getv("new", [1])
-    p.vpush("child"); p.scope_line(); p.pop(); p.pop()
-    p.vpush("rv"); p.scope_line(); p.pop()
+    p.vpush("child"); p.pop(); p.pop()
+    p.vpush("rv"); p.pop()
 
 
 def reuse_error_exists(p):
