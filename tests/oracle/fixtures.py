@@ -45,7 +45,7 @@ class Writer:
                               "%08x" % zlib.crc32(data), name + ".txt"])
             return
         import numpy as np
-        a = np.ascontiguousarray(payload)
+        a = np.asarray(payload, order="C")
         dtype = a.dtype.name
         if dtype == "bfloat16":
             a = a.view(np.uint16)

@@ -14,10 +14,11 @@ typedef struct {
     char id[48];      /* oracle.py's name for the initializer */
     vs_init init;     /* op seed included */
     int ndim;
-    int64_t shape[4];
+    int64_t shape[VS_MAX_DIMS];
     unsigned dtypes;  /* bit per vs_dtype */
     int64_t graph_seed; /* VS_NO_SEED: none */
     int parts;        /* > 0: fixed_size_partitioner(parts) on axis 0 */
+    int via_scope;    /* initializer and dtype from the variable scope */
 } init_spec;
 
 #define MAX_SPECS 64
@@ -105,8 +106,49 @@ static void named_specs(void)
     spec("identity", vs_init_identity(2.0), 2, 4, 6, F_ALL);
 }
 
+static init_spec *with_shape(init_spec *s, int ndim, const int64_t *shape)
+{
+    s->ndim = ndim;
+    memcpy(s->shape, shape, (size_t)ndim * sizeof *shape);
+    return s;
+}
+
+/* Fans of rank 0, 1 and 5, a 1x1 matrix, an int64 range beyond 32 bits,
+ * and the scope's initializer and dtype inherited. */
+static void edge_specs(void)
+{
+    static const int64_t r5[] = {2, 3, 4, 5, 6}, one[] = {1, 1};
+    const unsigned wide = (1u << VS_FLOAT32) | (1u << VS_FLOAT64);
+    with_shape(spec("edge.glorot_uniform.scalar", vs_init_glorot_uniform(70),
+                    0, 0, 0, wide), 0, NULL);
+    spec("edge.glorot_uniform.vector", vs_init_glorot_uniform(71), 1, 7, 0,
+         wide);
+    with_shape(spec("edge.he_normal.rank5", vs_init_he_normal(72), 0, 0, 0,
+                    wide), 5, r5);
+    with_shape(spec("edge.lecun_uniform.1x1", vs_init_lecun_uniform(73), 0, 0,
+                    0, wide), 2, one);
+    with_shape(spec("edge.xavier_uniform.scalar", vs_init_xavier(1, 74), 0,
+                    0, 0, wide), 0, NULL);
+    spec("edge.xavier_normal.vector", vs_init_xavier(0, 75), 1, 9, 0, wide);
+    with_shape(spec("edge.variance_scaling.rank5",
+                    vs_init_variance_scaling(0.3, VS_FAN_OUT,
+                                             VS_DIST_UNTRUNCATED_NORMAL, 76),
+                    0, 0, 0, wide), 5, r5);
+    spec("edge.random_uniform_int.wide",
+         vs_init_random_uniform(-1099511627776.0, 1099511627776.0, 77), 2, 5,
+         7, 1u << VS_INT64);
+    spec("scope_default.random_uniform", vs_init_random_uniform(-1, 1, 78),
+         2, 5, 7, wide | (1u << VS_FLOAT16))->via_scope = 1;
+    spec("scope_default.glorot_normal", vs_init_glorot_normal(79), 2, 6, 10,
+         wide | (1u << VS_BFLOAT16))->via_scope = 1;
+}
+
 static void seed_and_size_specs(void)
 {
+    spec("seed.zero_zero", vs_init_random_normal(0, 1, 0), 2, 5, 7, F32)
+        ->graph_seed = 0;
+    spec("seed.op_seed_wraps", vs_init_random_normal(0, 1, 2147483647 + 5LL),
+         2, 5, 7, F32);
     spec("seed.op_only", vs_init_random_normal(0, 1, 40), 2, 5, 7, F32)
         ->graph_seed = VS_NO_SEED;
     spec("seed.graph_only", vs_init_random_normal(0, 1, VS_NO_SEED), 2, 5, 7,
@@ -167,6 +209,8 @@ static void spec_json(const oc_case *c, FILE *f)
     }
     if (s->parts)
         fprintf(f, ", \"parts\": %d", s->parts);
+    if (s->via_scope)
+        fputs(", \"via_scope\": true", f);
 }
 
 /* Copies the value of every part, in order, into r->tensor (the parts
@@ -199,8 +243,8 @@ static int make_vars(vs_graph *g, const init_spec *s, vs_dtype dt,
     memset(&o, 0, sizeof o);
     o.shape = s->shape;
     o.ndim = s->ndim;
-    o.dtype = dt;
-    o.initializer = &s->init;
+    o.dtype = s->via_scope ? 0 : dt;
+    o.initializer = s->via_scope ? NULL : &s->init;
     if (s->parts > 0) {
         vs_partitioner p = vs_partitioner_fixed_size(s->parts, 0);
         vs_partitioned *pv = NULL;
@@ -228,7 +272,15 @@ static int run_init(const oc_case *c, oc_result *r)
         return rc;
     if (s->graph_seed >= 0)
         vs_graph_set_random_seed(g, s->graph_seed);
-    rc = make_vars(g, s, (vs_dtype)c->variant, vars, &n);
+    if (s->via_scope) {
+        vs_scope_opts so;
+        memset(&so, 0, sizeof so);
+        so.initializer = &s->init;
+        so.dtype = (vs_dtype)c->variant;
+        rc = vs_variable_scope_push(g, "s", &so, NULL);
+    }
+    if (rc == VS_OK)
+        rc = make_vars(g, s, (vs_dtype)c->variant, vars, &n);
     if (rc == VS_OK)
         rc = vs_global_variables_initializer(g);
     if (rc == VS_OK)
@@ -245,6 +297,7 @@ void oc_init_cases(oc_add_fn add)
         basic_specs();
         variance_scaling_specs();
         named_specs();
+        edge_specs();
         seed_and_size_specs();
     }
     for (i = 0; i < n_specs; i++)

@@ -133,7 +133,28 @@ static void scope_partitioner(vs_graph *g, oc_result *r)
     oc_vpop(g, r);
 }
 
+/* Partitioned and unpartitioned under one name; reuse with another shape,
+ * dtype; a new one without a shape. */
+static void partition_errors(vs_graph *g, oc_result *r)
+{
+    static const int64_t a[] = {4, 2}, b[] = {5, 2};
+    vs_partitioner p2 = vs_partitioner_fixed_size(2, 0);
+    gp(g, r, "p", 2, a, 0, &p2);
+    oc_getv(g, r, "u", 2, a, 0);
+    gp(g, r, "u", 2, a, 0, &p2);
+    oc_vpush(g, r, "", VS_AUTO_REUSE);
+    oc_getv(g, r, "p", 2, a, 0);
+    gp(g, r, "p", 2, a, 0, &p2);
+    oc_vpop(g, r);
+    oc_vpush(g, r, "", VS_REUSE);
+    gp(g, r, "p", 2, b, 0, &p2);
+    gp(g, r, "p", 2, a, VS_FLOAT64, &p2);
+    oc_vpop(g, r);
+    gp(g, r, "q", -1, NULL, 0, &p2);
+}
+
 static const oc_script scripts[] = {
+    {"errors", partition_errors},
     {"fixed_size", fixed_size},
     {"variable_axis_size", variable_axis_size},
     {"min_max", min_max},

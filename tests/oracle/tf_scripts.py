@@ -292,7 +292,24 @@ def partition_scope_partitioner(p):
     p.pop()
 
 
+def partition_errors(p):
+    fixed = v1.fixed_size_partitioner
+    partitioned(p, "p", [4, 2], fixed(2))
+    p.getv("u", [4, 2])
+    partitioned(p, "u", [4, 2], fixed(2))
+    p.vpush("", reuse=v1.AUTO_REUSE)
+    p.getv("p", [4, 2])
+    partitioned(p, "p", [4, 2], fixed(2))
+    p.pop()
+    p.vpush("", reuse=True)
+    partitioned(p, "p", [5, 2], fixed(2))
+    partitioned(p, "p", [4, 2], fixed(2), tf.float64)
+    p.pop()
+    partitioned(p, "q", None, fixed(2))
+
+
 SCRIPTS = {
+    "partition.errors": partition_errors,
     "names.name_scope_unique": names_name_scope_unique,
     "names.unique_name": names_unique_name,
     "names.variable_scope": names_variable_scope,

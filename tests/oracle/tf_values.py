@@ -80,9 +80,14 @@ def init_value(spec):
             v1.set_random_seed(spec["graph_seed"])
         part = (v1.fixed_size_partitioner(spec["parts"])
                 if spec.get("parts") else None)
-        v = v1.get_variable("v", shape=spec["shape"], dtype=dtype,
-                            initializer=initializer(spec),
-                            partitioner=part)
+        if spec.get("via_scope"):
+            with v1.variable_scope("s", initializer=initializer(spec),
+                                   dtype=dtype):
+                v = v1.get_variable("v", shape=spec["shape"])
+        else:
+            v = v1.get_variable("v", shape=spec["shape"], dtype=dtype,
+                                initializer=initializer(spec),
+                                partitioner=part)
         parts = list(v) if part else [v]
         with v1.Session() as sess:
             sess.run(v1.global_variables_initializer())
