@@ -108,8 +108,10 @@ static void named_specs(void)
 
 static init_spec *with_shape(init_spec *s, int ndim, const int64_t *shape)
 {
+    int i;
     s->ndim = ndim;
-    memcpy(s->shape, shape, (size_t)ndim * sizeof *shape);
+    for (i = 0; i < ndim; i++)
+        s->shape[i] = shape[i];
     return s;
 }
 
