@@ -11,7 +11,7 @@ static void name_scope_unique(vs_graph *g, oc_result *r)
 {
     static const char *const steps[] = {"a",  NULL, "a",   "b",  NULL,
                                         NULL, "a/", "c",   NULL, NULL,
-                                        "a_1", "_x", NULL, NULL, "_x"};
+                                        "a_1", "_x", NULL, NULL};
     size_t i;
     for (i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (steps[i])
@@ -19,6 +19,16 @@ static void name_scope_unique(vs_graph *g, oc_result *r)
         else
             oc_npop(g, r);
     }
+}
+
+/* TF's texts for invalid names, at the root and below it. */
+static void invalid_scope_names(vs_graph *g, oc_result *r)
+{
+    oc_npush(g, r, "_x");
+    oc_npush(g, r, "a");
+    oc_npush(g, r, "b c");
+    oc_npop(g, r);
+    oc_vpush(g, r, "_v", VS_REUSE_INHERIT);
 }
 
 static void unique_line(vs_graph *g, oc_result *r, const char *name, int mark)
@@ -198,6 +208,7 @@ static void collections(vs_graph *g, oc_result *r)
 
 static const oc_script scripts[] = {
     {"name_scope_unique", name_scope_unique},
+    {"invalid_scope_names", invalid_scope_names},
     {"unique_name", unique_names},
     {"variable_scope", variable_scope_names},
     {"variable_scope_reenter", variable_scope_reenter},

@@ -94,12 +94,20 @@ LOCAL = v1.GraphKeys.LOCAL_VARIABLES
 
 def names_name_scope_unique(p):
     steps = ["a", None, "a", "b", None, None, "a/", "c", None, None,
-             "a_1", "_x", None, None, "_x"]
+             "a_1", "_x", None, None]
     for step in steps:
         if step is None:
             p.pop()
         else:
             p.npush(step)
+
+
+def names_invalid_scope_names(p):
+    p.npush("_x")
+    p.npush("a")
+    p.npush("b c")
+    p.pop()
+    p.vpush("_v")
 
 
 def names_unique_name(p):
@@ -311,6 +319,7 @@ def partition_errors(p):
 SCRIPTS = {
     "partition.errors": partition_errors,
     "names.name_scope_unique": names_name_scope_unique,
+    "names.invalid_scope_names": names_invalid_scope_names,
     "names.unique_name": names_unique_name,
     "names.variable_scope": names_variable_scope,
     "names.variable_scope_reenter": names_variable_scope_reenter,
