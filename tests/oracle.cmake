@@ -39,3 +39,10 @@ add_test(NAME oracle_tf
 set_tests_properties(oracle_tf PROPERTIES TIMEOUT 900 LABELS "oracle;python"
   SKIP_RETURN_CODE 77
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;TF_CPP_MIN_LOG_LEVEL=2")
+
+# The oracle's own reading of TF's messages (no TensorFlow needed).
+add_test(NAME oracle_tf_common
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/oracle/run_pytest.sh ${VS_PYTHON}
+          ${CMAKE_CURRENT_SOURCE_DIR}/oracle/test_tf_common.py)
+set_tests_properties(oracle_tf_common PROPERTIES TIMEOUT 120
+  LABELS "oracle;python" SKIP_RETURN_CODE 77)

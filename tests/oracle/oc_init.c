@@ -139,6 +139,14 @@ static void edge_specs(void)
     spec("edge.random_uniform_int.wide",
          vs_init_random_uniform(-1099511627776.0, 1099511627776.0, 77), 2, 5,
          7, 1u << VS_INT64);
+    {
+        vs_init none;
+        memset(&none, 0, sizeof none);
+        none.seed = VS_NO_SEED;
+        spec("default_initializer", none, 2, 5, 7,
+             (1u << VS_INT32) | (1u << VS_INT64) | (1u << VS_BOOL) |
+                 (1u << VS_UINT8));
+    }
     spec("scope_default.random_uniform", vs_init_random_uniform(-1, 1, 78),
          2, 5, 7, wide | (1u << VS_FLOAT16))->via_scope = 1;
     spec("scope_default.glorot_normal", vs_init_glorot_normal(79), 2, 6, 10,

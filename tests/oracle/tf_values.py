@@ -48,6 +48,8 @@ def initializer(spec):
     varstore's constructor shows; the others from its parameters."""
     kind, seed = spec["kind"], spec.get("op_seed")
     a, b = spec["a"], spec["b"]
+    if kind == "none":
+        return None  # get_variable's default for the dtype
     named = [k for k in NAMED_VS if spec["init"].endswith(k)]
     if named:
         scale, mode, dist = NAMED_VS[named[0]]
