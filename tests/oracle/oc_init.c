@@ -25,6 +25,7 @@ typedef struct {
 static init_spec specs[MAX_SPECS];
 static size_t n_specs;
 static const double list_values[] = {1.0, 2.0, 3.5};
+static const double too_many[] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 static init_spec *spec(const char *id, vs_init in, int ndim, int64_t d0,
                        int64_t d1, unsigned dtypes)
@@ -151,6 +152,29 @@ static void edge_specs(void)
          2, 5, 7, wide | (1u << VS_FLOAT16))->via_scope = 1;
     spec("scope_default.glorot_normal", vs_init_glorot_normal(79), 2, 6, 10,
          wide | (1u << VS_BFLOAT16))->via_scope = 1;
+}
+
+/* Initializers TF refuses: both sides must refuse with TF's text. */
+static void refused_specs(void)
+{
+    static const int64_t cube[] = {2, 2, 2};
+    const unsigned i32 = 1u << VS_INT32;
+    spec("refused.too_many_values", vs_init_constant_values(too_many, 8), 2,
+         2, 3, F32);
+    spec("refused.negative_scale",
+         vs_init_variance_scaling(-1.0, VS_FAN_IN, VS_DIST_UNIFORM, 80), 2, 3,
+         4, F32);
+    spec("refused.orthogonal_vector", vs_init_orthogonal(1.0, 81), 1, 5, 0,
+         F32);
+    with_shape(spec("refused.identity_cube", vs_init_identity(1.0), 0, 0, 0,
+                    F32), 3, cube);
+    spec("refused.glorot_uniform_int", vs_init_glorot_uniform(82), 2, 3, 4,
+         i32);
+    spec("refused.random_normal_int", vs_init_random_normal(0, 1, 83), 2, 3,
+         4, i32);
+    spec("refused.truncated_normal_int", vs_init_truncated_normal(0, 1, 84), 2,
+         3, 4, i32);
+    spec("refused.xavier_int", vs_init_xavier(1, 85), 2, 3, 4, i32);
 }
 
 static void seed_and_size_specs(void)
@@ -308,6 +332,7 @@ void oc_init_cases(oc_add_fn add)
         variance_scaling_specs();
         named_specs();
         edge_specs();
+        refused_specs();
         seed_and_size_specs();
     }
     for (i = 0; i < n_specs; i++)

@@ -27,6 +27,9 @@ def xavier(uniform, seed):
     shape (it ignores partition_info)."""
     def init(shape, dtype=tf.float32, partition_info=None):
         del partition_info
+        if not tf.as_dtype(dtype).is_floating:
+            raise TypeError(
+                "Cannot create initializer for non-floating point type.")
         dims = [int(d) for d in shape]
         fan_in = float(dims[-2] if len(dims) > 1 else dims[-1]) if dims else 1.0
         fan_out = float(dims[-1]) if dims else 1.0
