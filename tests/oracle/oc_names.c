@@ -29,6 +29,7 @@ static void invalid_scope_names(vs_graph *g, oc_result *r)
     oc_npush(g, r, "b c");
     oc_npop(g, r);
     oc_vpush(g, r, "_v", VS_REUSE_INHERIT);
+    oc_getv(g, r, "bad name", 1, S2, 0);
 }
 
 static void unique_line(vs_graph *g, oc_result *r, const char *name, int mark)
@@ -206,7 +207,29 @@ static void collections(vs_graph *g, oc_result *r)
     oc_collection_line(g, r, VS_TRAINABLE_VARIABLES, "f|c");
 }
 
+/* Names with "/"; op names and scope names share one namespace. */
+static void shared_namespace(vs_graph *g, oc_result *r)
+{
+    oc_getv(g, r, "x/y", 1, S2, 0);
+    oc_npush(g, r, "x");
+    oc_npop(g, r);
+    variable_line(g, r, "foo");
+    oc_vpush(g, r, "foo", VS_REUSE_INHERIT);
+    oc_getv(g, r, "v", 1, S2, 0);
+    oc_vpop(g, r);
+    oc_npush(g, r, "Foo");
+    oc_npop(g, r);
+}
+
+/* TF names an unnamed get_variable after its op type. */
+static void empty_variable_name(vs_graph *g, oc_result *r)
+{
+    oc_getv(g, r, "", 1, S2, 0);
+}
+
 static const oc_script scripts[] = {
+    {"shared_namespace", shared_namespace},
+    {"empty_variable_name", empty_variable_name},
     {"name_scope_unique", name_scope_unique},
     {"invalid_scope_names", invalid_scope_names},
     {"unique_name", unique_names},

@@ -108,6 +108,19 @@ def names_invalid_scope_names(p):
     p.npush("b c")
     p.pop()
     p.vpush("_v")
+    p.getv("bad name", [2])
+
+
+def names_shared_namespace(p):
+    p.getv("x/y", [2])
+    p.npush("x"); p.pop()
+    p.variable("foo")
+    p.vpush("foo"); p.getv("v", [2]); p.pop()
+    p.npush("Foo"); p.pop()
+
+
+def names_empty_variable_name(p):
+    p.getv("", [2])
 
 
 def names_unique_name(p):
@@ -321,6 +334,8 @@ SCRIPTS = {
     "names.name_scope_unique": names_name_scope_unique,
     "names.invalid_scope_names": names_invalid_scope_names,
     "names.unique_name": names_unique_name,
+    "names.shared_namespace": names_shared_namespace,
+    "names.empty_variable_name": names_empty_variable_name,
     "names.variable_scope": names_variable_scope,
     "names.variable_scope_reenter": names_variable_scope_reenter,
     "names.default_name": names_default_name,
