@@ -227,7 +227,33 @@ static void empty_variable_name(vs_graph *g, oc_result *r)
     oc_getv(g, r, "", 1, S2, 0);
 }
 
+static void push_dtype(vs_graph *g, oc_result *r, const char *name,
+                       vs_dtype dt)
+{
+    vs_scope_opts o;
+    memset(&o, 0, sizeof o);
+    o.dtype = dt;
+    oc_show_entered(g, r, vs_variable_scope_push(g, name, &o, NULL));
+}
+
+/* The scope's dtype: inherited by inner scopes, overridden by the call. */
+static void scope_dtype(vs_graph *g, oc_result *r)
+{
+    push_dtype(g, r, "h", VS_FLOAT16);
+    oc_getv(g, r, "a", 1, S2, 0);
+    oc_getv(g, r, "b", 1, S2, VS_FLOAT64);
+    oc_vpush(g, r, "inner", VS_REUSE_INHERIT);
+    oc_getv(g, r, "c", 1, S2, 0);
+    oc_vpop(g, r);
+    push_dtype(g, r, "d", VS_FLOAT64);
+    oc_getv(g, r, "e", 1, S2, 0);
+    oc_vpop(g, r);
+    oc_vpop(g, r);
+    oc_getv(g, r, "f", 1, S2, 0);
+}
+
 static const oc_script scripts[] = {
+    {"scope_dtype", scope_dtype},
     {"shared_namespace", shared_namespace},
     {"empty_variable_name", empty_variable_name},
     {"name_scope_unique", name_scope_unique},

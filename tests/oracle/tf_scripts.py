@@ -123,6 +123,18 @@ def names_empty_variable_name(p):
     p.getv("", [2])
 
 
+def names_scope_dtype(p):
+    def getv(name, dtype=None):
+        v = p.step(v1.get_variable, name, shape=[2],
+                   **({"dtype": dtype} if dtype else {}))
+        if v is not None:
+            p.var(v)
+    p.vpush("h", dtype=tf.float16); getv("a"); getv("b", tf.float64)
+    p.vpush("inner"); getv("c"); p.pop()
+    p.vpush("d", dtype=tf.float64); getv("e"); p.pop(); p.pop()
+    getv("f")
+
+
 def names_unique_name(p):
     g = v1.get_default_graph()
 
@@ -334,6 +346,7 @@ SCRIPTS = {
     "names.name_scope_unique": names_name_scope_unique,
     "names.invalid_scope_names": names_invalid_scope_names,
     "names.unique_name": names_unique_name,
+    "names.scope_dtype": names_scope_dtype,
     "names.shared_namespace": names_shared_namespace,
     "names.empty_variable_name": names_empty_variable_name,
     "names.variable_scope": names_variable_scope,
