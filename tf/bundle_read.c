@@ -320,7 +320,7 @@ static int slices_assemble(const vs__tf_bundle *b, const char *name,
                           "%s: the slices of '%s' do not cover the whole "
                           "tensor",
                           b->index_path, name);
-    vs__buf_free(&key);
+    vs__tfbuf_free(&key);
     vs__free(mask);
     return rc;
 }

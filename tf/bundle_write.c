@@ -212,7 +212,7 @@ static int write_index(int fd, const char *path, const item *it, size_t n,
     vs__tf_header_encode(&header);
     if (kv == NULL || header.oom) {
         vs__free(kv);
-        vs__buf_free(&header);
+        vs__tfbuf_free(&header);
         return vs__fail(VS_ENOMEM, "out of memory");
     }
     kv[0].key = (uint8_t *)"";
@@ -227,8 +227,8 @@ static int write_index(int fd, const char *path, const item *it, size_t n,
     rc = vs__tf_table_build(kv, n + 1, &table);
     if (rc == VS_OK)
         rc = write_all(fd, table.p, table.len, path);
-    vs__buf_free(&table);
-    vs__buf_free(&header);
+    vs__tfbuf_free(&table);
+    vs__tfbuf_free(&header);
     vs__free(kv);
     return rc;
 }
@@ -259,7 +259,7 @@ static int write_files(files *f, const char *prefix, const item *it, size_t n)
     if (rc == VS_OK && (rc = tmp_open(f, F_STATE, &fd)) == VS_OK)
         rc = tmp_close(fd, f->tmp[F_STATE],
                        write_state(fd, f->tmp[F_STATE], prefix));
-    vs__buf_free(&ents);
+    vs__tfbuf_free(&ents);
     vs__free(off);
     return rc;
 }

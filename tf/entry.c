@@ -273,7 +273,7 @@ void vs__tf_entry_encode(const vs__tf_entry *e, vs__tf_buf *b)
     }
     b->oom |= shape.oom;
     vs__pb_put_bytes(b, 2, shape.p, shape.len);
-    vs__buf_free(&shape);
+    vs__tfbuf_free(&shape);
     if (e->shard_id != 0)
         vs__pb_put_varint(b, 3, (uint64_t)e->shard_id);
     if (e->offset != 0)

@@ -97,7 +97,7 @@ fail:
     return -1;
 }
 
-void vs__buf_put(vs__tf_buf *b, const void *data, size_t n)
+void vs__tfbuf_put(vs__tf_buf *b, const void *data, size_t n)
 {
     if (n == 0 || buf_grow(b, n) != 0)
         return;
@@ -105,7 +105,7 @@ void vs__buf_put(vs__tf_buf *b, const void *data, size_t n)
     b->len += n;
 }
 
-void vs__buf_varint(vs__tf_buf *b, uint64_t v)
+void vs__tfbuf_varint(vs__tf_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -116,45 +116,45 @@ void vs__buf_varint(vs__tf_buf *b, uint64_t v)
             tmp[n] |= 0x80;
         n++;
     } while (v != 0);
-    vs__buf_put(b, tmp, n);
+    vs__tfbuf_put(b, tmp, n);
 }
 
-void vs__buf_fixed32(vs__tf_buf *b, uint32_t v)
+void vs__tfbuf_fixed32(vs__tf_buf *b, uint32_t v)
 {
     uint8_t tmp[4];
     for (int i = 0; i < 4; i++)
         tmp[i] = (uint8_t)(v >> (8 * i));
-    vs__buf_put(b, tmp, 4);
+    vs__tfbuf_put(b, tmp, 4);
 }
 
-void vs__buf_fixed64(vs__tf_buf *b, uint64_t v)
+void vs__tfbuf_fixed64(vs__tf_buf *b, uint64_t v)
 {
     uint8_t tmp[8];
     for (int i = 0; i < 8; i++)
         tmp[i] = (uint8_t)(v >> (8 * i));
-    vs__buf_put(b, tmp, 8);
+    vs__tfbuf_put(b, tmp, 8);
 }
 
 void vs__pb_put_varint(vs__tf_buf *b, uint32_t num, uint64_t v)
 {
-    vs__buf_varint(b, (uint64_t)num << 3 | PB_VARINT);
-    vs__buf_varint(b, v);
+    vs__tfbuf_varint(b, (uint64_t)num << 3 | PB_VARINT);
+    vs__tfbuf_varint(b, v);
 }
 
 void vs__pb_put_fixed32(vs__tf_buf *b, uint32_t num, uint32_t v)
 {
-    vs__buf_varint(b, (uint64_t)num << 3 | PB_FIXED32);
-    vs__buf_fixed32(b, v);
+    vs__tfbuf_varint(b, (uint64_t)num << 3 | PB_FIXED32);
+    vs__tfbuf_fixed32(b, v);
 }
 
 void vs__pb_put_bytes(vs__tf_buf *b, uint32_t num, const void *p, size_t n)
 {
-    vs__buf_varint(b, (uint64_t)num << 3 | PB_LEN);
-    vs__buf_varint(b, n);
-    vs__buf_put(b, p, n);
+    vs__tfbuf_varint(b, (uint64_t)num << 3 | PB_LEN);
+    vs__tfbuf_varint(b, n);
+    vs__tfbuf_put(b, p, n);
 }
 
-void vs__buf_free(vs__tf_buf *b)
+void vs__tfbuf_free(vs__tf_buf *b)
 {
     vs__free(b->p);
     b->p = NULL;

@@ -23,18 +23,18 @@ static void put_unsigned(vs__tf_buf *b, uint64_t v)
     tmp[0] = (uint8_t)len;
     for (int i = 0; i < len; i++)
         tmp[1 + i] = (uint8_t)(v >> (8 * (len - 1 - i)));
-    vs__buf_put(b, tmp, (size_t)len + 1);
+    vs__tfbuf_put(b, tmp, (size_t)len + 1);
 }
 
 static void put_string(vs__tf_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == 0xff)
-            vs__buf_put(b, "\xff\x00", 2);
+            vs__tfbuf_put(b, "\xff\x00", 2);
         else
-            vs__buf_put(b, p, 1);
+            vs__tfbuf_put(b, p, 1);
     }
-    vs__buf_put(b, "\x00\x01", 2);
+    vs__tfbuf_put(b, "\x00\x01", 2);
 }
 
 static void put_signed(vs__tf_buf *b, int64_t v)
@@ -56,7 +56,7 @@ static void put_signed(vs__tf_buf *b, int64_t v)
     buf[10 - len] ^= head[len][0];
     if (len > 1)
         buf[11 - len] ^= head[len][1];
-    vs__buf_put(b, buf + 10 - len, (size_t)len);
+    vs__tfbuf_put(b, buf + 10 - len, (size_t)len);
 }
 
 int vs__tf_slice_key(const char *name, int ndim, const vs__tf_slice *s,

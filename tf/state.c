@@ -59,7 +59,7 @@ static int unescape(lexer *l, vs__tf_buf *out)
         return -1;
     c = *l->p++;
     if ((k = strchr(from, c)) != NULL && c != '\0') {
-        vs__buf_put(out, &to[k - from], 1);
+        vs__tfbuf_put(out, &to[k - from], 1);
         return 0;
     }
     if (c >= '0' && c <= '7') {
@@ -77,7 +77,7 @@ static int unescape(lexer *l, vs__tf_buf *out)
     if (v > 255)
         return -1;
     uint8_t byte = (uint8_t)v;
-    vs__buf_put(out, &byte, 1);
+    vs__tfbuf_put(out, &byte, 1);
     return 0;
 }
 
@@ -96,7 +96,7 @@ static int read_string(lexer *l, vs__tf_buf *out)
                 if (unescape(l, out) != 0)
                     return -1;
             } else {
-                vs__buf_put(out, l->p++, 1);
+                vs__tfbuf_put(out, l->p++, 1);
             }
         }
         if (l->p >= l->end)
@@ -134,7 +134,7 @@ static int parse(lexer *l, char **model_out)
                 vs__free(*model_out);
                 *model_out = vs__strndup(val.len ? (char *)val.p : "", val.len);
                 if (*model_out == NULL || val.oom) {
-                    vs__buf_free(&val);
+                    vs__tfbuf_free(&val);
                     return vs__fail(VS_ENOMEM, "out of memory");
                 }
                 found = 1;
@@ -144,13 +144,13 @@ static int parse(lexer *l, char **model_out)
                 l->p++; /* a number (timestamps) */
         }
     }
-    vs__buf_free(&val);
+    vs__tfbuf_free(&val);
     if (!found)
         return vs__fail(VS_ENOTFOUND, "%s: no model_checkpoint_path",
                         l->path);
     return VS_OK;
 bad:
-    vs__buf_free(&val);
+    vs__tfbuf_free(&val);
     return vs__fail(VS_ECORRUPT,
                     "%s: not a checkpoint state file (text CheckpointState) "
                     "near byte %ld",
@@ -195,33 +195,33 @@ int vs__tf_state_read(const char *path, char **model_path_out)
 
 static void put_escaped(vs__tf_buf *b, const char *s)
 {
-    vs__buf_put(b, "\"", 1);
+    vs__tfbuf_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char tmp[8];
         if (*p == '"' || *p == '\\' || *p == '\'') {
             tmp[0] = '\\';
             tmp[1] = (char)*p;
-            vs__buf_put(b, tmp, 2);
+            vs__tfbuf_put(b, tmp, 2);
         } else if (*p < 0x20 || *p >= 0x7f) {
             snprintf(tmp, sizeof tmp, "\\%03o", *p);
-            vs__buf_put(b, tmp, 4);
+            vs__tfbuf_put(b, tmp, 4);
         } else {
-            vs__buf_put(b, p, 1);
+            vs__tfbuf_put(b, p, 1);
         }
     }
-    vs__buf_put(b, "\"\n", 2);
+    vs__tfbuf_put(b, "\"\n", 2);
 }
 
 char *vs__tf_state_text(const char *model_path)
 {
     vs__tf_buf b = {0};
-    vs__buf_put(&b, "model_checkpoint_path: ", 23);
+    vs__tfbuf_put(&b, "model_checkpoint_path: ", 23);
     put_escaped(&b, model_path);
-    vs__buf_put(&b, "all_model_checkpoint_paths: ", 28);
+    vs__tfbuf_put(&b, "all_model_checkpoint_paths: ", 28);
     put_escaped(&b, model_path);
-    vs__buf_put(&b, "", 1); /* the terminating NUL */
+    vs__tfbuf_put(&b, "", 1); /* the terminating NUL */
     if (b.oom) {
-        vs__buf_free(&b);
+        vs__tfbuf_free(&b);
         return NULL;
     }
     return (char *)b.p;

@@ -56,11 +56,11 @@ static void block_add(block *b, int interval, const uint8_t *key, size_t klen,
                key[shared] == b->last[shared])
             shared++;
     }
-    vs__buf_varint(&b->body, shared);
-    vs__buf_varint(&b->body, klen - shared);
-    vs__buf_varint(&b->body, vlen);
-    vs__buf_put(&b->body, key + shared, klen - shared);
-    vs__buf_put(&b->body, val, vlen);
+    vs__tfbuf_varint(&b->body, shared);
+    vs__tfbuf_varint(&b->body, klen - shared);
+    vs__tfbuf_varint(&b->body, vlen);
+    vs__tfbuf_put(&b->body, key + shared, klen - shared);
+    vs__tfbuf_put(&b->body, val, vlen);
     b->last = key;
     b->last_len = klen;
     b->count++;
@@ -74,16 +74,16 @@ static void block_flush(block *b, vs__tf_buf *out, uint64_t h[2])
     if (b->n_restarts == 0)
         add_restart(b); /* an empty block still has restart 0 */
     for (size_t i = 0; i < b->n_restarts; i++)
-        vs__buf_fixed32(&b->body, b->restarts[i]);
-    vs__buf_fixed32(&b->body, (uint32_t)b->n_restarts);
+        vs__tfbuf_fixed32(&b->body, b->restarts[i]);
+    vs__tfbuf_fixed32(&b->body, (uint32_t)b->n_restarts);
     start = out->len;
-    vs__buf_put(out, b->body.p, b->body.len);
+    vs__tfbuf_put(out, b->body.p, b->body.len);
     h[0] = start;
     h[1] = b->body.len;
-    vs__buf_put(out, "\0", 1); /* no compression */
+    vs__tfbuf_put(out, "\0", 1); /* no compression */
     if (!out->oom) {
         crc = vs__crc32c(0, out->p + start, b->body.len + 1);
-        vs__buf_fixed32(out, vs__crc32c_mask(crc));
+        vs__tfbuf_fixed32(out, vs__crc32c_mask(crc));
     }
     block_reset(b);
 }
@@ -93,8 +93,8 @@ static void index_add(block *index, const uint8_t *key, size_t klen,
 {
     uint8_t tmp[20];
     vs__tf_buf v = {tmp, 0, sizeof tmp, 0};
-    vs__buf_varint(&v, h[0]);
-    vs__buf_varint(&v, h[1]);
+    vs__tfbuf_varint(&v, h[0]);
+    vs__tfbuf_varint(&v, h[1]);
     block_add(index, 1, key, klen, tmp, v.len);
 }
 
@@ -104,14 +104,14 @@ static void footer(vs__tf_buf *out, const uint64_t meta[2],
     uint8_t tmp[48];
     vs__tf_buf f = {tmp, 0, sizeof tmp, 0};
     memset(tmp, 0, sizeof tmp);
-    vs__buf_varint(&f, meta[0]);
-    vs__buf_varint(&f, meta[1]);
-    vs__buf_varint(&f, idx[0]);
-    vs__buf_varint(&f, idx[1]);
+    vs__tfbuf_varint(&f, meta[0]);
+    vs__tfbuf_varint(&f, meta[1]);
+    vs__tfbuf_varint(&f, idx[0]);
+    vs__tfbuf_varint(&f, idx[1]);
     f.len = 40;
-    vs__buf_fixed32(&f, 0x8b80fb57u);
-    vs__buf_fixed32(&f, 0xdb477524u);
-    vs__buf_put(out, tmp, sizeof tmp);
+    vs__tfbuf_fixed32(&f, 0x8b80fb57u);
+    vs__tfbuf_fixed32(&f, 0xdb477524u);
+    vs__tfbuf_put(out, tmp, sizeof tmp);
 }
 
 int vs__tf_table_build(const vs__tf_kv *kv, size_t n, vs__tf_buf *out)
@@ -132,8 +132,8 @@ int vs__tf_table_build(const vs__tf_kv *kv, size_t n, vs__tf_buf *out)
     footer(out, meta, h);
     if (out->oom || data.oom || index.oom || data.body.oom || index.body.oom)
         rc = vs__fail(VS_ENOMEM, "out of memory building a checkpoint index");
-    vs__buf_free(&data.body);
-    vs__buf_free(&index.body);
+    vs__tfbuf_free(&data.body);
+    vs__tfbuf_free(&index.body);
     vs__free(data.restarts);
     vs__free(index.restarts);
     return rc;

@@ -58,15 +58,15 @@ typedef struct {
     int oom;
 } vs__tf_buf;
 
-void vs__buf_put(vs__tf_buf *b, const void *data, size_t n);
-void vs__buf_varint(vs__tf_buf *b, uint64_t v);
-void vs__buf_fixed32(vs__tf_buf *b, uint32_t v);
-void vs__buf_fixed64(vs__tf_buf *b, uint64_t v);
+void vs__tfbuf_put(vs__tf_buf *b, const void *data, size_t n);
+void vs__tfbuf_varint(vs__tf_buf *b, uint64_t v);
+void vs__tfbuf_fixed32(vs__tf_buf *b, uint32_t v);
+void vs__tfbuf_fixed64(vs__tf_buf *b, uint64_t v);
 /* A field's tag, then a varint / a fixed32 / length + bytes. */
 void vs__pb_put_varint(vs__tf_buf *b, uint32_t num, uint64_t v);
 void vs__pb_put_fixed32(vs__tf_buf *b, uint32_t num, uint32_t v);
 void vs__pb_put_bytes(vs__tf_buf *b, uint32_t num, const void *p, size_t n);
-void vs__buf_free(vs__tf_buf *b);
+void vs__tfbuf_free(vs__tf_buf *b);
 
 /* ---- the .index table ---- */
 typedef struct {
