@@ -1,0 +1,124 @@
+/* A tiny driver over the public TF-checkpoint API, for the TF interop test
+ * (tests/tf/test_tf_interop.py):
+ *   tf_driver write PREFIX   writes the variables of make_fixtures.py
+ *                            (same names, dtypes, shapes, formula values;
+ *                            partitioned ones as whole tensors)
+ *   tf_driver dump PATH      prints each tensor of a TF checkpoint:
+ *                            name TAB dtype TAB dims (comma-separated)
+ *                            TAB the bytes in hex
+ * Exit status 0 on success, 1 with vs_errmsg() on stderr otherwise. */
+#include <stdio.h>
+#include <string.h>
+
+#include "varstore.h"
+
+static const struct {
+    const char *name;
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    int seed;
+} vars[] = {
+    {"dense/kernel", VS_FLOAT32, 2, {3, 4}, 1},
+    {"dense/bias", VS_FLOAT32, 1, {4}, 2},
+    {"outer/inner/w64", VS_FLOAT64, 2, {2, 3}, 3},
+    {"outer/inner/h16", VS_FLOAT16, 1, {5}, 4},
+    {"outer/bf", VS_BFLOAT16, 2, {2, 2}, 5},
+    {"ints/i32", VS_INT32, 1, {3}, 6},
+    {"ints/i64", VS_INT64, 2, {2, 2}, 7},
+    {"ints/i8", VS_INT8, 1, {4}, 8},
+    {"ints/u8", VS_UINT8, 1, {6}, 9},
+    {"flags", VS_BOOL, 1, {7}, 10},
+    {"global_step", VS_INT64, 0, {0}, 11},
+    {"empty", VS_FLOAT32, 2, {0, 3}, 12},
+    {"part/emb", VS_FLOAT32, 2, {10, 3}, 13},
+    {"bigpart/w", VS_FLOAT32, 2, {130, 2}, 14},
+};
+#define N_VARS (sizeof vars / sizeof vars[0])
+
+static void fill(vs_tensor *t, int seed)
+{
+    for (int64_t i = 0; i < vs_tensor_numel(t); i++) {
+        int64_t k = (7 * i + seed) % 23;
+        float f = (float)(k - 11) * 0.125f;
+        switch (t->dtype) {
+        case VS_FLOAT32: ((float *)t->data)[i] = f; break;
+        case VS_FLOAT64: ((double *)t->data)[i] = f; break;
+        case VS_FLOAT16: ((uint16_t *)t->data)[i] = vs_float_to_half(f); break;
+        case VS_BFLOAT16:
+            ((uint16_t *)t->data)[i] = vs_float_to_bfloat16(f);
+            break;
+        case VS_INT8: ((int8_t *)t->data)[i] = (int8_t)(k - 11); break;
+        case VS_INT32:
+            ((int32_t *)t->data)[i] = (int32_t)((k - 11) * 100000);
+            break;
+        case VS_INT64:
+            ((int64_t *)t->data)[i] = (k - 11) * 1000000000000LL;
+            break;
+        case VS_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)(k * 10); break;
+        case VS_BOOL: ((uint8_t *)t->data)[i] = k % 3 == 0; break;
+        }
+    }
+}
+
+static int do_write(const char *prefix)
+{
+    vs_tensor *t[N_VARS] = {0};
+    const char *names[N_VARS];
+    int rc = VS_OK;
+    for (size_t i = 0; i < N_VARS && rc == VS_OK; i++) {
+        rc = vs_tensor_new(vars[i].dtype, vars[i].ndim, vars[i].shape, &t[i]);
+        if (rc == VS_OK)
+            fill(t[i], vars[i].seed);
+        names[i] = vars[i].name;
+    }
+    if (rc == VS_OK)
+        rc = vs_tf_write_checkpoint(prefix, names,
+                                    (const vs_tensor *const *)t, N_VARS);
+    for (size_t i = 0; i < N_VARS; i++)
+        vs_tensor_free(t[i]);
+    return rc;
+}
+
+static int dump_one(const char *path, const char *name)
+{
+    vs_tensor *t = NULL;
+    int rc = vs_tf_load_variable(path, name, &t);
+    if (rc != VS_OK)
+        return rc;
+    printf("%s\t%s\t", name, vs_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++)
+        printf(d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    putchar('\t');
+    for (size_t b = 0; b < vs_tensor_nbytes(t); b++)
+        printf("%02x", ((const unsigned char *)t->data)[b]);
+    putchar('\n');
+    vs_tensor_free(t);
+    return VS_OK;
+}
+
+static int do_dump(const char *path)
+{
+    vs_tensor_info *info = NULL;
+    size_t n = 0;
+    int rc = vs_tf_list_variables(path, &info, &n);
+    for (size_t i = 0; i < n && rc == VS_OK; i++)
+        rc = dump_one(path, info[i].name);
+    vs_tensor_info_free(info, n);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int rc;
+    if (argc != 3 || (strcmp(argv[1], "write") && strcmp(argv[1], "dump"))) {
+        fprintf(stderr, "usage: %s write PREFIX | dump PATH\n", argv[0]);
+        return 2;
+    }
+    rc = strcmp(argv[1], "write") == 0 ? do_write(argv[2]) : do_dump(argv[2]);
+    if (rc != VS_OK) {
+        fprintf(stderr, "tf_driver: %s\n", vs_errmsg());
+        return 1;
+    }
+    return 0;
+}
