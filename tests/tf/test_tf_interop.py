@@ -10,7 +10,14 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
+if __name__ == "__main__":
+    try:  # TensorFlow (and numpy with it) or skip, before anything else
+        import tensorflow  # noqa: F401
+    except Exception as exc:  # any import failure means: no TF here
+        print("skipped: TensorFlow cannot be imported (%s)" % exc)
+        sys.exit(77)
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures  # noqa: E402  (the variables and their formula)
@@ -140,11 +147,6 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         print("usage: test_tf_interop.py TF_DRIVER")
         sys.exit(2)
-    try:
-        import tensorflow  # noqa: F401
-    except Exception as exc:  # any import failure means: no TF here
-        print("skipped: TensorFlow cannot be imported (%s)" % exc)
-        sys.exit(77)
     os.environ["VS_TF_DRIVER"] = os.path.abspath(sys.argv[1])
     if pytest is not None:
         sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", __file__]))
