@@ -25,3 +25,36 @@ if(VS_PYTHON)
     LABELS "tf;python" SKIP_RETURN_CODE 77
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;TF_CPP_MIN_LOG_LEVEL=2;PYTHONDONTWRITEBYTECODE=1")
 endif()
+
+# Fuzzing the .index parser: fuzz_replay_tf_index replays the committed
+# corpus tests/fuzz/corpus/tf_index/ in every build; with -DVS_FUZZ=ON
+# (clang) fuzz_tf_index is the libFuzzer program:
+#   build/tests/fuzz_tf_index -max_total_time=300 tests/fuzz/corpus/tf_index
+add_executable(fuzz_replay_tf_index
+  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_replay.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tf_index.c)
+target_include_directories(fuzz_replay_tf_index PRIVATE ${PROJECT_SOURCE_DIR}/tf)
+target_link_libraries(fuzz_replay_tf_index PRIVATE varstore_objects vs_options)
+file(GLOB _vs_tf_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/tf_index/*)
+list(SORT _vs_tf_corpus)
+add_test(NAME test_fuzz_replay_tf_index
+  COMMAND fuzz_replay_tf_index ${_vs_tf_corpus})
+set_tests_properties(test_fuzz_replay_tf_index PROPERTIES
+  TIMEOUT 120 LABELS "tf;fuzz"
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+if(VS_FUZZ)
+  file(GLOB _vs_tf_src ${PROJECT_SOURCE_DIR}/tf/*.c)
+  add_executable(fuzz_tf_index ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tf_index.c
+    ${_vs_tf_src} ${PROJECT_SOURCE_DIR}/common/error.c
+    ${PROJECT_SOURCE_DIR}/ops/tensor.c)
+  target_include_directories(fuzz_tf_index PRIVATE
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common
+    ${PROJECT_SOURCE_DIR}/ops ${PROJECT_SOURCE_DIR}/tf)
+  target_compile_options(fuzz_tf_index PRIVATE -g -O1
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+  target_link_options(fuzz_tf_index PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_tf_index PRIVATE vs_options Threads::Threads)
+  if(VS_LIBM)
+    target_link_libraries(fuzz_tf_index PRIVATE ${VS_LIBM})
+  endif()
+endif()
