@@ -58,3 +58,12 @@ if(VS_FUZZ)
     target_link_libraries(fuzz_tf_index PRIVATE ${VS_LIBM})
   endif()
 endif()
+
+# tools/tf_cli.c (import / export / list for the CLI), when tools are built.
+if(TARGET varstore_tools)
+  vs_add_test(NAME test_tf_cli SOURCES test_tf_cli.c LABELS "tf;tools")
+  target_link_libraries(test_tf_cli PRIVATE varstore_tools)
+  target_include_directories(test_tf_cli PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  target_compile_definitions(test_tf_cli PRIVATE
+    VS_TF_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tf")
+endif()
