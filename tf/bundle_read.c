@@ -16,6 +16,7 @@ struct vs__tf_bundle {
     char *index_path;
     vs__tf_table table;
     vs__tf_header header;
+    int64_t data_bytes; /* all shards' sizes; -1 until first needed */
 };
 
 int vs__tf_open(const char *path, vs__tf_bundle **out)
@@ -28,6 +29,7 @@ int vs__tf_open(const char *path, vs__tf_bundle **out)
     b = vs__calloc(1, sizeof *b);
     if (b == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
+    b->data_bytes = -1;
     rc = vs__tf_resolve(path, &b->prefix);
     if (rc == VS_OK) {
         b->index_path = vs__asprintf("%s.index", b->prefix);
@@ -79,6 +81,27 @@ static int entry_check(const vs__tf_bundle *b, const char *name,
     if (vs_shape_check(*dtype, e->ndim, e->shape, NULL, nbytes) != VS_OK)
         return vs__fail(VS_ECORRUPT, "%s: tensor '%s' has an invalid shape",
                         b->index_path, name);
+    return VS_OK;
+}
+
+/* The bytes of all data shards (missing shards count 0), computed once:
+ * no tensor is allocated bigger than the data that could fill it. */
+static int data_bytes(vs__tf_bundle *b, int64_t *out)
+{
+    if (b->data_bytes < 0) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < b->header.num_shards; i++) {
+            struct stat st;
+            char *file = vs__tf_data_name(b->prefix, i, b->header.num_shards);
+            if (file == NULL)
+                return vs__fail(VS_ENOMEM, "out of memory");
+            if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+                sum += st.st_size;
+            vs__free(file);
+        }
+        b->data_bytes = sum;
+    }
+    *out = b->data_bytes;
     return VS_OK;
 }
 
@@ -184,7 +207,15 @@ int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
         return vs__fail(VS_ENOMEM, "out of memory");
     rc = decode_at(b, kv, key, &e);
     if (rc == VS_OK) {
+        int64_t avail = 0;
         rc = entry_check(b, key, &e, &dtype, &nbytes);
+        if (rc == VS_OK)
+            rc = data_bytes(b, &avail);
+        if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
+            rc = vs__fail(VS_ECORRUPT,
+                          "%s: tensor '%s' needs %zu bytes, its data files "
+                          "hold %lld",
+                          b->index_path, key, nbytes, (long long)avail);
         if (rc == VS_OK)
             rc = vs_tensor_new(dtype, e.ndim, e.shape, &t);
         if (rc == VS_OK && e.n_slices > 0)

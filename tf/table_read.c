@@ -142,6 +142,8 @@ typedef struct {
     const char *path;
     vs__tf_table *t;
     size_t cap;
+    uint64_t next_block; /* data blocks come in file order, never overlap */
+    size_t key_bytes, key_budget; /* keys rebuilt so far, and the limit */
 } collect_ctx;
 
 static int collect(void *ctx, const uint8_t *key, size_t klen,
@@ -166,6 +168,13 @@ static int collect(void *ctx, const uint8_t *key, size_t klen,
         t->kv = p;
         c->cap = cap;
     }
+    /* Shared prefixes let a few bytes stand for a long key: the rebuilt
+     * keys are capped so that a small hostile file cannot take memory
+     * quadratic in its size. */
+    if (klen > c->key_budget - c->key_bytes)
+        return corrupt(c->path, "keys expand to more than 32 times the file",
+                       (uint64_t)(val - t->bytes));
+    c->key_bytes += klen;
     kv = &t->kv[t->n];
     kv->key = vs__malloc(klen ? klen : 1);
     if (kv->key == NULL)
@@ -200,7 +209,11 @@ static int index_entry(void *ctx, const uint8_t *key, size_t klen,
     if (decode_handle(&p, val + vlen, &h) != 0)
         return corrupt(c->path, "malformed block handle in the index block",
                        (uint64_t)(val - c->t->bytes));
+    if (h.offset < c->next_block)
+        return corrupt(c->path, "data blocks out of order or overlapping",
+                       (uint64_t)(val - c->t->bytes));
     rc = block_get(c->path, c->t, h, &body, &n);
+    c->next_block = h.offset + h.size + TRAILER_LEN; /* in bounds: checked */
     if (rc == VS_OK)
         rc = block_each(c->path, c->t, body, n, collect, c);
     return rc;
@@ -218,8 +231,9 @@ int vs__tf_table_parse(const char *path, vs__tf_table *t)
     const uint8_t *p, *end, *body;
     handle meta, index;
     size_t n;
-    collect_ctx c = {path, t, 0};
+    collect_ctx c = {path, t, 0, 0, 0, 0};
     int rc;
+    c.key_budget = t->len < ((size_t)1 << 20) ? ((size_t)1 << 25) : 32 * t->len;
     if (t->len < FOOTER_LEN)
         return corrupt(path, "file shorter than the 48-byte footer", 0);
     p = t->bytes + t->len - FOOTER_LEN;
