@@ -156,8 +156,8 @@ static int read_data(const vs__tf_bundle *b, const char *name,
         rc = vs__fail(VS_EIO, "%s: read failed", file);
     if (fd >= 0)
         close(fd);
-    if (rc == VS_OK &&
-        (crc = vs__crc32c(0, dst, nbytes)) != vs__crc32c_unmask(e->crc32c_masked))
+    crc = rc == VS_OK ? vs__crc32c(0, dst, nbytes) : 0;
+    if (rc == VS_OK && crc != vs__crc32c_unmask(e->crc32c_masked))
         rc = vs__fail(VS_ECORRUPT,
                       "%s: tensor '%s' fails its CRC32C check (stored 0x%08x, "
                       "computed 0x%08x)",
@@ -323,8 +323,11 @@ static int one_slice(const vs__tf_bundle *b, const char *name,
         rc = vs__fail(VS_ECORRUPT,
                       "%s: a slice of '%s' does not match its extents",
                       b->index_path, name);
-    if (rc == VS_OK && (data = vs__malloc(nbytes ? nbytes : 1)) == NULL)
-        rc = vs__fail(VS_ENOMEM, "out of memory");
+    if (rc == VS_OK) {
+        data = vs__malloc(nbytes ? nbytes : 1);
+        if (data == NULL)
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+    }
     if (rc == VS_OK)
         rc = read_data(b, name, &e, data, nbytes);
     if (rc == VS_OK)

@@ -249,14 +249,20 @@ static int write_files(files *f, const char *prefix, const item *it, size_t n)
 {
     vs__tf_buf ents = {0};
     size_t *off = vs__calloc(n + 1, sizeof *off);
-    int fd, rc = off ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
-    if (rc == VS_OK && (rc = tmp_open(f, F_DATA, &fd)) == VS_OK)
+    int fd = -1, rc = off ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
+    if (rc == VS_OK)
+        rc = tmp_open(f, F_DATA, &fd);
+    if (rc == VS_OK)
         rc = tmp_close(fd, f->tmp[F_DATA],
                        write_data(fd, f->tmp[F_DATA], it, n, &ents, off));
-    if (rc == VS_OK && (rc = tmp_open(f, F_INDEX, &fd)) == VS_OK)
+    if (rc == VS_OK)
+        rc = tmp_open(f, F_INDEX, &fd);
+    if (rc == VS_OK)
         rc = tmp_close(fd, f->tmp[F_INDEX],
                        write_index(fd, f->tmp[F_INDEX], it, n, &ents, off));
-    if (rc == VS_OK && (rc = tmp_open(f, F_STATE, &fd)) == VS_OK)
+    if (rc == VS_OK)
+        rc = tmp_open(f, F_STATE, &fd);
+    if (rc == VS_OK)
         rc = tmp_close(fd, f->tmp[F_STATE],
                        write_state(fd, f->tmp[F_STATE], prefix));
     vs__tfbuf_free(&ents);

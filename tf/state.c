@@ -58,7 +58,8 @@ static int unescape(lexer *l, vs__tf_buf *out)
     if (l->p >= l->end)
         return -1;
     c = *l->p++;
-    if ((k = strchr(from, c)) != NULL && c != '\0') {
+    k = c != '\0' ? strchr(from, c) : NULL;
+    if (k != NULL) {
         vs__tfbuf_put(out, &to[k - from], 1);
         return 0;
     }
@@ -132,7 +133,7 @@ static int parse(lexer *l, char **model_out)
                 if (val.len == 0 || memchr(val.p, '\0', val.len) != NULL)
                     goto bad; /* empty, or a NUL byte: no usable path */
                 vs__free(*model_out);
-                *model_out = vs__strndup(val.len ? (char *)val.p : "", val.len);
+                *model_out = vs__strndup((const char *)val.p, val.len);
                 if (*model_out == NULL || val.oom) {
                     vs__tfbuf_free(&val);
                     return vs__fail(VS_ENOMEM, "out of memory");

@@ -113,7 +113,10 @@ static int block_each(const char *path, const vs__tf_table *t,
     uint32_t nrest;
     keybuf k = {NULL, 0, 0};
     int rc = VS_OK;
-    if (n < 4 || (nrest = le32(b + n - 4)) == 0 || nrest > (n - 4) / 4)
+    if (n < 4)
+        return corrupt(path, "block shorter than its restart count", at);
+    nrest = le32(b + n - 4);
+    if (nrest == 0 || nrest > (n - 4) / 4)
         return corrupt(path, "bad restart array in a block", at);
     end = b + n - 4 - 4 * (size_t)nrest;
     for (uint32_t i = 0; i < nrest; i++)
