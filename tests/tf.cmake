@@ -24,6 +24,12 @@ if(VS_PYTHON)
   set_tests_properties(test_tf_interop PROPERTIES TIMEOUT 300
     LABELS "tf;python" SKIP_RETURN_CODE 77
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;TF_CPP_MIN_LOG_LEVEL=2;PYTHONDONTWRITEBYTECODE=1")
+  # The committed fixtures are what TF's Saver writes today, byte for byte.
+  add_test(NAME test_tf_fixtures_regenerate
+    COMMAND ${VS_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tf/make_fixtures.py --check)
+  set_tests_properties(test_tf_fixtures_regenerate PROPERTIES TIMEOUT 300
+    LABELS "tf;python" SKIP_RETURN_CODE 77
+    ENVIRONMENT "TF_CPP_MIN_LOG_LEVEL=2;PYTHONDONTWRITEBYTECODE=1")
 endif()
 
 # Fuzzing the .index parser: fuzz_replay_tf_index replays the committed
