@@ -294,6 +294,39 @@ static void test_state_file_with_absolute_path_and_escapes(void **state)
     }
 }
 
+static void test_reads_two_shard_checkpoint_from_sharded_saver(void **state)
+{
+    /* make_fixtures.py SHARDED: s/a on shard 0, s/b on shard 1 */
+    static const fixture_var sharded[] = {
+        {"s/a", VS_FLOAT32, 2, {2, 3}, 15},
+        {"s/b", VS_INT64, 1, {4}, 16},
+    };
+    uint8_t *data;
+    size_t nd;
+    vs_tensor *t = NULL;
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        OK(vs_tf_load_variable(FIX "/sharded/model.ckpt", sharded[i].name, &t));
+        check_fixture_tensor(&sharded[i], t);
+        vs_tensor_free(t);
+    }
+    /* shard 1 damaged: s/a still reads, s/b fails naming shard 1's file */
+    data = slurp(FIX "/sharded/model.ckpt.data-00000-of-00002", &nd);
+    spit(path_in("m.data-00000-of-00002"), data, nd);
+    free(data);
+    data = slurp(FIX "/sharded/model.ckpt.data-00001-of-00002", &nd);
+    data[nd - 1] ^= 0x80;
+    spit(path_in("m.data-00001-of-00002"), data, nd);
+    free(data);
+    data = slurp(FIX "/sharded/model.ckpt.index", &nd);
+    spit(path_in("m.index"), data, nd);
+    free(data);
+    OK(vs_tf_load_variable(path_in("m"), "s/a", &t));
+    vs_tensor_free(t);
+    assert_int_equal(vs_tf_load_variable(path_in("m"), "s/b", &t), VS_ECORRUPT);
+    assert_non_null(strstr(vs_errmsg(), "m.data-00001-of-00002"));
+}
+
 static void test_missing_key_uses_tf_text_and_colon_zero_is_stripped(
     void **state)
 {
@@ -728,6 +761,7 @@ int main(void)
         T(test_reads_directory_state_file_index_and_savedmodel),
         T(test_state_file_with_absolute_path_and_escapes),
         T(test_missing_key_uses_tf_text_and_colon_zero_is_stripped),
+        T(test_reads_two_shard_checkpoint_from_sharded_saver),
         T(test_every_index_bit_flip_is_detected),
         T(test_every_data_bit_flip_is_detected),
         T(test_truncations_and_wrong_magic_are_corrupt),

@@ -43,6 +43,14 @@ VARIABLES = [
     ("bigpart/w", "float32", [130, 2], 14, 2),
 ]
 
+# Written with Saver(sharded=True) on two CPU devices into sharded/: two
+# data shards (model.ckpt.data-0000{0,1}-of-00002). (name, dtype, shape,
+# seed, device)
+SHARDED = [
+    ("s/a", "float32", [2, 3], 15, "/cpu:0"),
+    ("s/b", "int64", [4], 16, "/cpu:1"),
+]
+
 
 def values(dtype, shape, seed):
     n = int(np.prod(shape)) if shape else 1
@@ -116,6 +124,27 @@ def generate(outdir):
                        write_meta_graph=False, write_state=False)
     write_state(outdir, "model.ckpt")
     check_with_tf(tf, os.path.join(outdir, "model.ckpt"))
+    generate_sharded(tf, os.path.join(outdir, "sharded"))
+
+
+def generate_sharded(tf, outdir):
+    os.makedirs(outdir, exist_ok=True)
+    graph = tf.Graph()
+    with graph.as_default():
+        for name, dtype, shape, seed, device in SHARDED:
+            with tf.device(device):
+                tf.compat.v1.get_variable(name, initializer=tf.constant(
+                    values(dtype, shape, seed), dtype=tf.as_dtype(dtype)))
+        saver = tf.compat.v1.train.Saver(sharded=True)
+        config = tf.compat.v1.ConfigProto(device_count={"CPU": 2})
+        with tf.compat.v1.Session(config=config) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, os.path.join(outdir, "model.ckpt"),
+                       write_meta_graph=False, write_state=False)
+    names = sorted(os.listdir(outdir))
+    assert names == ["model.ckpt.data-00000-of-00002",
+                     "model.ckpt.data-00001-of-00002",
+                     "model.ckpt.index"], names
 
 
 def check_with_tf(tf, prefix):
