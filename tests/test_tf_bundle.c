@@ -327,6 +327,34 @@ static void test_reads_two_shard_checkpoint_from_sharded_saver(void **state)
     assert_non_null(strstr(vs_errmsg(), "m.data-00001-of-00002"));
 }
 
+static void test_tf2_object_checkpoint_lists_values_not_object_graph(
+    void **state)
+{
+    /* make_fixtures.py TF2_OBJECTS */
+    static const fixture_var objs[] = {
+        {"model/dense/.ATTRIBUTES/VARIABLE_VALUE", VS_FLOAT32, 2, {2, 3}, 17},
+        {"model/step/.ATTRIBUTES/VARIABLE_VALUE", VS_INT64, 0, {0}, 18},
+    };
+    vs_tensor_info *info = NULL;
+    vs_tensor *t = NULL;
+    size_t n = 0;
+    (void)state;
+    OK(vs_tf_list_variables(FIX "/tf2/model.ckpt", &info, &n));
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(info[i].name, objs[i].name);
+        OK(vs_tf_load_variable(FIX "/tf2/model.ckpt", objs[i].name, &t));
+        check_fixture_tensor(&objs[i], t);
+        vs_tensor_free(t);
+    }
+    vs_tensor_info_free(info, n);
+    assert_int_equal(vs_tf_load_variable(FIX "/tf2/model.ckpt",
+                                         "_CHECKPOINTABLE_OBJECT_GRAPH", &t),
+                     VS_EDTYPE);
+    assert_non_null(strstr(vs_errmsg(), "'_CHECKPOINTABLE_OBJECT_GRAPH' has "
+                                        "dtype string"));
+}
+
 static void test_missing_key_uses_tf_text_and_colon_zero_is_stripped(
     void **state)
 {
@@ -762,6 +790,7 @@ int main(void)
         T(test_state_file_with_absolute_path_and_escapes),
         T(test_missing_key_uses_tf_text_and_colon_zero_is_stripped),
         T(test_reads_two_shard_checkpoint_from_sharded_saver),
+        T(test_tf2_object_checkpoint_lists_values_not_object_graph),
         T(test_every_index_bit_flip_is_detected),
         T(test_every_data_bit_flip_is_detected),
         T(test_truncations_and_wrong_magic_are_corrupt),

@@ -51,6 +51,14 @@ SHARDED = [
     ("s/b", "int64", [4], 16, "/cpu:1"),
 ]
 
+# Written by TF 2's object-based tf.train.Checkpoint (eager, in a child
+# process) into tf2/: keys "<path>/.ATTRIBUTES/VARIABLE_VALUE" plus the
+# string tensor _CHECKPOINTABLE_OBJECT_GRAPH. (attribute, dtype, shape, seed)
+TF2_OBJECTS = [
+    ("dense", "float32", [2, 3], 17),
+    ("step", "int64", [], 18),
+]
+
 
 def values(dtype, shape, seed):
     n = int(np.prod(shape)) if shape else 1
@@ -105,7 +113,20 @@ def write_state(dirname, basename):
         f.write('all_model_checkpoint_paths: "%s"\n' % basename)
 
 
+def generate_tf2(outdir):
+    """Runs in a child process: eager mode, tf.train.Checkpoint."""
+    import tensorflow as tf
+    os.makedirs(outdir, exist_ok=True)
+    model = tf.Module()
+    for attr, dtype, shape, seed in TF2_OBJECTS:
+        setattr(model, attr, tf.Variable(values(dtype, shape, seed)))
+    tf.train.Checkpoint(model=model).write(os.path.join(outdir, "model.ckpt"))
+
+
 def generate(outdir):
+    import subprocess
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--tf2",
+                    os.path.join(outdir, "tf2")], check=True)
     import tensorflow as tf
     tf.compat.v1.disable_eager_execution()
     os.makedirs(outdir, exist_ok=True)
@@ -183,6 +204,9 @@ def check(fixtures):
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     fixtures = os.path.join(here, "..", "fixtures", "tf")
+    if len(argv) > 2 and argv[1] == "--tf2":
+        generate_tf2(argv[2])
+        return 0
     if len(argv) > 1 and argv[1] == "--check":
         try:
             import tensorflow  # noqa: F401
