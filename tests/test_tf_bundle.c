@@ -502,6 +502,13 @@ static void test_write_then_read_every_dtype_round_trips(void **state)
     OK(vs_tf_write_checkpoint(path_in("model.ckpt-7"), names,
                               (const vs_tensor *const *)t, n));
     assert_int_equal(count_entries(tmp_dir), 3);
+    {
+        struct stat st;
+        mode_t mask = umask(022);
+        umask(mask);
+        assert_int_equal(stat(path_in("model.ckpt-7.index"), &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0666 & ~mask);
+    }
     OK(vs_tf_list_variables(tmp_dir, &info, &nl));
     assert_int_equal(nl, n);
     for (size_t i = 0; i < n; i++) {

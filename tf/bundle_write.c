@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,21 +50,33 @@ static int write_all(int fd, const void *p, size_t n, const char *path)
     return VS_OK;
 }
 
-/* A new temporary file beside final; *fd open for writing. */
+/* A new temporary file beside final, "<final>.tmp<pid>_<n>"; *fd open
+ * for writing. Created 0666 less the umask, as TF's files are (mkstemp
+ * would make it 0600). */
 static int tmp_open(files *f, int which, int *fd)
 {
-    f->tmp[which] = vs__asprintf("%s.tmpXXXXXX", f->final[which]);
-    if (f->tmp[which] == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    *fd = mkstemp(f->tmp[which]);
-    if (*fd < 0) {
-        int rc = vs__fail(VS_EIO, "%s: cannot create: %s", f->tmp[which],
-                          strerror(errno));
+    static _Atomic unsigned counter;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned n = counter++;
+        f->tmp[which] = vs__asprintf("%s.tmp%ld_%u", f->final[which],
+                                     (long)getpid(), n);
+        if (f->tmp[which] == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        *fd = open(f->tmp[which], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                   0666);
+        if (*fd >= 0)
+            return VS_OK;
+        if (errno != EEXIST) {
+            int rc = vs__fail(VS_EIO, "%s: cannot create: %s", f->tmp[which],
+                              strerror(errno));
+            vs__free(f->tmp[which]);
+            f->tmp[which] = NULL;
+            return rc;
+        }
         vs__free(f->tmp[which]);
         f->tmp[which] = NULL;
-        return rc;
     }
-    return VS_OK;
+    return vs__fail(VS_EIO, "%s: no free temporary name", f->final[which]);
 }
 
 static int tmp_close(int fd, const char *path, int rc)

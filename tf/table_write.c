@@ -1,8 +1,10 @@
 /* varstore tf/: writing a bundle's .index table (the layout described in
  * table_read.c), as TF's TableBuilder does with its bundle options: no
  * compression, a restart point every 16 keys, data blocks cut at 256 KiB,
- * one restart per index entry. Each index entry's key is the last key of
- * its block (>= every key in it, < the next block's first key). */
+ * one restart per index entry. An index entry's key is a short key >= every
+ * key of its block and < the next block's first key: the last key cut
+ * after its first byte that can be raised (LevelDB's bytewise shortest
+ * separator / short successor), so that the bytes equal TF's. */
 #include <string.h>
 
 #include "tf_int.h"
@@ -88,14 +90,48 @@ static void block_flush(block *b, vs__tf_buf *out, uint64_t h[2])
     block_reset(b);
 }
 
-static void index_add(block *index, const uint8_t *key, size_t klen,
-                      const uint64_t h[2])
+/* The index key of a block whose last key is last (len n), the next
+ * block's first key next (NULL after the last block), into out (cap n). */
+static size_t index_key(const uint8_t *last, size_t n, const uint8_t *next,
+                        size_t nn, uint8_t *out)
+{
+    size_t i = 0;
+    if (n > 0)
+        memcpy(out, last, n);
+    if (next != NULL) {
+        while (i < n && i < nn && last[i] == next[i])
+            i++;
+        if (i < n && i < nn && last[i] < 0xff && last[i] + 1 < next[i]) {
+            out[i]++;
+            return i + 1;
+        }
+        return n;
+    }
+    for (; i < n; i++) {
+        if (last[i] != 0xff) {
+            out[i]++;
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+static void index_add(block *index, vs__tf_buf *keys, const vs__tf_kv *last,
+                      const vs__tf_kv *next, const uint64_t h[2])
 {
     uint8_t tmp[20];
     vs__tf_buf v = {tmp, 0, sizeof tmp, 0};
+    size_t at = keys->len, klen;
     vs__tfbuf_varint(&v, h[0]);
     vs__tfbuf_varint(&v, h[1]);
-    block_add(index, 1, key, klen, tmp, v.len);
+    vs__tfbuf_put(keys, last->key, last->key_len); /* room for the key */
+    if (keys->oom)
+        return;
+    klen = index_key(last->key, last->key_len, next ? next->key : NULL,
+                     next ? next->key_len : 0, keys->p + at);
+    keys->len = at + klen;
+    /* block_add keeps a pointer to the previous key: keys must not move */
+    block_add(index, 1, keys->p + at, klen, tmp, v.len);
 }
 
 static void footer(vs__tf_buf *out, const uint64_t meta[2],
@@ -117,21 +153,33 @@ static void footer(vs__tf_buf *out, const uint64_t meta[2],
 int vs__tf_table_build(const vs__tf_kv *kv, size_t n, vs__tf_buf *out)
 {
     block data = {0}, index = {0};
+    vs__tf_buf keys = {0};
     uint64_t h[2], meta[2];
+    size_t key_total = 0;
     int rc = VS_OK;
+    for (size_t i = 0; i < n; i++)
+        key_total += kv[i].key_len;
+    /* all index keys in one buffer, allocated once so that it never moves */
+    keys.p = vs__malloc(key_total + 1);
+    keys.cap = key_total + 1;
+    keys.oom = keys.p == NULL;
     for (size_t i = 0; i < n; i++) {
         block_add(&data, RESTART_INTERVAL, kv[i].key, kv[i].key_len,
                   kv[i].val, kv[i].val_len);
-        if (data.body.len >= BLOCK_TARGET || i + 1 == n) {
+        /* TF's size estimate: entries, restart array and its count */
+        if (data.body.len + 4 * data.n_restarts + 4 >= BLOCK_TARGET ||
+            i + 1 == n) {
             block_flush(&data, out, h);
-            index_add(&index, kv[i].key, kv[i].key_len, h);
+            index_add(&index, &keys, &kv[i], i + 1 < n ? &kv[i + 1] : NULL, h);
         }
     }
     block_flush(&data, out, meta); /* the (empty) metaindex block */
     block_flush(&index, out, h);
     footer(out, meta, h);
-    if (out->oom || data.oom || index.oom || data.body.oom || index.body.oom)
+    if (out->oom || data.oom || index.oom || data.body.oom || index.body.oom ||
+        keys.oom)
         rc = vs__fail(VS_ENOMEM, "out of memory building a checkpoint index");
+    vs__tfbuf_free(&keys);
     vs__tfbuf_free(&data.body);
     vs__tfbuf_free(&index.body);
     vs__free(data.restarts);

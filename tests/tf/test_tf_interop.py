@@ -96,6 +96,32 @@ def test_tf_saver_restores_what_c_wrote_into_scoped_graph():
                         _expected(dtype, shape, seed)), name
 
 
+def test_c_writer_bytes_equal_tf_saver_bytes():
+    """TF's Saver and the C writer, same tensors: the same two files."""
+    tf = _tf()
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = tf.Graph()
+        with graph.as_default():
+            for name, dtype, shape, seed, parts in make_fixtures.VARIABLES:
+                if not parts:  # the C writer writes whole tensors only
+                    tf.compat.v1.get_variable(name, initializer=tf.constant(
+                        make_fixtures.values(dtype, shape, seed),
+                        dtype=tf.as_dtype(dtype)))
+            saver = tf.compat.v1.train.Saver()
+            with tf.compat.v1.Session() as sess:
+                sess.run(tf.compat.v1.global_variables_initializer())
+                saver.save(sess, os.path.join(tmp, "tf.ckpt"),
+                           write_meta_graph=False, write_state=False)
+        subprocess.run([_driver(), "copy", os.path.join(tmp, "tf.ckpt"),
+                        os.path.join(tmp, "c.ckpt")], check=True)
+        for suffix in (".index", ".data-00000-of-00001"):
+            with open(os.path.join(tmp, "tf.ckpt" + suffix), "rb") as f:
+                want = f.read()
+            with open(os.path.join(tmp, "c.ckpt" + suffix), "rb") as f:
+                got = f.read()
+            assert got == want, suffix
+
+
 def test_c_reads_what_tf_saver_wrote_at_random():
     tf = _tf()
     rng = np.random.default_rng(7)

@@ -3,6 +3,8 @@
  *   tf_driver write PREFIX   writes the variables of make_fixtures.py
  *                            (same names, dtypes, shapes, formula values;
  *                            partitioned ones as whole tensors)
+ *   tf_driver copy SRC DST   reads every tensor of the TF checkpoint SRC
+ *                            and writes them as the TF checkpoint DST
  *   tf_driver dump PATH      prints each tensor of a TF checkpoint:
  *                            name TAB dtype TAB dims (comma-separated)
  *                            TAB the bytes in hex
@@ -97,6 +99,29 @@ static int dump_one(const char *path, const char *name)
     return VS_OK;
 }
 
+static int do_copy(const char *src, const char *dst)
+{
+    vs_tensor_info *info = NULL;
+    vs_tensor *t[64] = {0};
+    const char *names[64];
+    size_t n = 0;
+    int rc = vs_tf_list_variables(src, &info, &n);
+    if (rc == VS_OK && n > 64) {
+        fprintf(stderr, "tf_driver: more than 64 tensors\n");
+        rc = VS_EINVAL;
+    }
+    for (size_t i = 0; i < n && rc == VS_OK; i++) {
+        names[i] = info[i].name;
+        rc = vs_tf_load_variable(src, info[i].name, &t[i]);
+    }
+    if (rc == VS_OK)
+        rc = vs_tf_write_checkpoint(dst, names, (const vs_tensor *const *)t, n);
+    for (size_t i = 0; i < n && i < 64; i++)
+        vs_tensor_free(t[i]);
+    vs_tensor_info_free(info, n);
+    return rc;
+}
+
 static int do_dump(const char *path)
 {
     vs_tensor_info *info = NULL;
@@ -111,11 +136,17 @@ static int do_dump(const char *path)
 int main(int argc, char **argv)
 {
     int rc;
-    if (argc != 3 || (strcmp(argv[1], "write") && strcmp(argv[1], "dump"))) {
-        fprintf(stderr, "usage: %s write PREFIX | dump PATH\n", argv[0]);
+    if (argc == 4 && strcmp(argv[1], "copy") == 0)
+        rc = do_copy(argv[2], argv[3]);
+    else if (argc == 3 && strcmp(argv[1], "write") == 0)
+        rc = do_write(argv[2]);
+    else if (argc == 3 && strcmp(argv[1], "dump") == 0)
+        rc = do_dump(argv[2]);
+    else {
+        fprintf(stderr, "usage: %s write PREFIX | copy SRC DST | dump PATH\n",
+                argv[0]);
         return 2;
     }
-    rc = strcmp(argv[1], "write") == 0 ? do_write(argv[2]) : do_dump(argv[2]);
     if (rc != VS_OK) {
         fprintf(stderr, "tf_driver: %s\n", vs_errmsg());
         return 1;
