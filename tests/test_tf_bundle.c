@@ -563,6 +563,61 @@ static void test_writer_round_trips_tf_values_and_writes_state_file(void **state
     }
 }
 
+/* The data blocks an index holds (entries of its index block). */
+static size_t count_data_blocks(const char *index_path)
+{
+    vs__tf_table t;
+    size_t blocks = 0;
+    const uint8_t *p, *end;
+    uint64_t off, size;
+    OK(vs__tf_table_read(index_path, &t));
+    p = t.bytes + t.len - 48;
+    end = t.bytes + t.len - 8;
+    assert_int_equal(vs__pb_varint(&p, end, &off), 0); /* metaindex */
+    assert_int_equal(vs__pb_varint(&p, end, &size), 0);
+    assert_int_equal(vs__pb_varint(&p, end, &off), 0); /* index block */
+    assert_int_equal(vs__pb_varint(&p, end, &size), 0);
+    /* index entries use one restart each: their count ends the block */
+    blocks = (size_t)t.bytes[off + size - 4] |
+             (size_t)t.bytes[off + size - 3] << 8;
+    vs__tf_table_free(&t);
+    return blocks;
+}
+
+static void test_many_tensors_span_several_index_blocks(void **state)
+{
+    enum { N = 6000 };
+    static char names[N][128];
+    const char *np[N];
+    vs_tensor *t[N];
+    vs_tensor_info *info;
+    size_t nl;
+    int64_t one = 1;
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i],
+                 "layer_%04d_%d/a_rather_long_scope_name_that_makes_"
+                 "the_index_big/kernel", i, i % 7);
+        np[i] = names[i];
+        OK(vs_tensor_new(VS_INT32, 1, &one, &t[i]));
+        *(int32_t *)t[i]->data = i;
+    }
+    OK(vs_tf_write_checkpoint(path_in("big"), np, (const vs_tensor *const *)t,
+                              N));
+    assert_true(count_data_blocks(path_in("big.index")) >= 2);
+    OK(vs_tf_list_variables(path_in("big"), &info, &nl));
+    assert_int_equal(nl, N);
+    vs_tensor_info_free(info, nl);
+    for (int i = 0; i < N; i += 97) {
+        vs_tensor *back = NULL;
+        OK(vs_tf_load_variable(path_in("big"), names[i], &back));
+        assert_int_equal(*(int32_t *)back->data, i);
+        vs_tensor_free(back);
+    }
+    for (int i = 0; i < N; i++)
+        vs_tensor_free(t[i]);
+}
+
 static void test_failed_writes_leave_nothing_behind(void **state)
 {
     vs_tensor *t[16], bad = {VS_FLOAT32, 1, {4}, NULL};
@@ -803,6 +858,7 @@ int main(void)
         T(test_truncations_and_wrong_magic_are_corrupt),
         T(test_write_then_read_every_dtype_round_trips),
         T(test_writer_round_trips_tf_values_and_writes_state_file),
+        T(test_many_tensors_span_several_index_blocks),
         T(test_failed_writes_leave_nothing_behind),
         T(test_unsupported_dtype_is_refused_naming_tensor),
         T(test_snappy_block_is_refused_with_a_clear_message),

@@ -96,6 +96,22 @@ def test_tf_saver_restores_what_c_wrote_into_scoped_graph():
                         _expected(dtype, shape, seed)), name
 
 
+def test_tf_reads_a_c_index_of_several_blocks():
+    tf = _tf()
+    n = 8000
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = os.path.join(tmp, "many.ckpt")
+        subprocess.run([_driver(), "many", prefix, str(n)], check=True)
+        assert os.path.getsize(prefix + ".index") > 2 * 256 * 1024
+        listed = tf.train.list_variables(prefix)
+        assert len(listed) == n
+        reader = tf.train.load_checkpoint(prefix)
+        for i in range(0, n, 331):
+            name = ("layer_%06d/a_rather_long_scope_name_for_a_big_index/"
+                    "kernel" % i)
+            assert reader.get_tensor(name).tolist() == [i]
+
+
 def test_c_writer_bytes_equal_tf_saver_bytes():
     """TF's Saver and the C writer, same tensors: the same two files."""
     tf = _tf()

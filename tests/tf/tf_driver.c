@@ -5,11 +5,15 @@
  *                            partitioned ones as whole tensors)
  *   tf_driver copy SRC DST   reads every tensor of the TF checkpoint SRC
  *                            and writes them as the TF checkpoint DST
+ *   tf_driver many PREFIX N  writes N int32 [1] tensors
+ *                            "layer_<i>/a_long_scope/kernel" = i (an index
+ *                            of several blocks for N in the thousands)
  *   tf_driver dump PATH      prints each tensor of a TF checkpoint:
  *                            name TAB dtype TAB dims (comma-separated)
  *                            TAB the bytes in hex
  * Exit status 0 on success, 1 with vs_errmsg() on stderr otherwise. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "varstore.h"
@@ -122,6 +126,44 @@ static int do_copy(const char *src, const char *dst)
     return rc;
 }
 
+static int do_many(const char *prefix, const char *count)
+{
+    long n = strtol(count, NULL, 10);
+    char **names;
+    vs_tensor **t;
+    int64_t one = 1;
+    int rc = VS_OK;
+    if (n <= 0 || n > 1000000)
+        return vs_tf_write_checkpoint(NULL, NULL, NULL, 0); /* VS_EINVAL */
+    names = calloc((size_t)n, sizeof *names);
+    t = calloc((size_t)n, sizeof *t);
+    if (names == NULL || t == NULL)
+        rc = VS_ENOMEM;
+    for (long i = 0; i < n && rc == VS_OK; i++) {
+        names[i] = malloc(96);
+        if (names[i] == NULL) {
+            rc = VS_ENOMEM;
+            break;
+        }
+        snprintf(names[i], 96,
+                 "layer_%06ld/a_rather_long_scope_name_for_a_big_index/kernel",
+                 i);
+        rc = vs_tensor_new(VS_INT32, 1, &one, &t[i]);
+        if (rc == VS_OK)
+            *(int32_t *)t[i]->data = (int32_t)i;
+    }
+    if (rc == VS_OK)
+        rc = vs_tf_write_checkpoint(prefix, (const char *const *)names,
+                                    (const vs_tensor *const *)t, (size_t)n);
+    for (long i = 0; names != NULL && t != NULL && i < n; i++) {
+        free(names[i]);
+        vs_tensor_free(t[i]);
+    }
+    free(names);
+    free(t);
+    return rc;
+}
+
 static int do_dump(const char *path)
 {
     vs_tensor_info *info = NULL;
@@ -138,12 +180,14 @@ int main(int argc, char **argv)
     int rc;
     if (argc == 4 && strcmp(argv[1], "copy") == 0)
         rc = do_copy(argv[2], argv[3]);
+    else if (argc == 4 && strcmp(argv[1], "many") == 0)
+        rc = do_many(argv[2], argv[3]);
     else if (argc == 3 && strcmp(argv[1], "write") == 0)
         rc = do_write(argv[2]);
     else if (argc == 3 && strcmp(argv[1], "dump") == 0)
         rc = do_dump(argv[2]);
     else {
-        fprintf(stderr, "usage: %s write PREFIX | copy SRC DST | dump PATH\n",
+        fprintf(stderr, "usage: %s write PREFIX | copy SRC DST | many PREFIX N | dump PATH\n",
                 argv[0]);
         return 2;
     }
