@@ -730,9 +730,9 @@ static void test_snappy_block_is_refused_with_a_clear_message(void **state)
     e.tf_dtype = 1;
     write_index("v", &e);
     index = slurp(path_in("h.index"), &ni);
-    /* the first block starts at 0: find its trailer through the footer's
-     * index handle is overkill; the data block is the only one before the
-     * metaindex, whose handle is the footer's first */
+    /* the one data block starts at byte 0 and its trailer ends where the
+     * metaindex block (the footer's first handle) begins: mark the block
+     * snappy and give it a valid CRC, so only the type byte is wrong */
     {
         const uint8_t *p = index + ni - 48, *end = index + ni - 8;
         uint64_t off, size;

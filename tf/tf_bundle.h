@@ -39,7 +39,8 @@ const char *vs__tf_prefix(const vs__tf_bundle *b);
 /* TF's list_variables: every tensor (partitioned variables once, under
  * their full name), sorted by name; codec "tf-bundle", stored_bytes =
  * raw_bytes, crc32 0 (TF stores a CRC-32C, not the zlib CRC), no stats.
- * Tensors of a dtype varstore lacks are refused (VS_EDTYPE naming them).
+ * Tensors of a dtype varstore lacks (TF 2's string object graph, ...) are
+ * left out; vs__tf_load refuses them (VS_EDTYPE naming them).
  * Free with vs_tensor_info_free. */
 VS_NODISCARD int vs__tf_list(const vs__tf_bundle *b, vs_tensor_info **out,
                              size_t *n);
