@@ -1,0 +1,437 @@
+/* varstore tf/: an opened TensorFlow checkpoint: the checked .index in
+ * memory; tensors read from the .data shards on demand (pread), each one's
+ * CRC32C checked; partitioned variables assembled from their slices.
+ * A bundle is used by one thread at a time. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tf_int.h"
+
+struct vs__tf_bundle {
+    char *prefix;
+    char *index_path;
+    vs__tf_table table;
+    vs__tf_header header;
+    int64_t data_bytes; /* all shards' sizes; -1 until first needed */
+};
+
+int vs__tf_open(const char *path, vs__tf_bundle **out)
+{
+    vs__tf_bundle *b;
+    int rc;
+    if (out == NULL || path == NULL)
+        return vs__fail(VS_EINVAL, "vs__tf_open: NULL argument");
+    *out = NULL;
+    b = vs__calloc(1, sizeof *b);
+    if (b == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    b->data_bytes = -1;
+    rc = vs__tf_resolve(path, &b->prefix);
+    if (rc == VS_OK) {
+        b->index_path = vs__asprintf("%s.index", b->prefix);
+        if (b->index_path == NULL)
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+    }
+    if (rc == VS_OK)
+        rc = vs__tf_table_read(b->index_path, &b->table);
+    if (rc == VS_OK && (b->table.n == 0 || b->table.kv[0].key_len != 0))
+        rc = vs__fail(VS_ECORRUPT, "%s: no bundle header entry",
+                      b->index_path);
+    if (rc == VS_OK)
+        rc = vs__tf_header_decode(b->index_path, b->table.kv[0].val,
+                                  b->table.kv[0].val_len, &b->header);
+    if (rc != VS_OK) {
+        vs__tf_close(b);
+        return rc;
+    }
+    *out = b;
+    return VS_OK;
+}
+
+void vs__tf_close(vs__tf_bundle *b)
+{
+    if (b == NULL)
+        return;
+    vs__tf_table_free(&b->table);
+    vs__free(b->prefix);
+    vs__free(b->index_path);
+    vs__free(b);
+}
+
+const char *vs__tf_prefix(const vs__tf_bundle *b)
+{
+    return b->prefix;
+}
+
+/* dtype and shape of an entry checked: *dtype, *nbytes. */
+static int entry_check(const vs__tf_bundle *b, const char *name,
+                       const vs__tf_entry *e, vs_dtype *dtype, size_t *nbytes)
+{
+    *dtype = vs__tf_dtype_to_vs(e->tf_dtype);
+    if (*dtype == 0)
+        return vs__fail(VS_EDTYPE,
+                        "tensor '%s' has dtype %s, which varstore does not "
+                        "support (float32, float64, float16, bfloat16, int8, "
+                        "uint8, int32, int64, bool)",
+                        name, vs__tf_dtype_name(e->tf_dtype));
+    if (vs_shape_check(*dtype, e->ndim, e->shape, NULL, nbytes) != VS_OK)
+        return vs__fail(VS_ECORRUPT, "%s: tensor '%s' has an invalid shape",
+                        b->index_path, name);
+    return VS_OK;
+}
+
+/* The bytes of all data shards (missing shards count 0), computed once:
+ * no tensor is allocated bigger than the data that could fill it. */
+static int data_bytes(vs__tf_bundle *b, int64_t *out)
+{
+    if (b->data_bytes < 0) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < b->header.num_shards; i++) {
+            struct stat st;
+            char *file = vs__tf_data_name(b->prefix, i, b->header.num_shards);
+            if (file == NULL)
+                return vs__fail(VS_ENOMEM, "out of memory");
+            if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+                sum += st.st_size;
+            vs__free(file);
+        }
+        b->data_bytes = sum;
+    }
+    *out = b->data_bytes;
+    return VS_OK;
+}
+
+static int pread_all(int fd, void *dst, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)dst + got, n - got, (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads the nbytes of a (non-partitioned) entry into dst, checked. */
+static int read_data(const vs__tf_bundle *b, const char *name,
+                     const vs__tf_entry *e, void *dst, size_t nbytes)
+{
+    char *file;
+    struct stat st;
+    uint32_t crc;
+    int fd, rc = VS_OK;
+    if (e->size < 0 || (uint64_t)e->size != nbytes)
+        return vs__fail(VS_ECORRUPT,
+                        "%s: tensor '%s' has %lld bytes, its shape needs %zu",
+                        b->index_path, name, (long long)e->size, nbytes);
+    if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
+        return vs__fail(VS_ECORRUPT, "%s: tensor '%s' names shard %d of %lld",
+                        b->index_path, name, (int)e->shard_id,
+                        (long long)b->header.num_shards);
+    file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
+    if (file == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        rc = vs__fail(errno == ENOENT ? VS_ENOTFOUND : VS_EIO,
+                      "%s: cannot open: %s", file, strerror(errno));
+    else if (fstat(fd, &st) != 0)
+        rc = vs__fail(VS_EIO, "%s: %s", file, strerror(errno));
+    else if (e->offset < 0 || e->offset > st.st_size ||
+             e->size > st.st_size - e->offset)
+        rc = vs__fail(VS_ECORRUPT,
+                      "%s: tensor '%s' (bytes %lld..%lld) lies beyond the end "
+                      "of the file (%lld bytes)",
+                      file, name, (long long)e->offset,
+                      (long long)e->offset + (long long)e->size,
+                      (long long)st.st_size);
+    else if (nbytes > 0 && pread_all(fd, dst, nbytes, e->offset) != 0)
+        rc = vs__fail(VS_EIO, "%s: read failed", file);
+    if (fd >= 0)
+        close(fd);
+    crc = rc == VS_OK ? vs__crc32c(0, dst, nbytes) : 0;
+    if (rc == VS_OK && crc != vs__crc32c_unmask(e->crc32c_masked))
+        rc = vs__fail(VS_ECORRUPT,
+                      "%s: tensor '%s' fails its CRC32C check (stored 0x%08x, "
+                      "computed 0x%08x)",
+                      file, name, vs__crc32c_unmask(e->crc32c_masked), crc);
+    vs__free(file);
+    return rc;
+}
+
+static int decode_at(const vs__tf_bundle *b, const vs__tf_kv *kv,
+                     const char *name, vs__tf_entry *e)
+{
+    return vs__tf_entry_decode(b->index_path, name, kv->val, kv->val_len, e);
+}
+
+static int slices_assemble(const vs__tf_bundle *b, const char *name,
+                           const vs__tf_entry *full, vs_tensor *t);
+
+/* The entry for a name (":0" rule); *key the name found. */
+static const vs__tf_kv *lookup(const vs__tf_bundle *b, const char *name,
+                               char **key)
+{
+    size_t n = strlen(name);
+    const vs__tf_kv *kv = n ? vs__tf_table_find(&b->table, name, n) : NULL;
+    if (kv == NULL && n > 2 && strcmp(name + n - 2, ":0") == 0)
+        kv = vs__tf_table_find(&b->table, name, n - 2);
+    if (kv != NULL)
+        *key = vs__strndup((const char *)kv->key, kv->key_len);
+    return kv;
+}
+
+int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
+{
+    const vs__tf_kv *kv;
+    vs__tf_entry e;
+    vs_tensor *t = NULL;
+    vs_dtype dtype;
+    size_t nbytes;
+    char *key = NULL;
+    int rc;
+    if (b == NULL || name == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs__tf_load: NULL argument");
+    *out = NULL;
+    kv = lookup(b, name, &key);
+    if (kv == NULL)
+        return vs__fail(VS_ENOTFOUND, "Key %s not found in checkpoint", name);
+    if (key == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    rc = decode_at(b, kv, key, &e);
+    if (rc == VS_OK) {
+        int64_t avail = 0;
+        rc = entry_check(b, key, &e, &dtype, &nbytes);
+        if (rc == VS_OK)
+            rc = data_bytes(b, &avail);
+        if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
+            rc = vs__fail(VS_ECORRUPT,
+                          "%s: tensor '%s' needs %zu bytes, its data files "
+                          "hold %lld",
+                          b->index_path, key, nbytes, (long long)avail);
+        if (rc == VS_OK)
+            rc = vs_tensor_new(dtype, e.ndim, e.shape, &t);
+        if (rc == VS_OK && e.n_slices > 0)
+            rc = slices_assemble(b, key, &e, t);
+        else if (rc == VS_OK)
+            rc = read_data(b, key, &e, t->data, nbytes);
+        vs__tf_entry_clear(&e);
+    }
+    vs__free(key);
+    if (rc != VS_OK) {
+        vs_tensor_free(t);
+        return rc;
+    }
+    *out = t;
+    return VS_OK;
+}
+
+/* ---- partitioned variables ---- */
+
+typedef struct {
+    int64_t start[VS_MAX_DIMS], len[VS_MAX_DIMS];
+} box;
+
+/* A slice's extents made concrete and checked against the full shape. */
+static int slice_box(const vs__tf_bundle *b, const char *name,
+                     const vs__tf_entry *full, const vs__tf_slice *s, box *x)
+{
+    if (s->ndim != full->ndim)
+        return vs__fail(VS_ECORRUPT, "%s: a slice of '%s' has rank %d, the "
+                        "tensor %d", b->index_path, name, s->ndim, full->ndim);
+    for (int d = 0; d < s->ndim; d++) {
+        x->start[d] = s->length[d] < 0 ? 0 : s->start[d];
+        x->len[d] = s->length[d] < 0 ? full->shape[d] : s->length[d];
+        if ((s->length[d] < 0 && s->start[d] != 0) ||
+            x->start[d] > full->shape[d] ||
+            x->len[d] > full->shape[d] - x->start[d])
+            return vs__fail(VS_ECORRUPT,
+                            "%s: a slice of '%s' lies outside its shape",
+                            b->index_path, name);
+    }
+    return VS_OK;
+}
+
+/* Copies a slice's bytes into t at its box, marking covered elements;
+ * VS_ECORRUPT when two slices overlap. */
+static int place(const char *file, const char *name, vs_tensor *t,
+                 uint8_t *mask, const box *x, const uint8_t *src)
+{
+    int nd = t->ndim;
+    size_t es = vs_dtype_size(t->dtype);
+    int64_t idx[VS_MAX_DIMS] = {0}, run = nd ? x->len[nd - 1] : 1, rows = 1;
+    for (int d = 0; d < nd; d++)
+        if (x->len[d] == 0)
+            return VS_OK;
+    for (int d = 0; d + 1 < nd; d++)
+        rows *= x->len[d];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off = 0;
+        for (int d = 0; d < nd; d++)
+            off = off * t->shape[d] + x->start[d] + (d + 1 < nd ? idx[d] : 0);
+        for (int64_t i = 0; i < run; i++) {
+            if (mask[off + i])
+                return vs__fail(VS_ECORRUPT, "%s: slices of '%s' overlap",
+                                file, name);
+            mask[off + i] = 1;
+        }
+        memcpy((uint8_t *)t->data + (size_t)off * es, src, (size_t)run * es);
+        src += (size_t)run * es;
+        for (int d = nd - 2; d >= 0; d--) {
+            if (++idx[d] < x->len[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return VS_OK;
+}
+
+/* Reads one slice (its own entry under the encoded key) into t. */
+static int one_slice(const vs__tf_bundle *b, const char *name,
+                     const vs__tf_entry *full, const vs__tf_slice *s,
+                     vs_tensor *t, uint8_t *mask, vs__tf_buf *key)
+{
+    const vs__tf_kv *kv;
+    vs__tf_entry e;
+    box x;
+    uint8_t *data = NULL;
+    size_t nbytes;
+    vs_dtype dtype;
+    int rc = slice_box(b, name, full, s, &x);
+    if (rc == VS_OK)
+        rc = vs__tf_slice_key(name, s->ndim, s, key);
+    if (rc != VS_OK)
+        return rc;
+    kv = vs__tf_table_find(&b->table, key->p, key->len);
+    if (kv == NULL)
+        return vs__fail(VS_ECORRUPT, "%s: a slice of '%s' is missing",
+                        b->index_path, name);
+    rc = decode_at(b, kv, name, &e);
+    if (rc != VS_OK)
+        return rc;
+    rc = entry_check(b, name, &e, &dtype, &nbytes);
+    if (rc == VS_OK && (dtype != t->dtype || e.ndim != t->ndim ||
+                        e.n_slices != 0 ||
+                        memcmp(e.shape, x.len, sizeof(int64_t) * (size_t)e.ndim)))
+        rc = vs__fail(VS_ECORRUPT,
+                      "%s: a slice of '%s' does not match its extents",
+                      b->index_path, name);
+    if (rc == VS_OK) {
+        data = vs__malloc(nbytes ? nbytes : 1);
+        if (data == NULL)
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+    }
+    if (rc == VS_OK)
+        rc = read_data(b, name, &e, data, nbytes);
+    if (rc == VS_OK)
+        rc = place(b->index_path, name, t, mask, &x, data);
+    vs__free(data);
+    vs__tf_entry_clear(&e);
+    return rc;
+}
+
+static int slices_assemble(const vs__tf_bundle *b, const char *name,
+                           const vs__tf_entry *full, vs_tensor *t)
+{
+    int64_t numel = vs_tensor_numel(t);
+    uint8_t *mask = vs__calloc((size_t)numel + 1, 1);
+    vs__tf_buf key = {0};
+    int rc = VS_OK;
+    if (mask == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == VS_OK && i < full->n_slices; i++)
+        rc = one_slice(b, name, full, &full->slices[i], t, mask, &key);
+    for (int64_t i = 0; rc == VS_OK && i < numel; i++)
+        if (!mask[i])
+            rc = vs__fail(VS_ECORRUPT,
+                          "%s: the slices of '%s' do not cover the whole "
+                          "tensor",
+                          b->index_path, name);
+    vs__tfbuf_free(&key);
+    vs__free(mask);
+    return rc;
+}
+
+/* ---- listing ---- */
+
+static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
+                   vs_tensor_info *info, int *skip)
+{
+    vs__tf_entry e;
+    vs_dtype dtype;
+    size_t nbytes;
+    int rc;
+    *skip = 0;
+    if (memchr(kv->key, '\0', kv->key_len) != NULL)
+        return vs__fail(VS_ECORRUPT, "%s: a tensor name holds a NUL byte",
+                        b->index_path);
+    info->name = vs__strndup((const char *)kv->key, kv->key_len);
+    if (info->name == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    rc = decode_at(b, kv, info->name, &e);
+    if (rc != VS_OK)
+        return rc;
+    if (vs__tf_dtype_to_vs(e.tf_dtype) == 0) {
+        *skip = 1; /* e.g. TF 2's _CHECKPOINTABLE_OBJECT_GRAPH (string) */
+        vs__tf_entry_clear(&e);
+        return VS_OK;
+    }
+    rc = entry_check(b, info->name, &e, &dtype, &nbytes);
+    if (rc == VS_OK) {
+        info->dtype = dtype;
+        info->ndim = e.ndim;
+        memcpy(info->shape, e.shape, sizeof e.shape);
+        info->numel = 1;
+        for (int d = 0; d < e.ndim; d++)
+            info->numel *= e.shape[d];
+        info->raw_bytes = info->stored_bytes = (int64_t)nbytes;
+        memcpy(info->codec, "tf-bundle", 10);
+    }
+    vs__tf_entry_clear(&e);
+    return rc;
+}
+
+int vs__tf_list(const vs__tf_bundle *b, vs_tensor_info **out, size_t *n)
+{
+    vs_tensor_info *v;
+    size_t cnt = 0;
+    int rc = VS_OK;
+    if (b == NULL || out == NULL || n == NULL)
+        return vs__fail(VS_EINVAL, "vs__tf_list: NULL argument");
+    *out = NULL;
+    *n = 0;
+    v = vs__calloc(b->table.n + 1, sizeof *v);
+    if (v == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == VS_OK && i < b->table.n; i++) {
+        const vs__tf_kv *kv = &b->table.kv[i];
+        int skip;
+        if (kv->key_len == 0 || kv->key[0] == '\0')
+            continue; /* the header; slices of partitioned variables */
+        rc = info_of(b, kv, &v[cnt], &skip);
+        if (skip) {
+            vs__free(v[cnt].name);
+            memset(&v[cnt], 0, sizeof v[cnt]);
+        } else {
+            cnt++;
+        }
+    }
+    if (rc != VS_OK) {
+        vs_tensor_info_free(v, cnt + 1);
+        return rc;
+    }
+    if (cnt == 0) {
+        vs__free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = cnt;
+    return VS_OK;
+}
