@@ -776,31 +776,31 @@ VS_API VS_NODISCARD int vs_get_journal_mode(const char *path, vs_journal *mode);
 
 /** 1 when path names a TensorFlow checkpoint in one of the forms above,
  *  else 0 (a varstore file, a missing path). Never fails. */
-int vs_tf_is_checkpoint(const char *path);
+VS_API int vs_tf_is_checkpoint(const char *path);
 /** TF's tf.train.list_variables: name, dtype and shape of every tensor
  *  (a partitioned variable once, under its full name), sorted by name;
  *  raw_bytes = stored_bytes, codec "tf-bundle", crc32 0 and no stats.
  *  Tensors of dtypes varstore lacks (string, resource, ...) are left out.
  *  Free with vs_tensor_info_free. */
-VS_NODISCARD int vs_tf_list_variables(const char *prefix_or_dir,
-                                      vs_tensor_info **out, size_t *n);
+VS_API VS_NODISCARD int vs_tf_list_variables(const char *prefix_or_dir,
+                                             vs_tensor_info **out, size_t *n);
 /** TF's tf.train.load_variable: one tensor (a trailing ":0" is stripped
  *  unless a tensor has that very name); partitioned variables are
  *  assembled from their slices. VS_ENOTFOUND "Key foo/v not found in
  *  checkpoint"; VS_EDTYPE naming the tensor and its dtype for a dtype
  *  varstore lacks. Free with vs_tensor_free. */
-VS_NODISCARD int vs_tf_load_variable(const char *prefix_or_dir,
-                                     const char *name, vs_tensor **out);
+VS_API VS_NODISCARD int vs_tf_load_variable(const char *prefix_or_dir,
+                                            const char *name, vs_tensor **out);
 /** Writes n tensors as a TF checkpoint at prefix ("dir/model.ckpt"; dir
  *  must exist): one data shard, the index, and dir/checkpoint naming it
  *  (replaced). Names must be unique and non-empty. Atomic: temporary files
  *  in dir, fsynced and renamed into place; on failure nothing written by
  *  the call remains. TF reads it with tf.train.load_checkpoint and
  *  tf.compat.v1.train.Saver.restore. */
-VS_NODISCARD int vs_tf_write_checkpoint(const char *prefix,
-                                        const char *const *names,
-                                        const vs_tensor *const *tensors,
-                                        size_t n);
+VS_API VS_NODISCARD int vs_tf_write_checkpoint(const char *prefix,
+                                               const char *const *names,
+                                               const vs_tensor *const *tensors,
+                                               size_t n);
 /* ---- end TensorFlow checkpoints ---- */
 
 #ifdef __cplusplus

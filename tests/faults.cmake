@@ -5,3 +5,4 @@ vs_add_test(NAME test_io_faults
   SOURCES faults/test_io_faults.c faults/io_shim.c TIMEOUT 900 LABELS faults)
 target_include_directories(test_io_faults PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
+

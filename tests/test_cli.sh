@@ -107,7 +107,7 @@ has err.txt "varstore: save needs --step N"
 run 2 save m.db --step x --npy d
 has err.txt "varstore: --step needs a non-negative integer"
 run 2 save m.db --step 1 --npy d --safetensors s
-has err.txt "exactly one of --npy DIR and --safetensors SRC"
+has err.txt "exactly one of --npy DIR, --safetensors SRC and --tf-checkpoint TF"
 run 2 restore m.db
 run 2 diff m.db
 run 2 prune m.db
@@ -678,6 +678,30 @@ else
     echo "note: no usable script(1): the terminal case is not tested" >&2
 fi
 unset VARSTORE_PROGRESS_DELAY
+
+# ---- TensorFlow checkpoints: import, inspect, export, import again ----
+if [ -n "${VS_TF_FIXTURES:-}" ] && [ -d "$VS_TF_FIXTURES" ]; then
+    run 0 save tfa.db --step 3 --tf-checkpoint "$VS_TF_FIXTURES"
+    has out.txt "saved 14 tensors"
+    run 0 inspect tfa.db
+    has out.txt "bigpart/w"
+    mkdir tfout
+    run 0 restore tfa.db --tf-checkpoint tfout/model.ckpt
+    has out.txt "restored 14 tensors of step 3 to tfout/model.ckpt"
+    [ -f tfout/model.ckpt.index ] && [ -f tfout/checkpoint ] && ok ||
+        fail "restore --tf-checkpoint wrote no index or checkpoint file"
+    run 0 save tfb.db --step 3 --tf-checkpoint tfout
+    run 0 diff tfa.db tfb.db
+    has out.txt "0 added, 0 removed, 0 changed, 14 unchanged"
+    # a prefix in a missing folder: an error, nothing written
+    run 1 restore tfa.db --tf-checkpoint nodir/model.ckpt
+    [ ! -e nodir ] && ok || fail "restore --tf-checkpoint created nodir"
+    run 2 restore tfa.db --tf-checkpoint tfout/x --npy y
+    run 1 save tfc.db --step 1 --tf-checkpoint tfout/nothing.ckpt
+    has err.txt "Failed to find any matching files"
+else
+    echo "note: VS_TF_FIXTURES not set: the TF checkpoint commands are not tested" >&2
+fi
 
 echo "test_cli: $CHECKS checks, $FAILS failures"
 [ "$FAILS" -eq 0 ]

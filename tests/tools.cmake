@@ -30,7 +30,7 @@ if(TARGET varstore_cli)
       COMMAND ${VS_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh
               $<TARGET_FILE:varstore_cli> "${_vs_ext}" "${VS_SQLITE3_SHELL}")
     set_tests_properties(test_cli PROPERTIES TIMEOUT 120 LABELS "tools"
-      ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+      ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR};VS_TF_FIXTURES=${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tf")
   endif()
   # The interpreter with numpy: -DVS_PYTHON=$(pwd)/.venv/bin/python (the
   # project's venv); by default the python3 found on PATH. The script

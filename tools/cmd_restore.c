@@ -11,14 +11,16 @@
 
 #include "cli.h"
 #include "restore.h"
+#include "tf_cli.h"
+#include "vst.h"
 #include "varstore.h"
 
 /* ------------------------------------------------------------------------ */
 /* Help text                                                                 */
 
 static const char help_restore[] =
-    "usage: varstore restore FILE [--step N] (--npy DIR | --safetensors DST)\n"
-    "                        [--tensor NAME ...]\n"
+    "usage: varstore restore FILE [--step N] (--npy DIR | --safetensors DST |\n"
+    "                        --tf-checkpoint PREFIX) [--tensor NAME ...]\n"
     "\n"
     "Exports a checkpoint bit-exactly. With --npy, conv1/weights becomes\n"
     "DIR/conv1/weights.npy: the inverse of 'varstore save --npy'. DIR must\n"
@@ -36,6 +38,13 @@ static const char help_restore[] =
     "                     records the step as \"step\"; it replaces DST\n"
     "                     (a symbolic link is replaced, not followed) only\n"
     "                     once complete\n"
+    "  --tf-checkpoint PREFIX\n"
+    "                     write a TensorFlow checkpoint (PREFIX.index and\n"
+    "                     PREFIX.data-00000-of-00001; PREFIX's folder must\n"
+    "                     exist) and the folder's `checkpoint` file naming it,\n"
+    "                     for tf.train.load_checkpoint and Saver.restore;\n"
+    "                     written under temporary names and renamed into\n"
+    "                     place once complete\n"
     "  --tensor NAME      export only NAME; repeatable (default: all)\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -47,23 +56,24 @@ static const char help_restore[] =
 
 /* What the command line asks for. */
 typedef struct {
-    const char *path, *npy, *st;
+    const char *path, *npy, *st, *tf;
     const char **want; /* --tensor names (argc slots) */
     int n_want, have_step;
     int64_t step;
 } restore_args;
 
-/* Option --npy, --safetensors or --tensor at argv[*i]: 1 matched (kept in
- * o), 0 not this option, -1 a usage error (printed). */
+/* Option --npy, --safetensors, --tf-checkpoint or --tensor at argv[*i]:
+ * 1 matched (kept in o), 0 not this option, -1 a usage error (printed). */
 static int restore_opt(int argc, char **argv, int *i, restore_args *o)
 {
     const char *tensor = NULL;
-    const str_opt opts[3] = {
+    const str_opt opts[4] = {
         {"--npy", &o->npy, "--npy needs a directory"},
         {"--safetensors", &o->st, "--safetensors needs a file"},
+        {"--tf-checkpoint", &o->tf, "--tf-checkpoint needs a prefix"},
         {"--tensor", &tensor, "--tensor needs a tensor name"},
     };
-    int r = str_option(argc, argv, i, opts, 3, "restore ");
+    int r = str_option(argc, argv, i, opts, 4, "restore ");
     if (tensor != NULL)
         o->want[o->n_want++] = tensor;
     return r;
@@ -97,9 +107,10 @@ static int restore_parse(int argc, char **argv, restore_args *o)
     }
     if (o->path == NULL)
         return usage("restore ", "restore needs a FILE");
-    if ((o->npy == NULL) == (o->st == NULL))
-        return usage("restore ", "restore needs exactly one of --npy DIR and "
-                                 "--safetensors DST");
+    if ((o->npy != NULL) + (o->st != NULL) + (o->tf != NULL) != 1)
+        return usage("restore ", "restore needs exactly one of --npy DIR, "
+                                 "--safetensors DST and --tf-checkpoint "
+                                 "PREFIX");
     return -1;
 }
 
@@ -220,6 +231,13 @@ static int restore_run(const restore_args *o, restore_sel *s)
                        o->st, o->path);
     if (restore_select(o, s) != EXIT_OK)
         return EXIT_ERR;
+    if (o->tf != NULL) {
+        if (vst_tf_export(s->ck, s->step, s->names, s->n_sel, o->tf) != VS_OK)
+            return cli_err("%s", vst_errmsg());
+        printf("restored %zu tensors of step %lld to %s\n", s->n_sel,
+               (long long)s->step, o->tf);
+        return EXIT_OK;
+    }
     /* Every selected tensor is streamed into its file (--npy) or into its
      * place in the one file (--safetensors); the bar moves per tensor,
      * weighted by its raw bytes, as each one is complete. */

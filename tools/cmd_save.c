@@ -22,8 +22,9 @@
 /* Help text                                                                 */
 
 static const char help_save[] =
-    "usage: varstore save FILE --step N (--npy DIR | --safetensors SRC)\n"
-    "                     [--prefix SCOPE/] [--codec CODEC] [--journal MODE]\n"
+    "usage: varstore save FILE --step N (--npy DIR | --safetensors SRC |\n"
+    "                     --tf-checkpoint TF) [--prefix SCOPE/] [--codec CODEC]\n"
+    "                     [--journal MODE]\n"
     "\n"
     "Imports tensors as checkpoint N of FILE (created if missing), in one\n"
     "transaction: either every tensor is saved or none is. A checkpoint N\n"
@@ -37,6 +38,10 @@ static const char help_save[] =
     "                     DIR/conv1/weights.npy becomes conv1/weights (other\n"
     "                     files are ignored)\n"
     "  --safetensors SRC  import every tensor of the safetensors file SRC\n"
+    "  --tf-checkpoint TF import every variable of a TensorFlow checkpoint:\n"
+    "                     a prefix (model.ckpt-100), a folder holding TF's\n"
+    "                     `checkpoint` file (its latest), or a SavedModel\n"
+    "                     folder; partitioned variables are saved whole\n"
     "  --prefix SCOPE/    put every name under SCOPE/ (a '/' is added if\n"
     "                     missing)\n"
     "  --codec CODEC      shuffle-zlib (default: byte shuffle + zlib on the\n"
@@ -206,9 +211,39 @@ static int load_safetensors(const char *src, const char *prefix,
     return rc;
 }
 
+/* Every variable of a TF checkpoint (partitioned ones whole); tensors of
+ * dtypes varstore has no counterpart for are refused by the reader. */
+static int load_tf(const char *src, const char *prefix, tensor_list *l)
+{
+    vs_tensor_info *infos = NULL;
+    size_t n = 0, i;
+    int rc = EXIT_OK;
+
+    if (vs_tf_list_variables(src, &infos, &n) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    if (n == 0)
+        rc = cli_err("%s: no tensors", src);
+    for (i = 0; rc == EXIT_OK && i < n; i++) {
+        vs_tensor *t = NULL;
+        char *name = join(prefix, "", infos[i].name);
+        if (name == NULL) {
+            rc = cli_err("out of memory");
+            break;
+        }
+        if (vs_tf_load_variable(src, infos[i].name, &t) != VS_OK) {
+            rc = cli_err("%s", vs_errmsg());
+            free(name);
+            break;
+        }
+        rc = tl_add(l, name, t);
+    }
+    vs_tensor_info_free(infos, n);
+    return rc;
+}
+
 /* What the command line asks for. */
 typedef struct {
-    const char *path, *npy, *st, *prefix;
+    const char *path, *npy, *st, *tf, *prefix;
     int64_t step;
     int have_step, codec, journal; /* journal -1: leave it */
 } save_args;
@@ -240,15 +275,17 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
     return 0;
 }
 
-/* Option --npy, --safetensors or --prefix at argv[*i], as save_mode_opt. */
+/* Option --npy, --safetensors, --tf-checkpoint or --prefix at argv[*i], as
+ * save_mode_opt. */
 static int save_path_opt(int argc, char **argv, int *i, save_args *o)
 {
-    const str_opt opts[3] = {
+    const str_opt opts[4] = {
         {"--npy", &o->npy, "--npy needs a directory"},
         {"--safetensors", &o->st, "--safetensors needs a file"},
+        {"--tf-checkpoint", &o->tf, "--tf-checkpoint needs a checkpoint"},
         {"--prefix", &o->prefix, "--prefix needs a scope"},
     };
-    return str_option(argc, argv, i, opts, 3, "save ");
+    return str_option(argc, argv, i, opts, 4, "save ");
 }
 
 /* Parses argv into o. -1: go on; else the exit status. */
@@ -281,9 +318,9 @@ static int save_parse(int argc, char **argv, save_args *o)
         return usage("save ", "save needs a FILE");
     if (!o->have_step)
         return usage("save ", "save needs --step N");
-    if ((o->npy == NULL) == (o->st == NULL))
-        return usage("save ", "save needs exactly one of --npy DIR and "
-                              "--safetensors SRC");
+    if ((o->npy != NULL) + (o->st != NULL) + (o->tf != NULL) != 1)
+        return usage("save ", "save needs exactly one of --npy DIR, "
+                              "--safetensors SRC and --tf-checkpoint TF");
     return -1;
 }
 
@@ -354,8 +391,9 @@ static int save_run(const save_args *o)
         free(pfx);
         return EXIT_ERR;
     }
-    rc = o->npy ? load_npy_dir(o->npy, pfx, &l)
-                : load_safetensors(o->st, pfx, &l);
+    rc = o->npy  ? load_npy_dir(o->npy, pfx, &l)
+         : o->st ? load_safetensors(o->st, pfx, &l)
+                 : load_tf(o->tf, pfx, &l);
     free(pfx);
     if (rc == EXIT_OK)
         rc = save_list(o, &l);
