@@ -3,7 +3,8 @@
 #               builds, and runs every C and Python test;
 #   make demo   installs what is missing, builds, runs the main example;
 #   make        builds (only checks for dependencies, installs nothing);
-#   make install  installs the build (PREFIX, default /usr/local).
+#   make install  installs the build (PREFIX, default /usr/local);
+#   make stress   kill -9 and fault-injection runs at full length.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -16,7 +17,7 @@ PY_GROUPS  ?= test torch tf
 VS_PYTHON  ?= $(VENV)/bin/python
 
 .PHONY: all deps check-deps venv configure build test test-sanitize demo \
-        bench install clean
+        bench stress install clean
 
 all: build
 
@@ -51,6 +52,14 @@ test-sanitize: deps venv
 demo: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 	./$(BUILD)/examples/conv_demo
+
+# Fault injection at full length: 400 kill -9s of CLI commands, and the
+# I/O and allocation fault sweeps.
+STRESS_KILLS ?= 400
+stress: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+	bash tests/stress/kill_stress.sh $(CURDIR)/$(BUILD)/tools/varstore $(STRESS_KILLS)
+	ctest --test-dir $(BUILD) --output-on-failure -L faults -E test_kill_stress
 
 bench: deps venv configure
 	cmake --build $(BUILD) -j $(JOBS)

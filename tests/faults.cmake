@@ -6,3 +6,14 @@ vs_add_test(NAME test_io_faults
 target_include_directories(test_io_faults PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
 
+
+# kill -9 during save, prune, rename and restore (the CLI): a short run in
+# every test run; `make stress` runs 400 kills.
+if(TARGET varstore_cli AND VS_BASH)
+  add_test(NAME test_kill_stress
+    COMMAND ${VS_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/stress/kill_stress.sh
+            $<TARGET_FILE:varstore_cli> 40)
+  set_tests_properties(test_kill_stress PROPERTIES TIMEOUT 600
+    LABELS "faults;stress"
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+endif()
