@@ -29,6 +29,21 @@ if(TARGET varstore_tools)
     endif()
   endforeach()
 
+  # Whole checkpoint files (bytes, bit rot, rows edited through SQL) through
+  # every read of the public API: replayed in every build.
+  add_executable(fuzz_replay_checkpoint
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_replay.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_checkpoint.c)
+  target_link_libraries(fuzz_replay_checkpoint PRIVATE
+    varstore_objects vs_options ${VS_SQLITE})
+  file(GLOB _vs_corpus ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/checkpoint/*)
+  list(SORT _vs_corpus)
+  add_test(NAME test_fuzz_replay_checkpoint
+    COMMAND fuzz_replay_checkpoint ${_vs_corpus})
+  set_tests_properties(test_fuzz_replay_checkpoint PROPERTIES
+    TIMEOUT 300 LABELS "store;fuzz"
+    ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
+
   # The inflate fast path (store/) against zlib: replayed in every build.
   add_executable(fuzz_replay_inflate
     ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_replay.c
