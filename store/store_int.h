@@ -76,6 +76,25 @@ enum { VS_OPEN_READ = 0, VS_OPEN_WRITE = 1, VS_OPEN_CREATE = 2 };
  * names the file. */
 int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out);
 void vs__store_close(sqlite3 *db);
+/* (store/file/) The steps of vs__store_open. vs__store_check_header
+ * checks the first 100 bytes before SQLite sees the file (VS_ENOTFOUND:
+ * missing) and gives its page size (page_size may be NULL);
+ * vs__store_create_file makes a new file atomically; open_plain is
+ * sqlite3_open_v2 on a path that is never read as a URI. */
+int vs__store_check_header(const char *path, uint32_t *page_size);
+int vs__store_create_file(const char *path);
+int vs__store_open_plain(const char *path, sqlite3 **db, int flags);
+/* A connection that never writes the file (SQLite's result): read-only
+ * through SQLite's locks and WAL, or immutable (no locks, no side files)
+ * when nothing can write the file and it has no WAL. */
+int vs__store_open_reader(const char *path, sqlite3 **db);
+/* VS_ECORRUPT when the file's -wal was not written by this file (its page
+ * size, or meta 'file_id' seen through it, differ from the file's own);
+ * db reads the file through its WAL and must be read-only. */
+int vs__store_check_wal_owner(sqlite3 *db, const char *path,
+                              uint32_t page_size);
+/* A write connection's journal mode and synchronous setting. */
+int vs__store_write_durability(sqlite3 *db, const char *path, int busy_ms);
 /* Maps the connection's last SQLite error to a VS code and message:
  * "<what> <path>: <sqlite message>". */
 int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
@@ -114,14 +133,10 @@ int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
 /* Deletes every chunk no tensor refers to; returns bytes freed in *freed
  * (may be NULL). */
 int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed);
-/* Internal knob for benchmarks and tests: journal mode of new files,
- * "wal" (default) or "delete". */
-void vs__store_set_journal(const char *mode);
 /* Runs a "PRAGMA journal_mode[=...]" and gives its one result, lower
  * case ("wal", "delete", ...). */
 int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
                              char out[16]);
-const char *vs__store_journal(void);
 /* The file's declared journal mode, meta 'journal': "wal" or "delete";
  * "" when the row is missing or unknown (the header's mode rules). */
 int vs__store_declared_journal(sqlite3 *db, const char *path, char out[16]);
