@@ -76,7 +76,7 @@ static int open_uri(const char *path, const char *query, sqlite3 **db)
     return s;
 }
 
-int vs__store_open_reader(const char *path, sqlite3 **db)
+static int open_reader(const char *path, sqlite3 **db)
 {
     int wal = side_file(path, "-wal", NULL);
     /* Nothing else can write the file and no log holds newer pages: read
@@ -95,6 +95,14 @@ int vs__store_open_reader(const char *path, sqlite3 **db)
      * file's own log (they check it first), which the last connection to
      * close merges and removes, so that no side file is left behind. */
     return vs__store_open_plain(path, db, SQLITE_OPEN_READWRITE);
+}
+
+int vs__store_open_reader(const char *path, sqlite3 **db)
+{
+    int s = open_reader(path, db);
+    if (s == SQLITE_OK)
+        s = sqlite3_busy_timeout(*db, VS_BUSY_DEFAULT_MS);
+    return s;
 }
 
 /* meta 'file_id' as db sees it ("" when it has none); SQLite's result. */

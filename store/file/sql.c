@@ -94,13 +94,15 @@ int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
     if (rc != SQLITE_OK)
         return vs__store_sqlfail(db, rc, "cannot write checkpoint file",
                                  path);
-    /* Every write transaction rewrites the file id (a file made before the
-     * id existed gets one): each commit in the file's WAL then carries it,
+    /* Every write transaction counts itself in meta 'writes', on the
+     * page that holds meta 'file_id' (a file made before the id existed
+     * gets one): each commit in the file's WAL then carries the file id,
      * which is how readers tell the file's own log from a foreign one. */
     rc = sqlite3_exec(db,
-                      "INSERT INTO meta(key, value) VALUES ('file_id', "
-                      "lower(hex(randomblob(16)))) ON CONFLICT(key) DO "
-                      "UPDATE SET value=value",
+                      "INSERT OR IGNORE INTO meta(key, value) VALUES "
+                      "('file_id', lower(hex(randomblob(16)))); "
+                      "INSERT INTO meta(key, value) VALUES ('writes', 1) "
+                      "ON CONFLICT(key) DO UPDATE SET value=value+1",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         int r = vs__store_sqlfail(db, rc, "cannot write checkpoint file",
