@@ -320,14 +320,17 @@ int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
  * caller makes the last report. */
 int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
                     size_t n, int threads, vs__progress *pr);
+/* As vs__load_decode, each chunk's bytes to sink (vs_ckpt_stream). */
+int vs__load_stream(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, const vs_stream_sink *sink);
 /* Restores vars from keys at step (VS_LATEST ok): all or nothing. fn (may
  * be NULL) gets progress over the raw bytes read, ending with done ==
  * total once the variables changed. pvs (may be NULL): where pvs[i] is
  * set, item i is that whole partitioned variable (full shape; vars[i] is
  * one of its parts), sliced into every part. */
-int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
-                     vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads, vs__progress_fn fn, void *fn_ctx,
+int vs__restore_vars(const char *path, int64_t step, vs_var *const *vars,
+                     const char *const *keys, size_t n, int threads,
+                     vs__progress_fn fn, void *fn_ctx,
                      vs_partitioned *const *pvs);
 /* (partitioned variables) Groups the parts of partitioned variables in
  * vars[0..*n) (keys NULL: saved under op names): the first part of each

@@ -76,7 +76,7 @@ static int loader_run(vs_var *v, void *p)
     const char *key = c->key;
     if (c->slice && v->part_of != NULL)
         return load_slice(v, c);
-    return vs__restore_vars(v->g, c->path, c->step, &v, &key, 1, 0, NULL,
+    return vs__restore_vars(c->path, c->step, &v, &key, 1, 0, NULL,
                             NULL, NULL);
 }
 
