@@ -170,6 +170,286 @@ static int cmp_str_ptr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* What a call resolves: the checkpoint's tensors, the graph's store
+ * names, and the assignments found so far. */
+typedef struct {
+    vs_graph *g;
+    const char *path;
+    int64_t step;
+    ck_entry *ents; /* sorted by name */
+    size_t ne, ecap;
+    const char **names; /* the store's variable names, sorted */
+    size_t ns;
+    assign *as;
+    size_t na, acap;
+} init_ctx;
+
+static void init_ctx_free(init_ctx *c)
+{
+    for (size_t i = 0; i < c->ne; i++)
+        vs__free(c->ents[i].name);
+    vs__free(c->ents);
+    for (size_t i = 0; i < c->na; i++)
+        vs__free(c->as[i].key);
+    vs__free(c->as);
+    vs__free(c->names);
+}
+
+/* One tensors row (name, shape) of the latest step. */
+static int add_entry(init_ctx *c, sqlite3_stmt *st)
+{
+    ck_entry *p = vs__grow(c->ents, c->ne, &c->ecap, sizeof *p, 32);
+    if (p == NULL)
+        return VS_ENOMEM;
+    c->ents = p;
+    ck_entry *e = &c->ents[c->ne];
+    const char *nm = (const char *)sqlite3_column_text(st, 0);
+    e->name = vs__strdup(nm != NULL ? nm : "");
+    if (e->name == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    c->ne++;
+    if (vs__parse_shape_json((const char *)sqlite3_column_text(st, 1),
+                             &e->ndim, e->shape) != 0)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: tensor %s at step "
+                        "%lld: bad shape",
+                        c->path, e->name, (long long)c->step);
+    return VS_OK;
+}
+
+static int query_entries(init_ctx *c, sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    /* ORDER BY name is memcmp order, as strcmp: bsearch works. */
+    int rc = vs__store_prepare(db,
+                               "SELECT name, shape FROM tensors WHERE step=?1 "
+                               "ORDER BY name",
+                               &st, c->path);
+    if (rc != VS_OK)
+        return rc;
+    int b = sqlite3_bind_int64(st, 1, c->step);
+    if (b != SQLITE_OK)
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                c->path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = add_entry(c, st);
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", c->path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The latest step's tensor names and shapes; the read ends (checked)
+ * before any variable gets a loader. */
+static int read_entries(init_ctx *c)
+{
+    sqlite3 *db = NULL;
+    int rc = vs__store_open_read(c->path, &db);
+    if (rc != VS_OK)
+        return rc;
+    rc = vs__store_resolve_step(db, c->path, VS_LATEST, &c->step);
+    if (rc == VS_OK)
+        rc = query_entries(c, db);
+    if (rc == VS_OK)
+        rc = vs__store_end_read(db, c->path);
+    /* On the error paths the read is still open: its end cannot change
+     * the error being returned (closing the connection ends it anyway). */
+    if (!sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    vs__store_close(db);
+    return rc;
+}
+
+/* The store's variable names, sorted (TF iterates sorted(...)). */
+static int sort_store_names(init_ctx *c)
+{
+    size_t nv = vs__graph_var_count(c->g);
+    c->names = vs__calloc(nv ? nv : 1, sizeof *c->names);
+    if (c->names == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nv; i++) {
+        vs_var *v = vs__graph_var_at(c->g, i);
+        if (v != NULL && v->store_key != NULL)
+            c->names[c->ns++] = v->store_key;
+    }
+    qsort(c->names, c->ns, sizeof *c->names, cmp_str_ptr);
+    return VS_OK;
+}
+
+/* The entry for ck, or TF's error listing the checkpoint's tensors. */
+static int need_entry(const init_ctx *c, const char *ck,
+                      const ck_entry **e)
+{
+    *e = find_entry(c->ents, c->ne, ck);
+    if (*e != NULL)
+        return VS_OK;
+    char *m = py_map(c->ents, c->ne);
+    int rc = vs__fail(VS_ENOTFOUND, "Tensor %s is not found in %s checkpoint %s",
+                      ck, c->path, m != NULL ? m : "{...}");
+    vs__free(m);
+    return rc;
+}
+
+/* TF's error when the target's shape differs from the tensor's. */
+static int check_shape(const ck_entry *e, const char *ck, const char *name,
+                       int ndim, const int64_t *shape)
+{
+    int same = e->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = e->shape[d] == shape[d];
+    if (same)
+        return VS_OK;
+    char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+    vs__shape_str(ndim, shape, a, sizeof a);
+    py_list(e->ndim, e->shape, b, sizeof b);
+    return vs__fail(VS_ESHAPE,
+                    "Shape of variable %s (%s) doesn't match with shape of "
+                    "tensor %s (%s) from checkpoint reader.",
+                    name, a, ck, b);
+}
+
+static int map_variable(init_ctx *c, vs_var *v, const char *ck)
+{
+    const ck_entry *e;
+    int rc = need_entry(c, ck, &e);
+    if (rc == VS_OK)
+        rc = check_shape(e, ck, v->name, v->value.ndim, v->value.shape);
+    if (rc == VS_OK)
+        rc = add_assign(&c->as, &c->na, &c->acap, v, ck, 0);
+    return rc;
+}
+
+/* A partitioned variable named by its full name: every part loads its
+ * slice of the tensor. */
+static int map_partitioned(init_ctx *c, vs_partitioned *pv, const char *ck)
+{
+    const ck_entry *e;
+    int64_t fs[VS_MAX_DIMS];
+    int fn = vs_partitioned_shape(pv, fs);
+    int rc = need_entry(c, ck, &e);
+    if (rc == VS_OK)
+        rc = check_shape(e, ck, vs_partitioned_name(pv), fn, fs);
+    for (size_t k = 0; rc == VS_OK && k < vs_partitioned_num_parts(pv); k++)
+        rc = add_assign(&c->as, &c->na, &c->acap, vs_partitioned_part(pv, k),
+                        ck, 1);
+    return rc;
+}
+
+/* TF's checkpoint name for store variable vn under a scope mapping (tg's
+ * scope of length sl to ck): strip the scope, drop one character (the
+ * '/') unless the target is "/", prefix the checkpoint scope unless it is
+ * "/", drop a trailing '/'. NULL when out of memory. */
+static char *scoped_name(const char *vn, size_t sl, const char *tg,
+                         const char *ck)
+{
+    const char *rest = vn + sl;
+    if (strcmp(tg, "/") != 0 && *rest != '\0')
+        rest++;
+    char *full = strcmp(ck, "/") != 0 ? vs__asprintf("%s%s", ck, rest)
+                                      : vs__strdup(rest);
+    size_t fl = full != NULL ? strlen(full) : 0;
+    if (fl > 0 && full[fl - 1] == '/')
+        full[fl - 1] = '\0';
+    return full;
+}
+
+/* One store variable under a scope mapping. */
+static int map_scoped_var(init_ctx *c, const char *name, size_t sl,
+                          const char *tg, const char *ck)
+{
+    /* A part maps by its partitioned variable's full name (TF cuts
+     * "/part_N"). */
+    vs_var *sv = vs__graph_find_store(c->g, name);
+    int slice = sv != NULL && sv->part_of != NULL;
+    const char *vn = slice ? vs_partitioned_name(sv->part_of) : name;
+    if (sl > 0 && !(strncmp(vn, tg, sl) == 0 && vn[sl] == '/'))
+        return VS_OK;
+    char *full = scoped_name(vn, sl, tg, ck);
+    if (full == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    int rc = VS_OK;
+    if (find_entry(c->ents, c->ne, full) == NULL)
+        rc = vs__fail(VS_ENOTFOUND,
+                      "Tensor %s (%s in %s) is not found in %s checkpoint",
+                      full, strlen(vn) > sl ? vn + sl + 1 : "", ck, c->path);
+    else
+        rc = add_assign(&c->as, &c->na, &c->acap, sv, full, slice);
+    vs__free(full);
+    return rc;
+}
+
+static int map_scope(init_ctx *c, const char *ck, const char *tg)
+{
+    const char *slash = strrchr(tg, '/');
+    size_t sl = slash != NULL ? (size_t)(slash - tg) : 0;
+    size_t cl = strlen(ck);
+    if (cl == 0 || ck[cl - 1] != '/')
+        return vs__fail(VS_EINVAL,
+                        "Assignment map with scope only name %.*s should map "
+                        "to scope only %s. Should be 'scope/': "
+                        "'other_scope/'.",
+                        (int)sl, tg, ck);
+    int rc = VS_OK;
+    for (size_t k = 0; k < c->ns && rc == VS_OK; k++)
+        rc = map_scoped_var(c, c->names[k], sl, tg, ck);
+    return rc;
+}
+
+/* One pair of the map: a store variable, a partitioned variable, or a
+ * scope. */
+static int map_pair_of(init_ctx *c, const char *ck, const char *tg)
+{
+    vs_var *v = vs__graph_find_store(c->g, tg);
+    if (v != NULL)
+        return map_variable(c, v, ck);
+    vs_partitioned *pv = vs__partitioned_find(c->g, tg);
+    if (pv != NULL)
+        return map_partitioned(c, pv, ck);
+    return map_scope(c, ck, tg);
+}
+
+/* The map's pairs sorted by checkpoint key (TF iterates them sorted). */
+static int resolve_map(init_ctx *c, const char *const *map, size_t np)
+{
+    map_pair *pairs = vs__calloc(np ? np : 1, sizeof *pairs);
+    if (pairs == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < np; i++) {
+        pairs[i].ckpt = map[2 * i];
+        pairs[i].target = map[2 * i + 1];
+    }
+    qsort(pairs, np, sizeof *pairs, cmp_pair);
+    int rc = VS_OK;
+    for (size_t i = 0; i < np && rc == VS_OK; i++)
+        rc = map_pair_of(c, pairs[i].ckpt, pairs[i].target);
+    vs__free(pairs);
+    return rc;
+}
+
+/* All resolved: the loaders replace the targets' initializers. */
+static int install_loaders(init_ctx *c)
+{
+    for (size_t i = 0; i < c->na; i++) {
+        if (c->as[i].var == NULL)
+            continue;
+        loader_ctx *lc = vs__calloc(1, sizeof *lc);
+        if (lc == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        lc->path = vs__strdup(c->path);
+        lc->key = c->as[i].key;
+        lc->slice = c->as[i].slice;
+        c->as[i].key = NULL;
+        lc->step = c->step;
+        if (lc->path == NULL) {
+            loader_free(lc);
+            return vs__fail(VS_ENOMEM, "out of memory");
+        }
+        vs__var_set_loader(c->as[i].var, loader_run, lc, loader_free);
+    }
+    return VS_OK;
+}
+
 int vs_init_from_checkpoint(vs_graph *g, const char *path,
                             const char *const *assignment_map)
 {
@@ -188,254 +468,17 @@ int vs_init_from_checkpoint(vs_graph *g, const char *path,
                             assignment_map[2 * np]);
         np++;
     }
-
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    ck_entry *ents = NULL;
-    size_t ne = 0, ecap = 0;
-    map_pair *pairs = NULL;
-    assign *as = NULL;
-    size_t na = 0, acap = 0;
-    const char **names = NULL;
-    int64_t step = 0;
-    int s;
-    int rc = vs__store_open_read(path, &db);
-    if (rc != VS_OK)
-        return rc;
-    rc = vs__store_resolve_step(db, path, VS_LATEST, &step);
-    if (rc != VS_OK)
-        goto out;
-    rc = vs__store_prepare(db,
-                           "SELECT name, shape FROM tensors WHERE step=?1 "
-                           "ORDER BY name",
-                           &st, path);
-    if (rc != VS_OK)
-        goto out;
-    {
-        int b = sqlite3_bind_int64(st, 1, step);
-        if (b != SQLITE_OK) {
-            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
-                                    path);
-            goto out;
-        }
-    }
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        ck_entry *p = vs__grow(ents, ne, &ecap, sizeof *p, 32);
-        if (p == NULL) {
-            rc = VS_ENOMEM;
-            goto out;
-        }
-        ents = p;
-        const char *nm = (const char *)sqlite3_column_text(st, 0);
-        ents[ne].name = vs__strdup(nm != NULL ? nm : "");
-        if (ents[ne].name == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto out;
-        }
-        ne++;
-        if (vs__parse_shape_json((const char *)sqlite3_column_text(st, 1),
-                                 &ents[ne - 1].ndim,
-                                 ents[ne - 1].shape) != 0) {
-            rc = vs__fail(VS_ECORRUPT,
-                          "checkpoint file %s is corrupt: tensor %s at step "
-                          "%lld: bad shape",
-                          path, ents[ne - 1].name, (long long)step);
-            goto out;
-        }
-    }
-    if (s != SQLITE_DONE) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
-    /* Everything needed from the file is read: end the read transaction
-     * (checked) before any variable gets a loader. */
-    sqlite3_finalize(st);
-    st = NULL;
-    rc = vs__store_end_read(db, path);
-    if (rc != VS_OK)
-        goto out;
-    /* ORDER BY name is memcmp order, as strcmp: bsearch works. */
-
-    pairs = vs__calloc(np, sizeof *pairs);
-    if (pairs == NULL) {
-        rc = vs__fail(VS_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < np; i++) {
-        pairs[i].ckpt = assignment_map[2 * i];
-        pairs[i].target = assignment_map[2 * i + 1];
-    }
-    qsort(pairs, np, sizeof *pairs, cmp_pair);
-
-    /* The store's variable names, sorted (TF iterates sorted(...)). */
-    size_t nv = vs__graph_var_count(g), ns = 0;
-    names = vs__calloc(nv, sizeof *names);
-    if (names == NULL) {
-        rc = vs__fail(VS_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < nv; i++) {
-        vs_var *v = vs__graph_var_at(g, i);
-        if (v != NULL && v->store_key != NULL)
-            names[ns++] = v->store_key;
-    }
-    qsort(names, ns, sizeof *names, cmp_str_ptr);
-
-    for (size_t i = 0; i < np; i++) {
-        const char *ck = pairs[i].ckpt, *tg = pairs[i].target;
-        vs_var *v = vs__graph_find_store(g, tg);
-        if (v != NULL) {
-            const ck_entry *e = find_entry(ents, ne, ck);
-            if (e == NULL) {
-                char *m = py_map(ents, ne);
-                rc = vs__fail(VS_ENOTFOUND,
-                              "Tensor %s is not found in %s checkpoint %s", ck,
-                              path, m != NULL ? m : "{...}");
-                vs__free(m);
-                goto out;
-            }
-            int same = e->ndim == v->value.ndim;
-            for (int d = 0; same && d < e->ndim; d++)
-                same = e->shape[d] == v->value.shape[d];
-            if (!same) {
-                char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-                vs__shape_str(v->value.ndim, v->value.shape, a, sizeof a);
-                py_list(e->ndim, e->shape, b, sizeof b);
-                rc = vs__fail(VS_ESHAPE,
-                              "Shape of variable %s (%s) doesn't match with "
-                              "shape of tensor %s (%s) from checkpoint "
-                              "reader.",
-                              v->name, a, ck, b);
-                goto out;
-            }
-            rc = add_assign(&as, &na, &acap, v, ck, 0);
-            if (rc != VS_OK)
-                goto out;
-            continue;
-        }
-        /* A partitioned variable named by its full name: every part
-         * loads its slice of the tensor. */
-        vs_partitioned *pv = vs__partitioned_find(g, tg);
-        if (pv != NULL) {
-            const ck_entry *e = find_entry(ents, ne, ck);
-            if (e == NULL) {
-                char *m = py_map(ents, ne);
-                rc = vs__fail(VS_ENOTFOUND,
-                              "Tensor %s is not found in %s checkpoint %s", ck,
-                              path, m != NULL ? m : "{...}");
-                vs__free(m);
-                goto out;
-            }
-            int64_t fs[VS_MAX_DIMS];
-            int fn = vs_partitioned_shape(pv, fs);
-            int same = e->ndim == fn;
-            for (int d = 0; same && d < fn; d++)
-                same = e->shape[d] == fs[d];
-            if (!same) {
-                char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-                vs__shape_str(fn, fs, a, sizeof a);
-                py_list(e->ndim, e->shape, b, sizeof b);
-                rc = vs__fail(VS_ESHAPE,
-                              "Shape of variable %s (%s) doesn't match with "
-                              "shape of tensor %s (%s) from checkpoint "
-                              "reader.",
-                              vs_partitioned_name(pv), a, ck, b);
-                goto out;
-            }
-            for (size_t k = 0; k < vs_partitioned_num_parts(pv); k++) {
-                rc = add_assign(&as, &na, &acap, vs_partitioned_part(pv, k),
-                                ck, 1);
-                if (rc != VS_OK)
-                    goto out;
-            }
-            continue;
-        }
-        /* A scope mapping. */
-        const char *slash = strrchr(tg, '/');
-        size_t sl = slash != NULL ? (size_t)(slash - tg) : 0;
-        size_t cl = strlen(ck);
-        if (cl == 0 || ck[cl - 1] != '/') {
-            rc = vs__fail(VS_EINVAL,
-                          "Assignment map with scope only name %.*s should "
-                          "map to scope only %s. Should be 'scope/': "
-                          "'other_scope/'.",
-                          (int)sl, tg, ck);
-            goto out;
-        }
-        for (size_t k = 0; k < ns; k++) {
-            /* A part maps by its partitioned variable's full name (TF
-             * cuts "/part_N"). */
-            vs_var *sv = vs__graph_find_store(g, names[k]);
-            int slice = sv != NULL && sv->part_of != NULL;
-            const char *vn = slice ? vs_partitioned_name(sv->part_of)
-                                   : names[k];
-            if (sl > 0 && !(strncmp(vn, tg, sl) == 0 && vn[sl] == '/'))
-                continue;
-            /* TF: strip the scope, drop one character (the '/') unless
-             * the target is "/", prefix the checkpoint scope unless it is
-             * "/", drop a trailing '/'. */
-            const char *rest = vn + sl;
-            if (strcmp(tg, "/") != 0 && *rest != '\0')
-                rest++;
-            char *full = strcmp(ck, "/") != 0 ? vs__asprintf("%s%s", ck, rest)
-                                              : vs__strdup(rest);
-            if (full == NULL) {
-                rc = vs__fail(VS_ENOMEM, "out of memory");
-                goto out;
-            }
-            size_t fl = strlen(full);
-            if (fl > 0 && full[fl - 1] == '/')
-                full[fl - 1] = '\0';
-            if (find_entry(ents, ne, full) == NULL) {
-                const char *short_name = strlen(vn) > sl ? vn + sl + 1 : "";
-                rc = vs__fail(VS_ENOTFOUND,
-                              "Tensor %s (%s in %s) is not found in %s "
-                              "checkpoint",
-                              full, short_name, ck, path);
-                vs__free(full);
-                goto out;
-            }
-            rc = add_assign(&as, &na, &acap, sv, full, slice);
-            vs__free(full);
-            if (rc != VS_OK)
-                goto out;
-        }
-    }
-    /* All resolved: install the loaders. */
-    for (size_t i = 0; i < na; i++) {
-        if (as[i].var == NULL)
-            continue;
-        loader_ctx *lc = vs__calloc(1, sizeof *lc);
-        if (lc == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto out;
-        }
-        lc->path = vs__strdup(path);
-        lc->key = as[i].key;
-        lc->slice = as[i].slice;
-        as[i].key = NULL;
-        lc->step = step;
-        if (lc->path == NULL) {
-            loader_free(lc);
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto out;
-        }
-        vs__var_set_loader(as[i].var, loader_run, lc, loader_free);
-    }
-out:
-    sqlite3_finalize(st);
-    /* On the error paths before the read ended: its result cannot change
-     * the error being returned (closing the connection ends it anyway). */
-    if (db != NULL && !sqlite3_get_autocommit(db))
-        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    vs__store_close(db);
-    for (size_t i = 0; i < ne; i++)
-        vs__free(ents[i].name);
-    vs__free(ents);
-    for (size_t i = 0; i < na; i++)
-        vs__free(as[i].key);
-    vs__free(as);
-    vs__free(pairs);
-    vs__free(names);
+    init_ctx c;
+    memset(&c, 0, sizeof c);
+    c.g = g;
+    c.path = path;
+    int rc = read_entries(&c);
+    if (rc == VS_OK)
+        rc = sort_store_names(&c);
+    if (rc == VS_OK)
+        rc = resolve_map(&c, assignment_map, np);
+    if (rc == VS_OK)
+        rc = install_loaders(&c);
+    init_ctx_free(&c);
     return rc;
 }
