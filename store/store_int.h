@@ -117,6 +117,13 @@ int vs__store_bindfail(sqlite3_stmt *st, int b, const char *what,
 /* Ends the read transaction of db (COMMIT; nothing to do outside one).
  * A failure is an error naming path (the transaction is rolled back). */
 int vs__store_end_read(sqlite3 *db, const char *path);
+/* Ends the read transaction and closes db; returns rc, or the failure
+ * to end the transaction when rc was VS_OK (after an error, that failure
+ * cannot change what the caller reports). */
+int vs__store_close_read(sqlite3 *db, const char *path, int rc);
+/* Commits (when rc is VS_OK; else rolls back) and closes db; returns rc
+ * or the commit's failure. */
+int vs__store_commit_close(sqlite3 *db, const char *path, int rc);
 /* Opens path for reading and begins a read transaction (*db NULL on
  * failure). */
 int vs__store_open_read(const char *path, sqlite3 **db);

@@ -229,3 +229,26 @@ int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed)
                           path);
 }
 
+
+int vs__store_close_read(sqlite3 *db, const char *path, int rc)
+{
+    int e = vs__store_end_read(db, path);
+    vs__store_close(db);
+    return rc != VS_OK ? rc : e;
+}
+
+int vs__store_commit_close(sqlite3 *db, const char *path, int rc)
+{
+    if (rc == VS_OK) {
+        int s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (s != SQLITE_OK)
+            rc = vs__store_sqlfail(db, s, "cannot commit to checkpoint file",
+                                   path);
+    }
+    /* Already failing: the rollback's result cannot change the error (and
+     * closing the connection rolls back in any case). */
+    if (rc != VS_OK && db != NULL && !sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    vs__store_close(db);
+    return rc;
+}
