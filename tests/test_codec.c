@@ -14,6 +14,8 @@
 #include <zlib.h>
 
 #include "store_int.h"
+#include "varstore.h"
+#include "support/vs_test.h"
 
 static uint64_t rng_state = 0x12345678abcdefULL;
 static uint32_t rnd(void)
@@ -270,24 +272,18 @@ static void roundtrip(const void *raw, size_t n, size_t e,
     unsigned char *blob = NULL, *blob2 = NULL;
     size_t len = 0, len2 = 0;
     char err[256];
-    assert_int_equal(vs__chunk_encode(raw, n, e, o, &codec, &blob, &len, err,
-                                      sizeof err),
-                     VS_OK);
+    OK(vs__chunk_encode(raw, n, e, o, &codec, &blob, &len, err, sizeof err));
     if (want_codec >= 0)
         assert_int_equal(codec, want_codec);
     /* Deterministic. */
     int codec2;
-    assert_int_equal(vs__chunk_encode(raw, n, e, o, &codec2, &blob2, &len2,
-                                      err, sizeof err),
-                     VS_OK);
+    OK(vs__chunk_encode(raw, n, e, o, &codec2, &blob2, &len2, err, sizeof err));
     assert_int_equal(codec, codec2);
     assert_int_equal(len, len2);
     assert_memory_equal(blob, blob2, len);
     unsigned char *out = malloc(n ? n : 1);
     assert_non_null(out);
-    assert_int_equal(vs__chunk_decode(codec, e, blob, len, out, n, err,
-                                      sizeof err),
-                     VS_OK);
+    OK(vs__chunk_decode(codec, e, blob, len, out, n, err, sizeof err));
     assert_memory_equal(out, raw, n);
     free(out);
     free(blob);
@@ -306,9 +302,7 @@ static void test_codec__float_weights_shuffle_and_shrink(void **state)
     unsigned char *blob;
     size_t len;
     char err[256];
-    assert_int_equal(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len,
-                                      err, sizeof err),
-                     VS_OK);
+    OK(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len, err, sizeof err));
     assert_int_equal(codec, VS_CHUNK_SHUFFLE_ZLIB);
     assert_true(len < m * 4 * 90 / 100);
     /* Only the exponent plane (3) should be deflated. */
@@ -371,9 +365,7 @@ static void test_codec__damaged_chunks_are_corrupt(void **state)
     unsigned char *blob;
     size_t len;
     char err[256];
-    assert_int_equal(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len,
-                                      err, sizeof err),
-                     VS_OK);
+    OK(vs__chunk_encode(w, m * 4, 4, &o, &codec, &blob, &len, err, sizeof err));
     assert_int_equal(codec, VS_CHUNK_SHUFFLE_ZLIB);
     /* Truncated. */
     assert_int_equal(vs__chunk_decode(codec, 4, blob, len - 1, out, m * 4, err,
@@ -546,9 +538,7 @@ static void test_codec__pool_runs_in_order_with_any_thread_count(void **state)
     for (size_t t = 0; t < 4; t++) {
         pool_t p = {out, 0, (size_t)-1, 1};
         memset(out, 0, n * sizeof *out);
-        assert_int_equal(vs__pool_run(counts[t], n, 5, &p, NULL, p_work,
-                                      p_consume),
-                         VS_OK);
+        OK(vs__pool_run(counts[t], n, 5, &p, NULL, p_work, p_consume));
         assert_int_equal(p.consumed, n);
         assert_true(p.order_ok);
         pool_t q = {out, 0, 500, 1};

@@ -24,10 +24,11 @@
 
 #include "store_int.h"
 
+#define STORE_TEST_NAME "vs_test_crash"
+#include "support/store_test.h"
+
 #define ITERATIONS 60
 #define NT 3
-
-static char g_path[512];
 
 static void remove_all(void)
 {
@@ -123,13 +124,9 @@ static const char *header_mode(void)
  * leaves behind). */
 static void kill_loop(int with_rollback, int iterations)
 {
-    const char *d = getenv("VS_TEST_TMPDIR");
-    snprintf(g_path, sizeof g_path, "%s/vs_test_crash_%ld.db",
-             d != NULL && *d ? d : "/tmp", (long)getpid());
     remove_all();
     if (with_rollback)
-        assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
-                         VS_OK);
+        OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
     unsigned seed = (unsigned)time(NULL);
     printf("seed %u\n", seed);
     srand(seed);
@@ -179,7 +176,7 @@ static void kill_loop(int with_rollback, int iterations)
         int left = !with_rollback && strcmp(header_mode(), "wal") != 0;
         left_solo += left;
         vs_journal jm = with_rollback ? VS_JOURNAL_WAL : VS_JOURNAL_ROLLBACK;
-        assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+        OK(vs_get_journal_mode(g_path, &jm));
         assert_int_equal(jm, with_rollback ? VS_JOURNAL_ROLLBACK
                                            : VS_JOURNAL_WAL);
         /* Readers never write the file: its mode stays as the crash left
@@ -193,19 +190,17 @@ static void kill_loop(int with_rollback, int iterations)
         if (last_reported == 0 && rc == VS_ENOTFOUND) {
             continue; /* killed before the first commit */
         }
-        assert_int_equal(rc, VS_OK);
+        OK(rc);
         assert_true(latest >= last_reported);
         assert_true(latest <= last_reported + 1);
-        assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+        OK(vs_verify(g_path, NULL));
         for (int k = 0; k < NT; k++) {
             static const char *const names[NT] = {"net/w", "net/counts",
                                                   "net/h"};
             vs_tensor *want = NULL, *got = NULL;
-            assert_int_equal(vs_tensor_new(dts[k], 1, &shapes[k], &want),
-                             VS_OK);
+            OK(vs_tensor_new(dts[k], 1, &shapes[k], &want));
             fill(want, latest, k);
-            assert_int_equal(vs_load_variable(g_path, latest, names[k], &got),
-                             VS_OK);
+            OK(vs_load_variable(g_path, latest, names[k], &got));
             assert_memory_equal(got->data, want->data,
                                 vs_tensor_nbytes(want));
             vs_tensor_free(want);
@@ -227,11 +222,11 @@ static void kill_loop(int with_rollback, int iterations)
     }
     /* One more save: the file is in its declared mode again. */
     vs_tensor *t = NULL;
-    assert_int_equal(vs_tensor_new(dts[0], 1, &shapes[0], &t), VS_OK);
+    OK(vs_tensor_new(dts[0], 1, &shapes[0], &t));
     fill(t, next, 0);
     const char *nm = "net/w";
     const vs_tensor *tt = t;
-    assert_int_equal(vs_save_tensors(g_path, next, &nm, &tt, 1, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, next, &nm, &tt, 1, NULL));
     vs_tensor_free(t);
     assert_string_equal(header_mode(), with_rollback ? "delete" : "wal");
     remove_all();
@@ -252,8 +247,11 @@ static void test_crash__kill_9_while_saving_rollback_journal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crash__kill_9_while_saving),
-        cmocka_unit_test(test_crash__kill_9_while_saving_rollback_journal),
+        cmocka_unit_test_setup_teardown(test_crash__kill_9_while_saving,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_crash__kill_9_while_saving_rollback_journal, setup,
+            teardown),
     };
     return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
 }

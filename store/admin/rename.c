@@ -1,12 +1,12 @@
-/* varstore: vs_rename_prefix: renames tensor keys under a scope prefix
- * in one transaction. */
+/* varstore: vs_rename_prefix: renames the tensor keys under a scope prefix
+ * in one transaction. A prefix matches whole scope components: "layer1"
+ * renames "layer1" and "layer1/..." but not "layer10/w"; a prefix ending
+ * in '/' renames every key that starts with it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_int.h"
-
-/* ---- rename ------------------------------------------------------------ */
 
 typedef struct {
     int64_t id, step;
@@ -14,12 +14,138 @@ typedef struct {
     int renamed;
 } ren_row;
 
+typedef struct {
+    sqlite3 *db;
+    const char *path, *old_prefix, *new_prefix;
+    size_t olen;
+    ren_row *rows;
+    size_t n, cap, n_ren;
+} rename_run;
+
 static int cmp_ren(const void *a, const void *b)
 {
     const ren_row *x = a, *y = b;
     if (x->step != y->step)
         return x->step < y->step ? -1 : 1;
     return strcmp(x->name, y->name);
+}
+
+/* Whether name lies under the prefix (whole components). */
+static int under_prefix(const rename_run *r, const char *name)
+{
+    if (strncmp(name, r->old_prefix, r->olen) != 0)
+        return 0;
+    if (r->old_prefix[r->olen - 1] == '/')
+        return 1;
+    return name[r->olen] == '\0' || name[r->olen] == '/';
+}
+
+/* One tensors row: its final name. */
+static int add_row(rename_run *r, sqlite3_stmt *st)
+{
+    ren_row *p = vs__grow(r->rows, r->n, &r->cap, sizeof *p, 64);
+    if (p == NULL)
+        return VS_ENOMEM;
+    r->rows = p;
+    ren_row *row = &r->rows[r->n];
+    row->id = sqlite3_column_int64(st, 0);
+    row->step = sqlite3_column_int64(st, 1);
+    const char *name = (const char *)sqlite3_column_text(st, 2);
+    if (name == NULL)
+        name = "";
+    row->renamed = under_prefix(r, name);
+    row->name = row->renamed
+                    ? vs__asprintf("%s%s", r->new_prefix, name + r->olen)
+                    : vs__strdup(name);
+    if (row->name == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    r->n++;
+    if (row->renamed &&
+        (*row->name == '\0' || strlen(row->name) > VS_NAME_MAX))
+        return vs__fail(VS_EINVAL, "renaming %s gives an invalid key", name);
+    r->n_ren += (size_t)row->renamed;
+    return VS_OK;
+}
+
+static int load_rows(rename_run *r, int64_t step)
+{
+    sqlite3_stmt *st = NULL;
+    int all = step == VS_ALL_STEPS;
+    int rc = vs__store_prepare(r->db,
+                               all ? "SELECT id, step, name FROM tensors"
+                                   : "SELECT id, step, name FROM tensors "
+                                     "WHERE step=?1",
+                               &st, r->path);
+    if (rc != VS_OK)
+        return rc;
+    int b = all ? SQLITE_OK : sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK)
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                r->path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = add_row(r, st);
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(r->db, s, "cannot read checkpoint file",
+                               r->path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* No two tensors of a step may end up with one name. */
+static int check_collisions(rename_run *r)
+{
+    if (r->n_ren == 0)
+        return vs__fail(VS_ENOTFOUND, "no tensor key starts with %s",
+                        r->old_prefix);
+    qsort(r->rows, r->n, sizeof *r->rows, cmp_ren);
+    for (size_t i = 0; i + 1 < r->n; i++)
+        if (r->rows[i].step == r->rows[i + 1].step &&
+            strcmp(r->rows[i].name, r->rows[i + 1].name) == 0)
+            return vs__fail(VS_EEXIST,
+                            "renaming would give two tensors named %s at "
+                            "step %lld",
+                            r->rows[i].name, (long long)r->rows[i].step);
+    return VS_OK;
+}
+
+static int set_name(rename_run *r, sqlite3_stmt *st, const char *name,
+                    int64_t id)
+{
+    sqlite3_reset(st);
+    int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, id);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot update checkpoint file",
+                                  r->path);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_DONE)
+        return vs__store_sqlfail(r->db, s, "cannot update checkpoint file",
+                                 r->path);
+    return VS_OK;
+}
+
+/* Two passes (temporary names first) so that no intermediate state
+ * breaks UNIQUE(step, name). */
+static int apply_names(rename_run *r)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vs__store_prepare(r->db, "UPDATE tensors SET name=?1 WHERE id=?2",
+                               &st, r->path);
+    for (int pass = 0; rc == VS_OK && pass < 2; pass++) {
+        for (size_t i = 0; i < r->n && rc == VS_OK; i++) {
+            const ren_row *row = &r->rows[i];
+            if (!row->renamed)
+                continue;
+            char tmp[40];
+            snprintf(tmp, sizeof tmp, "\x01vs-rename-%lld",
+                     (long long)row->id);
+            rc = set_name(r, st, pass == 0 ? tmp : row->name, row->id);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int vs_rename_prefix(const char *path, const char *old_prefix,
@@ -31,125 +157,31 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
     if (step < 0 && step != VS_ALL_STEPS)
         return vs__fail(VS_EINVAL, "invalid checkpoint step %lld",
                         (long long)step);
-    size_t olen = strlen(old_prefix);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    ren_row *rows = NULL;
-    size_t n = 0, cap = 0, n_ren = 0;
-    int rc = vs__store_open(path, VS_OPEN_WRITE, 0, &db);
+    rename_run r;
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    r.old_prefix = old_prefix;
+    r.new_prefix = new_prefix;
+    r.olen = strlen(old_prefix);
+    int rc = vs__store_open(path, VS_OPEN_WRITE, 0, &r.db);
     if (rc != VS_OK)
         return rc;
-    rc = vs__store_begin_write(db, path, VS_BUSY_DEFAULT_MS);
+    rc = vs__store_begin_write(r.db, path, VS_BUSY_DEFAULT_MS);
     if (rc != VS_OK) {
-        vs__store_close(db);
+        vs__store_close(r.db);
         return rc;
     }
-    if (step != VS_ALL_STEPS) {
-        int64_t s;
-        rc = vs__store_resolve_step(db, path, step, &s);
-        if (rc != VS_OK)
-            goto out;
-    }
-    rc = vs__store_prepare(db,
-                           step == VS_ALL_STEPS
-                               ? "SELECT id, step, name FROM tensors"
-                               : "SELECT id, step, name FROM tensors WHERE "
-                                 "step=?1",
-                           &st, path);
-    if (rc != VS_OK)
-        goto out;
-    if (step != VS_ALL_STEPS) {
-        int b = sqlite3_bind_int64(st, 1, step);
-        if (b != SQLITE_OK) {
-            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
-                                    path);
-            goto out;
-        }
-    }
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        ren_row *p = vs__grow(rows, n, &cap, sizeof *p, 64);
-        if (p == NULL) {
-            rc = VS_ENOMEM;
-            goto out;
-        }
-        rows = p;
-        ren_row *r = &rows[n];
-        r->id = sqlite3_column_int64(st, 0);
-        r->step = sqlite3_column_int64(st, 1);
-        const char *name = (const char *)sqlite3_column_text(st, 2);
-        if (name == NULL)
-            name = "";
-        r->renamed = strncmp(name, old_prefix, olen) == 0;
-        r->name = r->renamed ? vs__asprintf("%s%s", new_prefix, name + olen)
-                             : vs__strdup(name);
-        if (r->name == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto out;
-        }
-        if (r->renamed && (*r->name == '\0' || strlen(r->name) > VS_NAME_MAX)) {
-            rc = vs__fail(VS_EINVAL, "renaming %s gives an invalid key", name);
-            vs__free(r->name);
-            goto out;
-        }
-        n_ren += (size_t)r->renamed;
-        n++;
-    }
-    if (s != SQLITE_DONE) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (n_ren == 0) {
-        rc = vs__fail(VS_ENOTFOUND, "no tensor key starts with %s",
-                      old_prefix);
-        goto out;
-    }
-    qsort(rows, n, sizeof *rows, cmp_ren);
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (rows[i].step == rows[i + 1].step &&
-            strcmp(rows[i].name, rows[i + 1].name) == 0) {
-            rc = vs__fail(VS_EEXIST,
-                          "renaming would give two tensors named %s at step "
-                          "%lld",
-                          rows[i].name, (long long)rows[i].step);
-            goto out;
-        }
-    }
-    /* Two passes so no intermediate state breaks UNIQUE(step, name). */
-    rc = vs__store_prepare(db, "UPDATE tensors SET name=?1 WHERE id=?2", &st,
-                           path);
-    for (int pass = 0; rc == VS_OK && pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            if (!rows[i].renamed)
-                continue;
-            char tmp[40];
-            snprintf(tmp, sizeof tmp, "\x01vs-rename-%lld",
-                     (long long)rows[i].id);
-            sqlite3_reset(st);
-            int b = sqlite3_bind_text(st, 1, pass == 0 ? tmp : rows[i].name,
-                                      -1, SQLITE_TRANSIENT);
-            if (b == SQLITE_OK)
-                b = sqlite3_bind_int64(st, 2, rows[i].id);
-            if (b != SQLITE_OK) {
-                rc = vs__store_bindfail(st, b, "cannot update checkpoint file",
-                                        path);
-                break;
-            }
-            s = sqlite3_step(st);
-            if (s != SQLITE_DONE) {
-                rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
-                                       path);
-                break;
-            }
-        }
-    }
-out:
-    sqlite3_finalize(st);
-    for (size_t i = 0; i < n; i++)
-        vs__free(rows[i].name);
-    vs__free(rows);
-    return vs__store_commit_close(db, path, rc);
+    int64_t s;
+    if (step != VS_ALL_STEPS)
+        rc = vs__store_resolve_step(r.db, path, step, &s);
+    if (rc == VS_OK)
+        rc = load_rows(&r, step);
+    if (rc == VS_OK)
+        rc = check_collisions(&r);
+    if (rc == VS_OK)
+        rc = apply_names(&r);
+    for (size_t i = 0; i < r.n; i++)
+        vs__free(r.rows[i].name);
+    vs__free(r.rows);
+    return vs__store_commit_close(r.db, path, rc);
 }
-

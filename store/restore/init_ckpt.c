@@ -285,8 +285,9 @@ static int need_entry(const init_ctx *c, const char *ck,
     if (*e != NULL)
         return VS_OK;
     char *m = py_map(c->ents, c->ne);
-    int rc = vs__fail(VS_ENOTFOUND, "Tensor %s is not found in %s checkpoint %s",
-                      ck, c->path, m != NULL ? m : "{...}");
+    int rc = vs__fail(VS_ENOTFOUND,
+                      "Tensor %s is not found in %s checkpoint %s", ck,
+                      c->path, m != NULL ? m : "{...}");
     vs__free(m);
     return rc;
 }

@@ -72,7 +72,8 @@ static int validate_opts(const vs_save_opts *o)
 
 static int cmp_items(const void *a, const void *b)
 {
-    return strcmp(((const vs__save_item *)a)->key, ((const vs__save_item *)b)->key);
+    return strcmp(((const vs__save_item *)a)->key,
+                  ((const vs__save_item *)b)->key);
 }
 
 static int cmp_var_ptr(const void *a, const void *b)

@@ -137,7 +137,8 @@ static int next_keep_time(sqlite3 *db, const char *path, double hours,
 static int keep_for_good(sqlite3 *db, const char *path, int64_t step)
 {
     sqlite3_stmt *u;
-    int rc = vs__store_prepare(db, "UPDATE checkpoints SET keep=1 WHERE step=?1",
+    int rc = vs__store_prepare(db,
+                               "UPDATE checkpoints SET keep=1 WHERE step=?1",
                                &u, path);
     if (rc != VS_OK)
         return rc;
