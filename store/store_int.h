@@ -48,10 +48,9 @@ static inline void *vs__grow(void *p, size_t n, size_t *cap, size_t size,
 #define VS_APP_ID 0x56615374
 /* PRAGMA user_version: the schema version this library writes. */
 #define VS_SCHEMA_VERSION 1
-/* Page size of new files. Measured on the ResNet-18 weights (docs/FORMAT.md
- * §11): 4 KiB pages write 2x and read 4x slower than 64 KiB; 32 KiB pages
- * cost ~5% of save speed against 64 KiB but waste half as much in each
- * blob's last overflow page (file 1.4% smaller). */
+/* Page size of new files: large pages make tensor blobs fast to write
+ * and read; 32 KiB wastes half of what 64 KiB does in each blob's last
+ * overflow page (docs/FORMAT.md, "Choices"). */
 #define VS_PAGE_SIZE 32768
 /* Default chunk size (raw bytes) and the largest accepted. */
 #define VS_CHUNK_DEFAULT ((size_t)1 << 20)
@@ -193,13 +192,13 @@ uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 uint64_t vs__hash64(const void *p, size_t n);
 
 typedef struct {
-    int level;    /* 0: Huffman-only (the measured default), 1-9: zlib
+    int level;    /* 0: Huffman-only (the default), 1-9: zlib
                      level with the default strategy */
     int raw_only; /* VS_CODEC_RAW */
 } vs__codec_opts;
 
-/* A growable byte buffer, reused across chunks (fresh pages cost ~11 us
- * per 4 KiB on first touch here, so buffers are recycled). */
+/* A growable byte buffer, reused across the chunks of one call (a fresh
+ * buffer costs a page fault per page on first touch). */
 typedef struct {
     unsigned char *p;
     size_t cap;
