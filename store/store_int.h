@@ -188,6 +188,18 @@ int vs__crc32_has_clmul(void);
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
+/* A stored CRC column: 0 with *crc set when it holds an integer in
+ * 0..2^32-1, -1 otherwise (a damaged file: the value is never reduced
+ * modulo 2^32). */
+static inline int vs__crc_column(sqlite3_stmt *st, int col, uint32_t *crc)
+{
+    int64_t v = sqlite3_column_int64(st, col);
+    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || v < 0 ||
+        v > (int64_t)UINT32_MAX)
+        return -1;
+    *crc = (uint32_t)v;
+    return 0;
+}
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
 

@@ -51,9 +51,14 @@ static int ver_prepare(void *vctx, size_t k, char *err, size_t cap)
     j->codec = sqlite3_column_int(c->st, 1);
     int64_t es = sqlite3_column_int64(c->st, 2);
     int64_t raw = sqlite3_column_int64(c->st, 3);
-    j->crc = (uint32_t)sqlite3_column_int64(c->st, 4);
     const void *d = sqlite3_column_blob(c->st, 5);
     int dl = sqlite3_column_bytes(c->st, 5);
+    if (vs__crc_column(c->st, 4, &j->crc) != 0) {
+        j->bad = 1;
+        snprintf(j->why, sizeof j->why, "chunk %lld: bad CRC value",
+                 (long long)j->id);
+        return VS_OK;
+    }
     if (es < 1 || es > 16 || raw < 0 || raw > (int64_t)VS_CHUNK_MAX ||
         raw % es != 0) {
         j->bad = 1;

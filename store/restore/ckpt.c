@@ -257,6 +257,80 @@ static double col_double_or_nan(sqlite3_stmt *st, int i)
     return sqlite3_column_double(st, i);
 }
 
+/* One tensors row (name, dtype, shape, numel, raw_bytes, stored_bytes,
+ * codec, crc32, min, max, mean, std, n_nan, n_inf) into e; e->name is set
+ * first (the caller frees it). */
+static int info_row(sqlite3_stmt *st, vs_tensor_info *e, const char *path,
+                    int64_t step)
+{
+    memset(e, 0, sizeof *e);
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    e->name = vs__strdup(name != NULL ? name : "");
+    if (e->name == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (vs__dtype_parse((const char *)sqlite3_column_text(st, 1),
+                        &e->dtype) != 0 ||
+        vs__parse_shape_json((const char *)sqlite3_column_text(st, 2),
+                             &e->ndim, e->shape) != 0 ||
+        vs__crc_column(st, 7, &e->crc32) != 0)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: tensor %s at step "
+                        "%lld: bad dtype, shape or CRC",
+                        path, e->name, (long long)step);
+    e->numel = sqlite3_column_int64(st, 3);
+    e->raw_bytes = sqlite3_column_int64(st, 4);
+    e->stored_bytes = sqlite3_column_int64(st, 5);
+    const char *codec = (const char *)sqlite3_column_text(st, 6);
+    snprintf(e->codec, sizeof e->codec, "%s", codec != NULL ? codec : "");
+    e->has_stats = sqlite3_column_type(st, 12) != SQLITE_NULL;
+    if (e->has_stats) {
+        e->min = col_double_or_nan(st, 8);
+        e->max = col_double_or_nan(st, 9);
+        e->mean = col_double_or_nan(st, 10);
+        e->std = col_double_or_nan(st, 11);
+        e->n_nan = sqlite3_column_int64(st, 12);
+        e->n_inf = sqlite3_column_int64(st, 13);
+    }
+    return VS_OK;
+}
+
+/* Every tensor row of step, sorted by name, into (*v, *cnt). */
+static int list_rows(vs_ckpt *f, int64_t step, vs_tensor_info **v,
+                     size_t *cnt)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc = vs__store_prepare(f->db,
+                               "SELECT name, dtype, shape, numel, raw_bytes, "
+                               "stored_bytes, codec, crc32, min, max, mean, "
+                               "std, n_nan, n_inf FROM tensors WHERE step=?1 "
+                               "ORDER BY name",
+                               &st, f->path);
+    if (rc != VS_OK)
+        return rc;
+    int b = sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK)
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                f->path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        vs_tensor_info *p = vs__grow(*v, *cnt, &cap, sizeof *p, 16);
+        if (p == NULL) {
+            rc = VS_ENOMEM;
+            break;
+        }
+        *v = p;
+        rc = info_row(st, &p[*cnt], f->path, step);
+        if (p[*cnt].name != NULL)
+            (*cnt)++;
+    }
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                               f->path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
                            size_t *n)
 {
@@ -266,76 +340,11 @@ int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
     *n = 0;
     if (f == NULL)
         return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
-    sqlite3 *db = f->db;
-    const char *path = f->path;
-    sqlite3_stmt *st = NULL;
     vs_tensor_info *v = NULL;
-    size_t cnt = 0, cap = 0;
-    int s;
-    int rc = vs__store_resolve_step(db, path, step, &step);
-    if (rc != VS_OK)
-        goto out;
-    rc = vs__store_prepare(db,
-                           "SELECT name, dtype, shape, numel, raw_bytes, "
-                           "stored_bytes, codec, crc32, min, max, mean, std, "
-                           "n_nan, n_inf FROM tensors WHERE step=?1 ORDER BY "
-                           "name",
-                           &st, path);
-    if (rc != VS_OK)
-        goto out;
-    int b = sqlite3_bind_int64(st, 1, step);
-    if (b != SQLITE_OK) {
-        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
-        goto out;
-    }
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        vs_tensor_info *p = vs__grow(v, cnt, &cap, sizeof *p, 16);
-        if (p == NULL) {
-            rc = VS_ENOMEM;
-            goto out;
-        }
-        v = p;
-        vs_tensor_info *e = &v[cnt];
-        memset(e, 0, sizeof *e);
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        e->name = vs__strdup(name != NULL ? name : "");
-        if (e->name == NULL) {
-            rc = vs__fail(VS_ENOMEM, "out of memory");
-            goto out;
-        }
-        cnt++;
-        if (vs__dtype_parse((const char *)sqlite3_column_text(st, 1),
-                            &e->dtype) != 0 ||
-            vs__parse_shape_json((const char *)sqlite3_column_text(st, 2),
-                                 &e->ndim, e->shape) != 0) {
-            rc = vs__fail(VS_ECORRUPT,
-                          "checkpoint file %s is corrupt: tensor %s at step "
-                          "%lld: bad dtype or shape",
-                          path, e->name, (long long)step);
-            goto out;
-        }
-        e->numel = sqlite3_column_int64(st, 3);
-        e->raw_bytes = sqlite3_column_int64(st, 4);
-        e->stored_bytes = sqlite3_column_int64(st, 5);
-        const char *codec = (const char *)sqlite3_column_text(st, 6);
-        snprintf(e->codec, sizeof e->codec, "%s", codec != NULL ? codec : "");
-        e->crc32 = (uint32_t)sqlite3_column_int64(st, 7);
-        e->has_stats = sqlite3_column_type(st, 12) != SQLITE_NULL;
-        if (e->has_stats) {
-            e->min = col_double_or_nan(st, 8);
-            e->max = col_double_or_nan(st, 9);
-            e->mean = col_double_or_nan(st, 10);
-            e->std = col_double_or_nan(st, 11);
-            e->n_nan = sqlite3_column_int64(st, 12);
-            e->n_inf = sqlite3_column_int64(st, 13);
-        }
-    }
-    if (s != SQLITE_DONE) {
-        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        goto out;
-    }
-out:
-    sqlite3_finalize(st);
+    size_t cnt = 0;
+    int rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    if (rc == VS_OK)
+        rc = list_rows(f, step, &v, &cnt);
     if (rc != VS_OK) {
         vs_tensor_info_free(v, cnt);
         return rc;

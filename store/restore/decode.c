@@ -196,8 +196,9 @@ static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
     j->codec = sqlite3_column_int(c->st, 1);
     int64_t es = sqlite3_column_int64(c->st, 2);
     int64_t raw = sqlite3_column_int64(c->st, 3);
-    j->crc = (uint32_t)sqlite3_column_int64(c->st, 4);
     int64_t chunk_id = sqlite3_column_int64(c->st, 5);
+    if (vs__crc_column(c->st, 4, &j->crc) != 0)
+        return corrupt(c, it, j->seq, "bad CRC value");
     if (seq != (int64_t)j->seq || es != (int64_t)it->esize || raw <= 0 ||
         (uint64_t)raw > it->nbytes - c->cur_off ||
         (j->seq + 1 == it->n_chunks &&

@@ -42,9 +42,9 @@ int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
         int64_t nch = sqlite3_column_int64(st, 4);
         int64_t raw = sqlite3_column_int64(st, 5);
         it->tensor_id = sqlite3_column_int64(st, 0);
-        it->crc = (uint32_t)sqlite3_column_int64(st, 6);
+        int bad_crc = vs__crc_column(st, 6, &it->crc) != 0;
         it->step = step;
-        int bad = vs__dtype_parse(dts, &it->dtype) != 0 ||
+        int bad = bad_crc || vs__dtype_parse(dts, &it->dtype) != 0 ||
                   vs__parse_shape_json(shs, &it->ndim, it->shape) != 0;
         uint64_t count = 1;
         for (int d = 0; !bad && d < it->ndim; d++) {

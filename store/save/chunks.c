@@ -35,7 +35,9 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
         j->cand_codec = sqlite3_column_int(q, 1);
         j->cand_esize = (size_t)sqlite3_column_int64(q, 2);
         j->cand_len = (size_t)dl;
-        j->cand_crc = (uint32_t)sqlite3_column_int64(q, 4);
+        /* A candidate with a CRC out of range is no candidate. */
+        if (vs__crc_column(q, 4, &j->cand_crc) != 0)
+            j->cand_id = 0;
     } else if (s != SQLITE_DONE) {
         rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
                                c->path);
