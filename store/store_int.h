@@ -47,7 +47,7 @@ static inline void *vs__grow(void *p, size_t n, size_t *cap, size_t size,
 /* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
 #define VS_APP_ID 0x56615374
 /* PRAGMA user_version: the schema version this library writes. */
-#define VS_SCHEMA_VERSION 1
+#define VS_SCHEMA_VERSION 2
 /* Page size of new files: large pages make tensor blobs fast to write
  * and read; 32 KiB wastes half of what 64 KiB does in each blob's last
  * overflow page (docs/FORMAT.md, "Choices"). */
@@ -92,6 +92,25 @@ int vs__store_open_reader(const char *path, sqlite3 **db);
  * db reads the file through its WAL and must be read-only. */
 int vs__store_check_wal_owner(sqlite3 *db, const char *path,
                               uint32_t page_size);
+/* (store/file/integrity.c) PRAGMA user_version. */
+int vs__store_version(sqlite3 *db, const char *path, int *ver);
+/* tensors.meta_crc: CRC-32 of name, NUL, dtype, NUL, shape (JSON text). */
+uint32_t vs__store_meta_crc(const char *name, const char *dtype,
+                            const char *shape);
+/* checkpoints.tensors_crc: CRC-32 over the step's tensor names in name
+ * order, each followed by its NUL; this adds one name. */
+uint32_t vs__store_names_crc_add(uint32_t crc, const char *name);
+/* VS_ECORRUPT when step's tensor rows do not match its checkpoint row
+ * (count, and from version 2 the names' CRC). */
+int vs__store_check_step(sqlite3 *db, const char *path, int64_t step);
+/* Sets step's tensors_crc and n_tensors from its rows as they are. */
+int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step);
+/* VS_ECORRUPT when the file holds a trigger or a view the schema does not
+ * define. */
+int vs__store_check_sql_objects(sqlite3 *db, const char *path);
+/* Brings an older file to VS_SCHEMA_VERSION (inside a write
+ * transaction); nothing for a current one. */
+int vs__store_upgrade(sqlite3 *db, const char *path);
 /* A write connection's journal mode and synchronous setting. */
 int vs__store_write_durability(sqlite3 *db, const char *path, int busy_ms);
 /* Maps the connection's last SQLite error to a VS code and message:

@@ -278,9 +278,9 @@ static void test_store__missing_empty_random_foreign_files(void **state)
     sqlite3_close(db);
     assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_EINVAL);
     snprintf(want, sizeof want,
-             "checkpoint file %s has schema version 99, newer than the 1 this "
-             "varstore %s reads; upgrade varstore",
-             g_path, VS_VERSION_STRING);
+             "checkpoint file %s has schema version 99, newer than the %d "
+             "this varstore %s reads; upgrade varstore",
+             g_path, VS_SCHEMA_VERSION, VS_VERSION_STRING);
     assert_string_equal(vs_errmsg(), want);
     vs_tensor_free(t);
 }

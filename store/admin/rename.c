@@ -11,6 +11,7 @@
 typedef struct {
     int64_t id, step;
     char *name; /* final name */
+    uint32_t meta_crc; /* for the final name (renamed rows) */
     int renamed;
 } ren_row;
 
@@ -63,6 +64,10 @@ static int add_row(rename_run *r, sqlite3_stmt *st)
     if (row->renamed &&
         (*row->name == '\0' || strlen(row->name) > VS_NAME_MAX))
         return vs__fail(VS_EINVAL, "renaming %s gives an invalid key", name);
+    const char *dts = (const char *)sqlite3_column_text(st, 3);
+    const char *shs = (const char *)sqlite3_column_text(st, 4);
+    row->meta_crc = vs__store_meta_crc(row->name, dts != NULL ? dts : "",
+                                       shs != NULL ? shs : "");
     r->n_ren += (size_t)row->renamed;
     return VS_OK;
 }
@@ -72,9 +77,10 @@ static int load_rows(rename_run *r, int64_t step)
     sqlite3_stmt *st = NULL;
     int all = step == VS_ALL_STEPS;
     int rc = vs__store_prepare(r->db,
-                               all ? "SELECT id, step, name FROM tensors"
-                                   : "SELECT id, step, name FROM tensors "
-                                     "WHERE step=?1",
+                               all ? "SELECT id, step, name, dtype, shape "
+                                     "FROM tensors"
+                                   : "SELECT id, step, name, dtype, shape "
+                                     "FROM tensors WHERE step=?1",
                                &st, r->path);
     if (rc != VS_OK)
         return rc;
@@ -110,12 +116,14 @@ static int check_collisions(rename_run *r)
 }
 
 static int set_name(rename_run *r, sqlite3_stmt *st, const char *name,
-                    int64_t id)
+                    const ren_row *row)
 {
     sqlite3_reset(st);
     int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     if (b == SQLITE_OK)
-        b = sqlite3_bind_int64(st, 2, id);
+        b = sqlite3_bind_int64(st, 2, row->id);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, (int64_t)row->meta_crc);
     if (b != SQLITE_OK)
         return vs__store_bindfail(st, b, "cannot update checkpoint file",
                                   r->path);
@@ -131,7 +139,9 @@ static int set_name(rename_run *r, sqlite3_stmt *st, const char *name,
 static int apply_names(rename_run *r)
 {
     sqlite3_stmt *st = NULL;
-    int rc = vs__store_prepare(r->db, "UPDATE tensors SET name=?1 WHERE id=?2",
+    int rc = vs__store_prepare(r->db,
+                               "UPDATE tensors SET name=?1, meta_crc=?3 "
+                               "WHERE id=?2",
                                &st, r->path);
     for (int pass = 0; rc == VS_OK && pass < 2; pass++) {
         for (size_t i = 0; i < r->n && rc == VS_OK; i++) {
@@ -141,10 +151,28 @@ static int apply_names(rename_run *r)
             char tmp[40];
             snprintf(tmp, sizeof tmp, "\x01vs-rename-%lld",
                      (long long)row->id);
-            rc = set_name(r, st, pass == 0 ? tmp : row->name, row->id);
+            rc = set_name(r, st, pass == 0 ? tmp : row->name, row);
         }
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* The checkpoint rows of the steps that had a tensor renamed get their
+ * names' checksum again (rows are sorted by step). */
+static int seal_steps(rename_run *r)
+{
+    int rc = VS_OK;
+    size_t i = 0;
+    while (i < r->n && rc == VS_OK) {
+        size_t k = i;
+        int any = 0;
+        for (; k < r->n && r->rows[k].step == r->rows[i].step; k++)
+            any |= r->rows[k].renamed;
+        if (any)
+            rc = vs__store_seal_step(r->db, r->path, r->rows[i].step);
+        i = k;
+    }
     return rc;
 }
 
@@ -180,6 +208,8 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
         rc = check_collisions(&r);
     if (rc == VS_OK)
         rc = apply_names(&r);
+    if (rc == VS_OK)
+        rc = seal_steps(&r);
     for (size_t i = 0; i < r.n; i++)
         vs__free(r.rows[i].name);
     vs__free(r.rows);

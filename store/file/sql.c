@@ -104,13 +104,13 @@ int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
                       "INSERT INTO meta(key, value) VALUES ('writes', 1) "
                       "ON CONFLICT(key) DO UPDATE SET value=value+1",
                       NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        int r = vs__store_sqlfail(db, rc, "cannot write checkpoint file",
-                                  path);
+    int r = rc == SQLITE_OK ? vs__store_upgrade(db, path)
+                            : vs__store_sqlfail(db, rc,
+                                                "cannot write checkpoint file",
+                                                path);
+    if (r != VS_OK)
         (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); /* failing */
-        return r;
-    }
-    return VS_OK;
+    return r;
 }
 
 void vs__store_close(sqlite3 *db)

@@ -94,17 +94,18 @@ static int bind_tensor_row(sqlite3_stmt *st, int64_t step,
                            const vs__save_item *it)
 {
     char shp[VS_SHAPE_STR_MAX];
+    const char *dts = vs__dtype_str(it->t->dtype);
+    vs__shape_json(it->t->ndim, it->t->shape, shp, sizeof shp);
     int b = sqlite3_bind_int64(st, 1, step);
     if (b == SQLITE_OK)
         b = sqlite3_bind_text(st, 2, it->key, -1, SQLITE_STATIC);
     if (b == SQLITE_OK)
-        b = sqlite3_bind_text(st, 3, vs__dtype_str(it->t->dtype), -1,
-                              SQLITE_STATIC);
+        b = sqlite3_bind_text(st, 3, dts, -1, SQLITE_STATIC);
     if (b == SQLITE_OK)
-        b = sqlite3_bind_text(st, 4,
-                              vs__shape_json(it->t->ndim, it->t->shape, shp,
-                                             sizeof shp),
-                              -1, SQLITE_TRANSIENT);
+        b = sqlite3_bind_text(st, 4, shp, -1, SQLITE_TRANSIENT);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(
+            st, 10, (int64_t)vs__store_meta_crc(it->key, dts, shp));
     if (b == SQLITE_OK)
         b = sqlite3_bind_int64(st, 5, it->numel);
     if (b == SQLITE_OK)
@@ -126,9 +127,9 @@ int vs__save_tensor_rows(vs__save_ctx *c)
     int rc = vs__store_prepare(c->db,
                                "INSERT INTO tensors(step, name, dtype, shape, "
                                "numel, codec, chunk_bytes, n_chunks, "
-                               "raw_bytes, stored_bytes, crc32, n_nan, n_inf) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, 'raw', ?6, ?7, "
-                               "?8, 0, 0, ?9, ?9)",
+                               "raw_bytes, stored_bytes, crc32, n_nan, n_inf, "
+                               "meta_crc) VALUES (?1, ?2, ?3, ?4, ?5, 'raw', "
+                               "?6, ?7, ?8, 0, 0, ?9, ?9, ?10)",
                                &st, c->path);
     for (size_t i = 0; i < c->n_items && rc == VS_OK; i++) {
         vs__save_item *it = &c->items[i];
@@ -186,15 +187,17 @@ int vs__save_finish_item(vs__save_ctx *c, vs__save_item *it)
 int vs__save_checkpoint_totals(vs__save_ctx *c)
 {
     int64_t raw_total = 0, stored_total = 0;
+    uint32_t names = 0; /* items are in name order */
     for (size_t i = 0; i < c->n_items; i++) {
         raw_total += (int64_t)c->items[i].nbytes;
         stored_total += c->items[i].stored;
+        names = vs__store_names_crc_add(names, c->items[i].key);
     }
     sqlite3_stmt *st;
     int rc = vs__store_prepare(c->db,
                                "UPDATE checkpoints SET n_tensors=?1, "
-                               "raw_bytes=?2, stored_bytes=?3, new_bytes=?4 "
-                               "WHERE step=?5",
+                               "raw_bytes=?2, stored_bytes=?3, new_bytes=?4, "
+                               "tensors_crc=?6 WHERE step=?5",
                                &st, c->path);
     if (rc != VS_OK)
         return rc;
@@ -207,5 +210,7 @@ int vs__save_checkpoint_totals(vs__save_ctx *c)
         b = sqlite3_bind_int64(st, 4, c->new_bytes);
     if (b == SQLITE_OK)
         b = sqlite3_bind_int64(st, 5, c->step);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 6, (int64_t)names);
     return step_done(c->db, st, b, c->path);
 }
