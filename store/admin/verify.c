@@ -311,6 +311,29 @@ static int check_tensor(verify_run *v, sqlite3_stmt *tq, int64_t step,
     return VS_OK;
 }
 
+/* Every checkpoint row against its tensor rows (count, names' CRC). */
+static int check_steps(verify_run *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vs__store_prepare(v->c.db,
+                               "SELECT step FROM checkpoints ORDER BY step",
+                               &st, v->c.path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = vs__store_check_step(v->c.db, v->c.path,
+                                  sqlite3_column_int64(st, 0));
+        if (rc == VS_ECORRUPT) {
+            note_bad(v, vs_errmsg());
+            rc = VS_OK;
+        }
+    }
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(v->c.db, s, "cannot read checkpoint file",
+                               v->c.path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Every tensor: chunk list, sizes, CRCs. */
 static int check_tensors(verify_run *v)
 {
@@ -385,7 +408,13 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
     v->c.path = path;
     rc = quick_check(db, path, n_bad);
     if (rc == VS_OK)
+        rc = vs__store_check_sql_objects(db, path);
+    if (rc == VS_ECORRUPT && n_bad != NULL)
+        *n_bad = 1;
+    if (rc == VS_OK)
         rc = check_chunks(v, opts);
+    if (rc == VS_OK)
+        rc = check_steps(v);
     if (rc == VS_OK)
         rc = check_tensors(v);
     if (rc == VS_OK) {

@@ -151,6 +151,12 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
     int s = sqlite3_extended_result_codes(db, 0);
     if (s == SQLITE_OK)
         s = sqlite3_busy_timeout(db, busy_ms);
+    /* SQL stored in the file never runs: no triggers, and no functions
+     * with side effects from the schema. */
+    if (s == SQLITE_OK)
+        s = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
     int rc = mode == VS_OPEN_READ
@@ -158,6 +164,8 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
                  : VS_OK;
     if (rc == VS_OK)
         rc = check_schema(db, path);
+    if (rc == VS_OK && mode != VS_OPEN_READ)
+        rc = vs__store_check_sql_objects(db, path);
     if (rc != VS_OK)
         return rc;
     s = sqlite3_exec(db,

@@ -117,6 +117,8 @@ static int lookup_items(vs_ckpt *f, int64_t step, const char *const *names,
     if (*items == NULL || *keys == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     int rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    if (rc == VS_OK)
+        rc = vs__store_check_step(f->db, f->path, step);
     sqlite3_stmt *exact = NULL;
     for (size_t i = 0; rc == VS_OK && i < n; i++) {
         if (names[i] == NULL || *names[i] == '\0') {

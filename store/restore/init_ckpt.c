@@ -250,6 +250,8 @@ static int read_entries(init_ctx *c)
         return rc;
     rc = vs__store_resolve_step(db, c->path, VS_LATEST, &c->step);
     if (rc == VS_OK)
+        rc = vs__store_check_step(db, c->path, c->step);
+    if (rc == VS_OK)
         rc = query_entries(c, db);
     if (rc == VS_OK)
         rc = vs__store_end_read(db, c->path);

@@ -233,6 +233,8 @@ static int read_and_apply(const char *path, int64_t step, restore_plan *p,
     if (rc == VS_OK)
         rc = vs__store_resolve_step(db, path, step, &step);
     if (rc == VS_OK)
+        rc = vs__store_check_step(db, path, step);
+    if (rc == VS_OK)
         rc = plan_reads(db, path, step, p);
     if (rc == VS_OK) {
         vs__progress_init(&pr, fn, fn_ctx, p->raw_total);
