@@ -16,9 +16,28 @@ static uint32_t be32(const unsigned char *p)
            (uint32_t)p[3];
 }
 
-/* Checks the first 100 bytes of an existing file before SQLite sees it.
- * Returns VS_OK, VS_ENOTFOUND (missing), or an error with message. */
-int vs__store_check_header(const char *path, uint32_t *page_size)
+/* Reads up to 100 bytes of the regular file fd into h (*got of them). */
+static int read_head(int fd, const char *path, unsigned char h[100],
+                     size_t *got)
+{
+    *got = 0;
+    while (*got < 100) {
+        ssize_t r = read(fd, h + *got, 100 - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
+                            strerror(errno));
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return VS_OK;
+}
+
+/* The file's first bytes and its stat; VS_ENOTFOUND when it is missing. */
+static int load_head(const char *path, unsigned char h[100], size_t *got,
+                     struct stat *st)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -30,52 +49,37 @@ int vs__store_check_header(const char *path, uint32_t *page_size)
         return vs__fail(VS_EIO, "cannot open checkpoint file %s: %s", path,
                         strerror(errno));
     }
-    /* fd is read-only: its close cannot lose data, so its result is
-     * ignored below. */
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        (void)close(fd);
-        return vs__fail(VS_EIO, "cannot stat checkpoint file %s: %s", path,
-                        strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        (void)close(fd);
-        return vs__fail(VS_EINVAL,
-                        "%s is not a varstore checkpoint file: not a regular "
-                        "file",
-                        path);
-    }
-    unsigned char h[100];
-    size_t got = 0;
-    while (got < sizeof h) {
-        ssize_t r = read(fd, h + got, sizeof h - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            (void)close(fd);
-            return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
-                            strerror(e));
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    (void)close(fd);
+    int rc = VS_OK;
+    if (fstat(fd, st) != 0)
+        rc = vs__fail(VS_EIO, "cannot stat checkpoint file %s: %s", path,
+                      strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        rc = vs__fail(VS_EINVAL,
+                      "%s is not a varstore checkpoint file: not a regular "
+                      "file",
+                      path);
+    else
+        rc = read_head(fd, path, h, got);
+    (void)close(fd); /* read-only descriptor: nothing to lose */
+    return rc;
+}
+
+/* SQLite's magic, varstore's application id and a version it reads. */
+static int check_identity(const char *path, const unsigned char *h,
+                          size_t got)
+{
     static const char magic[16] = "SQLite format 3";
     if (got == 0)
         return vs__fail(VS_EINVAL,
                         "%s is not a varstore checkpoint file: the file is "
                         "empty",
                         path);
-    size_t cmp = got < 16 ? got : 16;
-    if (memcmp(h, magic, cmp) != 0)
+    if (memcmp(h, magic, got < 16 ? got : 16) != 0)
         return vs__fail(VS_EINVAL,
                         "%s is not a varstore checkpoint file: not an SQLite "
                         "database",
                         path);
-    if (got < sizeof h)
+    if (got < 100)
         return vs__fail(VS_ECORRUPT,
                         "checkpoint file %s is corrupt: truncated to %zu "
                         "bytes",
@@ -97,6 +101,28 @@ int vs__store_check_header(const char *path, uint32_t *page_size)
         return vs__fail(VS_ECORRUPT,
                         "checkpoint file %s is corrupt: schema version %u",
                         path, (unsigned)ver);
+    return VS_OK;
+}
+
+/* Nonzero while a -wal with content or a -journal is beside path: the
+ * main file's size may then legitimately disagree with its header. */
+static int side_file_busy(const char *path)
+{
+    char *wal = vs__asprintf("%s-wal", path);
+    char *jrn = vs__asprintf("%s-journal", path);
+    struct stat wst;
+    int busy = wal == NULL || jrn == NULL ||
+               (stat(wal, &wst) == 0 && wst.st_size > 0) ||
+               stat(jrn, &wst) == 0;
+    vs__free(wal);
+    vs__free(jrn);
+    return busy;
+}
+
+/* Page size, and the file's size against its header's page count. */
+static int check_size(const char *path, const unsigned char *h,
+                      const struct stat *st, uint32_t *page_size)
+{
     uint32_t psz = (uint32_t)h[16] << 8 | h[17];
     if (psz == 1)
         psz = 65536;
@@ -106,30 +132,36 @@ int vs__store_check_header(const char *path, uint32_t *page_size)
                         path, (unsigned)psz);
     if (page_size != NULL)
         *page_size = psz;
-    uint32_t npages = be32(h + 28);
     /* The in-header size is valid when the change counters agree, and
      * only meaningful when no WAL is being checkpointed into the file
      * (a checkpoint writes page 1 before it extends the file). */
-    int wal_busy = 0;
-    char *wal = vs__asprintf("%s-wal", path);
-    char *jrn = vs__asprintf("%s-journal", path);
-    struct stat wst;
-    if (wal == NULL || jrn == NULL ||
-        (stat(wal, &wst) == 0 && wst.st_size > 0) || stat(jrn, &wst) == 0)
-        wal_busy = 1;
-    vs__free(wal);
-    vs__free(jrn);
-    if (!wal_busy && be32(h + 24) == be32(h + 92) && npages > 0 &&
-        (uint64_t)npages * psz > (uint64_t)st.st_size)
+    if (side_file_busy(path))
+        return VS_OK;
+    uint32_t npages = be32(h + 28);
+    if (be32(h + 24) == be32(h + 92) && npages > 0 &&
+        (uint64_t)npages * psz > (uint64_t)st->st_size)
         return vs__fail(VS_ECORRUPT,
                         "checkpoint file %s is corrupt: truncated (%lld "
                         "bytes, header says %llu)",
-                        path, (long long)st.st_size,
+                        path, (long long)st->st_size,
                         (unsigned long long)npages * psz);
-    if (!wal_busy && (uint64_t)st.st_size % psz != 0)
+    if ((uint64_t)st->st_size % psz != 0)
         return vs__fail(VS_ECORRUPT,
                         "checkpoint file %s is corrupt: size %lld is not a "
                         "multiple of the page size %u",
-                        path, (long long)st.st_size, (unsigned)psz);
+                        path, (long long)st->st_size, (unsigned)psz);
     return VS_OK;
+}
+
+int vs__store_check_header(const char *path, uint32_t *page_size)
+{
+    unsigned char h[100];
+    size_t got = 0;
+    struct stat st;
+    int rc = load_head(path, h, &got, &st);
+    if (rc == VS_OK)
+        rc = check_identity(path, h, got);
+    if (rc == VS_OK)
+        rc = check_size(path, h, &st, page_size);
+    return rc;
 }
