@@ -251,8 +251,11 @@ typedef struct {
 } vs__ws;
 void vs__ws_free(vs__ws *w);
 
-/* As below, into out (grown as needed) with ws as scratch; nothing is
- * allocated once the buffers are large enough. */
+/* Encodes one chunk of n raw bytes (elements of elem_size bytes; n is a
+ * multiple) into out (grown as needed), with ws as scratch: nothing is
+ * allocated once the buffers are large enough. *codec is VS_CHUNK_*,
+ * *out_len the encoded size. Deterministic. Errors go to err (cap
+ * bytes). vs__chunk_decode_ws decodes as vs__chunk_decode, with ws. */
 int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
                         const vs__codec_opts *o, vs__ws *ws, vs__buf *out,
                         int *codec, size_t *out_len, char *err, size_t cap);
@@ -260,12 +263,6 @@ int vs__chunk_decode_ws(int codec, size_t elem_size, const unsigned char *blob,
                         size_t blob_len, void *dst, size_t raw_len,
                         vs__ws *ws, char *err, size_t cap);
 
-/* Encodes one chunk of n raw bytes (elements of elem_size bytes; n is a
- * multiple). On success *codec is VS_CHUNK_*, *out a new buffer (vs__free)
- * of *out_len bytes. Deterministic. Errors go to err (cap bytes). */
-int vs__chunk_encode(const void *raw, size_t n, size_t elem_size,
-                     const vs__codec_opts *o, int *codec, unsigned char **out,
-                     size_t *out_len, char *err, size_t cap);
 /* Decodes a chunk into dst (exactly raw_len bytes). VS_ECORRUPT (with the
  * reason in err) when the stored bytes do not decode to exactly raw_len
  * bytes. The CRC is the caller's job. */
