@@ -189,11 +189,13 @@ static int apply_retention(sqlite3 *db, const char *path, int max_to_keep,
         return rc;
     candidates c = {0};
     rc = load_candidates(db, path, &c);
-    if (rc == VS_OK && c.n > (size_t)max_to_keep)
+    int changes = rc == VS_OK && c.n > (size_t)max_to_keep;
+    if (changes)
         rc = thin_out(db, path, &c, max_to_keep, hours);
     candidates_free(&c);
+    /* Nothing to thin out: no commit (and no sync) for the transaction. */
     if (rc == VS_OK)
-        return vs__store_exec(db, "COMMIT", path);
+        return vs__store_exec(db, changes ? "COMMIT" : "ROLLBACK", path);
     /* Already failing: the rollback's result cannot change the error (and
      * closing the connection rolls back in any case). */
     (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
