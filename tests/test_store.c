@@ -2127,66 +2127,75 @@ static void rec_sink_of(rec_sink *r, vs_stream_sink *sk, int threads)
     sk->threads = threads;
 }
 
-/* Streaming gives every tensor's bytes exactly once, as vs_ckpt_load
- * would, in chunks from several threads; begin comes in order before any
- * write, end after the last byte; a tensor of no bytes gets begin and end.
- * A failing callback or damage stops it: the tensors before have ended,
- * the failing one has not, and after a failing begin nothing else begins. */
-static void test_store__stream_to_sink(void **state)
+/* The file the stream tests read: step 1 with big (19 chunks of 64 KiB),
+ * ints, none (no bytes) and small; step 2 the same with big's values
+ * changed (no chunk shared with step 1) and stored raw. */
+typedef struct {
+    vs_tensor *big, *big2, *small, *none, *ints;
+} stream_file;
+
+static const int64_t s_big[] = {300000};
+
+static void stream_file_make(stream_file *sf)
 {
-    (void)state;
-    const int64_t s_big[] = {300000}, s_small[] = {3, 5}, s_none[] = {0},
-                  s_i64[] = {7};
-    vs_tensor *big = mk(VS_FLOAT32, 1, s_big),
-              *small = mk(VS_FLOAT32, 2, s_small),
-              *none = mk(VS_FLOAT32, 1, s_none),
-              *ints = mk(VS_INT64, 1, s_i64);
-    fill_weights(big);
-    fill_weights(small);
+    const int64_t s_small[] = {3, 5}, s_none[] = {0}, s_i64[] = {7};
+    sf->big = mk(VS_FLOAT32, 1, s_big);
+    sf->small = mk(VS_FLOAT32, 2, s_small);
+    sf->none = mk(VS_FLOAT32, 1, s_none);
+    sf->ints = mk(VS_INT64, 1, s_i64);
+    sf->big2 = mk(VS_FLOAT32, 1, s_big);
+    fill_weights(sf->big);
+    fill_weights(sf->small);
     for (int k = 0; k < 7; k++)
-        ((int64_t *)ints->data)[k] = (int64_t)k * 1000003 - 5;
-    /* sorted names: big, ints, none, small */
+        ((int64_t *)sf->ints->data)[k] = (int64_t)k * 1000003 - 5;
+    for (int64_t k = 0; k < s_big[0]; k++)
+        ((float *)sf->big2->data)[k] = -((float *)sf->big->data)[k] + 0.5f;
     const char *names[] = {"big", "ints", "none", "small"};
-    const vs_tensor *tt[] = {big, ints, none, small};
+    const vs_tensor *tt[] = {sf->big, sf->ints, sf->none, sf->small};
     vs_save_opts so = {0};
     so.chunk_bytes = 65536; /* 19 chunks of big: several per thread */
     OK(vs_save_tensors(g_path, 1, names, tt, 4, &so));
-    /* step 2: big's values changed (so that no chunk of it is shared
-     * with step 1's), stored raw: raw chunks take their own path */
-    vs_tensor *big2 = mk(VS_FLOAT32, 1, s_big);
-    for (int64_t k = 0; k < s_big[0]; k++)
-        ((float *)big2->data)[k] = -((float *)big->data)[k] + 0.5f;
-    const vs_tensor *tt2[] = {big2, ints, none, small};
+    const vs_tensor *tt2[] = {sf->big2, sf->ints, sf->none, sf->small};
     so.codec = VS_CODEC_RAW;
     OK(vs_save_tensors(g_path, 2, names, tt2, 4, &so));
-    {
-        sqlite3 *db = raw_open(g_path);
-        sqlite3_stmt *q;
-        assert_int_equal(
-            sqlite3_prepare_v2(db,
-                               "SELECT count(*) FROM tensor_chunks tc JOIN "
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tensor_chunks tc JOIN "
                                "chunks c ON c.id = tc.chunk_id JOIN tensors "
                                "t ON t.id = tc.tensor_id WHERE t.step = 2 "
-                               "AND t.name = 'big' AND c.codec = 0",
-                               -1, &q, NULL),
-            SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(q, 0), 19); /* all stored raw */
-        sqlite3_finalize(q);
-        sqlite3_close(db);
-    }
+                               "AND t.name = 'big' AND c.codec = 0"),
+                     19); /* all stored raw */
+    sqlite3_close(db);
+}
 
+static void stream_file_free(stream_file *sf)
+{
+    vs_tensor_free(sf->big);
+    vs_tensor_free(sf->big2);
+    vs_tensor_free(sf->small);
+    vs_tensor_free(sf->none);
+    vs_tensor_free(sf->ints);
+}
+
+/* Streaming gives every tensor's bytes exactly once, as vs_ckpt_load
+ * would, in chunks from several threads; begin comes in order before any
+ * write, end after the last byte; a tensor of no bytes gets begin and
+ * end. */
+static void test_store__stream_gives_each_tensor_once_in_order(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
     vs_ckpt *f = NULL;
     vs_stream_sink sk;
     rec_sink r;
     OK(vs_ckpt_open(g_path, &f));
     /* an order of our own: index i is names2[i] */
     const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want2[] = {small, none, big, ints};
-    const vs_tensor *want_s2[] = {small, none, big2, ints};
+    const vs_tensor *want1[] = {sf.small, sf.none, sf.big, sf.ints};
+    const vs_tensor *want2[] = {sf.small, sf.none, sf.big2, sf.ints};
     for (int64_t step = 1; step <= 2; step++) {
         for (int threads = 1; threads <= 3; threads++) {
-            const vs_tensor *const *want = step == 1 ? want2 : want_s2;
+            const vs_tensor *const *want = step == 1 ? want1 : want2;
             rec_init(&r, want, 4);
             rec_sink_of(&r, &sk, threads);
             OK(vs_ckpt_stream(f, step, names2, 4, &sk));
@@ -2198,79 +2207,126 @@ static void test_store__stream_to_sink(void **state)
                 if (r.len[i] > 0)
                     assert_memory_equal(r.buf[i], want[i]->data, r.len[i]);
             }
-            assert_int_equal(r.writes[1], 0);     /* none: no bytes */
-            assert_int_equal(r.writes[2], 19);    /* big: one per chunk */
+            assert_int_equal(r.writes[1], 0);  /* none: no bytes */
+            assert_int_equal(r.writes[2], 19); /* big: one per chunk */
             rec_free(&r);
         }
     }
+    vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
-    /* a write callback may call the library (a load of its own, here
-     * one of a single chunk, run on the calling worker): neither it nor
-     * the stream sees the other's buffers */
+/* A write callback may call the library (a load of its own, here one of a
+ * single chunk, run on the calling worker): neither it nor the stream
+ * sees the other's buffers. */
+static void test_store__stream_callback_may_call_the_library(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_ckpt *f = NULL;
+    vs_stream_sink sk;
+    rec_sink r;
+    OK(vs_ckpt_open(g_path, &f));
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
     for (int rep = 0; rep < 3; rep++) {
-        rec_init(&r, want2, 4);
+        rec_init(&r, want, 4);
         rec_sink_of(&r, &sk, 2);
         r.nested_path = g_path;
         r.nested_name = "small";
-        r.nested_want = small;
+        r.nested_want = sf.small;
         OK(vs_ckpt_stream(f, 1, names2, 4, &sk));
         assert_int_equal(r.n_bad, 0);
         for (size_t i = 0; i < 4; i++)
             if (r.len[i] > 0)
-                assert_memory_equal(r.buf[i], want2[i]->data, r.len[i]);
+                assert_memory_equal(r.buf[i], want[i]->data, r.len[i]);
         rec_free(&r);
     }
+    vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
+/* Streams names (want: their tensors) with one callback failing (fail:
+ * which of begin, write, end on tensor at); expects rc and a message
+ * containing msg. Returns the sink for the caller's checks (rec_free). */
+static void stream_failing(vs_ckpt *f, const char *const *names,
+                           const vs_tensor *const *want, int threads,
+                           int fail, int at, int rc, const char *msg,
+                           rec_sink *r)
+{
+    vs_stream_sink sk;
+    rec_init(r, want, 4);
+    rec_sink_of(r, &sk, threads);
+    if (fail == 0)
+        r->fail_begin = at;
+    else if (fail == 1)
+        r->fail_write = at;
+    else
+        r->fail_end = at;
+    assert_int_equal(vs_ckpt_stream(f, 1, names, 4, &sk), rc);
+    assert_non_null(strstr(vs_errmsg(), msg));
+    assert_int_equal(r->n_bad, 0);
+}
+
+/* A failing callback stops the stream: the tensors before have ended,
+ * the failing one has not, and after a failing begin nothing else
+ * begins. */
+static void test_store__stream_stops_at_a_failing_callback(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_ckpt *f = NULL;
+    rec_sink r;
+    OK(vs_ckpt_open(g_path, &f));
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
     for (int threads = 1; threads <= 2; threads++) {
-        /* a begin that fails: the tensors before end, none after begins */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_begin = 2;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-        assert_non_null(strstr(vs_errmsg(), "begin failed on tensor big"));
-        assert_int_equal(r.n_bad, 0);
+        stream_failing(f, names2, want, threads, 0, 2, VS_EIO,
+                       "begin failed on tensor big", &r);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.ended[2]);
         assert_false(r.begun[3]);
         assert_int_equal(r.writes[2] + r.writes[3], 0);
         rec_free(&r);
-
-        /* a write that fails (a value of the caller's own): passed
-         * through; the tensors before it ended, it and later ones did not */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_write = 2;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), 1);
-        assert_non_null(strstr(vs_errmsg(), "write failed on tensor big"));
-        assert_int_equal(r.n_bad, 0);
+        /* a value of the caller's own is passed through */
+        stream_failing(f, names2, want, threads, 1, 2, 1,
+                       "write failed on tensor big", &r);
         assert_true(r.ended[0] && r.ended[1]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-
-        /* an end that fails, on the tensor of no bytes: it ends after the
-         * tensor before it, so that one ended; nothing after it ends */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_end = 1;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-        assert_non_null(strstr(vs_errmsg(), "end failed on tensor none"));
-        assert_int_equal(r.n_bad, 0);
+        /* on the tensor of no bytes: it ends after the tensor before
+         * it, so that one ended; nothing after it ends */
+        stream_failing(f, names2, want, threads, 2, 1, VS_EIO,
+                       "end failed on tensor none", &r);
         assert_true(r.ended[0]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
     }
+    vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
-    /* a missing name: nothing is called */
+/* A missing name calls nothing; bad arguments are refused. */
+static void test_store__stream_argument_checks(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_ckpt *f = NULL;
+    vs_stream_sink sk;
+    rec_sink r;
+    OK(vs_ckpt_open(g_path, &f));
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
     const char *bad[] = {"small", "nope"};
-    rec_init(&r, want2, 2);
+    rec_init(&r, want, 2);
     rec_sink_of(&r, &sk, 2);
     assert_int_equal(vs_ckpt_stream(f, 1, bad, 2, &sk), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
     assert_int_equal(r.n_order, 0);
     rec_free(&r);
-    /* bad arguments */
     sk.write = NULL;
     assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EINVAL);
     rec_sink_of(&r, &sk, 2);
@@ -2279,95 +2335,92 @@ static void test_store__stream_to_sink(void **state)
     assert_int_equal(vs_ckpt_stream(f, 1, NULL, 4, &sk), VS_EINVAL);
     OK(vs_ckpt_stream(f, 1, names2, 0, &sk));
     vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
-    /* damage in big's 10th chunk at step 1: VS_ECORRUPT naming it; the
-     * tensors before it ended, big did not */
-    sqlite3 *db = raw_open(g_path);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "UPDATE chunks SET crc32 = (crc32 + 1) % 4294967296 "
-                     "WHERE id = (SELECT tc.chunk_id FROM tensor_chunks tc "
-                     "JOIN tensors t ON t.id = tc.tensor_id WHERE t.step = 1 "
-                     "AND t.name = 'big' AND tc.seq = 9)",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_changes(db), 1);
-    sqlite3_close(db);
+/* Streams names at step, expecting VS_ECORRUPT naming what; the sink for
+ * the caller's checks (rec_free). */
+static void stream_corrupt(int64_t step, const char *const *names,
+                           const vs_tensor *const *want, int threads,
+                           const char *what, rec_sink *r)
+{
+    vs_ckpt *f = NULL;
+    vs_stream_sink sk;
     OK(vs_ckpt_open(g_path, &f));
-    /* in an order where the tensor of no bytes comes after the damaged
-     * one: it never ends (begun ahead or not) */
+    rec_init(r, want, 4);
+    rec_sink_of(r, &sk, threads);
+    assert_int_equal(vs_ckpt_stream(f, step, names, 4, &sk), VS_ECORRUPT);
+    assert_non_null(strstr(vs_errmsg(), what));
+    assert_int_equal(r->n_bad, 0);
+    vs_ckpt_close(f);
+}
+
+/* Damage in big's 10th chunk at step 1: VS_ECORRUPT naming it; the
+ * tensors before it ended, big did not; a tensor of no bytes after the
+ * damaged one never ends (begun ahead or not). */
+static void test_store__stream_stops_at_a_damaged_chunk(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    raw_exec(g_path, "UPDATE chunks SET crc32 = (crc32 + 1) % 4294967296 "
+                     "WHERE id = (SELECT tc.chunk_id FROM tensor_chunks tc "
+                     "JOIN tensors t ON t.id = tc.tensor_id WHERE t.step = "
+                     "1 AND t.name = 'big' AND tc.seq = 9)");
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want2[] = {sf.small, sf.none, sf.big, sf.ints};
     const char *names3[] = {"small", "big", "none", "ints"};
-    const vs_tensor *want3[] = {small, big, none, ints};
+    const vs_tensor *want3[] = {sf.small, sf.big, sf.none, sf.ints};
+    rec_sink r;
     for (int threads = 1; threads <= 2; threads++) {
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor big at step 1, chunk 9"));
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(1, names2, want2, threads,
+                       "tensor big at step 1, chunk 9", &r);
         assert_true(r.ended[0] && r.ended[1]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-        rec_init(&r, want3, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 1, names3, 4, &sk), VS_ECORRUPT);
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(1, names3, want3, threads, "tensor big at step 1",
+                       &r);
         assert_true(r.ended[0]);
         assert_false(r.ended[1] || r.ended[2] || r.ended[3]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
-    /* damage met while reading a chunk (its row's sizes, at step 2: ints'
-     * only chunk is 4 bytes short) rather than decoding it: the tensors
-     * before it still end, in order, and the error names it */
-    db = raw_open(g_path);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "UPDATE chunks SET raw_bytes = raw_bytes - 8 WHERE id = "
-                     "(SELECT tc.chunk_id FROM tensor_chunks tc JOIN tensors "
-                     "t ON t.id = tc.tensor_id WHERE t.step = 2 AND t.name = "
-                     "'ints')",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_changes(db), 1);
-    /* and the tensor of no bytes at step 2 claims a CRC */
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE tensors SET crc32 = 5 WHERE step = 2 "
-                                  "AND name = 'none'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    OK(vs_ckpt_open(g_path, &f));
+/* Damage met while reading a chunk's row (ints' only chunk at step 2 is
+ * 8 bytes short) rather than decoding it, and a tensor of no bytes that
+ * claims a CRC: the tensors before still end, in order, and the error
+ * names the damaged one. */
+static void test_store__stream_stops_at_a_damaged_chunk_row(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    raw_exec(g_path, "UPDATE chunks SET raw_bytes = raw_bytes - 8 WHERE id "
+                     "= (SELECT tc.chunk_id FROM tensor_chunks tc JOIN "
+                     "tensors t ON t.id = tc.tensor_id WHERE t.step = 2 AND "
+                     "t.name = 'ints')");
+    raw_exec(g_path, "UPDATE tensors SET crc32 = 5 WHERE step = 2 AND name "
+                     "= 'none'");
     const char *names4[] = {"small", "big", "ints", "none"};
-    const vs_tensor *want4[] = {small, big2, ints, none};
+    const vs_tensor *want4[] = {sf.small, sf.big2, sf.ints, sf.none};
     const char *names5[] = {"small", "big", "none", "ints"};
-    const vs_tensor *want5[] = {small, big2, none, ints};
+    const vs_tensor *want5[] = {sf.small, sf.big2, sf.none, sf.ints};
+    rec_sink r;
     for (int threads = 1; threads <= 2; threads++) {
-        rec_init(&r, want4, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 2, names4, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor ints at step 2"));
+        stream_corrupt(2, names4, want4, threads, "tensor ints at step 2",
+                       &r);
         assert_non_null(strstr(vs_errmsg(), "sizes do not add up"));
-        assert_int_equal(r.n_bad, 0);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-        rec_init(&r, want5, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 2, names5, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor none at step 2"));
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(2, names5, want5, threads, "tensor none at step 2",
+                       &r);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.begun[2] || r.ended[2] || r.begun[3]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
-    vs_tensor_free(big);
-    vs_tensor_free(big2);
-    vs_tensor_free(small);
-    vs_tensor_free(none);
-    vs_tensor_free(ints);
+    stream_file_free(&sf);
 }
 
 /* A trailing ":0" names a variable's value and is dropped (TF's
@@ -2570,7 +2623,12 @@ int main(void)
         T(test_store__restore_progress_cannot_meddle),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
-        T(test_store__stream_to_sink),
+        T(test_store__stream_gives_each_tensor_once_in_order),
+        T(test_store__stream_callback_may_call_the_library),
+        T(test_store__stream_stops_at_a_failing_callback),
+        T(test_store__stream_argument_checks),
+        T(test_store__stream_stops_at_a_damaged_chunk),
+        T(test_store__stream_stops_at_a_damaged_chunk_row),
         T(test_store__key_ending_in_colon_zero),
         T(test_store__failed_bind_is_an_error),
         T(test_store__n_vars_overflow),
