@@ -1084,102 +1084,106 @@ static void set_meta_journal(const char *sql)
     sqlite3_close(db);
 }
 
+/* The tensors of the solo-save tests: t (3 MiB: progress calls
+ * mid-save) and small (40 bytes); options with the probe as progress. */
+typedef struct {
+    vs_tensor *t, *small;
+    vs_save_opts o;
+    solo_probe p;
+} solo_case;
+
+static void solo_case_make(solo_case *c)
+{
+    int64_t sh[] = {3 * 262144}, small[] = {10};
+    c->t = mk(VS_FLOAT32, 1, sh);
+    c->small = mk(VS_FLOAT32, 1, small);
+    fill_weights(c->t);
+    fill_weights(c->small);
+    memset(&c->o, 0, sizeof c->o);
+    c->o.threads = 1;
+    c->o.progress = solo_probe_cb;
+    c->o.progress_ctx = &c->p;
+}
+
+/* Saves c->t (or c->small) as step with the probe reset first. */
+static void solo_save(solo_case *c, int64_t step, int small)
+{
+    const char *nm = "w";
+    const vs_tensor *tt = small ? c->small : c->t;
+    memset(&c->p, 0, sizeof c->p);
+    OK(vs_save_tensors(g_path, step, &nm, &tt, 1, small ? NULL : &c->o));
+}
+
+static void solo_case_free(solo_case *c)
+{
+    vs_tensor_free(c->t);
+    vs_tensor_free(c->small);
+}
+
 /* A large save into a WAL file nobody else has open runs solo (rollback-
  * journal mode under an exclusive lock: its pages are written once):
- * readers wait meanwhile, and the file is WAL again when it returns. An
- * open reader, or readers_never_wait, keeps it an ordinary WAL save. The
- * declared mode (meta 'journal') brings the header back after a crash
- * left it in rollback mode, also in files older than that row. */
-static void test_store__large_saves_run_solo(void **st)
+ * readers wait meanwhile, a reader arriving mid-save reads the new
+ * checkpoint whole, and the file is WAL again, with no side file, when it
+ * returns. */
+static void test_store__large_save_alone_runs_solo(void **st)
 {
     (void)st;
-    char side[700];
-    int64_t sh[] = {3 * 262144}; /* 3 MiB: progress calls mid-save */
-    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
-    fill_weights(t);
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
+    memset(&c.p, 0, sizeof c.p);
+    c.p.start_reader = 1;
     const char *nm = "w";
-    const vs_tensor *tt = t;
-    vs_save_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    o.progress = solo_probe_cb;
-    solo_probe p;
-
-    /* Alone: solo. */
-    memset(&p, 0, sizeof p);
-    o.progress_ctx = &p;
-    OK(vs_save_tensors(g_path, 1, &nm, &tt, 1, &o));
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_locked, p.mid_calls);
-    /* Again, with a varstore reader arriving mid-save: it waits, then
-     * reads the new checkpoint whole. */
-    memset(&p, 0, sizeof p);
-    p.start_reader = 1;
-    OK(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o));
-    assert_int_equal(p.reader_started, 1);
-    assert_int_equal(pthread_join(p.reader, NULL), 0);
-    OK(p.reader_rc);
-    assert_int_equal(p.reader_step, 2);
-    assert_tensor_equal(p.reader_got, t);
-    vs_tensor_free(p.reader_got);
-    assert_int_equal(p.mid_locked, p.mid_calls);
+    const vs_tensor *tt = c.t;
+    OK(vs_save_tensors(g_path, 2, &nm, &tt, 1, &c.o));
+    assert_int_equal(c.p.reader_started, 1);
+    assert_int_equal(pthread_join(c.p.reader, NULL), 0);
+    OK(c.p.reader_rc);
+    assert_int_equal(c.p.reader_step, 2);
+    assert_tensor_equal(c.p.reader_got, c.t);
+    vs_tensor_free(c.p.reader_got);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
     assert_sqlite_journal("wal");
     vs_journal jm = VS_JOURNAL_ROLLBACK;
     OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_WAL);
+    static const char *const suffix[] = {"-journal", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
-        static const char *const suffix[] = {"-journal", "-wal", "-shm"};
+        char side[700];
         snprintf(side, sizeof side, "%s%s", g_path, suffix[i]);
         assert_false(exists(side));
     }
+    solo_case_free(&c);
+}
 
-    /* readers_never_wait: an ordinary WAL save, readers see step 2. */
-    memset(&p, 0, sizeof p);
-    o.readers_never_wait = 1;
-    OK(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o));
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_read, p.mid_calls);
-    o.readers_never_wait = 0;
-
-    /* Another connection open: the save does not wait for it, stays WAL. */
+/* With readers_never_wait, or another connection open (the save does not
+ * wait for it), a large save stays an ordinary WAL save: readers read
+ * during it. */
+static void test_store__large_save_stays_wal_for_readers(void **st)
+{
+    (void)st;
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    c.o.readers_never_wait = 1;
+    solo_save(&c, 2, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_read, c.p.mid_calls);
+    c.o.readers_never_wait = 0;
     vs_ckpt *ck = NULL;
     OK(vs_ckpt_open(g_path, &ck));
-    memset(&p, 0, sizeof p);
-    OK(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o));
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_read, p.mid_calls);
+    solo_save(&c, 3, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_read, c.p.mid_calls);
     vs_ckpt_close(ck);
     assert_sqlite_journal("wal");
+    solo_case_free(&c);
+}
 
-    /* After a crash in a solo save (header left in rollback mode), a
-     * reader never writes the file, not even to put WAL back: the header
-     * stays as it is until the next writer. */
-    set_meta_journal("PRAGMA journal_mode=DELETE");
-    OK(vs_ckpt_open(g_path, &ck));
-    vs_ckpt_close(ck);
-    assert_sqlite_journal("delete");
-
-    /* A crash between a solo save's commit and its switch back leaves the
-     * header in rollback mode: the file still declares WAL, and the next
-     * writer (even a small save) puts it back. */
-    set_meta_journal("PRAGMA journal_mode=DELETE");
-    assert_sqlite_journal("delete");
-    OK(vs_get_journal_mode(g_path, &jm));
-    assert_int_equal(jm, VS_JOURNAL_WAL);
-    int64_t small[] = {10};
-    vs_tensor *s = mk(VS_FLOAT32, 1, small);
-    const vs_tensor *ss = s;
-    OK(vs_save_tensors(g_path, 4, &nm, &ss, 1, NULL));
-    assert_sqlite_journal("wal");
-
-    /* A file from before the row: its header rules; a solo save adds the
-     * row. */
-    set_meta_journal("DELETE FROM meta WHERE key='journal'");
-    memset(&p, 0, sizeof p);
-    OK(vs_save_tensors(g_path, 5, &nm, &tt, 1, &o));
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_locked, p.mid_calls);
-    assert_sqlite_journal("wal");
+static void assert_meta_journal(const char *want)
+{
     sqlite3 *db = raw_open(g_path);
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -1188,32 +1192,55 @@ static void test_store__large_saves_run_solo(void **st)
                                         -1, &q, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
     sqlite3_finalize(q);
     sqlite3_close(db);
+}
 
-    /* A rollback-journal file stays one: no switching, it never was WAL. */
-    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
-    memset(&p, 0, sizeof p);
-    OK(vs_save_tensors(g_path, 6, &nm, &tt, 1, &o));
+/* The declared mode (meta 'journal') is what writers keep: a crash that
+ * left the header in rollback mode is undone by the next writer (readers
+ * never write the file), also in files older than that row; a
+ * rollback-journal file stays one, even after a WAL header was put there
+ * from outside. Every step keeps its values throughout. */
+static void test_store__declared_journal_mode_comes_back(void **st)
+{
+    (void)st;
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    set_meta_journal("PRAGMA journal_mode=DELETE");
+    vs_ckpt *ck = NULL;
+    OK(vs_ckpt_open(g_path, &ck));
+    vs_ckpt_close(ck);
     assert_sqlite_journal("delete");
-    /* ... and a WAL header put there from outside goes back to DELETE. */
+    vs_journal jm = VS_JOURNAL_ROLLBACK;
+    OK(vs_get_journal_mode(g_path, &jm));
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    solo_save(&c, 2, 1); /* even a small save */
+    assert_sqlite_journal("wal");
+    /* A file from before the row: its header rules; a solo save adds it. */
+    set_meta_journal("DELETE FROM meta WHERE key='journal'");
+    solo_save(&c, 3, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
+    assert_sqlite_journal("wal");
+    assert_meta_journal("wal");
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    solo_save(&c, 4, 0);
+    assert_sqlite_journal("delete");
     set_meta_journal("PRAGMA journal_mode=WAL");
     OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
-    OK(vs_save_tensors(g_path, 7, &nm, &ss, 1, NULL));
+    solo_save(&c, 5, 1);
     assert_sqlite_journal("delete");
-
-    /* Every step holds its values. */
-    for (int64_t step = 1; step <= 7; step++) {
+    for (int64_t step = 1; step <= 5; step++) {
         vs_tensor *got = NULL;
         OK(vs_load_variable(g_path, step, "w", &got));
-        assert_tensor_equal(got, step == 4 || step == 7 ? s : t);
+        assert_tensor_equal(got, step == 2 || step == 5 ? c.small : c.t);
         vs_tensor_free(got);
     }
     OK(vs_verify(g_path, NULL));
-    vs_tensor_free(s);
-    vs_tensor_free(t);
+    solo_case_free(&c);
 }
 
 static void test_store__subset_rename_and_prefix(void **st)
@@ -2610,7 +2637,9 @@ int main(void)
         T(test_store__restore_errors_keep_old_values),
         T(test_store__restore_in_place_and_through_scratch),
         T(test_store__journal_modes),
-        T(test_store__large_saves_run_solo),
+        T(test_store__large_save_alone_runs_solo),
+        T(test_store__large_save_stays_wal_for_readers),
+        T(test_store__declared_journal_mode_comes_back),
         T(test_store__subset_rename_and_prefix),
         T(test_store__init_from_checkpoint_tf_rules),
         T(test_store__init_from_checkpoint_root),
