@@ -945,7 +945,8 @@ static void assert_sqlite_journal(const char *want)
 
 /* The journal mode is a setting of the file: new files are WAL; a
  * rollback-journal file saves and restores the same bytes, stays one file
- * at rest, keeps its mode across saves, and switches back. */
+ * at rest and keeps its mode across saves, also after a mode that gives
+ * up crash safety was set from outside. */
 static void test_store__journal_modes(void **st)
 {
     (void)st;
@@ -1001,8 +1002,24 @@ static void test_store__journal_modes(void **st)
     sqlite3_close(db);
     OK(vs_save(g, g_path, 5));
     assert_sqlite_journal("delete");
+    OK(vs_restore(h, g_path, 5));
+    for (int i = 0; i < 4; i++)
+        assert_tensor_equal(val(w[i]), val(v[i]));
+    vs_graph_close(h);
+    vs_graph_close(g);
+}
 
-    /* Back to WAL, with an open read handle refusing the change first. */
+/* Switching the journal mode needs the file to itself: an open read
+ * handle makes it VS_EBUSY either way; a missing file is created in the
+ * mode asked for. */
+static void test_store__journal_mode_switch_needs_the_file_alone(void **st)
+{
+    (void)st;
+    vs_var *v[4], *w[4];
+    vs_graph *g = model(2, v), *h = model_uninit(2, w);
+    vs_journal jm = VS_JOURNAL_WAL;
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    OK(vs_save(g, g_path, 5));
     vs_ckpt *ck = NULL;
     OK(vs_ckpt_open(g_path, &ck));
     assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_EBUSY);
@@ -1020,7 +1037,6 @@ static void test_store__journal_modes(void **st)
     for (int i = 0; i < 4; i++)
         assert_tensor_equal(val(w[i]), val(v[i]));
     vs_graph_close(h);
-
     /* A missing file is created in the mode asked for. */
     remove_db(g_path);
     OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
@@ -2007,7 +2023,25 @@ static void test_store__read_handle_snapshot(void **state)
     vs_tensor_free(got);
     vs_ckpt_close(f);
 
-    /* many at once: the same bytes; one missing name fails them all */
+    f = (vs_ckpt *)1;
+    assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
+    assert_null(f);
+    assert_int_equal(vs_ckpt_load(NULL, 1, "layer/w", &got), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint handle is NULL");
+    vs_ckpt_close(NULL);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
+/* vs_ckpt_load_many gives the same bytes as single loads; one missing
+ * name fails them all and leaves every output NULL. */
+static void test_store__read_handle_loads_many(void **state)
+{
+    (void)state;
+    const int64_t shape[] = {3, 5};
+    vs_tensor *b = mk(VS_FLOAT32, 2, shape);
+    fill_weights(b);
+    vs_ckpt *f = NULL;
     {
         const int64_t s3[] = {1000000};
         vs_tensor *big = mk(VS_FLOAT32, 1, s3);
@@ -2034,14 +2068,6 @@ static void test_store__read_handle_snapshot(void **state)
         vs_ckpt_close(f);
         vs_tensor_free(big);
     }
-
-    f = (vs_ckpt *)1;
-    assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
-    assert_null(f);
-    assert_int_equal(vs_ckpt_load(NULL, 1, "layer/w", &got), VS_EINVAL);
-    assert_string_equal(vs_errmsg(), "checkpoint handle is NULL");
-    vs_ckpt_close(NULL);
-    vs_tensor_free(a);
     vs_tensor_free(b);
 }
 
@@ -2637,6 +2663,7 @@ int main(void)
         T(test_store__restore_errors_keep_old_values),
         T(test_store__restore_in_place_and_through_scratch),
         T(test_store__journal_modes),
+        T(test_store__journal_mode_switch_needs_the_file_alone),
         T(test_store__large_save_alone_runs_solo),
         T(test_store__large_save_stays_wal_for_readers),
         T(test_store__declared_journal_mode_comes_back),
@@ -2652,6 +2679,7 @@ int main(void)
         T(test_store__restore_progress_cannot_meddle),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
+        T(test_store__read_handle_loads_many),
         T(test_store__stream_gives_each_tensor_once_in_order),
         T(test_store__stream_callback_may_call_the_library),
         T(test_store__stream_stops_at_a_failing_callback),
