@@ -142,6 +142,14 @@ int vs__store_close_read(sqlite3 *db, const char *path, int rc);
 /* Commits (when rc is VS_OK; else rolls back) and closes db; returns rc
  * or the commit's failure. */
 int vs__store_commit_close(sqlite3 *db, const char *path, int rc);
+/* Opens path (VS_OPEN_WRITE or VS_OPEN_CREATE) and begins a write
+ * transaction with the default busy timeout (*db NULL on failure). */
+int vs__store_open_write(const char *path, int mode, sqlite3 **db);
+/* Steps st, which must complete (SQLITE_DONE), and finalizes it; b is the
+ * result of its binds (st is not stepped unless SQLITE_OK). Errors read
+ * "cannot update checkpoint file <path>: ...". */
+int vs__store_step_done(sqlite3 *db, sqlite3_stmt *st, int b,
+                        const char *path);
 /* Opens path for reading and begins a read transaction (*db NULL on
  * failure). */
 int vs__store_open_read(const char *path, sqlite3 **db);

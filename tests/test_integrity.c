@@ -93,13 +93,7 @@ static int restore_one(const char *name, vs_dtype dt, int ndim,
 {
     vs_graph *g = NULL;
     OK(vs_graph_open(&g));
-    vs_var_opts o;
-    memset(&o, 0, sizeof o);
-    o.shape = shape;
-    o.ndim = ndim;
-    o.dtype = dt;
-    vs_var *v = NULL;
-    OK(vs_get_variable(g, name, &o, &v));
+    (void)getvar(g, name, dt, ndim, shape);
     int rc = vs_restore(g, g_path, 1);
     vs_graph_close(g);
     return rc;

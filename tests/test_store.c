@@ -679,19 +679,6 @@ static void test_store__rename_prefix(void **st)
 
 /* ---- graph save / restore ----------------------------------------------- */
 
-static vs_var *getvar(vs_graph *g, const char *name, vs_dtype dt, int ndim,
-                      const int64_t *shape)
-{
-    vs_var_opts o;
-    memset(&o, 0, sizeof o);
-    o.shape = shape;
-    o.ndim = ndim;
-    o.dtype = dt;
-    vs_var *v = NULL;
-    OK(vs_get_variable(g, name, &o, &v));
-    return v;
-}
-
 static vs_tensor *val(vs_var *v)
 {
     vs_tensor *t = NULL;

@@ -79,14 +79,9 @@ int vs_delete_checkpoint(const char *path, int64_t step)
         return vs__fail(VS_EINVAL, "invalid checkpoint step %lld",
                         (long long)step);
     sqlite3 *db = NULL;
-    int rc = vs__store_open(path, VS_OPEN_WRITE, 0, &db);
+    int rc = vs__store_open_write(path, VS_OPEN_WRITE, &db);
     if (rc != VS_OK)
         return rc;
-    rc = vs__store_begin_write(db, path, VS_BUSY_DEFAULT_MS);
-    if (rc != VS_OK) {
-        vs__store_close(db);
-        return rc;
-    }
     int64_t s;
     rc = vs__store_resolve_step(db, path, step, &s);
     if (rc == VS_OK)
@@ -102,14 +97,9 @@ int vs_prune(const char *path, int keep)
         return vs__fail(VS_EINVAL, "keep must be >= 1, got %d", keep);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = vs__store_open(path, VS_OPEN_WRITE, 0, &db);
+    int rc = vs__store_open_write(path, VS_OPEN_WRITE, &db);
     if (rc != VS_OK)
         return rc;
-    rc = vs__store_begin_write(db, path, VS_BUSY_DEFAULT_MS);
-    if (rc != VS_OK) {
-        vs__store_close(db);
-        return rc;
-    }
     int64_t *steps = NULL;
     size_t n = 0, cap = 0;
     rc = vs__store_prepare(db,
@@ -156,14 +146,9 @@ int vs_set_retention(const char *path, int max_to_keep,
                         "keep_checkpoint_every_n_hours must be >= 0");
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int rc = vs__store_open(path, VS_OPEN_CREATE, 0, &db);
+    int rc = vs__store_open_write(path, VS_OPEN_CREATE, &db);
     if (rc != VS_OK)
         return rc;
-    rc = vs__store_begin_write(db, path, VS_BUSY_DEFAULT_MS);
-    if (rc != VS_OK) {
-        vs__store_close(db);
-        return rc;
-    }
     rc = vs__store_prepare(db,
                            "INSERT OR REPLACE INTO meta(key, value) VALUES "
                            "('max_to_keep', ?1), "

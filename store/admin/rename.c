@@ -191,14 +191,9 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
     r.old_prefix = old_prefix;
     r.new_prefix = new_prefix;
     r.olen = strlen(old_prefix);
-    int rc = vs__store_open(path, VS_OPEN_WRITE, 0, &r.db);
+    int rc = vs__store_open_write(path, VS_OPEN_WRITE, &r.db);
     if (rc != VS_OK)
         return rc;
-    rc = vs__store_begin_write(r.db, path, VS_BUSY_DEFAULT_MS);
-    if (rc != VS_OK) {
-        vs__store_close(r.db);
-        return rc;
-    }
     int64_t s;
     if (step != VS_ALL_STEPS)
         rc = vs__store_resolve_step(r.db, path, step, &s);

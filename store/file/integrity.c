@@ -130,13 +130,7 @@ int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step)
         b = sqlite3_bind_int64(st, 2, n);
     if (b == SQLITE_OK)
         b = sqlite3_bind_int64(st, 3, step);
-    if (b != SQLITE_OK)
-        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
-    else if (sqlite3_step(st) != SQLITE_DONE)
-        rc = vs__store_sqlfail(db, sqlite3_errcode(db),
-                               "cannot update checkpoint file", path);
-    sqlite3_finalize(st);
-    return rc;
+    return vs__store_step_done(db, st, b, path);
 }
 
 int vs__store_check_sql_objects(sqlite3 *db, const char *path)

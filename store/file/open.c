@@ -212,6 +212,19 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
     return VS_OK;
 }
 
+int vs__store_open_write(const char *path, int mode, sqlite3 **db)
+{
+    int rc = vs__store_open(path, mode, 0, db);
+    if (rc != VS_OK)
+        return rc;
+    rc = vs__store_begin_write(*db, path, VS_BUSY_DEFAULT_MS);
+    if (rc != VS_OK) {
+        vs__store_close(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
 int vs__store_open_read(const char *path, sqlite3 **db)
 {
     int rc = vs__store_open(path, VS_OPEN_READ, 0, db);

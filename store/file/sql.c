@@ -170,6 +170,22 @@ int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
                     (long long)step);
 }
 
+int vs__store_step_done(sqlite3 *db, sqlite3_stmt *st, int b,
+                        const char *path)
+{
+    int rc = VS_OK;
+    if (b != SQLITE_OK) {
+        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
+    } else {
+        int s = sqlite3_step(st);
+        if (s != SQLITE_DONE)
+            rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
+                                   path);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int exec_step(sqlite3 *db, const char *sql, int64_t step,
                      const char *path)
 {
@@ -177,17 +193,7 @@ static int exec_step(sqlite3 *db, const char *sql, int64_t step,
     int rc = vs__store_prepare(db, sql, &st, path);
     if (rc != VS_OK)
         return rc;
-    int b = sqlite3_bind_int64(st, 1, step);
-    if (b != SQLITE_OK) {
-        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
-        sqlite3_finalize(st);
-        return rc;
-    }
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-        return vs__store_sqlfail(db, s, "cannot update checkpoint file", path);
-    return VS_OK;
+    return vs__store_step_done(db, st, sqlite3_bind_int64(st, 1, step), path);
 }
 
 int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step)

@@ -289,35 +289,29 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
 
 static int prepare_statements(vs__save_ctx *c)
 {
-    sqlite3 *db = c->db;
-    const char *path = c->path;
-    int rc = vs__store_prepare(db,
-                               "SELECT id, codec, elem_size, data FROM chunks "
-                               "WHERE hash=?1 AND raw_bytes=?2 AND crc32=?3",
-                               &c->find, path);
-    if (rc == VS_OK)
-        rc = vs__store_prepare(db,
-                               "SELECT id, codec, elem_size, data, crc32 FROM "
-                               "chunks WHERE hash=?1 AND raw_bytes=?2 AND "
-                               "elem_size=?3 LIMIT 1",
-                               &c->cand_q, path);
-    if (rc == VS_OK)
-        rc = vs__store_prepare(db,
-                               "INSERT INTO chunks(hash, crc32, raw_bytes, "
-                               "elem_size, codec, stored_bytes, data) VALUES "
-                               "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                               &c->ins_chunk, path);
-    if (rc == VS_OK)
-        rc = vs__store_prepare(db,
-                               "INSERT INTO tensor_chunks(tensor_id, seq, "
-                               "chunk_id) VALUES (?1, ?2, ?3)",
-                               &c->ins_tc, path);
-    if (rc == VS_OK)
-        rc = vs__store_prepare(db,
-                               "UPDATE tensors SET codec=?1, stored_bytes=?2,"
-                               " crc32=?3, min=?4, max=?5, mean=?6, std=?7, "
-                               "n_nan=?8, n_inf=?9 WHERE id=?10",
-                               &c->upd_tensor, path);
+    const struct {
+        const char *sql;
+        sqlite3_stmt **st;
+    } stmts[] = {
+        {"SELECT id, codec, elem_size, data FROM chunks WHERE hash=?1 AND "
+         "raw_bytes=?2 AND crc32=?3",
+         &c->find},
+        {"SELECT id, codec, elem_size, data, crc32 FROM chunks WHERE "
+         "hash=?1 AND raw_bytes=?2 AND elem_size=?3 LIMIT 1",
+         &c->cand_q},
+        {"INSERT INTO chunks(hash, crc32, raw_bytes, elem_size, codec, "
+         "stored_bytes, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         &c->ins_chunk},
+        {"INSERT INTO tensor_chunks(tensor_id, seq, chunk_id) VALUES "
+         "(?1, ?2, ?3)",
+         &c->ins_tc},
+        {"UPDATE tensors SET codec=?1, stored_bytes=?2, crc32=?3, min=?4, "
+         "max=?5, mean=?6, std=?7, n_nan=?8, n_inf=?9 WHERE id=?10",
+         &c->upd_tensor},
+    };
+    int rc = VS_OK;
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts && rc == VS_OK; i++)
+        rc = vs__store_prepare(c->db, stmts[i].sql, stmts[i].st, c->path);
     return rc;
 }
 

@@ -46,16 +46,7 @@ static int write_meta_num(sqlite3 *db, const char *path, const char *key,
         b = v == floor(v) && fabs(v) < 9e15
                 ? sqlite3_bind_int64(st, 2, (int64_t)v)
                 : sqlite3_bind_double(st, 2, v);
-    if (b != SQLITE_OK) {
-        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
-        sqlite3_finalize(st);
-        return rc;
-    }
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-        return vs__store_sqlfail(db, s, "cannot update checkpoint file", path);
-    return VS_OK;
+    return vs__store_step_done(db, st, b, path);
 }
 
 /* The checkpoints not kept for good, oldest save first. */
@@ -142,17 +133,7 @@ static int keep_for_good(sqlite3 *db, const char *path, int64_t step)
                                &u, path);
     if (rc != VS_OK)
         return rc;
-    int b = sqlite3_bind_int64(u, 1, step);
-    if (b != SQLITE_OK) {
-        rc = vs__store_bindfail(u, b, "cannot update checkpoint file", path);
-    } else {
-        int s = sqlite3_step(u);
-        if (s != SQLITE_DONE)
-            rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
-                                   path);
-    }
-    sqlite3_finalize(u);
-    return rc;
+    return vs__store_step_done(db, u, sqlite3_bind_int64(u, 1, step), path);
 }
 
 /* Keeps or deletes every candidate beyond the newest max_to_keep. */

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,20 @@ static inline void save1(const char *path, int64_t step,
     const char *names[1] = {name};
     const vs_tensor *ts[1] = {t};
     OK(vs_save_tensors(path, step, names, ts, 1, o));
+}
+
+/* vs_get_variable with a dtype and shape (no initializer). */
+static inline vs_var *getvar(vs_graph *g, const char *name, vs_dtype dt,
+                             int ndim, const int64_t *shape)
+{
+    vs_var_opts o;
+    memset(&o, 0, sizeof o);
+    o.shape = shape;
+    o.ndim = ndim;
+    o.dtype = dt;
+    vs_var *v = NULL;
+    OK(vs_get_variable(g, name, &o, &v));
+    return v;
 }
 
 /* A plain SQLite connection to p (read-write). */
