@@ -74,17 +74,8 @@ int vs__store_declare_journal(sqlite3 *db, const char *path, const char *mode)
                                &st, path);
     if (rc != VS_OK)
         return rc;
-    int b = sqlite3_bind_text(st, 1, mode, -1, SQLITE_STATIC);
-    if (b != SQLITE_OK) {
-        rc = vs__store_bindfail(st, b, "cannot update checkpoint file", path);
-    } else {
-        int s = sqlite3_step(st);
-        if (s != SQLITE_DONE)
-            rc = vs__store_sqlfail(db, s, "cannot update checkpoint file",
-                                   path);
-    }
-    sqlite3_finalize(st);
-    return rc;
+    return vs__store_step_done(
+        db, st, sqlite3_bind_text(st, 1, mode, -1, SQLITE_STATIC), path);
 }
 
 /* Tries to move the file into mode `want` ("wal" or "delete") without
