@@ -257,10 +257,21 @@ static void test_integrity__version_1_file_reads_and_upgrades(void **st)
     assert_fixture_kernel(2);
     OK(vs_verify(g_path, NULL));
     assert_int_equal(user_version(), 1); /* readers never write */
-    /* The first save upgrades it; the old steps are sealed as they are. */
+    /* The first save upgrades it; the old steps are sealed as they are.
+     * With another connection open the save's log stays: its first file
+     * id is only in the log, and the file still reads through it. */
+    sqlite3 *keep = raw_open(g_path);
+    assert_int_equal(q_int(keep, "SELECT count(*) FROM meta"), 4);
     vs_tensor *t = ramp(5, 7.0f);
     save1(g_path, 3, "dense/bias", t, NULL);
     vs_tensor_free(t);
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", g_path);
+    assert_true(exists(wal));
+    OK(vs_list_checkpoints(g_path, &infos, &n));
+    assert_int_equal(n, 3);
+    vs_free(infos);
+    assert_int_equal(sqlite3_close(keep), SQLITE_OK);
     assert_int_equal(user_version(), 2);
     OK(vs_verify(g_path, NULL));
     assert_fixture_kernel(1);

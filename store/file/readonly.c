@@ -1,11 +1,12 @@
 /* varstore: how readers open a checkpoint file without ever writing it,
  * and the check that a write-ahead log beside the file belongs to it. */
-#define _GNU_SOURCE /* O_CLOEXEC */
+#define _GNU_SOURCE /* O_CLOEXEC, nanosleep */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -158,6 +159,36 @@ static int foreign_wal(const char *path, const char *why)
                     path, path, why);
 }
 
+/* Compares the file id in the main file (read with immutable=1, which
+ * ignores the log) with the one db sees through the log: *differ is 1
+ * when they differ (or db cannot read the file through the log), 0 when
+ * they agree or cannot be compared. A failure to read is an error. */
+static int ids_differ(sqlite3 *db, const char *path, int *differ)
+{
+    *differ = 0;
+    sqlite3 *main_db = NULL;
+    char mine[64], seen[64];
+    int s = open_uri(path, "immutable=1", &main_db);
+    if (s == SQLITE_OK)
+        s = read_file_id(main_db, mine);
+    (void)sqlite3_close(main_db); /* read-only */
+    /* The file's own view unreadable (SQLite reports that), or a file
+     * whose main part has no id yet (made before ids, its first id still
+     * in the log): nothing to compare. */
+    if (s != SQLITE_OK || mine[0] == '\0')
+        return VS_OK;
+    s = read_file_id(db, seen);
+    if ((s & 0xff) == SQLITE_CORRUPT || (s & 0xff) == SQLITE_NOTADB ||
+        (s & 0xff) == SQLITE_ERROR) {
+        *differ = 1;
+        return VS_OK;
+    }
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    *differ = strcmp(mine, seen) != 0;
+    return VS_OK;
+}
+
 int vs__store_check_wal_owner(sqlite3 *db, const char *path,
                               uint32_t page_size)
 {
@@ -167,21 +198,17 @@ int vs__store_check_wal_owner(sqlite3 *db, const char *path,
     uint32_t wps = wal_page_size(path);
     if (wps != 0 && wps != page_size)
         return foreign_wal(path, "its page size differs");
-    sqlite3 *main_db = NULL;
-    char mine[64], seen[64];
-    int s = open_uri(path, "immutable=1", &main_db);
-    if (s == SQLITE_OK)
-        s = read_file_id(main_db, mine);
-    (void)sqlite3_close(main_db); /* read-only */
-    if (s != SQLITE_OK)
-        return VS_OK; /* the file's own view is unreadable: SQLite decides */
-    s = read_file_id(db, seen);
-    if ((s & 0xff) == SQLITE_CORRUPT || (s & 0xff) == SQLITE_NOTADB ||
-        ((s & 0xff) == SQLITE_ERROR && mine[0] != '\0'))
-        return foreign_wal(path, "the file does not read through it");
-    if (s != SQLITE_OK)
-        return vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-    if (strcmp(mine, seen) != 0)
-        return foreign_wal(path, "it names another file id");
-    return VS_OK;
+    /* A writer checkpointing meanwhile rewrites the main file's pages
+     * under the lock-free immutable read: a mismatch counts only when it
+     * is seen again. */
+    for (int attempt = 0;; attempt++) {
+        int differ = 0;
+        int rc = ids_differ(db, path, &differ);
+        if (rc != VS_OK || !differ)
+            return rc;
+        if (attempt == 2)
+            return foreign_wal(path, "it does not hold this file's id");
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL); /* EINTR: just an earlier retry */
+    }
 }
