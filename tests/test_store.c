@@ -2172,6 +2172,9 @@ static void rec_sink_of(rec_sink *r, vs_stream_sink *sk, int threads)
  * changed (no chunk shared with step 1) and stored raw. */
 typedef struct {
     vs_tensor *big, *big2, *small, *none, *ints;
+    vs_ckpt *f;                /* open on the file */
+    const char *names[4];      /* an order of our own: small, none, big:0, */
+    const vs_tensor *want[4];  /* ints, and their step-1 tensors */
 } stream_file;
 
 static const int64_t s_big[] = {300000};
@@ -2205,10 +2208,16 @@ static void stream_file_make(stream_file *sf)
                                "AND t.name = 'big' AND c.codec = 0"),
                      19); /* all stored raw */
     sqlite3_close(db);
+    static const char *const order[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want[] = {sf->small, sf->none, sf->big, sf->ints};
+    memcpy(sf->names, order, sizeof sf->names);
+    memcpy(sf->want, want, sizeof sf->want);
+    OK(vs_ckpt_open(g_path, &sf->f));
 }
 
 static void stream_file_free(stream_file *sf)
 {
+    vs_ckpt_close(sf->f);
     vs_tensor_free(sf->big);
     vs_tensor_free(sf->big2);
     vs_tensor_free(sf->small);
@@ -2225,20 +2234,15 @@ static void test_store__stream_gives_each_tensor_once_in_order(void **state)
     (void)state;
     stream_file sf;
     stream_file_make(&sf);
-    vs_ckpt *f = NULL;
     vs_stream_sink sk;
     rec_sink r;
-    OK(vs_ckpt_open(g_path, &f));
-    /* an order of our own: index i is names2[i] */
-    const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want1[] = {sf.small, sf.none, sf.big, sf.ints};
     const vs_tensor *want2[] = {sf.small, sf.none, sf.big2, sf.ints};
     for (int64_t step = 1; step <= 2; step++) {
         for (int threads = 1; threads <= 3; threads++) {
-            const vs_tensor *const *want = step == 1 ? want1 : want2;
+            const vs_tensor *const *want = step == 1 ? sf.want : want2;
             rec_init(&r, want, 4);
             rec_sink_of(&r, &sk, threads);
-            OK(vs_ckpt_stream(f, step, names2, 4, &sk));
+            OK(vs_ckpt_stream(sf.f, step, sf.names, 4, &sk));
             assert_int_equal(r.n_bad, 0);
             assert_int_equal(r.n_order, 4);
             for (size_t i = 0; i < 4; i++) {
@@ -2252,7 +2256,6 @@ static void test_store__stream_gives_each_tensor_once_in_order(void **state)
             rec_free(&r);
         }
     }
-    vs_ckpt_close(f);
     stream_file_free(&sf);
 }
 
@@ -2264,26 +2267,21 @@ static void test_store__stream_callback_may_call_the_library(void **state)
     (void)state;
     stream_file sf;
     stream_file_make(&sf);
-    vs_ckpt *f = NULL;
     vs_stream_sink sk;
     rec_sink r;
-    OK(vs_ckpt_open(g_path, &f));
-    const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
     for (int rep = 0; rep < 3; rep++) {
-        rec_init(&r, want, 4);
+        rec_init(&r, sf.want, 4);
         rec_sink_of(&r, &sk, 2);
         r.nested_path = g_path;
         r.nested_name = "small";
         r.nested_want = sf.small;
-        OK(vs_ckpt_stream(f, 1, names2, 4, &sk));
+        OK(vs_ckpt_stream(sf.f, 1, sf.names, 4, &sk));
         assert_int_equal(r.n_bad, 0);
         for (size_t i = 0; i < 4; i++)
             if (r.len[i] > 0)
-                assert_memory_equal(r.buf[i], want[i]->data, r.len[i]);
+                assert_memory_equal(r.buf[i], sf.want[i]->data, r.len[i]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
     stream_file_free(&sf);
 }
 
@@ -2317,11 +2315,10 @@ static void test_store__stream_stops_at_a_failing_callback(void **state)
     (void)state;
     stream_file sf;
     stream_file_make(&sf);
-    vs_ckpt *f = NULL;
+    vs_ckpt *f = sf.f;
     rec_sink r;
-    OK(vs_ckpt_open(g_path, &f));
-    const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
+    const char *const *names2 = sf.names;
+    const vs_tensor *const *want = sf.want;
     for (int threads = 1; threads <= 2; threads++) {
         stream_failing(f, names2, want, threads, 0, 2, VS_EIO,
                        "begin failed on tensor big", &r);
@@ -2344,7 +2341,6 @@ static void test_store__stream_stops_at_a_failing_callback(void **state)
         assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
     stream_file_free(&sf);
 }
 
@@ -2354,14 +2350,12 @@ static void test_store__stream_argument_checks(void **state)
     (void)state;
     stream_file sf;
     stream_file_make(&sf);
-    vs_ckpt *f = NULL;
+    vs_ckpt *f = sf.f;
     vs_stream_sink sk;
     rec_sink r;
-    OK(vs_ckpt_open(g_path, &f));
-    const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want[] = {sf.small, sf.none, sf.big, sf.ints};
+    const char *const *names2 = sf.names;
     const char *bad[] = {"small", "nope"};
-    rec_init(&r, want, 2);
+    rec_init(&r, sf.want, 2);
     rec_sink_of(&r, &sk, 2);
     assert_int_equal(vs_ckpt_stream(f, 1, bad, 2, &sk), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
@@ -2374,7 +2368,6 @@ static void test_store__stream_argument_checks(void **state)
     assert_int_equal(vs_ckpt_stream(NULL, 1, names2, 4, &sk), VS_EINVAL);
     assert_int_equal(vs_ckpt_stream(f, 1, NULL, 4, &sk), VS_EINVAL);
     OK(vs_ckpt_stream(f, 1, names2, 0, &sk));
-    vs_ckpt_close(f);
     stream_file_free(&sf);
 }
 
