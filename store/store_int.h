@@ -47,11 +47,10 @@ static inline void *vs__grow(void *p, size_t n, size_t *cap, size_t size,
 /* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
 #define VS_APP_ID 0x56615374
 /* PRAGMA user_version: the schema version this library writes. */
-#define VS_SCHEMA_VERSION 1
-/* Page size of new files. Measured on the ResNet-18 weights (docs/FORMAT.md
- * §11): 4 KiB pages write 2x and read 4x slower than 64 KiB; 32 KiB pages
- * cost ~5% of save speed against 64 KiB but waste half as much in each
- * blob's last overflow page (file 1.4% smaller). */
+#define VS_SCHEMA_VERSION 2
+/* Page size of new files: large pages make tensor blobs fast to write
+ * and read; 32 KiB wastes half of what 64 KiB does in each blob's last
+ * overflow page (docs/FORMAT.md, "Choices"). */
 #define VS_PAGE_SIZE 32768
 /* Default chunk size (raw bytes) and the largest accepted. */
 #define VS_CHUNK_DEFAULT ((size_t)1 << 20)
@@ -76,6 +75,44 @@ enum { VS_OPEN_READ = 0, VS_OPEN_WRITE = 1, VS_OPEN_CREATE = 2 };
  * names the file. */
 int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out);
 void vs__store_close(sqlite3 *db);
+/* (store/file/) The steps of vs__store_open. vs__store_check_header
+ * checks the first 100 bytes before SQLite sees the file (VS_ENOTFOUND:
+ * missing) and gives its page size (page_size may be NULL);
+ * vs__store_create_file makes a new file atomically; open_plain is
+ * sqlite3_open_v2 on a path that is never read as a URI. */
+int vs__store_check_header(const char *path, uint32_t *page_size);
+int vs__store_create_file(const char *path);
+int vs__store_open_plain(const char *path, sqlite3 **db, int flags);
+/* A connection that never writes the file (SQLite's result): read-only
+ * through SQLite's locks and WAL, or immutable (no locks, no side files)
+ * when nothing can write the file and it has no WAL. */
+int vs__store_open_reader(const char *path, sqlite3 **db);
+/* VS_ECORRUPT when the file's -wal was not written by this file (its page
+ * size, or meta 'file_id' seen through it, differ from the file's own);
+ * db reads the file through its WAL and must be read-only. */
+int vs__store_check_wal_owner(sqlite3 *db, const char *path,
+                              uint32_t page_size);
+/* (store/file/integrity.c) PRAGMA user_version. */
+int vs__store_version(sqlite3 *db, const char *path, int *ver);
+/* tensors.meta_crc: CRC-32 of name, NUL, dtype, NUL, shape (JSON text). */
+uint32_t vs__store_meta_crc(const char *name, const char *dtype,
+                            const char *shape);
+/* checkpoints.tensors_crc: CRC-32 over the step's tensor names in name
+ * order, each followed by its NUL; this adds one name. */
+uint32_t vs__store_names_crc_add(uint32_t crc, const char *name);
+/* VS_ECORRUPT when step's tensor rows do not match its checkpoint row
+ * (count, and from version 2 the names' CRC). */
+int vs__store_check_step(sqlite3 *db, const char *path, int64_t step);
+/* Sets step's tensors_crc and n_tensors from its rows as they are. */
+int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step);
+/* VS_ECORRUPT when the file holds a trigger or a view the schema does not
+ * define. */
+int vs__store_check_sql_objects(sqlite3 *db, const char *path);
+/* Brings an older file to VS_SCHEMA_VERSION (inside a write
+ * transaction); nothing for a current one. */
+int vs__store_upgrade(sqlite3 *db, const char *path);
+/* A write connection's journal mode and synchronous setting. */
+int vs__store_write_durability(sqlite3 *db, const char *path, int busy_ms);
 /* Maps the connection's last SQLite error to a VS code and message:
  * "<what> <path>: <sqlite message>". */
 int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
@@ -98,6 +135,21 @@ int vs__store_bindfail(sqlite3_stmt *st, int b, const char *what,
 /* Ends the read transaction of db (COMMIT; nothing to do outside one).
  * A failure is an error naming path (the transaction is rolled back). */
 int vs__store_end_read(sqlite3 *db, const char *path);
+/* Ends the read transaction and closes db; returns rc, or the failure
+ * to end the transaction when rc was VS_OK (after an error, that failure
+ * cannot change what the caller reports). */
+int vs__store_close_read(sqlite3 *db, const char *path, int rc);
+/* Commits (when rc is VS_OK; else rolls back) and closes db; returns rc
+ * or the commit's failure. */
+int vs__store_commit_close(sqlite3 *db, const char *path, int rc);
+/* Opens path (VS_OPEN_WRITE or VS_OPEN_CREATE) and begins a write
+ * transaction with the default busy timeout (*db NULL on failure). */
+int vs__store_open_write(const char *path, int mode, sqlite3 **db);
+/* Steps st, which must complete (SQLITE_DONE), and finalizes it; b is the
+ * result of its binds (st is not stepped unless SQLITE_OK). Errors read
+ * "cannot update checkpoint file <path>: ...". */
+int vs__store_step_done(sqlite3 *db, sqlite3_stmt *st, int b,
+                        const char *path);
 /* Opens path for reading and begins a read transaction (*db NULL on
  * failure). */
 int vs__store_open_read(const char *path, sqlite3 **db);
@@ -114,14 +166,10 @@ int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
 /* Deletes every chunk no tensor refers to; returns bytes freed in *freed
  * (may be NULL). */
 int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed);
-/* Internal knob for benchmarks and tests: journal mode of new files,
- * "wal" (default) or "delete". */
-void vs__store_set_journal(const char *mode);
 /* Runs a "PRAGMA journal_mode[=...]" and gives its one result, lower
  * case ("wal", "delete", ...). */
 int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
                              char out[16]);
-const char *vs__store_journal(void);
 /* The file's declared journal mode, meta 'journal': "wal" or "delete";
  * "" when the row is missing or unknown (the header's mode rules). */
 int vs__store_declared_journal(sqlite3 *db, const char *path, char out[16]);
@@ -167,17 +215,29 @@ int vs__crc32_has_clmul(void);
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
+/* A stored CRC column: 0 with *crc set when it holds an integer in
+ * 0..2^32-1, -1 otherwise (a damaged file: the value is never reduced
+ * modulo 2^32). */
+static inline int vs__crc_column(sqlite3_stmt *st, int col, uint32_t *crc)
+{
+    int64_t v = sqlite3_column_int64(st, col);
+    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || v < 0 ||
+        v > (int64_t)UINT32_MAX)
+        return -1;
+    *crc = (uint32_t)v;
+    return 0;
+}
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
 
 typedef struct {
-    int level;    /* 0: Huffman-only (the measured default), 1-9: zlib
+    int level;    /* 0: Huffman-only (the default), 1-9: zlib
                      level with the default strategy */
     int raw_only; /* VS_CODEC_RAW */
 } vs__codec_opts;
 
-/* A growable byte buffer, reused across chunks (fresh pages cost ~11 us
- * per 4 KiB on first touch here, so buffers are recycled). */
+/* A growable byte buffer, reused across the chunks of one call (a fresh
+ * buffer costs a page fault per page on first touch). */
 typedef struct {
     unsigned char *p;
     size_t cap;
@@ -199,8 +259,11 @@ typedef struct {
 } vs__ws;
 void vs__ws_free(vs__ws *w);
 
-/* As below, into out (grown as needed) with ws as scratch; nothing is
- * allocated once the buffers are large enough. */
+/* Encodes one chunk of n raw bytes (elements of elem_size bytes; n is a
+ * multiple) into out (grown as needed), with ws as scratch: nothing is
+ * allocated once the buffers are large enough. *codec is VS_CHUNK_*,
+ * *out_len the encoded size. Deterministic. Errors go to err (cap
+ * bytes). vs__chunk_decode_ws decodes as vs__chunk_decode, with ws. */
 int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
                         const vs__codec_opts *o, vs__ws *ws, vs__buf *out,
                         int *codec, size_t *out_len, char *err, size_t cap);
@@ -208,12 +271,6 @@ int vs__chunk_decode_ws(int codec, size_t elem_size, const unsigned char *blob,
                         size_t blob_len, void *dst, size_t raw_len,
                         vs__ws *ws, char *err, size_t cap);
 
-/* Encodes one chunk of n raw bytes (elements of elem_size bytes; n is a
- * multiple). On success *codec is VS_CHUNK_*, *out a new buffer (vs__free)
- * of *out_len bytes. Deterministic. Errors go to err (cap bytes). */
-int vs__chunk_encode(const void *raw, size_t n, size_t elem_size,
-                     const vs__codec_opts *o, int *codec, unsigned char **out,
-                     size_t *out_len, char *err, size_t cap);
 /* Decodes a chunk into dst (exactly raw_len bytes). VS_ECORRUPT (with the
  * reason in err) when the stored bytes do not decode to exactly raw_len
  * bytes. The CRC is the caller's job. */
@@ -305,14 +362,17 @@ int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
  * caller makes the last report. */
 int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
                     size_t n, int threads, vs__progress *pr);
+/* As vs__load_decode, each chunk's bytes to sink (vs_ckpt_stream). */
+int vs__load_stream(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, const vs_stream_sink *sink);
 /* Restores vars from keys at step (VS_LATEST ok): all or nothing. fn (may
  * be NULL) gets progress over the raw bytes read, ending with done ==
  * total once the variables changed. pvs (may be NULL): where pvs[i] is
  * set, item i is that whole partitioned variable (full shape; vars[i] is
  * one of its parts), sliced into every part. */
-int vs__restore_vars(vs_graph *g, const char *path, int64_t step,
-                     vs_var *const *vars, const char *const *keys, size_t n,
-                     int threads, vs__progress_fn fn, void *fn_ctx,
+int vs__restore_vars(const char *path, int64_t step, vs_var *const *vars,
+                     const char *const *keys, size_t n, int threads,
+                     vs__progress_fn fn, void *fn_ctx,
                      vs_partitioned *const *pvs);
 /* (partitioned variables) Groups the parts of partitioned variables in
  * vars[0..*n) (keys NULL: saved under op names): the first part of each

@@ -17,37 +17,8 @@
 
 #include "store_int.h"
 
-static char g_path[512];
-
-static void remove_db(const char *p)
-{
-    char b[600];
-    unlink(p);
-    snprintf(b, sizeof b, "%s-wal", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-shm", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-journal", p);
-    unlink(b);
-}
-
-static int setup(void **state)
-{
-    static int counter;
-    (void)state;
-    const char *d = getenv("VS_TEST_TMPDIR");
-    snprintf(g_path, sizeof g_path, "%s/vs_test_conc_%ld_%d.db",
-             d != NULL && *d ? d : "/tmp", (long)getpid(), counter++);
-    remove_db(g_path);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    remove_db(g_path);
-    return 0;
-}
+#define STORE_TEST_NAME "vs_test_conc"
+#include "support/store_test.h"
 
 static double now(void)
 {
@@ -102,8 +73,7 @@ static void save_steps(int64_t from, int64_t to, int max_to_keep)
 static void reader_during_saves(int with_rollback)
 {
     if (with_rollback)
-        assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
-                         VS_OK);
+        OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
     save_steps(1, 1, VS_KEEP_ALL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -124,9 +94,7 @@ static void reader_during_saves(int with_rollback)
         for (int k = 0; k < 2; k++) {
             vs_tensor *t = NULL;
             double t0 = now();
-            assert_int_equal(vs_load_variable(g_path, VS_LATEST,
-                                              k ? "b" : "a", &t),
-                             VS_OK);
+            OK(vs_load_variable(g_path, VS_LATEST, k ? "b" : "a", &t));
             double dt = now() - t0;
             if (dt > worst)
                 worst = dt;
@@ -142,9 +110,9 @@ static void reader_during_saves(int with_rollback)
            reads, worst, (long long)last);
     assert_true(reads >= 2);
     int64_t latest;
-    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    OK(vs_latest_checkpoint(g_path, &latest));
     assert_int_equal(latest, 16);
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    OK(vs_verify(g_path, NULL));
 }
 
 static void test_concurrency__reader_sees_complete_checkpoints(void **st)
@@ -175,13 +143,13 @@ static void test_concurrency__second_writer_gets_busy(void **st)
     /* A reader is not blocked by the open write transaction. */
     vs_tensor *t = NULL;
     double t0 = now();
-    assert_int_equal(vs_load_variable(g_path, 1, "a", &t), VS_OK);
+    OK(vs_load_variable(g_path, 1, "a", &t));
     assert_true(now() - t0 < 1.0);
     assert_true(check(t->data, 0));
     vs_tensor_free(t);
     /* A writer waits for the timeout, then gives up cleanly. */
     int64_t shape[] = {4};
-    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, shape, &t), VS_OK);
+    OK(vs_tensor_new(VS_FLOAT32, 1, shape, &t));
     const char *names[] = {"c"};
     const vs_tensor *ts[] = {t};
     vs_save_opts o;
@@ -200,11 +168,11 @@ static void test_concurrency__second_writer_gets_busy(void **st)
                      SQLITE_OK);
     sqlite3_close(db);
     /* The file is intact and the writer can go on. */
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    OK(vs_verify(g_path, NULL));
     int64_t latest;
-    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    OK(vs_latest_checkpoint(g_path, &latest));
     assert_int_equal(latest, 1);
-    assert_int_equal(vs_save_tensors(g_path, 2, names, ts, 1, &o), VS_OK);
+    OK(vs_save_tensors(g_path, 2, names, ts, 1, &o));
     vs_tensor_free(t);
 }
 
@@ -231,12 +199,12 @@ static void test_concurrency__two_writer_processes_serialize(void **st)
     assert_true(WIFEXITED(s2) && WEXITSTATUS(s2) == 0);
     vs_ckpt_info *ci = NULL;
     size_t n = 0;
-    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    OK(vs_list_checkpoints(g_path, &ci, &n));
     assert_int_equal(n, 13);
     vs_free(ci);
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    OK(vs_verify(g_path, NULL));
     vs_tensor *t = NULL;
-    assert_int_equal(vs_load_variable(g_path, 203, "b", &t), VS_OK);
+    OK(vs_load_variable(g_path, 203, "b", &t));
     assert_true(check(t->data, 1));
     assert_int_equal(((int64_t *)t->data)[0], 203);
     vs_tensor_free(t);

@@ -20,44 +20,10 @@
 #include "graph_int.h"
 #include "store_int.h"
 
+#define STORE_TEST_NAME "vs_test_store"
+#include "support/store_test.h"
+
 /* ---- helpers ------------------------------------------------------------ */
-
-static char g_path[512];
-
-static const char *tmpdir(void)
-{
-    const char *d = getenv("VS_TEST_TMPDIR");
-    return d != NULL && *d != '\0' ? d : "/tmp";
-}
-
-static void remove_db(const char *p)
-{
-    char b[600];
-    unlink(p);
-    snprintf(b, sizeof b, "%s-wal", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-shm", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-journal", p);
-    unlink(b);
-}
-
-static int setup(void **state)
-{
-    static int counter;
-    (void)state;
-    snprintf(g_path, sizeof g_path, "%s/vs_test_store_%ld_%d.db", tmpdir(),
-             (long)getpid(), counter++);
-    remove_db(g_path);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    remove_db(g_path);
-    return 0;
-}
 
 static uint64_t rs = 88172645463325252ULL;
 static uint32_t rnd(void)
@@ -66,13 +32,6 @@ static uint32_t rnd(void)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return (uint32_t)rs;
-}
-
-static vs_tensor *mk(vs_dtype dt, int ndim, const int64_t *shape)
-{
-    vs_tensor *t = NULL;
-    assert_int_equal(vs_tensor_new(dt, ndim, shape, &t), VS_OK);
-    return t;
 }
 
 static void fill_random(vs_tensor *t)
@@ -108,32 +67,6 @@ static long long file_size(const char *p)
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     return (long long)st.st_size;
-}
-
-static sqlite3 *raw_open(const char *p)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL),
-                     SQLITE_OK);
-    return db;
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static void save1(const char *path, int64_t step, const char *name,
-                  const vs_tensor *t, const vs_save_opts *o)
-{
-    const char *names[1] = {name};
-    const vs_tensor *ts[1] = {t};
-    assert_int_equal(vs_save_tensors(path, step, names, ts, 1, o), VS_OK);
 }
 
 static void write_bytes(const char *p, const void *b, size_t n)
@@ -198,21 +131,19 @@ static void test_store__every_dtype_round_trips_bit_exact(void **state)
         o.codec = codecs[c];
         o.level = levels[c];
         o.threads = c + 1;
-        assert_int_equal(vs_save_tensors(g_path, c, np,
-                                         (const vs_tensor *const *)ts, ND + 4,
-                                         &o),
-                         VS_OK);
+        OK(vs_save_tensors(g_path, c, np, (const vs_tensor *const *)ts,
+                           ND + 4, &o));
         for (int i = 0; i < ND + 4; i++) {
             vs_tensor *got = NULL;
-            assert_int_equal(vs_load_variable(g_path, c, np[i], &got), VS_OK);
+            OK(vs_load_variable(g_path, c, np[i], &got));
             assert_tensor_equal(got, ts[i]);
             vs_tensor_free(got);
         }
-        assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+        OK(vs_verify(g_path, NULL));
         /* The raw codec really stored raw; the others compressed. */
         vs_tensor_info *inf = NULL;
         size_t n = 0;
-        assert_int_equal(vs_list_variables(g_path, c, &inf, &n), VS_OK);
+        OK(vs_list_variables(g_path, c, &inf, &n));
         assert_int_equal(n, ND + 4);
         for (size_t i = 0; i < n; i++) {
             if (strcmp(inf[i].name, "many_chunks") == 0 && c != 1) {
@@ -238,10 +169,10 @@ static void test_store__list_variables_sorted_with_stats(void **state)
     memcpy(a->data, av, sizeof av);
     const char *names[] = {"z/a", "b"};
     const vs_tensor *ts[] = {a, b};
-    assert_int_equal(vs_save_tensors(g_path, 7, names, ts, 2, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 7, names, ts, 2, NULL));
     vs_tensor_info *inf = NULL;
     size_t n = 0;
-    assert_int_equal(vs_list_variables(g_path, VS_LATEST, &inf, &n), VS_OK);
+    OK(vs_list_variables(g_path, VS_LATEST, &inf, &n));
     assert_int_equal(n, 2);
     assert_string_equal(inf[0].name, "b");
     assert_string_equal(inf[1].name, "z/a");
@@ -339,7 +270,7 @@ static void test_store__missing_empty_random_foreign_files(void **state)
 
     /* A newer schema is refused with a clear message. */
     remove_db(g_path);
-    assert_int_equal(vs_save_tensors(g_path, 1, nm, tp, 1, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 1, nm, tp, 1, NULL));
     db = raw_open(g_path);
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL,
                                   NULL),
@@ -347,9 +278,9 @@ static void test_store__missing_empty_random_foreign_files(void **state)
     sqlite3_close(db);
     assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_EINVAL);
     snprintf(want, sizeof want,
-             "checkpoint file %s has schema version 99, newer than the 1 this "
-             "varstore %s reads; upgrade varstore",
-             g_path, VS_VERSION_STRING);
+             "checkpoint file %s has schema version 99, newer than the %d "
+             "this varstore %s reads; upgrade varstore",
+             g_path, VS_SCHEMA_VERSION, VS_VERSION_STRING);
     assert_string_equal(vs_errmsg(), want);
     vs_tensor_free(t);
 }
@@ -448,7 +379,7 @@ static void test_store__damaged_adler_trailer(void **st)
     assert_true(at > 0);
     flip_chunk_byte(g_path, 0, at);
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, 1, "w", &got), VS_OK);
+    OK(vs_load_variable(g_path, 1, "w", &got));
     assert_tensor_equal(got, t);
     vs_tensor_free(got);
     size_t nbad = 0;
@@ -468,7 +399,7 @@ static void test_store__damaged_adler_trailer(void **st)
     assert_int_equal(vs_verify(g_path, &nbad), VS_ECORRUPT);
     assert_int_equal(nbad, 1);
     flip_chunk_byte(g_path, 0, at);
-    assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+    OK(vs_verify(g_path, &nbad));
     vs_tensor_free(t);
 }
 
@@ -502,9 +433,9 @@ static void test_store__flipped_byte_is_corrupt_never_wrong_values(void **st)
         assert_int_equal(nbad, 1);
         assert_memory_equal(vs_errmsg(), pre, strlen(pre));
         flip_chunk_byte(g_path, where[k][0], where[k][1]);
-        assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+        OK(vs_verify(g_path, &nbad));
         assert_int_equal(nbad, 0);
-        assert_int_equal(vs_load_variable(g_path, 3, "layer/w", &got), VS_OK);
+        OK(vs_load_variable(g_path, 3, "layer/w", &got));
         assert_tensor_equal(got, t);
         vs_tensor_free(got);
     }
@@ -542,13 +473,9 @@ static void test_store__unchanged_weights_cost_under_one_percent(void **st)
         snprintf(nm[i], sizeof nm[i], "l%d/w", i);
         np[i] = nm[i];
     }
-    assert_int_equal(vs_save_tensors(g_path, 1, np,
-                                     (const vs_tensor *const *)ts, NT, NULL),
-                     VS_OK);
+    OK(vs_save_tensors(g_path, 1, np, (const vs_tensor *const *)ts, NT, NULL));
     long long s1 = file_size(g_path);
-    assert_int_equal(vs_save_tensors(g_path, 2, np,
-                                     (const vs_tensor *const *)ts, NT, NULL),
-                     VS_OK);
+    OK(vs_save_tensors(g_path, 2, np, (const vs_tensor *const *)ts, NT, NULL));
     long long s2 = file_size(g_path);
     assert_true(s2 - s1 < s1 / 100);
     /* Also across codec settings (raw bytes compared, not blobs). */
@@ -556,9 +483,7 @@ static void test_store__unchanged_weights_cost_under_one_percent(void **st)
     memset(&o, 0, sizeof o);
     o.level = 6;
     o.threads = 1;
-    assert_int_equal(vs_save_tensors(g_path, 3, np,
-                                     (const vs_tensor *const *)ts, NT, &o),
-                     VS_OK);
+    OK(vs_save_tensors(g_path, 3, np, (const vs_tensor *const *)ts, NT, &o));
     assert_true(file_size(g_path) - s1 < s1 / 50);
     sqlite3 *db = raw_open(g_path);
     assert_int_equal(q_int(db, "SELECT new_bytes FROM checkpoints WHERE "
@@ -568,11 +493,9 @@ static void test_store__unchanged_weights_cost_under_one_percent(void **st)
     sqlite3_close(db);
     /* Replacing a step with other values: old chunks freed. */
     fill_weights(ts[0]);
-    assert_int_equal(vs_save_tensors(g_path, 3, np,
-                                     (const vs_tensor *const *)ts, NT, NULL),
-                     VS_OK);
+    OK(vs_save_tensors(g_path, 3, np, (const vs_tensor *const *)ts, NT, NULL));
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, 3, "l0/w:0", &got), VS_OK);
+    OK(vs_load_variable(g_path, 3, "l0/w:0", &got));
     assert_tensor_equal(got, ts[0]);
     vs_tensor_free(got);
     db = raw_open(g_path);
@@ -587,7 +510,7 @@ static void steps_are(const char *path, const int64_t *want, size_t n)
 {
     vs_ckpt_info *ci = NULL;
     size_t got = 0;
-    assert_int_equal(vs_list_checkpoints(path, &ci, &got), VS_OK);
+    OK(vs_list_checkpoints(path, &ci, &got));
     assert_int_equal(got, n);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(ci[i].step, want[i]);
@@ -626,7 +549,7 @@ static void test_store__retention_as_tf_saver(void **st)
         save1(g_path, s, "v", t, NULL);
     steps_are(g_path, (int64_t[]){1, 2, 10, 11, 12, 13, 14}, 7);
     /* The file's setting applies to saves without options. */
-    assert_int_equal(vs_set_retention(g_path, 3, 0), VS_OK);
+    OK(vs_set_retention(g_path, 3, 0));
     save1(g_path, 15, "v", t, NULL);
     steps_are(g_path, (int64_t[]){13, 14, 15}, 3);
     assert_int_equal(vs_set_retention(g_path, -2, 0), VS_EINVAL);
@@ -641,7 +564,7 @@ static void test_store__zeroed_save_opts_honour_file_retention(void **st)
     (void)st;
     int64_t sh[] = {10};
     vs_tensor *t = mk(VS_FLOAT32, 1, sh);
-    assert_int_equal(vs_set_retention(g_path, 2, 0), VS_OK);
+    OK(vs_set_retention(g_path, 2, 0));
     vs_save_opts zero = {0};
     vs_save_opts raw = {.codec = VS_CODEC_RAW};
     vs_save_opts all = {.max_to_keep = VS_KEEP_ALL};
@@ -694,7 +617,7 @@ static void test_store__delete_gives_space_back(void **st)
         save1(g_path, s, "v", t, NULL);
     }
     long long before = file_size(g_path);
-    assert_int_equal(vs_delete_checkpoint(g_path, 2), VS_OK);
+    OK(vs_delete_checkpoint(g_path, 2));
     long long after = file_size(g_path);
     assert_true(before - after > 3 * 1000 * 1000);
     steps_are(g_path, (int64_t[]){1, 3}, 2);
@@ -702,16 +625,16 @@ static void test_store__delete_gives_space_back(void **st)
     char want[600];
     snprintf(want, sizeof want, "checkpoint file %s has no step 2", g_path);
     assert_string_equal(vs_errmsg(), want);
-    assert_int_equal(vs_prune(g_path, 1), VS_OK);
+    OK(vs_prune(g_path, 1));
     steps_are(g_path, (int64_t[]){3}, 1);
     assert_true(file_size(g_path) < after - 3 * 1000 * 1000);
     assert_int_equal(vs_prune(g_path, 0), VS_EINVAL);
     assert_string_equal(vs_errmsg(), "keep must be >= 1, got 0");
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, VS_LATEST, "v", &got), VS_OK);
+    OK(vs_load_variable(g_path, VS_LATEST, "v", &got));
     assert_tensor_equal(got, t);
     vs_tensor_free(got);
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    OK(vs_verify(g_path, NULL));
     vs_tensor_free(t);
 }
 
@@ -726,25 +649,24 @@ static void test_store__rename_prefix(void **st)
     fill_weights(c);
     const char *nm[] = {"a/x", "a/y", "b/z"};
     const vs_tensor *ts[] = {a, b, c};
-    assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 3, NULL), VS_OK);
-    assert_int_equal(vs_save_tensors(g_path, 2, nm, ts, 3, NULL), VS_OK);
-    assert_int_equal(vs_rename_prefix(g_path, "a/", "c/", 1), VS_OK);
+    OK(vs_save_tensors(g_path, 1, nm, ts, 3, NULL));
+    OK(vs_save_tensors(g_path, 2, nm, ts, 3, NULL));
+    OK(vs_rename_prefix(g_path, "a/", "c/", 1));
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, 1, "c/y", &got), VS_OK);
+    OK(vs_load_variable(g_path, 1, "c/y", &got));
     assert_tensor_equal(got, b);
     vs_tensor_free(got);
     assert_int_equal(vs_load_variable(g_path, 1, "a/y", &got), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key a/y not found in checkpoint");
-    assert_int_equal(vs_load_variable(g_path, 2, "a/y", &got), VS_OK);
+    OK(vs_load_variable(g_path, 2, "a/y", &got));
     vs_tensor_free(got);
     /* Collision. */
     assert_int_equal(vs_rename_prefix(g_path, "b/z", "c/x", 1), VS_EEXIST);
     assert_string_equal(vs_errmsg(),
                         "renaming would give two tensors named c/x at step 1");
     /* Swapping-like renames in one go are fine: a/ -> a/a/ everywhere. */
-    assert_int_equal(vs_rename_prefix(g_path, "a/", "a/a/", VS_ALL_STEPS),
-                     VS_OK);
-    assert_int_equal(vs_load_variable(g_path, 2, "a/a/x", &got), VS_OK);
+    OK(vs_rename_prefix(g_path, "a/", "a/a/", VS_ALL_STEPS));
+    OK(vs_load_variable(g_path, 2, "a/a/x", &got));
     assert_tensor_equal(got, a);
     vs_tensor_free(got);
     assert_int_equal(vs_rename_prefix(g_path, "nope/", "x/", VS_ALL_STEPS),
@@ -757,23 +679,10 @@ static void test_store__rename_prefix(void **st)
 
 /* ---- graph save / restore ----------------------------------------------- */
 
-static vs_var *getvar(vs_graph *g, const char *name, vs_dtype dt, int ndim,
-                      const int64_t *shape)
-{
-    vs_var_opts o;
-    memset(&o, 0, sizeof o);
-    o.shape = shape;
-    o.ndim = ndim;
-    o.dtype = dt;
-    vs_var *v = NULL;
-    assert_int_equal(vs_get_variable(g, name, &o, &v), VS_OK);
-    return v;
-}
-
 static vs_tensor *val(vs_var *v)
 {
     vs_tensor *t = NULL;
-    assert_int_equal(vs_var_value(v, &t), VS_OK);
+    OK(vs_var_value(v, &t));
     return t;
 }
 
@@ -782,16 +691,16 @@ static vs_tensor *val(vs_var *v)
 static vs_graph *model_uninit(int n_layers, vs_var **vars)
 {
     vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     vs_graph_set_random_seed(g, 42);
     for (int i = 0; i < n_layers; i++) {
         char sc[32];
         snprintf(sc, sizeof sc, "layer%d", i);
-        assert_int_equal(vs_variable_scope_push(g, sc, NULL, NULL), VS_OK);
+        OK(vs_variable_scope_push(g, sc, NULL, NULL));
         int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
         vars[2 * i] = getvar(g, "weights", VS_FLOAT32, 4, ks);
         vars[2 * i + 1] = getvar(g, "biases", VS_FLOAT32, 1, bs);
-        assert_int_equal(vs_variable_scope_pop(g), VS_OK);
+        OK(vs_variable_scope_pop(g));
     }
     return g;
 }
@@ -800,7 +709,7 @@ static vs_graph *model_uninit(int n_layers, vs_var **vars)
 static vs_graph *model(int n_layers, vs_var **vars)
 {
     vs_graph *g = model_uninit(n_layers, vars);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_global_variables_initializer(g));
     return g;
 }
 
@@ -809,35 +718,33 @@ static void test_store__graph_save_restore_200_variables(void **st)
     (void)st;
     vs_var *v[200];
     vs_graph *g = model(100, v);
-    assert_int_equal(vs_save(g, g_path, 100), VS_OK);
+    OK(vs_save(g, g_path, 100));
     /* Keep a copy, scribble, restore. */
     vs_tensor *copy[200];
     for (int i = 0; i < 200; i++) {
         vs_tensor *t = val(v[i]);
-        assert_int_equal(vs_tensor_from_data(t->dtype, t->ndim, t->shape,
-                                             t->data, &copy[i]),
-                         VS_OK);
+        OK(vs_tensor_from_data(t->dtype, t->ndim, t->shape, t->data, &copy[i]));
         memset(t->data, 0x5a, vs_tensor_nbytes(t));
     }
-    assert_int_equal(vs_restore(g, g_path, VS_LATEST), VS_OK);
+    OK(vs_restore(g, g_path, VS_LATEST));
     for (int i = 0; i < 200; i++)
         assert_tensor_equal(val(v[i]), copy[i]);
 
     /* A fresh graph: restore initializes. */
     vs_var *w[200];
     vs_graph *h = NULL;
-    assert_int_equal(vs_graph_open(&h), VS_OK);
+    OK(vs_graph_open(&h));
     for (int i = 0; i < 100; i++) {
         char sc[32];
         snprintf(sc, sizeof sc, "layer%d", i);
-        assert_int_equal(vs_variable_scope_push(h, sc, NULL, NULL), VS_OK);
+        OK(vs_variable_scope_push(h, sc, NULL, NULL));
         int64_t ks[] = {3, 3, 4, 8}, bs[] = {8};
         w[2 * i] = getvar(h, "weights", VS_FLOAT32, 4, ks);
         w[2 * i + 1] = getvar(h, "biases", VS_FLOAT32, 1, bs);
-        assert_int_equal(vs_variable_scope_pop(h), VS_OK);
+        OK(vs_variable_scope_pop(h));
     }
     assert_int_equal(vs_var_is_initialized(w[0]), 0);
-    assert_int_equal(vs_restore(h, g_path, 100), VS_OK);
+    OK(vs_restore(h, g_path, 100));
     for (int i = 0; i < 200; i++)
         assert_tensor_equal(val(w[i]), copy[i]);
 
@@ -861,12 +768,10 @@ static void test_store__restore_errors_keep_old_values(void **st)
     (void)st;
     vs_var *v[4];
     vs_graph *g = model(2, v);
-    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    OK(vs_save(g, g_path, 1));
     vs_tensor *t0 = val(v[0]);
     vs_tensor *keep = NULL;
-    assert_int_equal(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape,
-                                         t0->data, &keep),
-                     VS_OK);
+    OK(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape, t0->data, &keep));
     /* Damage the biases of layer1 (the last tensor saved, sorted). */
     sqlite3 *db = raw_open(g_path);
     int64_t cid = q_int(db, "SELECT chunk_id FROM tensor_chunks tc JOIN "
@@ -884,9 +789,8 @@ static void test_store__restore_errors_keep_old_values(void **st)
     sqlite3_close(db);
     memset(t0->data, 0x11, vs_tensor_nbytes(t0));
     vs_tensor *scribbled = NULL;
-    assert_int_equal(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape,
-                                         t0->data, &scribbled),
-                     VS_OK);
+    OK(vs_tensor_from_data(t0->dtype, t0->ndim, t0->shape, t0->data,
+                           &scribbled));
     assert_int_equal(vs_restore(g, g_path, 1), VS_ECORRUPT);
     char want[600];
     snprintf(want, sizeof want,
@@ -899,7 +803,7 @@ static void test_store__restore_errors_keep_old_values(void **st)
 
     /* Missing key, shape and dtype mismatches. */
     vs_graph *h = NULL;
-    assert_int_equal(vs_graph_open(&h), VS_OK);
+    OK(vs_graph_open(&h));
     int64_t s32[] = {3, 2};
     vs_var *a = getvar(h, "layer0/weights", VS_FLOAT32, 2, s32);
     assert_int_equal(vs_restore(h, g_path, 1), VS_ESHAPE);
@@ -909,7 +813,7 @@ static void test_store__restore_errors_keep_old_values(void **st)
                         "layer0/weights)");
     assert_int_equal(vs_var_is_initialized(a), 0);
     vs_graph_close(h);
-    assert_int_equal(vs_graph_open(&h), VS_OK);
+    OK(vs_graph_open(&h));
     int64_t ks[] = {3, 3, 4, 8};
     (void)getvar(h, "layer0/weights", VS_FLOAT64, 4, ks);
     assert_int_equal(vs_restore(h, g_path, 1), VS_EDTYPE);
@@ -917,7 +821,7 @@ static void test_store__restore_errors_keep_old_values(void **st)
                         "tensor_name = layer0/weights; expected dtype double "
                         "does not equal original dtype float");
     vs_graph_close(h);
-    assert_int_equal(vs_graph_open(&h), VS_OK);
+    OK(vs_graph_open(&h));
     (void)getvar(h, "layer9/v", VS_FLOAT32, 0, s32);
     assert_int_equal(vs_restore(h, g_path, 1), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key layer9/v not found in checkpoint");
@@ -941,13 +845,13 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
     vs_save_opts so;
     memset(&so, 0, sizeof so);
     so.codec = VS_CODEC_RAW;
-    assert_int_equal(vs_save_ex(g, g_path, 1, &so), VS_OK);
-    assert_int_equal(vs_save(g, g_path, 2), VS_OK); /* default codec */
+    OK(vs_save_ex(g, g_path, 1, &so));
+    OK(vs_save(g, g_path, 2)); /* default codec */
     for (int64_t step = 1; step <= 2; step++) {
         /* Mixed: layer0/biases initialized (scratch), the rest new. */
         vs_graph *h = model_uninit(2, w);
-        assert_int_equal(vs_variables_initializer(h, &w[1], 1), VS_OK);
-        assert_int_equal(vs_restore(h, g_path, step), VS_OK);
+        OK(vs_variables_initializer(h, &w[1], 1));
+        OK(vs_restore(h, g_path, step));
         for (int i = 0; i < 4; i++) {
             assert_int_equal(vs_var_is_initialized(w[i]), 1);
             assert_tensor_equal(val(w[i]), val(v[i]));
@@ -961,7 +865,7 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
         ro.vars = list;
         ro.n_vars = 3;
         ro.threads = (int)step; /* inline and pooled */
-        assert_int_equal(vs_restore_ex(h, g_path, step, &ro), VS_OK);
+        OK(vs_restore_ex(h, g_path, step, &ro));
         assert_tensor_equal(val(w[2]), val(v[2]));
         assert_tensor_equal(val(w[3]), val(v[3]));
         assert_int_equal(vs_var_is_initialized(w[0]), 0);
@@ -1012,12 +916,6 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
     vs_graph_close(g);
 }
 
-static int exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
-
 /* What plain SQLite reports as g_path's journal mode. */
 static void assert_sqlite_journal(const char *want)
 {
@@ -1034,7 +932,8 @@ static void assert_sqlite_journal(const char *want)
 
 /* The journal mode is a setting of the file: new files are WAL; a
  * rollback-journal file saves and restores the same bytes, stays one file
- * at rest, keeps its mode across saves, and switches back. */
+ * at rest and keeps its mode across saves, also after a mode that gives
+ * up crash safety was set from outside. */
 static void test_store__journal_modes(void **st)
 {
     (void)st;
@@ -1047,11 +946,11 @@ static void test_store__journal_modes(void **st)
 
     vs_var *v[4];
     vs_graph *g = model(2, v);
-    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_save(g, g_path, 1));
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_WAL);
-    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
     /* SQLite itself says so (the header's bytes 18-19 are 1, not 2). */
     assert_sqlite_journal("delete");
@@ -1060,25 +959,25 @@ static void test_store__journal_modes(void **st)
     vs_save_opts so;
     memset(&so, 0, sizeof so);
     so.codec = VS_CODEC_RAW;
-    assert_int_equal(vs_save_ex(g, g_path, 2, &so), VS_OK);
-    assert_int_equal(vs_save(g, g_path, 3), VS_OK);
-    assert_int_equal(vs_save(g, g_path, 4), VS_OK);
+    OK(vs_save_ex(g, g_path, 2, &so));
+    OK(vs_save(g, g_path, 3));
+    OK(vs_save(g, g_path, 4));
     for (int i = 0; i < 3; i++) {
         static const char *const suffix[] = {"-journal", "-wal", "-shm"};
         snprintf(side, sizeof side, "%s%s", g_path, suffix[i]);
         assert_false(exists(side)); /* one file at rest */
     }
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
     vs_var *w[4];
     vs_graph *h = model_uninit(2, w);
     for (int64_t step = 1; step <= 4; step++) {
-        assert_int_equal(vs_restore(h, g_path, step), VS_OK);
+        OK(vs_restore(h, g_path, step));
         for (int i = 0; i < 4; i++)
             assert_tensor_equal(val(w[i]), val(v[i]));
     }
     size_t nbad = 9;
-    assert_int_equal(vs_verify(g_path, &nbad), VS_OK);
+    OK(vs_verify(g_path, &nbad));
     assert_int_equal(nbad, 0);
 
     /* A journal mode set from outside that gives up crash safety is put
@@ -1088,35 +987,50 @@ static void test_store__journal_modes(void **st)
                                   NULL),
                      SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(vs_save(g, g_path, 5), VS_OK);
+    OK(vs_save(g, g_path, 5));
     assert_sqlite_journal("delete");
+    OK(vs_restore(h, g_path, 5));
+    for (int i = 0; i < 4; i++)
+        assert_tensor_equal(val(w[i]), val(v[i]));
+    vs_graph_close(h);
+    vs_graph_close(g);
+}
 
-    /* Back to WAL, with an open read handle refusing the change first. */
+/* Switching the journal mode needs the file to itself: an open read
+ * handle makes it VS_EBUSY either way; a missing file is created in the
+ * mode asked for. */
+static void test_store__journal_mode_switch_needs_the_file_alone(void **st)
+{
+    (void)st;
+    vs_var *v[4], *w[4];
+    vs_graph *g = model(2, v), *h = model_uninit(2, w);
+    vs_journal jm = VS_JOURNAL_WAL;
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    OK(vs_save(g, g_path, 5));
     vs_ckpt *ck = NULL;
-    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    OK(vs_ckpt_open(g_path, &ck));
     assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_EBUSY);
     assert_non_null(strstr(vs_errmsg(), "is open elsewhere"));
     vs_ckpt_close(ck);
-    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_OK);
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL));
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_WAL);
-    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
+    OK(vs_ckpt_open(g_path, &ck));
     assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK),
                      VS_EBUSY);
     assert_non_null(strstr(vs_errmsg(), "is open elsewhere"));
     vs_ckpt_close(ck);
-    assert_int_equal(vs_restore(h, g_path, 5), VS_OK);
+    OK(vs_restore(h, g_path, 5));
     for (int i = 0; i < 4; i++)
         assert_tensor_equal(val(w[i]), val(v[i]));
     vs_graph_close(h);
-
     /* A missing file is created in the mode asked for. */
     remove_db(g_path);
-    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
-    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_save(g, g_path, 1));
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
     vs_graph_close(g);
 }
@@ -1173,107 +1087,106 @@ static void set_meta_journal(const char *sql)
     sqlite3_close(db);
 }
 
+/* The tensors of the solo-save tests: t (3 MiB: progress calls
+ * mid-save) and small (40 bytes); options with the probe as progress. */
+typedef struct {
+    vs_tensor *t, *small;
+    vs_save_opts o;
+    solo_probe p;
+} solo_case;
+
+static void solo_case_make(solo_case *c)
+{
+    int64_t sh[] = {3 * 262144}, small[] = {10};
+    c->t = mk(VS_FLOAT32, 1, sh);
+    c->small = mk(VS_FLOAT32, 1, small);
+    fill_weights(c->t);
+    fill_weights(c->small);
+    memset(&c->o, 0, sizeof c->o);
+    c->o.threads = 1;
+    c->o.progress = solo_probe_cb;
+    c->o.progress_ctx = &c->p;
+}
+
+/* Saves c->t (or c->small) as step with the probe reset first. */
+static void solo_save(solo_case *c, int64_t step, int small)
+{
+    const char *nm = "w";
+    const vs_tensor *tt = small ? c->small : c->t;
+    memset(&c->p, 0, sizeof c->p);
+    OK(vs_save_tensors(g_path, step, &nm, &tt, 1, small ? NULL : &c->o));
+}
+
+static void solo_case_free(solo_case *c)
+{
+    vs_tensor_free(c->t);
+    vs_tensor_free(c->small);
+}
+
 /* A large save into a WAL file nobody else has open runs solo (rollback-
  * journal mode under an exclusive lock: its pages are written once):
- * readers wait meanwhile, and the file is WAL again when it returns. An
- * open reader, or readers_never_wait, keeps it an ordinary WAL save. The
- * declared mode (meta 'journal') brings the header back after a crash
- * left it in rollback mode, also in files older than that row. */
-static void test_store__large_saves_run_solo(void **st)
+ * readers wait meanwhile, a reader arriving mid-save reads the new
+ * checkpoint whole, and the file is WAL again, with no side file, when it
+ * returns. */
+static void test_store__large_save_alone_runs_solo(void **st)
 {
     (void)st;
-    char side[700];
-    int64_t sh[] = {3 * 262144}; /* 3 MiB: progress calls mid-save */
-    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
-    fill_weights(t);
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
+    memset(&c.p, 0, sizeof c.p);
+    c.p.start_reader = 1;
     const char *nm = "w";
-    const vs_tensor *tt = t;
-    vs_save_opts o;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    o.progress = solo_probe_cb;
-    solo_probe p;
-
-    /* Alone: solo. */
-    memset(&p, 0, sizeof p);
-    o.progress_ctx = &p;
-    assert_int_equal(vs_save_tensors(g_path, 1, &nm, &tt, 1, &o), VS_OK);
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_locked, p.mid_calls);
-    /* Again, with a varstore reader arriving mid-save: it waits, then
-     * reads the new checkpoint whole. */
-    memset(&p, 0, sizeof p);
-    p.start_reader = 1;
-    assert_int_equal(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o), VS_OK);
-    assert_int_equal(p.reader_started, 1);
-    assert_int_equal(pthread_join(p.reader, NULL), 0);
-    assert_int_equal(p.reader_rc, VS_OK);
-    assert_int_equal(p.reader_step, 2);
-    assert_tensor_equal(p.reader_got, t);
-    vs_tensor_free(p.reader_got);
-    assert_int_equal(p.mid_locked, p.mid_calls);
+    const vs_tensor *tt = c.t;
+    OK(vs_save_tensors(g_path, 2, &nm, &tt, 1, &c.o));
+    assert_int_equal(c.p.reader_started, 1);
+    assert_int_equal(pthread_join(c.p.reader, NULL), 0);
+    OK(c.p.reader_rc);
+    assert_int_equal(c.p.reader_step, 2);
+    assert_tensor_equal(c.p.reader_got, c.t);
+    vs_tensor_free(c.p.reader_got);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
     assert_sqlite_journal("wal");
     vs_journal jm = VS_JOURNAL_ROLLBACK;
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_WAL);
+    static const char *const suffix[] = {"-journal", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
-        static const char *const suffix[] = {"-journal", "-wal", "-shm"};
+        char side[700];
         snprintf(side, sizeof side, "%s%s", g_path, suffix[i]);
         assert_false(exists(side));
     }
+    solo_case_free(&c);
+}
 
-    /* readers_never_wait: an ordinary WAL save, readers see step 2. */
-    memset(&p, 0, sizeof p);
-    o.readers_never_wait = 1;
-    assert_int_equal(vs_save_tensors(g_path, 2, &nm, &tt, 1, &o), VS_OK);
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_read, p.mid_calls);
-    o.readers_never_wait = 0;
-
-    /* Another connection open: the save does not wait for it, stays WAL. */
+/* With readers_never_wait, or another connection open (the save does not
+ * wait for it), a large save stays an ordinary WAL save: readers read
+ * during it. */
+static void test_store__large_save_stays_wal_for_readers(void **st)
+{
+    (void)st;
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    c.o.readers_never_wait = 1;
+    solo_save(&c, 2, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_read, c.p.mid_calls);
+    c.o.readers_never_wait = 0;
     vs_ckpt *ck = NULL;
-    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
-    memset(&p, 0, sizeof p);
-    assert_int_equal(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o), VS_OK);
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_read, p.mid_calls);
+    OK(vs_ckpt_open(g_path, &ck));
+    solo_save(&c, 3, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_read, c.p.mid_calls);
     vs_ckpt_close(ck);
     assert_sqlite_journal("wal");
+    solo_case_free(&c);
+}
 
-    /* After a crash in a solo save (header left in rollback mode), a
-     * reader that has the file to itself puts WAL back, so the read
-     * handle it keeps open does not block the next save's commit. */
-    set_meta_journal("PRAGMA journal_mode=DELETE");
-    assert_int_equal(vs_ckpt_open(g_path, &ck), VS_OK);
-    assert_sqlite_journal("wal");
-    memset(&p, 0, sizeof p);
-    o.busy_timeout_ms = 1000;
-    assert_int_equal(vs_save_tensors(g_path, 3, &nm, &tt, 1, &o), VS_OK);
-    o.busy_timeout_ms = 0;
-    assert_int_equal(p.mid_read, p.mid_calls);
-    vs_ckpt_close(ck);
-
-    /* A crash between a solo save's commit and its switch back leaves the
-     * header in rollback mode: the file still declares WAL, and the next
-     * writer (even a small save) puts it back. */
-    set_meta_journal("PRAGMA journal_mode=DELETE");
-    assert_sqlite_journal("delete");
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
-    assert_int_equal(jm, VS_JOURNAL_WAL);
-    int64_t small[] = {10};
-    vs_tensor *s = mk(VS_FLOAT32, 1, small);
-    const vs_tensor *ss = s;
-    assert_int_equal(vs_save_tensors(g_path, 4, &nm, &ss, 1, NULL), VS_OK);
-    assert_sqlite_journal("wal");
-
-    /* A file from before the row: its header rules; a solo save adds the
-     * row. */
-    set_meta_journal("DELETE FROM meta WHERE key='journal'");
-    memset(&p, 0, sizeof p);
-    assert_int_equal(vs_save_tensors(g_path, 5, &nm, &tt, 1, &o), VS_OK);
-    assert_true(p.mid_calls >= 2);
-    assert_int_equal(p.mid_locked, p.mid_calls);
-    assert_sqlite_journal("wal");
+static void assert_meta_journal(const char *want)
+{
     sqlite3 *db = raw_open(g_path);
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -1282,32 +1195,55 @@ static void test_store__large_saves_run_solo(void **st)
                                         -1, &q, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
     sqlite3_finalize(q);
     sqlite3_close(db);
+}
 
-    /* A rollback-journal file stays one: no switching, it never was WAL. */
-    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK), VS_OK);
-    memset(&p, 0, sizeof p);
-    assert_int_equal(vs_save_tensors(g_path, 6, &nm, &tt, 1, &o), VS_OK);
+/* The declared mode (meta 'journal') is what writers keep: a crash that
+ * left the header in rollback mode is undone by the next writer (readers
+ * never write the file), also in files older than that row; a
+ * rollback-journal file stays one, even after a WAL header was put there
+ * from outside. Every step keeps its values throughout. */
+static void test_store__declared_journal_mode_comes_back(void **st)
+{
+    (void)st;
+    solo_case c;
+    solo_case_make(&c);
+    solo_save(&c, 1, 0);
+    set_meta_journal("PRAGMA journal_mode=DELETE");
+    vs_ckpt *ck = NULL;
+    OK(vs_ckpt_open(g_path, &ck));
+    vs_ckpt_close(ck);
     assert_sqlite_journal("delete");
-    /* ... and a WAL header put there from outside goes back to DELETE. */
+    vs_journal jm = VS_JOURNAL_ROLLBACK;
+    OK(vs_get_journal_mode(g_path, &jm));
+    assert_int_equal(jm, VS_JOURNAL_WAL);
+    solo_save(&c, 2, 1); /* even a small save */
+    assert_sqlite_journal("wal");
+    /* A file from before the row: its header rules; a solo save adds it. */
+    set_meta_journal("DELETE FROM meta WHERE key='journal'");
+    solo_save(&c, 3, 0);
+    assert_true(c.p.mid_calls >= 2);
+    assert_int_equal(c.p.mid_locked, c.p.mid_calls);
+    assert_sqlite_journal("wal");
+    assert_meta_journal("wal");
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    solo_save(&c, 4, 0);
+    assert_sqlite_journal("delete");
     set_meta_journal("PRAGMA journal_mode=WAL");
-    assert_int_equal(vs_get_journal_mode(g_path, &jm), VS_OK);
+    OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_ROLLBACK);
-    assert_int_equal(vs_save_tensors(g_path, 7, &nm, &ss, 1, NULL), VS_OK);
+    solo_save(&c, 5, 1);
     assert_sqlite_journal("delete");
-
-    /* Every step holds its values. */
-    for (int64_t step = 1; step <= 7; step++) {
+    for (int64_t step = 1; step <= 5; step++) {
         vs_tensor *got = NULL;
-        assert_int_equal(vs_load_variable(g_path, step, "w", &got), VS_OK);
-        assert_tensor_equal(got, step == 4 || step == 7 ? s : t);
+        OK(vs_load_variable(g_path, step, "w", &got));
+        assert_tensor_equal(got, step == 2 || step == 5 ? c.small : c.t);
         vs_tensor_free(got);
     }
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
-    vs_tensor_free(s);
-    vs_tensor_free(t);
+    OK(vs_verify(g_path, NULL));
+    solo_case_free(&c);
 }
 
 static void test_store__subset_rename_and_prefix(void **st)
@@ -1323,10 +1259,10 @@ static void test_store__subset_rename_and_prefix(void **st)
     o.vars = sel;
     o.keys = keys;
     o.n_vars = 1;
-    assert_int_equal(vs_save_ex(g, g_path, 1, &o), VS_OK);
+    OK(vs_save_ex(g, g_path, 1, &o));
     vs_tensor_info *inf = NULL;
     size_t n = 0;
-    assert_int_equal(vs_list_variables(g_path, 1, &inf, &n), VS_OK);
+    OK(vs_list_variables(g_path, 1, &inf, &n));
     assert_int_equal(n, 1);
     assert_string_equal(inf[0].name, "renamed");
     vs_tensor_info_free(inf, n);
@@ -1337,7 +1273,7 @@ static void test_store__subset_rename_and_prefix(void **st)
     ro.vars = dst;
     ro.keys = keys;
     ro.n_vars = 1;
-    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 1, &ro));
     assert_tensor_equal(val(v[2]), val(v[0]));
     /* Duplicate keys, one variable under two names. */
     vs_var *two[2] = {v[0], v[1]};
@@ -1356,14 +1292,14 @@ static void test_store__subset_rename_and_prefix(void **st)
     assert_string_equal(vs_errmsg(),
                         "The same saveable will be restored with two names: b");
     /* Prefix restore: only layer1/ from a full save. */
-    assert_int_equal(vs_save(g, g_path, 3), VS_OK);
+    OK(vs_save(g, g_path, 3));
     memset(val(v[0])->data, 0, vs_tensor_nbytes(val(v[0])));
     memset(val(v[3])->data, 0, vs_tensor_nbytes(val(v[3])));
     memset(&ro, 0, sizeof ro);
     ro.prefix = "layer1/";
-    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 3, &ro));
     vs_tensor *b1 = NULL;
-    assert_int_equal(vs_load_variable(g_path, 3, "layer1/biases", &b1), VS_OK);
+    OK(vs_load_variable(g_path, 3, "layer1/biases", &b1));
     assert_tensor_equal(val(v[3]), b1);
     vs_tensor_free(b1);
     float z = 0;
@@ -1374,13 +1310,13 @@ static void test_store__subset_rename_and_prefix(void **st)
     vs_graph_close(g);
 
     /* Uninitialized variables cannot be saved. */
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     int64_t s2[] = {2};
     (void)getvar(g, "u", VS_FLOAT32, 1, s2);
     assert_int_equal(vs_save(g, g_path, 9), VS_EUNINIT);
     assert_string_equal(vs_errmsg(), "Attempting to use uninitialized value u");
     vs_graph_close(g);
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     assert_int_equal(vs_save(g, g_path, 9), VS_EINVAL);
     assert_string_equal(vs_errmsg(), "No variables to save");
     vs_graph_close(g);
@@ -1399,28 +1335,28 @@ static void test_store__init_from_checkpoint_tf_rules(void **st)
     fill_weights(r);
     const char *nm[] = {"old/a", "old/sub/b", "rootv"};
     const vs_tensor *ts[] = {a, b, r};
-    assert_int_equal(vs_save_tensors(g_path, 5, nm, ts, 3, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 5, nm, ts, 3, NULL));
 
     vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     vs_var *na = getvar(g, "new/a", VS_FLOAT32, 2, s23);
     vs_var *nb = getvar(g, "new/sub/b", VS_FLOAT32, 1, s4);
     vs_var *other = getvar(g, "other/c", VS_FLOAT32, 1, s4);
     const char *map1[] = {"old/", "new/", NULL};
-    assert_int_equal(vs_init_from_checkpoint(g, g_path, map1), VS_OK);
+    OK(vs_init_from_checkpoint(g, g_path, map1));
     assert_int_equal(vs_var_is_initialized(na), 0); /* nothing loaded yet */
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_global_variables_initializer(g));
     assert_tensor_equal(val(na), a);
     assert_tensor_equal(val(nb), b);
     (void)other;
     vs_graph_close(g);
 
     /* Single variable, root mapping, and the errors. */
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     vs_var *x = getvar(g, "x/y", VS_FLOAT32, 1, s4);
     const char *map2[] = {"old/sub/b", "x/y", NULL};
-    assert_int_equal(vs_init_from_checkpoint(g, g_path, map2), VS_OK);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_init_from_checkpoint(g, g_path, map2));
+    OK(vs_global_variables_initializer(g));
     assert_tensor_equal(val(x), b);
     const char *map3[] = {"old/x", "x/y", NULL};
     assert_int_equal(vs_init_from_checkpoint(g, g_path, map3), VS_ENOTFOUND);
@@ -1462,20 +1398,20 @@ static void test_store__init_from_checkpoint_root(void **st)
     fill_weights(r);
     save1(g_path, 1, "rootv", r, NULL);
     vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     vs_var *rv = getvar(g, "new/rootv", VS_FLOAT32, 1, s4);
     const char *map[] = {"/", "new/", NULL};
-    assert_int_equal(vs_init_from_checkpoint(g, g_path, map), VS_OK);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_init_from_checkpoint(g, g_path, map));
+    OK(vs_global_variables_initializer(g));
     assert_tensor_equal(val(rv), r);
     vs_graph_close(g);
     /* {'old/': '/'}: every store variable x <- old/x. */
     save1(g_path, 2, "old/q", r, NULL);
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     vs_var *q = getvar(g, "q", VS_FLOAT32, 1, s4);
     const char *map2[] = {"old/", "/", NULL};
-    assert_int_equal(vs_init_from_checkpoint(g, g_path, map2), VS_OK);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_init_from_checkpoint(g, g_path, map2));
+    OK(vs_global_variables_initializer(g));
     assert_tensor_equal(val(q), r);
     vs_graph_close(g);
     vs_tensor_free(r);
@@ -1512,7 +1448,7 @@ static void test_store__argument_checks(void **st)
     assert_int_equal(vs_save_tensors(g_path, 1, nm, bp, 1, NULL), VS_EINVAL);
     assert_string_equal(vs_errmsg(), "tensor v has an invalid dtype (77)");
     char want[700];
-    snprintf(want, sizeof want, "%s/no/such/dir/x.db", tmpdir());
+    snprintf(want, sizeof want, "%s/no/such/dir/x.db", store_test_tmpdir());
     assert_int_equal(vs_save_tensors(want, 1, nm, tp, 1, NULL), VS_EINVAL);
     char msg[800];
     snprintf(msg, sizeof msg,
@@ -1525,11 +1461,11 @@ static void test_store__argument_checks(void **st)
     assert_int_equal(vs_latest_checkpoint(g_path, NULL), VS_EINVAL);
     save1(g_path, 4, "v", t, NULL);
     int64_t step = 0;
-    assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_OK);
+    OK(vs_latest_checkpoint(g_path, &step));
     assert_int_equal(step, 4);
     vs_ckpt_info *ci = NULL;
     size_t n = 0;
-    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    OK(vs_list_checkpoints(g_path, &ci, &n));
     assert_int_equal(n, 1);
     assert_int_equal(ci[0].n_tensors, 1);
     assert_int_equal(ci[0].raw_bytes, 4);
@@ -1575,7 +1511,7 @@ static void test_store__same_bytes_for_any_thread_count(void **st)
     for (int th = 1; th <= 4; th++) {
         remove_db(g_path);
         o.threads = th;
-        assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 2, &o), VS_OK);
+        OK(vs_save_tensors(g_path, 1, nm, ts, 2, &o));
         char *rows = NULL;
         size_t len = 0;
         chunk_rows(g_path, &rows, &len);
@@ -1603,14 +1539,14 @@ static void test_store__same_bytes_other_dtype_not_shared(void **st)
     const char *nm[] = {"f", "i", "l", "i2"};
     const vs_tensor *ts[] = {a, b, c, d};
     for (int s = 1; s <= 2; s++)
-        assert_int_equal(vs_save_tensors(g_path, s, nm, ts, 4, NULL), VS_OK);
+        OK(vs_save_tensors(g_path, s, nm, ts, 4, NULL));
     for (int k = 0; k < 4; k++) {
         vs_tensor *got = NULL;
-        assert_int_equal(vs_load_variable(g_path, 2, nm[k], &got), VS_OK);
+        OK(vs_load_variable(g_path, 2, nm[k], &got));
         assert_tensor_equal(got, ts[k]);
         vs_tensor_free(got);
     }
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
+    OK(vs_verify(g_path, NULL));
     sqlite3 *db = raw_open(g_path);
     /* One chunk per element size (f, i, i2 share the 4-byte one; l has
      * its own), shared across steps. */
@@ -1630,7 +1566,7 @@ static void test_store__file_without_checkpoints_and_directories(void **st)
     (void)st;
     int64_t step;
     char want[700];
-    assert_int_equal(vs_set_retention(g_path, 0, 0), VS_OK);
+    OK(vs_set_retention(g_path, 0, 0));
     assert_int_equal(vs_latest_checkpoint(g_path, &step), VS_ENOTFOUND);
     snprintf(want, sizeof want, "checkpoint file %s holds no checkpoints",
              g_path);
@@ -1642,14 +1578,15 @@ static void test_store__file_without_checkpoints_and_directories(void **st)
     assert_null(inf);
     assert_int_equal(n, 0);
     vs_ckpt_info *ci = NULL;
-    assert_int_equal(vs_list_checkpoints(g_path, &ci, &n), VS_OK);
+    OK(vs_list_checkpoints(g_path, &ci, &n));
     assert_int_equal(n, 0);
     assert_null(ci);
-    assert_int_equal(vs_verify(g_path, NULL), VS_OK);
-    assert_int_equal(vs_latest_checkpoint(tmpdir(), &step), VS_EINVAL);
+    OK(vs_verify(g_path, NULL));
+    assert_int_equal(vs_latest_checkpoint(store_test_tmpdir(), &step),
+                     VS_EINVAL);
     snprintf(want, sizeof want,
              "%s is not a varstore checkpoint file: not a regular file",
-             tmpdir());
+             store_test_tmpdir());
     assert_string_equal(vs_errmsg(), want);
 }
 
@@ -1749,7 +1686,7 @@ static void test_store__save_progress(void **st)
     prec_init(&r);
     r.path = g_path;
     o.progress_ctx = &r;
-    assert_int_equal(vs_save_tensors(g_path, 7, nm, ts, 3, &o), VS_OK);
+    OK(vs_save_tensors(g_path, 7, nm, ts, 3, &o));
     /* 1 MiB chunks: a call per chunk, never more than a chunk apart. */
     prec_check(&r, total, MIB + 4096);
     assert_true(r.n >= 6);
@@ -1761,7 +1698,7 @@ static void test_store__save_progress(void **st)
     o.threads = 3;
     prec_init(&r);
     r.path = g_path;
-    assert_int_equal(vs_save_tensors(g_path, 8, nm, ts, 3, &o), VS_OK);
+    OK(vs_save_tensors(g_path, 8, nm, ts, 3, &o));
     prec_check(&r, total, MIB + 65536);
     assert_true(r.n >= 5 && r.n <= 6);
     assert_int_equal(r.latest_at_end, 8);
@@ -1770,15 +1707,14 @@ static void test_store__save_progress(void **st)
     o.chunk_bytes = 3 * MIB;
     o.threads = 1;
     prec_init(&r);
-    assert_int_equal(vs_save_tensors(g_path, 9, nm, ts, 3, &o), VS_OK);
+    OK(vs_save_tensors(g_path, 9, nm, ts, 3, &o));
     prec_check(&r, total, 3 * MIB);
     assert_int_equal(r.n, 3); /* 3 MiB, 5 MiB + 3 KiB, then all */
     assert_int_equal(r.done[0], 3 * MIB);
 
     /* Only empty tensors: one call, 0 of 0. */
     prec_init(&r);
-    assert_int_equal(vs_save_tensors(g_path, 10, &nm[2], &ts[2], 1, &o),
-                     VS_OK);
+    OK(vs_save_tensors(g_path, 10, &nm[2], &ts[2], 1, &o));
     assert_int_equal(r.n, 1);
     assert_int_equal(r.done[0], 0);
     assert_int_equal(r.total[0], 0);
@@ -1786,7 +1722,7 @@ static void test_store__save_progress(void **st)
     /* No callback: a context alone is ignored. */
     o.progress = NULL;
     prec_init(&r);
-    assert_int_equal(vs_save_tensors(g_path, 11, nm, ts, 3, &o), VS_OK);
+    OK(vs_save_tensors(g_path, 11, nm, ts, 3, &o));
     assert_int_equal(r.n, 0);
 
     /* A save that fails before writing reports nothing. */
@@ -1797,7 +1733,7 @@ static void test_store__save_progress(void **st)
     assert_int_equal(r.n, 0);
 
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, 9, "big", &got), VS_OK);
+    OK(vs_load_variable(g_path, 9, "big", &got));
     assert_tensor_equal(got, big);
     vs_tensor_free(got);
     vs_tensor_free(big);
@@ -1809,20 +1745,18 @@ static void test_store__restore_progress(void **st)
 {
     (void)st;
     vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     int64_t sb[] = {4 * 262144 + 100}, sc[] = {300}, si[] = {7};
     vs_var *big = getvar(g, "net/big", VS_FLOAT32, 1, sb);
     vs_var *bias = getvar(g, "net/bias", VS_FLOAT32, 1, sc);
     vs_var *steps = getvar(g, "steps", VS_INT64, 1, si);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_global_variables_initializer(g));
     fill_weights(val(big));
     size_t nb = vs_tensor_nbytes(val(big));
     uint64_t total = nb + vs_tensor_nbytes(val(bias)) +
                      vs_tensor_nbytes(val(steps));
     vs_tensor *copy = NULL;
-    assert_int_equal(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data,
-                                         &copy),
-                     VS_OK);
+    OK(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data, &copy));
 
     /* vs_save_ex reports too. */
     static prec r;
@@ -1833,7 +1767,7 @@ static void test_store__restore_progress(void **st)
     so.threads = 2;
     so.progress = prec_cb;
     so.progress_ctx = &r;
-    assert_int_equal(vs_save_ex(g, g_path, 3, &so), VS_OK);
+    OK(vs_save_ex(g, g_path, 3, &so));
     prec_check(&r, total, MIB + 4096);
     assert_int_equal(r.latest_at_end, 3);
 
@@ -1849,7 +1783,7 @@ static void test_store__restore_progress(void **st)
     r.watch = big;
     r.want = copy->data;
     r.want_len = nb;
-    assert_int_equal(vs_restore_ex(g, g_path, VS_LATEST, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, VS_LATEST, &ro));
     prec_check(&r, total, MIB + 4096);
     assert_true(r.n >= 5);
     assert_int_equal(r.watch_ok_at_end, 1);
@@ -1859,7 +1793,7 @@ static void test_store__restore_progress(void **st)
     ro.prefix = "net/b";
     ro.threads = 1;
     prec_init(&r);
-    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 3, &ro));
     prec_check(&r, nb + vs_tensor_nbytes(val(bias)), MIB + 4096);
 
     /* A failed restore changes nothing and never reports the end. */
@@ -1876,7 +1810,7 @@ static void test_store__restore_progress(void **st)
     ro.vars = &big;
     ro.n_vars = 1;
     prec_init(&r);
-    assert_int_equal(vs_restore_ex(g, g_path, 3, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 3, &ro));
     assert_int_equal(r.n, 0);
 
     vs_tensor_free(copy);
@@ -1906,7 +1840,7 @@ static void meddle_cb(void *ctx, uint64_t done, uint64_t total)
     } else {
         /* The last call: the variables hold their values and are free. */
         vs_tensor *t = NULL;
-        assert_int_equal(vs_var_value(m->v, &t), VS_OK);
+        OK(vs_var_value(m->v, &t));
         m->end_assign = vs_assign(m->v, t);
     }
 }
@@ -1915,40 +1849,38 @@ static void test_store__restore_progress_cannot_meddle(void **st)
 {
     (void)st;
     vs_graph *g = NULL;
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     int64_t sb[] = {3 * 262144};
     vs_var *big = getvar(g, "big", VS_FLOAT32, 1, sb);
-    assert_int_equal(vs_global_variables_initializer(g), VS_OK);
+    OK(vs_global_variables_initializer(g));
     fill_weights(val(big));
     vs_tensor *copy = NULL;
-    assert_int_equal(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data,
-                                         &copy),
-                     VS_OK);
-    assert_int_equal(vs_save(g, g_path, 1), VS_OK);
+    OK(vs_tensor_from_data(VS_FLOAT32, 1, sb, val(big)->data, &copy));
+    OK(vs_save(g, g_path, 1));
     vs_graph_close(g);
 
-    assert_int_equal(vs_graph_open(&g), VS_OK);
+    OK(vs_graph_open(&g));
     meddle m;
     memset(&m, 0, sizeof m);
     m.g = g;
     m.v = getvar(g, "big", VS_FLOAT32, 1, sb);
     m.path = g_path;
-    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, sb, &m.zeros), VS_OK);
+    OK(vs_tensor_new(VS_FLOAT32, 1, sb, &m.zeros));
     vs_restore_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.threads = 1;
     ro.progress = meddle_cb;
     ro.progress_ctx = &m;
-    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 1, &ro));
     assert_true(m.calls >= 3);
     assert_int_equal(m.busy_assign, m.calls - 1);
     assert_int_equal(m.busy_init, m.calls - 1);
     assert_int_equal(m.busy_restore, m.calls - 1);
-    assert_int_equal(m.end_assign, VS_OK);
+    OK(m.end_assign);
     assert_tensor_equal(val(m.v), copy);
     /* Afterwards the variable is an ordinary one again. */
-    assert_int_equal(vs_assign(m.v, m.zeros), VS_OK);
-    assert_int_equal(vs_restore(g, g_path, 1), VS_OK);
+    OK(vs_assign(m.v, m.zeros));
+    OK(vs_restore(g, g_path, 1));
     assert_tensor_equal(val(m.v), copy);
     vs_tensor_free(m.zeros);
     vs_tensor_free(copy);
@@ -1966,8 +1898,8 @@ static void test_store__verify_progress(void **st)
     const vs_tensor *ts[] = {big, small};
     uint64_t one = vs_tensor_nbytes(big) + vs_tensor_nbytes(small);
     /* Two identical checkpoints: chunks are shared, checked once. */
-    assert_int_equal(vs_save_tensors(g_path, 1, nm, ts, 2, NULL), VS_OK);
-    assert_int_equal(vs_save_tensors(g_path, 2, nm, ts, 2, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 1, nm, ts, 2, NULL));
+    OK(vs_save_tensors(g_path, 2, nm, ts, 2, NULL));
     sqlite3 *db = raw_open(g_path);
     assert_int_equal(q_int(db, "SELECT sum(raw_bytes) FROM chunks"),
                      (int64_t)one);
@@ -1981,7 +1913,7 @@ static void test_store__verify_progress(void **st)
     vo.progress_ctx = &r;
     size_t n_bad = 99;
     prec_init(&r);
-    assert_int_equal(vs_verify_ex(g_path, &vo, &n_bad), VS_OK);
+    OK(vs_verify_ex(g_path, &vo, &n_bad));
     assert_int_equal(n_bad, 0);
     prec_check(&r, one, MIB + 5000);
     assert_true(r.n >= 4);
@@ -1989,14 +1921,14 @@ static void test_store__verify_progress(void **st)
     /* Inline, NULL callback, NULL opts, and vs_verify itself. */
     vo.threads = 1;
     prec_init(&r);
-    assert_int_equal(vs_verify_ex(g_path, &vo, NULL), VS_OK);
+    OK(vs_verify_ex(g_path, &vo, NULL));
     prec_check(&r, one, MIB + 5000);
     vo.progress = NULL;
     prec_init(&r);
-    assert_int_equal(vs_verify_ex(g_path, &vo, NULL), VS_OK);
+    OK(vs_verify_ex(g_path, &vo, NULL));
     assert_int_equal(r.n, 0);
-    assert_int_equal(vs_verify_ex(g_path, NULL, &n_bad), VS_OK);
-    assert_int_equal(vs_verify(g_path, &n_bad), VS_OK);
+    OK(vs_verify_ex(g_path, NULL, &n_bad));
+    OK(vs_verify(g_path, &n_bad));
 
     vo.threads = -1;
     assert_int_equal(vs_verify_ex(g_path, &vo, &n_bad), VS_EINVAL);
@@ -2036,21 +1968,21 @@ static void test_store__read_handle_snapshot(void **state)
     fill_weights(b);
     const char *names[] = {"layer/w"};
     const vs_tensor *ta[] = {a}, *tb[] = {b};
-    assert_int_equal(vs_save_tensors(g_path, 1, names, ta, 1, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 1, names, ta, 1, NULL));
 
     vs_ckpt *f = NULL;
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    OK(vs_ckpt_open(g_path, &f));
     /* a save that commits after the open is not seen through f */
-    assert_int_equal(vs_save_tensors(g_path, 2, names, tb, 1, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 2, names, tb, 1, NULL));
     int64_t latest = -1;
-    assert_int_equal(vs_ckpt_latest(f, &latest), VS_OK);
+    OK(vs_ckpt_latest(f, &latest));
     assert_int_equal(latest, 1); /* the snapshot's newest, not the file's */
-    assert_int_equal(vs_latest_checkpoint(g_path, &latest), VS_OK);
+    OK(vs_latest_checkpoint(g_path, &latest));
     assert_int_equal(latest, 2);
     assert_int_equal(vs_ckpt_latest(f, NULL), VS_EINVAL);
     assert_int_equal(vs_ckpt_latest(NULL, &latest), VS_EINVAL);
     vs_tensor *got = NULL;
-    assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w:0", &got), VS_OK);
+    OK(vs_ckpt_load(f, VS_LATEST, "layer/w:0", &got));
     assert_tensor_equal(got, a);
     vs_tensor_free(got);
     got = NULL;
@@ -2060,25 +1992,43 @@ static void test_store__read_handle_snapshot(void **state)
     assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
     vs_tensor_info *infos = NULL;
     size_t n = 0;
-    assert_int_equal(vs_ckpt_list_variables(f, VS_LATEST, &infos, &n), VS_OK);
+    OK(vs_ckpt_list_variables(f, VS_LATEST, &infos, &n));
     assert_int_equal(n, 1);
     assert_string_equal(infos[0].name, "layer/w");
     vs_tensor_info_free(infos, n);
     vs_ckpt_close(f);
 
     /* a new handle sees step 2, the same bytes as vs_load_variable */
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
-    assert_int_equal(vs_ckpt_latest(f, &latest), VS_OK);
+    OK(vs_ckpt_open(g_path, &f));
+    OK(vs_ckpt_latest(f, &latest));
     assert_int_equal(latest, 2);
-    assert_int_equal(vs_ckpt_load(f, VS_LATEST, "layer/w", &got), VS_OK);
+    OK(vs_ckpt_load(f, VS_LATEST, "layer/w", &got));
     assert_tensor_equal(got, b);
     vs_tensor_free(got);
-    assert_int_equal(vs_load_variable(g_path, 2, "layer/w", &got), VS_OK);
+    OK(vs_load_variable(g_path, 2, "layer/w", &got));
     assert_tensor_equal(got, b);
     vs_tensor_free(got);
     vs_ckpt_close(f);
 
-    /* many at once: the same bytes; one missing name fails them all */
+    f = (vs_ckpt *)1;
+    assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
+    assert_null(f);
+    assert_int_equal(vs_ckpt_load(NULL, 1, "layer/w", &got), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "checkpoint handle is NULL");
+    vs_ckpt_close(NULL);
+    vs_tensor_free(a);
+    vs_tensor_free(b);
+}
+
+/* vs_ckpt_load_many gives the same bytes as single loads; one missing
+ * name fails them all and leaves every output NULL. */
+static void test_store__read_handle_loads_many(void **state)
+{
+    (void)state;
+    const int64_t shape[] = {3, 5};
+    vs_tensor *b = mk(VS_FLOAT32, 2, shape);
+    fill_weights(b);
+    vs_ckpt *f = NULL;
     {
         const int64_t s3[] = {1000000};
         vs_tensor *big = mk(VS_FLOAT32, 1, s3);
@@ -2087,10 +2037,10 @@ static void test_store__read_handle_snapshot(void **state)
         const vs_tensor *tt[] = {b, big};
         vs_save_opts so = {0};
         so.chunk_bytes = 65536; /* many chunks for the pool */
-        assert_int_equal(vs_save_tensors(g_path, 3, two, tt, 2, &so), VS_OK);
-        assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+        OK(vs_save_tensors(g_path, 3, two, tt, 2, &so));
+        OK(vs_ckpt_open(g_path, &f));
         vs_tensor *many[3] = {NULL, NULL, NULL};
-        assert_int_equal(vs_ckpt_load_many(f, 3, two, 2, many), VS_OK);
+        OK(vs_ckpt_load_many(f, 3, two, 2, many));
         assert_tensor_equal(many[0], b);
         assert_tensor_equal(many[1], big);
         vs_tensor_free(many[0]);
@@ -2101,18 +2051,10 @@ static void test_store__read_handle_snapshot(void **state)
         assert_null(many[0]);
         assert_null(many[1]);
         assert_null(many[2]);
-        assert_int_equal(vs_ckpt_load_many(f, 3, two, 0, many), VS_OK);
+        OK(vs_ckpt_load_many(f, 3, two, 0, many));
         vs_ckpt_close(f);
         vs_tensor_free(big);
     }
-
-    f = (vs_ckpt *)1;
-    assert_int_equal(vs_ckpt_open(NULL, &f), VS_EINVAL);
-    assert_null(f);
-    assert_int_equal(vs_ckpt_load(NULL, 1, "layer/w", &got), VS_EINVAL);
-    assert_string_equal(vs_errmsg(), "checkpoint handle is NULL");
-    vs_ckpt_close(NULL);
-    vs_tensor_free(a);
     vs_tensor_free(b);
 }
 
@@ -2225,69 +2167,82 @@ static void rec_sink_of(rec_sink *r, vs_stream_sink *sk, int threads)
     sk->threads = threads;
 }
 
-/* Streaming gives every tensor's bytes exactly once, as vs_ckpt_load
- * would, in chunks from several threads; begin comes in order before any
- * write, end after the last byte; a tensor of no bytes gets begin and end.
- * A failing callback or damage stops it: the tensors before have ended,
- * the failing one has not, and after a failing begin nothing else begins. */
-static void test_store__stream_to_sink(void **state)
+/* The file the stream tests read: step 1 with big (19 chunks of 64 KiB),
+ * ints, none (no bytes) and small; step 2 the same with big's values
+ * changed (no chunk shared with step 1) and stored raw. */
+typedef struct {
+    vs_tensor *big, *big2, *small, *none, *ints;
+    vs_ckpt *f;                /* open on the file */
+    const char *names[4];      /* an order of our own: small, none, big:0, */
+    const vs_tensor *want[4];  /* ints, and their step-1 tensors */
+} stream_file;
+
+static const int64_t s_big[] = {300000};
+
+static void stream_file_make(stream_file *sf)
 {
-    (void)state;
-    const int64_t s_big[] = {300000}, s_small[] = {3, 5}, s_none[] = {0},
-                  s_i64[] = {7};
-    vs_tensor *big = mk(VS_FLOAT32, 1, s_big),
-              *small = mk(VS_FLOAT32, 2, s_small),
-              *none = mk(VS_FLOAT32, 1, s_none),
-              *ints = mk(VS_INT64, 1, s_i64);
-    fill_weights(big);
-    fill_weights(small);
+    const int64_t s_small[] = {3, 5}, s_none[] = {0}, s_i64[] = {7};
+    sf->big = mk(VS_FLOAT32, 1, s_big);
+    sf->small = mk(VS_FLOAT32, 2, s_small);
+    sf->none = mk(VS_FLOAT32, 1, s_none);
+    sf->ints = mk(VS_INT64, 1, s_i64);
+    sf->big2 = mk(VS_FLOAT32, 1, s_big);
+    fill_weights(sf->big);
+    fill_weights(sf->small);
     for (int k = 0; k < 7; k++)
-        ((int64_t *)ints->data)[k] = (int64_t)k * 1000003 - 5;
-    /* sorted names: big, ints, none, small */
+        ((int64_t *)sf->ints->data)[k] = (int64_t)k * 1000003 - 5;
+    for (int64_t k = 0; k < s_big[0]; k++)
+        ((float *)sf->big2->data)[k] = -((float *)sf->big->data)[k] + 0.5f;
     const char *names[] = {"big", "ints", "none", "small"};
-    const vs_tensor *tt[] = {big, ints, none, small};
+    const vs_tensor *tt[] = {sf->big, sf->ints, sf->none, sf->small};
     vs_save_opts so = {0};
     so.chunk_bytes = 65536; /* 19 chunks of big: several per thread */
-    assert_int_equal(vs_save_tensors(g_path, 1, names, tt, 4, &so), VS_OK);
-    /* step 2: big's values changed (so that no chunk of it is shared
-     * with step 1's), stored raw: raw chunks take their own path */
-    vs_tensor *big2 = mk(VS_FLOAT32, 1, s_big);
-    for (int64_t k = 0; k < s_big[0]; k++)
-        ((float *)big2->data)[k] = -((float *)big->data)[k] + 0.5f;
-    const vs_tensor *tt2[] = {big2, ints, none, small};
+    OK(vs_save_tensors(g_path, 1, names, tt, 4, &so));
+    const vs_tensor *tt2[] = {sf->big2, sf->ints, sf->none, sf->small};
     so.codec = VS_CODEC_RAW;
-    assert_int_equal(vs_save_tensors(g_path, 2, names, tt2, 4, &so), VS_OK);
-    {
-        sqlite3 *db = raw_open(g_path);
-        sqlite3_stmt *q;
-        assert_int_equal(
-            sqlite3_prepare_v2(db,
-                               "SELECT count(*) FROM tensor_chunks tc JOIN "
+    OK(vs_save_tensors(g_path, 2, names, tt2, 4, &so));
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tensor_chunks tc JOIN "
                                "chunks c ON c.id = tc.chunk_id JOIN tensors "
                                "t ON t.id = tc.tensor_id WHERE t.step = 2 "
-                               "AND t.name = 'big' AND c.codec = 0",
-                               -1, &q, NULL),
-            SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(q, 0), 19); /* all stored raw */
-        sqlite3_finalize(q);
-        sqlite3_close(db);
-    }
+                               "AND t.name = 'big' AND c.codec = 0"),
+                     19); /* all stored raw */
+    sqlite3_close(db);
+    static const char *const order[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want[] = {sf->small, sf->none, sf->big, sf->ints};
+    memcpy(sf->names, order, sizeof sf->names);
+    memcpy(sf->want, want, sizeof sf->want);
+    OK(vs_ckpt_open(g_path, &sf->f));
+}
 
-    vs_ckpt *f = NULL;
+static void stream_file_free(stream_file *sf)
+{
+    vs_ckpt_close(sf->f);
+    vs_tensor_free(sf->big);
+    vs_tensor_free(sf->big2);
+    vs_tensor_free(sf->small);
+    vs_tensor_free(sf->none);
+    vs_tensor_free(sf->ints);
+}
+
+/* Streaming gives every tensor's bytes exactly once, as vs_ckpt_load
+ * would, in chunks from several threads; begin comes in order before any
+ * write, end after the last byte; a tensor of no bytes gets begin and
+ * end. */
+static void test_store__stream_gives_each_tensor_once_in_order(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
     vs_stream_sink sk;
     rec_sink r;
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
-    /* an order of our own: index i is names2[i] */
-    const char *names2[] = {"small", "none", "big:0", "ints"};
-    const vs_tensor *want2[] = {small, none, big, ints};
-    const vs_tensor *want_s2[] = {small, none, big2, ints};
+    const vs_tensor *want2[] = {sf.small, sf.none, sf.big2, sf.ints};
     for (int64_t step = 1; step <= 2; step++) {
         for (int threads = 1; threads <= 3; threads++) {
-            const vs_tensor *const *want = step == 1 ? want2 : want_s2;
+            const vs_tensor *const *want = step == 1 ? sf.want : want2;
             rec_init(&r, want, 4);
             rec_sink_of(&r, &sk, threads);
-            assert_int_equal(vs_ckpt_stream(f, step, names2, 4, &sk), VS_OK);
+            OK(vs_ckpt_stream(sf.f, step, sf.names, 4, &sk));
             assert_int_equal(r.n_bad, 0);
             assert_int_equal(r.n_order, 4);
             for (size_t i = 0; i < 4; i++) {
@@ -2296,176 +2251,209 @@ static void test_store__stream_to_sink(void **state)
                 if (r.len[i] > 0)
                     assert_memory_equal(r.buf[i], want[i]->data, r.len[i]);
             }
-            assert_int_equal(r.writes[1], 0);     /* none: no bytes */
-            assert_int_equal(r.writes[2], 19);    /* big: one per chunk */
+            assert_int_equal(r.writes[1], 0);  /* none: no bytes */
+            assert_int_equal(r.writes[2], 19); /* big: one per chunk */
             rec_free(&r);
         }
     }
+    stream_file_free(&sf);
+}
 
-    /* a write callback may call the library (a load of its own, here
-     * one of a single chunk, run on the calling worker): neither it nor
-     * the stream sees the other's buffers */
+/* A write callback may call the library (a load of its own, here one of a
+ * single chunk, run on the calling worker): neither it nor the stream
+ * sees the other's buffers. */
+static void test_store__stream_callback_may_call_the_library(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_stream_sink sk;
+    rec_sink r;
     for (int rep = 0; rep < 3; rep++) {
-        rec_init(&r, want2, 4);
+        rec_init(&r, sf.want, 4);
         rec_sink_of(&r, &sk, 2);
         r.nested_path = g_path;
         r.nested_name = "small";
-        r.nested_want = small;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_OK);
+        r.nested_want = sf.small;
+        OK(vs_ckpt_stream(sf.f, 1, sf.names, 4, &sk));
         assert_int_equal(r.n_bad, 0);
         for (size_t i = 0; i < 4; i++)
             if (r.len[i] > 0)
-                assert_memory_equal(r.buf[i], want2[i]->data, r.len[i]);
+                assert_memory_equal(r.buf[i], sf.want[i]->data, r.len[i]);
         rec_free(&r);
     }
+    stream_file_free(&sf);
+}
 
+/* Streams names (want: their tensors) with one callback failing (fail:
+ * which of begin, write, end on tensor at); expects rc and a message
+ * containing msg. Returns the sink for the caller's checks (rec_free). */
+static void stream_failing(vs_ckpt *f, const char *const *names,
+                           const vs_tensor *const *want, int threads,
+                           int fail, int at, int rc, const char *msg,
+                           rec_sink *r)
+{
+    vs_stream_sink sk;
+    rec_init(r, want, 4);
+    rec_sink_of(r, &sk, threads);
+    if (fail == 0)
+        r->fail_begin = at;
+    else if (fail == 1)
+        r->fail_write = at;
+    else
+        r->fail_end = at;
+    assert_int_equal(vs_ckpt_stream(f, 1, names, 4, &sk), rc);
+    assert_non_null(strstr(vs_errmsg(), msg));
+    assert_int_equal(r->n_bad, 0);
+}
+
+/* A failing callback stops the stream: the tensors before have ended,
+ * the failing one has not, and after a failing begin nothing else
+ * begins. */
+static void test_store__stream_stops_at_a_failing_callback(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_ckpt *f = sf.f;
+    rec_sink r;
+    const char *const *names2 = sf.names;
+    const vs_tensor *const *want = sf.want;
     for (int threads = 1; threads <= 2; threads++) {
-        /* a begin that fails: the tensors before end, none after begins */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_begin = 2;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-        assert_non_null(strstr(vs_errmsg(), "begin failed on tensor big"));
-        assert_int_equal(r.n_bad, 0);
+        stream_failing(f, names2, want, threads, 0, 2, VS_EIO,
+                       "begin failed on tensor big", &r);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.ended[2]);
         assert_false(r.begun[3]);
         assert_int_equal(r.writes[2] + r.writes[3], 0);
         rec_free(&r);
-
-        /* a write that fails (a value of the caller's own): passed
-         * through; the tensors before it ended, it and later ones did not */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_write = 2;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), 1);
-        assert_non_null(strstr(vs_errmsg(), "write failed on tensor big"));
-        assert_int_equal(r.n_bad, 0);
+        /* a value of the caller's own is passed through */
+        stream_failing(f, names2, want, threads, 1, 2, 1,
+                       "write failed on tensor big", &r);
         assert_true(r.ended[0] && r.ended[1]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-
-        /* an end that fails, on the tensor of no bytes: it ends after the
-         * tensor before it, so that one ended; nothing after it ends */
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        r.fail_end = 1;
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EIO);
-        assert_non_null(strstr(vs_errmsg(), "end failed on tensor none"));
-        assert_int_equal(r.n_bad, 0);
+        /* on the tensor of no bytes: it ends after the tensor before
+         * it, so that one ended; nothing after it ends */
+        stream_failing(f, names2, want, threads, 2, 1, VS_EIO,
+                       "end failed on tensor none", &r);
         assert_true(r.ended[0]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
     }
+    stream_file_free(&sf);
+}
 
-    /* a missing name: nothing is called */
+/* A missing name calls nothing; bad arguments are refused. */
+static void test_store__stream_argument_checks(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    vs_ckpt *f = sf.f;
+    vs_stream_sink sk;
+    rec_sink r;
+    const char *const *names2 = sf.names;
     const char *bad[] = {"small", "nope"};
-    rec_init(&r, want2, 2);
+    rec_init(&r, sf.want, 2);
     rec_sink_of(&r, &sk, 2);
     assert_int_equal(vs_ckpt_stream(f, 1, bad, 2, &sk), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key nope not found in checkpoint");
     assert_int_equal(r.n_order, 0);
     rec_free(&r);
-    /* bad arguments */
     sk.write = NULL;
     assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_EINVAL);
     rec_sink_of(&r, &sk, 2);
     assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, NULL), VS_EINVAL);
     assert_int_equal(vs_ckpt_stream(NULL, 1, names2, 4, &sk), VS_EINVAL);
     assert_int_equal(vs_ckpt_stream(f, 1, NULL, 4, &sk), VS_EINVAL);
-    assert_int_equal(vs_ckpt_stream(f, 1, names2, 0, &sk), VS_OK);
-    vs_ckpt_close(f);
+    OK(vs_ckpt_stream(f, 1, names2, 0, &sk));
+    stream_file_free(&sf);
+}
 
-    /* damage in big's 10th chunk at step 1: VS_ECORRUPT naming it; the
-     * tensors before it ended, big did not */
-    sqlite3 *db = raw_open(g_path);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "UPDATE chunks SET crc32 = (crc32 + 1) % 4294967296 "
+/* Streams names at step, expecting VS_ECORRUPT naming what; the sink for
+ * the caller's checks (rec_free). */
+static void stream_corrupt(int64_t step, const char *const *names,
+                           const vs_tensor *const *want, int threads,
+                           const char *what, rec_sink *r)
+{
+    vs_ckpt *f = NULL;
+    vs_stream_sink sk;
+    OK(vs_ckpt_open(g_path, &f));
+    rec_init(r, want, 4);
+    rec_sink_of(r, &sk, threads);
+    assert_int_equal(vs_ckpt_stream(f, step, names, 4, &sk), VS_ECORRUPT);
+    assert_non_null(strstr(vs_errmsg(), what));
+    assert_int_equal(r->n_bad, 0);
+    vs_ckpt_close(f);
+}
+
+/* Damage in big's 10th chunk at step 1: VS_ECORRUPT naming it; the
+ * tensors before it ended, big did not; a tensor of no bytes after the
+ * damaged one never ends (begun ahead or not). */
+static void test_store__stream_stops_at_a_damaged_chunk(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    raw_exec(g_path, "UPDATE chunks SET crc32 = (crc32 + 1) % 4294967296 "
                      "WHERE id = (SELECT tc.chunk_id FROM tensor_chunks tc "
-                     "JOIN tensors t ON t.id = tc.tensor_id WHERE t.step = 1 "
-                     "AND t.name = 'big' AND tc.seq = 9)",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_changes(db), 1);
-    sqlite3_close(db);
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
-    /* in an order where the tensor of no bytes comes after the damaged
-     * one: it never ends (begun ahead or not) */
+                     "JOIN tensors t ON t.id = tc.tensor_id WHERE t.step = "
+                     "1 AND t.name = 'big' AND tc.seq = 9)");
+    const char *names2[] = {"small", "none", "big:0", "ints"};
+    const vs_tensor *want2[] = {sf.small, sf.none, sf.big, sf.ints};
     const char *names3[] = {"small", "big", "none", "ints"};
-    const vs_tensor *want3[] = {small, big, none, ints};
+    const vs_tensor *want3[] = {sf.small, sf.big, sf.none, sf.ints};
+    rec_sink r;
     for (int threads = 1; threads <= 2; threads++) {
-        rec_init(&r, want2, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 1, names2, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor big at step 1, chunk 9"));
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(1, names2, want2, threads,
+                       "tensor big at step 1, chunk 9", &r);
         assert_true(r.ended[0] && r.ended[1]);
-        assert_false(r.ended[2]);
-        assert_false(r.ended[3]);
+        assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-        rec_init(&r, want3, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 1, names3, 4, &sk), VS_ECORRUPT);
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(1, names3, want3, threads, "tensor big at step 1",
+                       &r);
         assert_true(r.ended[0]);
         assert_false(r.ended[1] || r.ended[2] || r.ended[3]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
+    stream_file_free(&sf);
+}
 
-    /* damage met while reading a chunk (its row's sizes, at step 2: ints'
-     * only chunk is 4 bytes short) rather than decoding it: the tensors
-     * before it still end, in order, and the error names it */
-    db = raw_open(g_path);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "UPDATE chunks SET raw_bytes = raw_bytes - 8 WHERE id = "
-                     "(SELECT tc.chunk_id FROM tensor_chunks tc JOIN tensors "
-                     "t ON t.id = tc.tensor_id WHERE t.step = 2 AND t.name = "
-                     "'ints')",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_changes(db), 1);
-    /* and the tensor of no bytes at step 2 claims a CRC */
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE tensors SET crc32 = 5 WHERE step = 2 "
-                                  "AND name = 'none'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+/* Damage met while reading a chunk's row (ints' only chunk at step 2 is
+ * 8 bytes short) rather than decoding it, and a tensor of no bytes that
+ * claims a CRC: the tensors before still end, in order, and the error
+ * names the damaged one. */
+static void test_store__stream_stops_at_a_damaged_chunk_row(void **state)
+{
+    (void)state;
+    stream_file sf;
+    stream_file_make(&sf);
+    raw_exec(g_path, "UPDATE chunks SET raw_bytes = raw_bytes - 8 WHERE id "
+                     "= (SELECT tc.chunk_id FROM tensor_chunks tc JOIN "
+                     "tensors t ON t.id = tc.tensor_id WHERE t.step = 2 AND "
+                     "t.name = 'ints')");
+    raw_exec(g_path, "UPDATE tensors SET crc32 = 5 WHERE step = 2 AND name "
+                     "= 'none'");
     const char *names4[] = {"small", "big", "ints", "none"};
-    const vs_tensor *want4[] = {small, big2, ints, none};
+    const vs_tensor *want4[] = {sf.small, sf.big2, sf.ints, sf.none};
     const char *names5[] = {"small", "big", "none", "ints"};
-    const vs_tensor *want5[] = {small, big2, none, ints};
+    const vs_tensor *want5[] = {sf.small, sf.big2, sf.none, sf.ints};
+    rec_sink r;
     for (int threads = 1; threads <= 2; threads++) {
-        rec_init(&r, want4, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 2, names4, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor ints at step 2"));
+        stream_corrupt(2, names4, want4, threads, "tensor ints at step 2",
+                       &r);
         assert_non_null(strstr(vs_errmsg(), "sizes do not add up"));
-        assert_int_equal(r.n_bad, 0);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.ended[2] || r.ended[3]);
         rec_free(&r);
-        rec_init(&r, want5, 4);
-        rec_sink_of(&r, &sk, threads);
-        assert_int_equal(vs_ckpt_stream(f, 2, names5, 4, &sk), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "tensor none at step 2"));
-        assert_int_equal(r.n_bad, 0);
+        stream_corrupt(2, names5, want5, threads, "tensor none at step 2",
+                       &r);
         assert_true(r.ended[0] && r.ended[1]);
         assert_false(r.begun[2] || r.ended[2] || r.begun[3]);
         rec_free(&r);
     }
-    vs_ckpt_close(f);
-    vs_tensor_free(big);
-    vs_tensor_free(big2);
-    vs_tensor_free(small);
-    vs_tensor_free(none);
-    vs_tensor_free(ints);
+    stream_file_free(&sf);
 }
 
 /* A trailing ":0" names a variable's value and is dropped (TF's
@@ -2483,25 +2471,25 @@ static void test_store__key_ending_in_colon_zero(void **state)
     ((float *)a0->data)[0] = 123.0f;
     const char *names[] = {"a", "a:0", "b"};
     const vs_tensor *tt[] = {a, a0, b};
-    assert_int_equal(vs_save_tensors(g_path, 1, names, tt, 3, NULL), VS_OK);
+    OK(vs_save_tensors(g_path, 1, names, tt, 3, NULL));
     vs_tensor *got = NULL;
-    assert_int_equal(vs_load_variable(g_path, 1, "a:0", &got), VS_OK);
+    OK(vs_load_variable(g_path, 1, "a:0", &got));
     assert_tensor_equal(got, a0);
     vs_tensor_free(got);
-    assert_int_equal(vs_load_variable(g_path, VS_LATEST, "a", &got), VS_OK);
+    OK(vs_load_variable(g_path, VS_LATEST, "a", &got));
     assert_tensor_equal(got, a);
     vs_tensor_free(got);
-    assert_int_equal(vs_load_variable(g_path, 1, "b:0", &got), VS_OK);
+    OK(vs_load_variable(g_path, 1, "b:0", &got));
     assert_tensor_equal(got, b); /* TF's form */
     vs_tensor_free(got);
     assert_int_equal(vs_load_variable(g_path, 1, "c:0", &got), VS_ENOTFOUND);
     assert_string_equal(vs_errmsg(), "Key c not found in checkpoint");
 
     vs_ckpt *f = NULL;
-    assert_int_equal(vs_ckpt_open(g_path, &f), VS_OK);
+    OK(vs_ckpt_open(g_path, &f));
     vs_tensor *many[3] = {NULL, NULL, NULL};
     const char *want[] = {"a:0", "a", "b:0"};
-    assert_int_equal(vs_ckpt_load_many(f, 1, want, 3, many), VS_OK);
+    OK(vs_ckpt_load_many(f, 1, want, 3, many));
     assert_tensor_equal(many[0], a0);
     assert_tensor_equal(many[1], a);
     assert_tensor_equal(many[2], b);
@@ -2510,7 +2498,7 @@ static void test_store__key_ending_in_colon_zero(void **state)
     /* streamed under the names vs_list_variables gives */
     vs_tensor_info *infos = NULL;
     size_t n = 0;
-    assert_int_equal(vs_ckpt_list_variables(f, 1, &infos, &n), VS_OK);
+    OK(vs_ckpt_list_variables(f, 1, &infos, &n));
     assert_int_equal(n, 3);
     const char *keys[3];
     const vs_tensor *exp[3];
@@ -2523,7 +2511,7 @@ static void test_store__key_ending_in_colon_zero(void **state)
     vs_stream_sink sk;
     rec_init(&r, exp, 3);
     rec_sink_of(&r, &sk, 2);
-    assert_int_equal(vs_ckpt_stream(f, 1, keys, 3, &sk), VS_OK);
+    OK(vs_ckpt_stream(f, 1, keys, 3, &sk));
     assert_int_equal(r.n_bad, 0);
     for (size_t i = 0; i < 3; i++)
         assert_memory_equal(r.buf[i], exp[i]->data, r.len[i]);
@@ -2555,7 +2543,7 @@ static void test_store__failed_bind_is_an_error(void **state)
     char want[1024];
 
     sqlite3 *db = NULL;
-    assert_int_equal(vs__store_open(g_path, VS_OPEN_READ, 0, &db), VS_OK);
+    OK(vs__store_open(g_path, VS_OPEN_READ, 0, &db));
     vs__load_item it;
     memset(&it, 0, sizeof it);
     it.key = key;
@@ -2567,7 +2555,7 @@ static void test_store__failed_bind_is_an_error(void **state)
     /* the connection stays usable: with the limit back, the same lookup
      * finds the tensor */
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, old);
-    assert_int_equal(vs__load_lookup(db, g_path, 1, &it, 1), VS_OK);
+    OK(vs__load_lookup(db, g_path, 1, &it, 1));
     assert_int_equal(it.nbytes, 4 * sizeof(float));
     assert_int_equal(it.n_chunks, 1);
 
@@ -2623,7 +2611,7 @@ static void test_store__n_vars_overflow(void **state)
     assert_int_not_equal(stat(g_path, &sb), 0); /* nothing was written */
 
     so.n_vars = 2;
-    assert_int_equal(vs_save_ex(g, g_path, 1, &so), VS_OK);
+    OK(vs_save_ex(g, g_path, 1, &so));
     vs_restore_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.vars = vars;
@@ -2631,7 +2619,7 @@ static void test_store__n_vars_overflow(void **state)
     assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_EINVAL);
     assert_string_equal(vs_errmsg(), want);
     ro.n_vars = 2;
-    assert_int_equal(vs_restore_ex(g, g_path, 1, &ro), VS_OK);
+    OK(vs_restore_ex(g, g_path, 1, &ro));
     vs_graph_close(g);
 }
 
@@ -2655,7 +2643,10 @@ int main(void)
         T(test_store__restore_errors_keep_old_values),
         T(test_store__restore_in_place_and_through_scratch),
         T(test_store__journal_modes),
-        T(test_store__large_saves_run_solo),
+        T(test_store__journal_mode_switch_needs_the_file_alone),
+        T(test_store__large_save_alone_runs_solo),
+        T(test_store__large_save_stays_wal_for_readers),
+        T(test_store__declared_journal_mode_comes_back),
         T(test_store__subset_rename_and_prefix),
         T(test_store__init_from_checkpoint_tf_rules),
         T(test_store__init_from_checkpoint_root),
@@ -2668,7 +2659,13 @@ int main(void)
         T(test_store__restore_progress_cannot_meddle),
         T(test_store__verify_progress),
         T(test_store__read_handle_snapshot),
-        T(test_store__stream_to_sink),
+        T(test_store__read_handle_loads_many),
+        T(test_store__stream_gives_each_tensor_once_in_order),
+        T(test_store__stream_callback_may_call_the_library),
+        T(test_store__stream_stops_at_a_failing_callback),
+        T(test_store__stream_argument_checks),
+        T(test_store__stream_stops_at_a_damaged_chunk),
+        T(test_store__stream_stops_at_a_damaged_chunk_row),
         T(test_store__key_ending_in_colon_zero),
         T(test_store__failed_bind_is_an_error),
         T(test_store__n_vars_overflow),

@@ -1,12 +1,12 @@
 /* varstore: CRC-32 (ISO-HDLC: zlib's crc32, reflected polynomial
- * 0xEDB88320) of chunk bytes. zlib's table-driven loop runs at ~7 GB/s
- * here, which made the CRC a fifth of a raw restore. On x86-64 with
+ * 0xEDB88320) of chunk bytes, which every read checks. On x86-64 with
  * PCLMULQDQ the bulk is folded with carry-less multiplies instead (the
  * method of Gopal et al., "Fast CRC Computation for Generic Polynomials
  * Using PCLMULQDQ Instruction", Intel 2009): four 128-bit lanes are folded
  * 64 bytes at a time, then into one lane; the last 16-byte block and the
  * tail go through zlib. The result is bit-identical to zlib's. */
 #include <limits.h>
+#include <pthread.h>
 #include <zlib.h>
 
 #include "store_int.h"
@@ -93,17 +93,23 @@ crc32_clmul(uint32_t crc, const unsigned char *p, size_t n)
     return vs__crc32_zlib(c, p, n);
 }
 
-static int clmul_ok = -1; /* -1: not yet known; written once, idempotent */
+/* Whether the CPU has PCLMULQDQ: found once, by pthread_once, so every
+ * thread sees the answer fully set. */
+static pthread_once_t clmul_once = PTHREAD_ONCE_INIT;
+static int clmul_ok;
+
+static void clmul_probe(void)
+{
+    __builtin_cpu_init();
+    clmul_ok = __builtin_cpu_supports("pclmul") &&
+               __builtin_cpu_supports("sse2");
+}
 
 int vs__crc32_has_clmul(void)
 {
-    int ok = __atomic_load_n(&clmul_ok, __ATOMIC_RELAXED);
-    if (ok < 0) {
-        __builtin_cpu_init();
-        ok = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
-        __atomic_store_n(&clmul_ok, ok, __ATOMIC_RELAXED);
-    }
-    return ok;
+    /* pthread_once fails only for an invalid control: never here. */
+    (void)pthread_once(&clmul_once, clmul_probe);
+    return clmul_ok;
 }
 
 uint32_t vs__crc32(uint32_t crc, const void *p, size_t n)

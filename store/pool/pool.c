@@ -23,7 +23,7 @@ int vs__pool_threads(int threads)
 /* Results of pthread_mutex_lock/unlock, pthread_cond_wait/signal/
  * broadcast/destroy, pthread_mutex_destroy and pthread_join are not
  * checked: on the default-type objects initialized (checked) in
- * vs__pool_run and the threads it created, POSIX lets them fail only on
+ * pool_init and the threads vs__pool_run created, POSIX lets them fail only on
  * a programming error (EINVAL, EPERM, EDEADLK, ESRCH), never at run
  * time. */
 typedef struct {
@@ -121,6 +121,88 @@ static int run_inline(size_t n, void *ctx, vs__job_fn prepare,
     return rc;
 }
 
+/* The pool's mutex and condition variables (checked). */
+static int pool_init(pool *p, size_t n, void *ctx, vs__job_fn work)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->ctx = ctx;
+    p->work = work;
+    p->done = vs__calloc(n, 1);
+    if (p->done == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        vs__free(p->done);
+        return vs__fail(VS_ERROR, "cannot create a mutex");
+    }
+    if (pthread_cond_init(&p->work_cv, NULL) == 0) {
+        if (pthread_cond_init(&p->done_cv, NULL) == 0)
+            return VS_OK;
+        pthread_cond_destroy(&p->work_cv);
+    }
+    pthread_mutex_destroy(&p->mu);
+    vs__free(p->done);
+    return vs__fail(VS_ERROR, "cannot create a condition variable");
+}
+
+static void pool_destroy(pool *p)
+{
+    pthread_cond_destroy(&p->done_cv);
+    pthread_cond_destroy(&p->work_cv);
+    pthread_mutex_destroy(&p->mu);
+    vs__free(p->done);
+}
+
+/* Prepares jobs ahead of the consumer, up to window of them. */
+static int prepare_ahead(pool *p, size_t consumed, size_t window,
+                         vs__job_fn prepare, char *msg, size_t cap)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int more = !p->stop && p->prepared < p->n &&
+                   p->prepared - consumed < window;
+        size_t k = p->prepared;
+        pthread_mutex_unlock(&p->mu);
+        if (!more)
+            return VS_OK;
+        if (prepare != NULL) {
+            int rc = prepare(p->ctx, k, msg, cap);
+            if (rc != VS_OK)
+                return rc;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->prepared = k + 1;
+        pthread_cond_signal(&p->work_cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* The calling thread's loop: prepare ahead, wait for the next job in
+ * order, consume it. Returns at the first failure (or a worker's stop). */
+static int drive(pool *p, size_t window, vs__job_fn prepare,
+                 vs__job_fn consume)
+{
+    char msg[VS_ERRMSG_MAX];
+    for (size_t consumed = 0; consumed < p->n; consumed++) {
+        int rc = prepare_ahead(p, consumed, window, prepare, msg, sizeof msg);
+        if (rc != VS_OK)
+            return rc;
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && !p->done[consumed])
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        int stopped = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stopped)
+            return VS_OK; /* the worker's error is reported after the join */
+        if (consume != NULL) {
+            rc = consume(p->ctx, consumed, msg, sizeof msg);
+            if (rc != VS_OK)
+                return rc;
+        }
+    }
+    return VS_OK;
+}
+
 int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
                  vs__job_fn prepare, vs__job_fn work, vs__job_fn consume)
 {
@@ -130,30 +212,10 @@ int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
         return run_inline(n, ctx, prepare, work, consume);
     if (window < (size_t)threads)
         window = (size_t)threads;
-
     pool p;
-    memset(&p, 0, sizeof p);
-    p.n = n;
-    p.ctx = ctx;
-    p.work = work;
-    p.done = vs__calloc(n, 1);
-    if (p.done == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    if (pthread_mutex_init(&p.mu, NULL) != 0) {
-        vs__free(p.done);
-        return vs__fail(VS_ERROR, "cannot create a mutex");
-    }
-    if (pthread_cond_init(&p.work_cv, NULL) != 0) {
-        pthread_mutex_destroy(&p.mu);
-        vs__free(p.done);
-        return vs__fail(VS_ERROR, "cannot create a condition variable");
-    }
-    if (pthread_cond_init(&p.done_cv, NULL) != 0) {
-        pthread_cond_destroy(&p.work_cv);
-        pthread_mutex_destroy(&p.mu);
-        vs__free(p.done);
-        return vs__fail(VS_ERROR, "cannot create a condition variable");
-    }
+    int rc = pool_init(&p, n, ctx, work);
+    if (rc != VS_OK)
+        return rc;
     pthread_t tid[64];
     worker_arg wa[64];
     int nt = 0;
@@ -163,48 +225,8 @@ int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
         if (pthread_create(&tid[nt], NULL, worker, &wa[nt]) != 0)
             break;
     }
-    int rc = VS_OK;
-    char msg[VS_ERRMSG_MAX];
-    if (nt == 0) {
-        rc = vs__fail(VS_ERROR, "cannot start a worker thread");
-        goto out;
-    }
-    size_t consumed = 0;
-    while (consumed < n) {
-        /* Prepare ahead up to the window. */
-        for (;;) {
-            pthread_mutex_lock(&p.mu);
-            int more = !p.stop && p.prepared < n &&
-                       p.prepared - consumed < window;
-            size_t k = p.prepared;
-            pthread_mutex_unlock(&p.mu);
-            if (!more)
-                break;
-            if (prepare != NULL) {
-                rc = prepare(ctx, k, msg, sizeof msg);
-                if (rc != VS_OK)
-                    goto out;
-            }
-            pthread_mutex_lock(&p.mu);
-            p.prepared = k + 1;
-            pthread_cond_signal(&p.work_cv);
-            pthread_mutex_unlock(&p.mu);
-        }
-        pthread_mutex_lock(&p.mu);
-        while (!p.stop && !p.done[consumed])
-            pthread_cond_wait(&p.done_cv, &p.mu);
-        int stopped = p.stop;
-        pthread_mutex_unlock(&p.mu);
-        if (stopped)
-            break;
-        if (consume != NULL) {
-            rc = consume(ctx, consumed, msg, sizeof msg);
-            if (rc != VS_OK)
-                goto out;
-        }
-        consumed++;
-    }
-out:
+    rc = nt == 0 ? vs__fail(VS_ERROR, "cannot start a worker thread")
+                 : drive(&p, window, prepare, consume);
     pthread_mutex_lock(&p.mu);
     p.stop = 1;
     pthread_cond_broadcast(&p.work_cv);
@@ -213,41 +235,6 @@ out:
         pthread_join(tid[i], NULL);
     if (rc == VS_OK && p.err_code != VS_OK)
         rc = vs__fail(p.err_code, "%s", p.err_msg);
-    pthread_cond_destroy(&p.done_cv);
-    pthread_cond_destroy(&p.work_cv);
-    pthread_mutex_destroy(&p.mu);
-    vs__free(p.done);
+    pool_destroy(&p);
     return rc;
-}
-
-/* ---- progress ----------------------------------------------------------- */
-
-void vs__progress_init(vs__progress *p, vs__progress_fn fn, void *ctx,
-                       uint64_t total)
-{
-    memset(p, 0, sizeof *p);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->total = total;
-}
-
-void vs__progress_add(vs__progress *p, uint64_t n)
-{
-    if (p == NULL || p->fn == NULL || p->ended)
-        return;
-    p->done = n > p->total - p->done ? p->total : p->done + n;
-    if (p->done < p->total && p->done - p->last >= VS_PROGRESS_STEP) {
-        p->last = p->done;
-        p->fn(p->ctx, p->done, p->total);
-    }
-}
-
-void vs__progress_end(vs__progress *p)
-{
-    if (p == NULL || p->fn == NULL || p->ended)
-        return;
-    p->ended = 1;
-    p->done = p->total;
-    p->last = p->total;
-    p->fn(p->ctx, p->total, p->total);
 }

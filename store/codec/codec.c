@@ -182,23 +182,83 @@ size_t vs__chunk_bound(size_t n, size_t e)
     return n + PLANE_HDR * (e ? e : 1);
 }
 
-int vs__chunk_encode(const void *raw, size_t n, size_t e,
-                     const vs__codec_opts *o, int *codec, unsigned char **out,
-                     size_t *out_len, char *err, size_t cap)
+/* The worker's deflate stream for level (0: Huffman-only), made or reset;
+ * NULL with the reason in err. */
+static z_stream *deflate_stream(vs__ws *ws, int level, char *err, size_t cap,
+                                int *rc)
 {
-    vs__ws ws;
-    vs__buf ob = {NULL, 0};
-    memset(&ws, 0, sizeof ws);
-    *out = NULL;
-    *out_len = 0;
-    int rc = vs__chunk_encode_ws(raw, n, e, o, &ws, &ob, codec, out_len,
-                                 err, cap);
-    vs__ws_free(&ws);
-    if (rc != VS_OK) {
-        vs__buf_free(&ob);
-        return rc;
+    int lvl = level != 0 ? level : -100;
+    if (ws->def != NULL && ws->def_level != lvl) {
+        (void)deflateEnd(ws->def); /* see vs__ws_free */
+        vs__free(ws->def);
+        ws->def = NULL;
     }
-    *out = ob.p;
+    z_stream *zs = ws->def;
+    if (zs != NULL) {
+        if (deflateReset(zs) == Z_OK)
+            return zs;
+        snprintf(err, cap, "zlib deflateReset failed");
+        *rc = VS_ERROR;
+        return NULL;
+    }
+    zs = vs__calloc(1, sizeof *zs);
+    int strat = level != 0 ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY;
+    if (zs == NULL || deflateInit2(zs, level != 0 ? level : 1, Z_DEFLATED, 15,
+                                   8, strat) != Z_OK) {
+        snprintf(err, cap, zs == NULL ? "out of memory"
+                                      : "zlib deflateInit failed");
+        vs__free(zs);
+        *rc = VS_ENOMEM;
+        return NULL;
+    }
+    ws->def = zs;
+    ws->def_level = lvl;
+    return zs;
+}
+
+/* Encodes plane pl (m bytes) at dst: zlib when that saves at least a
+ * byte, else stored. *method and *len say which and how long. */
+static int encode_plane(const unsigned char *pl, size_t m,
+                        const vs__codec_opts *o, vs__ws *ws,
+                        unsigned char *dst, int *method, size_t *len,
+                        char *err, size_t cap)
+{
+    *method = VS_PLANE_STORED;
+    *len = m;
+    /* Huffman-only coding cannot beat the order-0 entropy: skip the
+     * deflate call where that saves less than 3%. */
+    if (o->level != 0 || entropy_bytes(pl, m) < 0.97 * (double)m) {
+        int rc = VS_OK;
+        z_stream *zs = deflate_stream(ws, o->level, err, cap, &rc);
+        if (zs == NULL)
+            return rc;
+        zs->next_in = (Bytef *)(uintptr_t)pl;
+        zs->avail_in = (uInt)m;
+        zs->next_out = dst;
+        zs->avail_out = (uInt)(m - 1); /* must save at least a byte */
+        int zr = deflate(zs, Z_FINISH);
+        if (zr == Z_STREAM_END) {
+            *method = VS_PLANE_ZLIB;
+            *len = zs->total_out;
+            return VS_OK;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            snprintf(err, cap, "zlib deflate failed (%d)", zr);
+            return VS_ERROR;
+        }
+    }
+    memcpy(dst, pl, m);
+    return VS_OK;
+}
+
+/* The chunk stored as it is. */
+static int encode_raw(const void *raw, size_t n, unsigned char *b, int *codec,
+                      size_t *out_len)
+{
+    if (n > 0)
+        memcpy(b, raw, n);
+    *codec = VS_CHUNK_RAW;
+    *out_len = n;
     return VS_OK;
 }
 
@@ -206,105 +266,43 @@ int vs__chunk_encode_ws(const void *raw, size_t n, size_t e,
                         const vs__codec_opts *o, vs__ws *ws, vs__buf *ob,
                         int *codec, size_t *out_len, char *err, size_t cap)
 {
-    vs__buf *pb = &ws->planes;
     *out_len = 0;
     if (e == 0 || e > 16 || n % e != 0 || n > (size_t)UINT32_MAX) {
         snprintf(err, cap, "invalid chunk size %zu for element size %zu", n,
                  e);
         return VS_EINVAL;
     }
-    size_t hdr = PLANE_HDR * e;
-    size_t m = n / e;
+    size_t hdr = PLANE_HDR * e, m = n / e;
     if (vs__buf_reserve(ob, hdr + n) != VS_OK) {
         snprintf(err, cap, "out of memory");
         return VS_ENOMEM;
     }
     unsigned char *b = ob->p;
-    if (o->raw_only || n == 0 || m < 64) {
-        if (n > 0)
-            memcpy(b, raw, n);
-        *codec = VS_CHUNK_RAW;
-        *out_len = n;
-        return VS_OK;
-    }
-    if (e > 1 && vs__buf_reserve(pb, n) != VS_OK) {
+    if (o->raw_only || n == 0 || m < 64)
+        return encode_raw(raw, n, b, codec, out_len);
+    if (e > 1 && vs__buf_reserve(&ws->planes, n) != VS_OK) {
         snprintf(err, cap, "out of memory");
         return VS_ENOMEM;
     }
-    const unsigned char *planes = e > 1 ? pb->p : raw;
+    const unsigned char *planes = e > 1 ? ws->planes.p : raw;
     if (e > 1)
-        shuffle(raw, pb->p, n, e);
-
+        shuffle(raw, ws->planes.p, n, e);
     size_t pos = hdr;
-    int rc = VS_OK;
     for (size_t p = 0; p < e; p++) {
-        const unsigned char *pl = planes + p * m;
-        int method = VS_PLANE_STORED;
-        size_t len = m;
-        /* Huffman-only coding cannot beat the order-0 entropy: skip the
-         * deflate call where that saves less than 3%. */
-        int try_z = o->level != 0 || entropy_bytes(pl, m) < 0.97 * (double)m;
-        if (try_z) {
-            int lvl = o->level != 0 ? o->level : -100;
-            if (ws->def != NULL && ws->def_level != lvl) {
-                (void)deflateEnd(ws->def); /* see vs__ws_free */
-                vs__free(ws->def);
-                ws->def = NULL;
-            }
-            z_stream *zs = ws->def;
-            if (zs == NULL) {
-                zs = vs__calloc(1, sizeof *zs);
-                if (zs == NULL) {
-                    snprintf(err, cap, "out of memory");
-                    rc = VS_ENOMEM;
-                    break;
-                }
-                int strat = o->level != 0 ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY;
-                if (deflateInit2(zs, o->level != 0 ? o->level : 1, Z_DEFLATED,
-                                 15, 8, strat) != Z_OK) {
-                    vs__free(zs);
-                    snprintf(err, cap, "zlib deflateInit failed");
-                    rc = VS_ENOMEM;
-                    break;
-                }
-                ws->def = zs;
-                ws->def_level = lvl;
-            } else if (deflateReset(zs) != Z_OK) {
-                snprintf(err, cap, "zlib deflateReset failed");
-                rc = VS_ERROR;
-                break;
-            }
-            zs->next_in = (Bytef *)(uintptr_t)pl;
-            zs->avail_in = (uInt)m;
-            zs->next_out = b + pos;
-            zs->avail_out = (uInt)(m - 1); /* must save at least a byte */
-            int zr = deflate(zs, Z_FINISH);
-            if (zr == Z_STREAM_END) {
-                method = VS_PLANE_ZLIB;
-                len = zs->total_out;
-            } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-                snprintf(err, cap, "zlib deflate failed (%d)", zr);
-                rc = VS_ERROR;
-                break;
-            }
-        }
-        if (method == VS_PLANE_STORED)
-            memcpy(b + pos, pl, m);
+        int method;
+        size_t len;
+        int rc = encode_plane(planes + p * m, m, o, ws, b + pos, &method,
+                              &len, err, cap);
+        if (rc != VS_OK)
+            return rc;
         b[PLANE_HDR * p] = (unsigned char)method;
         put32(b + PLANE_HDR * p + 1, (uint32_t)len);
         pos += len;
     }
-    if (rc != VS_OK)
-        return rc;
-    if (pos >= n) {
-        /* Nothing paid: store the chunk as is. */
-        memcpy(b, raw, n);
-        *codec = VS_CHUNK_RAW;
-        *out_len = n;
-    } else {
-        *codec = VS_CHUNK_SHUFFLE_ZLIB;
-        *out_len = pos;
-    }
+    if (pos >= n) /* nothing paid: store the chunk as is */
+        return encode_raw(raw, n, b, codec, out_len);
+    *codec = VS_CHUNK_SHUFFLE_ZLIB;
+    *out_len = pos;
     return VS_OK;
 }
 

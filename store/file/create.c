@@ -1,0 +1,184 @@
+/* varstore: creating a checkpoint file: the schema, built aside and
+ * linked into place. */
+#define _GNU_SOURCE /* link(), fsync() on directories, O_CLOEXEC */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static const char *const schema_sql =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value);\n"
+    "CREATE TABLE checkpoints(\n"
+    "  step INTEGER PRIMARY KEY,\n"
+    "  created_at TEXT NOT NULL,\n"
+    "  created_unix REAL NOT NULL,\n"
+    "  n_tensors INTEGER NOT NULL DEFAULT 0,\n"
+    "  raw_bytes INTEGER NOT NULL DEFAULT 0,\n"
+    "  stored_bytes INTEGER NOT NULL DEFAULT 0,\n"
+    "  new_bytes INTEGER NOT NULL DEFAULT 0,\n"
+    "  keep INTEGER NOT NULL DEFAULT 0,\n"
+    "  writer TEXT,\n"
+    "  tensors_crc INTEGER);\n"
+    "CREATE TABLE scopes(\n"
+    "  name TEXT PRIMARY KEY, parent TEXT, reuse, dtype TEXT,\n"
+    "  initializer TEXT, name_scope TEXT);\n"
+    "CREATE TABLE variables(\n"
+    "  name TEXT PRIMARY KEY, key TEXT, scope TEXT, dtype TEXT, shape TEXT,\n"
+    "  trainable INTEGER, initializer TEXT, step INTEGER);\n"
+    "CREATE TABLE tensors(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  step INTEGER NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  dtype TEXT NOT NULL,\n"
+    "  shape TEXT NOT NULL,\n"
+    "  numel INTEGER NOT NULL,\n"
+    "  codec TEXT NOT NULL,\n"
+    "  chunk_bytes INTEGER NOT NULL,\n"
+    "  n_chunks INTEGER NOT NULL,\n"
+    "  raw_bytes INTEGER NOT NULL,\n"
+    "  stored_bytes INTEGER NOT NULL,\n"
+    "  crc32 INTEGER NOT NULL,\n"
+    "  min REAL, max REAL, mean REAL, std REAL,\n"
+    "  n_nan INTEGER, n_inf INTEGER,\n"
+    "  meta_crc INTEGER,\n"
+    "  UNIQUE(step, name));\n"
+    "CREATE TABLE chunks(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  hash INTEGER NOT NULL,\n"
+    "  crc32 INTEGER NOT NULL,\n"
+    "  raw_bytes INTEGER NOT NULL,\n"
+    "  elem_size INTEGER NOT NULL,\n"
+    "  codec INTEGER NOT NULL,\n"
+    "  stored_bytes INTEGER NOT NULL,\n"
+    "  data BLOB NOT NULL);\n"
+    "CREATE INDEX chunks_by_hash ON chunks(hash);\n"
+    "CREATE TABLE tensor_chunks(\n"
+    "  tensor_id INTEGER NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  chunk_id INTEGER NOT NULL,\n"
+    "  PRIMARY KEY(tensor_id, seq)) WITHOUT ROWID;\n"
+    "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id);\n"
+    "CREATE VIEW latest AS SELECT * FROM tensors\n"
+    "  WHERE step = (SELECT max(step) FROM checkpoints);\n"
+    "INSERT INTO meta(key, value) VALUES ('format', 'varstore'),\n"
+    "  ('max_to_keep', 0), ('keep_checkpoint_every_n_hours', 0);\n";
+
+/* Makes the new name of path durable (fsync of its directory). File
+ * systems that cannot fsync a directory (EINVAL) are accepted. */
+static int sync_dir(const char *path)
+{
+    char *dir = vs__strdup(path);
+    if (dir == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    char *slash = strrchr(dir, '/');
+    const char *d = ".";
+    if (slash != NULL) {
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        d = dir;
+    }
+    int rc = VS_OK;
+    int fd = open(d, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = vs__fail(VS_EIO, "cannot sync the directory of %s: %s", path,
+                      strerror(errno));
+    } else {
+        if (fsync(fd) != 0 && errno != EINVAL)
+            rc = vs__fail(VS_EIO, "cannot sync the directory of %s: %s",
+                          path, strerror(errno));
+        /* read-only descriptor: close cannot lose data */
+        (void)close(fd);
+    }
+    vs__free(dir);
+    return rc;
+}
+
+/* TF's text when the folder of path is missing. */
+static int check_parent_dir(const char *path)
+{
+    char *dir = vs__strdup(path);
+    if (dir == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    char *slash = strrchr(dir, '/');
+    int rc = VS_OK;
+    if (slash != NULL) {
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        struct stat dst;
+        if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))
+            rc = vs__fail(VS_EINVAL,
+                          "Parent directory of %s doesn't exist, can't save.",
+                          path);
+    }
+    vs__free(dir);
+    return rc;
+}
+
+/* Writes the schema, identity and a fresh file id into the new database
+ * tmp, then puts it in WAL mode and closes it. */
+static int build_file(const char *tmp, const char *path)
+{
+    sqlite3 *db = NULL;
+    int s = vs__store_open_plain(tmp, &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    char *sql = NULL;
+    if (s == SQLITE_OK) {
+        sql = vs__asprintf(
+            "PRAGMA page_size=%d; PRAGMA auto_vacuum=INCREMENTAL; "
+            "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
+            "BEGIN; %s INSERT INTO meta(key, value) VALUES ('journal', "
+            "'wal'), ('file_id', lower(hex(randomblob(16)))); "
+            "PRAGMA application_id=%d; PRAGMA user_version=%d; COMMIT; "
+            "PRAGMA journal_mode=WAL;",
+            VS_PAGE_SIZE, schema_sql, (int)VS_APP_ID, VS_SCHEMA_VERSION);
+        if (sql == NULL) {
+            (void)sqlite3_close(db); /* failing already */
+            return vs__fail(VS_ENOMEM, "out of memory");
+        }
+        s = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        vs__free(sql);
+    }
+    if (s != SQLITE_OK) {
+        int rc = vs__store_sqlfail(db, s, "cannot create checkpoint file",
+                                   path);
+        (void)sqlite3_close(db); /* failing already */
+        return rc;
+    }
+    s = sqlite3_close(db);
+    if (s != SQLITE_OK)
+        return vs__fail(VS_EIO, "cannot create checkpoint file %s: %s", path,
+                        sqlite3_errstr(s));
+    return VS_OK;
+}
+
+/* Builds a new file next to path and links it into place (never replacing
+ * an existing file). VS_OK also when another process created it first. */
+int vs__store_create_file(const char *path)
+{
+    static atomic_uint counter;
+    unsigned c = atomic_fetch_add(&counter, 1u);
+    int rc = check_parent_dir(path);
+    if (rc != VS_OK)
+        return rc;
+    char *tmp = vs__asprintf("%s.vs-new-%ld-%u", path, (long)getpid(), c);
+    if (tmp == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    rc = build_file(tmp, path);
+    if (rc == VS_OK && link(tmp, path) != 0 && errno != EEXIST)
+        rc = vs__fail(VS_EIO, "cannot create checkpoint file %s: %s", path,
+                      strerror(errno));
+    /* The file is in place under path (or the call fails anyway): a
+     * failed unlink only leaves the temporary name behind. */
+    (void)unlink(tmp);
+    vs__free(tmp);
+    return rc == VS_OK ? sync_dir(path) : rc;
+}

@@ -1,0 +1,167 @@
+/* varstore: checks of a checkpoint file's first 100 bytes before
+ * SQLite opens it. */
+#define _GNU_SOURCE /* O_CLOEXEC */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+/* Reads up to 100 bytes of the regular file fd into h (*got of them). */
+static int read_head(int fd, const char *path, unsigned char h[100],
+                     size_t *got)
+{
+    *got = 0;
+    while (*got < 100) {
+        ssize_t r = read(fd, h + *got, 100 - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
+                            strerror(errno));
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return VS_OK;
+}
+
+/* The file's first bytes and its stat; VS_ENOTFOUND when it is missing. */
+static int load_head(const char *path, unsigned char h[100], size_t *got,
+                     struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return vs__fail(VS_ENOTFOUND,
+                            "The passed save_path is not a valid checkpoint: "
+                            "%s",
+                            path);
+        return vs__fail(VS_EIO, "cannot open checkpoint file %s: %s", path,
+                        strerror(errno));
+    }
+    int rc = VS_OK;
+    if (fstat(fd, st) != 0)
+        rc = vs__fail(VS_EIO, "cannot stat checkpoint file %s: %s", path,
+                      strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        rc = vs__fail(VS_EINVAL,
+                      "%s is not a varstore checkpoint file: not a regular "
+                      "file",
+                      path);
+    else
+        rc = read_head(fd, path, h, got);
+    (void)close(fd); /* read-only descriptor: nothing to lose */
+    return rc;
+}
+
+/* SQLite's magic, varstore's application id and a version it reads. */
+static int check_identity(const char *path, const unsigned char *h,
+                          size_t got)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (got == 0)
+        return vs__fail(VS_EINVAL,
+                        "%s is not a varstore checkpoint file: the file is "
+                        "empty",
+                        path);
+    if (memcmp(h, magic, got < 16 ? got : 16) != 0)
+        return vs__fail(VS_EINVAL,
+                        "%s is not a varstore checkpoint file: not an SQLite "
+                        "database",
+                        path);
+    if (got < 100)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: truncated to %zu "
+                        "bytes",
+                        path, got);
+    uint32_t app = be32(h + 68);
+    if (app != VS_APP_ID)
+        return vs__fail(VS_EINVAL,
+                        "%s is not a varstore checkpoint file: SQLite "
+                        "application_id is 0x%08x, not 0x%08x",
+                        path, (unsigned)app, (unsigned)VS_APP_ID);
+    uint32_t ver = be32(h + 60);
+    if (ver > VS_SCHEMA_VERSION)
+        return vs__fail(VS_EINVAL,
+                        "checkpoint file %s has schema version %u, newer than "
+                        "the %d this varstore %s reads; upgrade varstore",
+                        path, (unsigned)ver, VS_SCHEMA_VERSION,
+                        VS_VERSION_STRING);
+    if (ver < 1)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: schema version %u",
+                        path, (unsigned)ver);
+    return VS_OK;
+}
+
+/* Nonzero while a -wal with content or a -journal is beside path: the
+ * main file's size may then legitimately disagree with its header. */
+static int side_file_busy(const char *path)
+{
+    char *wal = vs__asprintf("%s-wal", path);
+    char *jrn = vs__asprintf("%s-journal", path);
+    struct stat wst;
+    int busy = wal == NULL || jrn == NULL ||
+               (stat(wal, &wst) == 0 && wst.st_size > 0) ||
+               stat(jrn, &wst) == 0;
+    vs__free(wal);
+    vs__free(jrn);
+    return busy;
+}
+
+/* Page size, and the file's size against its header's page count. */
+static int check_size(const char *path, const unsigned char *h,
+                      const struct stat *st, uint32_t *page_size)
+{
+    uint32_t psz = (uint32_t)h[16] << 8 | h[17];
+    if (psz == 1)
+        psz = 65536;
+    if (psz < 512 || (psz & (psz - 1)) != 0)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: bad page size %u",
+                        path, (unsigned)psz);
+    if (page_size != NULL)
+        *page_size = psz;
+    /* The in-header size is valid when the change counters agree, and
+     * only meaningful when no WAL is being checkpointed into the file
+     * (a checkpoint writes page 1 before it extends the file). */
+    if (side_file_busy(path))
+        return VS_OK;
+    uint32_t npages = be32(h + 28);
+    if (be32(h + 24) == be32(h + 92) && npages > 0 &&
+        (uint64_t)npages * psz > (uint64_t)st->st_size)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: truncated (%lld "
+                        "bytes, header says %llu)",
+                        path, (long long)st->st_size,
+                        (unsigned long long)npages * psz);
+    if ((uint64_t)st->st_size % psz != 0)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: size %lld is not a "
+                        "multiple of the page size %u",
+                        path, (long long)st->st_size, (unsigned)psz);
+    return VS_OK;
+}
+
+int vs__store_check_header(const char *path, uint32_t *page_size)
+{
+    unsigned char h[100];
+    size_t got = 0;
+    struct stat st;
+    int rc = load_head(path, h, &got, &st);
+    if (rc == VS_OK)
+        rc = check_identity(path, h, got);
+    if (rc == VS_OK)
+        rc = check_size(path, h, &st, page_size);
+    return rc;
+}

@@ -1,0 +1,226 @@
+/* varstore: the checksums over a checkpoint's metadata (schema version 2)
+ * and the checks of the SQL a file holds: each tensors row's meta_crc
+ * covers its name, dtype and shape; each checkpoints row's tensors_crc
+ * covers the names of its tensors; triggers and views the schema does not
+ * define are refused. Files of schema version 1 are upgraded in their
+ * first write transaction. */
+#include <string.h>
+
+#include "store_int.h"
+
+int vs__store_version(sqlite3 *db, const char *path, int *ver)
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db, "PRAGMA user_version", &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *ver = sqlite3_column_int(st, 0);
+    else
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+uint32_t vs__store_meta_crc(const char *name, const char *dtype,
+                            const char *shape)
+{
+    uint32_t c = vs__crc32(0, name, strlen(name) + 1);
+    c = vs__crc32(c, dtype, strlen(dtype) + 1);
+    return vs__crc32(c, shape, strlen(shape));
+}
+
+/* The CRC of the names of step's tensors (name order, each with its NUL)
+ * and their count. */
+static int names_crc(sqlite3 *db, const char *path, int64_t step,
+                     uint32_t *crc, int64_t *count)
+{
+    sqlite3_stmt *st;
+    *crc = 0;
+    *count = 0;
+    int rc = vs__store_prepare(db,
+                               "SELECT name FROM tensors WHERE step=?1 ORDER "
+                               "BY name",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int b = sqlite3_bind_int64(st, 1, step);
+    if (b != SQLITE_OK)
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *n = sqlite3_column_text(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        if (n == NULL && len == 0)
+            n = (const unsigned char *)"";
+        if (n == NULL)
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+        else
+            *crc = vs__crc32(*crc, n, len + 1);
+        (*count)++;
+    }
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+uint32_t vs__store_names_crc_add(uint32_t crc, const char *name)
+{
+    return vs__crc32(crc, name, strlen(name) + 1);
+}
+
+int vs__store_check_step(sqlite3 *db, const char *path, int64_t step)
+{
+    int ver = 0;
+    int rc = vs__store_version(db, path, &ver);
+    sqlite3_stmt *st = NULL;
+    if (rc == VS_OK)
+        rc = vs__store_prepare(db,
+                               ver >= 2 ? "SELECT n_tensors, tensors_crc "
+                                          "FROM checkpoints WHERE step=?1"
+                                        : "SELECT n_tensors, 0 FROM "
+                                          "checkpoints WHERE step=?1",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int b = sqlite3_bind_int64(st, 1, step);
+    int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_OK;
+    if (b != SQLITE_OK)
+        rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+    else if (s != SQLITE_ROW)
+        rc = s == SQLITE_DONE
+                 ? vs__fail(VS_ENOTFOUND, "checkpoint file %s has no step %lld",
+                            path, (long long)step)
+                 : vs__store_sqlfail(db, s, "cannot read checkpoint file",
+                                     path);
+    int64_t want_n = rc == VS_OK ? sqlite3_column_int64(st, 0) : 0;
+    uint32_t want_crc = 0;
+    int bad = rc == VS_OK && vs__crc_column(st, 1, &want_crc) != 0;
+    sqlite3_finalize(st);
+    uint32_t crc;
+    int64_t n;
+    if (rc == VS_OK)
+        rc = names_crc(db, path, step, &crc, &n);
+    if (rc == VS_OK && (bad || n != want_n || (ver >= 2 && crc != want_crc)))
+        rc = vs__fail(VS_ECORRUPT,
+                      "checkpoint file %s is corrupt: step %lld: its tensors "
+                      "do not match the checkpoint row (%lld rows, %lld "
+                      "saved, or names changed)",
+                      path, (long long)step, (long long)n, (long long)want_n);
+    return rc;
+}
+
+int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step)
+{
+    uint32_t crc;
+    int64_t n;
+    int rc = names_crc(db, path, step, &crc, &n);
+    sqlite3_stmt *st = NULL;
+    if (rc == VS_OK)
+        rc = vs__store_prepare(db,
+                               "UPDATE checkpoints SET tensors_crc=?1, "
+                               "n_tensors=?2 WHERE step=?3",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int b = sqlite3_bind_int64(st, 1, (int64_t)crc);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, n);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, step);
+    return vs__store_step_done(db, st, b, path);
+}
+
+int vs__store_check_sql_objects(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db,
+                               "SELECT type, name FROM sqlite_master WHERE "
+                               "type='trigger' OR (type='view' AND "
+                               "name<>'latest') LIMIT 1",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        rc = vs__fail(VS_ECORRUPT,
+                      "checkpoint file %s is corrupt: it holds a %s (%s) that "
+                      "the varstore schema does not define",
+                      path, (const char *)sqlite3_column_text(st, 0),
+                      (const char *)sqlite3_column_text(st, 1));
+    else if (s != SQLITE_DONE)
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Fills meta_crc of every tensors row (version 1 files had none). */
+static int fill_meta_crcs(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *q = NULL, *u = NULL;
+    int rc = vs__store_prepare(db, "SELECT id, name, dtype, shape FROM tensors",
+                               &q, path);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(db, "UPDATE tensors SET meta_crc=?1 WHERE id=?2",
+                               &u, path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(q, 1);
+        const char *d = (const char *)sqlite3_column_text(q, 2);
+        const char *sh = (const char *)sqlite3_column_text(q, 3);
+        uint32_t crc = vs__store_meta_crc(n ? n : "", d ? d : "", sh ? sh : "");
+        sqlite3_reset(u);
+        int b = sqlite3_bind_int64(u, 1, (int64_t)crc);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_int64(u, 2, sqlite3_column_int64(q, 0));
+        if (b != SQLITE_OK)
+            rc = vs__store_bindfail(u, b, "cannot update checkpoint file",
+                                    path);
+        else if (sqlite3_step(u) != SQLITE_DONE)
+            rc = vs__store_sqlfail(db, sqlite3_errcode(db),
+                                   "cannot update checkpoint file", path);
+    }
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    return rc;
+}
+
+/* Seals every checkpoint (tensors_crc from its rows as they are). */
+static int seal_all_steps(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = vs__store_prepare(db, "SELECT step FROM checkpoints", &q, path);
+    int s = SQLITE_DONE;
+    while (rc == VS_OK && (s = sqlite3_step(q)) == SQLITE_ROW)
+        rc = vs__store_seal_step(db, path, sqlite3_column_int64(q, 0));
+    if (rc == VS_OK && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int vs__store_upgrade(sqlite3 *db, const char *path)
+{
+    int ver = 0;
+    int rc = vs__store_version(db, path, &ver);
+    if (rc != VS_OK || ver >= VS_SCHEMA_VERSION)
+        return rc;
+    /* Version 1 -> 2: the metadata checksums, computed from the rows as
+     * they are now. */
+    rc = vs__store_exec(db,
+                        "ALTER TABLE tensors ADD COLUMN meta_crc INTEGER; "
+                        "ALTER TABLE checkpoints ADD COLUMN tensors_crc "
+                        "INTEGER;",
+                        path);
+    if (rc == VS_OK)
+        rc = fill_meta_crcs(db, path);
+    if (rc == VS_OK)
+        rc = seal_all_steps(db, path);
+    if (rc == VS_OK)
+        rc = vs__store_exec(db, "PRAGMA user_version=2", path);
+    return rc;
+}

@@ -1,0 +1,498 @@
+/* varstore: the decode engine of every read: each chunk of the
+ * requested tensors read, decoded and CRC-checked on the thread pool, into
+ * the callers' buffers or (vs_ckpt_stream) to a sink. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+typedef struct {
+    size_t item, seq, off;
+    int codec;
+    size_t esize, len;
+    uint32_t crc;
+    vs__buf buf; /* copy of the stored bytes (recycled) */
+    unsigned char *blob; /* NULL: a raw chunk read straight into place */
+    size_t blob_len;
+    /* streaming (vs_ckpt_stream) only: */
+    int skip;   /* a begin callback failed before this job: nothing to do */
+    int rc;     /* work's failure, reported when the job is consumed */
+    char *msg;  /* its message (vs__malloc'ed), or NULL */
+} load_job;
+
+#define MAX_THREADS 64
+
+typedef struct {
+    sqlite3 *db;
+    const char *path;
+    vs__load_item *items;
+    load_job *jobs;
+    sqlite3_stmt *st; /* chunk list of the current item */
+    sqlite3_blob *blob; /* incremental reader on chunks.data */
+    size_t cur_off;
+    uint32_t cur_crc;
+    vs__ws ws[MAX_THREADS];
+    vs__buf *free_bufs;
+    size_t n_free, free_cap;
+    vs__progress *pr; /* may be NULL */
+    /* vs_ckpt_stream: chunks go to the sink, decoded into the worker's own
+     * outb (each chunk's bytes live only during the write call). */
+    const vs_stream_sink *sink; /* NULL: decode into items[i].dst */
+    vs__buf outb[MAX_THREADS];
+    size_t next_begin;   /* items before it have had begin called */
+    size_t next_end;     /* items before it have ended */
+    int stop_rc;         /* a failure in the calling thread's order (a
+                            begin; an end or the CRC of an item of no
+                            bytes): nothing after it begins */
+    char *stop_msg;      /* its message (vs__malloc'ed; NULL: no memory) */
+    atomic_size_t fail_k; /* lowest job whose work failed; SIZE_MAX: none */
+} load_ctx;
+
+static int corrupt(load_ctx *c, const vs__load_item *it, size_t seq,
+                   const char *why)
+{
+    return vs__fail(VS_ECORRUPT,
+                    "checkpoint file %s is corrupt: tensor %s at step %lld, "
+                    "chunk %zu: %s",
+                    c->path, it->key, (long long)it->step, seq, why);
+}
+
+/* Job k failed: later jobs need not do their work (they are never
+ * consumed). Any thread. */
+static void fail_at(load_ctx *c, size_t k)
+{
+    size_t fk = atomic_load(&c->fail_k);
+    while (k < fk && !atomic_compare_exchange_weak(&c->fail_k, &fk, k))
+        ;
+}
+
+/* vs_ckpt_stream: a failure met by the calling thread in tensor order,
+ * reported once the items before it have ended. */
+static void stream_stop(load_ctx *c, int rc, char *msg)
+{
+    if (c->stop_rc != 0) {
+        vs__free(msg);
+        return;
+    }
+    c->stop_rc = rc;
+    c->stop_msg = msg;
+}
+
+/* Ends every item of no bytes from next_end on, below limit, while all
+ * before it have ended (they have no job whose consume would end them). */
+static int stream_end_empty(load_ctx *c, size_t limit)
+{
+    const vs_stream_sink *sk = c->sink;
+    while (c->next_end < limit && c->items[c->next_end].n_chunks == 0) {
+        size_t i = c->next_end;
+        int r = sk->end != NULL ? sk->end(sk->ctx, i) : 0;
+        if (r != 0)
+            return vs__fail(r,
+                            "reading checkpoint file %s stopped: the "
+                            "stream's end failed on tensor %s",
+                            c->path, c->items[i].key);
+        c->next_end = i + 1;
+    }
+    return VS_OK;
+}
+
+/* Begin for every item from next_begin through `last`, in order. An item
+ * of no bytes ends at once if every item before it has ended, else after
+ * the one before it (load_consume). A failure stops the calls
+ * (stream_stop). */
+static void stream_begin_through(load_ctx *c, size_t last)
+{
+    const vs_stream_sink *sk = c->sink;
+    for (; c->stop_rc == 0 && c->next_begin <= last; c->next_begin++) {
+        size_t i = c->next_begin;
+        const vs__load_item *it = &c->items[i];
+        if (it->n_chunks == 0 && it->crc != 0) {
+            stream_stop(c, VS_ECORRUPT,
+                        vs__asprintf("checkpoint file %s is corrupt: tensor "
+                                     "%s at step %lld: CRC mismatch (stored "
+                                     "0x%08x, computed 0x00000000)",
+                                     c->path, it->key, (long long)it->step,
+                                     (unsigned)it->crc));
+            break;
+        }
+        int r = sk->begin != NULL ? sk->begin(sk->ctx, i) : 0;
+        if (r != 0) {
+            stream_stop(c, r,
+                        vs__asprintf("reading checkpoint file %s stopped: "
+                                     "the stream's begin failed on tensor %s",
+                                     c->path, it->key));
+            break;
+        }
+        if (it->n_chunks == 0 && c->next_end == i) {
+            int e = stream_end_empty(c, i + 1);
+            if (e != VS_OK) {
+                stream_stop(c, e, vs__strdup(vs_errmsg()));
+                break;
+            }
+        }
+    }
+}
+
+static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it);
+
+static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    if (c->sink != NULL) {
+        /* A tensor begins before its first chunk is read. After a failure
+         * here (a begin, or reading the chunk: prepare_chunk's), the jobs
+         * left pass through doing nothing, and the failure is reported
+         * when this job is consumed: the tensors before it are still
+         * delivered and ended, in order. */
+        if (c->stop_rc != 0) {
+            j->skip = 1;
+            return VS_OK;
+        }
+        if (j->seq == 0)
+            stream_begin_through(c, j->item);
+        if (c->stop_rc == 0) {
+            int rc = prepare_chunk(c, j, it);
+            if (rc != VS_OK)
+                stream_stop(c, rc, vs__strdup(vs_errmsg()));
+        }
+        if (c->stop_rc != 0) {
+            /* this job reports it; the ones after it are skipped */
+            j->rc = c->stop_rc;
+            j->msg = c->stop_msg;
+            c->stop_msg = NULL;
+            fail_at(c, k);
+        }
+        return VS_OK;
+    }
+    return prepare_chunk(c, j, it);
+}
+
+/* Reads chunk j->seq of it: its row, and its stored bytes into the job's
+ * buffer (or, a raw chunk of a load into memory, straight into place). */
+static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
+{
+    if (j->seq == 0) {
+        sqlite3_reset(c->st);
+        int b = sqlite3_bind_int64(c->st, 1, it->tensor_id);
+        if (b != SQLITE_OK)
+            return vs__store_bindfail(c->st, b, "cannot read checkpoint file",
+                                      c->path);
+        c->cur_off = 0;
+    }
+    int s = sqlite3_step(c->st);
+    if (s == SQLITE_DONE)
+        return corrupt(c, it, j->seq, "chunk missing");
+    if (s != SQLITE_ROW)
+        return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
+                                 c->path);
+    int64_t seq = sqlite3_column_int64(c->st, 0);
+    j->codec = sqlite3_column_int(c->st, 1);
+    int64_t es = sqlite3_column_int64(c->st, 2);
+    int64_t raw = sqlite3_column_int64(c->st, 3);
+    int64_t chunk_id = sqlite3_column_int64(c->st, 5);
+    if (vs__crc_column(c->st, 4, &j->crc) != 0)
+        return corrupt(c, it, j->seq, "bad CRC value");
+    if (seq != (int64_t)j->seq || es != (int64_t)it->esize || raw <= 0 ||
+        (uint64_t)raw > it->nbytes - c->cur_off ||
+        (j->seq + 1 == it->n_chunks &&
+         (uint64_t)raw != it->nbytes - c->cur_off))
+        return corrupt(c, it, j->seq, "sizes do not add up");
+    j->len = (size_t)raw;
+    j->esize = it->esize;
+    j->off = c->cur_off;
+    c->cur_off += j->len;
+    /* The stored bytes are read with an incremental blob handle, straight
+     * into their destination: no value assembled by SQLite and copied. */
+    int b = c->blob == NULL
+                ? sqlite3_blob_open(c->db, "main", "chunks", "data", chunk_id,
+                                    0, &c->blob)
+                : sqlite3_blob_reopen(c->blob, chunk_id);
+    if (b == SQLITE_ERROR) /* no such row, or data is not a blob */
+        return corrupt(c, it, j->seq, sqlite3_errmsg(c->db));
+    if (b != SQLITE_OK)
+        return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
+                                 c->path);
+    int dlen = sqlite3_blob_bytes(c->blob);
+    j->blob_len = dlen > 0 ? (size_t)dlen : 0;
+    unsigned char *to;
+    if (j->codec == VS_CHUNK_RAW && j->blob_len != j->len)
+        return corrupt(c, it, j->seq, "raw chunk size differs");
+    if (j->codec == VS_CHUNK_RAW && c->sink == NULL) {
+        /* Stored as is: read into place, and only the CRC is left. */
+        j->blob = NULL;
+        to = it->dst + j->off;
+    } else {
+        if (c->n_free > 0)
+            j->buf = c->free_bufs[--c->n_free];
+        if (vs__buf_reserve(&j->buf, j->blob_len) != VS_OK)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        j->blob = j->buf.p;
+        to = j->blob;
+    }
+    if (dlen > 0) {
+        b = sqlite3_blob_read(c->blob, to, dlen, 0);
+        if (b != SQLITE_OK)
+            return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
+                                     c->path);
+    }
+    if (j->seq + 1 == it->n_chunks) {
+        s = sqlite3_step(c->st);
+        if (s == SQLITE_ROW)
+            return corrupt(c, it, j->seq + 1, "more chunks than recorded");
+        if (s != SQLITE_DONE)
+            return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
+                                     c->path);
+    }
+    return VS_OK;
+}
+
+/* Decodes job j's stored bytes blob (NULL: dst already holds the raw
+ * chunk) into dst, then checks the chunk CRC of dst's j->len bytes. */
+static int decode_check(load_ctx *c, const load_job *j,
+                        const unsigned char *blob, unsigned char *dst,
+                        char *why, size_t cap)
+{
+    if (blob != NULL) {
+        int rc = vs__chunk_decode_ws(j->codec, j->esize, blob, j->blob_len,
+                                     dst, j->len, &c->ws[vs__pool_worker()],
+                                     why, cap);
+        if (rc != VS_OK)
+            return rc;
+    }
+    uint32_t crc = vs__crc32(0, dst, j->len);
+    if (crc != j->crc) {
+        snprintf(why, cap, "CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                 (unsigned)j->crc, (unsigned)crc);
+        return VS_ECORRUPT;
+    }
+    return VS_OK;
+}
+
+/* vs_ckpt_stream's work: decode into the worker's buffer, check the CRC,
+ * hand the bytes to the sink. A failure is kept in the job and reported
+ * when the job is consumed, in order, so that every tensor before it is
+ * still ended; jobs after the lowest failed one skip their work (they are
+ * never consumed). */
+static int stream_work(load_ctx *c, size_t k)
+{
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    const vs_stream_sink *sk = c->sink;
+    char why[256];
+    const unsigned char *data = j->blob;
+    int rc = VS_OK;
+    if (j->skip || j->rc != 0 || k > atomic_load(&c->fail_k))
+        return VS_OK;
+    if (j->codec == VS_CHUNK_RAW) {
+        rc = decode_check(c, j, NULL, j->blob, why, sizeof why);
+    } else {
+        vs__buf *ob = &c->outb[vs__pool_worker()];
+        if (vs__buf_reserve(ob, j->len) != VS_OK) {
+            rc = VS_ENOMEM;
+            snprintf(why, sizeof why, "out of memory");
+        } else {
+            rc = decode_check(c, j, j->blob, ob->p, why, sizeof why);
+            data = ob->p;
+        }
+    }
+    char *msg = NULL;
+    if (rc == VS_ECORRUPT)
+        msg = vs__asprintf("checkpoint file %s is corrupt: tensor %s at step "
+                           "%lld, chunk %zu: %s",
+                           c->path, it->key, (long long)it->step, j->seq, why);
+    else if (rc != VS_OK)
+        msg = vs__asprintf("%s", why);
+    else {
+        rc = sk->write(sk->ctx, j->item, (uint64_t)j->off, data, j->len);
+        if (rc != 0)
+            msg = vs__asprintf("reading checkpoint file %s stopped: the "
+                               "stream's write failed on tensor %s",
+                               c->path, it->key);
+    }
+    if (rc == 0)
+        return VS_OK;
+    j->rc = rc;
+    j->msg = msg; /* NULL: out of memory for the message */
+    fail_at(c, k);
+    return VS_OK;
+}
+
+static int load_work(void *vctx, size_t k, char *err, size_t cap)
+{
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    char why[256];
+    if (c->sink != NULL)
+        return stream_work(c, k);
+    int rc = decode_check(c, j, j->blob, it->dst + j->off, why, sizeof why);
+    if (rc != VS_OK) {
+        if (rc == VS_ECORRUPT)
+            snprintf(err, cap,
+                     "checkpoint file %s is corrupt: tensor %s at step %lld, "
+                     "chunk %zu: %s",
+                     c->path, it->key, (long long)it->step, j->seq, why);
+        else
+            snprintf(err, cap, "%s", why);
+    }
+    return rc;
+}
+
+static int load_consume(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    load_ctx *c = vctx;
+    load_job *j = &c->jobs[k];
+    vs__load_item *it = &c->items[j->item];
+    if (j->rc != 0)
+        return j->msg != NULL ? vs__fail(j->rc, "%s", j->msg)
+                              : vs__fail(j->rc, "out of memory");
+    if (j->skip)
+        return VS_OK;
+    if (c->n_free < c->free_cap) {
+        c->free_bufs[c->n_free++] = j->buf;
+        j->buf.p = NULL;
+        j->buf.cap = 0;
+    } else {
+        vs__buf_free(&j->buf);
+    }
+    j->blob = NULL;
+    c->cur_crc = j->seq == 0 ? j->crc
+                             : vs__crc32_combine(c->cur_crc, j->crc, j->len);
+    if (j->seq + 1 == it->n_chunks && c->cur_crc != it->crc)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: tensor %s at step "
+                        "%lld: CRC mismatch (stored 0x%08x, computed 0x%08x)",
+                        c->path, it->key, (long long)it->step,
+                        (unsigned)it->crc, (unsigned)c->cur_crc);
+    vs__progress_add(c->pr, j->len);
+    if (c->sink != NULL && j->seq + 1 == it->n_chunks) {
+        int r = c->sink->end != NULL ? c->sink->end(c->sink->ctx, j->item)
+                                     : 0;
+        if (r != 0)
+            return vs__fail(r,
+                            "reading checkpoint file %s stopped: the "
+                            "stream's end failed on tensor %s",
+                            c->path, it->key);
+        /* the items of no bytes after it, begun already, end now */
+        c->next_end = j->item + 1;
+        return stream_end_empty(c, c->next_begin);
+    }
+    return VS_OK;
+}
+
+/* A failure stream_begin_through met after the last job, if any. */
+static int sink_result(load_ctx *c)
+{
+    if (c->stop_rc == 0)
+        return VS_OK;
+    int rc = c->stop_msg != NULL ? vs__fail(c->stop_rc, "%s", c->stop_msg)
+                                 : vs__fail(c->stop_rc, "out of memory");
+    vs__free(c->stop_msg);
+    c->stop_msg = NULL;
+    return rc;
+}
+
+static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads, vs__progress *pr,
+                    const vs_stream_sink *sink)
+{
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* (a stream meets this in order: stream_begin_through) */
+        if (sink == NULL && items[i].n_chunks == 0 && items[i].crc != 0)
+            return vs__fail(VS_ECORRUPT,
+                            "checkpoint file %s is corrupt: tensor %s at step "
+                            "%lld: CRC mismatch (stored 0x%08x, computed "
+                            "0x00000000)",
+                            path, items[i].key, (long long)items[i].step,
+                            (unsigned)items[i].crc);
+        if (vs__add_size(n_jobs, items[i].n_chunks, &n_jobs) != 0)
+            return vs__fail(VS_ECORRUPT, "checkpoint file %s is corrupt",
+                            path);
+    }
+    load_ctx c;
+    memset(&c, 0, sizeof c);
+    c.db = db;
+    c.path = path;
+    c.items = items;
+    c.pr = pr;
+    c.sink = sink;
+    atomic_init(&c.fail_k, SIZE_MAX);
+    if (n_jobs == 0) {
+        if (sink != NULL && n > 0)
+            stream_begin_through(&c, n - 1);
+        return sink_result(&c);
+    }
+    int t = vs__pool_threads(threads);
+    if (t > MAX_THREADS)
+        t = MAX_THREADS;
+    c.jobs = vs__calloc(n_jobs, sizeof *c.jobs);
+    c.free_cap = (size_t)t * 4 + 4;
+    c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);
+    if (c.jobs == NULL || c.free_bufs == NULL) {
+        vs__free(c.jobs);
+        vs__free(c.free_bufs);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t q = 0; q < items[i].n_chunks; q++, k++) {
+            c.jobs[k].item = i;
+            c.jobs[k].seq = q;
+        }
+    }
+    int rc = vs__store_prepare(db,
+                               "SELECT tc.seq, c.codec, c.elem_size, "
+                               "c.raw_bytes, c.crc32, c.id FROM "
+                               "tensor_chunks tc JOIN chunks c ON c.id = "
+                               "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
+                               "tc.seq",
+                               &c.st, path);
+    if (rc == VS_OK)
+        rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
+                          load_work, load_consume);
+    /* Items after the last chunked one have no job: they begin (and end)
+     * here. */
+    if (rc == VS_OK && sink != NULL) {
+        stream_begin_through(&c, n - 1);
+        rc = sink_result(&c);
+    }
+    sqlite3_finalize(c.st);
+    /* A read-only handle: closing it cannot fail in a way that matters. */
+    (void)sqlite3_blob_close(c.blob);
+    for (k = 0; k < n_jobs; k++) {
+        vs__buf_free(&c.jobs[k].buf);
+        vs__free(c.jobs[k].msg);
+    }
+    vs__free(c.stop_msg);
+    for (k = 0; k < c.n_free; k++)
+        vs__buf_free(&c.free_bufs[k]);
+    for (int w = 0; w < MAX_THREADS; w++) {
+        vs__ws_free(&c.ws[w]);
+        vs__buf_free(&c.outb[w]);
+    }
+    vs__free(c.free_bufs);
+    vs__free(c.jobs);
+    return rc;
+}
+
+int vs__load_decode(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads, vs__progress *pr)
+{
+    return load_run(db, path, items, n, threads, pr, NULL);
+}
+
+int vs__load_stream(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, const vs_stream_sink *sink)
+{
+    return load_run(db, path, items, n, sink->threads, NULL, sink);
+}

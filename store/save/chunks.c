@@ -1,0 +1,333 @@
+/* varstore: the chunks of a save: hashed, then encoded (or found equal
+ * to a stored chunk) on the thread pool, and written on the calling
+ * thread in order with their tensor_chunks rows. */
+#include <string.h>
+
+#include "save_int.h"
+
+/* The stored chunk with j's hash and size (the dedup candidate), copied
+ * into j so that a worker can compare it with j's bytes. */
+static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
+{
+    sqlite3_stmt *q = c->cand_q;
+    sqlite3_reset(q);
+    int b = sqlite3_bind_int64(q, 1, (int64_t)j->hash);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(q, 2, (int64_t)j->len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(q, 3, (int64_t)c->items[j->item].esize);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(q, b, "cannot save checkpoint to", c->path);
+    int s = sqlite3_step(q);
+    int rc = VS_OK;
+    if (s == SQLITE_ROW) {
+        const void *d = sqlite3_column_blob(q, 3);
+        int dl = sqlite3_column_bytes(q, 3);
+        if (c->n_free > 0)
+            j->cand = c->free_bufs[--c->n_free];
+        if (vs__buf_reserve(&j->cand, (size_t)dl) != VS_OK) {
+            sqlite3_reset(q);
+            return vs__fail(VS_ENOMEM, "out of memory");
+        }
+        if (dl > 0)
+            memcpy(j->cand.p, d, (size_t)dl);
+        j->cand_id = sqlite3_column_int64(q, 0);
+        j->cand_codec = sqlite3_column_int(q, 1);
+        j->cand_esize = (size_t)sqlite3_column_int64(q, 2);
+        j->cand_len = (size_t)dl;
+        /* A candidate with a CRC out of range is no candidate. */
+        if (vs__crc_column(q, 4, &j->cand_crc) != 0)
+            j->cand_id = 0;
+    } else if (s != SQLITE_DONE) {
+        rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                               c->path);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    vs__save_ctx *c = vctx;
+    vs__save_job *j = &c->jobs[k];
+    if (c->n_free > 0)
+        j->out = c->free_bufs[--c->n_free];
+    j->codec = -1; /* j->hash: from the hashing pass */
+    return fetch_candidate(c, j);
+}
+
+static void recycle(vs__save_ctx *c, vs__buf *b)
+{
+    if (b->p == NULL)
+        return;
+    if (c->n_free < c->free_cap)
+        c->free_bufs[c->n_free++] = *b;
+    else
+        vs__buf_free(b);
+    b->p = NULL;
+    b->cap = 0;
+}
+
+/* ---- pool callbacks ---------------------------------------------------- */
+
+/* The dedup hash of every chunk, on all cores, before the main pass: the
+ * calling thread needs it to look up a candidate before a chunk goes to
+ * a worker. */
+static int hash_work(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    vs__save_ctx *c = vctx;
+    vs__save_job *j = &c->jobs[k];
+    j->hash = vs__hash64(j->src, j->len);
+    return VS_OK;
+}
+
+static int save_work(void *vctx, size_t k, char *err, size_t cap)
+{
+    vs__save_ctx *c = vctx;
+    vs__save_job *j = &c->jobs[k];
+    const vs__save_item *it = &c->items[j->item];
+    int w = vs__pool_worker();
+    j->crc = vs__crc32(0, j->src, j->len);
+    vs__stats_init(&j->stats);
+    if (vs__save_is_float(it->t->dtype))
+        vs__stats_chunk(it->t->dtype, j->src, j->len, &j->stats);
+    if (j->cand_id != 0 && j->cand_crc == j->crc &&
+        j->cand_esize == it->esize) {
+        char why[128];
+        if (vs__buf_reserve(&c->cmp[w], j->len) == VS_OK &&
+            vs__chunk_decode_ws(j->cand_codec, j->cand_esize, j->cand.p,
+                                j->cand_len, c->cmp[w].p, j->len, &c->ws[w],
+                                why, sizeof why) == VS_OK &&
+            memcmp(c->cmp[w].p, j->src, j->len) == 0) {
+            j->dup_id = j->cand_id;
+            return VS_OK; /* unchanged: nothing to compress */
+        }
+    }
+    int rc = vs__chunk_encode_ws(j->src, j->len, it->esize, &c->co,
+                                 &c->ws[w], &j->out,
+                                 &j->codec, &j->blob_len, err, cap);
+    j->blob = j->out.p;
+    return rc;
+}
+
+/* ---- writing (calling thread) ------------------------------------------ */
+
+/* Looks for a stored chunk with exactly these bytes; *id 0 if none. */
+static int find_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
+                      int64_t *id, int64_t *stored, int *ccodec)
+{
+    sqlite3_stmt *st = c->find;
+    *id = 0;
+    sqlite3_reset(st);
+    int b = sqlite3_bind_int64(st, 1, (int64_t)j->hash);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, (int64_t)j->len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, (int64_t)j->crc);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t cid = sqlite3_column_int64(st, 0);
+        int codec = sqlite3_column_int(st, 1);
+        size_t ces = (size_t)sqlite3_column_int64(st, 2);
+        const unsigned char *data = sqlite3_column_blob(st, 3);
+        size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
+        if (data == NULL && dlen > 0)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        int same = 0;
+        if (ces != esize) {
+            /* Same bytes as another dtype: readers check the element
+             * size, so such chunks are not shared. */
+            same = 0;
+        } else if (codec == j->codec && dlen == j->blob_len &&
+                   (dlen == 0 || memcmp(data, j->blob, dlen) == 0)) {
+            same = 1;
+        } else {
+            /* Other codec settings: compare the decoded bytes. */
+            if (c->scratch_cap < j->len) {
+                unsigned char *p = vs__realloc(c->scratch, j->len);
+                if (p == NULL)
+                    return vs__fail(VS_ENOMEM, "out of memory");
+                c->scratch = p;
+                c->scratch_cap = j->len;
+            }
+            char err[256];
+            if (vs__chunk_decode_ws(codec, ces, data, dlen, c->scratch,
+                                    j->len, &c->main_ws, err,
+                                    sizeof err) == VS_OK &&
+                memcmp(c->scratch, j->src, j->len) == 0)
+                same = 1;
+        }
+        if (same) {
+            *id = cid;
+            *stored = (int64_t)dlen;
+            *ccodec = codec;
+            sqlite3_reset(st);
+            return VS_OK;
+        }
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                                 c->path);
+    return VS_OK;
+}
+
+/* Inserts j's encoded bytes as a new chunk; its id in *id. */
+static int insert_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
+                        int64_t *id)
+{
+    sqlite3_stmt *st = c->ins_chunk;
+    sqlite3_reset(st);
+    int b = sqlite3_bind_int64(st, 1, (int64_t)j->hash);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, (int64_t)j->crc);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, (int64_t)j->len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 4, (int64_t)esize);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int(st, 5, j->codec);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 6, (int64_t)j->blob_len);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_blob64(st, 7,
+                                j->blob_len ? (const void *)j->blob : "",
+                                j->blob_len, SQLITE_STATIC);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                                 c->path);
+    *id = sqlite3_last_insert_rowid(c->db);
+    c->new_bytes += (int64_t)j->blob_len;
+    return VS_OK;
+}
+
+static int insert_tensor_chunk(vs__save_ctx *c, int64_t tensor_id,
+                               size_t seq, int64_t chunk_id)
+{
+    sqlite3_stmt *st = c->ins_tc;
+    sqlite3_reset(st);
+    int b = sqlite3_bind_int64(st, 1, tensor_id);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 2, (int64_t)seq);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 3, chunk_id);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                                 c->path);
+    return VS_OK;
+}
+
+/* The chunk j's bytes live in: the worker's equal candidate, an equal
+ * stored chunk, or a new one. */
+static int chunk_for_job(vs__save_ctx *c, const vs__save_job *j,
+                         size_t esize, int64_t *id, int64_t *stored,
+                         int *codec)
+{
+    *codec = j->codec;
+    if (j->dup_id != 0) {
+        *id = j->dup_id;
+        *stored = (int64_t)j->cand_len;
+        *codec = j->cand_codec;
+        return VS_OK;
+    }
+    int rc = find_chunk(c, j, esize, id, stored, codec);
+    if (rc == VS_OK && *id == 0) {
+        rc = insert_chunk(c, j, esize, id);
+        *stored = (int64_t)j->blob_len;
+        *codec = j->codec;
+    }
+    return rc;
+}
+
+static int save_consume(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    vs__save_ctx *c = vctx;
+    vs__save_job *j = &c->jobs[k];
+    vs__save_item *it = &c->items[j->item];
+    int64_t id = 0, stored = 0;
+    int codec;
+    int rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
+    recycle(c, &j->cand);
+    recycle(c, &j->out);
+    j->blob = NULL;
+    if (rc == VS_OK)
+        rc = insert_tensor_chunk(c, it->tensor_id, j->seq, id);
+    if (rc != VS_OK)
+        return rc;
+    it->stored += stored;
+    it->crc = j->seq == 0 ? j->crc
+                          : vs__crc32_combine(it->crc, j->crc, j->len);
+    it->any_shuffled |= codec == VS_CHUNK_SHUFFLE_ZLIB;
+    vs__stats_merge(&it->stats, &j->stats);
+    if (j->seq + 1 == it->n_chunks) {
+        rc = vs__save_finish_item(c, it);
+        if (rc != VS_OK)
+            return rc;
+    }
+    vs__progress_add(&c->pr, j->len);
+    return VS_OK;
+}
+
+static int prepare_statements(vs__save_ctx *c)
+{
+    const struct {
+        const char *sql;
+        sqlite3_stmt **st;
+    } stmts[] = {
+        {"SELECT id, codec, elem_size, data FROM chunks WHERE hash=?1 AND "
+         "raw_bytes=?2 AND crc32=?3",
+         &c->find},
+        {"SELECT id, codec, elem_size, data, crc32 FROM chunks WHERE "
+         "hash=?1 AND raw_bytes=?2 AND elem_size=?3 LIMIT 1",
+         &c->cand_q},
+        {"INSERT INTO chunks(hash, crc32, raw_bytes, elem_size, codec, "
+         "stored_bytes, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         &c->ins_chunk},
+        {"INSERT INTO tensor_chunks(tensor_id, seq, chunk_id) VALUES "
+         "(?1, ?2, ?3)",
+         &c->ins_tc},
+        {"UPDATE tensors SET codec=?1, stored_bytes=?2, crc32=?3, min=?4, "
+         "max=?5, mean=?6, std=?7, n_nan=?8, n_inf=?9 WHERE id=?10",
+         &c->upd_tensor},
+    };
+    int rc = VS_OK;
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts && rc == VS_OK; i++)
+        rc = vs__store_prepare(c->db, stmts[i].sql, stmts[i].st, c->path);
+    return rc;
+}
+
+int vs__save_chunks(vs__save_ctx *c)
+{
+    int rc = prepare_statements(c);
+    size_t window = (size_t)c->threads * 4;
+    if (rc == VS_OK)
+        rc = vs__pool_run(c->threads, c->n_jobs, window, c, NULL, hash_work,
+                          NULL);
+    if (rc == VS_OK)
+        rc = vs__pool_run(c->threads, c->n_jobs, window, c, save_prepare,
+                          save_work, save_consume);
+    /* Tensors without chunks (empty) still need their row finished. */
+    for (size_t i = 0; i < c->n_items && rc == VS_OK; i++)
+        if (c->items[i].n_chunks == 0)
+            rc = vs__save_finish_item(c, &c->items[i]);
+    return rc;
+}

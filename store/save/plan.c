@@ -1,0 +1,223 @@
+/* varstore: the first steps of a save: the caller's keys, tensors and
+ * options checked, and the tensors cut into chunks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "save_int.h"
+
+int vs__save_check_key(const char *key)
+{
+    if (key == NULL || *key == '\0')
+        return vs__fail(VS_EINVAL, "checkpoint key is NULL or empty");
+    if (strlen(key) > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "checkpoint key is longer than %d bytes",
+                        VS_NAME_MAX);
+    return VS_OK;
+}
+
+int vs__save_check_tensor(const char *key, const vs_tensor *t,
+                          size_t *nbytes, int64_t *numel)
+{
+    if (t == NULL)
+        return vs__fail(VS_EINVAL, "tensor %s is NULL", key);
+    size_t es = vs__elem_size(t->dtype);
+    if (es == 0)
+        return vs__fail(VS_EINVAL, "tensor %s has an invalid dtype (%d)", key,
+                        (int)t->dtype);
+    if (t->ndim < 0 || t->ndim > VS_MAX_DIMS)
+        return vs__fail(VS_EINVAL, "tensor %s has invalid ndim %d", key,
+                        t->ndim);
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0)
+            return vs__fail(VS_EINVAL, "tensor %s has a negative dimension",
+                            key);
+        if ((uint64_t)t->shape[i] > SIZE_MAX ||
+            vs__mul_size(n, (size_t)t->shape[i], &n) != 0)
+            return vs__fail(VS_EINVAL, "tensor %s is too large", key);
+    }
+    size_t b;
+    if (vs__mul_size(n, es, &b) != 0 || n > (size_t)INT64_MAX ||
+        b > (size_t)INT64_MAX)
+        return vs__fail(VS_EINVAL, "tensor %s is too large", key);
+    if (b > 0 && t->data == NULL)
+        return vs__fail(VS_EINVAL, "tensor %s has no data", key);
+    *nbytes = b;
+    *numel = (int64_t)n;
+    return VS_OK;
+}
+
+static int validate_opts(const vs_save_opts *o)
+{
+    if (o == NULL)
+        return VS_OK;
+    if (o->chunk_bytes > VS_CHUNK_MAX)
+        return vs__fail(VS_EINVAL, "chunk_bytes %zu is above the limit %zu",
+                        o->chunk_bytes, VS_CHUNK_MAX);
+    if (o->codec != VS_CODEC_DEFAULT && o->codec != VS_CODEC_RAW)
+        return vs__fail(VS_EINVAL, "unknown codec %d", o->codec);
+    if (o->level < 0 || o->level > 9)
+        return vs__fail(VS_EINVAL, "zlib level %d is outside 0-9", o->level);
+    if (o->threads < 0)
+        return vs__fail(VS_EINVAL, "threads must be >= 0, got %d",
+                        o->threads);
+    if (o->busy_timeout_ms < 0)
+        return vs__fail(VS_EINVAL, "busy_timeout_ms must be >= 0, got %d",
+                        o->busy_timeout_ms);
+    if (isnan(o->keep_checkpoint_every_n_hours))
+        return vs__fail(VS_EINVAL, "keep_checkpoint_every_n_hours is NaN");
+    return VS_OK;
+}
+
+static int cmp_items(const void *a, const void *b)
+{
+    return strcmp(((const vs__save_item *)a)->key,
+                  ((const vs__save_item *)b)->key);
+}
+
+static int cmp_var_ptr(const void *a, const void *b)
+{
+    const vs__save_item *x = *(const vs__save_item *const *)a;
+    const vs__save_item *y = *(const vs__save_item *const *)b;
+    uintptr_t px = (uintptr_t)x->var, py = (uintptr_t)y->var;
+    if (px != py)
+        return px < py ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* TF's errors for a key saved twice, and (with a graph) for a variable
+ * saved under two keys. items are sorted by key. */
+static int check_unique(vs__save_item *items, size_t n, int with_graph)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (strcmp(items[i].key, items[i + 1].key) == 0)
+            return vs__fail(VS_EINVAL,
+                            "At least two variables have the same name: %s",
+                            items[i].key);
+    if (!with_graph || n < 2)
+        return VS_OK;
+    vs__save_item **byvar = vs__calloc(n, sizeof *byvar);
+    if (byvar == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        byvar[i] = &items[i];
+    qsort(byvar, n, sizeof *byvar, cmp_var_ptr);
+    int rc = VS_OK;
+    for (size_t i = 0; i + 1 < n && rc == VS_OK; i++)
+        if (byvar[i]->var == byvar[i + 1]->var)
+            rc = vs__fail(VS_EINVAL,
+                          "The same saveable will be restored with two "
+                          "names: %s",
+                          byvar[i + 1]->key);
+    vs__free(byvar);
+    return rc;
+}
+
+int vs__save_validate(int64_t step, vs__save_item *items, size_t n,
+                      const vs_save_opts *o, int with_graph)
+{
+    if (step < 0)
+        return vs__fail(VS_EINVAL, "checkpoint step must be >= 0, got %lld",
+                        (long long)step);
+    int rc = validate_opts(o);
+    if (rc != VS_OK)
+        return rc;
+    qsort(items, n, sizeof *items, cmp_items);
+    return check_unique(items, n, with_graph);
+}
+
+/* Each tensor's chunk size (a whole number of elements) and chunk count;
+ * the total number of chunks in *n_jobs. */
+static int cut_items(vs__save_item *items, size_t n, size_t chunk,
+                     size_t *n_jobs)
+{
+    *n_jobs = 0;
+    for (size_t i = 0; i < n; i++) {
+        vs__save_item *it = &items[i];
+        size_t cs = chunk / it->esize * it->esize;
+        if (cs == 0)
+            cs = it->esize;
+        it->chunk = cs;
+        it->n_chunks = it->nbytes / cs + (it->nbytes % cs != 0);
+        it->first_job = *n_jobs;
+        if (vs__add_size(*n_jobs, it->n_chunks, n_jobs) != 0)
+            return vs__fail(VS_EINVAL, "too many chunks");
+        vs__stats_init(&it->stats);
+    }
+    return VS_OK;
+}
+
+static void fill_jobs(vs__save_ctx *c)
+{
+    for (size_t i = 0; i < c->n_items; i++) {
+        const vs__save_item *it = &c->items[i];
+        for (size_t q = 0; q < it->n_chunks; q++) {
+            vs__save_job *j = &c->jobs[it->first_job + q];
+            j->item = i;
+            j->seq = q;
+            j->src = (const unsigned char *)it->t->data + q * it->chunk;
+            j->len = q + 1 < it->n_chunks ? it->chunk
+                                          : it->nbytes - q * it->chunk;
+        }
+    }
+}
+
+int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
+                  vs__save_item *items, size_t n, const vs_save_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    size_t chunk = o != NULL && o->chunk_bytes ? o->chunk_bytes
+                                               : VS_CHUNK_DEFAULT;
+    int rc = cut_items(items, n, chunk, &c->n_jobs);
+    if (rc != VS_OK)
+        return rc;
+    c->threads = vs__pool_threads(o != NULL ? o->threads : 0);
+    if (c->threads > VS_SAVE_MAX_THREADS)
+        c->threads = VS_SAVE_MAX_THREADS;
+    /* A chunk reused by dedup must be one zlib itself would accept. */
+    for (size_t t = 0; t < VS_SAVE_MAX_THREADS; t++)
+        c->ws[t].strict = 1;
+    c->main_ws.strict = 1;
+    c->path = path;
+    c->step = step;
+    c->items = items;
+    c->n_items = n;
+    c->co.level = o != NULL ? o->level : 0;
+    c->co.raw_only = o != NULL && o->codec == VS_CODEC_RAW;
+    c->jobs = vs__calloc(c->n_jobs ? c->n_jobs : 1, sizeof *c->jobs);
+    c->free_cap = (size_t)c->threads * 8 + 8;
+    c->free_bufs = vs__calloc(c->free_cap, sizeof *c->free_bufs);
+    if (c->jobs == NULL || c->free_bufs == NULL) {
+        vs__free(c->jobs);
+        vs__free(c->free_bufs);
+        memset(c, 0, sizeof *c);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    fill_jobs(c);
+    return VS_OK;
+}
+
+void vs__save_ctx_free(vs__save_ctx *c)
+{
+    sqlite3_finalize(c->cand_q);
+    sqlite3_finalize(c->find);
+    sqlite3_finalize(c->ins_chunk);
+    sqlite3_finalize(c->ins_tc);
+    sqlite3_finalize(c->upd_tensor);
+    c->cand_q = c->find = c->ins_chunk = c->ins_tc = c->upd_tensor = NULL;
+    for (size_t k = 0; c->jobs != NULL && k < c->n_jobs; k++) {
+        vs__buf_free(&c->jobs[k].out);
+        vs__buf_free(&c->jobs[k].cand);
+    }
+    for (size_t k = 0; k < c->n_free; k++)
+        vs__buf_free(&c->free_bufs[k]);
+    for (int t = 0; t < VS_SAVE_MAX_THREADS; t++) {
+        vs__ws_free(&c->ws[t]);
+        vs__buf_free(&c->cmp[t]);
+    }
+    vs__ws_free(&c->main_ws);
+    vs__free(c->free_bufs);
+    vs__free(c->jobs);
+    vs__free(c->scratch);
+}
