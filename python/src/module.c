@@ -1,0 +1,182 @@
+/* varstore._core: module definition, error mapping, steps, progress. */
+#include "core.h"
+
+#include <string.h>
+
+/* {code: exception class}, registered by varstore/_errors.py at import. */
+static PyObject *error_classes = NULL;
+
+PyObject *vs_py_raise(int code)
+{
+    const char *msg = vs_errmsg();
+    if (msg[0] == '\0')
+        msg = vs_errstr(code);
+    PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg),
+                                          "replace");
+    if (text == NULL)
+        return NULL;
+    PyObject *cls = NULL;
+    if (error_classes != NULL) {
+        PyObject *key = PyLong_FromLong(code);
+        if (key == NULL) {
+            Py_DECREF(text);
+            return NULL;
+        }
+        cls = PyDict_GetItemWithError(error_classes, key); /* borrowed */
+        Py_DECREF(key);
+        if (cls == NULL && PyErr_Occurred()) {
+            Py_DECREF(text);
+            return NULL;
+        }
+    }
+    if (cls == NULL)
+        cls = PyExc_RuntimeError;
+    PyObject *exc = PyObject_CallFunction(cls, "Oi", text, code);
+    Py_DECREF(text);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+const char *vs_py_cstr(PyObject *s, const char *what)
+{
+    Py_ssize_t len = 0;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what,
+                     Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    const char *c = PyUnicode_AsUTF8AndSize(s, &len);
+    if (c != NULL && strlen(c) != (size_t)len) {
+        PyErr_Format(PyExc_ValueError, "%s %R contains a NUL character",
+                     what, s);
+        return NULL;
+    }
+    return c;
+}
+
+int vs_py_step(PyObject *obj, int64_t *out)
+{
+    if (obj == NULL || obj == Py_None) {
+        *out = VS_LATEST;
+        return 0;
+    }
+    long long v = PyLong_AsLongLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "step must be None or an int >= 0, got %lld", v);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+void vs_py_progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    vs_py_progress *p = ctx;
+    if (p->callable == NULL || p->callable == Py_None || p->exc_type != NULL)
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *r = PyObject_CallFunction(p->callable, "KK",
+                                        (unsigned long long)done,
+                                        (unsigned long long)total);
+    if (r == NULL)
+        PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+}
+
+int vs_py_progress_finish(vs_py_progress *p, int rc)
+{
+    if (rc != VS_OK) {
+        Py_CLEAR(p->exc_type);
+        Py_CLEAR(p->exc_value);
+        Py_CLEAR(p->exc_tb);
+        vs_py_raise(rc);
+        return -1;
+    }
+    if (p->exc_type != NULL) {
+        PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
+        p->exc_type = p->exc_value = p->exc_tb = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *set_error_classes(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyDict_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "expected a dict {code: class}");
+        return NULL;
+    }
+    Py_INCREF(arg);
+    Py_XSETREF(error_classes, arg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *version(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(vs_version());
+}
+
+static PyMethodDef methods[] = {
+    {"_set_error_classes", set_error_classes, METH_O,
+     "Registers {VS_E* code: exception class}."},
+    {"version", version, METH_NOARGS, "The C library's version."},
+    {"save", (PyCFunction)(void (*)(void))vs_py_save,
+     METH_VARARGS | METH_KEYWORDS, "vs_save_tensors over byte buffers."},
+    {"list_checkpoints", vs_py_list_checkpoints, METH_VARARGS,
+     "vs_list_checkpoints: [(step, created_at, n_tensors, raw, stored)]."},
+    {"delete", vs_py_delete, METH_VARARGS, "vs_delete_checkpoint."},
+    {"prune", vs_py_prune, METH_VARARGS, "vs_prune."},
+    {"verify", vs_py_verify, METH_VARARGS, "vs_verify_ex."},
+    {"rename", vs_py_rename, METH_VARARGS, "vs_rename_prefix."},
+    {"set_retention", vs_py_set_retention, METH_VARARGS,
+     "vs_set_retention."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_core",
+    "The C library behind varstore (private: use the varstore package).",
+    -1, methods, NULL, NULL, NULL, NULL};
+
+static int add_int(PyObject *m, const char *name, long v)
+{
+    return PyModule_AddIntConstant(m, name, v);
+}
+
+PyMODINIT_FUNC PyInit__core(void);
+PyMODINIT_FUNC PyInit__core(void)
+{
+    if (PyType_Ready(&vs_py_ckpt_type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0 ||
+        add_int(m, "VS_ERROR", VS_ERROR) < 0 ||
+        add_int(m, "VS_EEXIST", VS_EEXIST) < 0 ||
+        add_int(m, "VS_ENOTFOUND", VS_ENOTFOUND) < 0 ||
+        add_int(m, "VS_ESHAPE", VS_ESHAPE) < 0 ||
+        add_int(m, "VS_EDTYPE", VS_EDTYPE) < 0 ||
+        add_int(m, "VS_EUNINIT", VS_EUNINIT) < 0 ||
+        add_int(m, "VS_EINVAL", VS_EINVAL) < 0 ||
+        add_int(m, "VS_ECORRUPT", VS_ECORRUPT) < 0 ||
+        add_int(m, "VS_EIO", VS_EIO) < 0 ||
+        add_int(m, "VS_ENOMEM", VS_ENOMEM) < 0 ||
+        add_int(m, "VS_EBUSY", VS_EBUSY) < 0 ||
+        add_int(m, "VS_ERESTORING", VS_ERESTORING) < 0 ||
+        add_int(m, "VS_KEEP_ALL", VS_KEEP_ALL) < 0 ||
+        add_int(m, "VS_ALL_STEPS", VS_ALL_STEPS) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
