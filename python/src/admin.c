@@ -46,17 +46,23 @@ PyObject *vs_py_list_checkpoints(PyObject *self, PyObject *args)
     return list;
 }
 
-PyObject *vs_py_delete(PyObject *self, PyObject *args)
+/* The arguments of a write call on a file, and the call. */
+typedef struct {
+    int64_t step;
+    int keep;
+    double hours;
+    const char *old_prefix, *new_prefix;
+} file_args;
+typedef int (*file_call)(const char *path, const file_args *a);
+
+/* Runs fn on path (an FSConverter bytes object, released here) without
+ * the GIL; None, or the library's error raised. */
+static PyObject *run_on_file(PyObject *path, file_call fn, const file_args *a)
 {
-    PyObject *path = NULL;
-    long long step;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "O&L", PyUnicode_FSConverter, &path, &step))
-        return NULL;
     int rc;
     const char *cpath = PyBytes_AS_STRING(path);
     Py_BEGIN_ALLOW_THREADS
-    rc = vs_delete_checkpoint(cpath, (int64_t)step);
+    rc = fn(cpath, a);
     Py_END_ALLOW_THREADS
     Py_DECREF(path);
     if (rc != VS_OK)
@@ -64,22 +70,46 @@ PyObject *vs_py_delete(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static int call_delete(const char *path, const file_args *a)
+{
+    return vs_delete_checkpoint(path, a->step);
+}
+
+static int call_prune(const char *path, const file_args *a)
+{
+    return vs_prune(path, a->keep);
+}
+
+static int call_rename(const char *path, const file_args *a)
+{
+    return vs_rename_prefix(path, a->old_prefix, a->new_prefix, a->step);
+}
+
+static int call_retention(const char *path, const file_args *a)
+{
+    return vs_set_retention(path, a->keep, a->hours);
+}
+
+PyObject *vs_py_delete(PyObject *self, PyObject *args)
+{
+    PyObject *path = NULL;
+    long long step;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O&L", PyUnicode_FSConverter, &path, &step))
+        return NULL;
+    file_args a = {.step = (int64_t)step};
+    return run_on_file(path, call_delete, &a);
+}
+
 PyObject *vs_py_prune(PyObject *self, PyObject *args)
 {
     PyObject *path = NULL;
-    int keep;
+    file_args a = {0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "O&i", PyUnicode_FSConverter, &path, &keep))
+    if (!PyArg_ParseTuple(args, "O&i", PyUnicode_FSConverter, &path,
+                          &a.keep))
         return NULL;
-    int rc;
-    const char *cpath = PyBytes_AS_STRING(path);
-    Py_BEGIN_ALLOW_THREADS
-    rc = vs_prune(cpath, keep);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
-    if (rc != VS_OK)
-        return vs_py_raise(rc);
-    Py_RETURN_NONE;
+    return run_on_file(path, call_prune, &a);
 }
 
 /* verify(path, threads=0, progress=None) -> (n_bad, message): message is
@@ -131,41 +161,25 @@ PyObject *vs_py_rename(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O&UU|O", PyUnicode_FSConverter, &path,
                           &old_p, &new_p, &step_obj))
         return NULL;
-    int64_t step = VS_ALL_STEPS;
-    const char *o = vs_py_cstr(old_p, "old_prefix");
-    const char *n = o ? vs_py_cstr(new_p, "new_prefix") : NULL;
-    if (n == NULL || (step_obj != Py_None && vs_py_step(step_obj, &step) < 0)) {
+    file_args a = {.step = VS_ALL_STEPS};
+    a.old_prefix = vs_py_cstr(old_p, "old_prefix");
+    a.new_prefix = a.old_prefix ? vs_py_cstr(new_p, "new_prefix") : NULL;
+    if (a.new_prefix == NULL ||
+        (step_obj != Py_None && vs_py_step(step_obj, &a.step) < 0)) {
         Py_DECREF(path);
         return NULL;
     }
-    int rc;
-    const char *cpath = PyBytes_AS_STRING(path);
-    Py_BEGIN_ALLOW_THREADS
-    rc = vs_rename_prefix(cpath, o, n, step);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
-    if (rc != VS_OK)
-        return vs_py_raise(rc);
-    Py_RETURN_NONE;
+    return run_on_file(path, call_rename, &a);
 }
 
 /* set_retention(path, max_to_keep, keep_every_n_hours). */
 PyObject *vs_py_set_retention(PyObject *self, PyObject *args)
 {
     PyObject *path = NULL;
-    int keep;
-    double hours;
+    file_args a = {0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "O&id", PyUnicode_FSConverter, &path, &keep,
-                          &hours))
+    if (!PyArg_ParseTuple(args, "O&id", PyUnicode_FSConverter, &path,
+                          &a.keep, &a.hours))
         return NULL;
-    int rc;
-    const char *cpath = PyBytes_AS_STRING(path);
-    Py_BEGIN_ALLOW_THREADS
-    rc = vs_set_retention(cpath, keep, hours);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
-    if (rc != VS_OK)
-        return vs_py_raise(rc);
-    Py_RETURN_NONE;
+    return run_on_file(path, call_retention, &a);
 }

@@ -147,10 +147,19 @@ static struct PyModuleDef module = {
     "The C library behind varstore (private: use the varstore package).",
     -1, methods, NULL, NULL, NULL, NULL};
 
-static int add_int(PyObject *m, const char *name, long v)
-{
-    return PyModule_AddIntConstant(m, name, v);
-}
+/* The C constants the Python layer uses. */
+static const struct {
+    const char *name;
+    long value;
+} constants[] = {
+    {"VS_ERROR", VS_ERROR},         {"VS_EEXIST", VS_EEXIST},
+    {"VS_ENOTFOUND", VS_ENOTFOUND}, {"VS_ESHAPE", VS_ESHAPE},
+    {"VS_EDTYPE", VS_EDTYPE},       {"VS_EUNINIT", VS_EUNINIT},
+    {"VS_EINVAL", VS_EINVAL},       {"VS_ECORRUPT", VS_ECORRUPT},
+    {"VS_EIO", VS_EIO},             {"VS_ENOMEM", VS_ENOMEM},
+    {"VS_EBUSY", VS_EBUSY},         {"VS_ERESTORING", VS_ERESTORING},
+    {"VS_KEEP_ALL", VS_KEEP_ALL},   {"VS_ALL_STEPS", VS_ALL_STEPS},
+};
 
 PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit__core(void)
@@ -160,23 +169,16 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0 ||
-        add_int(m, "VS_ERROR", VS_ERROR) < 0 ||
-        add_int(m, "VS_EEXIST", VS_EEXIST) < 0 ||
-        add_int(m, "VS_ENOTFOUND", VS_ENOTFOUND) < 0 ||
-        add_int(m, "VS_ESHAPE", VS_ESHAPE) < 0 ||
-        add_int(m, "VS_EDTYPE", VS_EDTYPE) < 0 ||
-        add_int(m, "VS_EUNINIT", VS_EUNINIT) < 0 ||
-        add_int(m, "VS_EINVAL", VS_EINVAL) < 0 ||
-        add_int(m, "VS_ECORRUPT", VS_ECORRUPT) < 0 ||
-        add_int(m, "VS_EIO", VS_EIO) < 0 ||
-        add_int(m, "VS_ENOMEM", VS_ENOMEM) < 0 ||
-        add_int(m, "VS_EBUSY", VS_EBUSY) < 0 ||
-        add_int(m, "VS_ERESTORING", VS_ERESTORING) < 0 ||
-        add_int(m, "VS_KEEP_ALL", VS_KEEP_ALL) < 0 ||
-        add_int(m, "VS_ALL_STEPS", VS_ALL_STEPS) < 0) {
+    if (PyModule_AddObjectRef(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0) {
         Py_DECREF(m);
         return NULL;
+    }
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        if (PyModule_AddIntConstant(m, constants[i].name,
+                                    constants[i].value) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }

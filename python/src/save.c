@@ -115,42 +115,55 @@ static int batch_init(batch *b, PyObject *names, PyObject *dtypes,
     return 0;
 }
 
+/* The save's options, as given from Python. */
+typedef struct {
+    long long step;
+    int codec, level, threads, keep;
+    PyObject *progress; /* borrowed; None: none */
+} save_args;
+
+/* vs_save_tensors of b with the GIL released; 0 or -1 with an error. */
+static int run_save(PyObject *path, const batch *b, const save_args *a)
+{
+    vs_py_progress p = {a->progress, NULL, NULL, NULL};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.codec = a->codec;
+    o.level = a->level;
+    o.threads = a->threads;
+    o.max_to_keep = a->keep;
+    if (a->progress != Py_None) {
+        o.progress = vs_py_progress_cb;
+        o.progress_ctx = &p;
+    }
+    int rc;
+    const char *cpath = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    rc = vs_save_tensors(cpath, (int64_t)a->step, b->cnames, b->ptrs, b->n,
+                         &o);
+    Py_END_ALLOW_THREADS
+    return vs_py_progress_finish(&p, rc);
+}
+
+/* save(path, step, names, dtypes, shapes, buffers, codec=0, level=0,
+ *      threads=0, max_to_keep=0, progress=None): tuples of one length;
+ * buffers[i] holds exactly the bytes of tensor i in C order. */
 PyObject *vs_py_save(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static const char *kw[] = {"path", "step", "names", "dtypes", "shapes",
-                         "buffers", "codec", "level", "threads",
-                         "max_to_keep", "progress", NULL};
+                               "buffers", "codec", "level", "threads",
+                               "max_to_keep", "progress", NULL};
     PyObject *path = NULL, *names, *dtypes, *shapes, *bufs;
-    PyObject *progress = Py_None;
-    long long step;
-    int codec = VS_CODEC_DEFAULT, level = 0, threads = 0, keep = 0;
+    save_args a = {0, VS_CODEC_DEFAULT, 0, 0, 0, Py_None};
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&LOOOO|iiiiO", (char **)kw,
-                                     PyUnicode_FSConverter, &path, &step,
-                                     &names, &dtypes, &shapes, &bufs, &codec,
-                                     &level, &threads, &keep, &progress))
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O&LOOOO|iiiiO", (char **)kw, PyUnicode_FSConverter,
+            &path, &a.step, &names, &dtypes, &shapes, &bufs, &a.codec,
+            &a.level, &a.threads, &a.keep, &a.progress))
         return NULL;
     batch b;
-    int ok = batch_init(&b, names, dtypes, shapes, bufs) == 0;
-    vs_py_progress p = {progress, NULL, NULL, NULL};
-    if (ok) {
-        vs_save_opts o;
-        memset(&o, 0, sizeof o);
-        o.codec = codec;
-        o.level = level;
-        o.threads = threads;
-        o.max_to_keep = keep;
-        if (progress != Py_None) {
-            o.progress = vs_py_progress_cb;
-            o.progress_ctx = &p;
-        }
-        int rc;
-        const char *cpath = PyBytes_AS_STRING(path);
-        Py_BEGIN_ALLOW_THREADS
-        rc = vs_save_tensors(cpath, (int64_t)step, b.cnames, b.ptrs, b.n, &o);
-        Py_END_ALLOW_THREADS
-        ok = vs_py_progress_finish(&p, rc) == 0;
-    }
+    int ok = batch_init(&b, names, dtypes, shapes, bufs) == 0 &&
+             run_save(path, &b, &a) == 0;
     batch_free(&b);
     Py_DECREF(path);
     if (!ok)

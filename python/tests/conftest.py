@@ -1,8 +1,10 @@
 """Shared fixtures of the varstore Python tests.
 
 Run by CTest (python_tests) with PYTHONPATH at the built package and
-VS_CLI at the built `varstore` command; by hand:
-PYTHONPATH=build/python VS_CLI=build/tools/varstore .venv/bin/python -m pytest python/tests
+VS_CLI at the built `varstore` command; by hand, from the repository:
+
+    PYTHONPATH=build/python VS_CLI=build/tools/varstore \
+        .venv/bin/python -m pytest python/tests
 """
 import os
 import shutil

@@ -20,7 +20,8 @@ def run(cli, *args):
 
 def mixed_tensors():
     rng = np.random.default_rng(3)
-    return {"conv1/weights": rng.standard_normal((3, 3, 2, 4)).astype(np.float32),
+    return {"conv1/weights":
+            rng.standard_normal((3, 3, 2, 4)).astype(np.float32),
             "conv1/biases": np.linspace(-1, 1, 4).astype(np.float64),
             "bn/count": np.array(7, np.int64),
             "mask": rng.integers(0, 2, (5,)).astype(np.bool_),
@@ -63,7 +64,7 @@ def test_cli_verify_accepts_python_file(cli, db):
 
 
 def test_cli_file_is_read_by_python(cli, db, tmp_path):
-    tensors = {k: v for k, v in mixed_tensors().items()}
+    tensors = mixed_tensors()
     src = tmp_path / "npy"
     for name, x in tensors.items():
         path = src / (name + ".npy")

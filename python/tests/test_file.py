@@ -149,5 +149,6 @@ def test_many_steps_dedup_file_grows_little_when_few_tensors_change(db):
 
 def test_verify_sound_file_with_progress(three_steps):
     calls = []
-    varstore.File(three_steps).verify(progress=lambda d, t: calls.append((d, t)))
+    varstore.File(three_steps).verify(
+        progress=lambda d, t: calls.append((d, t)))
     assert calls and calls[-1][0] == calls[-1][1]

@@ -86,6 +86,7 @@ def test_array_likes_buffer_protocol_and_python_scalars(db):
     tensors = {"list": [[1.5, 2.5], [3.5, 4.5]], "float": 2.0, "int": 7,
                "bool": True,
                "memoryview": memoryview(np.arange(6, dtype=np.uint8)),
+               "read_only": np.frombuffer(b"\x01\x02\x03\x04", np.int32),
                "array_like": HasArray()}
     varstore.save(db, tensors, step=0)
     out = varstore.load(db)
@@ -94,6 +95,8 @@ def test_array_likes_buffer_protocol_and_python_scalars(db):
     assert same_bits(out["int"], np.int64(7))
     assert same_bits(out["bool"], np.bool_(True))
     assert same_bits(out["memoryview"], np.arange(6, dtype=np.uint8))
+    assert same_bits(out["read_only"],
+                     np.frombuffer(b"\x01\x02\x03\x04", np.int32))
     assert same_bits(out["array_like"], np.array([[1, 2], [3, 4]], np.int32))
 
 

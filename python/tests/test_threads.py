@@ -68,46 +68,44 @@ def test_other_python_threads_run_during_big_calls(db, op):
     assert turns > 10
 
 
+def run_threads(target, n):
+    """Runs target(k) on n threads; returns the exceptions they raised."""
+    errors = []
+
+    def run(k):
+        try:
+            target(k)
+        except Exception as e:  # reported by the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def test_loads_from_many_threads_share_a_file(db):
     tensors = {f"t{i}": np.full((64, 64), i, np.float32) for i in range(16)}
     varstore.save(db, tensors, step=0)
-    errors = []
 
     def reader(k):
-        try:
-            for _ in range(20):
-                name = f"t{(k * 7) % 16}"
-                out = varstore.File(db).load(name)
-                assert (out == (k * 7) % 16).all()
-                assert len(varstore.load(db)) == 16
-        except Exception as e:  # reported below
-            errors.append(e)
+        for _ in range(20):
+            out = varstore.File(db).load(f"t{(k * 7) % 16}")
+            assert (out == (k * 7) % 16).all()
+            assert len(varstore.load(db)) == 16
 
-    threads = [threading.Thread(target=reader, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(reader, 6) == []
 
 
 def test_saves_from_threads_into_one_file(db):
-    errors = []
-
     def writer(k):
-        try:
-            for j in range(5):
-                varstore.save(db, {"w": np.full(1000, k * 10 + j, np.int32)},
-                              step=k * 10 + j)
-        except Exception as e:
-            errors.append(e)
+        for j in range(5):
+            varstore.save(db, {"w": np.full(1000, k * 10 + j, np.int32)},
+                          step=k * 10 + j)
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(writer, 4) == []
     f = varstore.File(db)
     assert f.steps == sorted(k * 10 + j for k in range(4) for j in range(5))
     for step in f.steps:

@@ -5,7 +5,8 @@ file format): compressed, CRC-checked, deduplicated chunks; files written
 here are read by the ``varstore`` command and the C API, and back.
 
     >>> import numpy as np, varstore
-    >>> varstore.save("model.db", {"dense/kernel": np.ones((2, 3), np.float32)}, step=1)
+    >>> w = {"dense/kernel": np.ones((2, 3), np.float32)}
+    >>> varstore.save("model.db", w, step=1)
     1
     >>> varstore.load("model.db")["dense/kernel"].shape
     (2, 3)
