@@ -120,3 +120,21 @@ def test_catalogue_lies_about_shape_are_caught(db):
     con.close()
     with pytest.raises(varstore.CorruptError, match="c/ints"):
         varstore.load(db, step=1, names=["c/ints"])
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_catalogue_claiming_a_huge_tensor_is_a_clean_error(db, framework):
+    if framework == "torch":
+        pytest.importorskip("torch", reason="torch is not importable")
+    make_file(db)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE tensors SET shape = '[100000000000]', "
+                "numel = 100000000000, raw_bytes = 800000000000 "
+                "WHERE name = 'c/ints'")
+    con.execute("UPDATE tensors SET numel = 12 WHERE name = 'b/other'")
+    con.commit()
+    con.close()
+    with pytest.raises((varstore.OutOfMemoryError, varstore.CorruptError)):
+        varstore.load(db, step=1, names=["c/ints"], framework=framework)
+    with pytest.raises(varstore.CorruptError, match="do not agree"):
+        varstore.load(db, step=1, names=["b/other"], framework=framework)

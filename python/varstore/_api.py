@@ -7,7 +7,8 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping,
                     NamedTuple, Optional, Sequence, Tuple, Union)
 
 from . import _convert, _core
-from ._errors import CorruptError, InvalidArgumentError, NotFoundError
+from ._errors import (CorruptError, InvalidArgumentError, NotFoundError,
+                      OutOfMemoryError)
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Callable[[int, int], Any]
@@ -174,6 +175,28 @@ def _resolve(infos: Dict[str, TensorInfo], name: str) -> Optional[TensorInfo]:
     return None
 
 
+def _allocate(info: TensorInfo, framework: str) -> Any:
+    """The result array of one tensor, after checking that its catalogue
+    row adds up (the library checks the row against the chunks when it
+    streams; the allocation comes first)."""
+    numel = 1
+    for d in info.shape:
+        numel *= d
+    itemsize = _convert.itemsize(info.dtype)
+    if numel != info.numel or numel * itemsize != info.raw_bytes:
+        raise CorruptError(
+            f"tensor {info.name}: shape {list(info.shape)}, numel "
+            f"{info.numel} and raw_bytes {info.raw_bytes} do not agree",
+            _core.VS_ECORRUPT)
+    try:
+        return _convert.empty(info.dtype, info.shape, framework)
+    except (MemoryError, RuntimeError) as e:  # torch: RuntimeError
+        # a huge tensor, or a damaged catalogue
+        raise OutOfMemoryError(
+            f"tensor {info.name}: cannot allocate {info.raw_bytes} bytes "
+            f"for shape {list(info.shape)}", _core.VS_ENOMEM) from e
+
+
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
           framework: str, threads: int) -> Dict[str, Any]:
     infos = {t.name: t for t in map(_tensor_info, c.list(step))}
@@ -189,7 +212,7 @@ def _read(c: Any, step: int, names: Optional[Sequence[str]],
             c.stream(step, (name,), (bytearray(),), 1)
             raise NotFoundError(f"Key {name} not found in checkpoint")
         wanted.append((name, info))
-    out = {n: _convert.empty(i.dtype, i.shape, framework) for n, i in wanted}
+    out = {n: _allocate(i, framework) for n, i in wanted}
     c.stream(step, tuple(i.name for _, i in wanted),
              tuple(_convert.byte_view(out[n]) for n, _ in wanted), threads)
     return out

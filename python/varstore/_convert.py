@@ -119,6 +119,14 @@ def empty(dtype: str, shape: Tuple[int, ...], framework: str) -> Any:
     return np.empty(shape, dtype=_NUMPY_BY_NAME[dtype])
 
 
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a varstore dtype name."""
+    if dtype not in _NUMPY_BY_NAME:
+        raise DTypeError(f"dtype {dtype} is not known to this version of "
+                         "the varstore package")
+    return _NUMPY_BY_NAME[dtype].itemsize
+
+
 def byte_view(result: Any) -> np.ndarray:
     """A flat writable uint8 view of a tensor made by :func:`empty`."""
     if _is_torch(result):
