@@ -197,8 +197,8 @@ def report(title, sd, folder, repeat):
     rows = {n: measure(n, f, sd, nd, folder, repeat)
             for n, f in formats().items()}
     ref = rows["varstore (numpy)"]
-    print("| format | save s | load s | size MB | save ratio | load ratio "
-          "| size ratio | bit-exact |")
+    print("| format | save s | load s | size MB | varstore/this save "
+          "| varstore/this load | varstore/this size | bit-exact |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for n, (s, ld, size, ok) in rows.items():
         print(f"| {n} | {s:.3f} | {ld:.3f} | {size / 1e6:.1f} | "

@@ -131,6 +131,8 @@ def save(path: PathLike, tensors: Mapping[str, Any],
 
             An exception it raises stops further calls and is raised once
             the save returns (the checkpoint is then already committed).
+            It must not read the file being saved: a big save may hold
+            the file until its last call, and the read would wait.
 
     Returns:
         The step saved.
