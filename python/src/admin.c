@@ -123,7 +123,7 @@ PyObject *vs_py_verify(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O&|iO", PyUnicode_FSConverter, &path,
                           &threads, &progress))
         return NULL;
-    vs_py_progress p = {progress, NULL, NULL, NULL};
+    vs_py_progress p = {progress, 0, NULL, NULL, NULL};
     vs_verify_opts o;
     memset(&o, 0, sizeof o);
     o.threads = threads;

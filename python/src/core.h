@@ -34,8 +34,9 @@ int vs_py_step(PyObject *obj, int64_t *out);
  * vs_py_progress_finish after the call returns. */
 typedef struct {
     PyObject *callable; /* borrowed; NULL or None: no progress */
-    PyObject *exc_type; /* the first exception raised (PyErr_Fetch), */
-    PyObject *exc_value; /* owned; NULL when none */
+    int raised;          /* the callable raised; later calls skipped */
+    PyObject *exc_type;  /* that exception, owned (3.12+: exc_value only) */
+    PyObject *exc_value;
     PyObject *exc_tb;
 } vs_py_progress;
 void vs_py_progress_cb(void *ctx, uint64_t done, uint64_t total);

@@ -75,17 +75,40 @@ int vs_py_step(PyObject *obj, int64_t *out)
     return 0;
 }
 
+/* Takes the exception being raised into p (CPython 3.12 deprecates the
+ * type/value/traceback triple). */
+static void keep_exception(vs_py_progress *p)
+{
+    p->raised = 1;
+#if PY_VERSION_HEX >= 0x030C0000
+    p->exc_value = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+#endif
+}
+
+/* Raises the exception kept by keep_exception (and gives it up). */
+static void raise_kept(vs_py_progress *p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(p->exc_value);
+#else
+    PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
+#endif
+    p->exc_type = p->exc_value = p->exc_tb = NULL;
+}
+
 void vs_py_progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
     vs_py_progress *p = ctx;
-    if (p->callable == NULL || p->callable == Py_None || p->exc_type != NULL)
+    if (p->callable == NULL || p->callable == Py_None || p->raised)
         return;
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *r = PyObject_CallFunction(p->callable, "KK",
                                         (unsigned long long)done,
                                         (unsigned long long)total);
     if (r == NULL)
-        PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+        keep_exception(p);
     Py_XDECREF(r);
     PyGILState_Release(g);
 }
@@ -99,9 +122,8 @@ int vs_py_progress_finish(vs_py_progress *p, int rc)
         vs_py_raise(rc);
         return -1;
     }
-    if (p->exc_type != NULL) {
-        PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
-        p->exc_type = p->exc_value = p->exc_tb = NULL;
+    if (p->raised) {
+        raise_kept(p);
         return -1;
     }
     return 0;
@@ -169,7 +191,9 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0) {
+    Py_INCREF(&vs_py_ckpt_type); /* PyModule_AddObject steals it on success */
+    if (PyModule_AddObject(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0) {
+        Py_DECREF(&vs_py_ckpt_type);
         Py_DECREF(m);
         return NULL;
     }

@@ -125,7 +125,7 @@ typedef struct {
 /* vs_save_tensors of b with the GIL released; 0 or -1 with an error. */
 static int run_save(PyObject *path, const batch *b, const save_args *a)
 {
-    vs_py_progress p = {a->progress, NULL, NULL, NULL};
+    vs_py_progress p = {a->progress, 0, NULL, NULL, NULL};
     vs_save_opts o;
     memset(&o, 0, sizeof o);
     o.codec = a->codec;

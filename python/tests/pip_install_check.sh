@@ -28,12 +28,23 @@ mkdir "$tmp/run"
 (cd "$tmp/run" && "$py" "$tmp/example.py") > "$tmp/out.txt"
 head -1 "$tmp/out.txt" | grep -qx '\[0, 1, 2\]'
 
-# installed from the wheel, with the typing marker, module compiled in
+# installed from the wheel, with the typing marker, module compiled in;
+# progress callbacks (their exception handling differs from CPython 3.12)
 (cd "$tmp/run" && "$py" -c '
 import os, varstore
 d = os.path.dirname(varstore.__file__)
 assert "site-packages" in d, d
 assert os.path.exists(os.path.join(d, "py.typed"))
 assert varstore.c_library_version == varstore.__version__
+# an exception from a progress callback reaches the caller
+import numpy as np
+def progress(done, total):
+    raise LookupError("from progress")
+try:
+    varstore.save("p.db", {"x": np.zeros(1 << 20)}, step=0, progress=progress)
+    raise SystemExit("the progress exception was lost")
+except LookupError:
+    pass
+assert varstore.File("p.db").steps == [0]
 ')
 echo "pip install ./python: OK ($("$py" -c 'import varstore; print(varstore.__file__)' 2>/dev/null || true))"

@@ -108,8 +108,9 @@ def save(path: PathLike, tensors: Mapping[str, Any],
             ``ml_dtypes.bfloat16`` arrays), int8, uint8, int32, int64,
             bool; at most 8 dimensions; 0-d and empty tensors are fine.
         step: the checkpoint's step (an int >= 0); None: one after the
-            newest in the file (0 for a new file). Saving an existing
-            step replaces it.
+            newest in the file (0 for a new file), read just before the
+            save, so processes saving into one file at once should give
+            steps. Saving an existing step replaces it.
         codec: ``"default"`` (byte shuffle + zlib where it pays) or
             ``"raw"`` (stored as is: bigger, fastest).
         level: zlib level 1-9; 0: the library's measured default.
