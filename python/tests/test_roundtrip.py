@@ -164,9 +164,10 @@ def test_saving_an_existing_step_replaces_it(db):
 def test_names_select_in_the_given_order_and_accept_colon_zero(db):
     varstore.save(db, {"a": np.zeros(1), "b": np.ones(1), "c": np.ones(3)},
                   step=0)
-    out = varstore.load(db, names=["c", "a:0"])
+    out = varstore.load(db, names=["c", "a:0", "c"])
     assert list(out) == ["c", "a:0"]
     assert same_bits(out["a:0"], np.zeros(1))
+    assert same_bits(out["c"], np.ones(3))
 
 
 def test_missing_names_and_steps_raise_not_found_key_error(db):

@@ -206,10 +206,14 @@ def _read(c: Any, step: int, names: Optional[Sequence[str]],
     if names is None:
         names = list(infos)
     wanted: List[Tuple[str, TensorInfo]] = []
+    seen = set()
     for name in names:
         if not isinstance(name, str):
             raise InvalidArgumentError(
                 f"names must be str, got {type(name).__name__}")
+        if name in seen:
+            continue  # asked twice: read once
+        seen.add(name)
         info = _resolve(infos, name)
         if info is None:  # the library's own error ("Key ... not found")
             c.stream(step, (name,), (bytearray(),), 1)
