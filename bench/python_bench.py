@@ -2,9 +2,10 @@
 """varstore's Python binding against the formats PyTorch and NumPy users
 pick, measured in one run on the same tensors.
 
-Models (PyTorch state dicts, float32 weights drawn by torch's own init):
-  resnet18  a plain-torch ResNet-18 (torchvision's layers, no torchvision):
-            62 weight tensors + BN running stats, 11.7 M parameters, 47 MB
+Models (PyTorch state dicts of float32 values drawn at random):
+  resnet18  the state dict of torchvision's resnet18() (its keys and
+            shapes, no torchvision needed): 122 tensors, 11.7 M values,
+            47 MB
   big       N Linear(4096, 1024) layers, --big-mb MB in all (default 256)
 
 For each model and format it times save and load (best of --repeat, files
@@ -38,7 +39,6 @@ import numpy as np
 
 try:
     import torch
-    from torch import nn
 except ImportError:
     raise SystemExit("python_bench.py needs PyTorch")
 
@@ -46,41 +46,52 @@ import varstore
 import varstore.torch as vst
 
 
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False),
-                nn.BatchNorm2d(cout))
+def resnet18_shapes():
+    """[(key, shape)] of torchvision's resnet18().state_dict(), in order;
+    BN layers expand to weight, bias, running_mean, running_var and
+    num_batches_tracked (shape None)."""
+    out = []
+
+    def conv_bn(conv, bn, cin, cout, k):
+        out.append((conv + ".weight", (cout, cin, k, k)))
+        for leaf in ("weight", "bias", "running_mean", "running_var"):
+            out.append((f"{bn}.{leaf}", (cout,)))
+        out.append((bn + ".num_batches_tracked", None))
+
+    conv_bn("conv1", "bn1", 3, 64, 7)
+    cin = 64
+    for li, ch in enumerate((64, 128, 256, 512), start=1):
+        for b in (0, 1):
+            p = f"layer{li}.{b}"
+            conv_bn(p + ".conv1", p + ".bn1", cin if b == 0 else ch, ch, 3)
+            conv_bn(p + ".conv2", p + ".bn2", ch, ch, 3)
+            if b == 0 and cin != ch:
+                conv_bn(p + ".downsample.0", p + ".downsample.1", cin, ch, 1)
+        cin = ch
+    out += [("fc.weight", (1000, 512)), ("fc.bias", (1000,))]
+    return out
 
 
 def resnet18():
-    torch.manual_seed(0)
-    m = nn.Module()
-    m.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-    m.bn1 = nn.BatchNorm2d(64)
-    cin = 64
-    for i, ch in enumerate((64, 128, 256, 512)):
-        stride = 1 if i == 0 else 2
-        setattr(m, f"layer{i + 1}",
-                nn.Sequential(Block(cin, ch, stride), Block(ch, ch, 1)))
-        cin = ch
-    m.fc = nn.Linear(512, 1000)
-    with torch.no_grad():  # BN statistics as after training, not 1/0
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.normal_(0, 0.1)
-                mod.running_mean.normal_(0, 0.1)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.num_batches_tracked.fill_(1000)
-    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+    """A ResNet-18 state dict with values like a trained one: kaiming-normal
+    (fan_out) convs, torch's Linear init, BN affine and statistics drawn
+    around 1 and 0."""
+    g = torch.Generator().manual_seed(0)
+    sd = {}
+    for key, shape in resnet18_shapes():
+        leaf = key.rsplit(".", 1)[1]
+        if shape is None:
+            sd[key] = torch.tensor(1000)
+        elif len(shape) == 4:
+            std = (2.0 / (shape[0] * shape[2] * shape[3])) ** 0.5
+            sd[key] = torch.randn(shape, generator=g) * std
+        elif key.startswith("fc."):
+            sd[key] = (torch.rand(shape, generator=g) * 2 - 1) / 512 ** 0.5
+        elif leaf in ("weight", "running_var"):
+            sd[key] = torch.rand(shape, generator=g) + 0.5
+        else:
+            sd[key] = torch.randn(shape, generator=g) * 0.1
+    return sd
 
 
 def big_model(mb):
