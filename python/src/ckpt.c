@@ -143,7 +143,7 @@ static PyObject *name_str(const char *name)
                                        NULL);
     if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
-        PyErr_SetString(PyExc_UnicodeError,
+        vs_py_raise_msg(VS_ECORRUPT,
                         "a tensor name in the checkpoint is not UTF-8");
     }
     return s;
@@ -225,6 +225,8 @@ typedef struct {
     Py_buffer *views;
     size_t n;
     atomic_int overflow; /* a chunk fell outside its buffer */
+    vs_py_progress progress;
+    uint64_t done, total; /* bytes of the tensors ended, of all */
 } sink_ctx;
 
 /* On the library's worker threads, without the GIL: the buffers are
@@ -240,6 +242,15 @@ static int sink_write(void *ctx, size_t i, uint64_t offset, const void *data,
     }
     memcpy((char *)s->views[i].buf + offset, data, len);
     return 0;
+}
+
+/* On the calling thread, once tensor i is complete: progress. */
+static int sink_end(void *ctx, size_t i)
+{
+    sink_ctx *s = ctx;
+    s->done += (uint64_t)s->views[i].len;
+    vs_py_progress_cb(&s->progress, s->done, s->total);
+    return s->progress.raised ? VS_ERROR : 0; /* stops the stream */
 }
 
 /* names[i] as UTF-8 and bufs[i] as a writable contiguous view, for
@@ -265,8 +276,12 @@ static int run_stream(ckpt_obj *c, int64_t step, const char **cnames,
     vs_stream_sink sink;
     memset(&sink, 0, sizeof sink);
     sink.write = sink_write;
+    if (s->progress.callable != Py_None)
+        sink.end = sink_end;
     sink.ctx = s;
     sink.threads = threads;
+    for (size_t i = 0; i < s->n; i++)
+        s->total += (uint64_t)s->views[i].len;
     if (enter(c) < 0)
         return -1;
     int rc;
@@ -279,22 +294,21 @@ static int run_stream(ckpt_obj *c, int64_t step, const char **cnames,
                         "a buffer is smaller than its tensor");
         return -1;
     }
-    if (rc != VS_OK) {
-        vs_py_raise(rc);
-        return -1;
-    }
-    return 0;
+    /* the callback's exception first: it is why the stream stopped */
+    return vs_py_progress_finish(&s->progress,
+                                 s->progress.raised ? VS_OK : rc);
 }
 
-/* stream(step, names: tuple[str], buffers: tuple[writable], threads=0):
- * fills buffers[i] with tensor names[i] of checkpoint step. */
+/* stream(step, names: tuple[str], buffers: tuple[writable], threads=0,
+ *        progress=None): fills buffers[i] with tensor names[i] of
+ * checkpoint step; progress(done, total) in bytes after each tensor. */
 static PyObject *ckpt_stream(ckpt_obj *c, PyObject *args)
 {
-    PyObject *step_obj, *names, *bufs;
+    PyObject *step_obj, *names, *bufs, *progress = Py_None;
     int threads = 0;
     int64_t step;
-    if (!PyArg_ParseTuple(args, "OO!O!|i", &step_obj, &PyTuple_Type, &names,
-                          &PyTuple_Type, &bufs, &threads) ||
+    if (!PyArg_ParseTuple(args, "OO!O!|iO", &step_obj, &PyTuple_Type, &names,
+                          &PyTuple_Type, &bufs, &threads, &progress) ||
         vs_py_step(step_obj, &step) < 0)
         return NULL;
     size_t n = (size_t)PyTuple_GET_SIZE(names);
@@ -304,7 +318,11 @@ static PyObject *ckpt_stream(ckpt_obj *c, PyObject *args)
         return NULL;
     }
     const char **cnames = PyMem_Calloc(n ? n : 1, sizeof *cnames);
-    sink_ctx s = {PyMem_Calloc(n ? n : 1, sizeof(Py_buffer)), n, 0};
+    sink_ctx s;
+    memset(&s, 0, sizeof s);
+    s.views = PyMem_Calloc(n ? n : 1, sizeof(Py_buffer));
+    s.n = n;
+    s.progress.callable = progress;
     size_t got = 0;
     int ok = cnames != NULL && s.views != NULL;
     if (!ok)
@@ -329,7 +347,8 @@ static PyMethodDef ckpt_methods[] = {
     {"list", (PyCFunction)ckpt_list, METH_VARARGS,
      "list(step=None): the tensors of a checkpoint, as tuples."},
     {"stream", (PyCFunction)ckpt_stream, METH_VARARGS,
-     "stream(step, names, buffers, threads=0): decodes into the buffers."},
+     "stream(step, names, buffers, threads=0, progress=None): decodes "
+     "into the buffers."},
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject vs_py_ckpt_type = {

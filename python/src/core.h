@@ -19,6 +19,8 @@
  * subclasses, set by _set_error_classes) with vs_errmsg() as its text.
  * Returns NULL, for `return vs_py_raise(rc);`. */
 PyObject *vs_py_raise(int code);
+/* The same with a message of the binding's own. */
+PyObject *vs_py_raise_msg(int code, const char *msg);
 
 /* A str without NUL as UTF-8 owned by s; NULL with TypeError/ValueError
  * (what names the argument in the message). */

@@ -6,11 +6,8 @@
 /* {code: exception class}, registered by varstore/_errors.py at import. */
 static PyObject *error_classes = NULL;
 
-PyObject *vs_py_raise(int code)
+PyObject *vs_py_raise_msg(int code, const char *msg)
 {
-    const char *msg = vs_errmsg();
-    if (msg[0] == '\0')
-        msg = vs_errstr(code);
     PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg),
                                           "replace");
     if (text == NULL)
@@ -38,6 +35,12 @@ PyObject *vs_py_raise(int code)
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
     Py_DECREF(exc);
     return NULL;
+}
+
+PyObject *vs_py_raise(int code)
+{
+    const char *msg = vs_errmsg();
+    return vs_py_raise_msg(code, msg[0] != '\0' ? msg : vs_errstr(code));
 }
 
 const char *vs_py_cstr(PyObject *s, const char *what)

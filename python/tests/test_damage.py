@@ -138,3 +138,16 @@ def test_catalogue_claiming_a_huge_tensor_is_a_clean_error(db, framework):
         varstore.load(db, step=1, names=["c/ints"], framework=framework)
     with pytest.raises(varstore.CorruptError, match="do not agree"):
         varstore.load(db, step=1, names=["b/other"], framework=framework)
+
+
+def test_tensor_name_that_is_not_utf8_is_corrupt_error(db):
+    make_file(db)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE tensors SET name = CAST(X'FF61' AS TEXT) "
+                "WHERE name = 'c/ints'")
+    con.commit()
+    con.close()
+    with pytest.raises(varstore.CorruptError, match="not UTF-8"):
+        varstore.File(db).tensors(1)
+    with pytest.raises(varstore.CorruptError, match="not UTF-8"):
+        varstore.load(db, step=1)

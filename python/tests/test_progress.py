@@ -73,3 +73,35 @@ def test_verify_progress_exception_is_raised(db):
 
     with pytest.raises(KeyboardInterrupt):
         varstore.File(db).verify(progress=progress)
+
+
+def test_load_progress_after_each_tensor_on_the_calling_thread(db):
+    model = big_model()
+    varstore.save(db, model, step=0)
+    calls, threads = [], set()
+
+    def progress(done, total):
+        calls.append((done, total))
+        threads.add(threading.get_ident())
+
+    out = varstore.load(db, names=["w1", "w0", "w2"], progress=progress)
+    mib2 = model["w0"].nbytes
+    assert calls == [(mib2, 3 * mib2), (2 * mib2, 3 * mib2),
+                     (3 * mib2, 3 * mib2)]
+    assert threads == {threading.get_ident()}
+    assert all((out[k] == model[k]).all() for k in out)
+
+
+def test_exception_in_load_progress_stops_the_load(db):
+    varstore.save(db, big_model(), step=0)
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough"):
+        varstore.load(db, progress=progress)
+    assert len(calls) == 1
+    with pytest.raises(varstore.InvalidArgumentError):
+        varstore.load(db, progress="bar")

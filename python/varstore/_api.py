@@ -201,7 +201,8 @@ def _allocate(info: TensorInfo, framework: str) -> Any:
 
 
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
-          framework: str, threads: int) -> Dict[str, Any]:
+          framework: str, threads: int,
+          progress: Optional[Progress] = None) -> Dict[str, Any]:
     infos = {t.name: t for t in map(_tensor_info, c.list(step))}
     if names is None:
         names = list(infos)
@@ -221,7 +222,8 @@ def _read(c: Any, step: int, names: Optional[Sequence[str]],
         wanted.append((name, info))
     out = {n: _allocate(i, framework) for n, i in wanted}
     c.stream(step, tuple(i.name for _, i in wanted),
-             tuple(_convert.byte_view(out[n]) for n, _ in wanted), threads)
+             tuple(_convert.byte_view(out[n]) for n, _ in wanted), threads,
+             progress)
     return out
 
 
@@ -231,7 +233,8 @@ def _resolve_step(c: Any, step: Optional[int]) -> int:
 
 def load(path: PathLike, step: Optional[int] = None,
          names: Optional[Iterable[str]] = None, *,
-         framework: str = "numpy", threads: int = 0) -> Dict[str, Any]:
+         framework: str = "numpy", threads: int = 0,
+         progress: Optional[Progress] = None) -> Dict[str, Any]:
     """Reads tensors of a checkpoint into new arrays.
 
     Each tensor is decoded by the library's threads straight into the
@@ -248,6 +251,10 @@ def load(path: PathLike, step: Optional[int] = None,
         framework: ``"numpy"`` (``numpy.ndarray``) or ``"torch"`` (CPU
             ``torch.Tensor``).
         threads: decoding threads; 0: all cores.
+        progress: ``progress(done_bytes, total_bytes)``, called on this
+            thread each time a tensor is complete (the last call has
+            ``done == total``); tqdm fits as in :func:`save`. An
+            exception it raises stops the load and is raised.
 
     Returns:
         ``{name: array}``, in the order of ``names`` (else sorted by name).
@@ -266,9 +273,12 @@ def load(path: PathLike, step: Optional[int] = None,
     """
     _convert.check_framework(framework)
     threads = _int_arg("threads", threads, 0)
+    if progress is not None and not callable(progress):
+        raise InvalidArgumentError("progress must be callable or None")
     if isinstance(names, (str, bytes)):
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
     names = None if names is None else list(names)
     with _core.Ckpt(os.fspath(path)) as c:
-        return _read(c, _resolve_step(c, step), names, framework, threads)
+        return _read(c, _resolve_step(c, step), names, framework, threads,
+                     progress)
