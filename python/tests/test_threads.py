@@ -58,14 +58,18 @@ def test_other_python_threads_run_during_big_calls(db, op):
                                            threads=1),
              "load": lambda: varstore.load(db, threads=1),
              "verify": lambda: varstore.File(db).verify(threads=1)}
-    with Ticker() as ticker:
-        _, t0, t1 = timed(calls[op])
-    gap, turns = ticker.longest_gap(t0, t1)
-    duration = t1 - t0
-    assert duration > 0.05, "too fast to tell"
-    # with the GIL held the whole call would be one gap
-    assert gap < max(0.5 * duration, 0.02), (gap, duration, turns)
-    assert turns > 10
+    # With the GIL held, the call would be one gap as long as the call, on
+    # every try; a try may still see a long gap when the machine is busy
+    # (the ticker thread descheduled), so up to three tries.
+    seen = []
+    for _ in range(3):
+        with Ticker() as ticker:
+            _, t0, t1 = timed(calls[op])
+        gap, turns = ticker.longest_gap(t0, t1)
+        seen.append((round(gap, 4), round(t1 - t0, 4), turns))
+        if t1 - t0 > 0.05 and gap < 0.5 * (t1 - t0) and turns > 10:
+            return
+    pytest.fail(f"(longest gap s, call s, ticks) per try: {seen}")
 
 
 def run_threads(target, n):
