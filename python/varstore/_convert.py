@@ -1,0 +1,151 @@
+"""Tensors in and out: NumPy arrays, PyTorch tensors and array-likes as
+C-contiguous little-endian byte views the C library reads or fills in
+place. Private."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Tuple
+
+import numpy as np
+
+from ._errors import DTypeError, InvalidArgumentError
+
+try:  # NumPy has no bfloat16; ml_dtypes (from JAX/TensorFlow) adds one.
+    import ml_dtypes as _ml_dtypes
+
+    BFLOAT16: Any = np.dtype(_ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - depends on the environment
+    BFLOAT16 = None
+
+MAX_DIMS = 8
+
+_NUMPY_NAMES = {
+    np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+    np.dtype(np.float16): "float16", np.dtype(np.int8): "int8",
+    np.dtype(np.uint8): "uint8", np.dtype(np.int32): "int32",
+    np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool",
+}
+if BFLOAT16 is not None:
+    _NUMPY_NAMES[BFLOAT16] = "bfloat16"
+_NUMPY_BY_NAME = {v: k for k, v in _NUMPY_NAMES.items()}
+if BFLOAT16 is None:
+    _NUMPY_BY_NAME["bfloat16"] = np.dtype(np.uint16)  # raw bits
+
+SUPPORTED = ("float32, float64, float16, bfloat16, int8, uint8, int32, "
+             "int64, bool")
+
+# (varstore dtype name, shape, flat uint8 view of the bytes; the view keeps
+# the array, or the torch tensor, it was made from alive)
+Prepared = Tuple[str, Tuple[int, ...], np.ndarray]
+
+
+def _is_torch(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _torch_names() -> dict:
+    import torch
+
+    return {torch.float32: "float32", torch.float64: "float64",
+            torch.float16: "float16", torch.bfloat16: "bfloat16",
+            torch.int8: "int8", torch.uint8: "uint8", torch.int32: "int32",
+            torch.int64: "int64", torch.bool: "bool"}
+
+
+def _check_rank(name: str, shape: Tuple[int, ...]) -> None:
+    if len(shape) > MAX_DIMS:
+        raise InvalidArgumentError(
+            f"tensor {name}: {len(shape)} dimensions, at most {MAX_DIMS} "
+            "are supported")
+
+
+def _from_torch(name: str, t: Any) -> Prepared:
+    import torch
+
+    dtype = _torch_names().get(t.dtype)
+    if dtype is None:
+        raise DTypeError(f"tensor {name}: dtype {t.dtype} is not supported "
+                         f"(supported: {SUPPORTED})")
+    if t.layout != torch.strided:
+        raise InvalidArgumentError(
+            f"tensor {name}: layout {t.layout} is not supported (dense "
+            "tensors only; call .to_dense())")
+    t = t.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    t = t.contiguous()
+    _check_rank(name, tuple(t.shape))
+    bits = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
+    arr = bits.numpy()  # shares t's memory
+    return dtype, tuple(t.shape), arr.reshape(-1).view(np.uint8)
+
+
+def _from_array_like(name: str, x: Any) -> Prepared:
+    try:
+        arr = np.asarray(x)
+    except Exception as e:  # a failing __array__ or buffer export
+        raise InvalidArgumentError(
+            f"tensor {name}: cannot be read as an array: {e}") from e
+    dtype = _NUMPY_NAMES.get(arr.dtype.newbyteorder("="))
+    if dtype is None:
+        raise DTypeError(f"tensor {name}: dtype {arr.dtype} is not "
+                         f"supported (supported: {SUPPORTED})")
+    _check_rank(name, arr.shape)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")
+    return dtype, arr.shape, arr.reshape(-1).view(np.uint8)
+
+
+def prepare(name: Any, x: Any) -> Prepared:
+    """(dtype name, shape, flat uint8 view) of one tensor to save."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(
+            f"tensor names must be str, got {type(name).__name__}: {name!r}")
+    if _is_torch(x):
+        return _from_torch(name, x)
+    return _from_array_like(name, x)
+
+
+def empty(dtype: str, shape: Tuple[int, ...], framework: str) -> Any:
+    """An uninitialized result tensor (NumPy array or torch tensor)."""
+    if framework == "torch":
+        import torch
+
+        by_name = {v: k for k, v in _torch_names().items()}
+        return torch.empty(shape, dtype=by_name[dtype])
+    return np.empty(shape, dtype=_NUMPY_BY_NAME[dtype])
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a varstore dtype name."""
+    if dtype not in _NUMPY_BY_NAME:
+        raise DTypeError(f"dtype {dtype} is not known to this version of "
+                         "the varstore package")
+    return _NUMPY_BY_NAME[dtype].itemsize
+
+
+def byte_view(result: Any) -> np.ndarray:
+    """A flat writable uint8 view of a tensor made by :func:`empty`."""
+    if _is_torch(result):
+        import torch
+
+        if result.dtype == torch.bfloat16:
+            result = result.view(torch.int16)
+        result = result.numpy()
+    return result.reshape(-1).view(np.uint8)
+
+
+def check_framework(framework: str) -> None:
+    if framework not in ("numpy", "torch"):
+        raise InvalidArgumentError(
+            f'framework must be "numpy" or "torch", got {framework!r}')
+    if framework == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            raise InvalidArgumentError(
+                'framework="torch" needs PyTorch, which is not '
+                "importable") from e
