@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks that `pip install ./python` builds and installs varstore into a
 # fresh, throwaway venv (pip's isolated build fetches scikit-build-core and
-# NumPy from the package index), and that python/README.md's example runs
+# NumPy from the package index), and that the README's Python example runs
 # with it, from a folder outside the repository.
 #
 # usage: sh python/tests/pip_install_check.sh [PYTHON]
@@ -18,7 +18,7 @@ py="$tmp/venv/bin/python"
 "$py" -m pip install --quiet "$repo/python"
 
 # the example, extracted from the README, run outside the repository
-"$py" - "$repo/python/README.md" > "$tmp/example.py" <<'PY'
+"$py" - "$repo/README.md" > "$tmp/example.py" <<'PY'
 import re, sys
 blocks = re.findall(r"```python\n(.*?)```", open(sys.argv[1]).read(), re.S)
 assert len(blocks) == 1, "README.md should hold one Python example"
