@@ -22,6 +22,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/restore.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/tf_read.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/init_ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/admin.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/rename.c

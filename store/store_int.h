@@ -384,4 +384,19 @@ int vs__restore_vars(const char *path, int64_t step, vs_var *const *vars,
 int vs__group_partitioned(vs_var **vars, const char *const *keys, size_t *n,
                           vs_partitioned ***pvs, const char ***keys_out);
 
+/* ---- TensorFlow checkpoints where a varstore file is read (tf_read.c) -- */
+
+#include "tf_bundle.h"
+
+/* The step a TF checkpoint holds: its prefix's "-N" suffix, else 0. */
+int64_t vs__tf_step(const vs__tf_bundle *b);
+/* Opens it; VS_ENOTFOUND unless step is VS_LATEST or its step. */
+int vs__tf_open_step(const char *path, int64_t step, vs__tf_bundle **out);
+int vs__tf_latest(const char *path, int64_t *step);
+int vs__tf_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n);
+int vs__tf_list_variables(const char *path, int64_t step,
+                          vs_tensor_info **out, size_t *n);
+int vs__tf_load_variable(const char *path, int64_t step, const char *name,
+                         vs_tensor **out);
+
 #endif /* VS_STORE_INT_H */

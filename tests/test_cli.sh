@@ -693,6 +693,15 @@ if [ -n "${VS_TF_FIXTURES:-}" ] && [ -d "$VS_TF_FIXTURES" ]; then
     run 0 save tfb.db --step 3 --tf-checkpoint tfout
     run 0 diff tfa.db tfb.db
     has out.txt "0 added, 0 removed, 0 changed, 14 unchanged"
+    # inspect and diff read a TF checkpoint as they read a varstore file
+    run 0 inspect tfout
+    has out.txt "journal: none (TensorFlow checkpoint)"
+    has out.txt "step 0: 14 tensors"
+    run 0 inspect "$VS_TF_FIXTURES/model.ckpt" --tensor dense/kernel
+    has out.txt "[[-1.25  -0.375  0.5    1.375]"
+    run 0 diff "$VS_TF_FIXTURES" tfb.db
+    has out.txt "0 added, 0 removed, 0 changed, 14 unchanged"
+    run 1 prune tfout --keep 1
     # a prefix in a missing folder: an error, nothing written
     run 1 restore tfa.db --tf-checkpoint nodir/model.ckpt
     [ ! -e nodir ] && ok || fail "restore --tf-checkpoint created nodir"

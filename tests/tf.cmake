@@ -73,3 +73,12 @@ if(TARGET varstore_tools)
   target_compile_definitions(test_tf_cli PRIVATE
     VS_TF_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tf")
 endif()
+
+# TF checkpoints read where varstore files are: vs_restore into a graph
+# built with the same scopes (or another partitioning), init_from_checkpoint,
+# list/load/latest.
+vs_add_test(NAME test_tf_restore SOURCES test_tf_restore.c LABELS tf)
+target_include_directories(test_tf_restore PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_compile_definitions(test_tf_restore PRIVATE
+  VS_TF_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/tf")

@@ -46,6 +46,10 @@ typedef struct {
 int str_option(int argc, char **argv, int *i, const str_opt *opts, size_t n,
                const char *cmd);
 int need_file(const char *path);
+/* As need_file, but a TensorFlow checkpoint (a prefix, a folder holding
+ * TF's `checkpoint` file, a SavedModel folder) is accepted too: for the
+ * commands that only read (inspect, diff). */
+int need_checkpoint(const char *path);
 /* Fails (printing "<what> is not valid UTF-8") unless s is valid UTF-8. */
 int need_utf8(const char *what, const char *s);
 /* "512 B", "1.5 KiB", ...: bytes as text in buf; returns buf. */

@@ -117,6 +117,11 @@ int need_file(const char *path)
     return EXIT_OK;
 }
 
+int need_checkpoint(const char *path)
+{
+    return vs_tf_is_checkpoint(path) ? EXIT_OK : need_file(path);
+}
+
 int need_utf8(const char *what, const char *s)
 {
     if (vs__utf8_valid(s, strlen(s)))

@@ -118,11 +118,11 @@ static int diff_parse(int argc, char **argv, diff_run *d)
             parse_i64(pos[2], &d->sb) != 0 || d->sb < 0)
             return usage("diff ", "STEP_A and STEP_B must be non-negative "
                                   "integers");
-        return need_file(d->pa) != EXIT_OK ? EXIT_ERR : -1;
+        return need_checkpoint(d->pa) != EXIT_OK ? EXIT_ERR : -1;
     }
     d->pa = pos[0];
     d->pb = pos[1];
-    if (need_file(d->pa) != EXIT_OK || need_file(d->pb) != EXIT_OK)
+    if (need_checkpoint(d->pa) != EXIT_OK || need_checkpoint(d->pb) != EXIT_OK)
         return EXIT_ERR;
     if (vs_latest_checkpoint(d->pa, &d->sa) != VS_OK ||
         vs_latest_checkpoint(d->pb, &d->sb) != VS_OK)

@@ -846,12 +846,14 @@ static int inspect_run(const inspect_args *o, inspect_data *d)
 {
     vs_journal jm = VS_JOURNAL_WAL;
     size_t k;
-    if (need_file(o->path) != EXIT_OK)
+    if (need_checkpoint(o->path) != EXIT_OK)
         return EXIT_ERR;
+    int tf = vs_tf_is_checkpoint(o->path);
     if (vs_list_checkpoints(o->path, &d->ck, &d->nck) != VS_OK ||
-        vs_get_journal_mode(o->path, &jm) != VS_OK)
+        (!tf && vs_get_journal_mode(o->path, &jm) != VS_OK))
         return cli_err("%s", vs_errmsg());
-    d->journal = jm == VS_JOURNAL_WAL ? "wal" : "rollback";
+    d->journal = tf ? "none (TensorFlow checkpoint)"
+                    : jm == VS_JOURNAL_WAL ? "wal" : "rollback";
     if (d->nck == 0)
         return inspect_empty(o, d);
     if (inspect_load(o, d) != EXIT_OK)

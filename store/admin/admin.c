@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "tf_bundle.h"
 
 
 int vs_latest_checkpoint(const char *path, int64_t *step)
 {
     if (step == NULL)
         return vs__fail(VS_EINVAL, "step is NULL");
+    if (path != NULL && vs__tf_is_checkpoint(path))
+        return vs__tf_latest(path, step);
     sqlite3 *db = NULL;
     int rc = vs__store_open_read(path, &db);
     if (rc != VS_OK)
@@ -29,6 +32,8 @@ int vs_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
         return vs__fail(VS_EINVAL, "out and n must not be NULL");
     *out = NULL;
     *n = 0;
+    if (path != NULL && vs__tf_is_checkpoint(path))
+        return vs__tf_list_checkpoints(path, out, n);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     vs_ckpt_info *v = NULL;

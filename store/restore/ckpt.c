@@ -7,6 +7,7 @@
 
 #include "ops_int.h"
 #include "store_int.h"
+#include "tf_bundle.h"
 
 /* A read handle: one connection and one read transaction (a consistent
  * snapshot of the file as of vs_ckpt_open) for many reads. */
@@ -236,6 +237,8 @@ int vs_load_variable(const char *path, int64_t step, const char *name,
     *out = NULL;
     if (name == NULL || *name == '\0')
         return vs__fail(VS_EINVAL, "variable name is NULL or empty");
+    if (path != NULL && vs__tf_is_checkpoint(path))
+        return vs__tf_load_variable(path, step, name, out);
     int rc = vs_ckpt_open(path, &f);
     if (rc == VS_OK)
         rc = vs_ckpt_load(f, step, name, out);
@@ -364,6 +367,8 @@ int vs_list_variables(const char *path, int64_t step, vs_tensor_info **out,
         return vs__fail(VS_EINVAL, "out and n must not be NULL");
     *out = NULL;
     *n = 0;
+    if (path != NULL && vs__tf_is_checkpoint(path))
+        return vs__tf_list_variables(path, step, out, n);
     int rc = vs_ckpt_open(path, &f);
     if (rc == VS_OK)
         rc = vs_ckpt_list_variables(f, step, out, n);

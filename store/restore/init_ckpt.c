@@ -240,10 +240,38 @@ static int query_entries(init_ctx *c, sqlite3 *db)
     return rc;
 }
 
+/* A TensorFlow checkpoint's tensor names and shapes (sorted by name). */
+static int read_tf_entries(init_ctx *c)
+{
+    vs_tensor_info *infos = NULL;
+    size_t n = 0;
+    int rc = vs__tf_latest(c->path, &c->step);
+    if (rc == VS_OK)
+        rc = vs__tf_list_variables(c->path, c->step, &infos, &n);
+    for (size_t i = 0; i < n && rc == VS_OK; i++) {
+        ck_entry *p = vs__grow(c->ents, c->ne, &c->ecap, sizeof *p, 32);
+        if (p == NULL) {
+            rc = vs__fail(VS_ENOMEM, "out of memory");
+            break;
+        }
+        c->ents = p;
+        ck_entry *e = &c->ents[c->ne];
+        e->name = infos[i].name; /* taken from the listing */
+        infos[i].name = NULL;
+        e->ndim = infos[i].ndim;
+        memcpy(e->shape, infos[i].shape, sizeof e->shape);
+        c->ne++;
+    }
+    vs_tensor_info_free(infos, n);
+    return rc;
+}
+
 /* The latest step's tensor names and shapes; the read ends (checked)
  * before any variable gets a loader. */
 static int read_entries(init_ctx *c)
 {
+    if (vs__tf_is_checkpoint(c->path))
+        return read_tf_entries(c);
     sqlite3 *db = NULL;
     int rc = vs__store_open_read(c->path, &db);
     if (rc != VS_OK)

@@ -7,6 +7,7 @@
 #include "ops_int.h"
 #include "scope_export.h"
 #include "store_int.h"
+#include "tf_bundle.h"
 
 int vs__group_partitioned(vs_var **vars, const char *const *keys, size_t *n,
                           vs_partitioned ***pvs_out, const char ***keys_out)
@@ -257,6 +258,44 @@ static int read_and_apply(const char *path, int64_t step, restore_plan *p,
     return rc;
 }
 
+/* A TensorFlow checkpoint: each item is read whole by the TF reader (which
+ * checks its CRC32C and assembles slices), checked against its variable,
+ * and applied once all are read. */
+static int tf_read_and_apply(const char *path, int64_t step, restore_plan *p,
+                             vs__progress_fn fn, void *fn_ctx)
+{
+    vs__tf_bundle *b = NULL;
+    vs_tensor **t = vs__calloc(p->n ? p->n : 1, sizeof *t);
+    if (t == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    int rc = vs__tf_open_step(path, step, &b);
+    for (size_t i = 0; i < p->n && rc == VS_OK; i++) {
+        vs__load_item *it = &p->items[i];
+        rc = vs__tf_load(b, it->key, &t[i]);
+        if (rc != VS_OK)
+            break;
+        it->dtype = t[i]->dtype;
+        it->ndim = t[i]->ndim;
+        memcpy(it->shape, t[i]->shape, sizeof it->shape);
+        it->nbytes = vs_tensor_nbytes(t[i]);
+        it->dst = t[i]->data;
+        p->raw_total += it->nbytes;
+        rc = check_fits(p, i);
+    }
+    if (rc == VS_OK)
+        rc = apply_values(p);
+    if (rc == VS_OK) {
+        vs__progress pr;
+        vs__progress_init(&pr, fn, fn_ctx, p->raw_total);
+        vs__progress_end(&pr);
+    }
+    for (size_t i = 0; i < p->n; i++)
+        vs_tensor_free(t[i]);
+    vs__free(t);
+    vs__tf_close(b);
+    return rc;
+}
+
 int vs__restore_vars(const char *path, int64_t step, vs_var *const *vars,
                      const char *const *keys, size_t n, int threads,
                      vs__progress_fn fn, void *fn_ctx,
@@ -274,7 +313,9 @@ int vs__restore_vars(const char *path, int64_t step, vs_var *const *vars,
         return vs__fail(VS_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         p.items[i].key = keys[i];
-    int rc = read_and_apply(path, step, &p, threads, fn, fn_ctx);
+    int rc = vs__tf_is_checkpoint(path)
+                 ? tf_read_and_apply(path, step, &p, fn, fn_ctx)
+                 : read_and_apply(path, step, &p, threads, fn, fn_ctx);
     vs__big_free(p.scratch, p.scratch_bytes);
     vs__free(p.items);
     return rc;
