@@ -133,8 +133,81 @@ int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step)
     return vs__store_step_done(db, st, b, path);
 }
 
+/* The columns of every table, sorted by name, as schema versions 1 and 2
+ * define them (version 2 adds checkpoints.tensors_crc and
+ * tensors.meta_crc): a file whose schema text was changed (a renamed or
+ * dropped column) is damaged, not a query error. */
+static const struct {
+    const char *table, *v1, *v2;
+} expected_columns[] = {
+    {"meta", "key,value", NULL},
+    {"checkpoints",
+     "created_at,created_unix,keep,n_tensors,new_bytes,raw_bytes,step,"
+     "stored_bytes,writer",
+     "created_at,created_unix,keep,n_tensors,new_bytes,raw_bytes,step,"
+     "stored_bytes,tensors_crc,writer"},
+    {"scopes", "dtype,initializer,name,name_scope,parent,reuse", NULL},
+    {"variables", "dtype,initializer,key,name,scope,shape,step,trainable",
+     NULL},
+    {"tensors",
+     "chunk_bytes,codec,crc32,dtype,id,max,mean,min,n_chunks,n_inf,n_nan,"
+     "name,numel,raw_bytes,shape,std,step,stored_bytes",
+     "chunk_bytes,codec,crc32,dtype,id,max,mean,meta_crc,min,n_chunks,n_inf,"
+     "n_nan,name,numel,raw_bytes,shape,std,step,stored_bytes"},
+    {"chunks", "codec,crc32,data,elem_size,hash,id,raw_bytes,stored_bytes",
+     NULL},
+    {"tensor_chunks", "chunk_id,seq,tensor_id", NULL},
+};
+
+static int check_columns(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *st = NULL, *ver = NULL;
+    int rc = vs__store_prepare(db, "PRAGMA user_version", &ver, path);
+    int v2 = rc == VS_OK && sqlite3_step(ver) == SQLITE_ROW &&
+             sqlite3_column_int(ver, 0) >= 2;
+    sqlite3_finalize(ver);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(db,
+                               "SELECT group_concat(name, ',') FROM (SELECT "
+                               "name FROM pragma_table_info(?1) ORDER BY "
+                               "name)",
+                               &st, path);
+    size_t n = sizeof expected_columns / sizeof expected_columns[0];
+    for (size_t i = 0; i < n && rc == VS_OK; i++) {
+        const char *want = v2 && expected_columns[i].v2
+                               ? expected_columns[i].v2
+                               : expected_columns[i].v1;
+        sqlite3_reset(st);
+        int b = sqlite3_bind_text(st, 1, expected_columns[i].table, -1,
+                                  SQLITE_STATIC);
+        if (b != SQLITE_OK) {
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+            break;
+        }
+        int s = sqlite3_step(st);
+        const char *got = s == SQLITE_ROW
+                              ? (const char *)sqlite3_column_text(st, 0)
+                              : NULL;
+        if (s != SQLITE_ROW)
+            rc = vs__store_sqlfail(db, s, "cannot read checkpoint file",
+                                   path);
+        else if (got == NULL || strcmp(got, want) != 0)
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: table %s has the "
+                          "columns (%s), not the schema's (%s)",
+                          path, expected_columns[i].table,
+                          got != NULL ? got : "none", want);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int vs__store_check_sql_objects(sqlite3 *db, const char *path)
 {
+    int rc0 = check_columns(db, path);
+    if (rc0 != VS_OK)
+        return rc0;
     sqlite3_stmt *st;
     int rc = vs__store_prepare(db,
                                "SELECT type, name FROM sqlite_master WHERE "
