@@ -6,7 +6,8 @@
 
 static int registry_fail(sqlite3 *gdb, const char *what)
 {
-    return vs__fail(VS_ERROR, "cannot read the graph's %s: %s", what,
+    return vs__fail(sqlite3_errcode(gdb) == SQLITE_NOMEM ? VS_ENOMEM : VS_ERROR,
+                    "cannot read the graph's %s: %s", what,
                     sqlite3_errmsg(gdb));
 }
 

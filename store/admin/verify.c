@@ -148,7 +148,10 @@ static void note_bad(verify_run *v, const char *why)
     v->bad_count++;
 }
 
-static int quick_check(sqlite3 *db, const char *path, size_t *n_bad)
+/* SQLite's quick_check. A page it cannot get is reported as a problem row
+ * also when the cause was a failed allocation: a problem is damage only
+ * when a second check finds it again. */
+static int quick_check_once(sqlite3 *db, const char *path, size_t *n_bad)
 {
     sqlite3_stmt *st;
     int rc = vs__store_prepare(db, "PRAGMA quick_check", &st, path);
@@ -167,6 +170,17 @@ static int quick_check(sqlite3 *db, const char *path, size_t *n_bad)
         }
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+static int quick_check(sqlite3 *db, const char *path, size_t *n_bad)
+{
+    int rc = quick_check_once(db, path, n_bad);
+    if (rc == VS_ECORRUPT) {
+        if (n_bad != NULL)
+            *n_bad = 0;
+        rc = quick_check_once(db, path, n_bad);
+    }
     return rc;
 }
 

@@ -71,15 +71,16 @@ check_restore_out() {
     return 0
 }
 
-# Starts `varstore ARGS`, kills it after a random delay of up to MAX_MS
-# milliseconds; returns 0 when the kill landed before it finished.
+# kill_during MAX_MS ARGS...: starts `varstore ARGS`, kills it after a
+# random delay of up to MAX_MS milliseconds; returns 0 when the kill landed
+# before it finished.
 kill_during() {
     local max_ms=$1
     shift
     "$VS" "$@" >/dev/null 2>&1 &
     local pid=$!
-    local ms=$((RANDOM % max_ms))
-    sleep "$(printf '0.%03d' "$ms")"
+    local wait_ms=$((RANDOM % max_ms))
+    sleep "$(printf '%d.%03d' $((wait_ms / 1000)) $((wait_ms % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null
         return 0
@@ -88,16 +89,35 @@ kill_during() {
     return 1
 }
 
-"$VS" save m.db --step 1 --npy wa >/dev/null || { echo "setup save failed"; exit 1; }
+# ms COMMAND...: runs it, prints how many milliseconds it took (at least 2).
+ms() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$VS" "$@" >/dev/null 2>&1 || { echo "setup: varstore $* failed" >&2; exit 1; }
+    t1=$(date +%s%N)
+    local d=$(((t1 - t0) / 1000000))
+    [ "$d" -lt 2 ] && d=2
+    echo "$d"
+}
+
+# The kill lands at a random moment within each command's own duration,
+# measured here once.
+T_SAVE=$(ms save m.db --step 1 --npy wa)
 "$VS" save m.db --step 2 --npy wb >/dev/null || { echo "setup save failed"; exit 1; }
-next=3
+T_RESTORE=$(ms restore m.db --npy out0)
+T_RENAME=$(ms rename m.db net/ model/)
+"$VS" rename m.db model/ net/ >/dev/null || { echo "setup rename failed"; exit 1; }
+"$VS" save m.db --step 3 --npy wa >/dev/null || { echo "setup save failed"; exit 1; }
+T_PRUNE=$(ms prune m.db --keep 2)
+rm -rf out0
+next=4
 declare -A landed=([save]=0 [prune]=0 [rename]=0 [restore]=0)
 for ((k = 0; k < KILLS; k++)); do
     before=$(steps)
     case $((RANDOM % 4)) in
     0)  op=save
         src=wa; [ $((next % 2)) = 0 ] && src=wb
-        kill_during 120 save m.db --step "$next" --npy "$src" && landed[save]=$((landed[save] + 1))
+        kill_during "$T_SAVE" save m.db --step "$next" --npy "$src" && landed[save]=$((landed[save] + 1))
         check_file "save" || continue
         after=$(steps)
         if [ "$after" != "$before" ] && [ "$after" != "$before$next " ]; then
@@ -106,7 +126,7 @@ for ((k = 0; k < KILLS; k++)); do
         fi
         next=$((next + 1)) ;;
     1)  op=prune
-        kill_during 60 prune m.db --keep 2 && landed[prune]=$((landed[prune] + 1))
+        kill_during "$T_PRUNE" prune m.db --keep 2 && landed[prune]=$((landed[prune] + 1))
         check_file "prune" || continue
         after=$(steps)
         kept=$(echo "$before" | tr ' ' '\n' | grep . | tail -n 2 | tr '\n' ' ')
@@ -118,7 +138,7 @@ for ((k = 0; k < KILLS; k++)); do
         from=net/ to=model/
         case "$(names)" in *'"model/'*) from=model/ to=net/ ;; esac
         names_before=$(names)
-        kill_during 40 rename m.db "$from" "$to" && landed[rename]=$((landed[rename] + 1))
+        kill_during "$T_RENAME" rename m.db "$from" "$to" && landed[rename]=$((landed[rename] + 1))
         check_file "rename" || continue
         names_after=$(names)
         case "$names_after" in
@@ -129,7 +149,7 @@ for ((k = 0; k < KILLS; k++)); do
         : "$names_before" ;;
     3)  op=restore
         rm -rf out ref .out.tmp-* 2>/dev/null
-        kill_during 80 restore m.db --npy out && landed[restore]=$((landed[restore] + 1))
+        kill_during "$T_RESTORE" restore m.db --npy out && landed[restore]=$((landed[restore] + 1))
         check_file "restore" || continue
         check_restore_out || continue ;;
     esac
@@ -140,8 +160,11 @@ for ((k = 0; k < KILLS; k++)); do
     fi
 done
 
+total=0
 for op in save prune rename restore; do
     echo "kill_stress: $op killed mid-run ${landed[$op]} times"
+    total=$((total + landed[$op]))
 done
+echo "kill_stress: $total of $KILLS kills landed while a command ran"
 echo "kill_stress: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
