@@ -282,6 +282,29 @@ static void test_integrity__version_1_file_reads_and_upgrades(void **st)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* Names enter as valid UTF-8 only: a key or a rename prefix that is not
+ * is refused before anything is written. */
+static void test_integrity__names_must_be_valid_utf8(void **st)
+{
+    (void)st;
+    int64_t sh[] = {3};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    const vs_tensor *tt = t;
+    const char *bad = "net/\xff\xfe";
+    FAILS(vs_save_tensors(g_path, 1, &bad, &tt, 1, NULL), VS_EINVAL,
+          "checkpoint key is not valid UTF-8");
+    assert_false(exists(g_path));
+    save1(g_path, 1, "net/w", t, NULL);
+    FAILS(vs_rename_prefix(g_path, "net/", "n\xc3(/", VS_ALL_STEPS), VS_EINVAL,
+          "prefixes must be valid UTF-8");
+    const char *ok = "caf\xc3\xa9/w"; /* a valid multi-byte name */
+    OK(vs_save_tensors(g_path, 2, &ok, &tt, 1, NULL));
+    vs_tensor *got = NULL;
+    OK(vs_load_variable(g_path, 2, ok, &got));
+    vs_tensor_free(got);
+    vs_tensor_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +315,7 @@ int main(void)
         T(test_integrity__tensor_row_moved_to_another_step_is_corrupt),
         T(test_integrity__stored_triggers_and_views_are_refused),
         T(test_integrity__version_1_file_reads_and_upgrades),
+        T(test_integrity__names_must_be_valid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

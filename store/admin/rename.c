@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "utf8.h"
 
 typedef struct {
     int64_t id, step;
@@ -185,6 +186,9 @@ int vs_rename_prefix(const char *path, const char *old_prefix,
     if (step < 0 && step != VS_ALL_STEPS)
         return vs__fail(VS_EINVAL, "invalid checkpoint step %lld",
                         (long long)step);
+    if (!vs__utf8_valid(old_prefix, strlen(old_prefix)) ||
+        !vs__utf8_valid(new_prefix, strlen(new_prefix)))
+        return vs__fail(VS_EINVAL, "prefixes must be valid UTF-8");
     rename_run r;
     memset(&r, 0, sizeof r);
     r.path = path;

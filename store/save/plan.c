@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "save_int.h"
+#include "utf8.h"
 
 int vs__save_check_key(const char *key)
 {
@@ -13,6 +14,8 @@ int vs__save_check_key(const char *key)
     if (strlen(key) > VS_NAME_MAX)
         return vs__fail(VS_EINVAL, "checkpoint key is longer than %d bytes",
                         VS_NAME_MAX);
+    if (!vs__utf8_valid(key, strlen(key)))
+        return vs__fail(VS_EINVAL, "checkpoint key is not valid UTF-8");
     return VS_OK;
 }
 
