@@ -450,19 +450,9 @@ if [ -n "$SQLITE" ] && [ -n "$EXT" ]; then
     r=$("$SQLITE" c.db ".load $EXT" "select vs_tensor_l2(1, 't');" \
         ".system '$VS' save c.db --step 1 --npy c2 >/dev/null" \
         "select vs_tensor_l2(1, 't');" 2>&1)
-    # KNOWN LIBRARY ISSUE (reported to the lead, not a tools defect): when
-    # any other connection has read the file since the shell's last query
-    # (here: save's own check for an existing step 1, issue 13.6; a plain
-    # `sqlite3 c.db 'select 1'` does the same), the save's commit does not
-    # change the shell's PRAGMA data_version, so the cache keeps 2.0. The
-    # check below is kept and reported as XFAIL until the store fix lands;
-    # any other result is a failure.
-    got=$(echo "$r" | tr '\n' ' ')
-    if [ "$got" = "2.0 2.0 " ]; then
-        echo "XFAIL: extension cache kept a replaced step (library data_version issue)" >&2
-    else
-        equals "$got" "2.0 4.0 "
-    fi
+    # The library must not drop the shell connection's POSIX locks (a raw
+    # close() of the file did, and the shell then kept a stale snapshot).
+    equals "$(echo "$r" | tr '\n' ' ')" "2.0 4.0 "
     r=$("$SQLITE" :memory: ".load $EXT" "select vs_tensor_l2(1, 't');" 2>&1)
     case "$r" in *"the main database is not a file"*) ok ;;
     *) fail "extension on :memory: said: $r" ;; esac

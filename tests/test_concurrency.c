@@ -210,6 +210,49 @@ static void test_concurrency__two_writer_processes_serialize(void **st)
     vs_tensor_free(t);
 }
 
+/* A read handle keeps its snapshot while other calls of the same process
+ * open and close the file and another process replaces the step. (That
+ * those calls keep the process's POSIX locks is checked end to end by
+ * test_cli.sh, with the sqlite3 shell and the extension.) */
+static void test_concurrency__handle_keeps_snapshot_across_other_calls(void **st)
+{
+    (void)st;
+    int64_t sh[] = {400000}; /* 1.6 MB: a save that would run solo */
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    for (int64_t i = 0; i < sh[0]; i++)
+        ((float *)t->data)[i] = 1.0f;
+    save1(g_path, 1, "w", t, NULL);
+    vs_ckpt *f = NULL;
+    OK(vs_ckpt_open(g_path, &f));
+    vs_tensor *got = NULL;
+    OK(vs_ckpt_load(f, 1, "w", &got)); /* the snapshot is taken */
+    vs_tensor_free(got);
+    vs_ckpt_info *infos = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &infos, &n)); /* opens and closes */
+    vs_free(infos);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (int64_t i = 0; i < sh[0]; i++)
+            ((float *)t->data)[i] = 2.0f;
+        const char *nm = "w";
+        const vs_tensor *tt = t;
+        vs_save_opts o = {.busy_timeout_ms = 300};
+        int rc = vs_save_tensors(g_path, 1, &nm, &tt, 1, &o);
+        _exit(rc == VS_OK || rc == VS_EBUSY ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    OK(vs_ckpt_load(f, 1, "w", &got)); /* still the handle's snapshot */
+    for (int64_t i = 0; i < sh[0]; i += 9973)
+        assert_true(((float *)got->data)[i] == 1.0f);
+    vs_tensor_free(got);
+    vs_ckpt_close(f);
+    vs_tensor_free(t);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -218,6 +261,7 @@ int main(void)
         T(test_concurrency__reader_waits_with_rollback_journal),
         T(test_concurrency__second_writer_gets_busy),
         T(test_concurrency__two_writer_processes_serialize),
+        T(test_concurrency__handle_keeps_snapshot_across_other_calls),
     };
     return cmocka_run_group_tests_name("concurrency", tests, NULL, NULL);
 }

@@ -1,12 +1,9 @@
 /* varstore: checks of a checkpoint file's first 100 bytes before
  * SQLite opens it. */
-#define _GNU_SOURCE /* O_CLOEXEC */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "store_int.h"
 
@@ -16,31 +13,20 @@ static uint32_t be32(const unsigned char *p)
            (uint32_t)p[3];
 }
 
-/* Reads up to 100 bytes of the regular file fd into h (*got of them). */
-static int read_head(int fd, const char *path, unsigned char h[100],
-                     size_t *got)
-{
-    *got = 0;
-    while (*got < 100) {
-        ssize_t r = read(fd, h + *got, 100 - *got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
-                            strerror(errno));
-        if (r == 0)
-            break;
-        *got += (size_t)r;
-    }
-    return VS_OK;
-}
-
-/* The file's first bytes and its stat; VS_ENOTFOUND when it is missing. */
+/* The file's first bytes and its stat; VS_ENOTFOUND when it is missing.
+ *
+ * The bytes are read through SQLite's default VFS, not with open() and
+ * close(): closing any descriptor of a file drops every POSIX lock this
+ * process holds on it, so a raw close() would silently release the locks
+ * of other connections to the same file in this process (a vs_ckpt handle,
+ * the sqlite3 shell running the extension), letting a writer overwrite the
+ * pages they read. SQLite's unix VFS keeps such a descriptor open until the
+ * locks are gone. */
 static int load_head(const char *path, unsigned char h[100], size_t *got,
                      struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    *got = 0;
+    if (stat(path, st) != 0) {
         if (errno == ENOENT)
             return vs__fail(VS_ENOTFOUND,
                             "The passed save_path is not a valid checkpoint: "
@@ -49,19 +35,35 @@ static int load_head(const char *path, unsigned char h[100], size_t *got,
         return vs__fail(VS_EIO, "cannot open checkpoint file %s: %s", path,
                         strerror(errno));
     }
-    int rc = VS_OK;
-    if (fstat(fd, st) != 0)
-        rc = vs__fail(VS_EIO, "cannot stat checkpoint file %s: %s", path,
-                      strerror(errno));
-    else if (!S_ISREG(st->st_mode))
-        rc = vs__fail(VS_EINVAL,
-                      "%s is not a varstore checkpoint file: not a regular "
-                      "file",
-                      path);
-    else
-        rc = read_head(fd, path, h, got);
-    (void)close(fd); /* read-only descriptor: nothing to lose */
-    return rc;
+    if (!S_ISREG(st->st_mode))
+        return vs__fail(VS_EINVAL,
+                        "%s is not a varstore checkpoint file: not a regular "
+                        "file",
+                        path);
+    sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+    sqlite3_file *f = vfs != NULL ? vs__calloc(1, (size_t)vfs->szOsFile)
+                                  : NULL;
+    if (f == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    int out_flags = 0;
+    int s = vfs->xOpen(vfs, path, f, SQLITE_OPEN_READONLY |
+                                         SQLITE_OPEN_MAIN_DB, &out_flags);
+    sqlite3_int64 size = 0;
+    if (s == SQLITE_OK)
+        s = f->pMethods->xFileSize(f, &size);
+    if (s == SQLITE_OK && size > 0) {
+        *got = size < 100 ? (size_t)size : 100;
+        s = f->pMethods->xRead(f, h, (int)*got, 0);
+    }
+    if (f->pMethods != NULL)
+        (void)f->pMethods->xClose(f); /* read-only: nothing to lose */
+    vs__free(f);
+    if (s == SQLITE_NOMEM)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (s != SQLITE_OK)
+        return vs__fail(VS_EIO, "cannot read checkpoint file %s: %s", path,
+                        sqlite3_errstr(s));
+    return VS_OK;
 }
 
 /* SQLite's magic, varstore's application id and a version it reads. */
