@@ -191,6 +191,12 @@ static char *shape_join(int ndim, const int64_t *shape, char *buf, size_t cap,
     if (cap == 0)
         return buf;
     buf[0] = '\0';
+    if (ndim > VS_MAX_DIMS) {
+        /* Callers validate the rank first; this keeps a missed check from
+         * reading past a VS_MAX_DIMS array. */
+        put(buf, cap, &pos, "<rank %lld>", ndim);
+        return buf;
+    }
     put(buf, cap, &pos, open, 0);
     for (i = 0; i < ndim; i++) {
         if (i > 0)

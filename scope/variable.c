@@ -592,18 +592,15 @@ int vs_get_local_variable(vs_graph *g, const char *name,
 
 /* ---- tf.Variable ---- */
 
-int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
-                const vs_var_opts *opts, vs_var **out)
+/* vs_variable's checks of initial_value against opts: the value's dtype
+ * and rank are validated before any message prints its shape, and so is
+ * the requested shape (vs__read_var_shape). */
+static int check_initial_value(const vs_tensor *initial_value,
+                               const vs_var_opts *opts)
 {
-    char *op_name = NULL;
-    vs_var *v = NULL;
-    size_t len;
-    int rc;
+    int64_t want[VS_MAX_DIMS];
+    int ndim = -1, i, same, rc;
 
-    if (out)
-        *out = NULL;
-    if (g == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_variable: graph and out are required");
     if (initial_value == NULL)
         return vs__fail(VS_EINVAL, "initial_value must be specified.");
     rc = vs_shape_check(initial_value->dtype, initial_value->ndim,
@@ -612,53 +609,73 @@ int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
         return rc;
     if (initial_value->data == NULL && vs_tensor_nbytes(initial_value) > 0)
         return vs__fail(VS_EINVAL, "initial_value has no data");
+    if (opts && opts->dtype && !dtype_ok(opts->dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)opts->dtype);
     if (opts && opts->dtype && opts->dtype != initial_value->dtype)
         return vs__fail(VS_EDTYPE,
                         "initial_value has dtype %s but dtype %s was "
                         "requested",
                         vs_dtype_name(initial_value->dtype),
                         vs_dtype_name(opts->dtype));
-    if (opts && opts->shape) {
-        int i, same = opts->ndim == initial_value->ndim;
-        for (i = 0; same && i < opts->ndim; i++)
-            same = opts->shape[i] == initial_value->shape[i];
-        if (!same) {
-            char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-            return vs__fail(VS_ESHAPE,
-                            "initial_value has shape %s but shape %s was "
-                            "requested",
-                            vs__shape_str(initial_value->ndim,
-                                          initial_value->shape, a, sizeof a),
-                            vs__shape_str(opts->ndim, opts->shape, b,
-                                          sizeof b));
-        }
-    }
-    rc = check_collections(opts ? opts->collections : NULL);
-    if (rc != VS_OK)
+    rc = vs__read_var_shape(opts, &ndim, want);
+    if (rc != VS_OK || ndim < 0)
         return rc;
+    same = ndim == initial_value->ndim;
+    for (i = 0; same && i < ndim; i++)
+        same = want[i] == initial_value->shape[i];
+    if (!same) {
+        char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+        return vs__fail(VS_ESHAPE,
+                        "initial_value has shape %s but shape %s was "
+                        "requested",
+                        vs__shape_str(initial_value->ndim,
+                                      initial_value->shape, a, sizeof a),
+                        vs__shape_str(ndim, want, b, sizeof b));
+    }
+    return check_collections(opts ? opts->collections : NULL);
+}
+
+/* tf.Variable's op name: name_scope(name, "Variable") made unique, or a
+ * name ending in "/" taken as is (without the slash). */
+static int variable_op_name(vs_graph *g, const char *name, char **out)
+{
+    size_t len;
+    int rc;
+
+    *out = NULL;
     if (name == NULL)
         name = "Variable";
     if (name[0] == '\0')
         return vs__fail(VS_EINVAL, "variable name must not be empty");
-    /* name_scope(name, "Variable"): relative and made unique, or "x/"
-     * taken as is; the op takes the scope's name. */
     rc = vs__check_scope_name(name, g->stack[0] != '\0');
     if (rc != VS_OK)
         return rc;
     len = strlen(name);
-    if (name[len - 1] == '/') {
-        op_name = vs__strndup(name, len - 1);
-        if (op_name == NULL)
-            return vs__fail(VS_ENOMEM, "out of memory");
-        if (op_name[0] == '\0') {
-            vs__free(op_name);
-            return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
-        }
-    } else {
-        rc = vs__unique_name(g, name, 1, 0, &op_name);
-        if (rc != VS_OK)
-            return rc;
-    }
+    if (name[len - 1] != '/')
+        return vs__unique_name(g, name, 1, 0, out);
+    if (len == 1)
+        return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
+    *out = vs__strndup(name, len - 1);
+    return *out != NULL ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
+}
+
+int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
+                const vs_var_opts *opts, vs_var **out)
+{
+    char *op_name = NULL;
+    vs_var *v = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (g == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_variable: graph and out are required");
+    rc = check_initial_value(initial_value, opts);
+    if (rc != VS_OK)
+        return rc;
+    rc = variable_op_name(g, name, &op_name);
+    if (rc != VS_OK)
+        return rc;
     rc = var_new(g, op_name, NULL, initial_value->dtype, initial_value->ndim,
                  initial_value->shape, &v);
     if (rc != VS_OK)
@@ -761,6 +778,11 @@ int vs_assign(vs_var *v, const vs_tensor *value)
     if (v == NULL || value == NULL)
         return vs__fail(VS_EINVAL, "vs_assign: variable and value are "
                                    "required");
+    /* The value's dtype and rank first: the messages below print its
+     * shape, which must not be read past VS_MAX_DIMS. */
+    rc = vs_shape_check(value->dtype, value->ndim, value->shape, NULL, NULL);
+    if (rc != VS_OK)
+        return vs__fail_prefix(rc, "vs_assign: value: ");
     if (value->dtype != v->value.dtype)
         return vs__fail(VS_EDTYPE,
                         "Assign requires dtypes to match: variable %s is %s, "

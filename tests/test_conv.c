@@ -366,16 +366,14 @@ static void test_conv_threads_bitwise(void **state)
     vs_tensor_free(f);
 }
 
-static void test_conv_errors(void **state)
+/* conv2d refuses NULL arguments, bad strides, dilations and padding, and
+ * a filter whose in_channels differ from the input's depth. */
+static void test_conv2d__bad_arguments_refused(void **state)
 {
     (void)state;
-    vs_tensor *x = make4(VS_FLOAT32, 1, 4, 4, 3);
     vs_tensor *f = make4(VS_FLOAT32, 2, 2, 4, 1);
+    vs_tensor *x = make4(VS_FLOAT32, 1, 4, 4, 3);
     vs_tensor *f3 = make4(VS_FLOAT32, 2, 2, 3, 1);
-    vs_tensor *big = make4(VS_FLOAT32, 6, 6, 3, 1);
-    vs_tensor *fd = make4(VS_FLOAT64, 2, 2, 3, 1);
-    vs_tensor *xi = make4(VS_INT32, 1, 4, 4, 3);
-    vs_tensor *x3 = make2(VS_FLOAT32, 4, 4);
     vs_tensor *y = (vs_tensor *)&y;
     int st[4] = {1, 1, 1, 1};
 
@@ -408,6 +406,25 @@ static void test_conv_errors(void **state)
                "conv2d: dilations must be positive, got [1,0,1,1]");
     expect_err(vs_conv2d(x, f3, st, (vs_padding)7, &y), VS_EINVAL,
                "conv2d: invalid padding 7 (VS_PAD_SAME or VS_PAD_VALID)");
+    vs_tensor_free(x);
+    vs_tensor_free(f);
+    vs_tensor_free(f3);
+}
+
+/* conv2d refuses unsupported or mixed dtypes, inputs and filters that are
+ * not 4-D, and windows larger than the padded input. */
+static void test_conv2d__bad_dtypes_and_shapes_refused(void **state)
+{
+    (void)state;
+    vs_tensor *big = make4(VS_FLOAT32, 6, 6, 3, 1);
+    vs_tensor *fd = make4(VS_FLOAT64, 2, 2, 3, 1);
+    vs_tensor *xi = make4(VS_INT32, 1, 4, 4, 3);
+    vs_tensor *x3 = make2(VS_FLOAT32, 4, 4);
+    vs_tensor *x = make4(VS_FLOAT32, 1, 4, 4, 3);
+    vs_tensor *f3 = make4(VS_FLOAT32, 2, 2, 3, 1);
+    vs_tensor *y = (vs_tensor *)&y;
+    int st[4] = {1, 1, 1, 1};
+
     expect_err(vs_conv2d(x, fd, st, VS_PAD_SAME, &y), VS_EDTYPE,
                "conv2d: filter dtype float64 does not match input dtype "
                "float32");
@@ -440,6 +457,25 @@ static void test_conv_errors(void **state)
                "filter (0, 2, 3, 1)");
     vs_tensor_free(f0);
 
+    vs_tensor_free(x);
+    vs_tensor_free(f3);
+    vs_tensor_free(big);
+    vs_tensor_free(fd);
+    vs_tensor_free(xi);
+    vs_tensor_free(x3);
+}
+
+/* conv2d refuses hand-made tensors without data, with negative dims, a
+ * rank outside [0, 8] (checked before any shape is printed: issue 13) or
+ * an output too large for size_t. */
+static void test_conv2d__malformed_tensors_refused(void **state)
+{
+    (void)state;
+    vs_tensor *x = make4(VS_FLOAT32, 1, 4, 4, 3);
+    vs_tensor *f3 = make4(VS_FLOAT32, 2, 2, 3, 1);
+    vs_tensor *y = (vs_tensor *)&y;
+    int st[4] = {1, 1, 1, 1};
+
     /* Hand-made tensors: no data, and an output whose size overflows. */
     float dummy[4] = {0};
     vs_tensor fake = {VS_FLOAT32, 4, {1, 2, 2, 1}, NULL};
@@ -456,13 +492,46 @@ static void test_conv_errors(void **state)
     assert_int_equal(vs_conv2d(&neg, f3, st, VS_PAD_SAME, &y), VS_EINVAL);
     assert_int_equal(strncmp(vs_errmsg(), "conv2d: input: ", 15), 0);
 
+    vs_tensor wide = {VS_FLOAT32, 200, {1, 2, 2, 1}, dummy};
+    expect_err(vs_conv2d(&wide, f3, st, VS_PAD_SAME, &y), VS_EINVAL,
+               "conv2d: input: rank 200 is out of range: a tensor has 0 to "
+               "8 dimensions");
+    wide.ndim = -1;
+    expect_err(vs_conv2d(x, &wide, st, VS_PAD_SAME, &y), VS_EINVAL,
+               "conv2d: filter: rank -1 is out of range: a tensor has 0 to "
+               "8 dimensions");
+    assert_null(y);
     vs_tensor_free(x);
-    vs_tensor_free(f);
     vs_tensor_free(f3);
-    vs_tensor_free(big);
-    vs_tensor_free(fd);
-    vs_tensor_free(xi);
-    vs_tensor_free(x3);
+}
+
+/* Every other op checks a tensor's rank (and dtype) before printing its
+ * shape (issue 13). */
+static void test_ops__rank_out_of_range_refused(void **state)
+{
+    (void)state;
+    float dummy[4] = {0};
+    vs_tensor ok = {VS_FLOAT32, 2, {2, 2}, dummy};
+    vs_tensor wide = {VS_FLOAT32, 200, {2, 2}, dummy};
+    vs_tensor neg = {VS_FLOAT32, -7, {2, 2}, dummy};
+    vs_tensor bad_dtype = {(vs_dtype)55, 2, {2, 2}, dummy};
+    int k[4] = {1, 1, 1, 1};
+    vs_tensor *y = NULL;
+    expect_err(vs_relu(&wide, &y), VS_EINVAL,
+               "relu: x: rank 200 is out of range: a tensor has 0 to 8 "
+               "dimensions");
+    expect_err(vs_matmul(&ok, &neg, 0, 0, &y), VS_EINVAL,
+               "matmul: b: rank -7 is out of range: a tensor has 0 to 8 "
+               "dimensions");
+    expect_err(vs_bias_add(&wide, &ok, &y), VS_EINVAL,
+               "bias_add: value: rank 200 is out of range: a tensor has 0 "
+               "to 8 dimensions");
+    expect_err(vs_max_pool(&neg, k, k, VS_PAD_SAME, &y), VS_EINVAL,
+               "max_pool: input: rank -7 is out of range: a tensor has 0 to "
+               "8 dimensions");
+    expect_err(vs_avg_pool(&bad_dtype, k, k, VS_PAD_SAME, &y), VS_EINVAL,
+               "avg_pool: input: invalid dtype 55");
+    assert_null(y);
 }
 
 static void test_gemm_isa_switch(void **state)
@@ -894,7 +963,12 @@ int main(void)
         cmocka_unit_test_teardown(test_conv_dilations_null_is_one, reset),
         cmocka_unit_test_teardown(test_conv_empty, reset),
         cmocka_unit_test_teardown(test_conv_threads_bitwise, reset),
-        cmocka_unit_test_teardown(test_conv_errors, reset),
+        cmocka_unit_test_teardown(test_conv2d__bad_arguments_refused, reset),
+        cmocka_unit_test_teardown(test_conv2d__bad_dtypes_and_shapes_refused,
+                                  reset),
+        cmocka_unit_test_teardown(test_conv2d__malformed_tensors_refused,
+                                  reset),
+        cmocka_unit_test(test_ops__rank_out_of_range_refused),
         cmocka_unit_test_teardown(test_gemm_isa_switch, reset),
         cmocka_unit_test_teardown(test_pack_rows_to_panel, reset),
         cmocka_unit_test_teardown(test_matmul_all_paths, reset),

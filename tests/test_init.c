@@ -245,7 +245,7 @@ static void test_init__xavier_uniform_and_fans(void **state)
 
 /* Case 63: VarianceScaling(2, fan_in, truncated_normal) on [50,10]:
  * stddev parameter sqrt(2/50)/0.8796... = 0.22737. */
-static void test_init__variance_scaling_case63(void **state)
+static void test_init__variance_scaling_truncated_stddev(void **state)
 {
     int64_t s[2] = {50, 10};
     vs_init in = vs_init_variance_scaling(2.0, VS_FAN_IN,
@@ -824,7 +824,7 @@ int main(void)
         cmocka_unit_test(test_init__glorot_uniform_conv),
         cmocka_unit_test(test_init__xavier_normal),
         cmocka_unit_test(test_init__xavier_uniform_and_fans),
-        cmocka_unit_test(test_init__variance_scaling_case63),
+        cmocka_unit_test(test_init__variance_scaling_truncated_stddev),
         cmocka_unit_test(test_init__variance_scaling_small_fans),
         cmocka_unit_test(test_init__truncated_normal_bounds),
         cmocka_unit_test(test_init__random_normal_and_uniform_moments),

@@ -380,6 +380,38 @@ static void test_tensor__bad_shapes(void **state)
     assert_string_equal(vs_errmsg(), "vs_tensor_new: out is NULL");
 }
 
+/* Issue 13: a rank far beyond VS_MAX_DIMS over a short shape array is
+ * refused before the shape is read, by every call that takes one; the
+ * shape printer itself never reads past VS_MAX_DIMS dims. */
+static void test_tensor__rank_200_refused_before_shape_is_read(void **state)
+{
+    const int64_t one[1] = {2};
+    float data[2] = {1.0f, 2.0f};
+    vs_tensor wide = {VS_FLOAT32, 200, {2}, data};
+    vs_init ones = vs_init_ones();
+    vs_tensor *t = NULL;
+    char buf[VS_SHAPE_STR_MAX];
+    (void)state;
+
+    assert_int_equal(vs_tensor_from_data(VS_FLOAT32, 200, one, data, &t),
+                     VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "rank 200 is out of range: a tensor "
+                                     "has 0 to 8 dimensions");
+    assert_null(t);
+    assert_int_equal(vs_shape_check(VS_FLOAT32, -200, one, NULL, NULL),
+                     VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "rank -200 is out of range: a tensor "
+                                     "has 0 to 8 dimensions");
+    assert_int_equal(vs_init_fill(&ones, &wide, 1, 2), VS_EINVAL);
+    assert_string_equal(vs_errmsg(), "rank 200 is out of range: a tensor "
+                                     "has 0 to 8 dimensions");
+    assert_float_equal(data[1], 2.0f, 0.0f);
+    assert_string_equal(vs__shape_str(200, one, buf, sizeof buf),
+                        "<rank 200>");
+    assert_string_equal(vs__shape_brackets(9, one, buf, sizeof buf),
+                        "<rank 9>");
+}
+
 static void test_tensor__shape_check_outputs(void **state)
 {
     int64_t s[4] = {2, 3, 4, 5};
@@ -446,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_tensor__from_data_copies),
         cmocka_unit_test(test_tensor__bad_shapes),
         cmocka_unit_test(test_tensor__shape_check_outputs),
+        cmocka_unit_test(test_tensor__rank_200_refused_before_shape_is_read),
         cmocka_unit_test(test_tensor__kept_buffers_never_reach_zeroed_tensors),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
