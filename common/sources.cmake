@@ -1,1 +1,3 @@
-target_sources(varstore_objects PRIVATE ${CMAKE_CURRENT_LIST_DIR}/error.c)
+target_sources(varstore_objects PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/error.c
+  ${CMAKE_CURRENT_LIST_DIR}/threads.c)

@@ -51,4 +51,11 @@ char *vs__shape_brackets(int ndim, const int64_t *shape, char *buf, size_t cap);
 char *vs__shape_json(int ndim, const int64_t *shape, char *buf, size_t cap);
 #define VS_SHAPE_STR_MAX (VS_MAX_DIMS * 24 + 16)
 
+/* Most threads one call of the library starts (a GEMM, a fill, a pool of
+ * (de)compression workers). */
+#define VS_MAX_THREADS 64
+/* The number of online CPUs, in [1, VS_MAX_THREADS]: asked once (sysconf
+ * reads a file on Linux), then cached. Thread-safe. */
+int vs__cpu_count(void);
+
 #endif /* VS_COMMON_H */

@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vs_common.h"
 
@@ -22,8 +21,6 @@
 /* Largest K block; the blocks of one problem are all the same size,
  * ceil(K / ceil(K / KC_MAX)), so the summation order depends on K only. */
 #define KC_MAX VS_GEMM_KC_MAX
-/* Most threads a single GEMM will start. */
-#define MAX_THREADS 64
 /* A thread is worth starting for this many flops (2*M*N*K) or more:
  * starting one and waking a second (virtual) core costs 50-100 us here,
  * measured break-even near 40 MFLOP. */
@@ -34,28 +31,22 @@
 /* ------------------------------------------------------------------------ */
 /* Thread count                                                              */
 
-static atomic_int g_num_threads = 0; /* 0: all online CPUs */
+/* vs_set_num_threads' value, process-wide (0: all online CPUs). Atomic:
+ * any thread may set it while others run ops; an op reads it once, when
+ * it starts. */
+static atomic_int g_num_threads = 0;
 
 void vs_set_num_threads(int n)
 {
     atomic_store(&g_num_threads, n < 0 ? 0 : n);
 }
 
-static atomic_int g_online = 0; /* online CPUs, read once (sysconf reads a
-                                  file on Linux) */
-
 int vs__num_threads(void)
 {
     int n = atomic_load(&g_num_threads);
-    if (n <= 0) {
-        n = atomic_load(&g_online);
-        if (n <= 0) {
-            long c = sysconf(_SC_NPROCESSORS_ONLN);
-            n = c < 1 ? 1 : (c > MAX_THREADS ? MAX_THREADS : (int)c);
-            atomic_store(&g_online, n);
-        }
-    }
-    return n > MAX_THREADS ? MAX_THREADS : n;
+    if (n <= 0)
+        return vs__cpu_count();
+    return n > VS_MAX_THREADS ? VS_MAX_THREADS : n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -540,8 +531,8 @@ int vs__sgemm(const vs__sgemm_args *g, int max_threads)
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
     int split_m = mu >= np;
     int nt = max_threads < 1 ? 1 : max_threads;
-    if (nt > MAX_THREADS)
-        nt = MAX_THREADS;
+    if (nt > VS_MAX_THREADS)
+        nt = VS_MAX_THREADS;
     if ((double)nt > 1.0 + flops / FLOPS_PER_THREAD)
         nt = (int)(1.0 + flops / FLOPS_PER_THREAD);
     if ((size_t)nt > (split_m ? mu : np))
@@ -585,9 +576,9 @@ int vs__sgemm(const vs__sgemm_args *g, int max_threads)
     sh.unit_panels = unit_panels;
     sh.n_units = units;
     atomic_init(&sh.next, 0);
-    gemm_job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
+    gemm_job jobs[VS_MAX_THREADS];
+    pthread_t tids[VS_MAX_THREADS];
+    int started[VS_MAX_THREADS];
     for (int t = 0; t < nt; t++) {
         jobs[t].sh = &sh;
         jobs[t].abuf = alloc_floats(d.mc * kc);

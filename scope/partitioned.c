@@ -25,10 +25,6 @@ struct vs_partitioned {
     int64_t *offsets;           /* offset of each part along axis */
 };
 
-/* TF 1.15 _PartitionInfo/_compute_fans etc. use this constant in
- * VarianceScaling's truncated normal (as ops/init.c). */
-#define TRUNC_STD 0.87962566103423978
-
 /* ---- partitioners ---- */
 
 static vs_partitioner make(int kind, int axis)
@@ -707,27 +703,6 @@ int vs__partitioned_slice_spec(const vs_partitioned *p, size_t i, char *buf,
 
 /* ---- initialization with partition_info ---- */
 
-/* TF 1.15 init_ops._compute_fans (as ops/init.c), on the full shape. */
-static void core_fans(int ndim, const int64_t *shape, double *fan_in,
-                      double *fan_out)
-{
-    if (ndim < 1) {
-        *fan_in = *fan_out = 1.0;
-    } else if (ndim == 1) {
-        *fan_in = *fan_out = (double)shape[0];
-    } else if (ndim == 2) {
-        *fan_in = (double)shape[0];
-        *fan_out = (double)shape[1];
-    } else {
-        double receptive = 1.0;
-        int i;
-        for (i = 0; i < ndim - 2; i++)
-            receptive *= (double)shape[i];
-        *fan_in = (double)shape[ndim - 2] * receptive;
-        *fan_out = (double)shape[ndim - 1] * receptive;
-    }
-}
-
 int vs__partitioned_fill(vs_var *v)
 {
     const vs_partitioned *p = v->part_of;
@@ -737,28 +712,12 @@ int vs__partitioned_fill(vs_var *v)
     if (p == NULL)
         return vs_init_fill(in, &v->value, v->seed, v->seed2);
     switch (in->kind) {
-    case VS_INIT_VARIANCE_SCALING: {
+    case VS_INIT_VARIANCE_SCALING:
         /* Core VarianceScaling uses partition_info.full_shape: the same
          * draw as the equivalent plain distribution with the full-shape
          * scale (contrib xavier keeps the shard shape, as in TF). */
-        double fi, fo, n, var;
-        core_fans(p->ndim, p->shape, &fi, &fo);
-        n = in->mode == VS_FAN_IN    ? fi
-            : in->mode == VS_FAN_OUT ? fo
-                                     : (fi + fo) / 2.0;
-        if (n < 1.0)
-            n = 1.0;
-        var = in->a / n;
-        if (in->distribution == VS_DIST_UNIFORM)
-            eq = vs_init_random_uniform(-sqrt(3.0 * var), sqrt(3.0 * var),
-                                        in->seed);
-        else if (in->distribution == VS_DIST_UNTRUNCATED_NORMAL)
-            eq = vs_init_random_normal(0.0, sqrt(var), in->seed);
-        else
-            eq = vs_init_truncated_normal(0.0, sqrt(var) / TRUNC_STD,
-                                          in->seed);
+        eq = vs__variance_scaling_plain(in, p->ndim, p->shape);
         return vs_init_fill(&eq, &v->value, v->seed, v->seed2);
-    }
     case VS_INIT_IDENTITY: {
         /* TF: eye(full_shape) * gain, sliced at the part's offset. */
         vs_tensor one;
