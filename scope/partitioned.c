@@ -388,21 +388,11 @@ static int64_t shard_len(int64_t dim, size_t n, size_t i)
 static int validate_init(vs_graph *g, const vs_var_opts *o, vs_dtype dtype,
                          int ndim, const int64_t *shape, int axis, size_t n)
 {
-    const vs_init *init = NULL;
     vs_init dflt;
+    const vs_init *init = vs__var_init_effective(g, o, dtype, &dflt);
     int64_t s[VS_MAX_DIMS];
     size_t i;
     int rc;
-    if (o != NULL && o->initializer != NULL &&
-        o->initializer->kind != VS_INIT_NONE)
-        init = o->initializer;
-    else if (g->current->has_init)
-        init = &g->current->init;
-    if (init == NULL) {
-        dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
-                                           : vs_init_zeros();
-        init = &dflt;
-    }
     memcpy(s, shape, sizeof(int64_t) * (size_t)ndim);
     for (i = 0; i < n && i < 2; i++) { /* two distinct shard lengths */
         s[axis] = shard_len(shape[axis], n, i == 0 ? 0 : n - 1);

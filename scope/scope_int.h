@@ -131,6 +131,16 @@ void vs__scope_free(vs_graph *g, vs_scope *s);
 /* The requested shape of vs_var_opts; ndim -1 = unknown. VS_EINVAL for a
  * rank outside [0, VS_MAX_DIMS] or a dim below -1. */
 int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape);
+/* The requested shape (as vs__read_var_shape) and dtype (o's, else the
+ * current scope's) of a get_variable call; VS_EINVAL for a bad dtype. */
+int vs__read_var_opts(vs_graph *g, const vs_var_opts *o, int *ndim,
+                      int64_t *shape, vs_dtype *dtype);
+/* The initializer a new variable gets: o's, else the current scope's,
+ * else TF's default for dtype (glorot uniform for floats, zeros for the
+ * others), which is written into *dflt. */
+const vs_init *vs__var_init_effective(const vs_graph *g,
+                                      const vs_var_opts *o, vs_dtype dtype,
+                                      vs_init *dflt);
 /* Grows g->buf to at least n bytes. */
 int vs__graph_buf(vs_graph *g, size_t n);
 

@@ -300,13 +300,77 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
                            const int64_t *shape, vs_dtype dtype, int local,
                            vs_var **out);
 
+/* Writes the full name scope->name + "/" + name (never made unique) into
+ * g->buf; *len = its length. */
+static int join_full_name(vs_graph *g, const vs_scope *scope,
+                          const char *name, size_t *len)
+{
+    size_t nlen = strlen(name), slen = strlen(scope->name);
+    int rc;
+    if (nlen + slen + 1 > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
+                                   "most %d)",
+                        nlen + slen + 1, VS_NAME_MAX);
+    rc = vs__graph_buf(g, nlen + slen + 2);
+    if (rc != VS_OK)
+        return rc;
+    if (slen == 0) {
+        memcpy(g->buf, name, nlen + 1);
+        *len = nlen;
+        return VS_OK;
+    }
+    memcpy(g->buf, scope->name, slen);
+    g->buf[slen] = '/';
+    memcpy(g->buf + slen + 1, name, nlen + 1);
+    *len = nlen + slen + 1;
+    return VS_OK;
+}
+
+/* get_variable when partitioned variables may be involved (TF's
+ * _true_getter): a partitioner with a non-scalar shape means a
+ * PartitionedVariable, which this call cannot return; reuse=True without
+ * one returns an existing one in TF. full is a copy of the full name. */
+static int get_beside_partitioned(vs_graph *g, const char *full, size_t flen,
+                                  const vs_partitioner *part,
+                                  const vs_var_opts *o, int ndim,
+                                  const int64_t *shape, vs_dtype dtype,
+                                  int local, vs_var **out)
+{
+    const vs_scope *scope = g->current;
+    int rc;
+    if (part != NULL && ndim != 0) {
+        if (vs__graph_find_store(g, full) != NULL)
+            return vs__fail(VS_EINVAL,
+                            "A partitioner was provided, but an "
+                            "unpartitioned version of the variable was "
+                            "found: %s.  Perhaps a variable of the same name "
+                            "was already created without partitioning?",
+                            full);
+        return vs__fail(VS_EINVAL,
+                        "Variable %s has a partitioner and a non-scalar "
+                        "shape: use vs_get_partitioned_variable() to get "
+                        "a partitioned variable",
+                        full);
+    }
+    if (part == NULL && scope->reuse == VS_REUSE &&
+        vs__partitioned_find(g, full) != NULL)
+        return vs__fail(VS_EINVAL,
+                        "Variable %s is a partitioned variable: use "
+                        "vs_get_partitioned_variable() to get it",
+                        full);
+    rc = vs__partitioned_none_check(g, full);
+    if (rc != VS_OK)
+        return rc;
+    return single_variable(g, full, flen, scope->reuse, o, ndim, shape, dtype,
+                           local, out);
+}
+
 static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                         int local, vs_var **out)
 {
-    vs_scope *scope;
     int64_t shape[VS_MAX_DIMS];
     int ndim = -1, rc;
-    size_t nlen, slen;
+    size_t flen = 0;
     vs_dtype dtype;
     const vs_partitioner *part;
     char *full;
@@ -318,73 +382,40 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                                    "required");
     if (name[0] == '\0')
         return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_shape(o, &ndim, shape);
+    rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
     if (rc != VS_OK)
         return rc;
-    scope = g->current;
-    dtype = (o && o->dtype) ? o->dtype : scope->dtype;
-    if (!dtype_ok(dtype))
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-
-    /* full name = scope name + "/" + name (never made unique) */
-    nlen = strlen(name);
-    slen = strlen(scope->name);
-    if (nlen + slen + 1 > VS_NAME_MAX)
-        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                   "most %d)",
-                        nlen + slen + 1, VS_NAME_MAX);
-    rc = vs__graph_buf(g, nlen + slen + 2);
+    rc = join_full_name(g, g->current, name, &flen);
     if (rc != VS_OK)
         return rc;
-    if (slen) {
-        memcpy(g->buf, scope->name, slen);
-        g->buf[slen] = '/';
-        memcpy(g->buf + slen + 1, name, nlen + 1);
-        nlen += slen + 1;
-    } else {
-        memcpy(g->buf, name, nlen + 1);
-    }
-
-    /* Partitioned variables (TF's _true_getter): a partitioner with a
-     * non-scalar shape means a PartitionedVariable, which this call cannot
-     * return; reuse=True without one returns an existing one in TF. */
     part = vs__partitioner_effective(g, NULL, &rc);
     if (rc != VS_OK)
         return rc;
     if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
-        return single_variable(g, g->buf, nlen, scope->reuse, o, ndim, shape,
-                               dtype, local, out);
-    full = vs__strdup(g->buf);
+        return single_variable(g, g->buf, flen, g->current->reuse, o, ndim,
+                               shape, dtype, local, out);
+    full = vs__strdup(g->buf); /* single_variable reuses g->buf */
     if (full == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    if (part != NULL && ndim != 0) {
-        if (vs__graph_find_store(g, full) != NULL)
-            rc = vs__fail(VS_EINVAL,
-                          "A partitioner was provided, but an unpartitioned "
-                          "version of the variable was found: %s.  Perhaps a "
-                          "variable of the same name was already created "
-                          "without partitioning?",
-                          full);
-        else
-            rc = vs__fail(VS_EINVAL,
-                          "Variable %s has a partitioner and a non-scalar "
-                          "shape: use vs_get_partitioned_variable() to get "
-                          "a partitioned variable",
-                          full);
-    } else if (part == NULL && scope->reuse == VS_REUSE &&
-               vs__partitioned_find(g, full) != NULL) {
-        rc = vs__fail(VS_EINVAL,
-                      "Variable %s is a partitioned variable: use "
-                      "vs_get_partitioned_variable() to get it",
-                      full);
-    } else {
-        rc = vs__partitioned_none_check(g, full);
-        if (rc == VS_OK)
-            rc = single_variable(g, full, nlen, scope->reuse, o, ndim, shape,
-                                 dtype, local, out);
-    }
+    rc = get_beside_partitioned(g, full, flen, part, o, ndim, shape, dtype,
+                                local, out);
     vs__free(full);
     return rc;
+}
+
+/* The shape and dtype of a get_variable call: o's shape (ndim -1: none)
+ * and dtype, else the current scope's dtype. VS_EINVAL for a bad rank,
+ * dim or dtype, before anything prints the shape. */
+int vs__read_var_opts(vs_graph *g, const vs_var_opts *o, int *ndim,
+                      int64_t *shape, vs_dtype *dtype)
+{
+    int rc = vs__read_var_shape(o, ndim, shape);
+    if (rc != VS_OK)
+        return rc;
+    *dtype = (o && o->dtype) ? o->dtype : g->current->dtype;
+    if (!dtype_ok(*dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)*dtype);
+    return VS_OK;
 }
 
 /* get_variable's single-variable path (TF's _get_single_variable) for the
@@ -398,12 +429,9 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     vs_dtype dtype;
 
     *out = NULL;
-    rc = vs__read_var_shape(o, &ndim, shape);
+    rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
     if (rc != VS_OK)
         return rc;
-    dtype = (o && o->dtype) ? o->dtype : g->current->dtype;
-    if (!dtype_ok(dtype))
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
     return single_variable(g, full, strlen(full), reuse, o, ndim, shape,
                            dtype, local, out);
 }
@@ -469,37 +497,29 @@ static int reuse_existing(vs_graph *g, int64_t id, vs_reuse reuse, int ndim,
     return VS_OK;
 }
 
-/* The body of vs__get_single_variable: o's shape already read into
- * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
- * strlen(full). */
-static int single_variable(vs_graph *g, const char *full, size_t flen,
-                           vs_reuse reuse, const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype, int local,
-                           vs_var **out)
+const vs_init *vs__var_init_effective(const vs_graph *g,
+                                      const vs_var_opts *o, vs_dtype dtype,
+                                      vs_init *dflt)
 {
-    vs_scope *scope = g->current;
-    sqlite3_stmt *st;
-    int rc, step;
-    const vs_init *init;
-    vs_init dflt;
-    char *op_name = NULL;
-    vs_var *v = NULL;
+    if (o && o->initializer && o->initializer->kind != VS_INIT_NONE)
+        return o->initializer;
+    if (g->current->has_init)
+        return &g->current->init;
+    /* TF's _get_default_initializer: glorot uniform for floats, zeros for
+     * integers and bool. */
+    *dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
+                                        : vs_init_zeros();
+    return dflt;
+}
 
-    *out = NULL;
-    if (flen > VS_NAME_MAX)
-        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                   "most %d)",
-                        flen, VS_NAME_MAX);
-    if (full != g->buf) {
-        rc = vs__graph_buf(g, flen + 1);
-        if (rc != VS_OK)
-            return rc;
-        memcpy(g->buf, full, flen + 1);
-    }
-
-    /* The store decision is one query keyed by the full name. Every use
-     * binds ?1 afresh, so the binding is left in place afterwards. */
-    st = g->st[ST_STORE_GET];
+/* Looks the full name (g->buf, flen bytes) up in the get_variable store:
+ * *id = the variable's id, or -1 when there is none. The binding of ?1 is
+ * left in place (every use binds it afresh). */
+static int store_lookup(vs_graph *g, size_t flen, int64_t *id)
+{
+    sqlite3_stmt *st = g->st[ST_STORE_GET];
+    int step;
+    *id = -1;
     if (sqlite3_bind_text(st, 1, g->buf, (int)flen, SQLITE_STATIC) !=
         SQLITE_OK) {
         sqlite3_reset(st);
@@ -509,24 +529,29 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
     if (step == SQLITE_ROW) {
         /* The row names the variable (its id is all it holds). Its slot
          * is likely not in cache: start fetching it, then reset. */
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id >= 0 && (uint64_t)id < g->n_vars)
-            VS_PREFETCH(&g->vars[id]);
+        *id = sqlite3_column_int64(st, 0);
+        if (*id >= 0 && (uint64_t)*id < g->n_vars)
+            VS_PREFETCH(&g->vars[*id]);
         if (sqlite3_reset(st) != SQLITE_OK)
             return vs__graph_sqlfail(g, "lookup");
-        return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
+        return VS_OK;
     }
     sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        return vs__graph_sqlfail(g, "lookup");
+    return step == SQLITE_DONE ? VS_OK : vs__graph_sqlfail(g, "lookup");
+}
 
-    /* A new variable. */
-    if (reuse == VS_REUSE)
-        return vs__fail(VS_ENOTFOUND,
-                        "Variable %s does not exist, or was not created with "
-                        "vs_get_variable(). Did you mean to set "
-                        "reuse=VS_AUTO_REUSE in the variable scope?",
-                        g->buf);
+/* The creating half of single_variable: the full name (g->buf, flen
+ * bytes) is not in the store and reuse allows creating it. */
+static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
+                           int ndim, const int64_t *shape, vs_dtype dtype,
+                           int local, vs_var **out)
+{
+    const vs_init *init;
+    vs_init dflt;
+    char *op_name = NULL;
+    vs_var *v = NULL;
+    int rc;
+
     if (!shape_known(ndim, shape)) {
         char want[VS_SHAPE_STR_MAX];
         return vs__fail(VS_EINVAL,
@@ -537,28 +562,17 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
     rc = check_collections(o ? o->collections : NULL);
     if (rc != VS_OK)
         return rc;
-    init = (o && o->initializer && o->initializer->kind != VS_INIT_NONE)
-               ? o->initializer
-               : (scope->has_init ? &scope->init : NULL);
-    if (init == NULL) {
-        /* TF's _get_default_initializer: glorot uniform for floats, zeros
-         * for integers and bool. */
-        dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
-                                           : vs_init_zeros();
-        init = &dflt;
-    }
+    init = vs__var_init_effective(g, o, dtype, &dflt);
     rc = vs__init_validate(init, dtype, ndim, shape);
     if (rc != VS_OK)
         return rc;
     /* The variable op is created under name_scope(full_name) at the root,
      * so its op name is made unique (TF quirk: "v_1" after a Variable v). */
     rc = vs__check_scope_name(g->buf, 0);
-    if (rc != VS_OK)
-        return rc;
-    rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
-    if (rc != VS_OK)
-        return rc;
-    rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
+    if (rc == VS_OK)
+        rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
+    if (rc == VS_OK)
+        rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
     if (rc != VS_OK)
         return rc;
     v->trainable = local ? 0 : !(o && o->not_trainable);
@@ -576,6 +590,42 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
         g->n_part0++; /* vs__partitioned_none_check looks only then */
     *out = v;
     return VS_OK;
+}
+
+/* The body of vs__get_single_variable: o's shape already read into
+ * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
+ * strlen(full). The store decision is one query keyed by the full name. */
+static int single_variable(vs_graph *g, const char *full, size_t flen,
+                           vs_reuse reuse, const vs_var_opts *o, int ndim,
+                           const int64_t *shape, vs_dtype dtype, int local,
+                           vs_var **out)
+{
+    int64_t id;
+    int rc;
+
+    *out = NULL;
+    if (flen > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
+                                   "most %d)",
+                        flen, VS_NAME_MAX);
+    if (full != g->buf) {
+        rc = vs__graph_buf(g, flen + 1);
+        if (rc != VS_OK)
+            return rc;
+        memcpy(g->buf, full, flen + 1);
+    }
+    rc = store_lookup(g, flen, &id);
+    if (rc != VS_OK)
+        return rc;
+    if (id >= 0)
+        return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
+    if (reuse == VS_REUSE)
+        return vs__fail(VS_ENOTFOUND,
+                        "Variable %s does not exist, or was not created with "
+                        "vs_get_variable(). Did you mean to set "
+                        "reuse=VS_AUTO_REUSE in the variable scope?",
+                        g->buf);
+    return create_variable(g, flen, o, ndim, shape, dtype, local, out);
 }
 
 int vs_get_variable(vs_graph *g, const char *name, const vs_var_opts *opts,
