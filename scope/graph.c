@@ -302,7 +302,7 @@ size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
 /* ---- open / close ---- */
 
 /* A scope object and its two strings are one allocation. */
-static vs_scope *scope_new(vs_graph *g, const char *name, const char *ns)
+vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns)
 {
     size_t nlen = strlen(name), slen = strlen(ns), bytes;
     vs_scope *s;
@@ -339,13 +339,6 @@ void vs__scope_free(vs_graph *g, vs_scope *s)
     if (s->next)
         s->next->prev = s->prev;
     scope_destroy(s);
-}
-
-/* Exposed to scope.c through a tiny wrapper to keep scope_new static. */
-vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
-vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns)
-{
-    return scope_new(g, name, ns);
 }
 
 /* Makes room in g->stack_slash for a name stack of len bytes (plus "/"
@@ -435,7 +428,7 @@ int vs_graph_open(vs_graph **out)
     rc = vs__graph_exec(g, g->st[ST_BEGIN]);
     if (rc != VS_OK)
         goto fail;
-    g->root = scope_new(g, "", "");
+    g->root = vs__scope_new(g, "", "");
     if (g->root == NULL) {
         rc = vs__fail(VS_ENOMEM, "out of memory");
         goto fail;
@@ -454,26 +447,11 @@ int vs_graph_open(vs_graph **out)
     *out = g;
     return VS_OK;
 fail:
-    vs_graph_close(g);
+    vs__graph_free(g);
     return rc;
 }
 
-static void var_free(vs_var *v)
-{
-    if (v == NULL)
-        return;
-    if (v->loader_free)
-        v->loader_free(v->loader_ctx);
-    vs__aligned_free(v->value.data);
-    vs_tensor_free(v->initial_value);
-    vs__free(v->init_values);
-    vs__free(v->op_name);
-    vs__free(v->name);
-    vs__free(v->store_key);
-    vs__free(v);
-}
-
-void vs_graph_close(vs_graph *g)
+void vs__graph_free(vs_graph *g)
 {
     size_t i;
     int k;
@@ -484,10 +462,6 @@ void vs_graph_close(vs_graph *g)
         sqlite3_finalize(g->st[k]);
     if (g->db)
         sqlite3_close(g->db);
-    vs__partitioned_free_all(g); /* (partitioned variables) */
-    for (i = 0; i < g->n_vars; i++)
-        var_free(g->vars[i].v);
-    vs__arena_free(&g->arena); /* after the last buffer's free */
     vs__free(g->vars);
     for (i = 0; i < g->n_frames; i++)
         vs__free(g->frames[i].saved_stack);
@@ -796,7 +770,6 @@ int vs_name_scope_push(vs_graph *g, const char *name)
 }
 
 /* Restores the name stack saved in frame f (if it saved one). */
-int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
 int vs__frame_restore_stack(vs_graph *g, vs_frame *f)
 {
     size_t len;

@@ -4,8 +4,6 @@
 
 #include "scope_int.h"
 
-vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
-int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
 
 int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out)
 {

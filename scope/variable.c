@@ -134,7 +134,7 @@ static int record_var(vs_graph *g, vs_var *v)
     sqlite3_stmt *st = g->st[ST_VAR_PUT];
     char shape[VS_SHAPE_STR_MAX];
     int rc;
-    vs__shape_json(v->value.ndim, v->value.shape, shape, sizeof shape);
+    vs__shape_brackets(v->value.ndim, v->value.shape, shape, sizeof shape);
     if (sqlite3_bind_int64(st, 1, v->id) != SQLITE_OK ||
         sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) !=
@@ -211,13 +211,18 @@ static int var_new(vs_graph *g, char *op_name, const char *store_key,
     return VS_OK;
 }
 
-static void var_destroy(vs_var *v)
+void vs__var_free(vs_var *v)
 {
+    if (v == NULL)
+        return;
+    if (v->loader_free)
+        v->loader_free(v->loader_ctx);
+    vs__aligned_free(v->value.data);
     vs_tensor_free(v->initial_value);
     vs__free(v->init_values);
+    vs__free(v->op_name);
     vs__free(v->name);
     vs__free(v->store_key);
-    vs__free(v->op_name);
     vs__free(v);
 }
 
@@ -261,7 +266,7 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         size_t cap = g->cap_vars ? 2 * g->cap_vars : 64;
         vs_var_slot *p = vs__realloc(g->vars, cap * sizeof *p);
         if (p == NULL) {
-            var_destroy(v);
+            vs__var_free(v);
             return vs__fail(VS_ENOMEM, "out of memory");
         }
         g->vars = p;
@@ -273,7 +278,7 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         rc = add_collections(g, v, colls, extra_coll);
     if (rc != VS_OK) {
         unrecord_var(g, v);
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     g->vars[g->n_vars].v = v;
@@ -293,114 +298,6 @@ static int check_collections(const char *const *colls)
         if (colls[i][0] == '\0')
             return vs__fail(VS_EINVAL, "collection names must not be empty");
     return VS_OK;
-}
-
-static int single_variable(vs_graph *g, const char *full, size_t flen,
-                           vs_reuse reuse, const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype, int local,
-                           vs_var **out);
-
-/* Writes the full name scope->name + "/" + name (never made unique) into
- * g->buf; *len = its length. */
-static int join_full_name(vs_graph *g, const vs_scope *scope,
-                          const char *name, size_t *len)
-{
-    size_t nlen = strlen(name), slen = strlen(scope->name);
-    int rc;
-    if (nlen + slen + 1 > VS_NAME_MAX)
-        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                   "most %d)",
-                        nlen + slen + 1, VS_NAME_MAX);
-    rc = vs__graph_buf(g, nlen + slen + 2);
-    if (rc != VS_OK)
-        return rc;
-    if (slen == 0) {
-        memcpy(g->buf, name, nlen + 1);
-        *len = nlen;
-        return VS_OK;
-    }
-    memcpy(g->buf, scope->name, slen);
-    g->buf[slen] = '/';
-    memcpy(g->buf + slen + 1, name, nlen + 1);
-    *len = nlen + slen + 1;
-    return VS_OK;
-}
-
-/* get_variable when partitioned variables may be involved (TF's
- * _true_getter): a partitioner with a non-scalar shape means a
- * PartitionedVariable, which this call cannot return; reuse=True without
- * one returns an existing one in TF. full is a copy of the full name. */
-static int get_beside_partitioned(vs_graph *g, const char *full, size_t flen,
-                                  const vs_partitioner *part,
-                                  const vs_var_opts *o, int ndim,
-                                  const int64_t *shape, vs_dtype dtype,
-                                  int local, vs_var **out)
-{
-    const vs_scope *scope = g->current;
-    int rc;
-    if (part != NULL && ndim != 0) {
-        if (vs__graph_find_store(g, full) != NULL)
-            return vs__fail(VS_EINVAL,
-                            "A partitioner was provided, but an "
-                            "unpartitioned version of the variable was "
-                            "found: %s.  Perhaps a variable of the same name "
-                            "was already created without partitioning?",
-                            full);
-        return vs__fail(VS_EINVAL,
-                        "Variable %s has a partitioner and a non-scalar "
-                        "shape: use vs_get_partitioned_variable() to get "
-                        "a partitioned variable",
-                        full);
-    }
-    if (part == NULL && scope->reuse == VS_REUSE &&
-        vs__partitioned_find(g, full) != NULL)
-        return vs__fail(VS_EINVAL,
-                        "Variable %s is a partitioned variable: use "
-                        "vs_get_partitioned_variable() to get it",
-                        full);
-    rc = vs__partitioned_none_check(g, full);
-    if (rc != VS_OK)
-        return rc;
-    return single_variable(g, full, flen, scope->reuse, o, ndim, shape, dtype,
-                           local, out);
-}
-
-static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
-                        int local, vs_var **out)
-{
-    int64_t shape[VS_MAX_DIMS];
-    int ndim = -1, rc;
-    size_t flen = 0;
-    vs_dtype dtype;
-    const vs_partitioner *part;
-    char *full;
-
-    if (out)
-        *out = NULL;
-    if (g == NULL || name == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_get_variable: graph, name and out are "
-                                   "required");
-    if (name[0] == '\0')
-        return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
-    if (rc != VS_OK)
-        return rc;
-    rc = join_full_name(g, g->current, name, &flen);
-    if (rc != VS_OK)
-        return rc;
-    part = vs__partitioner_effective(g, NULL, &rc);
-    if (rc != VS_OK)
-        return rc;
-    if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
-        return single_variable(g, g->buf, flen, g->current->reuse, o, ndim,
-                               shape, dtype, local, out);
-    full = vs__strdup(g->buf); /* single_variable reuses g->buf */
-    if (full == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    rc = get_beside_partitioned(g, full, flen, part, o, ndim, shape, dtype,
-                                local, out);
-    vs__free(full);
-    return rc;
 }
 
 /* The shape and dtype of a get_variable call: o's shape (ndim -1: none)
@@ -432,7 +329,7 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
     if (rc != VS_OK)
         return rc;
-    return single_variable(g, full, strlen(full), reuse, o, ndim, shape,
+    return vs__single_variable(g, full, strlen(full), reuse, o, ndim, shape,
                            dtype, local, out);
 }
 
@@ -578,7 +475,7 @@ static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
     v->trainable = local ? 0 : !(o && o->not_trainable);
     rc = vs__init_copy(init, &v->init, &v->init_values);
     if (rc != VS_OK) {
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     vs__graph_get_seed(g, v->init.seed, &v->seed, &v->seed2);
@@ -595,10 +492,10 @@ static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
 /* The body of vs__get_single_variable: o's shape already read into
  * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
  * strlen(full). The store decision is one query keyed by the full name. */
-static int single_variable(vs_graph *g, const char *full, size_t flen,
-                           vs_reuse reuse, const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype, int local,
-                           vs_var **out)
+int vs__single_variable(vs_graph *g, const char *full, size_t flen,
+                        vs_reuse reuse, const vs_var_opts *o, int ndim,
+                        const int64_t *shape, vs_dtype dtype, int local,
+                        vs_var **out)
 {
     int64_t id;
     int rc;
@@ -626,18 +523,6 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
                         "reuse=VS_AUTO_REUSE in the variable scope?",
                         g->buf);
     return create_variable(g, flen, o, ndim, shape, dtype, local, out);
-}
-
-int vs_get_variable(vs_graph *g, const char *name, const vs_var_opts *opts,
-                    vs_var **out)
-{
-    return get_variable(g, name, opts, 0, out);
-}
-
-int vs_get_local_variable(vs_graph *g, const char *name,
-                          const vs_var_opts *opts, vs_var **out)
-{
-    return get_variable(g, name, opts, 1, out);
 }
 
 /* ---- tf.Variable ---- */
@@ -735,7 +620,7 @@ int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
                              initial_value->shape, initial_value->data,
                              &v->initial_value);
     if (rc != VS_OK) {
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     rc = var_register(g, v, opts ? opts->collections : NULL, NULL);
@@ -864,82 +749,4 @@ int vs_assign(vs_var *v, const vs_tensor *value)
         memmove(v->value.data, value->data, v->nbytes);
     v->initialized = 1;
     return VS_OK;
-}
-
-/* ---- initialization ---- */
-
-static int run_initializer(vs_var *v)
-{
-    if (v->restoring)
-        return vs__fail(VS_ERESTORING, "variable %s is being restored",
-                        v->op_name);
-    int rc = vs__var_ensure_buffer(v);
-    if (rc != VS_OK)
-        return rc;
-    if (v->loader)
-        rc = v->loader(v, v->loader_ctx);
-    else if (v->initial_value) {
-        if (v->nbytes)
-            memcpy(v->value.data, v->initial_value->data, v->nbytes);
-        rc = VS_OK;
-    } else if (v->part_of)
-        rc = vs__partitioned_fill(v); /* partition_info: full shape */
-    else
-        rc = vs_init_fill(&v->init, &v->value, v->seed, v->seed2);
-    if (rc != VS_OK)
-        return vs__fail_prefix(rc, "initializing %s: ", v->op_name);
-    v->initialized = 1;
-    return VS_OK;
-}
-
-int vs_variables_initializer(vs_graph *g, vs_var *const *vars, size_t n)
-{
-    size_t i;
-    char *init_name = NULL;
-    int rc;
-    if (g == NULL || (vars == NULL && n > 0))
-        return vs__fail(VS_EINVAL, "vs_variables_initializer: graph is NULL "
-                                   "or vars is NULL");
-    /* The group op is named "init", "init_1", ... as in TF. */
-    rc = vs__unique_name(g, "init", 1, 0, &init_name);
-    vs__free(init_name);
-    if (rc != VS_OK)
-        return rc;
-    for (i = 0; i < n; i++) {
-        if (vars[i] == NULL || vars[i]->g != g)
-            return vs__fail(VS_EINVAL, "vs_variables_initializer: variable "
-                                       "%zu is NULL or from another graph",
-                            i);
-        rc = run_initializer(vars[i]);
-        if (rc != VS_OK)
-            return rc;
-    }
-    return VS_OK;
-}
-
-static int init_collection(vs_graph *g, const char *key)
-{
-    size_t n, got;
-    vs_var **vars;
-    int rc;
-    if (g == NULL)
-        return vs__fail(VS_EINVAL, "graph is NULL");
-    n = vs_get_collection(g, key, NULL, NULL, 0);
-    vars = vs__calloc(n ? n : 1, sizeof *vars);
-    if (vars == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    got = vs_get_collection(g, key, NULL, vars, n);
-    rc = vs_variables_initializer(g, vars, got < n ? got : n);
-    vs__free(vars);
-    return rc;
-}
-
-int vs_global_variables_initializer(vs_graph *g)
-{
-    return init_collection(g, VS_GLOBAL_VARIABLES);
-}
-
-int vs_local_variables_initializer(vs_graph *g)
-{
-    return init_collection(g, VS_LOCAL_VARIABLES);
 }
