@@ -190,16 +190,128 @@ static int pv_append(vs_graph *g, vs_partitioned *p)
     return VS_OK;
 }
 
-int vs__get_partitioned(vs_graph *g, const char *full,
-                           const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype,
-                           const vs_partitioner *part, vs_reuse reuse,
-                           vs_partitioned **out)
+/* TF's check of the parts already in the store against the n the
+ * partitioner returned: part_0 found means part_<n-1> must be and
+ * part_<n> must not. */
+static int check_found_parts(vs_graph *g, const char *full, size_t n)
 {
-    int64_t partitions[VS_MAX_DIMS], pshape[VS_MAX_DIMS];
-    vs_partitioned *p;
+    int rc = VS_OK;
+    if (!part_exists(g, full, 0, &rc))
+        return rc;
+    if (!part_exists(g, full, n - 1, &rc) && rc == VS_OK)
+        return vs__fail(VS_EINVAL,
+                        "Partitioner returned a different partitioning "
+                        "than what was already found.  Partitioner "
+                        "returned %zu shards, and shard %s/part_0 was "
+                        "found, but %s/part_%zu was not.",
+                        n, full, full, n - 1);
+    if (rc == VS_OK && part_exists(g, full, n, &rc))
+        return vs__fail(VS_EINVAL,
+                        "Partitioner returned a different partitioning "
+                        "than what was already found.  Partitioner "
+                        "returned %zu shards, and shard %s/part_0 was "
+                        "found, but so was the extra shard %s/part_%zu.",
+                        n, full, full, n);
+    return rc;
+}
+
+/* A new partitioned variable (no parts made yet) of the full shape, cut
+ * by partitions into n parts along axis. */
+static int pv_new(vs_graph *g, const char *full, vs_dtype dtype, int ndim,
+                  const int64_t *shape, const int64_t *partitions, int axis,
+                  size_t n, vs_partitioned **out)
+{
+    vs_partitioned *p = vs__calloc(1, sizeof *p);
+    *out = NULL;
+    if (p == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    p->g = g;
+    p->name = vs__strdup(full);
+    p->vars = vs__calloc(n, sizeof *p->vars);
+    p->offsets = vs__calloc(n, sizeof *p->offsets);
+    if (p->name == NULL || p->vars == NULL || p->offsets == NULL) {
+        pv_free(p);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    p->dtype = dtype;
+    p->ndim = ndim;
+    memcpy(p->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    memcpy(p->parts, partitions, sizeof(int64_t) * (size_t)ndim);
+    p->axis = axis;
+    p->n = n;
+    *out = p;
+    return VS_OK;
+}
+
+/* Part i of p, "<full>/part_<i>", through the single-variable path with
+ * po, whose shape is pshape (set here to the shard's). TF builds each part's initializer inside
+ * name scope "<full>/part_i/PartitionedInitializer" (at the root): that
+ * name is taken too. */
+static int make_part(vs_graph *g, vs_partitioned *p, size_t i,
+                     const vs_var_opts *po, int64_t *pshape, vs_reuse reuse)
+{
+    char *nm = vs__asprintf("%s/part_%zu", p->name, i), *ns, *taken = NULL;
+    int rc;
+    if (nm == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    ns = vs__asprintf("%s/PartitionedInitializer", nm);
+    rc = ns != NULL ? vs__unique_name(g, ns, 1, 1, &taken)
+                    : vs__fail(VS_ENOMEM, "out of memory");
+    vs__free(ns);
+    vs__free(taken);
+    if (rc == VS_OK) {
+        pshape[p->axis] = shard_len(p->shape[p->axis], p->n, i);
+        p->offsets[i] = i ? p->offsets[i - 1] +
+                                shard_len(p->shape[p->axis], p->n, i - 1)
+                          : 0;
+        rc = vs__get_single_variable(g, nm, reuse, po, 0, &p->vars[i]);
+    }
+    vs__free(nm);
+    return rc;
+}
+
+/* Makes every part of p (TF: under name_scope(None), with the same reuse
+ * and opts o, shard shapes) and registers p with the graph. On failure p
+ * is freed. */
+static int make_parts(vs_graph *g, vs_partitioned *p, const vs_var_opts *o,
+                      vs_reuse reuse)
+{
+    int64_t pshape[VS_MAX_DIMS];
     vs_var_opts po;
-    size_t n, i;
+    size_t i;
+    int rc = VS_OK;
+
+    if (o != NULL)
+        po = *o;
+    else
+        memset(&po, 0, sizeof po);
+    memcpy(pshape, p->shape, sizeof(int64_t) * (size_t)p->ndim);
+    po.shape = pshape;
+    po.ndim = p->ndim;
+    po.dtype = p->dtype;
+    for (i = 0; i < p->n && rc == VS_OK; i++)
+        rc = make_part(g, p, i, &po, pshape, reuse);
+    if (rc == VS_OK)
+        rc = pv_append(g, p);
+    if (rc != VS_OK) {
+        pv_free(p);
+        return rc;
+    }
+    for (i = 0; i < p->n; i++) {
+        p->vars[i]->part_of = p;
+        p->vars[i]->part_index = i;
+    }
+    return VS_OK;
+}
+
+int vs__get_partitioned(vs_graph *g, const char *full, const vs_var_opts *o,
+                        int ndim, const int64_t *shape, vs_dtype dtype,
+                        const vs_partitioner *part, vs_reuse reuse,
+                        vs_partitioned **out)
+{
+    int64_t partitions[VS_MAX_DIMS];
+    vs_partitioned *p;
+    size_t n;
     int axis, rc = VS_OK, have_parts = 0;
 
     if (vs__graph_find_store(g, full) != NULL)
@@ -219,10 +331,8 @@ int vs__get_partitioned(vs_graph *g, const char *full,
     if (p != NULL) {
         rc = check_existing(p, reuse, ndim, shape, dtype,
                             have_parts ? partitions : NULL);
-        if (rc != VS_OK)
-            return rc;
-        *out = p;
-        return VS_OK;
+        *out = rc == VS_OK ? p : NULL;
+        return rc;
     }
     if (reuse == VS_REUSE || !have_parts)
         return vs__fail(VS_ENOTFOUND,
@@ -232,97 +342,16 @@ int vs__get_partitioned(vs_graph *g, const char *full,
                         "reuse=VS_AUTO_REUSE in the variable scope?",
                         full);
     slice_dim(ndim, partitions, &axis, &n);
-    if (part_exists(g, full, 0, &rc)) {
-        if (!part_exists(g, full, n - 1, &rc) && rc == VS_OK)
-            return vs__fail(VS_EINVAL,
-                            "Partitioner returned a different partitioning "
-                            "than what was already found.  Partitioner "
-                            "returned %zu shards, and shard %s/part_0 was "
-                            "found, but %s/part_%zu was not.",
-                            n, full, full, n - 1);
-        if (rc == VS_OK && part_exists(g, full, n, &rc))
-            return vs__fail(VS_EINVAL,
-                            "Partitioner returned a different partitioning "
-                            "than what was already found.  Partitioner "
-                            "returned %zu shards, and shard %s/part_0 was "
-                            "found, but so was the extra shard %s/part_%zu.",
-                            n, full, full, n);
-    }
-    if (rc != VS_OK)
-        return rc;
-    rc = validate_init(g, o, dtype, ndim, shape, axis, n);
-    if (rc != VS_OK)
-        return rc;
-
-    p = vs__calloc(1, sizeof *p);
-    if (p == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    p->g = g;
-    p->name = vs__strdup(full);
-    p->vars = vs__calloc(n, sizeof *p->vars);
-    p->offsets = vs__calloc(n, sizeof *p->offsets);
-    if (p->name == NULL || p->vars == NULL || p->offsets == NULL) {
-        pv_free(p);
-        return vs__fail(VS_ENOMEM, "out of memory");
-    }
-    p->dtype = dtype;
-    p->ndim = ndim;
-    memcpy(p->shape, shape, sizeof(int64_t) * (size_t)ndim);
-    memcpy(p->parts, partitions, sizeof(int64_t) * (size_t)ndim);
-    p->axis = axis;
-    p->n = n;
-
-    /* Each part through the single-variable path (TF: under
-     * name_scope(None), with the same reuse), shard shape, same opts. */
-    if (o != NULL)
-        po = *o;
-    else
-        memset(&po, 0, sizeof po);
-    memcpy(pshape, shape, sizeof(int64_t) * (size_t)ndim);
-    po.shape = pshape;
-    po.ndim = ndim;
-    po.dtype = dtype;
-    for (i = 0; i < n; i++) {
-        char *nm = vs__asprintf("%s/part_%zu", full, i), *ns, *taken = NULL;
-        if (nm == NULL) {
-            pv_free(p);
-            return vs__fail(VS_ENOMEM, "out of memory");
-        }
-        /* TF builds each part's initializer inside name scope
-         * "<full>/part_i/PartitionedInitializer" (at the root): that name
-         * is taken. */
-        ns = vs__asprintf("%s/PartitionedInitializer", nm);
-        rc = ns != NULL ? vs__unique_name(g, ns, 1, 1, &taken)
-                        : vs__fail(VS_ENOMEM, "out of memory");
-        vs__free(ns);
-        vs__free(taken);
-        if (rc != VS_OK) {
-            vs__free(nm);
-            pv_free(p);
-            return rc;
-        }
-        pshape[axis] = shard_len(shape[axis], n, i);
-        p->offsets[i] = i ? p->offsets[i - 1] + shard_len(shape[axis], n,
-                                                         i - 1)
-                          : 0;
-        rc = vs__get_single_variable(g, nm, reuse, &po, 0, &p->vars[i]);
-        vs__free(nm);
-        if (rc != VS_OK) {
-            pv_free(p);
-            return rc;
-        }
-    }
-    rc = pv_append(g, p);
-    if (rc != VS_OK) {
-        pv_free(p);
-        return rc;
-    }
-    for (i = 0; i < n; i++) {
-        p->vars[i]->part_of = p;
-        p->vars[i]->part_index = i;
-    }
-    *out = p;
-    return VS_OK;
+    rc = check_found_parts(g, full, n);
+    if (rc == VS_OK)
+        rc = validate_init(g, o, dtype, ndim, shape, axis, n);
+    if (rc == VS_OK)
+        rc = pv_new(g, full, dtype, ndim, shape, partitions, axis, n, &p);
+    if (rc == VS_OK)
+        rc = make_parts(g, p, o, reuse);
+    if (rc == VS_OK)
+        *out = p;
+    return rc;
 }
 
 /* ---- accessors ---- */
