@@ -333,23 +333,30 @@ static int check_constant(const vs_init *in, vs_dtype dtype, int64_t numel)
     return VS_OK;
 }
 
+/* The n a fan mode picks: fan_in, fan_out, or their mean for any other
+ * mode (callers validate the mode). */
+static double fan_n(int mode, double fan_in, double fan_out)
+{
+    if (mode == VS_FAN_IN)
+        return fan_in;
+    if (mode == VS_FAN_OUT)
+        return fan_out;
+    return (fan_in + fan_out) / 2.0;
+}
+
 /* The contrib xavier n (no max(1, n) guard) and its square-root argument,
  * with Python's errors for n == 0 and a negative argument. */
 static int xavier_param(const vs_init *in, int ndim, const int64_t *shape,
                         double *param)
 {
     double fi, fo, n, arg;
-    contrib_fans(ndim, shape, &fi, &fo);
-    if (in->mode == VS_FAN_IN)
-        n = fi;
-    else if (in->mode == VS_FAN_OUT)
-        n = fo;
-    else if (in->mode == VS_FAN_AVG)
-        n = (fi + fo) / 2.0;
-    else
+    if (in->mode != VS_FAN_IN && in->mode != VS_FAN_OUT &&
+        in->mode != VS_FAN_AVG)
         return vs__fail(VS_EINVAL,
                         "('Unknown mode %%s [FAN_IN, FAN_OUT, FAN_AVG]', %d)",
                         in->mode);
+    contrib_fans(ndim, shape, &fi, &fo);
+    n = fan_n(in->mode, fi, fo);
     if (n == 0.0)
         return vs__fail(VS_EINVAL, "float division by zero");
     if (in->distribution == VS_DIST_UNIFORM)
@@ -842,12 +849,7 @@ vs_init vs__variance_scaling_plain(const vs_init *in, int ndim,
 {
     double fi, fo, n, var;
     core_fans(ndim, fan_shape, &fi, &fo);
-    if (in->mode == VS_FAN_IN)
-        n = fi;
-    else if (in->mode == VS_FAN_OUT)
-        n = fo;
-    else
-        n = (fi + fo) / 2.0;
+    n = fan_n(in->mode, fi, fo);
     if (n < 1.0)
         n = 1.0;
     var = in->a / n;

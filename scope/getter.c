@@ -12,11 +12,12 @@ static int join_full_name(vs_graph *g, const vs_scope *scope,
                           const char *name, size_t *len)
 {
     size_t nlen = strlen(name), slen = strlen(scope->name);
+    size_t total = slen ? slen + 1 + nlen : nlen;
     int rc;
-    if (nlen + slen + 1 > VS_NAME_MAX)
+    if (total > VS_NAME_MAX)
         return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
                                    "most %d)",
-                        nlen + slen + 1, VS_NAME_MAX);
+                        total, VS_NAME_MAX);
     rc = vs__graph_buf(g, nlen + slen + 2);
     if (rc != VS_OK)
         return rc;
@@ -71,6 +72,21 @@ static int get_beside_partitioned(vs_graph *g, const char *full, size_t flen,
                            local, out);
 }
 
+/* The checks and option reading every entry point starts with: graph,
+ * name and out given (fn names the call in the message), a name, and
+ * o's shape and dtype. */
+static int read_call(const char *fn, vs_graph *g, const char *name,
+                     int has_out, const vs_var_opts *o, int *ndim,
+                     int64_t *shape, vs_dtype *dtype)
+{
+    if (g == NULL || name == NULL || !has_out)
+        return vs__fail(VS_EINVAL, "%s: graph, name and out are required",
+                        fn);
+    if (name[0] == '\0')
+        return vs__fail(VS_EINVAL, "variable name must not be empty");
+    return vs__read_var_opts(g, o, ndim, shape, dtype);
+}
+
 static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
                         int local, vs_var **out)
 {
@@ -83,23 +99,18 @@ static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
 
     if (out)
         *out = NULL;
-    if (g == NULL || name == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_get_variable: graph, name and out are "
-                                   "required");
-    if (name[0] == '\0')
-        return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
-    if (rc != VS_OK)
-        return rc;
-    rc = join_full_name(g, g->current, name, &flen);
+    rc = read_call("vs_get_variable", g, name, out != NULL, o, &ndim, shape,
+                   &dtype);
+    if (rc == VS_OK)
+        rc = join_full_name(g, g->current, name, &flen);
     if (rc != VS_OK)
         return rc;
     part = vs__partitioner_effective(g, NULL, &rc);
     if (rc != VS_OK)
         return rc;
     if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
-        return vs__single_variable(g, g->buf, flen, g->current->reuse, o, ndim,
-                               shape, dtype, local, out);
+        return vs__single_variable(g, g->buf, flen, g->current->reuse, o,
+                                   ndim, shape, dtype, local, out);
     full = vs__strdup(g->buf); /* vs__single_variable reuses g->buf */
     if (full == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
@@ -126,46 +137,35 @@ int vs_get_partitioned_variable(vs_graph *g, const char *name,
                                 const vs_partitioner *partitioner,
                                 vs_partitioned **out)
 {
-    const vs_partitioner *part;
+    const vs_partitioner *part = NULL;
     int64_t shape[VS_MAX_DIMS];
     int ndim = -1, rc;
+    size_t flen = 0;
     vs_dtype dtype;
-    vs_scope *scope;
+    vs_reuse reuse;
     char *full;
 
     if (out)
         *out = NULL;
-    if (g == NULL || name == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_get_partitioned_variable: graph, name "
-                                   "and out are required");
-    if (name[0] == '\0')
-        return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_shape(opts, &ndim, shape);
+    rc = read_call("vs_get_partitioned_variable", g, name, out != NULL, opts,
+                   &ndim, shape, &dtype);
+    if (rc == VS_OK)
+        part = vs__partitioner_effective(g, partitioner, &rc);
+    if (rc == VS_OK)
+        rc = join_full_name(g, g->current, name, &flen);
     if (rc != VS_OK)
         return rc;
-    scope = g->current;
-    dtype = (opts && opts->dtype) ? opts->dtype : scope->dtype;
-    if (vs_dtype_size(dtype) == 0)
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-    part = vs__partitioner_effective(g, partitioner, &rc);
-    if (rc != VS_OK)
-        return rc;
-    full = scope->name[0] ? vs__asprintf("%s/%s", scope->name, name)
-                          : vs__strdup(name);
+    full = vs__strdup(g->buf);
     if (full == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    if (strlen(full) > VS_NAME_MAX) {
-        rc = vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                 "most %d)",
-                      strlen(full), VS_NAME_MAX);
-    } else if (part != NULL) {
+    reuse = g->current->reuse;
+    if (part != NULL) {
         rc = vs__get_partitioned(g, full, opts, ndim, shape, dtype, part,
-                             scope->reuse, out);
-    } else if (scope->reuse == VS_REUSE &&
-               vs__partitioned_find(g, full) != NULL) {
+                                 reuse, out);
+    } else if (reuse == VS_REUSE && vs__partitioned_find(g, full) != NULL) {
         /* TF: reuse=True needs no partitioner (nor shape). */
         rc = vs__get_partitioned(g, full, opts, ndim, shape, dtype, NULL,
-                             VS_REUSE, out);
+                                 VS_REUSE, out);
     } else {
         rc = vs__partitioned_none_check(g, full);
         if (rc == VS_OK)
