@@ -95,6 +95,19 @@ int vs__graph_sqlfail(vs_graph *g, const char *what)
     return vs__fail(VS_ERROR, "registry: %s: %s", what, sqlite3_errmsg(g->db));
 }
 
+int vs__graph_run_bound(vs_graph *g, sqlite3_stmt *st, int bound)
+{
+    int rc;
+    if (!bound) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return vs__graph_sqlfail(g, "bind");
+    }
+    rc = vs__graph_exec(g, st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 int vs__graph_exec(vs_graph *g, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -139,21 +152,10 @@ static vs_var *var_by_id(vs_graph *g, sqlite3_int64 id)
     return g->vars[id].v;
 }
 
-vs_var *vs__graph_find_op(vs_graph *g, const char *op_name)
+/* The variable whose id statement `which` returns for key, or NULL. */
+static vs_var *var_by_key(vs_graph *g, int which, const char *key)
 {
-    sqlite3_stmt *st = g->st[ST_VAR_BY_OP];
-    vs_var *v = NULL;
-    if (sqlite3_bind_text(st, 1, op_name, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = var_by_id(g, sqlite3_column_int64(st, 0));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return v;
-}
-
-vs_var *vs__graph_find_store(vs_graph *g, const char *key)
-{
-    sqlite3_stmt *st = g->st[ST_STORE_GET];
+    sqlite3_stmt *st = g->st[which];
     vs_var *v = NULL;
     if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
@@ -161,6 +163,16 @@ vs_var *vs__graph_find_store(vs_graph *g, const char *key)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return v;
+}
+
+vs_var *vs__graph_find_op(vs_graph *g, const char *op_name)
+{
+    return var_by_key(g, ST_VAR_BY_OP, op_name);
+}
+
+vs_var *vs__graph_find_store(vs_graph *g, const char *key)
+{
+    return var_by_key(g, ST_STORE_GET, key);
 }
 
 #ifndef SQLITE_DIRECTONLY /* SQLite before 3.30 */

@@ -124,6 +124,10 @@ struct vs_graph {
 
 /* Runs a prepared statement to completion (no rows); resets it. */
 int vs__graph_exec(vs_graph *g, sqlite3_stmt *st);
+/* Runs st as vs__graph_exec when bound (every bind call succeeded), else
+ * reports the bind failure; either way st is reset and its bindings
+ * cleared (no pointer outlives the call). */
+int vs__graph_run_bound(vs_graph *g, sqlite3_stmt *st, int bound);
 /* Runs statement `which` with key bound as ?1; *n = its first column, or
  * 0 when there is no row. */
 int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n);

@@ -84,16 +84,11 @@ static uint64_t var_sig(vs_dtype dtype, int ndim, const int64_t *shape)
 static int add_to_collection(vs_graph *g, const char *key, int64_t id)
 {
     sqlite3_stmt *st = g->st[ST_COLL_PUT];
-    int rc;
-    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, g->coll_seq) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, id) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
+    int rc = vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 2, g->coll_seq) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 3, id) == SQLITE_OK);
     if (rc == VS_OK)
         g->coll_seq++;
     return rc;
@@ -133,41 +128,33 @@ static int record_var(vs_graph *g, vs_var *v)
 {
     sqlite3_stmt *st = g->st[ST_VAR_PUT];
     char shape[VS_SHAPE_STR_MAX];
+    const char *init = v->initial_value ? "initial_value"
+                                        : vs__init_kind_name(&v->init);
     int rc;
     vs__shape_brackets(v->value.ndim, v->value.shape, shape, sizeof shape);
-    if (sqlite3_bind_int64(st, 1, v->id) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 4, g->current->name, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 5, vs_dtype_name(v->value.dtype), -1,
-                          SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 6, shape, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int(st, 7, v->trainable) != SQLITE_OK ||
-        sqlite3_bind_text(st, 8,
-                          v->initial_value ? "initial_value"
-                                           : vs__init_kind_name(&v->init),
-                          -1, SQLITE_STATIC) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
+    rc = vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_int64(st, 1, v->id) == SQLITE_OK &&
+            sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 4, g->current->name, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 5, vs_dtype_name(v->value.dtype), -1,
+                              SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 6, shape, -1, SQLITE_TRANSIENT) ==
+                SQLITE_OK &&
+            sqlite3_bind_int(st, 7, v->trainable) == SQLITE_OK &&
+            sqlite3_bind_text(st, 8, init, -1, SQLITE_STATIC) == SQLITE_OK);
     if (rc != VS_OK || v->store_key == NULL)
         return rc;
     st = g->st[ST_STORE_PUT];
-    if (sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, v->id) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    return vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_int64(st, 2, v->id) == SQLITE_OK);
 }
 
 /* Makes a variable object (not yet in the registry). Takes op_name. */
