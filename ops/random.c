@@ -175,57 +175,40 @@ DEFINE_BLOCK_FILL(vs__rand_normal_f64, double, 2,
                   vs__box_muller_double(w[0], w[1], w[2], w[3], &v[0],
                                         &v[1]))
 
-void vs__rand_uniform_i32(uint64_t seed, uint64_t seed2, uint64_t start,
-                          size_t n, int32_t lo, int32_t hi, int32_t *out)
-{
-    vs__philox g;
-    uint32_t w[4];
-    uint32_t range = (uint32_t)hi - (uint32_t)lo;
-    size_t done = 0;
-    unsigned j = (unsigned)(start % 4u);
+/* The raw bits TF's RandomUniformInt reduces: one 32-bit word per int32
+ * element, two (low, high) per int64 element. */
+static DEFINE_BLOCK_FILL(raw_bits_u32, uint32_t, 4,
+                         for (j = 0; j < 4; j++) v[j] = w[j])
+static DEFINE_BLOCK_FILL(raw_bits_u64, uint64_t, 2,
+                         for (j = 0; j < 2; j++) v[j] =
+                             (uint64_t)w[2 * j] |
+                             ((uint64_t)w[2 * j + 1] << 32))
 
-    if (n == 0 || range == 0)
-        return;
-    vs__philox_init(&g, seed, seed2);
-    vs__philox_skip(&g, start / 4u);
-    while (done < n) {
-        vs__philox_next(&g, w);
-        for (; j < 4 && done < n; j++) {
-            /* lo + r in two's complement: exact, as r < hi - lo */
-            uint32_t u = (uint32_t)lo + w[j] % range;
-            int32_t v;
-            memcpy(&v, &u, sizeof v);
-            out[done++] = v;
-        }
-        j = 0;
+/* lo + bits % range in two's complement: exact, as the result lies in
+ * [lo, hi). Elements are made INT_CHUNK at a time from the raw bits. */
+#define INT_CHUNK 256
+#define DEFINE_UNIFORM_INT(fname, T, U, RAW)                                \
+    void fname(uint64_t seed, uint64_t seed2, uint64_t start, size_t n,     \
+               T lo, T hi, T *out)                                          \
+    {                                                                       \
+        U raw[INT_CHUNK];                                                   \
+        U range = (U)hi - (U)lo;                                            \
+        size_t done = 0, i, k;                                              \
+        if (range == 0)                                                     \
+            return;                                                         \
+        while (done < n) {                                                  \
+            k = n - done < INT_CHUNK ? n - done : INT_CHUNK;                \
+            RAW(seed, seed2, start + done, k, raw);                         \
+            for (i = 0; i < k; i++) {                                       \
+                U u = (U)lo + raw[i] % range;                               \
+                memcpy(&out[done + i], &u, sizeof u);                       \
+            }                                                               \
+            done += k;                                                      \
+        }                                                                   \
     }
-}
 
-void vs__rand_uniform_i64(uint64_t seed, uint64_t seed2, uint64_t start,
-                          size_t n, int64_t lo, int64_t hi, int64_t *out)
-{
-    vs__philox g;
-    uint32_t w[4];
-    uint64_t range = (uint64_t)hi - (uint64_t)lo;
-    size_t done = 0;
-    unsigned j = (unsigned)(start % 2u);
-
-    if (n == 0 || range == 0)
-        return;
-    vs__philox_init(&g, seed, seed2);
-    vs__philox_skip(&g, start / 2u);
-    while (done < n) {
-        vs__philox_next(&g, w);
-        for (; j < 2 && done < n; j++) {
-            uint64_t bits = (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
-            uint64_t u = (uint64_t)lo + bits % range;
-            int64_t v;
-            memcpy(&v, &u, sizeof v);
-            out[done++] = v;
-        }
-        j = 0;
-    }
-}
+DEFINE_UNIFORM_INT(vs__rand_uniform_i32, int32_t, uint32_t, raw_bits_u32)
+DEFINE_UNIFORM_INT(vs__rand_uniform_i64, int64_t, uint64_t, raw_bits_u64)
 
 /* ------------------------------------------------------------------------ */
 /* Truncated normal: TF gives each group of outputs (4 floats or 2 doubles)

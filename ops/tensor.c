@@ -610,18 +610,18 @@ int vs_tensor_from_data(vs_dtype dtype, int ndim, const int64_t *shape,
 
     if (out == NULL)
         return vs__fail(VS_EINVAL, "vs_tensor_from_data: out is NULL");
-    *out = NULL;
-    rc = vs_shape_check(dtype, ndim, shape, NULL, &nbytes);
+    rc = tensor_new(dtype, ndim, shape, out, 0); /* every byte copied */
     if (rc != VS_OK)
         return rc;
-    if (data == NULL && nbytes > 0)
+    t = *out;
+    nbytes = vs_tensor_nbytes(t);
+    if (data == NULL && nbytes > 0) {
+        vs_tensor_free(t);
+        *out = NULL;
         return vs__fail(VS_EINVAL, "vs_tensor_from_data: data is NULL");
-    rc = vs_tensor_new(dtype, ndim, shape, &t);
-    if (rc != VS_OK)
-        return rc;
+    }
     if (nbytes > 0)
         memcpy(t->data, data, nbytes);
-    *out = t;
     return VS_OK;
 }
 
