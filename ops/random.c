@@ -239,67 +239,65 @@ static uint32_t sampler_next(single_sampler *s)
     return s->w[s->used++];
 }
 
-void vs__rand_truncated_f32(uint64_t seed, uint64_t seed2, uint64_t start,
-                            size_t n, float *out)
+/* One group of TF's truncated normal: 4 floats, from float Box-Muller
+ * pairs of single words, keeping samples with |x| < 2. */
+static void trunc_group_f32(single_sampler *s, float v[4])
 {
-    const uint64_t per = 4, blocks = per * TRUNC_RESERVED / 4u;
-    uint64_t group = start / per;
-    unsigned skip = (unsigned)(start % per);
-    size_t done = 0;
-
-    while (done < n) {
-        single_sampler s;
-        float v[4];
-        unsigned idx = 0, j;
-        sampler_init(&s, seed, seed2, group * blocks);
-        while (idx < per) {
-            uint32_t x0 = sampler_next(&s);
-            uint32_t x1 = sampler_next(&s);
-            float f[2];
-            vs__box_muller_float(x0, x1, &f[0], &f[1]);
-            if (fabsf(f[0]) < 2.0f)
-                v[idx++] = f[0];
-            if (idx < per && fabsf(f[1]) < 2.0f)
-                v[idx++] = f[1];
-        }
-        for (j = skip; j < per && done < n; j++)
-            out[done++] = v[j];
-        skip = 0;
-        group++;
+    unsigned idx = 0;
+    while (idx < 4) {
+        uint32_t x0 = sampler_next(s);
+        uint32_t x1 = sampler_next(s);
+        float f[2];
+        vs__box_muller_float(x0, x1, &f[0], &f[1]);
+        if (fabsf(f[0]) < 2.0f)
+            v[idx++] = f[0];
+        if (idx < 4 && fabsf(f[1]) < 2.0f)
+            v[idx++] = f[1];
     }
 }
 
-void vs__rand_truncated_f64(uint64_t seed, uint64_t seed2, uint64_t start,
-                            size_t n, double *out)
+/* The same for 2 doubles, each Box-Muller pair taking 4 words. */
+static void trunc_group_f64(single_sampler *s, double v[2])
 {
-    const uint64_t per = 2, blocks = per * TRUNC_RESERVED / 4u;
-    uint64_t group = start / per;
-    unsigned skip = (unsigned)(start % per);
-    size_t done = 0;
-
-    while (done < n) {
-        single_sampler s;
-        double v[2];
-        unsigned idx = 0, j;
-        sampler_init(&s, seed, seed2, group * blocks);
-        while (idx < per) {
-            uint32_t x0 = sampler_next(&s);
-            uint32_t x1 = sampler_next(&s);
-            uint32_t x2 = sampler_next(&s);
-            uint32_t x3 = sampler_next(&s);
-            double d[2];
-            vs__box_muller_double(x0, x1, x2, x3, &d[0], &d[1]);
-            if (fabs(d[0]) < 2.0)
-                v[idx++] = d[0];
-            if (idx < per && fabs(d[1]) < 2.0)
-                v[idx++] = d[1];
-        }
-        for (j = skip; j < per && done < n; j++)
-            out[done++] = v[j];
-        skip = 0;
-        group++;
+    unsigned idx = 0;
+    while (idx < 2) {
+        uint32_t x0 = sampler_next(s);
+        uint32_t x1 = sampler_next(s);
+        uint32_t x2 = sampler_next(s);
+        uint32_t x3 = sampler_next(s);
+        double d[2];
+        vs__box_muller_double(x0, x1, x2, x3, &d[0], &d[1]);
+        if (fabs(d[0]) < 2.0)
+            v[idx++] = d[0];
+        if (idx < 2 && fabs(d[1]) < 2.0)
+            v[idx++] = d[1];
     }
 }
+
+/* Elements [start, start + n): group g (PER elements) reads its own
+ * window of words, so any range starts at the group holding `start`. */
+#define DEFINE_TRUNCATED(fname, T, PER, GROUP)                              \
+    void fname(uint64_t seed, uint64_t seed2, uint64_t start, size_t n,     \
+               T *out)                                                      \
+    {                                                                       \
+        const uint64_t blocks = (PER) * TRUNC_RESERVED / 4u;                \
+        uint64_t group = start / (PER);                                     \
+        unsigned skip = (unsigned)(start % (PER)), j;                       \
+        size_t done = 0;                                                    \
+        while (done < n) {                                                  \
+            single_sampler s;                                               \
+            T v[PER];                                                       \
+            sampler_init(&s, seed, seed2, group * blocks);                  \
+            GROUP(&s, v);                                                   \
+            for (j = skip; j < (PER) && done < n; j++)                      \
+                out[done++] = v[j];                                         \
+            skip = 0;                                                       \
+            group++;                                                        \
+        }                                                                   \
+    }
+
+DEFINE_TRUNCATED(vs__rand_truncated_f32, float, 4, trunc_group_f32)
+DEFINE_TRUNCATED(vs__rand_truncated_f64, double, 2, trunc_group_f64)
 
 /* ------------------------------------------------------------------------ */
 /* Fresh seeds                                                               */

@@ -280,9 +280,19 @@ typedef struct {
     size_t len;
 } buf_header;
 
-void *vs__aligned_alloc(size_t nbytes)
+/* Writes the header of the buffer whose data starts at p. */
+static void put_header(char *p, uint32_t mapped, void *base, size_t len)
 {
     buf_header h;
+    h.magic = BUF_MAGIC;
+    h.mapped = mapped;
+    h.base = base;
+    h.len = len;
+    memcpy(p - VS_ALIGN, &h, sizeof h);
+}
+
+void *vs__aligned_alloc(size_t nbytes)
+{
     void *base = NULL;
     char *p;
     size_t total;
@@ -303,11 +313,7 @@ void *vs__aligned_alloc(size_t nbytes)
 #ifdef MADV_HUGEPAGE
             (void)madvise(p, nbytes & ~(VS_HUGE - 1), MADV_HUGEPAGE);
 #endif
-            h.magic = BUF_MAGIC;
-            h.mapped = 1;
-            h.base = m;
-            h.len = total;
-            memcpy(p - VS_ALIGN, &h, sizeof h);
+            put_header(p, 1, m, total);
             return p;
         }
         /* fall through to the heap */
@@ -319,11 +325,7 @@ void *vs__aligned_alloc(size_t nbytes)
         return NULL;
     memset(base, 0, total);
     p = (char *)base + VS_ALIGN;
-    h.magic = BUF_MAGIC;
-    h.mapped = 0;
-    h.base = base;
-    h.len = total;
-    memcpy(p - VS_ALIGN, &h, sizeof h);
+    put_header(p, 0, base, total);
     return p;
 }
 
@@ -387,15 +389,12 @@ static void *big_take(size_t nbytes)
         }
     }
     if (best != BIG_KEEP) {
-        buf_header h;
-        h.magic = BUF_MAGIC;
-        h.mapped = 1;
-        h.base = big_kept[best].base;
-        h.len = big_kept[best].len;
-        big_bytes -= h.len;
+        void *base = big_kept[best].base;
+        size_t len = big_kept[best].len;
+        big_bytes -= len;
         big_kept[best] = big_kept[--big_n];
-        p = big_data(h.base);
-        memcpy((char *)p - VS_ALIGN, &h, sizeof h);
+        p = big_data(base);
+        put_header(p, 1, base, len);
     }
     pthread_mutex_unlock(&big_mu);
     return p;
@@ -521,14 +520,9 @@ void *vs__arena_alloc(vs__arena *a, size_t nbytes)
         s->next = a->slabs;
         a->slabs = s;
     }
-    buf_header h;
     char *p = s->cur + VS_ALIGN;
     s->cur += need;
-    h.magic = BUF_MAGIC;
-    h.mapped = 2;
-    h.base = NULL;
-    h.len = 0;
-    memcpy(p - VS_ALIGN, &h, sizeof h);
+    put_header(p, 2, NULL, 0);
     return p; /* fresh anonymous memory: already zero */
 #else
     (void)a;
