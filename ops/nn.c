@@ -3,7 +3,6 @@
  * int64. matmul in float32 runs on the GEMM of gemm.c. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "gemm.h"
 #include "ops_int.h"

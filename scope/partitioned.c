@@ -5,7 +5,6 @@
  * single-variable path; this file keeps the grouping, the initializer's
  * partition_info (full-shape fans) and the gather/scatter the checkpoint
  * code uses to store one logical tensor. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * _call_partitioner's checks of the partition list they return: the
  * arithmetic of partitioning, with no variable involved; also a variable
  * scope's partitioner setting. */
-#include <stdio.h>
 #include <string.h>
 
 #include "scope_int.h"
