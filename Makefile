@@ -1,38 +1,63 @@
-# varstore: a thin Makefile over CMake. `make test` and `make demo` first
-# install missing Debian packages (scripts/deps.sh).
+# varstore: a thin Makefile over CMake.
+#   make test   installs what is missing (Debian packages, the Python venv),
+#               builds, and runs every C and Python test;
+#   make demo   installs what is missing, builds, runs the main example;
+#   make        builds (only checks for dependencies, installs nothing);
+#   make install  installs the build (PREFIX, default /usr/local).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
+# The project's Python environment (scripts/venv.sh) and the interpreter
+# the Python tests run with.
+VENV       ?= $(CURDIR)/.venv
+PY_GROUPS  ?= test torch tf
+VS_PYTHON  ?= $(VENV)/bin/python
 
-.PHONY: all deps build test test-sanitize demo bench install clean
+.PHONY: all deps check-deps venv configure build test test-sanitize demo \
+        bench install clean
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
 
-build: deps
-	cmake -S . -B $(BUILD) -DVS_WERROR=ON $(CMAKE_ARGS)
+check-deps:
+	@sh scripts/deps.sh --check
+
+# The venv is best effort: without it (no network, no python3) the Python
+# tests say that they skip, and the C tests still run.
+venv:
+	@sh scripts/venv.sh $(PY_GROUPS) || \
+	  echo "warning: the Python environment is incomplete; tests that need it will skip" >&2
+
+configure:
+	cmake -S . -B $(BUILD) -DVS_WERROR=ON -DVS_PYTHON=$(VS_PYTHON) $(CMAKE_ARGS)
+
+build: check-deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: deps venv configure
+	cmake --build $(BUILD) -j $(JOBS)
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-sanitize: deps
+test-sanitize: deps venv
 	cmake -S . -B $(ASAN_BUILD) -DVS_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
-	  -DVS_SANITIZE=address,undefined $(CMAKE_ARGS)
+	  -DVS_SANITIZE=address,undefined -DVS_PYTHON=$(VS_PYTHON) $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-demo: build
+demo: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
 	./$(BUILD)/examples/conv_demo
 
-bench: build
+bench: deps venv configure
+	cmake --build $(BUILD) -j $(JOBS)
 	sh bench/run.sh
 
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -4,13 +4,14 @@
 # they are built. See bench/README.md. Writes bench/out/report.md.
 #
 # Environment: BENCH_RUNS (default 7, at least 5 for quoted numbers),
-# BENCH_VARIANTS (default a,b), BENCH_NO_INSTALL=1 to never call apt-get.
+# BENCH_VARIANTS (default a,b), BENCH_NO_INSTALL=1 to install nothing into
+# the venv, VS_PYTHON for another interpreter.
 # Exit status: non-zero on any real error (a build failure, a failed save or
 # restore, a restore that is not bit-exact, a crashed benchmark program).
 set -eu
 
 cd "$(dirname "$0")/.."
-PY=/usr/bin/python3 # Debian's: the apt packages live there, not in pyenv
+PY=${VS_PYTHON:-$(pwd)/.venv/bin/python} # the project's venv
 RUNS=${BENCH_RUNS:-7}
 VARIANTS=${BENCH_VARIANTS:-a,b}
 OUT=bench/out
@@ -30,41 +31,13 @@ rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT/report.md"
 mkdir -p "$WORK"
 : >"$OUT/notes.txt"
 
-# ---- 1. Debian packages for the peers -------------------------------------
-is_root=0
-[ "$(id -u)" = 0 ] && is_root=1
-if [ ! -x "$PY" ]; then
-    if [ $is_root = 1 ] && [ -z "${BENCH_NO_INSTALL:-}" ]; then
-        say "installing python3 with apt-get"
-        apt-get update -qq >"$OUT/apt.log" 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 \
-            >>"$OUT/apt.log" 2>&1 || die "apt-get install python3 failed (see $OUT/apt.log)"
-    else
-        die "$PY not found (Debian's python3 is required)"
-    fi
+# ---- 1. The peers, in the project's venv (scripts/venv.sh) ---------------
+if [ -z "${BENCH_NO_INSTALL:-}" ]; then
+    sh scripts/venv.sh test torch bench ||
+        note "the venv is incomplete (see above): peers that are missing are skipped"
 fi
-missing=""
-for pair in numpy:python3-numpy h5py:python3-h5py torch:python3-torch; do
-    mod=${pair%%:*}
-    pkg=${pair#*:}
-    "$PY" -c "import $mod" >/dev/null 2>&1 || missing="$missing $pkg"
-done
-if [ -n "$missing" ]; then
-    if [ $is_root = 1 ] && [ -z "${BENCH_NO_INSTALL:-}" ] && command -v apt-get >/dev/null; then
-        say "installing with apt-get (log: $OUT/apt.log):$missing"
-        apt-get update -qq >"$OUT/apt.log" 2>&1 || say "apt-get update failed; trying the install anyway"
-        for pkg in $missing; do
-            if DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >>"$OUT/apt.log" 2>&1; then
-                note "installed $pkg with apt-get"
-            else
-                note "could not install $pkg with apt-get"
-            fi
-        done
-    else
-        note "missing and not installed (not root, or BENCH_NO_INSTALL):$missing"
-    fi
-fi
-"$PY" -c "import numpy" >/dev/null 2>&1 || die "numpy is required (Debian package python3-numpy)"
+[ -x "$PY" ] || die "$PY not found (run: sh scripts/venv.sh test torch bench)"
+"$PY" -c "import numpy" >/dev/null 2>&1 || die "numpy is required (scripts/requirements-test.txt)"
 "$PY" -c "import h5py" >/dev/null 2>&1 || note "h5py unavailable: the four h5py peers are skipped"
 "$PY" -c "import torch" >/dev/null 2>&1 || note "torch unavailable: the torch.save/torch.load peer is skipped, and variant b uses make_model.py's numpy approximation"
 

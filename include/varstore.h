@@ -2,15 +2,39 @@
  *
  * This is the one public header. Anything not declared here is not API.
  *
- * Conventions (see DESIGN.md):
+ * Conventions:
  * - the handle comes first and outputs come last (as sqlite3_open(path, &db));
  * - every int-returning call returns VS_OK (0) or a negative VS_E* code, and
  *   on failure sets this thread's message, read with vs_errmsg();
- * - every `opts` pointer may be NULL, meaning all defaults;
+ * - every `opts` pointer may be NULL, meaning all defaults, and a
+ *   zero-initialized options struct ({0}, or designated initializers naming
+ *   only some fields) means all defaults, field by field;
  * - an `out` pointer may be NULL only where marked;
  * - destructors accept NULL;
  * - a graph is used by one thread at a time; separate graphs are independent;
  *   checkpoint files are safe to share between threads and processes.
+ *
+ * Error codes. Besides the codes a function's comment names, every call
+ * that takes a pointer may return VS_EINVAL for a NULL one (or any argument
+ * out of range), every call that allocates may return VS_ENOMEM, and every
+ * call that reads or writes a file may return VS_EIO (the file system
+ * failed: permissions, a full disk), VS_ECORRUPT (the file is damaged or not
+ * a varstore file; the message names the tensor and step where there is
+ * one) and VS_EBUSY (another connection kept the file locked longer than
+ * the busy timeout). Codes are stable and never renumbered.
+ *
+ * Process-wide calls: vs_set_num_threads, and the buffers vs_tensor_free
+ * keeps for reuse, are shared by every thread and graph of the process;
+ * they are thread-safe. Everything else is per graph or per call.
+ *
+ * ABI. The shared library keeps its SONAME (libvarstore.so.0) while every
+ * program built against an older header of the same major version keeps
+ * working. Options structs only ever grow at their end; when a release adds
+ * a field, the function taking that struct gets a new ELF symbol version and
+ * the library keeps the old entry point, which reads the caller's shorter
+ * struct and takes defaults (zeros) for the new fields. So `{0}` and
+ * designated initializers stay correct across releases, with no size field
+ * or version to fill in.
  */
 #ifndef VARSTORE_H
 #define VARSTORE_H
@@ -33,9 +57,20 @@ extern "C" {
 #define VS_NODISCARD
 #endif
 
+/* VS_API marks the library's exported functions: the library is built with
+ * hidden visibility, so only what this header declares with VS_API is
+ * visible in libvarstore.so. */
+#if defined(_WIN32) && defined(VS_BUILDING_DLL)
+#define VS_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define VS_API __attribute__((visibility("default")))
+#else
+#define VS_API
+#endif
+
 /** "MAJOR.MINOR.PATCH" of the library linked in (may differ from the
  *  header's VS_VERSION_STRING when linking dynamically). */
-const char *vs_version(void);
+VS_API const char *vs_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Types, codes, errors                                                      */
@@ -86,83 +121,92 @@ typedef struct {
 
 /** The message of this thread's last FAILED call (errno-like): a later
  *  successful call leaves it unchanged. Never NULL. */
-const char *vs_errmsg(void);
+VS_API const char *vs_errmsg(void);
 /** Static text for a code ("not found", ...). Never NULL. */
-const char *vs_errstr(int code);
+VS_API const char *vs_errstr(int code);
 /** Frees memory that varstore handed to the caller (strings, arrays).
  *  NULL is a no-op. */
-void vs_free(void *p);
+VS_API void vs_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* dtypes and tensors                                                        */
+/* Codes: vs_dtype_from_name, vs_tensor_new, vs_tensor_from_data and
+ * vs_shape_check return VS_EINVAL for a bad dtype, rank or dimension, or a
+ * byte size that overflows; the allocating ones VS_ENOMEM. */
 
 /** Bytes per element; 0 for an invalid dtype. */
-size_t vs_dtype_size(vs_dtype dtype);
+VS_API size_t vs_dtype_size(vs_dtype dtype);
 /** TF's name: "float32", "float64", "float16", "bfloat16", "int8", "uint8",
  *  "int32", "int64", "bool"; "invalid" for anything else. */
-const char *vs_dtype_name(vs_dtype dtype);
+VS_API const char *vs_dtype_name(vs_dtype dtype);
 /** Inverse of vs_dtype_name. VS_EINVAL for an unknown name. */
-VS_NODISCARD int vs_dtype_from_name(const char *name, vs_dtype *out);
-int vs_dtype_is_floating(vs_dtype dtype);
+VS_API VS_NODISCARD int vs_dtype_from_name(const char *name, vs_dtype *out);
+VS_API int vs_dtype_is_floating(vs_dtype dtype);
 
 /** IEEE binary16 and bfloat16 storage conversions (round to nearest even;
  *  NaN stays NaN, overflow gives Inf). */
-uint16_t vs_float_to_half(float f);
-float vs_half_to_float(uint16_t h);
-uint16_t vs_float_to_bfloat16(float f);
-float vs_bfloat16_to_float(uint16_t b);
+VS_API uint16_t vs_float_to_half(float f);
+VS_API float vs_half_to_float(uint16_t h);
+VS_API uint16_t vs_float_to_bfloat16(float f);
+VS_API float vs_bfloat16_to_float(uint16_t b);
 
 /** A new zero-filled tensor. ndim 0 is a scalar. VS_EINVAL for a negative
  *  dimension, ndim outside [0, VS_MAX_DIMS], a bad dtype, or a shape whose
  *  byte size overflows (never a wrapped allocation). Caller frees with
  *  vs_tensor_free. */
-VS_NODISCARD int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
-                               vs_tensor **out);
+VS_API VS_NODISCARD int vs_tensor_new(vs_dtype dtype, int ndim, const int64_t *shape,
+                                      vs_tensor **out);
 /** As vs_tensor_new, then copies vs_tensor_nbytes bytes from data. */
-VS_NODISCARD int vs_tensor_from_data(vs_dtype dtype, int ndim,
-                                     const int64_t *shape, const void *data,
-                                     vs_tensor **out);
-/** Frees t. (Buffers of 2 to 32 MiB, up to 48 MiB and 4 buffers in all,
- *  are kept mapped for reuse by later loads, which overwrite them whole;
- *  vs_tensor_new never gets one back.) */
-void vs_tensor_free(vs_tensor *t);
+VS_API VS_NODISCARD int vs_tensor_from_data(vs_dtype dtype, int ndim,
+                                            const int64_t *shape, const void *data,
+                                            vs_tensor **out);
+/** Frees t. Large buffers freed here may be kept (a few, process-wide) for
+ *  reuse by later checkpoint loads, which overwrite them whole;
+ *  vs_tensor_new never gets one back. */
+VS_API void vs_tensor_free(vs_tensor *t);
 /** Element count / byte size of a tensor whose shape was already validated
  *  (any tensor made by varstore). */
-int64_t vs_tensor_numel(const vs_tensor *t);
-size_t vs_tensor_nbytes(const vs_tensor *t);
+VS_API int64_t vs_tensor_numel(const vs_tensor *t);
+VS_API size_t vs_tensor_nbytes(const vs_tensor *t);
 /** Checks dtype, ndim and dims, and computes the element count and byte
  *  size without overflow: VS_EINVAL otherwise. Either out may be NULL. */
-VS_NODISCARD int vs_shape_check(vs_dtype dtype, int ndim, const int64_t *shape,
-                                int64_t *numel_out, size_t *nbytes_out);
+VS_API VS_NODISCARD int vs_shape_check(vs_dtype dtype, int ndim, const int64_t *shape,
+                                       int64_t *numel_out, size_t *nbytes_out);
 
 /* ------------------------------------------------------------------------ */
 /* Graph, name scopes, unique names                                          */
+/* Codes: vs_graph_open VS_ENOMEM or VS_ERROR (the in-memory registry could
+ * not be made); vs_name_scope_push, vs_name_scope_pop and vs_unique_name
+ * VS_EINVAL (TF's texts) and VS_ENOMEM. */
 
-VS_NODISCARD int vs_graph_open(vs_graph **out);
-void vs_graph_close(vs_graph *g);
+VS_API VS_NODISCARD int vs_graph_open(vs_graph **out);
+VS_API void vs_graph_close(vs_graph *g);
 /** TF's graph-level seed (tf.set_random_seed). VS_NO_SEED clears it. */
-void vs_graph_set_random_seed(vs_graph *g, int64_t seed);
+VS_API void vs_graph_set_random_seed(vs_graph *g, int64_t seed);
 
 /** Opens a name scope, as TF's `with tf.name_scope(name)`:
  *  "a" is relative and made unique ("a", again "a_1"); "a/" re-enters the
  *  absolute scope "a" as is; NULL or "" resets to the root. VS_EINVAL with
  *  "'_x' is not a valid scope name" for an invalid name. */
-VS_NODISCARD int vs_name_scope_push(vs_graph *g, const char *name);
+VS_API VS_NODISCARD int vs_name_scope_push(vs_graph *g, const char *name);
 /** Closes the innermost name scope opened with vs_name_scope_push.
  *  VS_EINVAL when there is none (or when it belongs to a variable scope). */
-VS_NODISCARD int vs_name_scope_pop(vs_graph *g);
+VS_API VS_NODISCARD int vs_name_scope_pop(vs_graph *g);
 /** The current name scope with its trailing "/" ("" at the root). Owned by
  *  the graph; valid until the next scope change. */
-const char *vs_name_scope_current(const vs_graph *g);
+VS_API const char *vs_name_scope_current(const vs_graph *g);
 /** TF's Graph.unique_name: the current name scope joined with name, made
  *  unique against every op and name scope name so far (case-insensitively;
  *  "a", "a_1", ...). With mark_used, the name is taken (as when an op is
  *  created). The caller frees *out with vs_free. */
-VS_NODISCARD int vs_unique_name(vs_graph *g, const char *name, int mark_used,
-                                char **out);
+VS_API VS_NODISCARD int vs_unique_name(vs_graph *g, const char *name, int mark_used,
+                                       char **out);
 
 /* ------------------------------------------------------------------------ */
 /* Initializers                                                              */
+/* Codes: vs_init_fill returns VS_EINVAL (TF's texts: a shape the
+ * initializer cannot fill, a bad dtype, too many constant values),
+ * VS_ENOMEM, and VS_ERROR when a worker thread cannot be started. */
 
 /** seed < 0 (VS_NO_SEED) means no op seed: TF's seed rules then apply. */
 #define VS_NO_SEED (-1)
@@ -197,51 +241,52 @@ typedef struct vs_init {
     double a, b, c;
     int mode, distribution;
     int64_t seed;
-    /* Added at the end: a list constant (TF's constant_initializer([..])).
-     * Borrowed: copied when a variable is created with it. */
+    /* A list constant (TF's constant_initializer([..])). Borrowed: copied
+     * when a variable is created with it. */
     const double *values;
     size_t n_values;
 } vs_init;
 
-vs_init vs_init_zeros(void);
-vs_init vs_init_ones(void);
-vs_init vs_init_constant(double value);
+VS_API vs_init vs_init_zeros(void);
+VS_API vs_init vs_init_ones(void);
+VS_API vs_init vs_init_constant(double value);
 /** constant_initializer(list): a shorter list is padded with its last
  *  element, a longer one is "Too many elements provided. Needed at most 6,
  *  but received 8". values is borrowed until the variable is created. */
-vs_init vs_init_constant_values(const double *values, size_t n);
-vs_init vs_init_random_normal(double mean, double stddev, int64_t seed);
-vs_init vs_init_truncated_normal(double mean, double stddev, int64_t seed);
-vs_init vs_init_random_uniform(double minval, double maxval, int64_t seed);
-vs_init vs_init_glorot_uniform(int64_t seed);
-vs_init vs_init_glorot_normal(int64_t seed);
-vs_init vs_init_variance_scaling(double scale, int mode, int distribution,
-                                 int64_t seed);
-vs_init vs_init_he_normal(int64_t seed);
-vs_init vs_init_he_uniform(int64_t seed);
-vs_init vs_init_lecun_normal(int64_t seed);
-vs_init vs_init_lecun_uniform(int64_t seed);
+VS_API vs_init vs_init_constant_values(const double *values, size_t n);
+VS_API vs_init vs_init_random_normal(double mean, double stddev, int64_t seed);
+VS_API vs_init vs_init_truncated_normal(double mean, double stddev, int64_t seed);
+VS_API vs_init vs_init_random_uniform(double minval, double maxval, int64_t seed);
+VS_API vs_init vs_init_glorot_uniform(int64_t seed);
+VS_API vs_init vs_init_glorot_normal(int64_t seed);
+VS_API vs_init vs_init_variance_scaling(double scale, int mode, int distribution,
+                                        int64_t seed);
+VS_API vs_init vs_init_he_normal(int64_t seed);
+VS_API vs_init vs_init_he_uniform(int64_t seed);
+VS_API vs_init vs_init_lecun_normal(int64_t seed);
+VS_API vs_init vs_init_lecun_uniform(int64_t seed);
 /** tf.contrib.layers.xavier_initializer(uniform, seed); the _conv2d variant
  *  is the same function in TF, and here. */
-vs_init vs_init_xavier(int uniform, int64_t seed);
-vs_init vs_init_xavier_conv2d(int uniform, int64_t seed);
-vs_init vs_init_orthogonal(double gain, int64_t seed);
-vs_init vs_init_identity(double gain);
+VS_API vs_init vs_init_xavier(int uniform, int64_t seed);
+VS_API vs_init vs_init_xavier_conv2d(int uniform, int64_t seed);
+VS_API vs_init vs_init_orthogonal(double gain, int64_t seed);
+VS_API vs_init vs_init_identity(double gain);
 
 /** Fills t (whose dtype and shape are set and data allocated) as the
  *  initializer would, with the kernel seeds (seed, seed2) already resolved
  *  by TF's rules (see vs_graph). Errors use TF's texts. */
-VS_NODISCARD int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t seed,
-                              int64_t seed2);
+VS_API VS_NODISCARD int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t seed,
+                                     int64_t seed2);
 
 /* ------------------------------------------------------------------------ */
 /* Variable scopes                                                           */
+/* Codes: the push/reenter/pop/exit calls return VS_EINVAL (TF's texts:
+ * invalid names, improper nesting, reuse values) and VS_ENOMEM. */
 
 typedef struct {
     vs_reuse reuse;                    /* VS_REUSE_INHERIT: inherit */
     const struct vs_init *initializer; /* NULL: inherit */
     vs_dtype dtype;                    /* 0: inherit */
-    /* Added at the end. */
     const char *default_name;  /* name NULL: TF's default_name, made unique */
     int no_auxiliary_name_scope; /* TF's auxiliary_name_scope=False */
 } vs_scope_opts;
@@ -249,38 +294,44 @@ typedef struct {
 /** `with tf.variable_scope(name, ...)`. name NULL: opts->default_name must
  *  be set. out may be NULL; the scope object is owned by the graph and stays
  *  valid (for re-entry) until the graph is closed. */
-VS_NODISCARD int vs_variable_scope_push(vs_graph *g, const char *name,
-                                        const vs_scope_opts *opts,
-                                        vs_scope **out);
+VS_API VS_NODISCARD int vs_variable_scope_push(vs_graph *g, const char *name,
+                                               const vs_scope_opts *opts,
+                                               vs_scope **out);
 /** `with tf.variable_scope(scope_object, ...)`: re-entry. */
-VS_NODISCARD int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
-                                           const vs_scope_opts *opts);
+VS_API VS_NODISCARD int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
+                                                  const vs_scope_opts *opts);
 /** Leaves the innermost variable scope. "Improper nesting of
  *  variable_scope." (VS_EINVAL) when a name scope opened inside it is still
  *  open. */
-VS_NODISCARD int vs_variable_scope_pop(vs_graph *g);
+VS_API VS_NODISCARD int vs_variable_scope_pop(vs_graph *g);
 /** Like vs_variable_scope_pop, but checks that `scope` is the innermost
  *  one: TF's "Improper nesting of variable_scope." otherwise. */
-VS_NODISCARD int vs_variable_scope_exit(vs_graph *g, vs_scope *scope);
-void vs_scope_reuse_variables(vs_scope *scope);
-const char *vs_scope_name(const vs_scope *scope);
+VS_API VS_NODISCARD int vs_variable_scope_exit(vs_graph *g, vs_scope *scope);
+VS_API void vs_scope_reuse_variables(vs_scope *scope);
+VS_API const char *vs_scope_name(const vs_scope *scope);
 /** The name scope opened with it, with "/" (TF's original_name_scope). */
-const char *vs_scope_original_name_scope(const vs_scope *scope);
-vs_reuse vs_scope_reuse(const vs_scope *scope);
-vs_dtype vs_scope_dtype(const vs_scope *scope);
+VS_API const char *vs_scope_original_name_scope(const vs_scope *scope);
+VS_API vs_reuse vs_scope_reuse(const vs_scope *scope);
+VS_API vs_dtype vs_scope_dtype(const vs_scope *scope);
 /** The scope's default initializer; NULL when none is set. */
-const vs_init *vs_scope_initializer(const vs_scope *scope);
+VS_API const vs_init *vs_scope_initializer(const vs_scope *scope);
 /** Sets the default initializer of this scope object (TF's
  *  set_initializer); NULL clears it. */
-void vs_scope_set_initializer(vs_scope *scope, const vs_init *init);
+VS_API void vs_scope_set_initializer(vs_scope *scope, const vs_init *init);
 /** The current variable scope object (tf.get_variable_scope()). It stays
  *  valid, for re-entry, until the graph is closed (so does every object
  *  handed out by vs_variable_scope_push's out); scope objects never handed
  *  out are freed when their scope is left. */
-vs_scope *vs_get_variable_scope(vs_graph *g);
+VS_API vs_scope *vs_get_variable_scope(vs_graph *g);
 
 /* ------------------------------------------------------------------------ */
 /* Variables                                                                 */
+/* Codes: vs_get_variable, vs_get_local_variable and vs_variable return
+ * VS_EEXIST, VS_ENOTFOUND, VS_ESHAPE, VS_EDTYPE and VS_EINVAL with TF's
+ * texts (see the README's error table), and VS_ENOMEM; vs_var_value
+ * VS_EUNINIT; vs_assign VS_ESHAPE, VS_EDTYPE, VS_EINVAL; vs_assign and the
+ * initializers VS_ERESTORING for a variable that a restore is filling in
+ * place (a call from its progress callback). */
 
 typedef struct {
     const int64_t *shape;
@@ -289,37 +340,36 @@ typedef struct {
     const struct vs_init *initializer; /* NULL: the scope's, else glorot
                                           uniform (floats) or zeros */
     int not_trainable; /* 0: trainable, as in TF */
-    /* Added at the end. */
     const char *const *collections; /* NULL-terminated; NULL: {GLOBAL} */
 } vs_var_opts;
 
-VS_NODISCARD int vs_get_variable(vs_graph *g, const char *name,
-                                 const vs_var_opts *opts, vs_var **out);
+VS_API VS_NODISCARD int vs_get_variable(vs_graph *g, const char *name,
+                                        const vs_var_opts *opts, vs_var **out);
 /** tf.get_local_variable: not trainable, in LOCAL_VARIABLES only. */
-VS_NODISCARD int vs_get_local_variable(vs_graph *g, const char *name,
-                                       const vs_var_opts *opts, vs_var **out);
+VS_API VS_NODISCARD int vs_get_local_variable(vs_graph *g, const char *name,
+                                              const vs_var_opts *opts, vs_var **out);
 /** tf.Variable; copies initial_value at once; name NULL: "Variable".
  *  opts->dtype, if set, must equal initial_value's dtype. */
-VS_NODISCARD int vs_variable(vs_graph *g, const char *name,
-                             const vs_tensor *initial_value,
-                             const vs_var_opts *opts, vs_var **out);
-const char *vs_var_name(const vs_var *v);    /* "foo/v:0" */
-const char *vs_var_op_name(const vs_var *v); /* "foo/v": checkpoint key */
-vs_dtype vs_var_dtype(const vs_var *v);
-int vs_var_shape(const vs_var *v, int64_t dims[VS_MAX_DIMS]); /* -> ndim */
-int vs_var_trainable(const vs_var *v);
-int vs_var_is_initialized(const vs_var *v);
+VS_API VS_NODISCARD int vs_variable(vs_graph *g, const char *name,
+                                    const vs_tensor *initial_value,
+                                    const vs_var_opts *opts, vs_var **out);
+VS_API const char *vs_var_name(const vs_var *v);    /* "foo/v:0" */
+VS_API const char *vs_var_op_name(const vs_var *v); /* "foo/v": checkpoint key */
+VS_API vs_dtype vs_var_dtype(const vs_var *v);
+VS_API int vs_var_shape(const vs_var *v, int64_t dims[VS_MAX_DIMS]); /* -> ndim */
+VS_API int vs_var_trainable(const vs_var *v);
+VS_API int vs_var_is_initialized(const vs_var *v);
 /** The LIVE value, owned by the graph: writing through it changes the
  *  variable. VS_EUNINIT ("Attempting to use uninitialized value foo/v")
  *  before initialization. */
-VS_NODISCARD int vs_var_value(vs_var *v, vs_tensor **out);
+VS_API VS_NODISCARD int vs_var_value(vs_var *v, vs_tensor **out);
 /** Copies value in (and marks the variable initialized); the shape and the
  *  dtype must match exactly. */
-VS_NODISCARD int vs_assign(vs_var *v, const vs_tensor *value);
-VS_NODISCARD int vs_global_variables_initializer(vs_graph *g);
-VS_NODISCARD int vs_local_variables_initializer(vs_graph *g);
-VS_NODISCARD int vs_variables_initializer(vs_graph *g, vs_var *const *vars,
-                                          size_t n);
+VS_API VS_NODISCARD int vs_assign(vs_var *v, const vs_tensor *value);
+VS_API VS_NODISCARD int vs_global_variables_initializer(vs_graph *g);
+VS_API VS_NODISCARD int vs_local_variables_initializer(vs_graph *g);
+VS_API VS_NODISCARD int vs_variables_initializer(vs_graph *g, vs_var *const *vars,
+                                                 size_t n);
 
 /** Members of collection `key` in creation order, filtered as TF's
  *  get_collection(key, scope): kept when the regex scope_regex (POSIX
@@ -327,17 +377,19 @@ VS_NODISCARD int vs_variables_initializer(vs_graph *g, vs_var *const *vars,
  *  Writes at most cap pointers to out (out may be NULL when cap is 0) and
  *  returns the total count. An invalid regex returns 0 and sets the
  *  message. */
-size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
-                         vs_var **out, size_t cap);
+VS_API size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
+                                vs_var **out, size_t cap);
 /** scope.get_collection(key): members under "scope.name/" (all at root). */
-size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
-                               const char *key, vs_var **out, size_t cap);
+VS_API size_t vs_scope_get_collection(vs_graph *g, const vs_scope *scope,
+                                      const char *key, vs_var **out, size_t cap);
 #define VS_GLOBAL_VARIABLES "variables"
 #define VS_TRAINABLE_VARIABLES "trainable_variables"
 #define VS_LOCAL_VARIABLES "local_variables"
 
 /* ------------------------------------------------------------------------ */
 /* Partitioned variables (TF's partitioners and PartitionedVariable)         */
+/* Codes: vs_scope_set_partitioner VS_EINVAL; vs_get_partitioned_variable
+ * the codes of vs_get_variable, with TF's partitioned texts. */
 
 /* vs_partitioner.kind */
 enum {
@@ -365,21 +417,21 @@ typedef struct vs_partitioner {
     int64_t min_slice_size;  /* MIN_MAX, bytes, >= 1 */
 } vs_partitioner;
 
-vs_partitioner vs_partitioner_fixed_size(int num_shards, int axis);
-vs_partitioner vs_partitioner_variable_axis_size(int64_t max_shard_bytes,
-                                                 int axis, int max_shards);
-vs_partitioner vs_partitioner_min_max(int max_partitions, int axis,
-                                      int64_t min_slice_size);
+VS_API vs_partitioner vs_partitioner_fixed_size(int num_shards, int axis);
+VS_API vs_partitioner vs_partitioner_variable_axis_size(int64_t max_shard_bytes,
+                                                        int axis, int max_shards);
+VS_API vs_partitioner vs_partitioner_min_max(int max_partitions, int axis,
+                                             int64_t min_slice_size);
 
 /** TF's VariableScope.set_partitioner (and variable_scope(...,
  *  partitioner=p) when called right after entering): sets this scope
  *  object's default partitioner (copied; NULL or kind VS_PARTITION_NONE
  *  clears it). Scopes opened inside it later inherit it; re-entering the
  *  object gets it. VS_EINVAL for an invalid partitioner. */
-VS_NODISCARD int vs_scope_set_partitioner(vs_scope *scope,
-                                          const vs_partitioner *p);
+VS_API VS_NODISCARD int vs_scope_set_partitioner(vs_scope *scope,
+                                                 const vs_partitioner *p);
 /** The scope's partitioner; NULL when none. */
-const vs_partitioner *vs_scope_partitioner(const vs_scope *scope);
+VS_API const vs_partitioner *vs_scope_partitioner(const vs_scope *scope);
 
 typedef struct vs_partitioned vs_partitioned; /* owned by its graph */
 
@@ -400,73 +452,84 @@ typedef struct vs_partitioned vs_partitioned; /* owned by its graph */
  *  (also vs_init_from_checkpoint, by full name or scope). Explicit
  *  vs_save_ex/vs_restore_ex lists must hold every part of it, unless keys
  *  are given: then each part is a separate tensor under its key. */
-VS_NODISCARD int vs_get_partitioned_variable(vs_graph *g, const char *name,
-                                             const vs_var_opts *opts,
-                                             const vs_partitioner *partitioner,
-                                             vs_partitioned **out);
+VS_API VS_NODISCARD int vs_get_partitioned_variable(vs_graph *g, const char *name,
+                                                    const vs_var_opts *opts,
+                                                    const vs_partitioner *partitioner,
+                                                    vs_partitioned **out);
 /** "scope0/name0" (no ":0"); "" for NULL. */
-const char *vs_partitioned_name(const vs_partitioned *p);
-size_t vs_partitioned_num_parts(const vs_partitioned *p);
+VS_API const char *vs_partitioned_name(const vs_partitioned *p);
+VS_API size_t vs_partitioned_num_parts(const vs_partitioned *p);
 /** Part i, sorted by offset; NULL when i is out of range. */
-vs_var *vs_partitioned_part(const vs_partitioned *p, size_t i);
-vs_dtype vs_partitioned_dtype(const vs_partitioned *p);
+VS_API vs_var *vs_partitioned_part(const vs_partitioned *p, size_t i);
+VS_API vs_dtype vs_partitioned_dtype(const vs_partitioned *p);
 /** The full shape into dims; returns the rank (-1 for NULL). */
-int vs_partitioned_shape(const vs_partitioned *p, int64_t dims[VS_MAX_DIMS]);
+VS_API int vs_partitioned_shape(const vs_partitioned *p, int64_t dims[VS_MAX_DIMS]);
 /** Part i's offset in the full variable (one entry per dim); returns the
  *  rank, or -1 when p is NULL or i is out of range. */
-int vs_partitioned_part_offset(const vs_partitioned *p, size_t i,
-                               int64_t offset[VS_MAX_DIMS]);
+VS_API int vs_partitioned_part_offset(const vs_partitioned *p, size_t i,
+                                      int64_t offset[VS_MAX_DIMS]);
 /** The partition list (TF's _get_partitions: 1 except on the slice
  *  axis); returns the rank (-1 for NULL). */
-int vs_partitioned_partitions(const vs_partitioned *p,
-                              int64_t parts[VS_MAX_DIMS]);
+VS_API int vs_partitioned_partitions(const vs_partitioned *p,
+                                     int64_t parts[VS_MAX_DIMS]);
 
 /* ------------------------------------------------------------------------ */
 /* Ops (float32 unless stated; outputs are new tensors the caller frees)      */
+/* Codes: every op returns VS_EINVAL (TF's texts: ranks, shapes, strides,
+ * paddings), VS_EDTYPE for a dtype it does not take, and VS_ENOMEM.
+ * vs_set_num_threads is process-wide: it sets the threads of every later
+ * op in every thread and graph. */
 
 typedef enum { VS_PAD_SAME, VS_PAD_VALID } vs_padding;
 /** NHWC input, HWIO filter, strides {1, sh, sw, 1}. */
-VS_NODISCARD int vs_conv2d(const vs_tensor *input, const vs_tensor *filter,
-                           const int strides[4], vs_padding padding,
-                           vs_tensor **out);
+VS_API VS_NODISCARD int vs_conv2d(const vs_tensor *input, const vs_tensor *filter,
+                                  const int strides[4], vs_padding padding,
+                                  vs_tensor **out);
 /** conv2d with dilations {1, dh, dw, 1} (NULL: no dilation). */
-VS_NODISCARD int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
-                              const int strides[4], vs_padding padding,
-                              const int dilations[4], vs_tensor **out);
+VS_API VS_NODISCARD int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
+                                     const int strides[4], vs_padding padding,
+                                     const int dilations[4], vs_tensor **out);
 /** value + bias along the last dimension. */
-VS_NODISCARD int vs_bias_add(const vs_tensor *value, const vs_tensor *bias,
-                             vs_tensor **out);
-VS_NODISCARD int vs_relu(const vs_tensor *x, vs_tensor **out);
+VS_API VS_NODISCARD int vs_bias_add(const vs_tensor *value, const vs_tensor *bias,
+                                    vs_tensor **out);
+VS_API VS_NODISCARD int vs_relu(const vs_tensor *x, vs_tensor **out);
 /** 2-D matrix product, optionally transposing either side. */
-VS_NODISCARD int vs_matmul(const vs_tensor *a, const vs_tensor *b,
-                           int transpose_a, int transpose_b, vs_tensor **out);
+VS_API VS_NODISCARD int vs_matmul(const vs_tensor *a, const vs_tensor *b,
+                                  int transpose_a, int transpose_b, vs_tensor **out);
 /** NHWC pools; ksize and strides are {1, kh, kw, 1}. */
-VS_NODISCARD int vs_max_pool(const vs_tensor *x, const int ksize[4],
-                             const int strides[4], vs_padding padding,
-                             vs_tensor **out);
-VS_NODISCARD int vs_avg_pool(const vs_tensor *x, const int ksize[4],
-                             const int strides[4], vs_padding padding,
-                             vs_tensor **out);
+VS_API VS_NODISCARD int vs_max_pool(const vs_tensor *x, const int ksize[4],
+                                    const int strides[4], vs_padding padding,
+                                    vs_tensor **out);
+VS_API VS_NODISCARD int vs_avg_pool(const vs_tensor *x, const int ksize[4],
+                                    const int strides[4], vs_padding padding,
+                                    vs_tensor **out);
 /** Threads used by ops (conv2d, matmul); 0 = all cores (default). */
-void vs_set_num_threads(int n);
+VS_API void vs_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                               */
+/* Codes, beyond the file codes every call may return (VS_EIO, VS_ECORRUPT,
+ * VS_EBUSY): VS_ENOTFOUND for a missing file, step or key ("Key foo/v not
+ * found in checkpoint"); vs_restore*, vs_init_from_checkpoint and
+ * vs_load_variable VS_ESHAPE / VS_EDTYPE when a stored tensor does not fit
+ * its variable; vs_save* VS_EUNINIT for a variable without a value;
+ * vs_rename_prefix VS_EEXIST for a collision; VS_ERESTORING from a restore
+ * whose variables another restore is filling. */
 
 #define VS_LATEST (-1)
 
 /** Saves every global variable as checkpoint `step` in the SQLite file at
  *  path (created if missing). One transaction; returns with no transaction
  *  or lock held; VS_OK means durable. */
-VS_NODISCARD int vs_save(vs_graph *g, const char *path, int64_t step);
+VS_API VS_NODISCARD int vs_save(vs_graph *g, const char *path, int64_t step);
 /** Restores every global variable from checkpoint `step` (VS_LATEST: the
  *  newest); this initializes them. */
-VS_NODISCARD int vs_restore(vs_graph *g, const char *path, int64_t step);
-VS_NODISCARD int vs_latest_checkpoint(const char *path, int64_t *step);
+VS_API VS_NODISCARD int vs_restore(vs_graph *g, const char *path, int64_t step);
+VS_API VS_NODISCARD int vs_latest_checkpoint(const char *path, int64_t *step);
 /** {"old_scope/", "new_scope/", ..., NULL}; TF's rules: it replaces the
  *  initializers, so vs_global_variables_initializer then loads the values. */
-VS_NODISCARD int vs_init_from_checkpoint(vs_graph *g, const char *path,
-                                         const char *const *assignment_map);
+VS_API VS_NODISCARD int vs_init_from_checkpoint(vs_graph *g, const char *path,
+                                                const char *const *assignment_map);
 
 /* ---- checkpoint options and file-level calls (store/) ---- */
 
@@ -502,7 +565,7 @@ typedef struct {
      * the file says. */
     double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
-    /* Added at the end (progress). NULL: none. Called on the calling
+    /* Progress. NULL: none. Called on the calling
      * thread only (never on a compression thread) with the raw bytes
      * written so far and the total raw bytes of the tensors: at most once
      * per MiB (done < total), at least once per chunk of 1 MiB or more,
@@ -510,7 +573,7 @@ typedef struct {
      * save may stop without that last call. */
     void (*progress)(void *ctx, uint64_t done_bytes, uint64_t total_bytes);
     void *progress_ctx;
-    /* Added at the end (solo saves). A save of 1 MiB to 1 GiB (raw
+    /* Solo saves. A save of 1 MiB to 1 GiB (raw
      * tensor bytes) into a WAL file that no other connection has open
      * runs "solo": in rollback-journal mode under an exclusive lock, so
      * its pages are written once instead of twice; the file is back in
@@ -523,15 +586,15 @@ typedef struct {
     int readers_never_wait;
 } vs_save_opts;
 
-VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
-                            const vs_save_opts *opts);
+VS_API VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
+                                   const vs_save_opts *opts);
 /* Saves loose named tensors as checkpoint `step` (what the CLI imports),
  * with the same transaction, codec and retention as vs_save_ex (its
  * vars/keys fields are ignored). */
-VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
-                                 const char *const *names,
-                                 const vs_tensor *const *tensors, size_t n,
-                                 const vs_save_opts *opts);
+VS_API VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
+                                        const char *const *names,
+                                        const vs_tensor *const *tensors, size_t n,
+                                        const vs_save_opts *opts);
 
 typedef struct {
     /* A subset: n_vars variables read from keys (NULL: op names). */
@@ -541,7 +604,7 @@ typedef struct {
     const char *prefix; /* else: only global variables whose op name starts
                            with prefix; NULL: all global variables */
     int threads;        /* decompression threads; 0: all cores */
-    /* Added at the end (progress): as in vs_save_opts, over the raw bytes
+    /* Progress, as in vs_save_opts, over the raw bytes
      * of the tensors read; the last call (done == total) comes once the
      * variables hold the restored values. Until then the variables being
      * restored are in flux: the callback may read the graph, but
@@ -553,8 +616,8 @@ typedef struct {
     void *progress_ctx;
 } vs_restore_opts;
 
-VS_NODISCARD int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
-                               const vs_restore_opts *opts);
+VS_API VS_NODISCARD int vs_restore_ex(vs_graph *g, const char *path, int64_t step,
+                                      const vs_restore_opts *opts);
 
 typedef struct {
     int64_t step;
@@ -566,13 +629,13 @@ typedef struct {
 
 /** The checkpoints of a file, oldest step first. *out is freed with
  *  vs_free (NULL when n is 0). */
-VS_NODISCARD int vs_list_checkpoints(const char *path, vs_ckpt_info **out,
-                                     size_t *n);
+VS_API VS_NODISCARD int vs_list_checkpoints(const char *path, vs_ckpt_info **out,
+                                            size_t *n);
 /** Deletes one checkpoint; chunks nothing else uses are freed and the
  *  space given back. VS_ENOTFOUND if there is no such step. */
-VS_NODISCARD int vs_delete_checkpoint(const char *path, int64_t step);
+VS_API VS_NODISCARD int vs_delete_checkpoint(const char *path, int64_t step);
 /** Keeps the newest `keep` checkpoints, deletes the rest. */
-VS_NODISCARD int vs_prune(const char *path, int keep);
+VS_API VS_NODISCARD int vs_prune(const char *path, int keep);
 
 typedef struct {
     char *name; /* checkpoint key, "conv1/weights" */
@@ -590,37 +653,37 @@ typedef struct {
 
 /** TF's list_variables: the tensors of checkpoint `step` (VS_LATEST: the
  *  newest), sorted by name. Free with vs_tensor_info_free. */
-VS_NODISCARD int vs_list_variables(const char *path, int64_t step,
-                                   vs_tensor_info **out, size_t *n);
-void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
+VS_API VS_NODISCARD int vs_list_variables(const char *path, int64_t step,
+                                          vs_tensor_info **out, size_t *n);
+VS_API void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
 /** TF's load_variable: reads one tensor (a trailing ":0" is stripped,
  *  unless a tensor is stored under that very key; the same holds for
  *  every name the vs_ckpt_* reads take),
  *  verifying its CRCs, without touching the rest. */
-VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
-                                  const char *name, vs_tensor **out);
+VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
+                                         const char *name, vs_tensor **out);
 /** A read handle on a checkpoint file: one open and one consistent
  *  snapshot (as of vs_ckpt_open) for many reads; saves that commit later
  *  are not seen until it is closed and opened again. Cheaper than calling
  *  vs_load_variable per tensor. Free with vs_ckpt_close. */
 typedef struct vs_ckpt vs_ckpt;
-VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
-void vs_ckpt_close(vs_ckpt *f);
-/** (added: performance) vs_latest_checkpoint in the handle's snapshot,
+VS_API VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
+VS_API void vs_ckpt_close(vs_ckpt *f);
+/** vs_latest_checkpoint in the handle's snapshot,
  *  so that the step found is the one the handle reads. */
-VS_NODISCARD int vs_ckpt_latest(vs_ckpt *f, int64_t *step);
+VS_API VS_NODISCARD int vs_ckpt_latest(vs_ckpt *f, int64_t *step);
 /** vs_list_variables and vs_load_variable on an open handle. */
-VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
-                                        vs_tensor_info **out, size_t *n);
-VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
-                              vs_tensor **out);
+VS_API VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
+                                               vs_tensor_info **out, size_t *n);
+VS_API VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
+                                     vs_tensor **out);
 /** Reads n tensors of one step at once, decoding all their chunks on the
  *  thread pool (faster than n vs_ckpt_load calls for many small tensors).
  *  out[i] gets names[i]; on failure every out[i] is NULL. */
-VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
-                                   const char *const *names, size_t n,
-                                   vs_tensor **out);
-/** (added: performance) Where vs_ckpt_stream delivers tensors. Each
+VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
+                                          const char *const *names, size_t n,
+                                          vs_tensor **out);
+/** Where vs_ckpt_stream delivers tensors. Each
  *  callback returns 0 to go on; anything else (a VS_E* code) stops the
  *  stream, and vs_ckpt_stream returns that value. */
 typedef struct {
@@ -643,7 +706,7 @@ typedef struct {
     /* Callbacks may call the library (other loads, other handles), but
      * not on f: its connection is the calling thread's during the call. */
 } vs_stream_sink;
-/** (added: performance) Reads n tensors of one step into a sink instead
+/** Reads n tensors of one step into a sink instead
  *  of memory: each chunk is decoded into a buffer of the worker's own and
  *  handed to sink->write, so memory stays at a few chunks whatever the
  *  tensors' sizes (`varstore restore --npy` writes files this way).
@@ -653,14 +716,14 @@ typedef struct {
  *  failing one has had its end call; tensors that had begin and no end
  *  are incomplete, for the sink to discard (after a failing begin, no
  *  later tensor begins). */
-VS_NODISCARD int vs_ckpt_stream(vs_ckpt *f, int64_t step,
-                                const char *const *names, size_t n,
-                                const vs_stream_sink *sink);
+VS_API VS_NODISCARD int vs_ckpt_stream(vs_ckpt *f, int64_t step,
+                                       const char *const *names, size_t n,
+                                       const vs_stream_sink *sink);
 /** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
  *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
-VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
+VS_API VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
 
-/* (added for progress) Options of vs_verify_ex. */
+/* Options of vs_verify_ex. */
 typedef struct {
     int threads; /* decompression threads; 0: all cores */
     /* As in vs_save_opts, over the raw bytes of the file's stored chunks
@@ -670,35 +733,35 @@ typedef struct {
     void *progress_ctx;
 } vs_verify_opts;
 /** vs_verify with options (NULL: as vs_verify). */
-VS_NODISCARD int vs_verify_ex(const char *path, const vs_verify_opts *opts,
-                              size_t *n_bad);
+VS_API VS_NODISCARD int vs_verify_ex(const char *path, const vs_verify_opts *opts,
+                                     size_t *n_bad);
 /** Renames every tensor key starting with old_prefix to start with
  *  new_prefix, in checkpoint `step` or in all of them (VS_ALL_STEPS), in
  *  one transaction. VS_EEXIST if a new key would collide. */
 #define VS_ALL_STEPS (-2)
-VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefix,
-                                  const char *new_prefix, int64_t step);
+VS_API VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefix,
+                                         const char *new_prefix, int64_t step);
 /** The file's retention setting, used by saves whose opts are NULL or
  *  leave max_to_keep / keep_checkpoint_every_n_hours 0: TF Saver's
  *  max_to_keep (0 or VS_KEEP_ALL: keep all) and
  *  keep_checkpoint_every_n_hours (0: off). Creates the file if missing. */
-VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
-                                  double keep_checkpoint_every_n_hours);
+VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
+                                         double keep_checkpoint_every_n_hours);
 
-/** (added: performance) How a file commits its saves, kept in the file.
+/** How a file commits its saves, kept in the file.
  *  VS_JOURNAL_WAL (new files): readers never wait for a save nor a save for
  *  readers, and an open vs_ckpt keeps its snapshot; each save writes its
  *  pages twice (to the -wal file, then into the file).
- *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (about twice as
- *  fast for big saves) and the file is a single file at rest, also on
+ *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (faster for big
+ *  saves) and the file is a single file at rest, also on
  *  network file systems; but readers wait (up to the busy timeout) while a
  *  big save writes, and a save waits for every open read (an open vs_ckpt
  *  included) to end. Both are durable at VS_OK and crash safe.
  *  vs_set_journal_mode creates the file if missing; VS_EBUSY when another
  *  connection has it open. */
 typedef enum { VS_JOURNAL_WAL = 0, VS_JOURNAL_ROLLBACK = 1 } vs_journal;
-VS_NODISCARD int vs_set_journal_mode(const char *path, vs_journal mode);
-VS_NODISCARD int vs_get_journal_mode(const char *path, vs_journal *mode);
+VS_API VS_NODISCARD int vs_set_journal_mode(const char *path, vs_journal mode);
+VS_API VS_NODISCARD int vs_get_journal_mode(const char *path, vs_journal *mode);
 
 #ifdef __cplusplus
 }

@@ -50,10 +50,14 @@ if(TARGET varstore_tools)
       message(FATAL_ERROR "VS_FUZZ needs clang (libFuzzer): -DCMAKE_C_COMPILER=clang")
     endif()
     set(_vs_fuzz_common
-      ${PROJECT_SOURCE_DIR}/common/error.c ${PROJECT_SOURCE_DIR}/ops/tensor.c
+      ${PROJECT_SOURCE_DIR}/common/error.c ${PROJECT_SOURCE_DIR}/common/utf8.c
+      ${PROJECT_SOURCE_DIR}/ops/tensor.c
       ${PROJECT_SOURCE_DIR}/tools/vst.c)
-    set(_vs_fuzz_src_npy ${PROJECT_SOURCE_DIR}/tools/npy.c)
-    set(_vs_fuzz_src_safetensors ${PROJECT_SOURCE_DIR}/tools/safetensors.c)
+    set(_vs_fuzz_src_npy ${PROJECT_SOURCE_DIR}/tools/npy_header.c
+      ${PROJECT_SOURCE_DIR}/tools/npy_read.c)
+    set(_vs_fuzz_src_safetensors
+      ${PROJECT_SOURCE_DIR}/tools/safetensors_dtype.c
+      ${PROJECT_SOURCE_DIR}/tools/safetensors_read.c)
     foreach(target npy safetensors)
       # The readers and what they call, compiled in with coverage (the
       # library objects are not instrumented).
@@ -67,7 +71,7 @@ if(TARGET varstore_tools)
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
       target_link_options(fuzz_${target} PRIVATE
         -fsanitize=fuzzer,address,undefined)
-      target_link_libraries(fuzz_${target} PRIVATE SQLite::SQLite3 vs_options)
+      target_link_libraries(fuzz_${target} PRIVATE ${VS_SQLITE} vs_options)
       if(VS_LIBM)
         target_link_libraries(fuzz_${target} PRIVATE ${VS_LIBM})
       endif()
@@ -83,7 +87,7 @@ if(TARGET varstore_tools)
     target_compile_options(fuzz_inflate PRIVATE -g -O1
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
     target_link_options(fuzz_inflate PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_inflate PRIVATE SQLite::SQLite3 ZLIB::ZLIB
+    target_link_libraries(fuzz_inflate PRIVATE ${VS_SQLITE} ZLIB::ZLIB
       vs_options)
     if(VS_LIBM)
       target_link_libraries(fuzz_inflate PRIVATE ${VS_LIBM})

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """NumPy interop check of the varstore CLI (run by CTest).
 
 Exits 77 (CTest: skipped) when numpy is not importable. Saves arrays of
@@ -18,7 +18,9 @@ import tempfile
 try:
     import numpy as np
 except ImportError:
-    print("numpy is not available: skipped")
+    print("numpy is not importable by %s: skipped (configure with "
+          "-DVS_PYTHON=/path/to/python, e.g. the project's .venv/bin/python)"
+          % sys.executable)
     sys.exit(77)
 
 VS = sys.argv[1]

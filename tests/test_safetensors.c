@@ -20,10 +20,12 @@
 
 #include "safetensors.h"
 #include "vst.h"
+#include "support/vs_test.h"
 
 #define TMP_PREFIX "test_st"
 #define TMP_SUFFIX ".safetensors"
 #include "support/file_util.h"
+#include "tools_fifo.h"
 
 /* 8-byte LE length of the (space-padded to a multiple of 8 when pad) header,
  * the header, then the data. Returns the total size. */
@@ -41,46 +43,62 @@ static size_t compose(unsigned char *out, const char *hdr, int pad,
     return 8 + hl + dlen;
 }
 
-static void test_safetensors__read_every_dtype_and_write_back(void **state)
-{
-    /* Names given out of order in the header; offsets in file order. */
-    static const char hdr[] =
-        "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
-        "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-        "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[16,24]},"
-        "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28]},"
-        "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]},"
-        "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[32,40]},"
-        "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[40,44]},"
-        "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[44,46]},"
-        "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[46,47]},"
-        "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[47,48]},"
-        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[48,48]}}";
-    unsigned char data[48], file[2048], *back;
-    const char *want_names[] = {"b", "d", "e", "h", "i", "m", "q", "u", "w",
-                                "z"};
-    const size_t want_off[] = {16, 32, 48, 24, 40, 44, 46, 47, 0, 28};
-    const size_t want_len[] = {8, 8, 0, 4, 4, 2, 1, 1, 16, 4};
-    vst_st_file *f = NULL, *g = NULL;
-    size_t n, i, nback;
-    float w[4] = {1.0f, -2.5f, 3.0f, 0.125f};
-    (void)state;
+/* Every dtype, the names given out of order in the header and offsets in
+ * file order; the tensors sorted by name, where each one's data is in the
+ * file's data section, and how many bytes. */
+static const char every_hdr[] =
+    "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
+    "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+    "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[16,24]},"
+    "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28]},"
+    "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]},"
+    "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[32,40]},"
+    "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[40,44]},"
+    "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[44,46]},"
+    "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[46,47]},"
+    "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[47,48]},"
+    "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[48,48]}}";
+static const char *const every_names[] = {"b", "d", "e", "h", "i",
+                                          "m", "q", "u", "w", "z"};
+static const size_t every_off[] = {16, 32, 48, 24, 40, 44, 46, 47, 0, 28};
+static const size_t every_len[] = {8, 8, 0, 4, 4, 2, 1, 1, 16, 4};
+/* What the writer writes for them: the same, in sorted order. */
+static const char every_hdr_back[] =
+    "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
+    "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+    "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[8,16]},"
+    "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
+    "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[16,20]},"
+    "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[20,24]},"
+    "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[24,26]},"
+    "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[26,27]},"
+    "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[27,28]},"
+    "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[28,44]},"
+    "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[44,48]}}";
 
-    for (i = 0; i < sizeof data; i++)
+/* The data section of every_hdr: arbitrary bytes, floats in w, valid bools
+ * in m. */
+static void every_data(unsigned char data[48])
+{
+    const float w[4] = {1.0f, -2.5f, 3.0f, 0.125f};
+    size_t i;
+    for (i = 0; i < 48; i++)
         data[i] = (unsigned char)(i * 13 + 5);
     memcpy(data, w, sizeof w);
     data[44] = 1;
     data[45] = 0;
-    n = compose(file, hdr, 1, data, sizeof data);
-    write_file(tmp_path, file, n);
-    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+}
+
+static void check_every_read(const vst_st_file *f, const unsigned char *data)
+{
+    size_t i;
     assert_int_equal(f->n, 10);
     for (i = 0; i < f->n; i++) {
-        assert_string_equal(f->names[i], want_names[i]);
-        assert_int_equal(vs_tensor_nbytes(f->tensors[i]), want_len[i]);
-        if (want_len[i])
-            assert_memory_equal(f->tensors[i]->data, data + want_off[i],
-                                want_len[i]);
+        assert_string_equal(f->names[i], every_names[i]);
+        assert_int_equal(vs_tensor_nbytes(f->tensors[i]), every_len[i]);
+        if (every_len[i])
+            assert_memory_equal(f->tensors[i]->data, data + every_off[i],
+                                every_len[i]);
     }
     assert_int_equal(f->tensors[8]->dtype, VS_FLOAT32);
     assert_int_equal(f->tensors[8]->ndim, 2);
@@ -93,40 +111,43 @@ static void test_safetensors__read_every_dtype_and_write_back(void **state)
     assert_string_equal(f->meta_values[0], "pt");
     assert_string_equal(f->meta_keys[1], "step");
     assert_string_equal(f->meta_values[1], "7");
+}
 
-    /* Written back: exactly the composed layout for the sorted names. */
-    assert_int_equal(vst_st_write(tmp_path, (const char *const *)f->names,
-                                  (const vs_tensor *const *)f->tensors, f->n,
-                                  (const char *const *)f->meta_keys,
-                                  (const char *const *)f->meta_values,
-                                  f->n_meta),
-                     VS_OK);
-    back = read_file(tmp_path, &nback);
-    {
-        static const char hdr2[] =
-            "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"7\"},"
-            "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
-            "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[8,16]},"
-            "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
-            "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[16,20]},"
-            "\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[20,24]},"
-            "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[24,26]},"
-            "\"q\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[26,27]},"
-            "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[27,28]},"
-            "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[28,44]},"
-            "\"z\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[44,48]}}";
-        unsigned char data2[48], file2[2048];
-        size_t pos = 0, n2;
-        for (i = 0; i < 10; i++) {
-            memcpy(data2 + pos, data + want_off[i], want_len[i]);
-            pos += want_len[i];
-        }
-        n2 = compose(file2, hdr2, 1, data2, pos);
-        assert_int_equal(nback, n2);
-        assert_memory_equal(back, file2, n2);
+/* The file at tmp_path is exactly every_hdr_back and the data in name
+ * order. */
+static void check_every_written(const unsigned char *data)
+{
+    unsigned char data2[48], file2[2048], *back;
+    size_t pos = 0, n2, nback, i;
+    for (i = 0; i < 10; i++) {
+        memcpy(data2 + pos, data + every_off[i], every_len[i]);
+        pos += every_len[i];
     }
+    n2 = compose(file2, every_hdr_back, 1, data2, pos);
+    back = read_file(tmp_path, &nback);
+    assert_int_equal(nback, n2);
+    assert_memory_equal(back, file2, n2);
     free(back);
-    assert_int_equal(vst_st_read(tmp_path, &g), VS_OK);
+}
+
+static void test_safetensors__read_every_dtype_and_write_back(void **state)
+{
+    unsigned char data[48], file[2048];
+    vst_st_file *f = NULL, *g = NULL;
+    size_t i;
+    (void)state;
+
+    every_data(data);
+    write_file(tmp_path, file, compose(file, every_hdr, 1, data, sizeof data));
+    OK(vst_st_read(tmp_path, &f));
+    check_every_read(f, data);
+    /* Written back: exactly the composed layout for the sorted names. */
+    OK(vst_st_write(tmp_path, (const char *const *)f->names,
+                    (const vs_tensor *const *)f->tensors, f->n,
+                    (const char *const *)f->meta_keys,
+                    (const char *const *)f->meta_values, f->n_meta));
+    check_every_written(data);
+    OK(vst_st_read(tmp_path, &g));
     assert_int_equal(g->n, f->n);
     for (i = 0; i < g->n; i++)
         assert_memory_equal(g->tensors[i]->data, f->tensors[i]->data,
@@ -145,7 +166,7 @@ static void test_safetensors__unpadded_header_and_no_metadata(void **state)
     (void)state;
     n = compose(file, hdr, 0, "xyz", 3);
     write_file(tmp_path, file, n);
-    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    OK(vst_st_read(tmp_path, &f));
     assert_int_equal(f->n, 1);
     assert_int_equal(f->n_meta, 0);
     assert_memory_equal(f->tensors[0]->data, "xyz", 3);
@@ -163,15 +184,13 @@ static void test_safetensors__escaped_names_decoded(void **state)
     (void)state;
     n = compose(file, hdr, 1, "\x7f", 1);
     write_file(tmp_path, file, n);
-    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    OK(vst_st_read(tmp_path, &f));
     assert_int_equal(f->n, 1);
     assert_string_equal(f->names[0], "a\xc3\xa9/\"q");
     /* and written back escaped, read back the same */
-    assert_int_equal(vst_st_write(tmp_path, (const char *const *)f->names,
-                                  (const vs_tensor *const *)f->tensors, 1,
-                                  NULL, NULL, 0),
-                     VS_OK);
-    assert_int_equal(vst_st_read(tmp_path, &g), VS_OK);
+    OK(vst_st_write(tmp_path, (const char *const *)f->names,
+                    (const vs_tensor *const *)f->tensors, 1, NULL, NULL, 0));
+    OK(vst_st_read(tmp_path, &g));
     assert_string_equal(g->names[0], f->names[0]);
     vst_st_free(f);
     vst_st_free(g);
@@ -198,7 +217,7 @@ static void expect_hdr_fail(const char *hdr, size_t dlen, int code,
     expect_fail(file, n, code, msg);
 }
 
-static void test_safetensors__hostile_files_refused(void **state)
+static void test_safetensors__hostile_lengths_and_json_refused(void **state)
 {
     unsigned char file[256];
     size_t n;
@@ -222,6 +241,11 @@ static void test_safetensors__hostile_files_refused(void **state)
     expect_hdr_fail("[1,2]", 0, VS_ECORRUPT, "header is not a JSON object");
     expect_hdr_fail("{\"a\":[1]}", 0, VS_ECORRUPT,
                     "tensor 'a': entry is not a JSON object");
+}
+
+static void test_safetensors__hostile_layouts_refused(void **state)
+{
+    (void)state;
     expect_hdr_fail(
         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,12]}}", 8,
         VS_ECORRUPT,
@@ -262,6 +286,13 @@ static void test_safetensors__hostile_files_refused(void **state)
                     "\"data_offsets\":[0,4]}}",
                     4, VS_EINVAL,
                     "tensor 'a': shape has more than 8 dimensions");
+}
+
+static void test_safetensors__hostile_fields_refused(void **state)
+{
+    unsigned char file[256], data[1] = {3};
+    size_t n;
+    (void)state;
     expect_hdr_fail(
         "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
         "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
@@ -289,15 +320,54 @@ static void test_safetensors__hostile_files_refused(void **state)
         VS_ECORRUPT,
         "tensor 'm': data_offsets [0, 1] go beyond the data section (0 "
         "bytes)");
-    {
-        unsigned char data[1] = {3};
-        n = compose(file,
-                    "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],"
+    n = compose(file,
+                "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],"
+                "\"data_offsets\":[0,1]}}",
+                1, data, 1);
+    expect_fail(file, n, VS_ECORRUPT,
+                "tensor 'm': bool element 0 is 3, not 0 or 1");
+}
+
+/* Names must be valid UTF-8 (issue 13.4): raw invalid bytes, and an
+ * escaped lone surrogate (which SQLite's JSON decodes to invalid UTF-8),
+ * are refused by the reader; the writer refuses such a name too. */
+static void test_safetensors__invalid_utf8_names_refused(void **state)
+{
+    int64_t shape[1] = {1};
+    vs_tensor *t = NULL;
+    const char *bad = "a\xff";
+    const vs_tensor *ts[1];
+    (void)state;
+    expect_hdr_fail("{\"a\xff\":{\"dtype\":\"U8\",\"shape\":[1],"
                     "\"data_offsets\":[0,1]}}",
-                    1, data, 1);
-        expect_fail(file, n, VS_ECORRUPT,
-                    "tensor 'm': bool element 0 is 3, not 0 or 1");
-    }
+                    1, VS_ECORRUPT, "a tensor name is not valid UTF-8");
+    expect_hdr_fail("{\"a\\ud800\":{\"dtype\":\"U8\",\"shape\":[1],"
+                    "\"data_offsets\":[0,1]}}",
+                    1, VS_ECORRUPT, "a tensor name is not valid UTF-8");
+    expect_hdr_fail("{\"__metadata__\":{\"k\":\"\xc0\xaf\"}}", 0,
+                    VS_ECORRUPT, "__metadata__ entry is not valid UTF-8");
+    OK(vs_tensor_new(VS_UINT8, 1, shape, &t));
+    ts[0] = t;
+    assert_int_equal(vst_st_write(tmp_path, &bad, ts, 1, NULL, NULL, 0),
+                     VS_EINVAL);
+    vs_tensor_free(t);
+}
+
+/* vst_st_read of path; *out must stay NULL. */
+static int read_fifo(const char *path)
+{
+    vst_st_file *f = NULL;
+    int rc = vst_st_read(path, &f);
+    assert_null(f);
+    return rc;
+}
+
+/* A FIFO is refused at once, never waited on (save --safetensors FIFO used
+ * to hang). */
+static void test_safetensors__fifo_refused_without_waiting(void **state)
+{
+    (void)state;
+    expect_fifo_refused(read_fifo);
 }
 
 static void test_safetensors__write_failures_leave_nothing(void **state)
@@ -309,7 +379,7 @@ static void test_safetensors__write_failures_leave_nothing(void **state)
     char bad[600];
     (void)state;
 
-    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, shape, &t), VS_OK);
+    OK(vs_tensor_new(VS_FLOAT32, 1, shape, &t));
     ts[0] = ts[1] = t;
     assert_int_equal(vst_st_write(tmp_path, names, ts, 2, NULL, NULL, 0),
                      VS_EINVAL);
@@ -350,8 +420,8 @@ static void test_safetensors__piecewise_writer(void **state)
     const char *mk[1] = {"k"}, *mv[1] = {"v"};
     (void)state;
 
-    assert_int_equal(vs_tensor_new(VS_FLOAT32, 1, s1, &a), VS_OK);
-    assert_int_equal(vs_tensor_new(VS_FLOAT16, 2, s2, &b), VS_OK);
+    OK(vs_tensor_new(VS_FLOAT32, 1, s1, &a));
+    OK(vs_tensor_new(VS_FLOAT16, 2, s2, &b));
     for (int i = 0; i < 6; i++) {
         ((float *)a->data)[i] = (float)i * 1.5f - 2.0f;
         ((uint16_t *)b->data)[i] = (uint16_t)(i * 1000 + 2500);
@@ -359,19 +429,19 @@ static void test_safetensors__piecewise_writer(void **state)
     const char *names[2] = {"a", "b/c"};
     const vs_tensor *ts[2] = {a, b};
     snprintf(other, sizeof other, "%s.whole", tmp_path);
-    assert_int_equal(vst_st_write(other, names, ts, 2, mk, mv, 1), VS_OK);
+    OK(vst_st_write(other, names, ts, 2, mk, mv, 1));
 
     vst_st_desc d[2] = {{"a", VS_FLOAT32, 1, s1}, {"b/c", VS_FLOAT16, 2, s2}};
-    assert_int_equal(vst_st_create(tmp_path, d, 2, mk, mv, 1, &w), VS_OK);
+    OK(vst_st_create(tmp_path, d, 2, mk, mv, 1, &w));
     assert_int_equal(access(tmp_path, F_OK), -1); /* not before commit */
-    assert_int_equal(vst_st_put(w, 1, 6, (char *)b->data + 6, 6), VS_OK);
-    assert_int_equal(vst_st_put(w, 1, 0, b->data, 6), VS_OK);
-    assert_int_equal(vst_st_put(w, 0, 12, (char *)a->data + 12, 12), VS_OK);
-    assert_int_equal(vst_st_put(w, 0, 0, a->data, 12), VS_OK);
+    OK(vst_st_put(w, 1, 6, (char *)b->data + 6, 6));
+    OK(vst_st_put(w, 1, 0, b->data, 6));
+    OK(vst_st_put(w, 0, 12, (char *)a->data + 12, 12));
+    OK(vst_st_put(w, 0, 0, a->data, 12));
     assert_int_equal(vst_st_put(w, 0, 20, a->data, 8), VS_EINVAL);
     assert_int_equal(vst_st_put(w, 1, 1, b->data, 2), VS_EINVAL);
     assert_int_equal(vst_st_put(w, 2, 0, b->data, 2), VS_EINVAL);
-    assert_int_equal(vst_st_commit(w), VS_OK);
+    OK(vst_st_commit(w));
     {
         FILE *x = fopen(tmp_path, "rb"), *y = fopen(other, "rb");
         unsigned char bx[512], by[512];
@@ -385,22 +455,22 @@ static void test_safetensors__piecewise_writer(void **state)
         assert_int_equal(nx, ny);
         assert_memory_equal(bx, by, nx);
     }
-    assert_int_equal(vst_st_read(tmp_path, &f), VS_OK);
+    OK(vst_st_read(tmp_path, &f));
     assert_int_equal(f->n, 2);
     vst_st_free(f);
     remove(other);
     remove(tmp_path);
 
     /* the last tensor never put: the commit fails, nothing is left */
-    assert_int_equal(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w), VS_OK);
-    assert_int_equal(vst_st_put(w, 0, 0, a->data, 24), VS_OK);
+    OK(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w));
+    OK(vst_st_put(w, 0, 0, a->data, 24));
     assert_int_equal(vst_st_commit(w), VS_EIO);
     assert_non_null(strstr(vst_errmsg(), "bytes written of"));
     assert_int_equal(access(tmp_path, F_OK), -1);
     /* a discard leaves nothing either (the temporary file is gone: the
      * folder holds no file named after tmp_path's) */
     snprintf(want, sizeof want, "%s.tmp-*", tmp_path);
-    assert_int_equal(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w), VS_OK);
+    OK(vst_st_create(tmp_path, d, 2, NULL, NULL, 0, &w));
     assert_true(tmp_files(want) <= 1); /* none where O_TMPFILE works */
     vst_st_discard(w);
     assert_int_equal(access(tmp_path, F_OK), -1);
@@ -514,7 +584,11 @@ int main(void)
         T(test_safetensors__read_every_dtype_and_write_back),
         T(test_safetensors__unpadded_header_and_no_metadata),
         T(test_safetensors__escaped_names_decoded),
-        T(test_safetensors__hostile_files_refused),
+        T(test_safetensors__hostile_lengths_and_json_refused),
+        T(test_safetensors__hostile_layouts_refused),
+        T(test_safetensors__hostile_fields_refused),
+        T(test_safetensors__invalid_utf8_names_refused),
+        T(test_safetensors__fifo_refused_without_waiting),
         T(test_safetensors__write_failures_leave_nothing),
         T(test_safetensors__piecewise_writer),
         T(test_safetensors__killed_writer_leaves_nothing),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "elem.h"
 #include "varstore.h"
 #include "vst.h"
 
@@ -32,7 +33,21 @@ int is_help(const char *a);
 int parse_i64(const char *s, int64_t *out);
 int opt_value(int argc, char **argv, int *i, const char *name,
               const char **val);
+/* A string option: its name ("--npy"), where its value goes, and the
+ * usage error when the value is missing ("--npy needs a directory"). */
+typedef struct {
+    const char *name;
+    const char **val;
+    const char *need;
+} str_opt;
+/* Matches argv[*i] against opts[0..n) (as opt_value): 1 matched (value
+ * stored), 0 none of them, -1 a missing value (usage error printed for
+ * command cmd, "save "). */
+int str_option(int argc, char **argv, int *i, const str_opt *opts, size_t n,
+               const char *cmd);
 int need_file(const char *path);
+/* Fails (printing "<what> is not valid UTF-8") unless s is valid UTF-8. */
+int need_utf8(const char *what, const char *s);
 /* "512 B", "1.5 KiB", ...: bytes as text in buf; returns buf. */
 const char *human(int64_t bytes, char *buf, size_t cap);
 
@@ -59,11 +74,9 @@ void progress_cb(void *ctx, uint64_t done, uint64_t total);
 void progress_end(progress *p);
 
 /* ------------------------------------------------------------------------ */
-/* Element access and JSON text                                              */
+/* Element access (elem.h) and JSON text                                    */
 
-/* Element i of t as a double / as an int64_t (exact for int64). */
-double elem_f64(const vs_tensor *t, size_t i);
-int64_t elem_i64(const vs_tensor *t, size_t i);
+/* Element i of t: vst_elem_f64, vst_elem_i64 (elem.h). */
 /* A JSON string; a number (non-finite: null); a shape as [2,3]. */
 void json_str(FILE *f, const char *s);
 void json_num(FILE *f, double v);

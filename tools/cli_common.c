@@ -1,7 +1,7 @@
 /* varstore CLI: the helpers every command shares (declared in cli.h):
- * error and usage messages, option parsing, the progress bar, element
- * access, JSON text, tensor lookup by name, the tensor list that save and
- * restore fill, and join(). */
+ * error and usage messages, option parsing, the progress bar, JSON text,
+ * tensor lookup by name, the tensor list that save and restore fill, and
+ * join(). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 #include "varstore.h"
 
 /* ------------------------------------------------------------------------ */
@@ -85,16 +86,42 @@ int opt_value(int argc, char **argv, int *i, const char *name,
     return 1;
 }
 
-/* Fails unless path names an existing file (commands that only read must
- * never create one). */
+int str_option(int argc, char **argv, int *i, const str_opt *opts, size_t n,
+               const char *cmd)
+{
+    const char *v;
+    size_t k;
+    int r;
+    for (k = 0; k < n; k++) {
+        if ((r = opt_value(argc, argv, i, opts[k].name, &v)) == 0)
+            continue;
+        if (r < 0) {
+            usage(cmd, "%s", opts[k].need);
+            return -1;
+        }
+        *opts[k].val = v;
+        return 1;
+    }
+    return 0;
+}
+
+/* Fails unless path names an existing regular file (commands that only
+ * read must never create one), checked as every input is: opened without
+ * blocking (a FIFO is refused, never waited on), then fstat. */
 int need_file(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return cli_err("cannot open '%s': %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return cli_err("'%s' is not a regular file", path);
+    int fd = vst_open_regular(path, NULL);
+    if (fd < 0)
+        return cli_err("%s", vst_errmsg());
+    (void)close(fd); /* opened read-only only to check it */
     return EXIT_OK;
+}
+
+int need_utf8(const char *what, const char *s)
+{
+    if (vs__utf8_valid(s, strlen(s)))
+        return EXIT_OK;
+    return cli_err("%s is not valid UTF-8", what);
 }
 
 const char *human(int64_t bytes, char *buf, size_t cap)
@@ -201,45 +228,28 @@ void progress_end(progress *p)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Element access and JSON text                                              */
+/* JSON text                                                                 */
 
-double elem_f64(const vs_tensor *t, size_t i)
-{
-    switch (t->dtype) {
-    case VS_FLOAT32: return ((const float *)t->data)[i];
-    case VS_FLOAT64: return ((const double *)t->data)[i];
-    case VS_FLOAT16: return vs_half_to_float(((const uint16_t *)t->data)[i]);
-    case VS_BFLOAT16:
-        return vs_bfloat16_to_float(((const uint16_t *)t->data)[i]);
-    case VS_INT8: return ((const int8_t *)t->data)[i];
-    case VS_UINT8: return ((const uint8_t *)t->data)[i];
-    case VS_INT32: return ((const int32_t *)t->data)[i];
-    case VS_INT64: return (double)((const int64_t *)t->data)[i];
-    case VS_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0 : 0.0;
-    }
-    return 0.0;
-}
-
-int64_t elem_i64(const vs_tensor *t, size_t i)
-{
-    if (t->dtype == VS_INT64)
-        return ((const int64_t *)t->data)[i];
-    return (int64_t)elem_f64(t, i);
-}
-
+/* Control characters are escaped (\n, else \u00XX) and each byte that is
+ * not part of valid UTF-8 is written as U+FFFD: the text is always JSON. */
 void json_str(FILE *f, const char *s)
 {
+    size_t n = strlen(s), i = 0, l;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        l = vs__utf8_seq(s + i, n - i);
+        if (l == 0)
+            fputs("\\ufffd", f);
+        else if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
         else if (c == '\n')
             fputs("\\n", f);
         else if (c < 0x20)
             fprintf(f, "\\u%04x", c);
         else
-            fputc(c, f);
+            fwrite(s + i, 1, l, f);
+        i += l ? l : 1;
     }
     fputc('"', f);
 }

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -42,10 +43,12 @@ static const char help_prune[] =
 static const char help_rename[] =
     "usage: varstore rename FILE OLD/ NEW/ [--step N]\n"
     "\n"
-    "Renames every tensor whose name starts with OLD/ to start with NEW/\n"
-    "instead, in one transaction (the fix for a scope renamed in a\n"
-    "refactor). It fails, changing nothing, if a new name is taken or if\n"
-    "no name starts with OLD/.\n"
+    "Renames every tensor in scope OLD/ to scope NEW/ instead, in one\n"
+    "transaction (the fix for a scope renamed in a refactor). OLD/ and NEW/\n"
+    "are whole leading parts of a name: a '/' is added to each if missing,\n"
+    "so 'rename FILE layer1 block1' renames layer1/w to block1/w and never\n"
+    "touches layer10/w. It fails, changing nothing, if a new name is taken\n"
+    "or if no name is in OLD/. OLD/ and NEW/ must be valid UTF-8.\n"
     "\n"
     "options:\n"
     "  --step N    rename in checkpoint N only (default: every checkpoint)\n"
@@ -212,69 +215,122 @@ int cmd_prune(int argc, char **argv)
     return EXIT_OK;
 }
 
-int cmd_rename(int argc, char **argv)
-{
-    const char *pos[3] = {NULL, NULL, NULL}, *v;
-    int npos = 0, i, r, have_step = 0;
-    int64_t step = VS_ALL_STEPS;
-    vs_ckpt_info *ck = NULL;
-    size_t nck = 0, c, matches = 0;
+/* What rename's command line asks for. */
+typedef struct {
+    const char *pos[3]; /* FILE OLD NEW */
+    int npos, have_step;
+    int64_t step;
+} rename_args;
 
+/* Parses argv into o. -1: go on; else the exit status. */
+static int rename_parse(int argc, char **argv, rename_args *o)
+{
+    const char *v;
+    int i, r;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
             fputs(help_rename, stdout);
             return EXIT_OK;
         } else if ((r = opt_value(argc, argv, &i, "--step", &v)) != 0) {
-            if (r < 0 || parse_i64(v, &step) != 0 || step < 0)
+            if (r < 0 || parse_i64(v, &o->step) != 0 || o->step < 0)
                 return usage("rename ", "--step needs a non-negative "
                                         "integer");
-            have_step = 1;
+            o->have_step = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage("rename ", "unknown option '%s'", a);
-        } else if (npos < 3) {
-            pos[npos++] = a;
+        } else if (o->npos < 3) {
+            o->pos[o->npos++] = a;
         } else {
             return usage("rename ", "unexpected argument '%s'", a);
         }
     }
-    if (npos != 3)
+    if (o->npos != 3)
         return usage("rename ", "rename needs FILE OLD/ NEW/");
-    if (pos[1][0] == '\0')
+    if (o->pos[1][0] == '\0')
         return usage("rename ", "OLD/ must not be empty");
-    if (need_file(pos[0]) != EXIT_OK)
-        return EXIT_ERR;
-    /* Count the names it would touch: none is most likely a typo. */
-    if (vs_list_checkpoints(pos[0], &ck, &nck) != VS_OK)
-        return cli_err("%s", vs_errmsg());
+    return -1;
+}
+
+/* How many names (in the step asked for, or in every checkpoint) start
+ * with prefix; (size_t)-1 after printing an error. */
+static size_t count_prefixed(const rename_args *o, const char *prefix)
+{
+    vs_ckpt_info *ck = NULL;
+    size_t nck = 0, c, matches = 0, plen = strlen(prefix);
+    if (vs_list_checkpoints(o->pos[0], &ck, &nck) != VS_OK) {
+        cli_err("%s", vs_errmsg());
+        return (size_t)-1;
+    }
     for (c = 0; c < nck; c++) {
         vs_tensor_info *infos = NULL;
         size_t n = 0, k;
-        if (have_step && ck[c].step != step)
+        if (o->have_step && ck[c].step != o->step)
             continue;
-        if (vs_list_variables(pos[0], ck[c].step, &infos, &n) != VS_OK) {
+        if (vs_list_variables(o->pos[0], ck[c].step, &infos, &n) != VS_OK) {
             vs_free(ck);
-            return cli_err("%s", vs_errmsg());
+            cli_err("%s", vs_errmsg());
+            return (size_t)-1;
         }
         for (k = 0; k < n; k++)
-            matches += strncmp(infos[k].name, pos[1], strlen(pos[1])) == 0;
+            matches += strncmp(infos[k].name, prefix, plen) == 0;
         vs_tensor_info_free(infos, n);
     }
     vs_free(ck);
-    if (matches == 0) {
-        if (have_step)
-            return cli_err("no tensor name starts with '%s' in step %lld "
-                           "of %s", pos[1], (long long)step, pos[0]);
-        return cli_err("no tensor name starts with '%s' in %s", pos[1],
-                       pos[0]);
-    }
-    if (vs_rename_prefix(pos[0], pos[1], pos[2], step) != VS_OK)
+    return matches;
+}
+
+/* OLD and NEW name whole scopes: each ends with '/' (added if missing;
+ * an empty NEW stays empty: the top level). */
+static int rename_exec(const rename_args *o, const char *from, const char *to)
+{
+    size_t matches;
+    if (need_file(o->pos[0]) != EXIT_OK ||
+        need_utf8("OLD/", from) != EXIT_OK || need_utf8("NEW/", to) != EXIT_OK)
+        return EXIT_ERR;
+    /* Count the names it would touch: none is most likely a typo. */
+    matches = count_prefixed(o, from);
+    if (matches == (size_t)-1)
+        return EXIT_ERR;
+    if (matches == 0 && o->have_step)
+        return cli_err("no tensor name starts with '%s' in step %lld of %s",
+                       from, (long long)o->step, o->pos[0]);
+    if (matches == 0)
+        return cli_err("no tensor name starts with '%s' in %s", from,
+                       o->pos[0]);
+    if (vs_rename_prefix(o->pos[0], from, to,
+                         o->have_step ? o->step : VS_ALL_STEPS) != VS_OK)
         return cli_err("%s", vs_errmsg());
-    if (have_step)
+    if (o->have_step)
         printf("renamed %zu tensors from '%s' to '%s' in step %lld\n",
-               matches, pos[1], pos[2], (long long)step);
+               matches, from, to, (long long)o->step);
     else
         printf("renamed %zu tensors from '%s' to '%s' in every checkpoint\n",
-               matches, pos[1], pos[2]);
+               matches, from, to);
     return EXIT_OK;
+}
+
+/* s as a scope: s itself when empty or ending with '/', else s + "/". */
+static char *as_scope(const char *s)
+{
+    size_t n = strlen(s);
+    return join(s, n == 0 || s[n - 1] == '/' ? "" : "/", "");
+}
+
+int cmd_rename(int argc, char **argv)
+{
+    rename_args o;
+    char *from, *to;
+    int rc;
+    memset(&o, 0, sizeof o);
+    rc = rename_parse(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    from = as_scope(o.pos[1]);
+    to = as_scope(o.pos[2]);
+    rc = from == NULL || to == NULL ? cli_err("out of memory")
+                                    : rename_exec(&o, from, to);
+    free(from);
+    free(to);
+    return rc;
 }

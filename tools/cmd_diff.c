@@ -51,12 +51,12 @@ static void compare_values(const vs_tensor *a, const vs_tensor *b,
         if (memcmp(pa + i * es, pb + i * es, es) == 0)
             continue;
         c->n_diff++;
-        x = elem_f64(a, i);
-        y = elem_f64(b, i);
+        x = vst_elem_f64(a, i);
+        y = vst_elem_f64(b, i);
         if (a->dtype == VS_INT64) {
             /* |b - a| in uint64_t: exact, and no signed overflow (UB) for
              * values of opposite signs far apart */
-            int64_t ia = elem_i64(a, i), ib = elem_i64(b, i);
+            int64_t ia = vst_elem_i64(a, i), ib = vst_elem_i64(b, i);
             d = (double)(ib >= ia ? (uint64_t)ib - (uint64_t)ia
                                   : (uint64_t)ia - (uint64_t)ib);
         } else {
@@ -78,25 +78,29 @@ static void compare_values(const vs_tensor *a, const vs_tensor *b,
     }
 }
 
-int cmd_diff(int argc, char **argv)
+/* The two checkpoints compared: file and step of each, their tensors. */
+typedef struct {
+    const char *pa, *pb;
+    int64_t sa, sb;
+    int want_json;
+    vs_tensor_info *ia, *ib;
+    size_t na, nb;
+    int64_t n_added, n_removed, n_changed, n_same;
+} diff_run;
+
+/* Parses argv into d (files and steps resolved). -1: go on; else the exit
+ * status (help printed, a usage error, or an error). */
+static int diff_parse(int argc, char **argv, diff_run *d)
 {
     const char *pos[3] = {NULL, NULL, NULL};
-    const char *pa, *pb;
-    int npos = 0, want_json = 0, i, rc = EXIT_ERR, first = 1;
-    int64_t sa, sb;
-    vs_tensor_info *ia = NULL, *ib = NULL;
-    size_t na = 0, nb = 0, ka = 0, kb = 0;
-    int64_t n_added = 0, n_removed = 0, n_changed = 0, n_same = 0;
-    char s1[VST_SHAPE_STR_MAX], s2[VST_SHAPE_STR_MAX];
-    progress pg;
-
+    int npos = 0, i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
             fputs(help_diff, stdout);
             return EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
-            want_json = 1;
+            d->want_json = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage("diff ", "unknown option '%s'", a);
         } else if (npos < 3) {
@@ -109,144 +113,187 @@ int cmd_diff(int argc, char **argv)
         return usage("diff ", "diff needs FILE STEP_A STEP_B or FILE_A "
                               "FILE_B");
     if (npos == 3) {
-        pa = pb = pos[0];
-        if (parse_i64(pos[1], &sa) != 0 || sa < 0 ||
-            parse_i64(pos[2], &sb) != 0 || sb < 0)
+        d->pa = d->pb = pos[0];
+        if (parse_i64(pos[1], &d->sa) != 0 || d->sa < 0 ||
+            parse_i64(pos[2], &d->sb) != 0 || d->sb < 0)
             return usage("diff ", "STEP_A and STEP_B must be non-negative "
                                   "integers");
-        if (need_file(pa) != EXIT_OK)
-            return EXIT_ERR;
-    } else {
-        pa = pos[0];
-        pb = pos[1];
-        if (need_file(pa) != EXIT_OK || need_file(pb) != EXIT_OK)
-            return EXIT_ERR;
-        if (vs_latest_checkpoint(pa, &sa) != VS_OK ||
-            vs_latest_checkpoint(pb, &sb) != VS_OK)
-            return cli_err("%s", vs_errmsg());
+        return need_file(d->pa) != EXIT_OK ? EXIT_ERR : -1;
     }
-    if (vs_list_variables(pa, sa, &ia, &na) != VS_OK ||
-        vs_list_variables(pb, sb, &ib, &nb) != VS_OK) {
-        cli_err("%s", vs_errmsg());
-        goto done;
-    }
-    if (want_json) {
-        printf("{\"a\":{\"file\":");
-        json_str(stdout, pa);
-        printf(",\"step\":%lld},\"b\":{\"file\":", (long long)sa);
-        json_str(stdout, pb);
-        printf(",\"step\":%lld},\"tensors\":[", (long long)sb);
-    } else {
-        printf("--- %s step %lld\n+++ %s step %lld\n", pa, (long long)sa, pb,
-               (long long)sb);
-    }
-    progress_start(&pg, "comparing", na + nb);
-    while (ka < na || kb < nb) {
-        int c = ka == na ? 1 : kb == nb ? -1 : strcmp(ia[ka].name,
-                                                      ib[kb].name);
-        const char *status;
-        const vs_tensor_info *x = c <= 0 ? &ia[ka] : NULL;
-        const vs_tensor_info *y = c >= 0 ? &ib[kb] : NULL;
-        cmp_result cr;
-        int meta_changed = 0, values = 0;
+    d->pa = pos[0];
+    d->pb = pos[1];
+    if (need_file(d->pa) != EXIT_OK || need_file(d->pb) != EXIT_OK)
+        return EXIT_ERR;
+    if (vs_latest_checkpoint(d->pa, &d->sa) != VS_OK ||
+        vs_latest_checkpoint(d->pb, &d->sb) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    return -1;
+}
 
-        memset(&cr, 0, sizeof cr);
-        if (x && !y) {
-            status = "removed";
-            n_removed++;
-        } else if (y && !x) {
-            status = "added";
-            n_added++;
-        } else {
-            int same_shape = x->ndim == y->ndim &&
-                             memcmp(x->shape, y->shape,
-                                    (size_t)x->ndim * sizeof x->shape[0]) == 0;
-            if (x->dtype != y->dtype || !same_shape) {
-                meta_changed = 1;
-            } else {
-                vs_tensor *ta = NULL, *tb = NULL;
-                if (vs_load_variable(pa, sa, x->name, &ta) != VS_OK ||
-                    vs_load_variable(pb, sb, y->name, &tb) != VS_OK) {
-                    progress_end(&pg);
-                    vs_tensor_free(ta);
-                    cli_err("%s", vs_errmsg());
-                    goto done;
-                }
-                compare_values(ta, tb, &cr);
-                vs_tensor_free(ta);
-                vs_tensor_free(tb);
-                values = 1;
-            }
-            if (meta_changed || cr.n_diff > 0) {
-                status = "changed";
-                n_changed++;
-            } else {
-                status = "unchanged";
-                n_same++;
-            }
+/* One name of either side: x (a's tensor) and/or y (b's). */
+typedef struct {
+    const vs_tensor_info *x, *y;
+    const char *status;
+    cmp_result cr;
+    int meta_changed, values;
+} diff_item;
+
+/* Compares x and y (both present): dtype and shape, else every value. */
+static int diff_both(diff_run *d, diff_item *it)
+{
+    const vs_tensor_info *x = it->x, *y = it->y;
+    int same_shape = x->ndim == y->ndim &&
+                     memcmp(x->shape, y->shape,
+                            (size_t)x->ndim * sizeof x->shape[0]) == 0;
+    if (x->dtype != y->dtype || !same_shape) {
+        it->meta_changed = 1;
+    } else {
+        vs_tensor *ta = NULL, *tb = NULL;
+        if (vs_load_variable(d->pa, d->sa, x->name, &ta) != VS_OK ||
+            vs_load_variable(d->pb, d->sb, y->name, &tb) != VS_OK) {
+            vs_tensor_free(ta);
+            return cli_err("%s", vs_errmsg());
         }
-        if (want_json) {
-            const vs_tensor_info *z = x ? x : y;
-            printf("%s{\"name\":", first ? "" : ",");
-            json_str(stdout, z->name);
-            printf(",\"status\":\"%s\"", status);
-            if (x) {
-                printf(",\"a\":{\"dtype\":\"%s\",\"shape\":",
-                       vs_dtype_name(x->dtype));
-                json_shape(stdout, x->ndim, x->shape);
-                printf("}");
-            }
-            if (y) {
-                printf(",\"b\":{\"dtype\":\"%s\",\"shape\":",
-                       vs_dtype_name(y->dtype));
-                json_shape(stdout, y->ndim, y->shape);
-                printf("}");
-            }
-            if (values) {
-                printf(",\"n_diff\":%lld,\"max_abs\":", (long long)cr.n_diff);
-                json_num(stdout, cr.max_abs);
-                printf(",\"max_rel\":");
-                json_num(stdout, cr.max_rel);
-            }
-            printf("}");
-            first = 0;
-        } else if (x && !y) {
-            printf("removed    %s  %s %s\n", x->name, vs_dtype_name(x->dtype),
-                   vst_shape_str(x->ndim, x->shape, s1, sizeof s1));
-        } else if (y && !x) {
-            printf("added      %s  %s %s\n", y->name, vs_dtype_name(y->dtype),
-                   vst_shape_str(y->ndim, y->shape, s1, sizeof s1));
-        } else if (meta_changed) {
-            printf("changed    %s  %s %s -> %s %s\n", x->name,
-                   vs_dtype_name(x->dtype),
-                   vst_shape_str(x->ndim, x->shape, s1, sizeof s1),
-                   vs_dtype_name(y->dtype),
-                   vst_shape_str(y->ndim, y->shape, s2, sizeof s2));
-        } else if (cr.n_diff > 0) {
-            printf("changed    %s  %lld of %lld elements differ, max abs "
-                   "%.9g, max rel %.9g\n",
-                   x->name, (long long)cr.n_diff, (long long)x->numel,
-                   cr.max_abs, cr.max_rel);
+        compare_values(ta, tb, &it->cr);
+        vs_tensor_free(ta);
+        vs_tensor_free(tb);
+        it->values = 1;
+    }
+    if (it->meta_changed || it->cr.n_diff > 0) {
+        it->status = "changed";
+        d->n_changed++;
+    } else {
+        it->status = "unchanged";
+        d->n_same++;
+    }
+    return EXIT_OK;
+}
+
+static void json_side(const char *key, const vs_tensor_info *t)
+{
+    printf(",\"%s\":{\"dtype\":\"%s\",\"shape\":", key,
+           vs_dtype_name(t->dtype));
+    json_shape(stdout, t->ndim, t->shape);
+    printf("}");
+}
+
+static void diff_print_json(const diff_item *it, int first)
+{
+    printf("%s{\"name\":", first ? "" : ",");
+    json_str(stdout, (it->x ? it->x : it->y)->name);
+    printf(",\"status\":\"%s\"", it->status);
+    if (it->x)
+        json_side("a", it->x);
+    if (it->y)
+        json_side("b", it->y);
+    if (it->values) {
+        printf(",\"n_diff\":%lld,\"max_abs\":", (long long)it->cr.n_diff);
+        json_num(stdout, it->cr.max_abs);
+        printf(",\"max_rel\":");
+        json_num(stdout, it->cr.max_rel);
+    }
+    printf("}");
+}
+
+static void diff_print_text(const diff_item *it)
+{
+    const vs_tensor_info *x = it->x, *y = it->y;
+    char s1[VST_SHAPE_STR_MAX], s2[VST_SHAPE_STR_MAX];
+    if (x && !y)
+        printf("removed    %s  %s %s\n", x->name, vs_dtype_name(x->dtype),
+               vst_shape_str(x->ndim, x->shape, s1, sizeof s1));
+    else if (y && !x)
+        printf("added      %s  %s %s\n", y->name, vs_dtype_name(y->dtype),
+               vst_shape_str(y->ndim, y->shape, s1, sizeof s1));
+    else if (it->meta_changed)
+        printf("changed    %s  %s %s -> %s %s\n", x->name,
+               vs_dtype_name(x->dtype),
+               vst_shape_str(x->ndim, x->shape, s1, sizeof s1),
+               vs_dtype_name(y->dtype),
+               vst_shape_str(y->ndim, y->shape, s2, sizeof s2));
+    else if (it->cr.n_diff > 0)
+        printf("changed    %s  %lld of %lld elements differ, max abs %.9g, "
+               "max rel %.9g\n",
+               x->name, (long long)it->cr.n_diff, (long long)x->numel,
+               it->cr.max_abs, it->cr.max_rel);
+}
+
+/* Walks both sorted lists together, printing each name's result. */
+static int diff_walk(diff_run *d)
+{
+    size_t ka = 0, kb = 0;
+    int first = 1;
+    progress pg;
+    progress_start(&pg, "comparing", d->na + d->nb);
+    while (ka < d->na || kb < d->nb) {
+        int c = ka == d->na   ? 1
+                : kb == d->nb ? -1
+                              : strcmp(d->ia[ka].name, d->ib[kb].name);
+        diff_item it;
+        memset(&it, 0, sizeof it);
+        it.x = c <= 0 ? &d->ia[ka] : NULL;
+        it.y = c >= 0 ? &d->ib[kb] : NULL;
+        if (it.x && !it.y) {
+            it.status = "removed";
+            d->n_removed++;
+        } else if (it.y && !it.x) {
+            it.status = "added";
+            d->n_added++;
+        } else if (diff_both(d, &it) != EXIT_OK) {
+            progress_end(&pg);
+            return EXIT_ERR;
         }
-        if (c <= 0)
-            ka++;
-        if (c >= 0)
-            kb++;
+        if (d->want_json)
+            diff_print_json(&it, first);
+        else
+            diff_print_text(&it);
+        first = 0;
+        ka += c <= 0;
+        kb += c >= 0;
         progress_update(&pg, ka + kb);
     }
     progress_end(&pg);
-    if (want_json)
+    return EXIT_OK;
+}
+
+static int diff_exec(diff_run *d)
+{
+    if (vs_list_variables(d->pa, d->sa, &d->ia, &d->na) != VS_OK ||
+        vs_list_variables(d->pb, d->sb, &d->ib, &d->nb) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    if (d->want_json) {
+        printf("{\"a\":{\"file\":");
+        json_str(stdout, d->pa);
+        printf(",\"step\":%lld},\"b\":{\"file\":", (long long)d->sa);
+        json_str(stdout, d->pb);
+        printf(",\"step\":%lld},\"tensors\":[", (long long)d->sb);
+    } else {
+        printf("--- %s step %lld\n+++ %s step %lld\n", d->pa,
+               (long long)d->sa, d->pb, (long long)d->sb);
+    }
+    if (diff_walk(d) != EXIT_OK)
+        return EXIT_ERR;
+    if (d->want_json)
         printf("],\"added\":%lld,\"removed\":%lld,\"changed\":%lld,"
                "\"unchanged\":%lld}\n",
-               (long long)n_added, (long long)n_removed, (long long)n_changed,
-               (long long)n_same);
+               (long long)d->n_added, (long long)d->n_removed,
+               (long long)d->n_changed, (long long)d->n_same);
     else
         printf("%lld added, %lld removed, %lld changed, %lld unchanged\n",
-               (long long)n_added, (long long)n_removed, (long long)n_changed,
-               (long long)n_same);
-    rc = EXIT_OK;
-done:
-    vs_tensor_info_free(ia, na);
-    vs_tensor_info_free(ib, nb);
+               (long long)d->n_added, (long long)d->n_removed,
+               (long long)d->n_changed, (long long)d->n_same);
+    return EXIT_OK;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    diff_run d;
+    int rc;
+    memset(&d, 0, sizeof d);
+    rc = diff_parse(argc, argv, &d);
+    if (rc < 0)
+        rc = diff_exec(&d);
+    vs_tensor_info_free(d.ia, d.na);
+    vs_tensor_info_free(d.ib, d.nb);
     return rc;
 }

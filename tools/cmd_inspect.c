@@ -72,16 +72,16 @@ static void fmt_float(double v, vs_dtype dt, char *buf, size_t cap)
 static void fmt_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 {
     if (t->dtype == VS_BOOL) {
-        snprintf(buf, cap, "%s", elem_f64(t, i) != 0.0 ? "True" : "False");
+        snprintf(buf, cap, "%s", vst_elem_f64(t, i) != 0.0 ? "True" : "False");
     } else if (vs_dtype_is_floating(t->dtype)) {
-        fmt_float(elem_f64(t, i), t->dtype, buf, cap);
+        fmt_float(vst_elem_f64(t, i), t->dtype, buf, cap);
         size_t l = strlen(buf);
         if (strpbrk(buf, ".eni") == NULL && l + 1 < cap) {
             buf[l] = '.'; /* NumPy writes 1. for a float one */
             buf[l + 1] = '\0';
         }
     } else {
-        snprintf(buf, cap, "%lld", (long long)elem_i64(t, i));
+        snprintf(buf, cap, "%lld", (long long)vst_elem_i64(t, i));
     }
 }
 
@@ -89,15 +89,15 @@ static void fmt_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 static void json_elem(const vs_tensor *t, size_t i, char *buf, size_t cap)
 {
     if (t->dtype == VS_BOOL) {
-        snprintf(buf, cap, "%s", elem_f64(t, i) != 0.0 ? "true" : "false");
+        snprintf(buf, cap, "%s", vst_elem_f64(t, i) != 0.0 ? "true" : "false");
     } else if (vs_dtype_is_floating(t->dtype)) {
-        double v = elem_f64(t, i);
+        double v = vst_elem_f64(t, i);
         if (!isfinite(v))
             snprintf(buf, cap, "null");
         else
             fmt_float(v, t->dtype, buf, cap);
     } else {
-        snprintf(buf, cap, "%lld", (long long)elem_i64(t, i));
+        snprintf(buf, cap, "%lld", (long long)vst_elem_i64(t, i));
     }
 }
 
@@ -238,7 +238,7 @@ static void visit(printer *p, int dim, size_t off,
 static void scan_range(printer *p, size_t off)
 {
     float_fmt *ff = &p->ff;
-    double v = elem_f64(p->t, off), a = fabs(v);
+    double v = vst_elem_f64(p->t, off), a = fabs(v);
     if (isnan(v)) {
         ff->any_nan = 1;
         return;
@@ -261,7 +261,7 @@ static void scan_range(printer *p, size_t off)
 static void scan_pads(printer *p, size_t off)
 {
     float_fmt *ff = &p->ff;
-    double v = elem_f64(p->t, off);
+    double v = vst_elem_f64(p->t, off);
     char buf[400];
     const char *dot;
     int il, fl;
@@ -314,7 +314,7 @@ static void pr_elem(printer *p, size_t off)
         p->col += fprintf(p->f, "%*s", p->width, buf);
         return;
     }
-    v = elem_f64(p->t, off);
+    v = vst_elem_f64(p->t, off);
     if (!isfinite(v)) {
         p->col += fprintf(p->f, "%*s", p->width,
                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
@@ -412,7 +412,7 @@ static void print_values(FILE *f, const vs_tensor *t, int full)
         char buf[64];
         if (vs_dtype_is_floating(t->dtype)) {
             size_t l;
-            fmt_float(elem_f64(t, 0), t->dtype, buf, sizeof buf);
+            fmt_float(vst_elem_f64(t, 0), t->dtype, buf, sizeof buf);
             l = strlen(buf);
             if (strpbrk(buf, ".eni") == NULL && l + 2 < sizeof buf)
                 memcpy(buf + l, ".0", 3);
@@ -500,7 +500,7 @@ static void compute_stats(const vs_tensor *t, stats *s)
     s->min = INFINITY;
     s->max = -INFINITY;
     for (i = 0; i < n; i++) {
-        double v = elem_f64(t, i), d;
+        double v = vst_elem_f64(t, i), d;
         if (isnan(v)) {
             s->n_nan++;
             continue;
@@ -644,193 +644,249 @@ static int print_tensor(const char *path, int64_t step,
     return EXIT_OK;
 }
 
-int cmd_inspect(int argc, char **argv)
-{
-    const char *path = NULL, *v, *journal = "wal";
-    const char **tensors = NULL;
-    vs_journal jm = VS_JOURNAL_WAL;
-    int n_tensors = 0, all_tensors = 0, all_names = 0, want_stats = 0;
-    int want_json = 0, full = 0, have_step = 0, i, r, rc = EXIT_ERR;
-    int64_t step = VS_LATEST;
-    vs_ckpt_info *ck = NULL;
-    vs_tensor_info *infos = NULL;
-    size_t nck = 0, n = 0, k;
-    char b1[32], b2[32], sb[VST_SHAPE_STR_MAX];
+/* What the command line asks for. */
+typedef struct {
+    const char *path;
+    const char **tensors; /* --tensor names (argc slots) */
+    int n_tensors, all_tensors, all_names, want_stats, want_json, full;
+    int have_step;
+    int64_t step;
+} inspect_args;
 
-    tensors = calloc((size_t)argc + 1, sizeof *tensors);
-    if (tensors == NULL)
-        return cli_err("out of memory");
+/* A flag option of inspect: 1 if a is one (its field set), else 0. */
+static int inspect_flag(const char *a, inspect_args *o)
+{
+    const struct {
+        const char *name;
+        int *field;
+    } flags[] = {
+        {"--all-tensors", &o->all_tensors},
+        {"--all-tensor-names", &o->all_names},
+        {"--stats", &o->want_stats},
+        {"--json", &o->want_json},
+        {"--full", &o->full},
+    };
+    size_t k;
+    for (k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+        if (strcmp(a, flags[k].name) == 0) {
+            *flags[k].field = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parses argv into o. -1: go on; else the exit status (help printed or a
+ * usage error). */
+static int inspect_parse(int argc, char **argv, inspect_args *o)
+{
+    const char *v;
+    int i, r;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
             fputs(help_inspect, stdout);
-            free(tensors);
             return EXIT_OK;
         } else if ((r = opt_value(argc, argv, &i, "--step", &v)) != 0) {
-            if (r < 0 || parse_i64(v, &step) != 0 || step < 0) {
-                free(tensors);
+            if (r < 0 || parse_i64(v, &o->step) != 0 || o->step < 0)
                 return usage("inspect ",
                              "--step needs a non-negative integer");
-            }
-            have_step = 1;
+            o->have_step = 1;
         } else if ((r = opt_value(argc, argv, &i, "--tensor", &v)) != 0) {
-            if (r < 0) {
-                free(tensors);
+            if (r < 0)
                 return usage("inspect ", "--tensor needs a tensor name");
-            }
-            tensors[n_tensors++] = v;
-        } else if (strcmp(a, "--all-tensors") == 0) {
-            all_tensors = 1;
-        } else if (strcmp(a, "--all-tensor-names") == 0) {
-            all_names = 1;
-        } else if (strcmp(a, "--stats") == 0) {
-            want_stats = 1;
-        } else if (strcmp(a, "--json") == 0) {
-            want_json = 1;
-        } else if (strcmp(a, "--full") == 0) {
-            full = 1;
+            o->tensors[o->n_tensors++] = v;
+        } else if (inspect_flag(a, o)) {
+            continue;
         } else if (a[0] == '-' && a[1] != '\0') {
-            free(tensors);
             return usage("inspect ", "unknown option '%s'", a);
-        } else if (path == NULL) {
-            path = a;
+        } else if (o->path == NULL) {
+            o->path = a;
         } else {
-            free(tensors);
             return usage("inspect ", "unexpected argument '%s'", a);
         }
     }
-    if (path == NULL) {
-        free(tensors);
+    if (o->path == NULL)
         return usage("inspect ", "inspect needs a FILE");
-    }
-    if (need_file(path) != EXIT_OK)
-        goto done;
-    if (vs_list_checkpoints(path, &ck, &nck) != VS_OK ||
-        vs_get_journal_mode(path, &jm) != VS_OK) {
-        cli_err("%s", vs_errmsg());
-        goto done;
-    }
-    journal = jm == VS_JOURNAL_WAL ? "wal" : "rollback";
-    if (nck == 0) {
-        if (have_step || n_tensors > 0) {
-            cli_err("%s has no checkpoints", path);
-            goto done;
-        }
-        if (want_json)
-            rc = inspect_json(path, journal, ck, nck, 0, NULL, 0, 0, NULL,
-                              0, 0);
-        else if (!all_names)
-            printf("%s: no checkpoints\n", path);
-        rc = EXIT_OK;
-        goto done;
-    }
-    if (!have_step) {
-        step = ck[nck - 1].step;
-    } else {
-        for (k = 0; k < nck && ck[k].step != step; k++)
-            ;
-        if (k == nck) {
-            cli_err("%s has no checkpoint at step %lld", path,
-                    (long long)step);
-            goto done;
-        }
-    }
-    if (vs_list_variables(path, step, &infos, &n) != VS_OK) {
-        cli_err("%s", vs_errmsg());
-        goto done;
-    }
-    for (i = 0; i < n_tensors; i++) {
-        if (find_info(infos, n, tensors[i]) == NULL) {
-            cli_err("tensor '%s' not found in step %lld of %s", tensors[i],
-                    (long long)step, path);
-            goto done;
-        }
-    }
-    if (want_json) {
-        rc = inspect_json(path, journal, ck, nck, step, infos, n, want_stats,
-                          tensors,
-                          n_tensors, all_tensors);
-        goto done;
-    }
-    if (all_names) {
-        for (k = 0; k < n; k++)
-            printf("%s\n", infos[k].name);
-        rc = EXIT_OK;
-        goto done;
-    }
-    if (n_tensors > 0 || all_tensors) {
-        for (k = 0; k < n; k++) {
-            int want = all_tensors;
-            for (i = 0; i < n_tensors && !want; i++)
-                want = find_info(infos, n, tensors[i]) == &infos[k];
-            if (!want)
-                continue;
-            if (print_tensor(path, step, &infos[k], full) != EXIT_OK)
-                goto done;
-            if (want_stats) {
-                stats s;
-                if (info_stats(path, step, &infos[k], &s) != EXIT_OK)
-                    goto done;
-                printf("min %.9g  max %.9g  mean %.9g  std %.9g  nan %lld  "
-                       "inf %lld\n",
-                       s.min, s.max, s.mean, s.std, (long long)s.n_nan,
-                       (long long)s.n_inf);
-            }
-        }
-        rc = EXIT_OK;
-        goto done;
-    }
+    return -1;
+}
 
-    printf("file: %s\n", path);
-    printf("journal: %s\n", journal);
-    printf("checkpoints: %zu\n", nck);
+/* What inspect read from the file. */
+typedef struct {
+    vs_ckpt_info *ck;
+    size_t nck;
+    vs_tensor_info *infos;
+    size_t n;
+    const char *journal;
+    int64_t step;
+} inspect_data;
+
+/* Whether tensor ti was asked for by --tensor (or --all-tensors). */
+static int inspect_wanted(const inspect_args *o, const inspect_data *d,
+                          const vs_tensor_info *ti)
+{
+    int i, want = o->all_tensors;
+    for (i = 0; i < o->n_tensors && !want; i++)
+        want = find_info(d->infos, d->n, o->tensors[i]) == ti;
+    return want;
+}
+
+/* --tensor / --all-tensors without --json: each one's values (and stats). */
+static int print_selected(const inspect_args *o, const inspect_data *d)
+{
+    size_t k;
+    for (k = 0; k < d->n; k++) {
+        stats s;
+        if (!inspect_wanted(o, d, &d->infos[k]))
+            continue;
+        if (print_tensor(o->path, d->step, &d->infos[k], o->full) != EXIT_OK)
+            return EXIT_ERR;
+        if (!o->want_stats)
+            continue;
+        if (info_stats(o->path, d->step, &d->infos[k], &s) != EXIT_OK)
+            return EXIT_ERR;
+        printf("min %.9g  max %.9g  mean %.9g  std %.9g  nan %lld  "
+               "inf %lld\n",
+               s.min, s.max, s.mean, s.std, (long long)s.n_nan,
+               (long long)s.n_inf);
+    }
+    return EXIT_OK;
+}
+
+/* The table of checkpoints, then of the step's tensors. */
+static int print_table(const inspect_args *o, const inspect_data *d)
+{
+    char b1[32], b2[32], sb[VST_SHAPE_STR_MAX];
+    int wname = 4, wshape = 5;
+    size_t k;
+
+    printf("file: %s\n", o->path);
+    printf("journal: %s\n", d->journal);
+    printf("checkpoints: %zu\n", d->nck);
     printf("  %12s  %-24s %8s %12s %12s\n", "step", "created_at", "tensors",
            "raw", "stored");
-    for (k = 0; k < nck; k++)
-        printf("  %12lld  %-24s %8lld %12s %12s\n", (long long)ck[k].step,
-               ck[k].created_at, (long long)ck[k].n_tensors,
-               human(ck[k].raw_bytes, b1, sizeof b1),
-               human(ck[k].stored_bytes, b2, sizeof b2));
-    printf("\nstep %lld: %zu tensors\n", (long long)step, n);
-    {
-        int wname = 4, wshape = 5;
-        for (k = 0; k < n; k++) {
-            int l = (int)strlen(infos[k].name);
-            int s = (int)strlen(vst_shape_str(infos[k].ndim, infos[k].shape,
-                                              sb, sizeof sb));
-            if (l > wname)
-                wname = l;
-            if (s > wshape)
-                wshape = s;
-        }
-        printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, "name",
-               "dtype", wshape, "shape", "size", "stored", "codec");
-        if (want_stats)
-            printf("  %12s %12s %12s %12s %6s %6s", "min", "max", "mean",
-                   "std", "nan", "inf");
-        printf("\n");
-        for (k = 0; k < n; k++) {
-            const vs_tensor_info *ti = &infos[k];
-            printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, ti->name,
-                   vs_dtype_name(ti->dtype), wshape,
-                   vst_shape_str(ti->ndim, ti->shape, sb, sizeof sb),
-                   human(ti->raw_bytes, b1, sizeof b1),
-                   human(ti->stored_bytes, b2, sizeof b2), ti->codec);
-            if (want_stats) {
-                stats s;
-                if (info_stats(path, step, ti, &s) != EXIT_OK)
-                    goto done;
-                printf("  %12.6g %12.6g %12.6g %12.6g %6lld %6lld", s.min,
-                       s.max, s.mean, s.std, (long long)s.n_nan,
-                       (long long)s.n_inf);
-            }
-            printf("\n");
-        }
+    for (k = 0; k < d->nck; k++)
+        printf("  %12lld  %-24s %8lld %12s %12s\n", (long long)d->ck[k].step,
+               d->ck[k].created_at, (long long)d->ck[k].n_tensors,
+               human(d->ck[k].raw_bytes, b1, sizeof b1),
+               human(d->ck[k].stored_bytes, b2, sizeof b2));
+    printf("\nstep %lld: %zu tensors\n", (long long)d->step, d->n);
+    for (k = 0; k < d->n; k++) {
+        const vs_tensor_info *ti = &d->infos[k];
+        int l = (int)strlen(ti->name);
+        int s = (int)strlen(vst_shape_str(ti->ndim, ti->shape, sb, sizeof sb));
+        if (l > wname)
+            wname = l;
+        if (s > wshape)
+            wshape = s;
     }
-    rc = EXIT_OK;
-done:
-    vs_tensor_info_free(infos, n);
-    vs_free(ck);
-    free(tensors);
+    printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, "name", "dtype",
+           wshape, "shape", "size", "stored", "codec");
+    if (o->want_stats)
+        printf("  %12s %12s %12s %12s %6s %6s", "min", "max", "mean", "std",
+               "nan", "inf");
+    printf("\n");
+    for (k = 0; k < d->n; k++) {
+        const vs_tensor_info *ti = &d->infos[k];
+        stats s;
+        printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, ti->name,
+               vs_dtype_name(ti->dtype), wshape,
+               vst_shape_str(ti->ndim, ti->shape, sb, sizeof sb),
+               human(ti->raw_bytes, b1, sizeof b1),
+               human(ti->stored_bytes, b2, sizeof b2), ti->codec);
+        if (o->want_stats) {
+            if (info_stats(o->path, d->step, ti, &s) != EXIT_OK)
+                return EXIT_ERR;
+            printf("  %12.6g %12.6g %12.6g %12.6g %6lld %6lld", s.min, s.max,
+                   s.mean, s.std, (long long)s.n_nan, (long long)s.n_inf);
+        }
+        printf("\n");
+    }
+    return EXIT_OK;
+}
+
+/* A file without checkpoints. */
+static int inspect_empty(const inspect_args *o, const inspect_data *d)
+{
+    if (o->have_step || o->n_tensors > 0)
+        return cli_err("%s has no checkpoints", o->path);
+    if (o->want_json)
+        return inspect_json(o->path, d->journal, d->ck, 0, 0, NULL, 0, 0,
+                            NULL, 0, 0);
+    if (!o->all_names)
+        printf("%s: no checkpoints\n", o->path);
+    return EXIT_OK;
+}
+
+/* The step inspected (the newest, or --step N if the file has it) and its
+ * tensors listed into d; every --tensor name checked. */
+static int inspect_load(const inspect_args *o, inspect_data *d)
+{
+    size_t k;
+    int i;
+    d->step = d->ck[d->nck - 1].step;
+    if (o->have_step) {
+        for (k = 0; k < d->nck && d->ck[k].step != o->step; k++)
+            ;
+        if (k == d->nck)
+            return cli_err("%s has no checkpoint at step %lld", o->path,
+                           (long long)o->step);
+        d->step = o->step;
+    }
+    if (vs_list_variables(o->path, d->step, &d->infos, &d->n) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    for (i = 0; i < o->n_tensors; i++)
+        if (find_info(d->infos, d->n, o->tensors[i]) == NULL)
+            return cli_err("tensor '%s' not found in step %lld of %s",
+                           o->tensors[i], (long long)d->step, o->path);
+    return EXIT_OK;
+}
+
+static int inspect_run(const inspect_args *o, inspect_data *d)
+{
+    vs_journal jm = VS_JOURNAL_WAL;
+    size_t k;
+    if (need_file(o->path) != EXIT_OK)
+        return EXIT_ERR;
+    if (vs_list_checkpoints(o->path, &d->ck, &d->nck) != VS_OK ||
+        vs_get_journal_mode(o->path, &jm) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    d->journal = jm == VS_JOURNAL_WAL ? "wal" : "rollback";
+    if (d->nck == 0)
+        return inspect_empty(o, d);
+    if (inspect_load(o, d) != EXIT_OK)
+        return EXIT_ERR;
+    if (o->want_json)
+        return inspect_json(o->path, d->journal, d->ck, d->nck, d->step,
+                            d->infos, d->n, o->want_stats, o->tensors,
+                            o->n_tensors, o->all_tensors);
+    if (o->all_names) {
+        for (k = 0; k < d->n; k++)
+            printf("%s\n", d->infos[k].name);
+        return EXIT_OK;
+    }
+    if (o->n_tensors > 0 || o->all_tensors)
+        return print_selected(o, d);
+    return print_table(o, d);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    inspect_args o;
+    inspect_data d;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    memset(&d, 0, sizeof d);
+    o.step = VS_LATEST;
+    o.tensors = calloc((size_t)argc + 1, sizeof *o.tensors);
+    if (o.tensors == NULL)
+        return cli_err("out of memory");
+    rc = inspect_parse(argc, argv, &o);
+    if (rc < 0)
+        rc = inspect_run(&o, &d);
+    vs_tensor_info_free(d.infos, d.n);
+    vs_free(d.ck);
+    free(o.tensors);
     return rc;
 }

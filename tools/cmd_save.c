@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 #include "npy.h"
 #include "safetensors.h"
 #include "varstore.h"
@@ -24,7 +26,10 @@ static const char help_save[] =
     "                     [--prefix SCOPE/] [--codec CODEC] [--journal MODE]\n"
     "\n"
     "Imports tensors as checkpoint N of FILE (created if missing), in one\n"
-    "transaction: either every tensor is saved or none is.\n"
+    "transaction: either every tensor is saved or none is. A checkpoint N\n"
+    "already in FILE is replaced, as TF's Saver overwrites a step: save\n"
+    "then says so. Tensor names (file names under DIR, --prefix) must be\n"
+    "valid UTF-8.\n"
     "\n"
     "options:\n"
     "  --step N           the checkpoint's step (required)\n"
@@ -36,7 +41,11 @@ static const char help_save[] =
     "                     missing)\n"
     "  --codec CODEC      shuffle-zlib (default: byte shuffle + zlib on the\n"
     "                     byte planes where it pays) or raw (stored as is:\n"
-    "                     bigger file, fastest save and restore)\n"
+    "                     bigger file, fastest save and restore). Chunks\n"
+    "                     are deduplicated: a chunk FILE already holds is\n"
+    "                     not stored again and keeps the form it was first\n"
+    "                     stored in, so a raw save of data saved before\n"
+    "                     compressed stays compressed (and the reverse)\n"
     "  --journal MODE     set FILE's journal mode first, kept in the file:\n"
     "                     wal (new files: readers never wait for a save) or\n"
     "                     rollback (a save writes its pages once, about\n"
@@ -88,7 +97,10 @@ static int walk_npy(const char *root, const char *rel, int depth,
             rc = cli_err("out of memory");
             break;
         }
-        if (stat(full, &st) != 0) {
+        if (!vs__utf8_valid(nm, strlen(nm))) {
+            rc = cli_err("a name in '%s' is not valid UTF-8 (tensor names "
+                         "are)", dirpath);
+        } else if (stat(full, &st) != 0) {
             rc = cli_err("cannot stat '%s': %s", full, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             rc = walk_npy(root, r, depth + 1, out, n, cap);
@@ -194,98 +206,171 @@ static int load_safetensors(const char *src, const char *prefix,
     return rc;
 }
 
-int cmd_save(int argc, char **argv)
-{
-    const char *path = NULL, *npy = NULL, *st = NULL, *prefix = "", *v;
-    char *pfx = NULL;
-    int64_t step = 0;
-    int have_step = 0, i, r, rc, codec = VS_CODEC_DEFAULT, journal = -1;
-    tensor_list l = {0};
-    size_t k;
-    int64_t total = 0;
-    char hb[32];
-    vs_save_opts so;
-    progress pg;
+/* What the command line asks for. */
+typedef struct {
+    const char *path, *npy, *st, *prefix;
+    int64_t step;
+    int have_step, codec, journal; /* journal -1: leave it */
+} save_args;
 
+/* Option --codec or --journal at argv[*i]: 1 matched (set in o), 0 not
+ * this option, -1 a usage error (printed). */
+static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
+{
+    const char *v;
+    int r;
+    if ((r = opt_value(argc, argv, i, "--codec", &v)) != 0) {
+        if (r < 0 ||
+            (strcmp(v, "raw") != 0 && strcmp(v, "shuffle-zlib") != 0)) {
+            usage("save ", "--codec needs raw or shuffle-zlib");
+            return -1;
+        }
+        o->codec = strcmp(v, "raw") == 0 ? VS_CODEC_RAW : VS_CODEC_DEFAULT;
+        return 1;
+    }
+    if ((r = opt_value(argc, argv, i, "--journal", &v)) != 0) {
+        if (r < 0 || (strcmp(v, "wal") != 0 && strcmp(v, "rollback") != 0)) {
+            usage("save ", "--journal needs wal or rollback");
+            return -1;
+        }
+        o->journal = strcmp(v, "wal") == 0 ? VS_JOURNAL_WAL
+                                           : VS_JOURNAL_ROLLBACK;
+        return 1;
+    }
+    return 0;
+}
+
+/* Option --npy, --safetensors or --prefix at argv[*i], as save_mode_opt. */
+static int save_path_opt(int argc, char **argv, int *i, save_args *o)
+{
+    const str_opt opts[3] = {
+        {"--npy", &o->npy, "--npy needs a directory"},
+        {"--safetensors", &o->st, "--safetensors needs a file"},
+        {"--prefix", &o->prefix, "--prefix needs a scope"},
+    };
+    return str_option(argc, argv, i, opts, 3, "save ");
+}
+
+/* Parses argv into o. -1: go on; else the exit status. */
+static int save_parse(int argc, char **argv, save_args *o)
+{
+    const char *v;
+    int i, r;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
             fputs(help_save, stdout);
             return EXIT_OK;
         } else if ((r = opt_value(argc, argv, &i, "--step", &v)) != 0) {
-            if (r < 0 || parse_i64(v, &step) != 0 || step < 0)
+            if (r < 0 || parse_i64(v, &o->step) != 0 || o->step < 0)
                 return usage("save ", "--step needs a non-negative integer");
-            have_step = 1;
-        } else if ((r = opt_value(argc, argv, &i, "--npy", &v)) != 0) {
+            o->have_step = 1;
+        } else if ((r = save_path_opt(argc, argv, &i, o)) != 0 ||
+                   (r = save_mode_opt(argc, argv, &i, o)) != 0) {
             if (r < 0)
-                return usage("save ", "--npy needs a directory");
-            npy = v;
-        } else if ((r = opt_value(argc, argv, &i, "--safetensors", &v)) !=
-                   0) {
-            if (r < 0)
-                return usage("save ", "--safetensors needs a file");
-            st = v;
-        } else if ((r = opt_value(argc, argv, &i, "--prefix", &v)) != 0) {
-            if (r < 0)
-                return usage("save ", "--prefix needs a scope");
-            prefix = v;
-        } else if ((r = opt_value(argc, argv, &i, "--codec", &v)) != 0) {
-            if (r < 0 || (strcmp(v, "raw") != 0 &&
-                          strcmp(v, "shuffle-zlib") != 0))
-                return usage("save ", "--codec needs raw or shuffle-zlib");
-            codec = strcmp(v, "raw") == 0 ? VS_CODEC_RAW : VS_CODEC_DEFAULT;
-        } else if ((r = opt_value(argc, argv, &i, "--journal", &v)) != 0) {
-            if (r < 0 || (strcmp(v, "wal") != 0 && strcmp(v, "rollback") != 0))
-                return usage("save ", "--journal needs wal or rollback");
-            journal = strcmp(v, "wal") == 0 ? VS_JOURNAL_WAL
-                                            : VS_JOURNAL_ROLLBACK;
+                return EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage("save ", "unknown option '%s'", a);
-        } else if (path == NULL) {
-            path = a;
+        } else if (o->path == NULL) {
+            o->path = a;
         } else {
             return usage("save ", "unexpected argument '%s'", a);
         }
     }
-    if (path == NULL)
+    if (o->path == NULL)
         return usage("save ", "save needs a FILE");
-    if (!have_step)
+    if (!o->have_step)
         return usage("save ", "save needs --step N");
-    if ((npy == NULL) == (st == NULL))
+    if ((o->npy == NULL) == (o->st == NULL))
         return usage("save ", "save needs exactly one of --npy DIR and "
                               "--safetensors SRC");
+    return -1;
+}
+
+/* Whether FILE exists and already holds checkpoint o->step (a file that
+ * cannot be listed holds none: the save reports what is wrong with it). */
+static int step_exists(const save_args *o)
+{
+    vs_ckpt_info *ck = NULL;
+    size_t nck = 0, k;
+    int found = 0;
+    if (access(o->path, F_OK) != 0 ||
+        vs_list_checkpoints(o->path, &ck, &nck) != VS_OK)
+        return 0;
+    for (k = 0; k < nck && !found; k++)
+        found = ck[k].step == o->step;
+    vs_free(ck);
+    return found;
+}
+
+/* Saves the loaded tensors of l as the checkpoint. */
+static int save_list(const save_args *o, tensor_list *l)
+{
+    int64_t total = 0;
+    char hb[32];
+    vs_save_opts so;
+    progress pg;
+    size_t k;
+    int r, replacing;
+
+    if (o->journal >= 0 &&
+        vs_set_journal_mode(o->path, (vs_journal)o->journal) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    for (k = 0; k < l->n; k++)
+        total += (int64_t)vs_tensor_nbytes(l->tensors[k]);
+    memset(&so, 0, sizeof so);
+    /* max_to_keep 0: the file's retention setting */
+    so.codec = o->codec;
+    so.progress = progress_cb;
+    so.progress_ctx = &pg;
+    replacing = step_exists(o);
+    progress_start_bytes(&pg, "saving", (uint64_t)total);
+    r = vs_save_tensors(o->path, o->step, (const char *const *)l->names,
+                        (const vs_tensor *const *)l->tensors, l->n, &so);
+    progress_end(&pg);
+    if (r != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    printf("saved %zu tensors (%s) as step %lld in %s\n", l->n,
+           human(total, hb, sizeof hb), (long long)o->step, o->path);
+    if (replacing)
+        printf("replaced the checkpoint that was step %lld\n",
+               (long long)o->step);
+    return EXIT_OK;
+}
+
+static int save_run(const save_args *o)
+{
+    const char *prefix = o->prefix;
+    tensor_list l = {0};
+    char *pfx;
+    int rc;
     if (prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/')
         pfx = join(prefix, "/", "");
     else
         pfx = join(prefix, "", "");
     if (pfx == NULL)
         return cli_err("out of memory");
-    rc = npy ? load_npy_dir(npy, pfx, &l) : load_safetensors(st, pfx, &l);
-    free(pfx);
-    if (rc == EXIT_OK && journal >= 0 &&
-        vs_set_journal_mode(path, (vs_journal)journal) != VS_OK)
-        rc = cli_err("%s", vs_errmsg());
-    if (rc == EXIT_OK) {
-        for (k = 0; k < l.n; k++)
-            total += (int64_t)vs_tensor_nbytes(l.tensors[k]);
-        memset(&so, 0, sizeof so);
-        /* max_to_keep 0: the file's retention setting */
-        so.codec = codec;
-        so.progress = progress_cb;
-        so.progress_ctx = &pg;
-        progress_start_bytes(&pg, "saving", (uint64_t)total);
-        if (vs_save_tensors(path, step, (const char *const *)l.names,
-                            (const vs_tensor *const *)l.tensors, l.n,
-                            &so) != VS_OK) {
-            progress_end(&pg);
-            rc = cli_err("%s", vs_errmsg());
-        } else {
-            progress_end(&pg);
-        }
-        if (rc == EXIT_OK)
-            printf("saved %zu tensors (%s) as step %lld in %s\n", l.n,
-                   human(total, hb, sizeof hb), (long long)step, path);
+    if (need_utf8("--prefix", pfx) != EXIT_OK) {
+        free(pfx);
+        return EXIT_ERR;
     }
+    rc = o->npy ? load_npy_dir(o->npy, pfx, &l)
+                : load_safetensors(o->st, pfx, &l);
+    free(pfx);
+    if (rc == EXIT_OK)
+        rc = save_list(o, &l);
     tl_free(&l);
     return rc;
+}
+
+int cmd_save(int argc, char **argv)
+{
+    save_args o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.prefix = "";
+    o.codec = VS_CODEC_DEFAULT;
+    o.journal = -1;
+    rc = save_parse(argc, argv, &o);
+    return rc < 0 ? save_run(&o) : rc;
 }

@@ -28,6 +28,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include "elem.h"
 #include "varstore.h"
 
 #define JSON_SUBTYPE 74 /* 'J': SQLite's JSON functions take it as JSON */
@@ -63,34 +64,10 @@ static void state_free(void *p)
     sqlite3_free(s);
 }
 
-static double elem(const vs_tensor *t, size_t i)
-{
-    switch (t->dtype) {
-    case VS_FLOAT32: return ((const float *)t->data)[i];
-    case VS_FLOAT64: return ((const double *)t->data)[i];
-    case VS_FLOAT16: return vs_half_to_float(((const uint16_t *)t->data)[i]);
-    case VS_BFLOAT16:
-        return vs_bfloat16_to_float(((const uint16_t *)t->data)[i]);
-    case VS_INT8: return ((const int8_t *)t->data)[i];
-    case VS_UINT8: return ((const uint8_t *)t->data)[i];
-    case VS_INT32: return ((const int32_t *)t->data)[i];
-    case VS_INT64: return (double)((const int64_t *)t->data)[i];
-    case VS_BOOL: return ((const uint8_t *)t->data)[i] ? 1.0 : 0.0;
-    }
-    return 0.0;
-}
-
 static int is_int_dtype(vs_dtype d)
 {
     return d == VS_INT8 || d == VS_UINT8 || d == VS_INT32 || d == VS_INT64 ||
            d == VS_BOOL;
-}
-
-static int64_t elem_i64(const vs_tensor *t, size_t i)
-{
-    if (t->dtype == VS_INT64)
-        return ((const int64_t *)t->data)[i];
-    return (int64_t)elem(t, i);
 }
 
 static void result_error(sqlite3_context *ctx, const char *fmt, ...)
@@ -215,10 +192,10 @@ static void fmt_num(const vs_tensor *t, size_t i, char *buf, size_t cap)
     double v;
     int p, maxp;
     if (is_int_dtype(t->dtype)) {
-        snprintf(buf, cap, "%lld", (long long)elem_i64(t, i));
+        snprintf(buf, cap, "%lld", (long long)vst_elem_i64(t, i));
         return;
     }
-    v = elem(t, i);
+    v = vst_elem_f64(t, i);
     if (!isfinite(v)) {
         snprintf(buf, cap, "null");
         return;
@@ -341,11 +318,11 @@ static void fn_at(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     if (is_int_dtype(t->dtype))
-        sqlite3_result_int64(ctx, elem_i64(t, (size_t)i));
-    else if (isnan(elem(t, (size_t)i)))
+        sqlite3_result_int64(ctx, vst_elem_i64(t, (size_t)i));
+    else if (isnan(vst_elem_f64(t, (size_t)i)))
         sqlite3_result_null(ctx); /* SQLite has no NaN */
     else
-        sqlite3_result_double(ctx, elem(t, (size_t)i));
+        sqlite3_result_double(ctx, vst_elem_f64(t, (size_t)i));
 }
 
 static void fn_numel(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -375,9 +352,9 @@ static void reduce(sqlite3_context *ctx, sqlite3_value **argv, int which)
         return;
     }
     if (which >= 2)
-        acc = elem(t, 0);
+        acc = vst_elem_f64(t, 0);
     for (i = 0; i < n; i++) {
-        double v = elem(t, i), y, s;
+        double v = vst_elem_f64(t, i), y, s;
         switch (which) {
         case 0:
         case 1:
@@ -450,7 +427,7 @@ static void fn_max_abs_diff(sqlite3_context *ctx, int argc,
     }
     n = (size_t)vs_tensor_numel(a);
     for (i = 0; i < n; i++) {
-        double d = fabs(elem(a, i) - elem(b, i));
+        double d = fabs(vst_elem_f64(a, i) - vst_elem_f64(b, i));
         if (isnan(d) || d > m)
             m = d;
         if (isnan(m))

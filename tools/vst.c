@@ -1,11 +1,14 @@
 /* varstore tools: the tools' thread-local error message and small helpers
- * (overflow-checked sizes, shape text, byte swapping, whole pwrites). */
+ * (byte order, opening a regular file, shape text, byte swapping, whole
+ * pwrites). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -35,20 +38,42 @@ const char *vst_errmsg(void)
     return errset ? errbuf : "not an error";
 }
 
-int vst_mul_size(size_t a, size_t b, size_t *out)
+int vst_host_little(void)
 {
-    if (a != 0 && b > SIZE_MAX / a)
-        return -1;
-    *out = a * b;
-    return 0;
+    const uint16_t one = 1;
+    unsigned char c;
+    memcpy(&c, &one, 1);
+    return c == 1;
 }
 
-int vst_add_size(size_t a, size_t b, size_t *out)
+/* vst_fail(VS_EIO) with the message, closing fd if >= 0; returns -1. */
+static int open_fail(int fd, const char *fmt, const char *path, int e)
 {
-    if (b > SIZE_MAX - a)
+    if (fd >= 0)
+        (void)close(fd); /* opened read-only and unused: nothing to lose */
+    vst_fail(VS_EIO, fmt, path, strerror(e));
+    return -1;
+}
+
+int vst_open_regular(const char *path, uint64_t *size)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), fl;
+    if (fd < 0)
+        return open_fail(fd, "cannot open '%s': %s", path, errno);
+    if (fstat(fd, &st) != 0)
+        return open_fail(fd, "cannot stat '%s': %s", path, errno);
+    if (!S_ISREG(st.st_mode)) {
+        (void)close(fd); /* read-only and unused */
+        vst_fail(VS_EIO, "'%s' is not a regular file", path);
         return -1;
-    *out = a + b;
-    return 0;
+    }
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        return open_fail(fd, "cannot open '%s': %s", path, errno);
+    if (size != NULL)
+        *size = (uint64_t)st.st_size;
+    return fd;
 }
 
 char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
@@ -102,27 +127,40 @@ int vst_check_bools(const uint8_t *p, size_t n, const char *what)
     return VS_OK;
 }
 
-int vst_pwrite_all(int fd, const void *p, size_t len, uint64_t pos)
+
+/* pread (wr 0) or pwrite (wr 1) of all of p[0..len) at pos: again after
+ * EINTR and short transfers. 0, or -1 with errno set (EIO: no progress). */
+static int io_all(int fd, unsigned char *b, size_t len, uint64_t pos, int wr)
 {
-    const unsigned char *b = p;
     while (len > 0) {
         size_t part = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
-        ssize_t w;
+        ssize_t r;
         if (pos > (uint64_t)INT64_MAX - part) {
             errno = EFBIG;
             return -1;
         }
-        w = pwrite(fd, b, part, (off_t)pos);
-        if (w < 0 && errno == EINTR)
+        r = wr ? pwrite(fd, b, part, (off_t)pos)
+               : pread(fd, b, part, (off_t)pos);
+        if (r < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            if (w == 0)
+        if (r <= 0) {
+            if (r == 0)
                 errno = EIO;
             return -1;
         }
-        b += w;
-        len -= (size_t)w;
-        pos += (uint64_t)w;
+        b += r;
+        len -= (size_t)r;
+        pos += (uint64_t)r;
     }
     return 0;
+}
+
+int vst_pread_all(int fd, void *p, size_t len, uint64_t pos)
+{
+    return io_all(fd, p, len, pos, 0);
+}
+
+int vst_pwrite_all(int fd, const void *p, size_t len, uint64_t pos)
+{
+    return io_all(fd, (unsigned char *)(uintptr_t)p, len, pos, 1);
 }

@@ -20,9 +20,15 @@ int vst_fail(int code, const char *fmt, ...) VST_PRINTF(2, 3);
 /* The message of the last failed tools call; never NULL. */
 const char *vst_errmsg(void);
 
-/* Overflow-checked size arithmetic: 0 on success, -1 on overflow. */
-int vst_mul_size(size_t a, size_t b, size_t *out);
-int vst_add_size(size_t a, size_t b, size_t *out);
+/* Whether this host stores integers little-endian. */
+int vst_host_little(void);
+
+/* Opens path for reading, refusing anything but a regular file without
+ * blocking on it (a FIFO or a device is refused, never waited on): opened
+ * with O_NONBLOCK, checked with fstat, then O_NONBLOCK cleared. Returns
+ * the descriptor (and, size != NULL, the file's size in *size), or -1
+ * after vst_fail(VS_EIO, ...) naming path. */
+int vst_open_regular(const char *path, uint64_t *size);
 
 /* TF1 TensorShape text: "(2, 3)", "(5,)", "()". Always NUL-terminated. */
 char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
@@ -31,6 +37,10 @@ char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 /* Writes all of p[0..len) to fd at pos (pwrite, again after EINTR and
  * short writes). 0, or -1 with errno set. Thread-safe. */
 int vst_pwrite_all(int fd, const void *p, size_t len, uint64_t pos);
+
+/* Reads all of p[0..len) from fd at pos (pread, again after EINTR and
+ * short reads). 0, or -1 with errno set (EIO for an early end of file). */
+int vst_pread_all(int fd, void *p, size_t len, uint64_t pos);
 
 /* Reverses the bytes of each of n elements of size esize in place. */
 void vst_byteswap(void *data, size_t n, size_t esize);
