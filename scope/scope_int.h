@@ -3,8 +3,11 @@
  *
  * Dependency order: each file calls only the files above it (and common/,
  * ops/); nothing calls upward.
- *   graph.c        the graph: registry, unique names, name scopes, scope
- *                  objects, collections, seeds
+ *   graph.c        the graph: registry, variable table, scope objects,
+ *                  name stack, open and free
+ *   names.c        unique names and name scopes
+ *   seed.c         graph and op seeds
+ *   collections.c  collections
  *   scope.c        variable scopes: push, re-entry, reuse, defaults
  *   partitioner.c  partitioners and partition lists (arithmetic only)
  *   variable.c     single variables: create, reuse, values, accessors
@@ -120,7 +123,7 @@ struct vs_graph {
     size_t n_part0;              /* store keys ending in "/part_0" */
 };
 
-/* ---- graph.c: the registry, names, name scopes, scope objects ---- */
+/* ---- graph.c: the registry, variable table, scope objects ---- */
 
 /* Runs a prepared statement to completion (no rows); resets it. */
 int vs__graph_exec(vs_graph *g, sqlite3_stmt *st);
@@ -135,6 +138,22 @@ int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n);
 int vs__graph_sqlfail(vs_graph *g, const char *what);
 /* Grows g->buf to at least n bytes. */
 int vs__graph_buf(vs_graph *g, size_t n);
+/* Makes room in g->stack_slash for a name stack of len bytes. */
+int vs__stack_reserve(vs_graph *g, size_t len);
+/* Makes stack (owned, len bytes, vs__stack_reserve done) the current name
+ * stack; the old one goes to *old (old not NULL) or is freed. */
+void vs__stack_replace(vs_graph *g, char *stack, size_t len, char **old);
+/* A new scope object named name with original name scope ns, linked into
+ * the graph's list; NULL when out of memory. */
+vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
+/* Unlinks and frees a scope object. */
+void vs__scope_free(vs_graph *g, vs_scope *s);
+/* Frees the graph itself: the registry, frames, scope objects and
+ * buffers (not its variables: graph_close.c frees those first). */
+void vs__graph_free(vs_graph *g);
+
+/* ---- names.c: unique names and name scopes ---- */
+
 /* Graph.unique_name with the current stack (or the root when at_root). */
 int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
                     char **out);
@@ -146,14 +165,6 @@ int vs__check_scope_name(const char *name, int nested);
 int vs__name_scope_enter(vs_graph *g, const char *name, int kind);
 /* Pops frame f's name scope: restores the name stack it saved. */
 int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
-/* A new scope object named name with original name scope ns, linked into
- * the graph's list; NULL when out of memory. */
-vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
-/* Unlinks and frees a scope object. */
-void vs__scope_free(vs_graph *g, vs_scope *s);
-/* Frees the graph itself: the registry, frames, scope objects and
- * buffers (not its variables: graph_close.c frees those first). */
-void vs__graph_free(vs_graph *g);
 
 /* ---- scope.c: variable scopes ---- */
 

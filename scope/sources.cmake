@@ -2,6 +2,9 @@
 # files listed before it.
 target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/graph.c
+  ${CMAKE_CURRENT_LIST_DIR}/names.c
+  ${CMAKE_CURRENT_LIST_DIR}/seed.c
+  ${CMAKE_CURRENT_LIST_DIR}/collections.c
   ${CMAKE_CURRENT_LIST_DIR}/scope.c
   ${CMAKE_CURRENT_LIST_DIR}/partitioner.c
   ${CMAKE_CURRENT_LIST_DIR}/variable.c
