@@ -68,8 +68,8 @@ static int get_beside_partitioned(vs_graph *g, const char *full, size_t flen,
     rc = vs__partitioned_none_check(g, full);
     if (rc != VS_OK)
         return rc;
-    return vs__single_variable(g, full, flen, scope->reuse, o, ndim, shape, dtype,
-                           local, out);
+    return vs__single_variable(g, full, flen, scope->reuse, o, ndim, shape,
+                               dtype, local, out);
 }
 
 /* The checks and option reading every entry point starts with: graph,

@@ -126,7 +126,8 @@ static int check_existing(const vs_partitioned *p, vs_reuse reuse, int ndim,
                             "Trying to reuse partitioned variable %s, but "
                             "specified partitions %s and found partitions "
                             "%s.",
-                            p->name, vs__int_list(p->ndim, partitions, a, sizeof a),
+                            p->name,
+                            vs__int_list(p->ndim, partitions, a, sizeof a),
                             vs__int_list(p->ndim, p->parts, b, sizeof b));
     }
     return VS_OK;
@@ -243,9 +244,10 @@ static int pv_new(vs_graph *g, const char *full, vs_dtype dtype, int ndim,
 }
 
 /* Part i of p, "<full>/part_<i>", through the single-variable path with
- * po, whose shape is pshape (set here to the shard's). TF builds each part's initializer inside
- * name scope "<full>/part_i/PartitionedInitializer" (at the root): that
- * name is taken too. */
+ * po, whose shape is pshape (set here to the shard's). TF builds each
+ * part's initializer inside name scope
+ * "<full>/part_i/PartitionedInitializer" (at the root): that name is
+ * taken too. */
 static int make_part(vs_graph *g, vs_partitioned *p, size_t i,
                      const vs_var_opts *po, int64_t *pshape, vs_reuse reuse)
 {

@@ -67,8 +67,8 @@ static void expect_part(const vs_partitioned *p, size_t i, const char *name,
         assert_int_equal(off[d], 0);
 }
 
-/* Case 74: scope partitioner along axis 0 into 2, shape (3, 1, 1). */
-static void test_fixed_size__scope_partitioner_names_and_shapes_parts(void **state)
+/* Case 74 (reference §9): scope partitioner along axis 0 into 2, shape (3, 1, 1). */
+static void test_fixed_size__scope_partitioner_names_parts(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -1038,7 +1038,7 @@ static void test_save_uninitialized(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        GRAPH_TEST(test_fixed_size__scope_partitioner_names_and_shapes_parts),
+        GRAPH_TEST(test_fixed_size__scope_partitioner_names_parts),
         GRAPH_TEST(test_fixed_size__uneven_split_gives_first_parts_more),
         GRAPH_TEST(test_shard_sizes_axis1),
         GRAPH_TEST(test_fixed_size__shards_capped_by_dimension),

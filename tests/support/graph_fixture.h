@@ -22,6 +22,7 @@ static inline int graph_teardown(void **state)
 }
 
 /* A test run between graph_setup and graph_teardown. */
-#define GRAPH_TEST(f) cmocka_unit_test_setup_teardown(f, graph_setup, graph_teardown)
+#define GRAPH_TEST(f)                                                          \
+    cmocka_unit_test_setup_teardown(f, graph_setup, graph_teardown)
 
 #endif /* VS_TEST_GRAPH_FIXTURE_H */
