@@ -21,6 +21,8 @@ int vs__init_validate(const vs_init *init, vs_dtype dtype, int ndim,
 vs_init vs__variance_scaling_plain(const vs_init *in, int ndim,
                                    const int64_t *fan_shape);
 
+/* ---- buffers (ops/buffers.c) ---------------------------------------- */
+
 /* Aligned allocation for tensor data (64-byte aligned, zero-filled);
  * free with vs__aligned_free. NULL on failure. */
 void *vs__aligned_alloc(size_t nbytes);
