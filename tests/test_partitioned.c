@@ -16,6 +16,7 @@
 #include "scope_int.h"
 #include "varstore.h"
 
+#include "support/db_file.h"
 #include "support/graph_fixture.h"
 #include "support/vs_test.h"
 
@@ -703,29 +704,11 @@ static void test_identity_sliced(void **state)
 
 /* ---- checkpoints ---- */
 
-static const char *tmpdir(void)
-{
-    const char *d = getenv("VS_TEST_TMPDIR");
-    return d != NULL && *d != '\0' ? d : "/tmp";
-}
-
-static void remove_db(const char *p)
-{
-    char b[600];
-    unlink(p);
-    snprintf(b, sizeof b, "%s-wal", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-shm", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-journal", p);
-    unlink(b);
-}
-
 static void db_path(char *buf, size_t cap, const char *tag)
 {
-    snprintf(buf, cap, "%s/test_partitioned_%s_%ld.db", tmpdir(), tag,
-             (long)getpid());
-    remove_db(buf);
+    snprintf(buf, cap, "%s/test_partitioned_%s_%ld.db", vs_test_tmpdir(),
+             tag, (long)getpid());
+    vs_test_remove_db(buf);
 }
 
 /* A [10, 4] float variable "p" partitioned n ways (0: unpartitioned),
@@ -858,7 +841,7 @@ static void test_checkpoint__restores_into_any_partitioning(void **state)
     vs_graph_close(g);
     vs_graph_close(g2);
     vs_graph_close(g3);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* An unpartitioned checkpoint restores into a partitioned variable; and
@@ -886,7 +869,7 @@ static void test_unpartitioned_ckpt_into_partitioned(void **state)
     assert_memory_equal(part_data(pv, 3), saved + 8 * 4, 8 * sizeof(float));
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* Explicit lists: every part must be listed (or keys given, which makes
@@ -952,7 +935,7 @@ static void test_explicit_lists(void **state)
     assert_false(vs_var_is_initialized(vs_partitioned_part(other, 0)));
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* init_from_checkpoint: partitioned targets load their slices, mapped by
@@ -1016,7 +999,7 @@ static void test_init_from_checkpoint(void **state)
     assert_memory_equal(got, saved, sizeof saved);
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* Saving an uninitialized part fails with TF's text. */
@@ -1032,7 +1015,7 @@ static void test_save_uninitialized(void **state)
     OK(vs_get_partitioned_variable(g, "u", &o, &two, &p));
     FAILS(vs_save(g, path, 1), VS_EUNINIT,
           "Attempting to use uninitialized value u/part_0");
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 int main(void)
