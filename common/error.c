@@ -183,19 +183,28 @@ static void put(char *buf, size_t cap, size_t *pos, const char *fmt,
         *pos += (size_t)n;
 }
 
+/* ndim values of shape between open and close, separated by sep; with
+ * unknown_q, a negative value prints as "?" (an unknown dimension). */
 static char *shape_join(int ndim, const int64_t *shape, char *buf, size_t cap,
-                        const char *open, const char *sep, const char *close)
+                        const char *open, const char *sep, const char *close,
+                        int unknown_q)
 {
     size_t pos = 0;
     int i;
     if (cap == 0)
         return buf;
     buf[0] = '\0';
+    if (ndim > VS_MAX_DIMS) {
+        /* Callers validate the rank first; this keeps a missed check from
+         * reading past a VS_MAX_DIMS array. */
+        put(buf, cap, &pos, "<rank %lld>", ndim);
+        return buf;
+    }
     put(buf, cap, &pos, open, 0);
     for (i = 0; i < ndim; i++) {
         if (i > 0)
             put(buf, cap, &pos, sep, 0);
-        if (shape[i] < 0)
+        if (unknown_q && shape[i] < 0)
             put(buf, cap, &pos, "?", 0);
         else
             put(buf, cap, &pos, "%lld", (long long)shape[i]);
@@ -211,16 +220,21 @@ char *vs__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
         return buf;
     }
     if (ndim == 1)
-        return shape_join(ndim, shape, buf, cap, "(", ", ", ",)");
-    return shape_join(ndim, shape, buf, cap, "(", ", ", ")");
+        return shape_join(ndim, shape, buf, cap, "(", ", ", ",)", 1);
+    return shape_join(ndim, shape, buf, cap, "(", ", ", ")", 1);
 }
 
 char *vs__shape_brackets(int ndim, const int64_t *shape, char *buf, size_t cap)
 {
-    return shape_join(ndim < 0 ? 0 : ndim, shape, buf, cap, "[", ",", "]");
+    return shape_join(ndim < 0 ? 0 : ndim, shape, buf, cap, "[", ",", "]", 1);
 }
 
 char *vs__shape_json(int ndim, const int64_t *shape, char *buf, size_t cap)
 {
-    return shape_join(ndim < 0 ? 0 : ndim, shape, buf, cap, "[", ",", "]");
+    return vs__shape_brackets(ndim, shape, buf, cap); /* the same text */
+}
+
+char *vs__int_list(int n, const int64_t *v, char *buf, size_t cap)
+{
+    return shape_join(n < 0 ? 0 : n, v, buf, cap, "[", ", ", "]", 0);
 }

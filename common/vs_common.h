@@ -47,8 +47,19 @@ int vs__add_size(size_t a, size_t b, size_t *out);
 char *vs__shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 /* TensorShape::DebugString style without spaces: "[2,3]", "[]". */
 char *vs__shape_brackets(int ndim, const int64_t *shape, char *buf, size_t cap);
-/* JSON array text: "[2,2,1,1]", "[]". */
+/* JSON array text: "[2,2,1,1]", "[]": the same text as
+ * vs__shape_brackets (kept for store/'s callers). */
 char *vs__shape_json(int ndim, const int64_t *shape, char *buf, size_t cap);
+/* Python's repr of a list of ints: "[2, 1, 1]", "[]" (negatives as
+ * numbers). */
+char *vs__int_list(int n, const int64_t *v, char *buf, size_t cap);
 #define VS_SHAPE_STR_MAX (VS_MAX_DIMS * 24 + 16)
+
+/* Most threads one call of the library starts (a GEMM, a fill, a pool of
+ * (de)compression workers). */
+#define VS_MAX_THREADS 64
+/* The number of online CPUs, in [1, VS_MAX_THREADS]: asked once (sysconf
+ * reads a file on Linux), then cached. Thread-safe. */
+int vs__cpu_count(void);
 
 #endif /* VS_COMMON_H */

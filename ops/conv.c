@@ -286,27 +286,31 @@ int vs_conv2d(const vs_tensor *input, const vs_tensor *filter,
     return vs_conv2d_ex(input, filter, strides, padding, NULL, out);
 }
 
-int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
-                 const int strides[4], vs_padding padding,
-                 const int dilations[4], vs_tensor **out)
+/* TF's checks of a strides or dilations argument ("strides",
+ * "dilations"): 1 in the batch and depth dimensions, positive in the
+ * others. */
+static int check_nhwc_steps(const char *what, const int v[4])
 {
-    static const int one[4] = {1, 1, 1, 1};
-    char s1[VS_SHAPE_STR_MAX], s2[VS_SHAPE_STR_MAX], b[64];
-    int rc;
+    char b[64];
+    if (v[0] != 1 || v[3] != 1)
+        return vs__fail(VS_EINVAL,
+                        "conv2d: %s in the batch and depth dimensions must "
+                        "be 1, got %s",
+                        what, vs__ints4_str(v, b, sizeof b));
+    if (v[1] < 1 || v[2] < 1)
+        return vs__fail(VS_EINVAL, "conv2d: %s must be positive, got %s",
+                        what, vs__ints4_str(v, b, sizeof b));
+    return VS_OK;
+}
 
-    if (out == NULL)
-        return vs__fail(VS_EINVAL, "conv2d: out is NULL");
-    *out = NULL;
-    rc = vs__op_check_tensor("conv2d", "input", input);
-    if (rc != VS_OK)
-        return rc;
-    rc = vs__op_check_tensor("conv2d", "filter", filter);
-    if (rc != VS_OK)
-        return rc;
-    if (strides == NULL)
-        return vs__fail(VS_EINVAL, "conv2d: strides is NULL");
-    if (dilations == NULL)
-        dilations = one;
+/* conv2d's checks of its arguments, in TF's order (input and filter are
+ * well-formed tensors already). s1 and s2 hold the input's and filter's
+ * shapes for the messages. */
+static int check_conv_args(const vs_tensor *input, const vs_tensor *filter,
+                           const int strides[4], const int dilations[4],
+                           vs_padding padding, const char *s1, const char *s2)
+{
+    int rc;
     if (input->dtype != VS_FLOAT32 && input->dtype != VS_FLOAT64)
         return vs__fail(VS_EDTYPE,
                         "conv2d: input dtype %s is not supported (float32 "
@@ -318,31 +322,17 @@ int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
                         "%s",
                         vs_dtype_name(filter->dtype),
                         vs_dtype_name(input->dtype));
-    vs__shape_str(input->ndim, input->shape, s1, sizeof s1);
-    vs__shape_str(filter->ndim, filter->shape, s2, sizeof s2);
     if (input->ndim != 4)
         return vs__fail(VS_ESHAPE,
                         "conv2d: input must be 4-D (NHWC), got shape %s", s1);
     if (filter->ndim != 4)
         return vs__fail(VS_ESHAPE,
                         "conv2d: filter must be 4-D (HWIO), got shape %s", s2);
-    if (strides[0] != 1 || strides[3] != 1)
-        return vs__fail(VS_EINVAL,
-                        "conv2d: strides in the batch and depth dimensions "
-                        "must be 1, got %s",
-                        vs__ints4_str(strides, b, sizeof b));
-    if (strides[1] < 1 || strides[2] < 1)
-        return vs__fail(VS_EINVAL, "conv2d: strides must be positive, got %s",
-                        vs__ints4_str(strides, b, sizeof b));
-    if (dilations[0] != 1 || dilations[3] != 1)
-        return vs__fail(VS_EINVAL,
-                        "conv2d: dilations in the batch and depth dimensions "
-                        "must be 1, got %s",
-                        vs__ints4_str(dilations, b, sizeof b));
-    if (dilations[1] < 1 || dilations[2] < 1)
-        return vs__fail(VS_EINVAL,
-                        "conv2d: dilations must be positive, got %s",
-                        vs__ints4_str(dilations, b, sizeof b));
+    rc = check_nhwc_steps("strides", strides);
+    if (rc == VS_OK)
+        rc = check_nhwc_steps("dilations", dilations);
+    if (rc != VS_OK)
+        return rc;
     if (padding != VS_PAD_SAME && padding != VS_PAD_VALID)
         return vs__fail(VS_EINVAL,
                         "conv2d: invalid padding %d (VS_PAD_SAME or "
@@ -359,59 +349,106 @@ int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
                         "conv2d: filter height and width must be positive, "
                         "got filter %s",
                         s2);
+    return VS_OK;
+}
 
-    geom g;
-    g.n = input->shape[0];
-    g.h = input->shape[1];
-    g.w = input->shape[2];
-    g.c = input->shape[3];
-    g.kh = filter->shape[0];
-    g.kw = filter->shape[1];
-    g.co = filter->shape[3];
-    g.sh = strides[1];
-    g.sw = strides[2];
-    g.dh = dilations[1];
-    g.dw = dilations[2];
-    rc = vs__window_size("conv2d", g.h, g.kh, g.dh, g.sh, padding, &g.oh,
-                         &g.pt);
+/* The geometry of a checked conv2d, output size and padding included. */
+static int conv_geom(const vs_tensor *input, const vs_tensor *filter,
+                     const int strides[4], const int dilations[4],
+                     vs_padding padding, const char *s1, const char *s2,
+                     geom *g)
+{
+    int rc;
+    g->n = input->shape[0];
+    g->h = input->shape[1];
+    g->w = input->shape[2];
+    g->c = input->shape[3];
+    g->kh = filter->shape[0];
+    g->kw = filter->shape[1];
+    g->co = filter->shape[3];
+    g->sh = strides[1];
+    g->sw = strides[2];
+    g->dh = dilations[1];
+    g->dw = dilations[2];
+    rc = vs__window_size("conv2d", g->h, g->kh, g->dh, g->sh, padding, &g->oh,
+                         &g->pt);
     if (rc == VS_OK)
-        rc = vs__window_size("conv2d", g.w, g.kw, g.dw, g.sw, padding, &g.ow,
-                             &g.pl);
+        rc = vs__window_size("conv2d", g->w, g->kw, g->dw, g->sw, padding,
+                             &g->ow, &g->pl);
     if (rc != VS_OK) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", vs_errmsg());
         return vs__fail(rc, "%s (input %s, filter %s)", msg, s1, s2);
     }
+    return VS_OK;
+}
 
-    int64_t oshape[4] = {g.n, g.oh, g.ow, g.co};
+/* Computes y (g's output, allocated) by the path the problem calls for:
+ * a direct loop for float64 and tiny float32 problems, else the GEMM. */
+static int conv_run(const geom *g, const vs_tensor *input,
+                    const vs_tensor *filter, vs_tensor *y)
+{
+    /* Every size below fits: the output, input and filter byte sizes were
+     * checked, and M * K <= output numel * filter numel is never formed. */
+    int64_t numel = g->n * g->oh * g->ow * g->co;
+    double flops;
+    int path;
+    if (numel == 0)
+        return VS_OK;
+    if (input->dtype == VS_FLOAT64) {
+        direct_f64(g, input->data, filter->data, y->data);
+        return VS_OK;
+    }
+    flops = 2.0 * (double)(g->n * g->oh * g->ow) *
+            (double)(g->kh * g->kw * g->c) * (double)g->co;
+    path = atomic_load(&g_conv_path);
+    if (path == VS_CONV_DIRECT ||
+        (path != VS_CONV_GEMM && flops < DIRECT_MAX_FLOPS)) {
+        direct_f32(g, input->data, filter->data, y->data);
+        return VS_OK;
+    }
+    return conv_gemm(g, input->data, filter->data, y->data);
+}
+
+int vs_conv2d_ex(const vs_tensor *input, const vs_tensor *filter,
+                 const int strides[4], vs_padding padding,
+                 const int dilations[4], vs_tensor **out)
+{
+    static const int one[4] = {1, 1, 1, 1};
+    char s1[VS_SHAPE_STR_MAX], s2[VS_SHAPE_STR_MAX];
     vs_tensor *y;
+    geom g;
+    int rc;
+
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "conv2d: out is NULL");
+    *out = NULL;
+    rc = vs__op_check_tensor("conv2d", "input", input);
+    if (rc == VS_OK)
+        rc = vs__op_check_tensor("conv2d", "filter", filter);
+    if (rc != VS_OK)
+        return rc;
+    if (strides == NULL)
+        return vs__fail(VS_EINVAL, "conv2d: strides is NULL");
+    if (dilations == NULL)
+        dilations = one;
+    /* Shapes print only now that both ranks are known valid. */
+    vs__shape_str(input->ndim, input->shape, s1, sizeof s1);
+    vs__shape_str(filter->ndim, filter->shape, s2, sizeof s2);
+    rc = check_conv_args(input, filter, strides, dilations, padding, s1, s2);
+    if (rc == VS_OK)
+        rc = conv_geom(input, filter, strides, dilations, padding, s1, s2,
+                       &g);
+    if (rc != VS_OK)
+        return rc;
+    int64_t oshape[4] = {g.n, g.oh, g.ow, g.co};
     rc = vs_tensor_new(input->dtype, 4, oshape, &y);
     if (rc != VS_OK)
         return vs__fail_prefix(rc, "conv2d: output: ");
-    /* Every size below fits: the output, input and filter byte sizes were
-     * checked, and M * K <= output numel * filter numel is never formed. */
-    int64_t numel = g.n * g.oh * g.ow * g.co;
-    if (numel == 0) {
-        *out = y;
-        return VS_OK;
-    }
-    if (input->dtype == VS_FLOAT64) {
-        direct_f64(&g, input->data, filter->data, y->data);
-        *out = y;
-        return VS_OK;
-    }
-    double flops = 2.0 * (double)(g.n * g.oh * g.ow) *
-                   (double)(g.kh * g.kw * g.c) * (double)g.co;
-    int path = atomic_load(&g_conv_path);
-    if (path == VS_CONV_DIRECT ||
-        (path != VS_CONV_GEMM && flops < DIRECT_MAX_FLOPS)) {
-        direct_f32(&g, input->data, filter->data, y->data);
-    } else {
-        rc = conv_gemm(&g, input->data, filter->data, y->data);
-        if (rc != VS_OK) {
-            vs_tensor_free(y);
-            return rc;
-        }
+    rc = conv_run(&g, input, filter, y);
+    if (rc != VS_OK) {
+        vs_tensor_free(y);
+        return rc;
     }
     *out = y;
     return VS_OK;

@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vs_common.h"
 
@@ -22,8 +21,6 @@
 /* Largest K block; the blocks of one problem are all the same size,
  * ceil(K / ceil(K / KC_MAX)), so the summation order depends on K only. */
 #define KC_MAX VS_GEMM_KC_MAX
-/* Most threads a single GEMM will start. */
-#define MAX_THREADS 64
 /* A thread is worth starting for this many flops (2*M*N*K) or more:
  * starting one and waking a second (virtual) core costs 50-100 us here,
  * measured break-even near 40 MFLOP. */
@@ -34,28 +31,22 @@
 /* ------------------------------------------------------------------------ */
 /* Thread count                                                              */
 
-static atomic_int g_num_threads = 0; /* 0: all online CPUs */
+/* vs_set_num_threads' value, process-wide (0: all online CPUs). Atomic:
+ * any thread may set it while others run ops; an op reads it once, when
+ * it starts. */
+static atomic_int g_num_threads = 0;
 
 void vs_set_num_threads(int n)
 {
     atomic_store(&g_num_threads, n < 0 ? 0 : n);
 }
 
-static atomic_int g_online = 0; /* online CPUs, read once (sysconf reads a
-                                  file on Linux) */
-
 int vs__num_threads(void)
 {
     int n = atomic_load(&g_num_threads);
-    if (n <= 0) {
-        n = atomic_load(&g_online);
-        if (n <= 0) {
-            long c = sysconf(_SC_NPROCESSORS_ONLN);
-            n = c < 1 ? 1 : (c > MAX_THREADS ? MAX_THREADS : (int)c);
-            atomic_store(&g_online, n);
-        }
-    }
-    return n > MAX_THREADS ? MAX_THREADS : n;
+    if (n <= 0)
+        return vs__cpu_count();
+    return n > VS_MAX_THREADS ? VS_MAX_THREADS : n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -92,6 +83,11 @@ static void kern_scalar(size_t kc, const float *a, const float *b, float *c,
 
 #if VS_GEMM_X86
 
+/* The AVX2 and AVX-512 micro-kernels below have the same shape on
+ * purpose: each keeps its whole MR x NR tile in named registers of its own
+ * vector type and width, unrolled by REPn. Folding them into one macro
+ * over the intrinsics would save ~20 lines but hide the register blocking
+ * that makes them fast; they are the GEMM's hot loop. */
 #define REP6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define REP14(X) REP6(X) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
@@ -520,81 +516,64 @@ int vs__gemm_last_threads(void)
     return g_last_threads;
 }
 
-int vs__sgemm(const vs__sgemm_args *g, int max_threads)
+/* Threads for one GEMM: by work (FLOPS_PER_THREAD each), and by the
+ * units there are to split (mu row units or np panels, whichever is
+ * split). */
+static int gemm_threads(const vs__sgemm_args *g, size_t units,
+                        int max_threads)
 {
-    g_last_threads = 0;
-    if (g->m == 0 || g->n == 0)
-        return VS_OK;
-    if (g->k == 0) {
-        for (size_t i = 0; i < g->m; i++)
-            memset(g->c + i * g->ldc, 0, g->n * sizeof(float));
-        return VS_OK;
-    }
-    isa_desc d = describe(vs__gemm_isa());
-    size_t nkb = (g->k + KC_MAX - 1) / KC_MAX;
-    size_t kc = (g->k + nkb - 1) / nkb;
-    size_t np = (g->n + d.nr - 1) / d.nr;
-    size_t mu = (g->m + d.mr - 1) / d.mr; /* row units */
-
-    /* Threads: by work, and by the units there are to split. */
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-    int split_m = mu >= np;
     int nt = max_threads < 1 ? 1 : max_threads;
-    if (nt > MAX_THREADS)
-        nt = MAX_THREADS;
+    if (nt > VS_MAX_THREADS)
+        nt = VS_MAX_THREADS;
     if ((double)nt > 1.0 + flops / FLOPS_PER_THREAD)
         nt = (int)(1.0 + flops / FLOPS_PER_THREAD);
-    if ((size_t)nt > (split_m ? mu : np))
-        nt = (int)(split_m ? mu : np);
-    /* About UNITS_PER_THREAD units per thread, so a thread that was slowed
-     * down leaves little for the others to wait on. */
-    size_t unit_rows = 0, unit_panels = 0, units;
-    if (split_m) {
-        unit_rows = (g->m + (size_t)nt * UNITS_PER_THREAD - 1) /
-                    ((size_t)nt * UNITS_PER_THREAD);
-        unit_rows = (unit_rows + d.mr - 1) / d.mr * d.mr;
-        if (unit_rows > d.mc)
-            unit_rows = d.mc;
-        units = (g->m + unit_rows - 1) / unit_rows;
+    if ((size_t)nt > units)
+        nt = (int)units;
+    return nt;
+}
+
+/* Cuts the work into about UNITS_PER_THREAD units per thread (row blocks
+ * when sh->split_m, else panel groups), so a thread that was slowed down
+ * leaves little for the others to wait on. */
+static void plan_units(gemm_shared *sh, int nt)
+{
+    const vs__sgemm_args *g = sh->g;
+    const isa_desc *d = sh->d;
+    size_t per = (size_t)nt * UNITS_PER_THREAD;
+    sh->unit_rows = 0;
+    sh->unit_panels = 0;
+    if (sh->split_m) {
+        sh->unit_rows = (g->m + per - 1) / per;
+        sh->unit_rows = (sh->unit_rows + d->mr - 1) / d->mr * d->mr;
+        if (sh->unit_rows > d->mc)
+            sh->unit_rows = d->mc;
+        sh->n_units = (g->m + sh->unit_rows - 1) / sh->unit_rows;
     } else {
-        unit_panels = (np + (size_t)nt * UNITS_PER_THREAD - 1) /
-                      ((size_t)nt * UNITS_PER_THREAD);
-        if (unit_panels > PANEL_GROUP)
-            unit_panels = PANEL_GROUP;
-        units = (np + unit_panels - 1) / unit_panels;
+        sh->unit_panels = (sh->np + per - 1) / per;
+        if (sh->unit_panels > PANEL_GROUP)
+            sh->unit_panels = PANEL_GROUP;
+        sh->n_units = (sh->np + sh->unit_panels - 1) / sh->unit_panels;
     }
+    atomic_init(&sh->next, 0);
+}
 
-    size_t bcount;
-    if (vs__mul_size(np * d.nr, g->k, &bcount))
-        return vs__fail(VS_ENOMEM, "gemm: packed B of %zu x %zu is too large",
-                        g->k, g->n);
-    float *bpack = alloc_floats(bcount);
-    if (bpack == NULL)
-        return vs__fail(VS_ENOMEM, "gemm: out of memory packing B (%zu x %zu)",
-                        g->k, g->n);
-    pack_b(g, d.nr, bpack);
-
-    gemm_shared sh;
-    sh.g = g;
-    sh.d = &d;
-    sh.bpack = bpack;
-    sh.kc = kc;
-    sh.np = np;
-    sh.split_m = split_m;
-    sh.unit_rows = unit_rows;
-    sh.unit_panels = unit_panels;
-    sh.n_units = units;
-    atomic_init(&sh.next, 0);
-    gemm_job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
+/* Runs the planned units on nt threads (the caller's and nt - 1 more),
+ * each with its own packed-A buffer of abuf_count floats. A thread that
+ * could not start leaves its units to the others. */
+static int run_threads(gemm_shared *sh, int nt, size_t abuf_count)
+{
+    gemm_job jobs[VS_MAX_THREADS];
+    pthread_t tids[VS_MAX_THREADS];
+    int started[VS_MAX_THREADS];
+    if (nt < 1 || nt > VS_MAX_THREADS)
+        nt = 1; /* gemm_threads gives [1, VS_MAX_THREADS] */
     for (int t = 0; t < nt; t++) {
-        jobs[t].sh = &sh;
-        jobs[t].abuf = alloc_floats(d.mc * kc);
+        jobs[t].sh = sh;
+        jobs[t].abuf = alloc_floats(abuf_count);
         if (jobs[t].abuf == NULL) {
             for (int u = 0; u < t; u++)
                 free(jobs[u].abuf);
-            free(bpack);
             return vs__fail(VS_ENOMEM, "gemm: out of memory packing A");
         }
     }
@@ -605,9 +584,45 @@ int vs__sgemm(const vs__sgemm_args *g, int max_threads)
     for (int t = 1; t < nt; t++)
         if (started[t])
             pthread_join(tids[t], NULL);
-    /* a thread that could not start left its units to the others */
     for (int t = 0; t < nt; t++)
         free(jobs[t].abuf);
-    free(bpack);
     return VS_OK;
+}
+
+int vs__sgemm(const vs__sgemm_args *g, int max_threads)
+{
+    gemm_shared sh;
+    size_t bcount;
+    int nt, rc;
+
+    g_last_threads = 0;
+    if (g->m == 0 || g->n == 0)
+        return VS_OK;
+    if (g->k == 0) {
+        for (size_t i = 0; i < g->m; i++)
+            memset(g->c + i * g->ldc, 0, g->n * sizeof(float));
+        return VS_OK;
+    }
+    isa_desc d = describe(vs__gemm_isa());
+    size_t nkb = (g->k + KC_MAX - 1) / KC_MAX;
+    size_t mu = (g->m + d.mr - 1) / d.mr; /* row units */
+    sh.g = g;
+    sh.d = &d;
+    sh.kc = (g->k + nkb - 1) / nkb;
+    sh.np = (g->n + d.nr - 1) / d.nr;
+    sh.split_m = mu >= sh.np;
+    nt = gemm_threads(g, sh.split_m ? mu : sh.np, max_threads);
+    plan_units(&sh, nt);
+    if (vs__mul_size(sh.np * d.nr, g->k, &bcount))
+        return vs__fail(VS_ENOMEM, "gemm: packed B of %zu x %zu is too large",
+                        g->k, g->n);
+    float *bpack = alloc_floats(bcount);
+    if (bpack == NULL)
+        return vs__fail(VS_ENOMEM, "gemm: out of memory packing B (%zu x %zu)",
+                        g->k, g->n);
+    pack_b(g, d.nr, bpack);
+    sh.bpack = bpack;
+    rc = run_threads(&sh, nt, d.mc * sh.kc);
+    free(bpack);
+    return rc;
 }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ops_int.h"
 
@@ -334,23 +333,30 @@ static int check_constant(const vs_init *in, vs_dtype dtype, int64_t numel)
     return VS_OK;
 }
 
+/* The n a fan mode picks: fan_in, fan_out, or their mean for any other
+ * mode (callers validate the mode). */
+static double fan_n(int mode, double fan_in, double fan_out)
+{
+    if (mode == VS_FAN_IN)
+        return fan_in;
+    if (mode == VS_FAN_OUT)
+        return fan_out;
+    return (fan_in + fan_out) / 2.0;
+}
+
 /* The contrib xavier n (no max(1, n) guard) and its square-root argument,
  * with Python's errors for n == 0 and a negative argument. */
 static int xavier_param(const vs_init *in, int ndim, const int64_t *shape,
                         double *param)
 {
     double fi, fo, n, arg;
-    contrib_fans(ndim, shape, &fi, &fo);
-    if (in->mode == VS_FAN_IN)
-        n = fi;
-    else if (in->mode == VS_FAN_OUT)
-        n = fo;
-    else if (in->mode == VS_FAN_AVG)
-        n = (fi + fo) / 2.0;
-    else
+    if (in->mode != VS_FAN_IN && in->mode != VS_FAN_OUT &&
+        in->mode != VS_FAN_AVG)
         return vs__fail(VS_EINVAL,
                         "('Unknown mode %%s [FAN_IN, FAN_OUT, FAN_AVG]', %d)",
                         in->mode);
+    contrib_fans(ndim, shape, &fi, &fo);
+    n = fan_n(in->mode, fi, fo);
     if (n == 0.0)
         return vs__fail(VS_EINVAL, "float division by zero");
     if (in->distribution == VS_DIST_UNIFORM)
@@ -630,18 +636,15 @@ static void run_fill(const fill_job *j, int64_t numel)
     pthread_t tid[PAR_MAX];
     fill_part part[PAR_MAX];
     int started[PAR_MAX];
-    long ncpu = 1;
+    int ncpu = vs__cpu_count();
     int nt = 1, i;
     uint64_t per, pos = 0;
 
     if (numel <= 0)
         return;
-#ifdef _SC_NPROCESSORS_ONLN
-    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-#endif
     if (numel >= PAR_MIN && ncpu > 1) {
         int64_t by_size = numel / (PAR_MIN / 2);
-        nt = ncpu > PAR_MAX ? PAR_MAX : (int)ncpu;
+        nt = ncpu > PAR_MAX ? PAR_MAX : ncpu;
         if (by_size < nt)
             nt = (int)by_size;
         if (nt < 1)
@@ -676,56 +679,34 @@ static void run_fill(const fill_job *j, int64_t numel)
 /* ------------------------------------------------------------------------ */
 /* Orthogonal                                                                */
 
-/* Fills t with TF's orthogonal initializer: a normal matrix of the flat
- * shape (max(rows, cols), min(rows, cols)), Q of its reduced QR with
- * columns signed by diag(R), transposed when rows < cols, times gain. */
-static int fill_orthogonal(const vs_init *in, vs_tensor *t, uint64_t seed,
-                           uint64_t seed2, int64_t numel)
+/* The normal draw of the orthogonal initializer: TF's random_normal of
+ * the flat shape (float kernel for float32/16/bf16, double kernel for
+ * float64), as doubles. */
+static void orth_normal_draw(vs_dtype dtype, uint64_t seed, uint64_t seed2,
+                             size_t mn, double *a)
 {
-    int64_t rows = prod(0, t->ndim - 1, t->shape);
-    int64_t cols = t->shape[t->ndim - 1];
-    int64_t m = rows < cols ? cols : rows; /* m >= n */
-    int64_t n = rows < cols ? rows : cols;
-    size_t mn, bytes;
-    double *a = NULL, *q = NULL, *w = NULL, *rdiag = NULL;
-    int64_t i, k, c;
-    int rc = VS_OK;
-
-    if (numel == 0)
-        return VS_OK;
-    mn = (size_t)numel; /* m * n == rows * cols == numel */
-    if (vs__mul_size(mn, sizeof(double), &bytes) != 0)
-        return vs__fail(VS_ENOMEM, "orthogonal initializer: matrix too "
-                                   "large");
-    a = vs__malloc(bytes);
-    q = vs__malloc(bytes);
-    w = vs__malloc((size_t)n * sizeof(double));
-    rdiag = vs__malloc((size_t)n * sizeof(double));
-    if (a == NULL || q == NULL || w == NULL || rdiag == NULL) {
-        rc = vs__fail(VS_ENOMEM, "out of memory in the orthogonal "
-                                 "initializer (%lld x %lld)",
-                      (long long)m, (long long)n);
-        goto out;
-    }
-
-    /* The normal draw: TF's random_normal of the flat shape (float
-     * kernel for float32/16/bf16, double kernel for float64). */
-    if (t->dtype == VS_FLOAT64) {
+    float buf[CHUNK];
+    size_t done = 0;
+    if (dtype == VS_FLOAT64) {
         vs__rand_normal_f64(seed, seed2, 0, mn, a);
-    } else {
-        float buf[CHUNK];
-        size_t done = 0;
-        while (done < mn) {
-            size_t kk = mn - done < CHUNK ? mn - done : CHUNK, ii;
-            vs__rand_normal_f32(seed, seed2, done, kk, buf);
-            for (ii = 0; ii < kk; ii++)
-                a[done + ii] = (double)buf[ii];
-            done += kk;
-        }
+        return;
     }
+    while (done < mn) {
+        size_t kk = mn - done < CHUNK ? mn - done : CHUNK, ii;
+        vs__rand_normal_f32(seed, seed2, done, kk, buf);
+        for (ii = 0; ii < kk; ii++)
+            a[done + ii] = (double)buf[ii];
+        done += kk;
+    }
+}
 
-    /* Householder QR of a (m x n, row-major). Column k's reflector v
-     * (unit, length m - k) is kept in a[k.., k]; rdiag[k] is R[k][k]. */
+/* Householder QR of a (m x n, row-major, m >= n), in place: column k's
+ * reflector v (unit, length m - k) is left in a[k.., k]; rdiag[k] is
+ * R[k][k]. w is scratch of n doubles. */
+static void householder_qr(double *a, int64_t m, int64_t n, double *w,
+                           double *rdiag)
+{
+    int64_t i, k, c;
     for (k = 0; k < n; k++) {
         double norm = 0.0, alpha, vnorm = 0.0;
         for (i = k; i < m; i++)
@@ -759,8 +740,15 @@ static int fill_orthogonal(const vs_init *in, vs_tensor *t, uint64_t seed,
                 a[i * n + c] -= vi2 * w[c];
         }
     }
-    /* Q = H_0 ... H_{n-1} applied to the first n columns of I. */
-    memset(q, 0, bytes);
+}
+
+/* Q = H_0 ... H_{n-1} applied to the first n columns of I, from the
+ * reflectors householder_qr left in a; q is m x n, w scratch of n. */
+static void householder_q(const double *a, int64_t m, int64_t n, double *q,
+                          double *w)
+{
+    int64_t i, k, c;
+    memset(q, 0, (size_t)m * (size_t)n * sizeof *q);
     for (i = 0; i < n; i++)
         q[i * n + i] = 1.0;
     for (k = n - 1; k >= 0; k--) {
@@ -781,6 +769,42 @@ static int fill_orthogonal(const vs_init *in, vs_tensor *t, uint64_t seed,
                 q[i * n + c] -= vi2 * w[c];
         }
     }
+}
+
+/* Fills t with TF's orthogonal initializer: a normal matrix of the flat
+ * shape (max(rows, cols), min(rows, cols)), Q of its reduced QR with
+ * columns signed by diag(R), transposed when rows < cols, times gain. */
+static int fill_orthogonal(const vs_init *in, vs_tensor *t, uint64_t seed,
+                           uint64_t seed2, int64_t numel)
+{
+    int64_t rows = prod(0, t->ndim - 1, t->shape);
+    int64_t cols = t->shape[t->ndim - 1];
+    int64_t m = rows < cols ? cols : rows; /* m >= n */
+    int64_t n = rows < cols ? rows : cols;
+    size_t bytes;
+    double *a = NULL, *q = NULL, *w = NULL, *rdiag = NULL;
+    int64_t i, c;
+    int rc = VS_OK;
+
+    if (numel == 0)
+        return VS_OK;
+    /* m * n == rows * cols == numel */
+    if (vs__mul_size((size_t)numel, sizeof(double), &bytes) != 0)
+        return vs__fail(VS_ENOMEM, "orthogonal initializer: matrix too "
+                                   "large");
+    a = vs__malloc(bytes);
+    q = vs__malloc(bytes);
+    w = vs__malloc((size_t)n * sizeof(double));
+    rdiag = vs__malloc((size_t)n * sizeof(double));
+    if (a == NULL || q == NULL || w == NULL || rdiag == NULL) {
+        rc = vs__fail(VS_ENOMEM, "out of memory in the orthogonal "
+                                 "initializer (%lld x %lld)",
+                      (long long)m, (long long)n);
+        goto out;
+    }
+    orth_normal_draw(t->dtype, seed, seed2, (size_t)numel, a);
+    householder_qr(a, m, n, w, rdiag);
+    householder_q(a, m, n, q, w);
     /* q *= sign(diag(r)) per column (TF's math_ops.sign: 0 gives 0); then
      * write, transposed when rows < cols, times gain. */
     for (c = 0; c < n; c++)
@@ -820,10 +844,104 @@ static void set_affine_uniform(fill_job *j, double minval, double maxval)
     }
 }
 
+vs_init vs__variance_scaling_plain(const vs_init *in, int ndim,
+                                   const int64_t *fan_shape)
+{
+    double fi, fo, n, var;
+    core_fans(ndim, fan_shape, &fi, &fo);
+    n = fan_n(in->mode, fi, fo);
+    if (n < 1.0)
+        n = 1.0;
+    var = in->a / n;
+    if (in->distribution == VS_DIST_UNIFORM)
+        return vs_init_random_uniform(-sqrt(3.0 * var), sqrt(3.0 * var),
+                                      in->seed);
+    if (in->distribution == VS_DIST_UNTRUNCATED_NORMAL)
+        return vs_init_random_normal(0.0, sqrt(var), in->seed);
+    return vs_init_truncated_normal(0.0, sqrt(var) / TRUNC_STD, in->seed);
+}
+
+/* The fills that draw no random numbers (zeros, ones, constants,
+ * identity) into t of numel elements and nbytes bytes. 1 when init is one
+ * of them (t is filled), else 0 (t untouched). */
+static int fill_fixed(const vs_init *init, vs_tensor *t, int64_t numel,
+                      size_t nbytes)
+{
+    int64_t i, nv, rows, cols;
+    switch (init->kind) {
+    case VS_INIT_ZEROS:
+        memset(t->data, 0, nbytes);
+        return 1;
+    case VS_INIT_ONES:
+        fill_value(t->dtype, t->data, numel, 1.0);
+        return 1;
+    case VS_INIT_CONSTANT:
+        nv = (int64_t)init->n_values;
+        if (init->values == NULL)
+            fill_value(t->dtype, t->data, numel, init->a);
+        else if (nv == 0)
+            memset(t->data, 0, nbytes);
+        for (i = 0; init->values != NULL && i < numel && nv > 0; i++)
+            store(t->dtype, t->data, i, /* pad with the last element */
+                  init->values[i < nv ? i : nv - 1]);
+        return 1;
+    case VS_INIT_IDENTITY:
+        rows = t->shape[0];
+        cols = t->shape[1];
+        memset(t->data, 0, nbytes);
+        for (i = 0; i < rows && i < cols; i++)
+            store(t->dtype, t->data, i * cols + i, init->a);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Sets j's distribution for a random initializer other than variance
+ * scaling (replaced by its plain form) and orthogonal. */
+static int random_job(const vs_init *init, const vs_tensor *t, fill_job *j)
+{
+    double p;
+    int rc;
+    switch (init->kind) {
+    case VS_INIT_RANDOM_NORMAL:
+    case VS_INIT_TRUNCATED_NORMAL:
+        j->dist = init->kind == VS_INIT_RANDOM_NORMAL ? DIST_NORMAL
+                                                      : DIST_TRUNC;
+        j->mul = init->b;
+        j->add = init->a;
+        return VS_OK;
+    case VS_INIT_RANDOM_UNIFORM:
+        if (!is_int_dtype(t->dtype)) {
+            set_affine_uniform(j, init->a, init->b);
+            return VS_OK;
+        }
+        j->dist = DIST_INT;
+        j->lo = (int64_t)init->a;
+        j->hi = (int64_t)init->b;
+        return VS_OK;
+    case VS_INIT_XAVIER:
+        rc = xavier_param(init, t->ndim, t->shape, &p);
+        if (rc != VS_OK)
+            return rc;
+        if (init->distribution == VS_DIST_UNIFORM) {
+            set_affine_uniform(j, -p, p);
+        } else {
+            j->dist = DIST_TRUNC;
+            j->mul = p;
+        }
+        return VS_OK;
+    default:
+        return vs__fail(VS_EINVAL, "unknown initializer kind %d",
+                        init->kind);
+    }
+}
+
 int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t seed,
                  int64_t seed2)
 {
     fill_job j;
+    vs_init plain;
     int64_t numel;
     size_t nbytes;
     int rc;
@@ -840,106 +958,24 @@ int vs_init_fill(const vs_init *init, vs_tensor *t, int64_t seed,
         return rc;
     if (t->data == NULL && nbytes > 0)
         return vs__fail(VS_EINVAL, "vs_init_fill: tensor data is NULL");
-    if (numel == 0)
+    if (numel == 0 || fill_fixed(init, t, numel, nbytes))
         return VS_OK;
-
+    if (init->kind == VS_INIT_VARIANCE_SCALING) {
+        plain = vs__variance_scaling_plain(init, t->ndim, t->shape);
+        init = &plain;
+    }
     memset(&j, 0, sizeof j);
     j.dtype = t->dtype;
     j.data = t->data;
     j.seed = (uint64_t)seed;
     j.seed2 = (uint64_t)seed2;
-    if (seed == 0 && seed2 == 0 && init->kind != VS_INIT_ZEROS &&
-        init->kind != VS_INIT_ONES && init->kind != VS_INIT_CONSTANT &&
-        init->kind != VS_INIT_IDENTITY)
+    if (seed == 0 && seed2 == 0)
         vs__rand_fresh_seeds(&j.seed, &j.seed2); /* TF: 0, 0 is random */
-
-    switch (init->kind) {
-    case VS_INIT_ZEROS:
-        memset(t->data, 0, nbytes);
-        return VS_OK;
-    case VS_INIT_ONES:
-        fill_value(t->dtype, t->data, numel, 1.0);
-        return VS_OK;
-    case VS_INIT_CONSTANT:
-        if (init->values == NULL) {
-            fill_value(t->dtype, t->data, numel, init->a);
-        } else if (init->n_values == 0) {
-            memset(t->data, 0, nbytes);
-        } else {
-            int64_t i, nv = (int64_t)init->n_values;
-            for (i = 0; i < nv; i++)
-                store(t->dtype, t->data, i, init->values[i]);
-            /* pad with the last element */
-            for (; i < numel; i++)
-                store(t->dtype, t->data, i, init->values[nv - 1]);
-        }
-        return VS_OK;
-    case VS_INIT_RANDOM_NORMAL:
-    case VS_INIT_TRUNCATED_NORMAL:
-        j.dist = init->kind == VS_INIT_RANDOM_NORMAL ? DIST_NORMAL
-                                                     : DIST_TRUNC;
-        j.mul = init->b;
-        j.add = init->a;
-        break;
-    case VS_INIT_RANDOM_UNIFORM:
-        if (is_int_dtype(t->dtype)) {
-            j.dist = DIST_INT;
-            j.lo = (int64_t)init->a;
-            j.hi = (int64_t)init->b;
-        } else {
-            set_affine_uniform(&j, init->a, init->b);
-        }
-        break;
-    case VS_INIT_VARIANCE_SCALING: {
-        double fi, fo, n, v;
-        core_fans(t->ndim, t->shape, &fi, &fo);
-        if (init->mode == VS_FAN_IN)
-            n = fi;
-        else if (init->mode == VS_FAN_OUT)
-            n = fo;
-        else
-            n = (fi + fo) / 2.0;
-        if (n < 1.0)
-            n = 1.0;
-        v = init->a / n;
-        if (init->distribution == VS_DIST_UNIFORM) {
-            double limit = sqrt(3.0 * v);
-            set_affine_uniform(&j, -limit, limit);
-        } else if (init->distribution == VS_DIST_UNTRUNCATED_NORMAL) {
-            j.dist = DIST_NORMAL;
-            j.mul = sqrt(v);
-        } else {
-            j.dist = DIST_TRUNC;
-            j.mul = sqrt(v) / TRUNC_STD;
-        }
-        break;
-    }
-    case VS_INIT_XAVIER: {
-        double p;
-        rc = xavier_param(init, t->ndim, t->shape, &p);
-        if (rc != VS_OK)
-            return rc;
-        if (init->distribution == VS_DIST_UNIFORM) {
-            set_affine_uniform(&j, -p, p);
-        } else {
-            j.dist = DIST_TRUNC;
-            j.mul = p;
-        }
-        break;
-    }
-    case VS_INIT_ORTHOGONAL:
+    if (init->kind == VS_INIT_ORTHOGONAL)
         return fill_orthogonal(init, t, j.seed, j.seed2, numel);
-    case VS_INIT_IDENTITY: {
-        int64_t r, rows = t->shape[0], cols = t->shape[1];
-        memset(t->data, 0, nbytes);
-        for (r = 0; r < rows && r < cols; r++)
-            store(t->dtype, t->data, r * cols + r, init->a);
-        return VS_OK;
-    }
-    default:
-        return vs__fail(VS_EINVAL, "unknown initializer kind %d",
-                        init->kind);
-    }
+    rc = random_job(init, t, &j);
+    if (rc != VS_OK)
+        return rc;
     run_fill(&j, numel);
     return VS_OK;
 }

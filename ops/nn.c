@@ -3,7 +3,6 @@
  * int64. matmul in float32 runs on the GEMM of gemm.c. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "gemm.h"
 #include "ops_int.h"
@@ -181,21 +180,14 @@ int vs_relu(const vs_tensor *x, vs_tensor **out)
 DEFINE_MATMUL_DIRECT(matmul_f32, float)
 DEFINE_MATMUL_DIRECT(matmul_f64, double)
 
-int vs_matmul(const vs_tensor *a, const vs_tensor *b, int transpose_a,
-              int transpose_b, vs_tensor **out)
+/* matmul's checks after the tensors' own (dtype, rank 2, inner sizes);
+ * the output's m x n and the inner size k on success. */
+static int check_matmul_args(const vs_tensor *a, const vs_tensor *b,
+                             int transpose_a, int transpose_b, size_t *m,
+                             size_t *n, size_t *k)
 {
     char s1[VS_SHAPE_STR_MAX], s2[VS_SHAPE_STR_MAX];
-    vs_tensor *r;
-    int rc;
-
-    if (out == NULL)
-        return vs__fail(VS_EINVAL, "matmul: out is NULL");
-    *out = NULL;
-    rc = vs__op_check_tensor("matmul", "a", a);
-    if (rc == VS_OK)
-        rc = vs__op_check_tensor("matmul", "b", b);
-    if (rc != VS_OK)
-        return rc;
+    size_t kb;
     if (!is_float(a->dtype))
         return vs__fail(VS_EDTYPE,
                         "matmul: dtype %s is not supported (float32 or "
@@ -217,40 +209,39 @@ int vs_matmul(const vs_tensor *a, const vs_tensor *b, int transpose_a,
                         "matmul: In[1] is not a matrix. Instead it has "
                         "shape %s",
                         s2);
-    size_t m = (size_t)a->shape[transpose_a ? 1 : 0];
-    size_t ka = (size_t)a->shape[transpose_a ? 0 : 1];
-    size_t kb = (size_t)b->shape[transpose_b ? 1 : 0];
-    size_t n = (size_t)b->shape[transpose_b ? 0 : 1];
-    if (ka != kb)
+    *m = (size_t)a->shape[transpose_a ? 1 : 0];
+    *k = (size_t)a->shape[transpose_a ? 0 : 1];
+    kb = (size_t)b->shape[transpose_b ? 1 : 0];
+    *n = (size_t)b->shape[transpose_b ? 0 : 1];
+    if (*k != kb)
         return vs__fail(VS_ESHAPE,
                         "matmul: Matrix size-incompatible: In[0]: %s, In[1]: "
                         "%s (transpose_a %d, transpose_b %d)",
                         s1, s2, transpose_a ? 1 : 0, transpose_b ? 1 : 0);
-    int64_t oshape[2] = {(int64_t)m, (int64_t)n};
-    rc = vs_tensor_new(a->dtype, 2, oshape, &r);
-    if (rc != VS_OK)
-        return rc;
-    size_t k = ka;
+    return VS_OK;
+}
+
+/* r (m x n, zero-filled) = op(a) * op(b): a plain loop for float64 and
+ * tiny float32 problems, else the GEMM. */
+static int matmul_run(const vs_tensor *a, const vs_tensor *b,
+                      int transpose_a, int transpose_b, size_t m, size_t n,
+                      size_t k, vs_tensor *r)
+{
     /* row-major a is rows x cols; A(i, k) addressed as below */
     size_t ars = transpose_a ? 1 : k, acs = transpose_a ? m : 1;
     size_t brs = transpose_b ? 1 : n, bcs = transpose_b ? k : 1;
-    if (m == 0 || n == 0 || k == 0) {
-        *out = r; /* zero-filled */
-        return VS_OK;
-    }
-    if (a->dtype == VS_FLOAT64) {
-        matmul_f64(m, n, k, a->data, ars, acs, b->data, brs, bcs, r->data);
-        *out = r;
-        return VS_OK;
-    }
-    double flops = 2.0 * (double)m * (double)n * (double)k;
-    if (flops < DIRECT_MAX_FLOPS) {
-        matmul_f32(m, n, k, a->data, ars, acs, b->data, brs, bcs, r->data);
-        *out = r;
-        return VS_OK;
-    }
     vs__mat_a am;
     vs__sgemm_args g;
+    if (m == 0 || n == 0 || k == 0)
+        return VS_OK; /* zero-filled */
+    if (a->dtype == VS_FLOAT64) {
+        matmul_f64(m, n, k, a->data, ars, acs, b->data, brs, bcs, r->data);
+        return VS_OK;
+    }
+    if (2.0 * (double)m * (double)n * (double)k < DIRECT_MAX_FLOPS) {
+        matmul_f32(m, n, k, a->data, ars, acs, b->data, brs, bcs, r->data);
+        return VS_OK;
+    }
     am.a = a->data;
     am.rs = ars;
     am.cs = acs;
@@ -264,7 +255,31 @@ int vs_matmul(const vs_tensor *a, const vs_tensor *b, int transpose_a,
     g.b_cs = bcs;
     g.c = r->data;
     g.ldc = n;
-    rc = vs__sgemm(&g, vs__num_threads());
+    return vs__sgemm(&g, vs__num_threads());
+}
+
+int vs_matmul(const vs_tensor *a, const vs_tensor *b, int transpose_a,
+              int transpose_b, vs_tensor **out)
+{
+    vs_tensor *r;
+    size_t m = 0, n = 0, k = 0;
+    int rc;
+
+    if (out == NULL)
+        return vs__fail(VS_EINVAL, "matmul: out is NULL");
+    *out = NULL;
+    rc = vs__op_check_tensor("matmul", "a", a);
+    if (rc == VS_OK)
+        rc = vs__op_check_tensor("matmul", "b", b);
+    if (rc == VS_OK)
+        rc = check_matmul_args(a, b, transpose_a, transpose_b, &m, &n, &k);
+    if (rc != VS_OK)
+        return rc;
+    int64_t oshape[2] = {(int64_t)m, (int64_t)n};
+    rc = vs_tensor_new(a->dtype, 2, oshape, &r);
+    if (rc != VS_OK)
+        return rc;
+    rc = matmul_run(a, b, transpose_a, transpose_b, m, n, k, r);
     if (rc != VS_OK) {
         vs_tensor_free(r);
         return rc;

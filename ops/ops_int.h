@@ -12,6 +12,17 @@
 int vs__init_validate(const vs_init *init, vs_dtype dtype, int ndim,
                       const int64_t *shape);
 
+/* A variance-scaling initializer as the plain distribution it draws from
+ * (random_uniform, random_normal or truncated_normal, same seed), its
+ * scale taken from TF 1.15's _compute_fans of fan_shape. vs_init_fill
+ * passes the tensor's own shape; a partitioned variable's part passes the
+ * full shape (TF's partition_info). `in` must be VS_INIT_VARIANCE_SCALING
+ * and valid (vs__init_validate). */
+vs_init vs__variance_scaling_plain(const vs_init *in, int ndim,
+                                   const int64_t *fan_shape);
+
+/* ---- buffers (ops/buffers.c) ---------------------------------------- */
+
 /* Aligned allocation for tensor data (64-byte aligned, zero-filled);
  * free with vs__aligned_free. NULL on failure. */
 void *vs__aligned_alloc(size_t nbytes);

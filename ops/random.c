@@ -175,57 +175,40 @@ DEFINE_BLOCK_FILL(vs__rand_normal_f64, double, 2,
                   vs__box_muller_double(w[0], w[1], w[2], w[3], &v[0],
                                         &v[1]))
 
-void vs__rand_uniform_i32(uint64_t seed, uint64_t seed2, uint64_t start,
-                          size_t n, int32_t lo, int32_t hi, int32_t *out)
-{
-    vs__philox g;
-    uint32_t w[4];
-    uint32_t range = (uint32_t)hi - (uint32_t)lo;
-    size_t done = 0;
-    unsigned j = (unsigned)(start % 4u);
+/* The raw bits TF's RandomUniformInt reduces: one 32-bit word per int32
+ * element, two (low, high) per int64 element. */
+static DEFINE_BLOCK_FILL(raw_bits_u32, uint32_t, 4,
+                         for (j = 0; j < 4; j++) v[j] = w[j])
+static DEFINE_BLOCK_FILL(raw_bits_u64, uint64_t, 2,
+                         for (j = 0; j < 2; j++) v[j] =
+                             (uint64_t)w[2 * j] |
+                             ((uint64_t)w[2 * j + 1] << 32))
 
-    if (n == 0 || range == 0)
-        return;
-    vs__philox_init(&g, seed, seed2);
-    vs__philox_skip(&g, start / 4u);
-    while (done < n) {
-        vs__philox_next(&g, w);
-        for (; j < 4 && done < n; j++) {
-            /* lo + r in two's complement: exact, as r < hi - lo */
-            uint32_t u = (uint32_t)lo + w[j] % range;
-            int32_t v;
-            memcpy(&v, &u, sizeof v);
-            out[done++] = v;
-        }
-        j = 0;
+/* lo + bits % range in two's complement: exact, as the result lies in
+ * [lo, hi). Elements are made INT_CHUNK at a time from the raw bits. */
+#define INT_CHUNK 256
+#define DEFINE_UNIFORM_INT(fname, T, U, RAW)                                \
+    void fname(uint64_t seed, uint64_t seed2, uint64_t start, size_t n,     \
+               T lo, T hi, T *out)                                          \
+    {                                                                       \
+        U raw[INT_CHUNK];                                                   \
+        U range = (U)hi - (U)lo;                                            \
+        size_t done = 0, i, k;                                              \
+        if (range == 0)                                                     \
+            return;                                                         \
+        while (done < n) {                                                  \
+            k = n - done < INT_CHUNK ? n - done : INT_CHUNK;                \
+            RAW(seed, seed2, start + done, k, raw);                         \
+            for (i = 0; i < k; i++) {                                       \
+                U u = (U)lo + raw[i] % range;                               \
+                memcpy(&out[done + i], &u, sizeof u);                       \
+            }                                                               \
+            done += k;                                                      \
+        }                                                                   \
     }
-}
 
-void vs__rand_uniform_i64(uint64_t seed, uint64_t seed2, uint64_t start,
-                          size_t n, int64_t lo, int64_t hi, int64_t *out)
-{
-    vs__philox g;
-    uint32_t w[4];
-    uint64_t range = (uint64_t)hi - (uint64_t)lo;
-    size_t done = 0;
-    unsigned j = (unsigned)(start % 2u);
-
-    if (n == 0 || range == 0)
-        return;
-    vs__philox_init(&g, seed, seed2);
-    vs__philox_skip(&g, start / 2u);
-    while (done < n) {
-        vs__philox_next(&g, w);
-        for (; j < 2 && done < n; j++) {
-            uint64_t bits = (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
-            uint64_t u = (uint64_t)lo + bits % range;
-            int64_t v;
-            memcpy(&v, &u, sizeof v);
-            out[done++] = v;
-        }
-        j = 0;
-    }
-}
+DEFINE_UNIFORM_INT(vs__rand_uniform_i32, int32_t, uint32_t, raw_bits_u32)
+DEFINE_UNIFORM_INT(vs__rand_uniform_i64, int64_t, uint64_t, raw_bits_u64)
 
 /* ------------------------------------------------------------------------ */
 /* Truncated normal: TF gives each group of outputs (4 floats or 2 doubles)
@@ -256,67 +239,65 @@ static uint32_t sampler_next(single_sampler *s)
     return s->w[s->used++];
 }
 
-void vs__rand_truncated_f32(uint64_t seed, uint64_t seed2, uint64_t start,
-                            size_t n, float *out)
+/* One group of TF's truncated normal: 4 floats, from float Box-Muller
+ * pairs of single words, keeping samples with |x| < 2. */
+static void trunc_group_f32(single_sampler *s, float v[4])
 {
-    const uint64_t per = 4, blocks = per * TRUNC_RESERVED / 4u;
-    uint64_t group = start / per;
-    unsigned skip = (unsigned)(start % per);
-    size_t done = 0;
-
-    while (done < n) {
-        single_sampler s;
-        float v[4];
-        unsigned idx = 0, j;
-        sampler_init(&s, seed, seed2, group * blocks);
-        while (idx < per) {
-            uint32_t x0 = sampler_next(&s);
-            uint32_t x1 = sampler_next(&s);
-            float f[2];
-            vs__box_muller_float(x0, x1, &f[0], &f[1]);
-            if (fabsf(f[0]) < 2.0f)
-                v[idx++] = f[0];
-            if (idx < per && fabsf(f[1]) < 2.0f)
-                v[idx++] = f[1];
-        }
-        for (j = skip; j < per && done < n; j++)
-            out[done++] = v[j];
-        skip = 0;
-        group++;
+    unsigned idx = 0;
+    while (idx < 4) {
+        uint32_t x0 = sampler_next(s);
+        uint32_t x1 = sampler_next(s);
+        float f[2];
+        vs__box_muller_float(x0, x1, &f[0], &f[1]);
+        if (fabsf(f[0]) < 2.0f)
+            v[idx++] = f[0];
+        if (idx < 4 && fabsf(f[1]) < 2.0f)
+            v[idx++] = f[1];
     }
 }
 
-void vs__rand_truncated_f64(uint64_t seed, uint64_t seed2, uint64_t start,
-                            size_t n, double *out)
+/* The same for 2 doubles, each Box-Muller pair taking 4 words. */
+static void trunc_group_f64(single_sampler *s, double v[2])
 {
-    const uint64_t per = 2, blocks = per * TRUNC_RESERVED / 4u;
-    uint64_t group = start / per;
-    unsigned skip = (unsigned)(start % per);
-    size_t done = 0;
-
-    while (done < n) {
-        single_sampler s;
-        double v[2];
-        unsigned idx = 0, j;
-        sampler_init(&s, seed, seed2, group * blocks);
-        while (idx < per) {
-            uint32_t x0 = sampler_next(&s);
-            uint32_t x1 = sampler_next(&s);
-            uint32_t x2 = sampler_next(&s);
-            uint32_t x3 = sampler_next(&s);
-            double d[2];
-            vs__box_muller_double(x0, x1, x2, x3, &d[0], &d[1]);
-            if (fabs(d[0]) < 2.0)
-                v[idx++] = d[0];
-            if (idx < per && fabs(d[1]) < 2.0)
-                v[idx++] = d[1];
-        }
-        for (j = skip; j < per && done < n; j++)
-            out[done++] = v[j];
-        skip = 0;
-        group++;
+    unsigned idx = 0;
+    while (idx < 2) {
+        uint32_t x0 = sampler_next(s);
+        uint32_t x1 = sampler_next(s);
+        uint32_t x2 = sampler_next(s);
+        uint32_t x3 = sampler_next(s);
+        double d[2];
+        vs__box_muller_double(x0, x1, x2, x3, &d[0], &d[1]);
+        if (fabs(d[0]) < 2.0)
+            v[idx++] = d[0];
+        if (idx < 2 && fabs(d[1]) < 2.0)
+            v[idx++] = d[1];
     }
 }
+
+/* Elements [start, start + n): group g (PER elements) reads its own
+ * window of words, so any range starts at the group holding `start`. */
+#define DEFINE_TRUNCATED(fname, T, PER, GROUP)                              \
+    void fname(uint64_t seed, uint64_t seed2, uint64_t start, size_t n,     \
+               T *out)                                                      \
+    {                                                                       \
+        const uint64_t blocks = (PER) * TRUNC_RESERVED / 4u;                \
+        uint64_t group = start / (PER);                                     \
+        unsigned skip = (unsigned)(start % (PER)), j;                       \
+        size_t done = 0;                                                    \
+        while (done < n) {                                                  \
+            single_sampler s;                                               \
+            T v[PER];                                                       \
+            sampler_init(&s, seed, seed2, group * blocks);                  \
+            GROUP(&s, v);                                                   \
+            for (j = skip; j < (PER) && done < n; j++)                      \
+                out[done++] = v[j];                                         \
+            skip = 0;                                                       \
+            group++;                                                        \
+        }                                                                   \
+    }
+
+DEFINE_TRUNCATED(vs__rand_truncated_f32, float, 4, trunc_group_f32)
+DEFINE_TRUNCATED(vs__rand_truncated_f64, double, 2, trunc_group_f64)
 
 /* ------------------------------------------------------------------------ */
 /* Fresh seeds                                                               */

@@ -5,7 +5,6 @@
  * single-variable path; this file keeps the grouping, the initializer's
  * partition_info (full-shape fans) and the gather/scatter the checkpoint
  * code uses to store one logical tensor. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,237 +23,6 @@ struct vs_partitioned {
     vs_var **vars;              /* parts, sorted by offset */
     int64_t *offsets;           /* offset of each part along axis */
 };
-
-/* TF 1.15 _PartitionInfo/_compute_fans etc. use this constant in
- * VarianceScaling's truncated normal (as ops/init.c). */
-#define TRUNC_STD 0.87962566103423978
-
-/* ---- partitioners ---- */
-
-static vs_partitioner make(int kind, int axis)
-{
-    vs_partitioner p;
-    memset(&p, 0, sizeof p);
-    p.kind = kind;
-    p.axis = axis;
-    return p;
-}
-
-vs_partitioner vs_partitioner_fixed_size(int num_shards, int axis)
-{
-    vs_partitioner p = make(VS_PARTITION_FIXED_SIZE, axis);
-    p.num_shards = num_shards;
-    return p;
-}
-
-vs_partitioner vs_partitioner_variable_axis_size(int64_t max_shard_bytes,
-                                                 int axis, int max_shards)
-{
-    vs_partitioner p = make(VS_PARTITION_VARIABLE_AXIS_SIZE, axis);
-    p.max_shard_bytes = max_shard_bytes;
-    p.max_shards = max_shards;
-    return p;
-}
-
-vs_partitioner vs_partitioner_min_max(int max_partitions, int axis,
-                                      int64_t min_slice_size)
-{
-    vs_partitioner p = make(VS_PARTITION_MIN_MAX, axis);
-    p.max_partitions = max_partitions;
-    p.min_slice_size = min_slice_size;
-    return p;
-}
-
-int vs__partitioner_check(const vs_partitioner *p)
-{
-    if (p == NULL || p->kind == VS_PARTITION_NONE)
-        return VS_OK;
-    if (p->kind != VS_PARTITION_FIXED_SIZE &&
-        p->kind != VS_PARTITION_VARIABLE_AXIS_SIZE &&
-        p->kind != VS_PARTITION_MIN_MAX)
-        return vs__fail(VS_EINVAL,
-                        "Partitioner must be callable, but received: "
-                        "vs_partitioner kind %d",
-                        p->kind);
-    if (p->axis < 0)
-        return vs__fail(VS_EINVAL, "partitioner axis must be >= 0, got %d",
-                        p->axis);
-    if (p->kind == VS_PARTITION_VARIABLE_AXIS_SIZE) {
-        if (p->max_shard_bytes < 1)
-            return vs__fail(VS_EINVAL, "Both max_shard_bytes and "
-                                       "bytes_per_string_element must be "
-                                       "positive.");
-        if (p->max_shards < 0)
-            return vs__fail(VS_EINVAL, "max_shards must be positive.");
-    }
-    if (p->kind == VS_PARTITION_MIN_MAX && p->min_slice_size < 1)
-        return vs__fail(VS_EINVAL, "min_slice_size must be positive, got %lld",
-                        (long long)p->min_slice_size);
-    return VS_OK;
-}
-
-const vs_partitioner *vs__partitioner_effective(vs_graph *g,
-                                                const vs_partitioner *given,
-                                                int *rc)
-{
-    const vs_partitioner *p = NULL;
-    if (given != NULL && given->kind != VS_PARTITION_NONE)
-        p = given;
-    else if (g->current->has_partitioner)
-        p = &g->current->partitioner;
-    *rc = vs__partitioner_check(p);
-    return *rc == VS_OK ? p : NULL;
-}
-
-int vs_scope_set_partitioner(vs_scope *scope, const vs_partitioner *p)
-{
-    int rc;
-    if (scope == NULL)
-        return vs__fail(VS_EINVAL, "vs_scope_set_partitioner: scope is NULL");
-    rc = vs__partitioner_check(p);
-    if (rc != VS_OK)
-        return rc;
-    if (p == NULL || p->kind == VS_PARTITION_NONE) {
-        scope->has_partitioner = 0;
-        memset(&scope->partitioner, 0, sizeof scope->partitioner);
-    } else {
-        scope->has_partitioner = 1;
-        scope->partitioner = *p;
-    }
-    return VS_OK;
-}
-
-const vs_partitioner *vs_scope_partitioner(const vs_scope *scope)
-{
-    return (scope && scope->has_partitioner) ? &scope->partitioner : NULL;
-}
-
-/* Python's repr of a list of ints: "[2, 1, 1]". */
-static char *py_list(int n, const int64_t *v, char *buf, size_t cap)
-{
-    size_t pos;
-    int i, w;
-    w = snprintf(buf, cap, "[");
-    pos = w > 0 ? (size_t)w : 0;
-    for (i = 0; i < n && pos < cap; i++) {
-        w = snprintf(buf + pos, cap - pos, "%s%lld", i ? ", " : "",
-                     (long long)v[i]);
-        if (w < 0)
-            break;
-        pos += (size_t)w;
-    }
-    if (pos < cap)
-        snprintf(buf + pos, cap - pos, "]");
-    return buf;
-}
-
-int vs__partition_check(int ndim, const int64_t *shape, int n,
-                        const int64_t *parts)
-{
-    char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-    int i, sliced = 0;
-    if (n != ndim)
-        return vs__fail(VS_EINVAL,
-                        "Partitioner returned a partition list that does not "
-                        "match the Variable's rank: %s vs. %s",
-                        py_list(n, parts, a, sizeof a),
-                        vs__shape_str(ndim, shape, b, sizeof b));
-    for (i = 0; i < n; i++)
-        if (parts[i] < 1)
-            return vs__fail(VS_EINVAL,
-                            "Partitioner returned zero partitions for some "
-                            "axes: %s",
-                            py_list(n, parts, a, sizeof a));
-    for (i = 0; i < n; i++)
-        sliced += parts[i] > 1;
-    if (sliced > 1)
-        return vs__fail(VS_EINVAL,
-                        "Can only slice a variable along one dimension: "
-                        "shape: %s, partitioning: %s",
-                        vs__shape_str(ndim, shape, a, sizeof a),
-                        py_list(n, parts, b, sizeof b));
-    return VS_OK;
-}
-
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
-int vs__partitioner_call(const vs_partitioner *p, vs_dtype dtype, int ndim,
-                         const int64_t *shape, int64_t parts[VS_MAX_DIMS])
-{
-    char a[VS_SHAPE_STR_MAX];
-    int64_t numel, dim;
-    size_t nbytes, esize;
-    int i, rc, known = ndim >= 0;
-
-    for (i = 0; known && i < ndim; i++)
-        known = shape[i] >= 0;
-    if (!known)
-        return vs__fail(VS_EINVAL,
-                        "Shape of a new partitioned variable must be fully "
-                        "defined, but instead was %s.",
-                        vs__shape_str(ndim, shape, a, sizeof a));
-    if (ndim < 1)
-        return vs__fail(VS_EINVAL,
-                        "A partitioned Variable must have rank at least 1, "
-                        "shape: %s",
-                        vs__shape_str(ndim, shape, a, sizeof a));
-    rc = vs__partitioner_check(p);
-    if (rc != VS_OK)
-        return rc;
-    if (p == NULL || p->kind == VS_PARTITION_NONE)
-        return vs__fail(VS_EINVAL, "no partitioner given");
-    if (p->axis >= ndim)
-        return vs__fail(VS_EINVAL,
-                        "Can not partition variable along axis %d when shape "
-                        "is only %s",
-                        p->axis, vs__shape_str(ndim, shape, a, sizeof a));
-    rc = vs_shape_check(dtype, ndim, shape, &numel, &nbytes);
-    if (rc != VS_OK)
-        return rc;
-    esize = vs_dtype_size(dtype);
-    for (i = 0; i < ndim; i++)
-        parts[i] = 1;
-    dim = shape[p->axis];
-    switch (p->kind) {
-    case VS_PARTITION_FIXED_SIZE:
-        parts[p->axis] = min64((int64_t)p->num_shards, dim);
-        break;
-    case VS_PARTITION_VARIABLE_AXIS_SIZE: {
-        /* bytes_per_slice = numel / dim * elem_bytes; slices_per_shard =
-         * max(1, floor(max_shard_bytes / bytes_per_slice)); shards =
-         * ceil(dim / slices_per_shard), capped at max_shards. TF divides
-         * by zero for a zero dim (here: zero partitions) or an empty slice
-         * (here: one shard). */
-        int64_t bps, sps, shards;
-        if (dim == 0) {
-            shards = 0;
-        } else {
-            bps = numel / dim * (int64_t)esize; /* <= nbytes: no overflow */
-            sps = bps > 0 ? p->max_shard_bytes / bps : dim;
-            if (sps < 1)
-                sps = 1;
-            shards = dim / sps + (dim % sps != 0);
-        }
-        if (p->max_shards > 0)
-            shards = min64(shards, p->max_shards);
-        parts[p->axis] = shards;
-        break;
-    }
-    case VS_PARTITION_MIN_MAX: {
-        int64_t total = (int64_t)nbytes, want;
-        want = total / p->min_slice_size + (total % p->min_slice_size != 0);
-        want = min64(min64(dim, (int64_t)p->max_partitions), want);
-        parts[p->axis] = want > 1 ? want : 1;
-        break;
-    }
-    default:
-        return vs__fail(VS_EINVAL, "unknown partitioner kind %d", p->kind);
-    }
-    return vs__partition_check(ndim, shape, ndim, parts);
-}
 
 /* ---- the registry of partitioned variables ---- */
 
@@ -358,8 +126,9 @@ static int check_existing(const vs_partitioned *p, vs_reuse reuse, int ndim,
                             "Trying to reuse partitioned variable %s, but "
                             "specified partitions %s and found partitions "
                             "%s.",
-                            p->name, py_list(p->ndim, partitions, a, sizeof a),
-                            py_list(p->ndim, p->parts, b, sizeof b));
+                            p->name,
+                            vs__int_list(p->ndim, partitions, a, sizeof a),
+                            vs__int_list(p->ndim, p->parts, b, sizeof b));
     }
     return VS_OK;
 }
@@ -392,21 +161,11 @@ static int64_t shard_len(int64_t dim, size_t n, size_t i)
 static int validate_init(vs_graph *g, const vs_var_opts *o, vs_dtype dtype,
                          int ndim, const int64_t *shape, int axis, size_t n)
 {
-    const vs_init *init = NULL;
     vs_init dflt;
+    const vs_init *init = vs__var_init_effective(g, o, dtype, &dflt);
     int64_t s[VS_MAX_DIMS];
     size_t i;
     int rc;
-    if (o != NULL && o->initializer != NULL &&
-        o->initializer->kind != VS_INIT_NONE)
-        init = o->initializer;
-    else if (g->current->has_init)
-        init = &g->current->init;
-    if (init == NULL) {
-        dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
-                                           : vs_init_zeros();
-        init = &dflt;
-    }
     memcpy(s, shape, sizeof(int64_t) * (size_t)ndim);
     for (i = 0; i < n && i < 2; i++) { /* two distinct shard lengths */
         s[axis] = shard_len(shape[axis], n, i == 0 ? 0 : n - 1);
@@ -431,17 +190,129 @@ static int pv_append(vs_graph *g, vs_partitioned *p)
     return VS_OK;
 }
 
-/* TF's _get_partitioned_variable. part NULL only for reuse=True. */
-static int get_partitioned(vs_graph *g, const char *full,
-                           const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype,
-                           const vs_partitioner *part, vs_reuse reuse,
-                           vs_partitioned **out)
+/* TF's check of the parts already in the store against the n the
+ * partitioner returned: part_0 found means part_<n-1> must be and
+ * part_<n> must not. */
+static int check_found_parts(vs_graph *g, const char *full, size_t n)
 {
-    int64_t partitions[VS_MAX_DIMS], pshape[VS_MAX_DIMS];
-    vs_partitioned *p;
+    int rc = VS_OK;
+    if (!part_exists(g, full, 0, &rc))
+        return rc;
+    if (!part_exists(g, full, n - 1, &rc) && rc == VS_OK)
+        return vs__fail(VS_EINVAL,
+                        "Partitioner returned a different partitioning "
+                        "than what was already found.  Partitioner "
+                        "returned %zu shards, and shard %s/part_0 was "
+                        "found, but %s/part_%zu was not.",
+                        n, full, full, n - 1);
+    if (rc == VS_OK && part_exists(g, full, n, &rc))
+        return vs__fail(VS_EINVAL,
+                        "Partitioner returned a different partitioning "
+                        "than what was already found.  Partitioner "
+                        "returned %zu shards, and shard %s/part_0 was "
+                        "found, but so was the extra shard %s/part_%zu.",
+                        n, full, full, n);
+    return rc;
+}
+
+/* A new partitioned variable (no parts made yet) of the full shape, cut
+ * by partitions into n parts along axis. */
+static int pv_new(vs_graph *g, const char *full, vs_dtype dtype, int ndim,
+                  const int64_t *shape, const int64_t *partitions, int axis,
+                  size_t n, vs_partitioned **out)
+{
+    vs_partitioned *p = vs__calloc(1, sizeof *p);
+    *out = NULL;
+    if (p == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    p->g = g;
+    p->name = vs__strdup(full);
+    p->vars = vs__calloc(n, sizeof *p->vars);
+    p->offsets = vs__calloc(n, sizeof *p->offsets);
+    if (p->name == NULL || p->vars == NULL || p->offsets == NULL) {
+        pv_free(p);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    }
+    p->dtype = dtype;
+    p->ndim = ndim;
+    memcpy(p->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    memcpy(p->parts, partitions, sizeof(int64_t) * (size_t)ndim);
+    p->axis = axis;
+    p->n = n;
+    *out = p;
+    return VS_OK;
+}
+
+/* Part i of p, "<full>/part_<i>", through the single-variable path with
+ * po, whose shape is pshape (set here to the shard's). TF builds each
+ * part's initializer inside name scope
+ * "<full>/part_i/PartitionedInitializer" (at the root): that name is
+ * taken too. */
+static int make_part(vs_graph *g, vs_partitioned *p, size_t i,
+                     const vs_var_opts *po, int64_t *pshape, vs_reuse reuse)
+{
+    char *nm = vs__asprintf("%s/part_%zu", p->name, i), *ns, *taken = NULL;
+    int rc;
+    if (nm == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    ns = vs__asprintf("%s/PartitionedInitializer", nm);
+    rc = ns != NULL ? vs__unique_name(g, ns, 1, 1, &taken)
+                    : vs__fail(VS_ENOMEM, "out of memory");
+    vs__free(ns);
+    vs__free(taken);
+    if (rc == VS_OK) {
+        pshape[p->axis] = shard_len(p->shape[p->axis], p->n, i);
+        p->offsets[i] = i ? p->offsets[i - 1] +
+                                shard_len(p->shape[p->axis], p->n, i - 1)
+                          : 0;
+        rc = vs__get_single_variable(g, nm, reuse, po, 0, &p->vars[i]);
+    }
+    vs__free(nm);
+    return rc;
+}
+
+/* Makes every part of p (TF: under name_scope(None), with the same reuse
+ * and opts o, shard shapes) and registers p with the graph. On failure p
+ * is freed. */
+static int make_parts(vs_graph *g, vs_partitioned *p, const vs_var_opts *o,
+                      vs_reuse reuse)
+{
+    int64_t pshape[VS_MAX_DIMS];
     vs_var_opts po;
-    size_t n, i;
+    size_t i;
+    int rc = VS_OK;
+
+    if (o != NULL)
+        po = *o;
+    else
+        memset(&po, 0, sizeof po);
+    memcpy(pshape, p->shape, sizeof(int64_t) * (size_t)p->ndim);
+    po.shape = pshape;
+    po.ndim = p->ndim;
+    po.dtype = p->dtype;
+    for (i = 0; i < p->n && rc == VS_OK; i++)
+        rc = make_part(g, p, i, &po, pshape, reuse);
+    if (rc == VS_OK)
+        rc = pv_append(g, p);
+    if (rc != VS_OK) {
+        pv_free(p);
+        return rc;
+    }
+    for (i = 0; i < p->n; i++) {
+        p->vars[i]->part_of = p;
+        p->vars[i]->part_index = i;
+    }
+    return VS_OK;
+}
+
+int vs__get_partitioned(vs_graph *g, const char *full, const vs_var_opts *o,
+                        int ndim, const int64_t *shape, vs_dtype dtype,
+                        const vs_partitioner *part, vs_reuse reuse,
+                        vs_partitioned **out)
+{
+    int64_t partitions[VS_MAX_DIMS];
+    vs_partitioned *p;
+    size_t n;
     int axis, rc = VS_OK, have_parts = 0;
 
     if (vs__graph_find_store(g, full) != NULL)
@@ -461,10 +332,8 @@ static int get_partitioned(vs_graph *g, const char *full,
     if (p != NULL) {
         rc = check_existing(p, reuse, ndim, shape, dtype,
                             have_parts ? partitions : NULL);
-        if (rc != VS_OK)
-            return rc;
-        *out = p;
-        return VS_OK;
+        *out = rc == VS_OK ? p : NULL;
+        return rc;
     }
     if (reuse == VS_REUSE || !have_parts)
         return vs__fail(VS_ENOTFOUND,
@@ -474,153 +343,15 @@ static int get_partitioned(vs_graph *g, const char *full,
                         "reuse=VS_AUTO_REUSE in the variable scope?",
                         full);
     slice_dim(ndim, partitions, &axis, &n);
-    if (part_exists(g, full, 0, &rc)) {
-        if (!part_exists(g, full, n - 1, &rc) && rc == VS_OK)
-            return vs__fail(VS_EINVAL,
-                            "Partitioner returned a different partitioning "
-                            "than what was already found.  Partitioner "
-                            "returned %zu shards, and shard %s/part_0 was "
-                            "found, but %s/part_%zu was not.",
-                            n, full, full, n - 1);
-        if (rc == VS_OK && part_exists(g, full, n, &rc))
-            return vs__fail(VS_EINVAL,
-                            "Partitioner returned a different partitioning "
-                            "than what was already found.  Partitioner "
-                            "returned %zu shards, and shard %s/part_0 was "
-                            "found, but so was the extra shard %s/part_%zu.",
-                            n, full, full, n);
-    }
-    if (rc != VS_OK)
-        return rc;
-    rc = validate_init(g, o, dtype, ndim, shape, axis, n);
-    if (rc != VS_OK)
-        return rc;
-
-    p = vs__calloc(1, sizeof *p);
-    if (p == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    p->g = g;
-    p->name = vs__strdup(full);
-    p->vars = vs__calloc(n, sizeof *p->vars);
-    p->offsets = vs__calloc(n, sizeof *p->offsets);
-    if (p->name == NULL || p->vars == NULL || p->offsets == NULL) {
-        pv_free(p);
-        return vs__fail(VS_ENOMEM, "out of memory");
-    }
-    p->dtype = dtype;
-    p->ndim = ndim;
-    memcpy(p->shape, shape, sizeof(int64_t) * (size_t)ndim);
-    memcpy(p->parts, partitions, sizeof(int64_t) * (size_t)ndim);
-    p->axis = axis;
-    p->n = n;
-
-    /* Each part through the single-variable path (TF: under
-     * name_scope(None), with the same reuse), shard shape, same opts. */
-    if (o != NULL)
-        po = *o;
-    else
-        memset(&po, 0, sizeof po);
-    memcpy(pshape, shape, sizeof(int64_t) * (size_t)ndim);
-    po.shape = pshape;
-    po.ndim = ndim;
-    po.dtype = dtype;
-    for (i = 0; i < n; i++) {
-        char *nm = vs__asprintf("%s/part_%zu", full, i), *ns, *taken = NULL;
-        if (nm == NULL) {
-            pv_free(p);
-            return vs__fail(VS_ENOMEM, "out of memory");
-        }
-        /* TF builds each part's initializer inside name scope
-         * "<full>/part_i/PartitionedInitializer" (at the root): that name
-         * is taken. */
-        ns = vs__asprintf("%s/PartitionedInitializer", nm);
-        rc = ns != NULL ? vs__unique_name(g, ns, 1, 1, &taken)
-                        : vs__fail(VS_ENOMEM, "out of memory");
-        vs__free(ns);
-        vs__free(taken);
-        if (rc != VS_OK) {
-            vs__free(nm);
-            pv_free(p);
-            return rc;
-        }
-        pshape[axis] = shard_len(shape[axis], n, i);
-        p->offsets[i] = i ? p->offsets[i - 1] + shard_len(shape[axis], n,
-                                                         i - 1)
-                          : 0;
-        rc = vs__get_single_variable(g, nm, reuse, &po, 0, &p->vars[i]);
-        vs__free(nm);
-        if (rc != VS_OK) {
-            pv_free(p);
-            return rc;
-        }
-    }
-    rc = pv_append(g, p);
-    if (rc != VS_OK) {
-        pv_free(p);
-        return rc;
-    }
-    for (i = 0; i < n; i++) {
-        p->vars[i]->part_of = p;
-        p->vars[i]->part_index = i;
-    }
-    *out = p;
-    return VS_OK;
-}
-
-int vs_get_partitioned_variable(vs_graph *g, const char *name,
-                                const vs_var_opts *opts,
-                                const vs_partitioner *partitioner,
-                                vs_partitioned **out)
-{
-    const vs_partitioner *part;
-    int64_t shape[VS_MAX_DIMS];
-    int ndim = -1, rc;
-    vs_dtype dtype;
-    vs_scope *scope;
-    char *full;
-
-    if (out)
-        *out = NULL;
-    if (g == NULL || name == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_get_partitioned_variable: graph, name "
-                                   "and out are required");
-    if (name[0] == '\0')
-        return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_shape(opts, &ndim, shape);
-    if (rc != VS_OK)
-        return rc;
-    scope = g->current;
-    dtype = (opts && opts->dtype) ? opts->dtype : scope->dtype;
-    if (vs_dtype_size(dtype) == 0)
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-    part = vs__partitioner_effective(g, partitioner, &rc);
-    if (rc != VS_OK)
-        return rc;
-    full = scope->name[0] ? vs__asprintf("%s/%s", scope->name, name)
-                          : vs__strdup(name);
-    if (full == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    if (strlen(full) > VS_NAME_MAX) {
-        rc = vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                 "most %d)",
-                      strlen(full), VS_NAME_MAX);
-    } else if (part != NULL) {
-        rc = get_partitioned(g, full, opts, ndim, shape, dtype, part,
-                             scope->reuse, out);
-    } else if (scope->reuse == VS_REUSE &&
-               vs__partitioned_find(g, full) != NULL) {
-        /* TF: reuse=True needs no partitioner (nor shape). */
-        rc = get_partitioned(g, full, opts, ndim, shape, dtype, NULL,
-                             VS_REUSE, out);
-    } else {
-        rc = vs__partitioned_none_check(g, full);
-        if (rc == VS_OK)
-            rc = vs__fail(VS_EINVAL,
-                          "No partitioner was provided for variable %s: pass "
-                          "one or set the variable scope's",
-                          full);
-    }
-    vs__free(full);
+    rc = check_found_parts(g, full, n);
+    if (rc == VS_OK)
+        rc = validate_init(g, o, dtype, ndim, shape, axis, n);
+    if (rc == VS_OK)
+        rc = pv_new(g, full, dtype, ndim, shape, partitions, axis, n, &p);
+    if (rc == VS_OK)
+        rc = make_parts(g, p, o, reuse);
+    if (rc == VS_OK)
+        *out = p;
     return rc;
 }
 
@@ -707,27 +438,6 @@ int vs__partitioned_slice_spec(const vs_partitioned *p, size_t i, char *buf,
 
 /* ---- initialization with partition_info ---- */
 
-/* TF 1.15 init_ops._compute_fans (as ops/init.c), on the full shape. */
-static void core_fans(int ndim, const int64_t *shape, double *fan_in,
-                      double *fan_out)
-{
-    if (ndim < 1) {
-        *fan_in = *fan_out = 1.0;
-    } else if (ndim == 1) {
-        *fan_in = *fan_out = (double)shape[0];
-    } else if (ndim == 2) {
-        *fan_in = (double)shape[0];
-        *fan_out = (double)shape[1];
-    } else {
-        double receptive = 1.0;
-        int i;
-        for (i = 0; i < ndim - 2; i++)
-            receptive *= (double)shape[i];
-        *fan_in = (double)shape[ndim - 2] * receptive;
-        *fan_out = (double)shape[ndim - 1] * receptive;
-    }
-}
-
 int vs__partitioned_fill(vs_var *v)
 {
     const vs_partitioned *p = v->part_of;
@@ -737,28 +447,12 @@ int vs__partitioned_fill(vs_var *v)
     if (p == NULL)
         return vs_init_fill(in, &v->value, v->seed, v->seed2);
     switch (in->kind) {
-    case VS_INIT_VARIANCE_SCALING: {
+    case VS_INIT_VARIANCE_SCALING:
         /* Core VarianceScaling uses partition_info.full_shape: the same
          * draw as the equivalent plain distribution with the full-shape
          * scale (contrib xavier keeps the shard shape, as in TF). */
-        double fi, fo, n, var;
-        core_fans(p->ndim, p->shape, &fi, &fo);
-        n = in->mode == VS_FAN_IN    ? fi
-            : in->mode == VS_FAN_OUT ? fo
-                                     : (fi + fo) / 2.0;
-        if (n < 1.0)
-            n = 1.0;
-        var = in->a / n;
-        if (in->distribution == VS_DIST_UNIFORM)
-            eq = vs_init_random_uniform(-sqrt(3.0 * var), sqrt(3.0 * var),
-                                        in->seed);
-        else if (in->distribution == VS_DIST_UNTRUNCATED_NORMAL)
-            eq = vs_init_random_normal(0.0, sqrt(var), in->seed);
-        else
-            eq = vs_init_truncated_normal(0.0, sqrt(var) / TRUNC_STD,
-                                          in->seed);
+        eq = vs__variance_scaling_plain(in, p->ndim, p->shape);
         return vs_init_fill(&eq, &v->value, v->seed, v->seed2);
-    }
     case VS_INIT_IDENTITY: {
         /* TF: eye(full_shape) * gain, sliced at the part's offset. */
         vs_tensor one;

@@ -4,8 +4,6 @@
 
 #include "scope_int.h"
 
-vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
-int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
 
 int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out)
 {
@@ -80,25 +78,19 @@ static const char *reuse_text(vs_reuse r)
 static int record_scope(vs_graph *g, const vs_scope *s, const char *parent)
 {
     sqlite3_stmt *st = g->st[ST_SCOPE_PUT];
-    int rc;
-    if (sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, parent, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, reuse_text(s->reuse), -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 4, vs_dtype_name(s->dtype), -1,
-                          SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 5, s->has_init ? vs__init_kind_name(&s->init)
-                                             : NULL,
-                          -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 6, s->name_scope, -1, SQLITE_STATIC) !=
-            SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    const char *init = s->has_init ? vs__init_kind_name(&s->init) : NULL;
+    return vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 2, parent, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 3, reuse_text(s->reuse), -1,
+                              SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 4, vs_dtype_name(s->dtype), -1,
+                              SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 5, init, -1, SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 6, s->name_scope, -1, SQLITE_STATIC) ==
+                SQLITE_OK);
 }
 
 static int count_text_op(vs_graph *g, int which, const char *name)

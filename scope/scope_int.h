@@ -1,5 +1,22 @@
 /* varstore: structures private to scope/ (the graph, scope objects, the
- * frame stack) and the helpers its three files share. Not installed. */
+ * frame stack) and the calls its files make to each other. Not installed.
+ *
+ * Dependency order: each file calls only the files above it (and common/,
+ * ops/); nothing calls upward.
+ *   graph.c        the graph: registry, variable table, scope objects,
+ *                  name stack, open and free
+ *   names.c        unique names and name scopes
+ *   seed.c         graph and op seeds
+ *   collections.c  collections
+ *   scope.c        variable scopes: push, re-entry, reuse, defaults
+ *   partitioner.c  partitioners and partition lists (arithmetic only)
+ *   variable.c     single variables: create, reuse, values, accessors
+ *   partitioned.c  partitioned variables, built from single ones
+ *   getter.c       vs_get_variable / _local_ / _partitioned_: full names,
+ *                  routed to variable.c or partitioned.c
+ *   initializer.c  running initializers (a part's uses partitioned.c)
+ *   graph_close.c  vs_graph_close: frees what every file above made
+ */
 #ifndef VS_SCOPE_INT_H
 #define VS_SCOPE_INT_H
 
@@ -106,13 +123,37 @@ struct vs_graph {
     size_t n_part0;              /* store keys ending in "/part_0" */
 };
 
+/* ---- graph.c: the registry, variable table, scope objects ---- */
+
 /* Runs a prepared statement to completion (no rows); resets it. */
 int vs__graph_exec(vs_graph *g, sqlite3_stmt *st);
+/* Runs st as vs__graph_exec when bound (every bind call succeeded), else
+ * reports the bind failure; either way st is reset and its bindings
+ * cleared (no pointer outlives the call). */
+int vs__graph_run_bound(vs_graph *g, sqlite3_stmt *st, int bound);
 /* Runs statement `which` with key bound as ?1; *n = its first column, or
  * 0 when there is no row. */
 int vs__graph_count(vs_graph *g, int which, const char *key, int64_t *n);
 /* Error from the registry connection, as VS_ERROR with sqlite's text. */
 int vs__graph_sqlfail(vs_graph *g, const char *what);
+/* Grows g->buf to at least n bytes. */
+int vs__graph_buf(vs_graph *g, size_t n);
+/* Makes room in g->stack_slash for a name stack of len bytes. */
+int vs__stack_reserve(vs_graph *g, size_t len);
+/* Makes stack (owned, len bytes, vs__stack_reserve done) the current name
+ * stack; the old one goes to *old (old not NULL) or is freed. */
+void vs__stack_replace(vs_graph *g, char *stack, size_t len, char **old);
+/* A new scope object named name with original name scope ns, linked into
+ * the graph's list; NULL when out of memory. */
+vs_scope *vs__scope_new(vs_graph *g, const char *name, const char *ns);
+/* Unlinks and frees a scope object. */
+void vs__scope_free(vs_graph *g, vs_scope *s);
+/* Frees the graph itself: the registry, frames, scope objects and
+ * buffers (not its variables: graph_close.c frees those first). */
+void vs__graph_free(vs_graph *g);
+
+/* ---- names.c: unique names and name scopes ---- */
+
 /* Graph.unique_name with the current stack (or the root when at_root). */
 int vs__unique_name(vs_graph *g, const char *name, int mark, int at_root,
                     char **out);
@@ -122,19 +163,17 @@ int vs__check_scope_name(const char *name, int nested);
 /* Pushes a name scope (TF's Graph.name_scope) as a frame of the given
  * kind; g->stack_slash is then the scope string. */
 int vs__name_scope_enter(vs_graph *g, const char *name, int kind);
+/* Pops frame f's name scope: restores the name stack it saved. */
+int vs__frame_restore_stack(vs_graph *g, vs_frame *f);
+
+/* ---- scope.c: variable scopes ---- */
+
 /* Copies an initializer, duplicating its value list into *values_out. */
 int vs__init_copy(const vs_init *src, vs_init *dst, double **values_out);
 /* Text describing an initializer, for the registry: "glorot_uniform". */
 const char *vs__init_kind_name(const vs_init *init);
-/* Unlinks and frees a scope object. */
-void vs__scope_free(vs_graph *g, vs_scope *s);
-/* The requested shape of vs_var_opts; ndim -1 = unknown. VS_EINVAL for a
- * rank outside [0, VS_MAX_DIMS] or a dim below -1. */
-int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape);
-/* Grows g->buf to at least n bytes. */
-int vs__graph_buf(vs_graph *g, size_t n);
 
-/* ---- partitioned variables (partitioned.c) ---- */
+/* ---- partitioner.c: partitioners and partition lists ---- */
 
 /* NULL, or a partitioner whose fields are valid (else VS_EINVAL). A kind
  * of VS_PARTITION_NONE is valid (means "not given"). */
@@ -152,10 +191,45 @@ int vs__partitioner_call(const vs_partitioner *p, vs_dtype dtype, int ndim,
  * one axis at most). */
 int vs__partition_check(int ndim, const int64_t *shape, int n,
                         const int64_t *parts);
-/* get_variable's single-variable path under the full name `full` with
- * reuse `reuse` (scope-independent): creates or reuses. */
+
+/* ---- variable.c: single variables ---- */
+
+/* The requested shape of vs_var_opts; ndim -1 = unknown. VS_EINVAL for a
+ * rank outside [0, VS_MAX_DIMS] or a dim below -1. */
+int vs__read_var_shape(const vs_var_opts *o, int *ndim, int64_t *shape);
+/* The requested shape (as vs__read_var_shape) and dtype (o's, else the
+ * current scope's) of a get_variable call; VS_EINVAL for a bad dtype. */
+int vs__read_var_opts(vs_graph *g, const vs_var_opts *o, int *ndim,
+                      int64_t *shape, vs_dtype *dtype);
+/* The initializer a new variable gets: o's, else the current scope's,
+ * else TF's default for dtype (glorot uniform for floats, zeros for the
+ * others), which is written into *dflt. */
+const vs_init *vs__var_init_effective(const vs_graph *g,
+                                      const vs_var_opts *o, vs_dtype dtype,
+                                      vs_init *dflt);
+/* TF's _get_single_variable for the full name `full` (flen bytes) with
+ * reuse `reuse` (VS_REUSE_INHERIT: False), o's shape already read into
+ * ndim/shape (ndim -1: unknown) and its dtype resolved: creates or
+ * reuses. local: a local variable (not trainable, LOCAL collection). */
+int vs__single_variable(vs_graph *g, const char *full, size_t flen,
+                        vs_reuse reuse, const vs_var_opts *o, int ndim,
+                        const int64_t *shape, vs_dtype dtype, int local,
+                        vs_var **out);
+/* vs__single_variable reading shape and dtype from o (the parts of a
+ * partitioned variable). */
 int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                             const vs_var_opts *o, int local, vs_var **out);
+/* Frees a variable and everything it owns (NULL: no-op). */
+void vs__var_free(vs_var *v);
+
+/* ---- partitioned.c: partitioned variables ---- */
+
+/* TF's _get_partitioned_variable for the full name `full`; part NULL only
+ * for reuse=True (an existing one is returned as is). */
+int vs__get_partitioned(vs_graph *g, const char *full, const vs_var_opts *o,
+                        int ndim, const int64_t *shape, vs_dtype dtype,
+                        const vs_partitioner *part, vs_reuse reuse,
+                        vs_partitioned **out);
 /* Fills part v (v->part_of set) as its initializer would with
  * partition_info: variance-scaling fans and identity from the full shape. */
 int vs__partitioned_fill(vs_var *v);

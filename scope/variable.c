@@ -84,16 +84,11 @@ static uint64_t var_sig(vs_dtype dtype, int ndim, const int64_t *shape)
 static int add_to_collection(vs_graph *g, const char *key, int64_t id)
 {
     sqlite3_stmt *st = g->st[ST_COLL_PUT];
-    int rc;
-    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, g->coll_seq) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, id) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
+    int rc = vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 2, g->coll_seq) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 3, id) == SQLITE_OK);
     if (rc == VS_OK)
         g->coll_seq++;
     return rc;
@@ -133,41 +128,33 @@ static int record_var(vs_graph *g, vs_var *v)
 {
     sqlite3_stmt *st = g->st[ST_VAR_PUT];
     char shape[VS_SHAPE_STR_MAX];
+    const char *init = v->initial_value ? "initial_value"
+                                        : vs__init_kind_name(&v->init);
     int rc;
-    vs__shape_json(v->value.ndim, v->value.shape, shape, sizeof shape);
-    if (sqlite3_bind_int64(st, 1, v->id) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 4, g->current->name, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_text(st, 5, vs_dtype_name(v->value.dtype), -1,
-                          SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 6, shape, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_int(st, 7, v->trainable) != SQLITE_OK ||
-        sqlite3_bind_text(st, 8,
-                          v->initial_value ? "initial_value"
-                                           : vs__init_kind_name(&v->init),
-                          -1, SQLITE_STATIC) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
+    vs__shape_brackets(v->value.ndim, v->value.shape, shape, sizeof shape);
+    rc = vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_int64(st, 1, v->id) == SQLITE_OK &&
+            sqlite3_bind_text(st, 2, v->op_name, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 3, v->store_key, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 4, g->current->name, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 5, vs_dtype_name(v->value.dtype), -1,
+                              SQLITE_STATIC) == SQLITE_OK &&
+            sqlite3_bind_text(st, 6, shape, -1, SQLITE_TRANSIENT) ==
+                SQLITE_OK &&
+            sqlite3_bind_int(st, 7, v->trainable) == SQLITE_OK &&
+            sqlite3_bind_text(st, 8, init, -1, SQLITE_STATIC) == SQLITE_OK);
     if (rc != VS_OK || v->store_key == NULL)
         return rc;
     st = g->st[ST_STORE_PUT];
-    if (sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) !=
-            SQLITE_OK ||
-        sqlite3_bind_int64(st, 2, v->id) != SQLITE_OK) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return vs__graph_sqlfail(g, "bind");
-    }
-    rc = vs__graph_exec(g, st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    return vs__graph_run_bound(
+        g, st,
+        sqlite3_bind_text(st, 1, v->store_key, -1, SQLITE_STATIC) ==
+                SQLITE_OK &&
+            sqlite3_bind_int64(st, 2, v->id) == SQLITE_OK);
 }
 
 /* Makes a variable object (not yet in the registry). Takes op_name. */
@@ -211,13 +198,18 @@ static int var_new(vs_graph *g, char *op_name, const char *store_key,
     return VS_OK;
 }
 
-static void var_destroy(vs_var *v)
+void vs__var_free(vs_var *v)
 {
+    if (v == NULL)
+        return;
+    if (v->loader_free)
+        v->loader_free(v->loader_ctx);
+    vs__aligned_free(v->value.data);
     vs_tensor_free(v->initial_value);
     vs__free(v->init_values);
+    vs__free(v->op_name);
     vs__free(v->name);
     vs__free(v->store_key);
-    vs__free(v->op_name);
     vs__free(v);
 }
 
@@ -261,7 +253,7 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         size_t cap = g->cap_vars ? 2 * g->cap_vars : 64;
         vs_var_slot *p = vs__realloc(g->vars, cap * sizeof *p);
         if (p == NULL) {
-            var_destroy(v);
+            vs__var_free(v);
             return vs__fail(VS_ENOMEM, "out of memory");
         }
         g->vars = p;
@@ -273,7 +265,7 @@ static int var_register(vs_graph *g, vs_var *v, const char *const *colls,
         rc = add_collections(g, v, colls, extra_coll);
     if (rc != VS_OK) {
         unrecord_var(g, v);
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     g->vars[g->n_vars].v = v;
@@ -295,96 +287,19 @@ static int check_collections(const char *const *colls)
     return VS_OK;
 }
 
-static int single_variable(vs_graph *g, const char *full, size_t flen,
-                           vs_reuse reuse, const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype, int local,
-                           vs_var **out);
-
-static int get_variable(vs_graph *g, const char *name, const vs_var_opts *o,
-                        int local, vs_var **out)
+/* The shape and dtype of a get_variable call: o's shape (ndim -1: none)
+ * and dtype, else the current scope's dtype. VS_EINVAL for a bad rank,
+ * dim or dtype, before anything prints the shape. */
+int vs__read_var_opts(vs_graph *g, const vs_var_opts *o, int *ndim,
+                      int64_t *shape, vs_dtype *dtype)
 {
-    vs_scope *scope;
-    int64_t shape[VS_MAX_DIMS];
-    int ndim = -1, rc;
-    size_t nlen, slen;
-    vs_dtype dtype;
-    const vs_partitioner *part;
-    char *full;
-
-    if (out)
-        *out = NULL;
-    if (g == NULL || name == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_get_variable: graph, name and out are "
-                                   "required");
-    if (name[0] == '\0')
-        return vs__fail(VS_EINVAL, "variable name must not be empty");
-    rc = vs__read_var_shape(o, &ndim, shape);
+    int rc = vs__read_var_shape(o, ndim, shape);
     if (rc != VS_OK)
         return rc;
-    scope = g->current;
-    dtype = (o && o->dtype) ? o->dtype : scope->dtype;
-    if (!dtype_ok(dtype))
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-
-    /* full name = scope name + "/" + name (never made unique) */
-    nlen = strlen(name);
-    slen = strlen(scope->name);
-    if (nlen + slen + 1 > VS_NAME_MAX)
-        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                   "most %d)",
-                        nlen + slen + 1, VS_NAME_MAX);
-    rc = vs__graph_buf(g, nlen + slen + 2);
-    if (rc != VS_OK)
-        return rc;
-    if (slen) {
-        memcpy(g->buf, scope->name, slen);
-        g->buf[slen] = '/';
-        memcpy(g->buf + slen + 1, name, nlen + 1);
-        nlen += slen + 1;
-    } else {
-        memcpy(g->buf, name, nlen + 1);
-    }
-
-    /* Partitioned variables (TF's _true_getter): a partitioner with a
-     * non-scalar shape means a PartitionedVariable, which this call cannot
-     * return; reuse=True without one returns an existing one in TF. */
-    part = vs__partitioner_effective(g, NULL, &rc);
-    if (rc != VS_OK)
-        return rc;
-    if (part == NULL && g->n_pvs == 0 && g->n_part0 == 0) /* fast path */
-        return single_variable(g, g->buf, nlen, scope->reuse, o, ndim, shape,
-                               dtype, local, out);
-    full = vs__strdup(g->buf);
-    if (full == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    if (part != NULL && ndim != 0) {
-        if (vs__graph_find_store(g, full) != NULL)
-            rc = vs__fail(VS_EINVAL,
-                          "A partitioner was provided, but an unpartitioned "
-                          "version of the variable was found: %s.  Perhaps a "
-                          "variable of the same name was already created "
-                          "without partitioning?",
-                          full);
-        else
-            rc = vs__fail(VS_EINVAL,
-                          "Variable %s has a partitioner and a non-scalar "
-                          "shape: use vs_get_partitioned_variable() to get "
-                          "a partitioned variable",
-                          full);
-    } else if (part == NULL && scope->reuse == VS_REUSE &&
-               vs__partitioned_find(g, full) != NULL) {
-        rc = vs__fail(VS_EINVAL,
-                      "Variable %s is a partitioned variable: use "
-                      "vs_get_partitioned_variable() to get it",
-                      full);
-    } else {
-        rc = vs__partitioned_none_check(g, full);
-        if (rc == VS_OK)
-            rc = single_variable(g, full, nlen, scope->reuse, o, ndim, shape,
-                                 dtype, local, out);
-    }
-    vs__free(full);
-    return rc;
+    *dtype = (o && o->dtype) ? o->dtype : g->current->dtype;
+    if (!dtype_ok(*dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)*dtype);
+    return VS_OK;
 }
 
 /* get_variable's single-variable path (TF's _get_single_variable) for the
@@ -398,13 +313,10 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
     vs_dtype dtype;
 
     *out = NULL;
-    rc = vs__read_var_shape(o, &ndim, shape);
+    rc = vs__read_var_opts(g, o, &ndim, shape, &dtype);
     if (rc != VS_OK)
         return rc;
-    dtype = (o && o->dtype) ? o->dtype : g->current->dtype;
-    if (!dtype_ok(dtype))
-        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)dtype);
-    return single_variable(g, full, strlen(full), reuse, o, ndim, shape,
+    return vs__single_variable(g, full, strlen(full), reuse, o, ndim, shape,
                            dtype, local, out);
 }
 
@@ -469,37 +381,29 @@ static int reuse_existing(vs_graph *g, int64_t id, vs_reuse reuse, int ndim,
     return VS_OK;
 }
 
-/* The body of vs__get_single_variable: o's shape already read into
- * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
- * strlen(full). */
-static int single_variable(vs_graph *g, const char *full, size_t flen,
-                           vs_reuse reuse, const vs_var_opts *o, int ndim,
-                           const int64_t *shape, vs_dtype dtype, int local,
-                           vs_var **out)
+const vs_init *vs__var_init_effective(const vs_graph *g,
+                                      const vs_var_opts *o, vs_dtype dtype,
+                                      vs_init *dflt)
 {
-    vs_scope *scope = g->current;
-    sqlite3_stmt *st;
-    int rc, step;
-    const vs_init *init;
-    vs_init dflt;
-    char *op_name = NULL;
-    vs_var *v = NULL;
+    if (o && o->initializer && o->initializer->kind != VS_INIT_NONE)
+        return o->initializer;
+    if (g->current->has_init)
+        return &g->current->init;
+    /* TF's _get_default_initializer: glorot uniform for floats, zeros for
+     * integers and bool. */
+    *dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
+                                        : vs_init_zeros();
+    return dflt;
+}
 
-    *out = NULL;
-    if (flen > VS_NAME_MAX)
-        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
-                                   "most %d)",
-                        flen, VS_NAME_MAX);
-    if (full != g->buf) {
-        rc = vs__graph_buf(g, flen + 1);
-        if (rc != VS_OK)
-            return rc;
-        memcpy(g->buf, full, flen + 1);
-    }
-
-    /* The store decision is one query keyed by the full name. Every use
-     * binds ?1 afresh, so the binding is left in place afterwards. */
-    st = g->st[ST_STORE_GET];
+/* Looks the full name (g->buf, flen bytes) up in the get_variable store:
+ * *id = the variable's id, or -1 when there is none. The binding of ?1 is
+ * left in place (every use binds it afresh). */
+static int store_lookup(vs_graph *g, size_t flen, int64_t *id)
+{
+    sqlite3_stmt *st = g->st[ST_STORE_GET];
+    int step;
+    *id = -1;
     if (sqlite3_bind_text(st, 1, g->buf, (int)flen, SQLITE_STATIC) !=
         SQLITE_OK) {
         sqlite3_reset(st);
@@ -509,24 +413,29 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
     if (step == SQLITE_ROW) {
         /* The row names the variable (its id is all it holds). Its slot
          * is likely not in cache: start fetching it, then reset. */
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id >= 0 && (uint64_t)id < g->n_vars)
-            VS_PREFETCH(&g->vars[id]);
+        *id = sqlite3_column_int64(st, 0);
+        if (*id >= 0 && (uint64_t)*id < g->n_vars)
+            VS_PREFETCH(&g->vars[*id]);
         if (sqlite3_reset(st) != SQLITE_OK)
             return vs__graph_sqlfail(g, "lookup");
-        return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
+        return VS_OK;
     }
     sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        return vs__graph_sqlfail(g, "lookup");
+    return step == SQLITE_DONE ? VS_OK : vs__graph_sqlfail(g, "lookup");
+}
 
-    /* A new variable. */
-    if (reuse == VS_REUSE)
-        return vs__fail(VS_ENOTFOUND,
-                        "Variable %s does not exist, or was not created with "
-                        "vs_get_variable(). Did you mean to set "
-                        "reuse=VS_AUTO_REUSE in the variable scope?",
-                        g->buf);
+/* The creating half of single_variable: the full name (g->buf, flen
+ * bytes) is not in the store and reuse allows creating it. */
+static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
+                           int ndim, const int64_t *shape, vs_dtype dtype,
+                           int local, vs_var **out)
+{
+    const vs_init *init;
+    vs_init dflt;
+    char *op_name = NULL;
+    vs_var *v = NULL;
+    int rc;
+
     if (!shape_known(ndim, shape)) {
         char want[VS_SHAPE_STR_MAX];
         return vs__fail(VS_EINVAL,
@@ -537,34 +446,23 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
     rc = check_collections(o ? o->collections : NULL);
     if (rc != VS_OK)
         return rc;
-    init = (o && o->initializer && o->initializer->kind != VS_INIT_NONE)
-               ? o->initializer
-               : (scope->has_init ? &scope->init : NULL);
-    if (init == NULL) {
-        /* TF's _get_default_initializer: glorot uniform for floats, zeros
-         * for integers and bool. */
-        dflt = vs_dtype_is_floating(dtype) ? vs_init_glorot_uniform(VS_NO_SEED)
-                                           : vs_init_zeros();
-        init = &dflt;
-    }
+    init = vs__var_init_effective(g, o, dtype, &dflt);
     rc = vs__init_validate(init, dtype, ndim, shape);
     if (rc != VS_OK)
         return rc;
     /* The variable op is created under name_scope(full_name) at the root,
      * so its op name is made unique (TF quirk: "v_1" after a Variable v). */
     rc = vs__check_scope_name(g->buf, 0);
-    if (rc != VS_OK)
-        return rc;
-    rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
-    if (rc != VS_OK)
-        return rc;
-    rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
+    if (rc == VS_OK)
+        rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
+    if (rc == VS_OK)
+        rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
     if (rc != VS_OK)
         return rc;
     v->trainable = local ? 0 : !(o && o->not_trainable);
     rc = vs__init_copy(init, &v->init, &v->init_values);
     if (rc != VS_OK) {
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     vs__graph_get_seed(g, v->init.seed, &v->seed, &v->seed2);
@@ -578,32 +476,53 @@ static int single_variable(vs_graph *g, const char *full, size_t flen,
     return VS_OK;
 }
 
-int vs_get_variable(vs_graph *g, const char *name, const vs_var_opts *opts,
-                    vs_var **out)
+/* The body of vs__get_single_variable: o's shape already read into
+ * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
+ * strlen(full). The store decision is one query keyed by the full name. */
+int vs__single_variable(vs_graph *g, const char *full, size_t flen,
+                        vs_reuse reuse, const vs_var_opts *o, int ndim,
+                        const int64_t *shape, vs_dtype dtype, int local,
+                        vs_var **out)
 {
-    return get_variable(g, name, opts, 0, out);
-}
+    int64_t id;
+    int rc;
 
-int vs_get_local_variable(vs_graph *g, const char *name,
-                          const vs_var_opts *opts, vs_var **out)
-{
-    return get_variable(g, name, opts, 1, out);
+    *out = NULL;
+    if (flen > VS_NAME_MAX)
+        return vs__fail(VS_EINVAL, "variable name is too long: %zu bytes (at "
+                                   "most %d)",
+                        flen, VS_NAME_MAX);
+    if (full != g->buf) {
+        rc = vs__graph_buf(g, flen + 1);
+        if (rc != VS_OK)
+            return rc;
+        memcpy(g->buf, full, flen + 1);
+    }
+    rc = store_lookup(g, flen, &id);
+    if (rc != VS_OK)
+        return rc;
+    if (id >= 0)
+        return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
+    if (reuse == VS_REUSE)
+        return vs__fail(VS_ENOTFOUND,
+                        "Variable %s does not exist, or was not created with "
+                        "vs_get_variable(). Did you mean to set "
+                        "reuse=VS_AUTO_REUSE in the variable scope?",
+                        g->buf);
+    return create_variable(g, flen, o, ndim, shape, dtype, local, out);
 }
 
 /* ---- tf.Variable ---- */
 
-int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
-                const vs_var_opts *opts, vs_var **out)
+/* vs_variable's checks of initial_value against opts: the value's dtype
+ * and rank are validated before any message prints its shape, and so is
+ * the requested shape (vs__read_var_shape). */
+static int check_initial_value(const vs_tensor *initial_value,
+                               const vs_var_opts *opts)
 {
-    char *op_name = NULL;
-    vs_var *v = NULL;
-    size_t len;
-    int rc;
+    int64_t want[VS_MAX_DIMS];
+    int ndim = -1, i, same, rc;
 
-    if (out)
-        *out = NULL;
-    if (g == NULL || out == NULL)
-        return vs__fail(VS_EINVAL, "vs_variable: graph and out are required");
     if (initial_value == NULL)
         return vs__fail(VS_EINVAL, "initial_value must be specified.");
     rc = vs_shape_check(initial_value->dtype, initial_value->ndim,
@@ -612,53 +531,73 @@ int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
         return rc;
     if (initial_value->data == NULL && vs_tensor_nbytes(initial_value) > 0)
         return vs__fail(VS_EINVAL, "initial_value has no data");
+    if (opts && opts->dtype && !dtype_ok(opts->dtype))
+        return vs__fail(VS_EINVAL, "invalid dtype %d", (int)opts->dtype);
     if (opts && opts->dtype && opts->dtype != initial_value->dtype)
         return vs__fail(VS_EDTYPE,
                         "initial_value has dtype %s but dtype %s was "
                         "requested",
                         vs_dtype_name(initial_value->dtype),
                         vs_dtype_name(opts->dtype));
-    if (opts && opts->shape) {
-        int i, same = opts->ndim == initial_value->ndim;
-        for (i = 0; same && i < opts->ndim; i++)
-            same = opts->shape[i] == initial_value->shape[i];
-        if (!same) {
-            char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
-            return vs__fail(VS_ESHAPE,
-                            "initial_value has shape %s but shape %s was "
-                            "requested",
-                            vs__shape_str(initial_value->ndim,
-                                          initial_value->shape, a, sizeof a),
-                            vs__shape_str(opts->ndim, opts->shape, b,
-                                          sizeof b));
-        }
-    }
-    rc = check_collections(opts ? opts->collections : NULL);
-    if (rc != VS_OK)
+    rc = vs__read_var_shape(opts, &ndim, want);
+    if (rc != VS_OK || ndim < 0)
         return rc;
+    same = ndim == initial_value->ndim;
+    for (i = 0; same && i < ndim; i++)
+        same = want[i] == initial_value->shape[i];
+    if (!same) {
+        char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+        return vs__fail(VS_ESHAPE,
+                        "initial_value has shape %s but shape %s was "
+                        "requested",
+                        vs__shape_str(initial_value->ndim,
+                                      initial_value->shape, a, sizeof a),
+                        vs__shape_str(ndim, want, b, sizeof b));
+    }
+    return check_collections(opts ? opts->collections : NULL);
+}
+
+/* tf.Variable's op name: name_scope(name, "Variable") made unique, or a
+ * name ending in "/" taken as is (without the slash). */
+static int variable_op_name(vs_graph *g, const char *name, char **out)
+{
+    size_t len;
+    int rc;
+
+    *out = NULL;
     if (name == NULL)
         name = "Variable";
     if (name[0] == '\0')
         return vs__fail(VS_EINVAL, "variable name must not be empty");
-    /* name_scope(name, "Variable"): relative and made unique, or "x/"
-     * taken as is; the op takes the scope's name. */
     rc = vs__check_scope_name(name, g->stack[0] != '\0');
     if (rc != VS_OK)
         return rc;
     len = strlen(name);
-    if (name[len - 1] == '/') {
-        op_name = vs__strndup(name, len - 1);
-        if (op_name == NULL)
-            return vs__fail(VS_ENOMEM, "out of memory");
-        if (op_name[0] == '\0') {
-            vs__free(op_name);
-            return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
-        }
-    } else {
-        rc = vs__unique_name(g, name, 1, 0, &op_name);
-        if (rc != VS_OK)
-            return rc;
-    }
+    if (name[len - 1] != '/')
+        return vs__unique_name(g, name, 1, 0, out);
+    if (len == 1)
+        return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
+    *out = vs__strndup(name, len - 1);
+    return *out != NULL ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
+}
+
+int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
+                const vs_var_opts *opts, vs_var **out)
+{
+    char *op_name = NULL;
+    vs_var *v = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (g == NULL || out == NULL)
+        return vs__fail(VS_EINVAL, "vs_variable: graph and out are required");
+    rc = check_initial_value(initial_value, opts);
+    if (rc != VS_OK)
+        return rc;
+    rc = variable_op_name(g, name, &op_name);
+    if (rc != VS_OK)
+        return rc;
     rc = var_new(g, op_name, NULL, initial_value->dtype, initial_value->ndim,
                  initial_value->shape, &v);
     if (rc != VS_OK)
@@ -668,7 +607,7 @@ int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,
                              initial_value->shape, initial_value->data,
                              &v->initial_value);
     if (rc != VS_OK) {
-        var_destroy(v);
+        vs__var_free(v);
         return rc;
     }
     rc = var_register(g, v, opts ? opts->collections : NULL, NULL);
@@ -761,6 +700,11 @@ int vs_assign(vs_var *v, const vs_tensor *value)
     if (v == NULL || value == NULL)
         return vs__fail(VS_EINVAL, "vs_assign: variable and value are "
                                    "required");
+    /* The value's dtype and rank first: the messages below print its
+     * shape, which must not be read past VS_MAX_DIMS. */
+    rc = vs_shape_check(value->dtype, value->ndim, value->shape, NULL, NULL);
+    if (rc != VS_OK)
+        return vs__fail_prefix(rc, "vs_assign: value: ");
     if (value->dtype != v->value.dtype)
         return vs__fail(VS_EDTYPE,
                         "Assign requires dtypes to match: variable %s is %s, "
@@ -792,82 +736,4 @@ int vs_assign(vs_var *v, const vs_tensor *value)
         memmove(v->value.data, value->data, v->nbytes);
     v->initialized = 1;
     return VS_OK;
-}
-
-/* ---- initialization ---- */
-
-static int run_initializer(vs_var *v)
-{
-    if (v->restoring)
-        return vs__fail(VS_ERESTORING, "variable %s is being restored",
-                        v->op_name);
-    int rc = vs__var_ensure_buffer(v);
-    if (rc != VS_OK)
-        return rc;
-    if (v->loader)
-        rc = v->loader(v, v->loader_ctx);
-    else if (v->initial_value) {
-        if (v->nbytes)
-            memcpy(v->value.data, v->initial_value->data, v->nbytes);
-        rc = VS_OK;
-    } else if (v->part_of)
-        rc = vs__partitioned_fill(v); /* partition_info: full shape */
-    else
-        rc = vs_init_fill(&v->init, &v->value, v->seed, v->seed2);
-    if (rc != VS_OK)
-        return vs__fail_prefix(rc, "initializing %s: ", v->op_name);
-    v->initialized = 1;
-    return VS_OK;
-}
-
-int vs_variables_initializer(vs_graph *g, vs_var *const *vars, size_t n)
-{
-    size_t i;
-    char *init_name = NULL;
-    int rc;
-    if (g == NULL || (vars == NULL && n > 0))
-        return vs__fail(VS_EINVAL, "vs_variables_initializer: graph is NULL "
-                                   "or vars is NULL");
-    /* The group op is named "init", "init_1", ... as in TF. */
-    rc = vs__unique_name(g, "init", 1, 0, &init_name);
-    vs__free(init_name);
-    if (rc != VS_OK)
-        return rc;
-    for (i = 0; i < n; i++) {
-        if (vars[i] == NULL || vars[i]->g != g)
-            return vs__fail(VS_EINVAL, "vs_variables_initializer: variable "
-                                       "%zu is NULL or from another graph",
-                            i);
-        rc = run_initializer(vars[i]);
-        if (rc != VS_OK)
-            return rc;
-    }
-    return VS_OK;
-}
-
-static int init_collection(vs_graph *g, const char *key)
-{
-    size_t n, got;
-    vs_var **vars;
-    int rc;
-    if (g == NULL)
-        return vs__fail(VS_EINVAL, "graph is NULL");
-    n = vs_get_collection(g, key, NULL, NULL, 0);
-    vars = vs__calloc(n ? n : 1, sizeof *vars);
-    if (vars == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    got = vs_get_collection(g, key, NULL, vars, n);
-    rc = vs_variables_initializer(g, vars, got < n ? got : n);
-    vs__free(vars);
-    return rc;
-}
-
-int vs_global_variables_initializer(vs_graph *g)
-{
-    return init_collection(g, VS_GLOBAL_VARIABLES);
-}
-
-int vs_local_variables_initializer(vs_graph *g)
-{
-    return init_collection(g, VS_LOCAL_VARIABLES);
 }

@@ -16,27 +16,9 @@
 #include "scope_int.h"
 #include "varstore.h"
 
-#define OK(x) assert_int_equal((x), VS_OK)
-#define FAILS(x, code, msg)                                                    \
-    do {                                                                       \
-        assert_int_equal((x), (code));                                         \
-        assert_string_equal(vs_errmsg(), (msg));                               \
-    } while (0)
-
-static int setup(void **state)
-{
-    vs_graph *g = NULL;
-    if (vs_graph_open(&g) != VS_OK)
-        return -1;
-    *state = g;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    vs_graph_close(*state);
-    return 0;
-}
+#include "support/db_file.h"
+#include "support/graph_fixture.h"
+#include "support/vs_test.h"
 
 static vs_var_opts shape_opts(int ndim, const int64_t *shape)
 {
@@ -86,8 +68,8 @@ static void expect_part(const vs_partitioned *p, size_t i, const char *name,
         assert_int_equal(off[d], 0);
 }
 
-/* Case 74: scope partitioner along axis 0 into 2, shape (3, 1, 1). */
-static void test_case74_names_and_shapes(void **state)
+/* Case 74 (reference §9): scope partitioner along axis 0 into 2, shape (3, 1, 1). */
+static void test_fixed_size__scope_partitioner_names_parts(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -126,7 +108,7 @@ static void test_case74_names_and_shapes(void **state)
 }
 
 /* Case 75: fixed_size_partitioner(3) on [10, 4]. */
-static void test_case75_ten_by_three(void **state)
+static void test_fixed_size__uneven_split_gives_first_parts_more(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner three = vs_partitioner_fixed_size(3, 0);
@@ -179,7 +161,7 @@ static void test_shard_sizes_axis1(void **state)
 }
 
 /* Case 76: fixed_size_partitioner(5) on [2, 3]: 2 parts. */
-static void test_case76_min_with_dim(void **state)
+static void test_fixed_size__shards_capped_by_dimension(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner five = vs_partitioner_fixed_size(5, 0);
@@ -193,7 +175,7 @@ static void test_case76_min_with_dim(void **state)
 
 /* Case 77: a scalar ignores the partitioner; a non-scalar through
  * vs_get_variable is refused with a pointer to the right call. */
-static void test_case77_scalar_ignores_partitioner(void **state)
+static void test_scalar__ignores_partitioner(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -227,7 +209,7 @@ static void test_case77_scalar_ignores_partitioner(void **state)
 }
 
 /* Case 78: 2 shards, then reuse=True with a 3-shard partitioner. */
-static void test_case78_partitioning_changes(void **state)
+static void test_reuse__different_partitioning_refused(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -258,7 +240,7 @@ static void test_case78_partitioning_changes(void **state)
 }
 
 /* Case 79: reuse=True needs neither a partitioner nor a shape. */
-static void test_case79_reuse_without_partitioner(void **state)
+static void test_reuse__needs_no_partitioner_nor_shape(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -294,7 +276,7 @@ static void test_case79_reuse_without_partitioner(void **state)
 }
 
 /* Case 80: partitioned and unpartitioned versions collide (AUTO_REUSE). */
-static void test_case80_collisions(void **state)
+static void test_auto_reuse__partitioned_and_plain_collide(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -335,7 +317,7 @@ static void test_case80_collisions(void **state)
 }
 
 /* Case 81 and the other partition-list checks of _call_partitioner. */
-static void test_case81_partition_list_checks(void **state)
+static void test_partition_list__bad_lists_refused(void **state)
 {
     vs_graph *g = *state;
     const int64_t s44[] = {4, 4}, s31[] = {3, 1};
@@ -364,7 +346,7 @@ static void test_case81_partition_list_checks(void **state)
 }
 
 /* The remaining texts of §2.5 item 13. */
-static void test_item13_messages(void **state)
+static void test_errors__tf_messages_verbatim(void **state)
 {
     vs_graph *g = *state;
     vs_partitioner two = vs_partitioner_fixed_size(2, 0);
@@ -460,6 +442,28 @@ static void test_bad_arguments(void **state)
     assert_int_equal(vs_partitioned_partitions(NULL, NULL), -1);
     assert_null(vs_scope_partitioner(NULL));
     assert_null(vs_scope_partitioner(vs_get_variable_scope(g)));
+}
+
+/* Issue 13: a rank beyond VS_MAX_DIMS or below 0, or a bad dtype, is
+ * refused before any message prints the shape. */
+static void test_bad_arguments__rank_and_dtype_checked_first(void **state)
+{
+    vs_graph *g = *state;
+    const int64_t one[1] = {4};
+    vs_partitioner two = vs_partitioner_fixed_size(2, 0);
+    vs_var_opts o = shape_opts(200, one);
+    vs_partitioned *p = NULL;
+    FAILS(vs_get_partitioned_variable(g, "v", &o, &two, &p), VS_EINVAL,
+          "rank 200 is out of range [0, 8]");
+    o.ndim = -5;
+    FAILS(vs_get_partitioned_variable(g, "v", &o, &two, &p), VS_EINVAL,
+          "rank -5 is out of range [0, 8]");
+    o.ndim = 1;
+    o.dtype = (vs_dtype)77;
+    FAILS(vs_get_partitioned_variable(g, "v", &o, &two, &p), VS_EINVAL,
+          "invalid dtype 77");
+    assert_null(p);
+    assert_null(vs__graph_find_store(g, "v/part_0"));
 }
 
 /* §6.3 formulas, through vs__partitioner_call. */
@@ -700,29 +704,11 @@ static void test_identity_sliced(void **state)
 
 /* ---- checkpoints ---- */
 
-static const char *tmpdir(void)
-{
-    const char *d = getenv("VS_TEST_TMPDIR");
-    return d != NULL && *d != '\0' ? d : "/tmp";
-}
-
-static void remove_db(const char *p)
-{
-    char b[600];
-    unlink(p);
-    snprintf(b, sizeof b, "%s-wal", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-shm", p);
-    unlink(b);
-    snprintf(b, sizeof b, "%s-journal", p);
-    unlink(b);
-}
-
 static void db_path(char *buf, size_t cap, const char *tag)
 {
-    snprintf(buf, cap, "%s/test_partitioned_%s_%ld.db", tmpdir(), tag,
-             (long)getpid());
-    remove_db(buf);
+    snprintf(buf, cap, "%s/test_partitioned_%s_%ld.db", vs_test_tmpdir(),
+             tag, (long)getpid());
+    vs_test_remove_db(buf);
 }
 
 /* A [10, 4] float variable "p" partitioned n ways (0: unpartitioned),
@@ -776,7 +762,7 @@ static void full_value(vs_partitioned *pv, vs_var *plain, float out[40])
 }
 
 /* Case 93: one logical tensor, restorable into any partitioning. */
-static void test_case93_save_restore_across_partitionings(void **state)
+static void test_checkpoint__restores_into_any_partitioning(void **state)
 {
     char path[512];
     float saved[40], got[40];
@@ -855,7 +841,7 @@ static void test_case93_save_restore_across_partitionings(void **state)
     vs_graph_close(g);
     vs_graph_close(g2);
     vs_graph_close(g3);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* An unpartitioned checkpoint restores into a partitioned variable; and
@@ -883,7 +869,7 @@ static void test_unpartitioned_ckpt_into_partitioned(void **state)
     assert_memory_equal(part_data(pv, 3), saved + 8 * 4, 8 * sizeof(float));
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* Explicit lists: every part must be listed (or keys given, which makes
@@ -949,7 +935,7 @@ static void test_explicit_lists(void **state)
     assert_false(vs_var_is_initialized(vs_partitioned_part(other, 0)));
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* init_from_checkpoint: partitioned targets load their slices, mapped by
@@ -1013,7 +999,7 @@ static void test_init_from_checkpoint(void **state)
     assert_memory_equal(got, saved, sizeof saved);
     vs_graph_close(g);
     vs_graph_close(g2);
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 /* Saving an uninitialized part fails with TF's text. */
@@ -1029,51 +1015,36 @@ static void test_save_uninitialized(void **state)
     OK(vs_get_partitioned_variable(g, "u", &o, &two, &p));
     FAILS(vs_save(g, path, 1), VS_EUNINIT,
           "Attempting to use uninitialized value u/part_0");
-    remove_db(path);
+    vs_test_remove_db(path);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_case74_names_and_shapes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_case75_ten_by_three, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_shard_sizes_axis1, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_case76_min_with_dim, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_case77_scalar_ignores_partitioner,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case78_partitioning_changes,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case79_reuse_without_partitioner,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_case80_collisions, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_case81_partition_list_checks,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_item13_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        GRAPH_TEST(test_fixed_size__scope_partitioner_names_parts),
+        GRAPH_TEST(test_fixed_size__uneven_split_gives_first_parts_more),
+        GRAPH_TEST(test_shard_sizes_axis1),
+        GRAPH_TEST(test_fixed_size__shards_capped_by_dimension),
+        GRAPH_TEST(test_scalar__ignores_partitioner),
+        GRAPH_TEST(test_reuse__different_partitioning_refused),
+        GRAPH_TEST(test_reuse__needs_no_partitioner_nor_shape),
+        GRAPH_TEST(test_auto_reuse__partitioned_and_plain_collide),
+        GRAPH_TEST(test_partition_list__bad_lists_refused),
+        GRAPH_TEST(test_errors__tf_messages_verbatim),
+        GRAPH_TEST(test_bad_arguments),
+        GRAPH_TEST(test_bad_arguments__rank_and_dtype_checked_first),
         cmocka_unit_test(test_partitioner_formulas),
-        cmocka_unit_test_setup_teardown(test_scope_inheritance, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_collections_order, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_glorot_fans_from_full_shape,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_part_equals_plain, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_xavier_uses_shard_shape, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_identity_sliced, setup,
-                                        teardown),
-        cmocka_unit_test(test_case93_save_restore_across_partitionings),
+        GRAPH_TEST(test_scope_inheritance),
+        GRAPH_TEST(test_collections_order),
+        GRAPH_TEST(test_glorot_fans_from_full_shape),
+        GRAPH_TEST(test_single_part_equals_plain),
+        GRAPH_TEST(test_xavier_uses_shard_shape),
+        GRAPH_TEST(test_identity_sliced),
+        cmocka_unit_test(test_checkpoint__restores_into_any_partitioning),
         cmocka_unit_test(test_unpartitioned_ckpt_into_partitioned),
         cmocka_unit_test(test_explicit_lists),
         cmocka_unit_test(test_init_from_checkpoint),
-        cmocka_unit_test_setup_teardown(test_save_uninitialized, setup,
-                                        teardown),
+        GRAPH_TEST(test_save_uninitialized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,29 +10,10 @@
 
 #include "varstore.h"
 
-#define OK(x) assert_int_equal((x), VS_OK)
-#define FAILS(x, code, msg)                                                    \
-    do {                                                                       \
-        assert_int_equal((x), (code));                                         \
-        assert_string_equal(vs_errmsg(), (msg));                               \
-    } while (0)
+#include "support/graph_fixture.h"
+#include "support/vs_test.h"
 
 static const int64_t ONE[] = {1};
-
-static int setup(void **state)
-{
-    vs_graph *g = NULL;
-    if (vs_graph_open(&g) != VS_OK)
-        return -1;
-    *state = g;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    vs_graph_close(*state);
-    return 0;
-}
 
 static vs_var *get(vs_graph *g, const char *name, const vs_init *init)
 {
@@ -280,7 +261,7 @@ static void test_seed__reuse_true_missing_fails(void **state)
     OK(vs_variable_scope_pop(g));
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) GRAPH_TEST(name)
 
 int main(void)
 {
