@@ -520,7 +520,10 @@ VS_API void vs_set_num_threads(int n);
 
 /** Saves every global variable as checkpoint `step` in the SQLite file at
  *  path (created if missing). One transaction; returns with no transaction
- *  or lock held; VS_OK means durable. */
+ *  or lock held; VS_OK means durable. A failure leaves the file's earlier
+ *  checkpoints as they were and the new step either absent or whole: what
+ *  runs after the commit (retention) can fail and be reported with the
+ *  step saved. */
 VS_API VS_NODISCARD int vs_save(vs_graph *g, const char *path, int64_t step);
 /** Restores every global variable from checkpoint `step` (VS_LATEST: the
  *  newest); this initializes them. */

@@ -4,39 +4,77 @@
 #include <string.h>
 
 #include "scope_int.h"
+#include "scope_export.h"
 
-size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
-                         vs_var **out, size_t cap)
+/* The members of key (filtered by scope_regex when not NULL): up to cap
+ * into out, their count into *n. VS_EINVAL for a bad regex, VS_ENOMEM. */
+static int collection_query(vs_graph *g, const char *key,
+                            const char *scope_regex, vs_var **out, size_t cap,
+                            size_t *n)
 {
     sqlite3_stmt *st;
-    size_t n = 0;
     int rc;
-    if (g == NULL || key == NULL) {
-        vs__fail(VS_EINVAL, "vs_get_collection: graph and key are required");
-        return 0;
-    }
+    *n = 0;
+    if (g == NULL || key == NULL)
+        return vs__fail(VS_EINVAL,
+                        "vs_get_collection: graph and key are required");
     st = g->st[ST_COLL_LIST];
     if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
         (scope_regex ? sqlite3_bind_text(st, 2, scope_regex, -1, SQLITE_STATIC)
                      : sqlite3_bind_null(st, 2)) != SQLITE_OK) {
-        vs__graph_sqlfail(g, "bind");
+        rc = vs__graph_sqlfail(g, "bind");
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        return 0;
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0);
-        if (n < cap && out != NULL)
-            out[n] = id < 0 ? NULL : vs__graph_var_at(g, (size_t)id);
-        n++;
+        if (*n < cap && out != NULL)
+            out[*n] = id < 0 ? NULL : vs__graph_var_at(g, (size_t)id);
+        (*n)++;
     }
+    int code = VS_OK;
     if (rc != SQLITE_DONE) {
-        vs__fail(VS_EINVAL, "%s", sqlite3_errmsg(g->db));
-        n = 0;
+        /* a bad regex is the caller's; running out of memory is not */
+        code = vs__fail(rc == SQLITE_NOMEM ? VS_ENOMEM : VS_EINVAL, "%s",
+                        sqlite3_errmsg(g->db));
+        *n = 0;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    return code;
+}
+
+size_t vs_get_collection(vs_graph *g, const char *key, const char *scope_regex,
+                         vs_var **out, size_t cap)
+{
+    size_t n = 0;
+    (void)collection_query(g, key, scope_regex, out, cap, &n);
     return n;
+}
+
+int vs__collection_all(vs_graph *g, const char *key, vs_var ***out, size_t *n)
+{
+    size_t total = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = collection_query(g, key, NULL, NULL, 0, &total);
+    if (rc != VS_OK)
+        return rc;
+    vs_var **v = vs__calloc(total ? total : 1, sizeof *v);
+    if (v == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    size_t got = 0;
+    rc = collection_query(g, key, NULL, v, total, &got);
+    if (rc == VS_OK && got != total)
+        rc = vs__fail(VS_ERROR, "the collection %s changed", key);
+    if (rc != VS_OK) {
+        vs__free(v);
+        return rc;
+    }
+    *out = v;
+    *n = total;
+    return VS_OK;
 }
 
 /* Escapes regex metacharacters so a scope name matches literally. */

@@ -88,7 +88,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 int vs__graph_sqlfail(vs_graph *g, const char *what)
 {
-    return vs__fail(VS_ERROR, "registry: %s: %s", what, sqlite3_errmsg(g->db));
+    return vs__fail(sqlite3_errcode(g->db) == SQLITE_NOMEM ? VS_ENOMEM
+                                                           : VS_ERROR,
+                    "registry: %s: %s", what, sqlite3_errmsg(g->db));
 }
 
 int vs__graph_run_bound(vs_graph *g, sqlite3_stmt *st, int bound)
@@ -339,7 +341,9 @@ int vs_graph_open(vs_graph **out)
         goto fail;
     }
     if (sqlite3_exec(g->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
-        rc = vs__fail(VS_ERROR, "cannot create the registry: %s",
+        rc = vs__fail(sqlite3_errcode(g->db) == SQLITE_NOMEM ? VS_ENOMEM
+                                                             : VS_ERROR,
+                      "cannot create the registry: %s",
                       err ? err : "unknown error");
         sqlite3_free(err);
         goto fail;

@@ -13,6 +13,11 @@
  * reuse, dtype, initializer, name_scope. The values are valid during the
  * call only. Returns VS_OK to go on, or an error that stops the walk. */
 typedef int (*vs__scope_row_fn)(void *ctx, sqlite3_value *const cols[6]);
+/* The members of collection key, in creation order, as a new array
+ * (vs__free; never NULL on success, also when *n is 0). VS_ENOMEM when
+ * memory runs out: never a silent empty list. */
+int vs__collection_all(vs_graph *g, const char *key, vs_var ***out, size_t *n);
+
 /* Calls fn for every variable scope of g (none when g has no registry). */
 int vs__export_scopes(vs_graph *g, vs__scope_row_fn fn, void *ctx);
 

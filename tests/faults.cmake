@@ -6,6 +6,19 @@ vs_add_test(NAME test_io_faults
 target_include_directories(test_io_faults PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
 
+vs_add_test(NAME test_alloc_faults
+  SOURCES faults/test_alloc_faults.c TIMEOUT 900 LABELS faults)
+target_include_directories(test_alloc_faults PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_link_libraries(test_alloc_faults PRIVATE varstore_tools)
+target_link_options(test_alloc_faults PRIVATE
+  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=mmap)
+# Under the sanitizers every 7th allocation fails (each point costs more
+# there); the plain build fails every one in turn.
+if(VS_SANITIZE)
+  set_property(TEST test_alloc_faults APPEND PROPERTY ENVIRONMENT
+    "VS_FAULT_STRIDE=7")
+endif()
 
 # kill -9 during save, prune, rename and restore (the CLI): a short run in
 # every test run; `make stress` runs 400 kills.

@@ -60,10 +60,12 @@ typedef struct {
     size_t meta_cap;
 } st_reader;
 
+/* SQLite (parsing the header's JSON) failed: out of memory, or not. */
 static int sql_fail(st_reader *r, const char *what)
 {
-    return vst_fail(VS_EIO, "%s: %s: %s", r->path, what,
-                    r->db ? sqlite3_errmsg(r->db) : "no connection");
+    int nomem = r->db == NULL || sqlite3_errcode(r->db) == SQLITE_NOMEM;
+    return vst_fail(nomem ? VS_ENOMEM : VS_EIO, "%s: %s: %s", r->path, what,
+                    r->db ? sqlite3_errmsg(r->db) : "out of memory");
 }
 
 /* Resets s and binds the json_len bytes of json to its ?1. */
@@ -95,8 +97,8 @@ static int read_int_array(st_reader *r, const char *tname, const char *field,
 {
     int rc, k = 0;
 
-    if (bind_json(r, r->s_arr, json, json_len) != VS_OK)
-        return VS_EIO;
+    if ((rc = bind_json(r, r->s_arr, json, json_len)) != VS_OK)
+        return rc;
     while ((rc = sqlite3_step(r->s_arr)) == SQLITE_ROW) {
         const char *type = (const char *)sqlite3_column_text(r->s_arr, 0);
         if (type == NULL || strcmp(type, "integer") != 0 ||
@@ -206,8 +208,8 @@ static int read_entry(st_reader *r, st_entry *e, const char *json,
     unsigned seen = 0;
     int rc;
 
-    if (bind_json(r, r->s_fields, json, json_len) != VS_OK)
-        return VS_EIO;
+    if ((rc = bind_json(r, r->s_fields, json, json_len)) != VS_OK)
+        return rc;
     while ((rc = sqlite3_step(r->s_fields)) == SQLITE_ROW) {
         rc = entry_field(r, e, &seen);
         if (rc)
@@ -257,8 +259,8 @@ static int read_metadata(st_reader *r, const char *json, int json_len)
 {
     int rc;
 
-    if (bind_json(r, r->s_fields, json, json_len) != VS_OK)
-        return VS_EIO;
+    if ((rc = bind_json(r, r->s_fields, json, json_len)) != VS_OK)
+        return rc;
     while ((rc = sqlite3_step(r->s_fields)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(r->s_fields, 0);
         const char *type = (const char *)sqlite3_column_text(r->s_fields, 1);
@@ -585,6 +587,27 @@ static int build_tensor(st_reader *r, int fd, uint64_t data_off, size_t i)
 }
 
 /* Everything read from the open file fd of fsize bytes into r->f. */
+/* Forgets what a parse of the header collected, for a second parse. */
+static int reset_parse(st_reader *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->e[i].name);
+    free(r->e);
+    r->e = NULL;
+    r->n = r->cap = 0;
+    sqlite3_finalize(r->s_top);
+    sqlite3_finalize(r->s_fields);
+    sqlite3_finalize(r->s_arr);
+    r->s_top = r->s_fields = r->s_arr = NULL;
+    if (r->db != NULL)
+        sqlite3_close(r->db);
+    r->db = NULL;
+    vst_st_free(r->f);
+    r->meta_cap = 0;
+    r->f = calloc(1, sizeof *r->f);
+    return r->f != NULL ? VS_OK : vst_fail(VS_ENOMEM, "out of memory");
+}
+
 static int read_file(st_reader *r, int fd, uint64_t fsize)
 {
     char *hdr = NULL;
@@ -593,8 +616,18 @@ static int read_file(st_reader *r, int fd, uint64_t fsize)
     int rc = read_header_text(r, fd, fsize, &hdr, &hlen);
     if (rc == VS_OK)
         rc = check_no_nul(r, hdr, (size_t)hlen);
-    if (rc == VS_OK)
+    if (rc == VS_OK) {
         rc = parse_header(r, hdr, (size_t)hlen);
+        /* SQLite's JSON functions report some failed allocations as a bad
+         * header (json_valid() 0, an empty array): the header is damaged
+         * only when a second parse finds the same. */
+        if (rc == VS_ECORRUPT && (rc = reset_parse(r)) == VS_OK)
+            rc = parse_header(r, hdr, (size_t)hlen);
+        if (rc == VS_ECORRUPT && r->db != NULL &&
+            sqlite3_errcode(r->db) == SQLITE_NOMEM)
+            rc = vst_fail(VS_ENOMEM, "%s: out of memory reading the header",
+                          r->path);
+    }
     free(hdr);
     if (rc == VS_OK)
         rc = check_layout(r, fsize - 8 - hlen);

@@ -339,14 +339,12 @@ static int listed_vars(vs_graph *g, const vs_restore_opts *opts,
     return VS_OK;
 }
 
-/* The global variables whose name starts with opts->prefix (a part of a
- * partitioned variable matches by its full name); their count in *n. */
-static int global_vars(vs_graph *g, const vs_restore_opts *opts,
-                       vs_var **vars, const char **keys, size_t all,
-                       size_t *n)
+/* The global variables (all of them in vars) whose name starts with
+ * opts->prefix (a part of a partitioned variable matches by its full name),
+ * moved to the front, with their keys; their count in *n. */
+static int global_vars(const vs_restore_opts *opts, vs_var **vars,
+                       const char **keys, size_t all, size_t *n)
 {
-    if (vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, vars, all) != all)
-        return vs__fail(VS_ERROR, "the global variables changed");
     const char *prefix = opts != NULL ? opts->prefix : NULL;
     size_t plen = prefix != NULL ? strlen(prefix) : 0;
     *n = 0;
@@ -370,24 +368,27 @@ static int restore_targets(vs_graph *g, const vs_restore_opts *opts,
                            vs_var ***vars, const char ***keys, size_t *n)
 {
     int listed = opts != NULL && opts->vars != NULL;
-    size_t cnt = listed ? opts->n_vars
-                        : vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL,
-                                            NULL, 0);
-    if (listed && cnt == 0)
-        return vs__fail(VS_EINVAL, "No variables to restore");
-    size_t vbytes, kbytes;
-    if (vs__mul_size(cnt ? cnt : 1, sizeof **vars, &vbytes) != 0 ||
-        vs__mul_size(cnt ? cnt : 1, sizeof **keys, &kbytes) != 0)
-        return listed ? vs__fail(VS_EINVAL, "n_vars %zu is too large", cnt)
-                      : vs__fail(VS_ENOMEM, "out of memory");
-    *vars = vs__malloc(vbytes);
-    *keys = vs__malloc(kbytes);
+    size_t cnt = 0;
+    if (listed) {
+        cnt = opts->n_vars;
+        if (cnt == 0)
+            return vs__fail(VS_EINVAL, "No variables to restore");
+        size_t vbytes;
+        if (vs__mul_size(cnt, sizeof **vars, &vbytes) != 0)
+            return vs__fail(VS_EINVAL, "n_vars %zu is too large", cnt);
+        *vars = vs__malloc(vbytes);
+    } else {
+        int rc = vs__collection_all(g, VS_GLOBAL_VARIABLES, vars, &cnt);
+        if (rc != VS_OK)
+            return rc;
+    }
+    *keys = vs__calloc(cnt ? cnt : 1, sizeof **keys);
     if (*vars == NULL || *keys == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     *n = cnt;
     if (listed)
         return listed_vars(g, opts, *vars, *keys, cnt);
-    return global_vars(g, opts, *vars, *keys, cnt, n);
+    return global_vars(opts, *vars, *keys, cnt, n);
 }
 
 int vs_restore_ex(vs_graph *g, const char *path, int64_t step,

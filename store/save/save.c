@@ -6,6 +6,7 @@
 
 #include "graph_int.h"
 #include "save_int.h"
+#include "scope_export.h"
 
 /* Raw bytes from which a save into a WAL file tries the solo path
  * (vs__store_solo_begin): below it, switching the journal costs more
@@ -162,22 +163,24 @@ static int collect_vars(vs_graph *g, const vs_save_opts *opts,
                         vs_var ***vars, size_t *n)
 {
     int listed = opts != NULL && opts->vars != NULL;
-    *n = listed ? opts->n_vars
-                : vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, NULL, 0);
-    if (*n == 0)
-        return vs__fail(VS_EINVAL, "No variables to save");
-    size_t bytes;
-    if (vs__mul_size(*n, sizeof **vars, &bytes) != 0)
-        return listed ? vs__fail(VS_EINVAL, "n_vars %zu is too large", *n)
-                      : vs__fail(VS_ENOMEM, "out of memory");
-    vs_var **v = vs__malloc(bytes);
-    if (v == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
+    vs_var **v = NULL;
     int rc = VS_OK;
-    if (listed)
+    if (!listed) {
+        rc = vs__collection_all(g, VS_GLOBAL_VARIABLES, &v, n);
+        if (rc == VS_OK && *n == 0)
+            rc = vs__fail(VS_EINVAL, "No variables to save");
+    } else {
+        size_t bytes;
+        *n = opts->n_vars;
+        if (*n == 0)
+            return vs__fail(VS_EINVAL, "No variables to save");
+        if (vs__mul_size(*n, sizeof **vars, &bytes) != 0)
+            return vs__fail(VS_EINVAL, "n_vars %zu is too large", *n);
+        v = vs__malloc(bytes);
+        if (v == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
         memcpy(v, opts->vars, bytes);
-    else if (vs_get_collection(g, VS_GLOBAL_VARIABLES, NULL, v, *n) != *n)
-        rc = vs__fail(VS_ERROR, "the global variables changed");
+    }
     for (size_t i = 0; i < *n && rc == VS_OK; i++) {
         if (v[i] == NULL)
             rc = vs__fail(VS_EINVAL, "variable %zu of the list is NULL", i);
