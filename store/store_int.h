@@ -290,8 +290,6 @@ void vs__stats_init(vs__stats *s);
 void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s);
 void vs__stats_merge(vs__stats *acc, const vs__stats *b);
 
-float vs__half_to_float(uint16_t h);
-float vs__bf16_to_float(uint16_t b);
 
 /* ---- thread pool ------------------------------------------------------- */
 

@@ -505,15 +505,15 @@ static void test_codec__stats_f32_fast_path(void **state)
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
-    assert_true(vs__half_to_float(0x3C00) == 1.0f);
-    assert_true(vs__half_to_float(0xC000) == -2.0f);
-    assert_true(vs__half_to_float(0x0001) == ldexpf(1.0f, -24));
-    assert_true(vs__half_to_float(0x03FF) == ldexpf(1023.0f, -24));
-    assert_true(vs__half_to_float(0x7BFF) == 65504.0f);
-    assert_true(isinf(vs__half_to_float(0x7C00)));
-    assert_true(isnan(vs__half_to_float(0x7C01)));
-    assert_true(vs__bf16_to_float(0x3F80) == 1.0f);
-    assert_true(vs__bf16_to_float(0xC040) == -3.0f);
+    assert_true(vs_half_to_float(0x3C00) == 1.0f);
+    assert_true(vs_half_to_float(0xC000) == -2.0f);
+    assert_true(vs_half_to_float(0x0001) == ldexpf(1.0f, -24));
+    assert_true(vs_half_to_float(0x03FF) == ldexpf(1023.0f, -24));
+    assert_true(vs_half_to_float(0x7BFF) == 65504.0f);
+    assert_true(isinf(vs_half_to_float(0x7C00)));
+    assert_true(isnan(vs_half_to_float(0x7C01)));
+    assert_true(vs_bfloat16_to_float(0x3F80) == 1.0f);
+    assert_true(vs_bfloat16_to_float(0xC040) == -3.0f);
 }
 
 /* Pool: job k writes f(k); consume checks order. */

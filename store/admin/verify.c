@@ -18,16 +18,15 @@ typedef struct {
     char why[160];
 } ver_job;
 
-#define MAX_THREADS 64
 
 typedef struct {
     sqlite3 *db;
     const char *path;
     sqlite3_stmt *st;
     ver_job *jobs;
-    vs__ws ws[MAX_THREADS];
-    vs__buf out[MAX_THREADS];
-    vs__buf free_bufs[4 * MAX_THREADS + 4];
+    vs__ws ws[VS_MAX_THREADS];
+    vs__buf out[VS_MAX_THREADS];
+    vs__buf free_bufs[4 * VS_MAX_THREADS + 4];
     size_t n_free;
     vs__progress pr;
 } ver_ctx;
@@ -238,8 +237,8 @@ static int check_chunks(verify_run *v, const vs_verify_opts *opts)
     if (rc != VS_OK)
         return rc;
     int t = vs__pool_threads(opts != NULL ? opts->threads : 0);
-    if (t > MAX_THREADS)
-        t = MAX_THREADS;
+    if (t > VS_MAX_THREADS)
+        t = VS_MAX_THREADS;
     return vs__pool_run(t, v->n_chunks, (size_t)t * 4, c, ver_prepare,
                         ver_work, ver_consume);
 }
@@ -389,7 +388,7 @@ static void verify_run_free(verify_run *v)
         vs__buf_free(&c->jobs[k].buf);
     for (size_t k = 0; k < c->n_free; k++)
         vs__buf_free(&c->free_bufs[k]);
-    for (int w = 0; w < MAX_THREADS; w++) {
+    for (int w = 0; w < VS_MAX_THREADS; w++) {
         vs__ws_free(&c->ws[w]);
         vs__buf_free(&c->out[w]);
     }
@@ -416,7 +415,7 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
     if (v == NULL)
         return vs__store_close_read(db, path,
                                     vs__fail(VS_ENOMEM, "out of memory"));
-    for (size_t w = 0; w < MAX_THREADS; w++)
+    for (size_t w = 0; w < VS_MAX_THREADS; w++)
         v->c.ws[w].strict = 1; /* every byte zlib would check, checked */
     v->c.db = db;
     v->c.path = path;

@@ -439,40 +439,6 @@ int vs__chunk_decode_ws(int codec, size_t e, const unsigned char *blob,
 
 /* ---- stats ------------------------------------------------------------- */
 
-float vs__half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else {
-            /* subnormal: normalize */
-            int sh = 0;
-            while ((man & 0x400u) == 0) {
-                man <<= 1;
-                sh++;
-            }
-            man &= 0x3ffu;
-            bits = sign | (uint32_t)(113 - sh) << 23 | man << 13;
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | man << 13;
-    } else {
-        bits = sign | (exp + 112) << 23 | man << 13;
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-float vs__bf16_to_float(uint16_t b)
-{
-    uint32_t bits = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
 
 void vs__stats_init(vs__stats *s)
 {
@@ -610,13 +576,13 @@ void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s)
     case VS_FLOAT16: {
         const uint16_t *a = p;
         size_t m = nbytes / 2;
-        STATS_LOOP((double)vs__half_to_float(a[i]));
+        STATS_LOOP((double)vs_half_to_float(a[i]));
         break;
     }
     case VS_BFLOAT16: {
         const uint16_t *a = p;
         size_t m = nbytes / 2;
-        STATS_LOOP((double)vs__bf16_to_float(a[i]));
+        STATS_LOOP((double)vs_bfloat16_to_float(a[i]));
         break;
     }
     default:

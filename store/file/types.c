@@ -27,47 +27,13 @@ double vs__now_iso(char buf[32])
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-size_t vs__elem_size(vs_dtype dt)
-{
-    switch (dt) {
-    case VS_FLOAT32:
-    case VS_INT32:
-        return 4;
-    case VS_FLOAT64:
-    case VS_INT64:
-        return 8;
-    case VS_FLOAT16:
-    case VS_BFLOAT16:
-        return 2;
-    case VS_INT8:
-    case VS_UINT8:
-    case VS_BOOL:
-        return 1;
-    default:
-        return 0;
-    }
-}
+size_t vs__elem_size(vs_dtype dt) { return vs_dtype_size(dt); }
 
-static const char *const dtype_names[] = {
-    NULL, "float32", "float64", "float16", "bfloat16", "int8", "uint8",
-    "int32", "int64", "bool"};
-
-const char *vs__dtype_str(vs_dtype dt)
-{
-    if ((int)dt >= 1 && (int)dt <= 9)
-        return dtype_names[(int)dt];
-    return "invalid";
-}
+const char *vs__dtype_str(vs_dtype dt) { return vs_dtype_name(dt); }
 
 int vs__dtype_parse(const char *s, vs_dtype *out)
 {
-    for (int i = 1; i <= 9 && s != NULL; i++) {
-        if (strcmp(s, dtype_names[i]) == 0) {
-            *out = (vs_dtype)i;
-            return 0;
-        }
-    }
-    return -1;
+    return s != NULL && vs_dtype_from_name(s, out) == VS_OK ? 0 : -1;
 }
 
 void *vs__big_alloc(size_t n)

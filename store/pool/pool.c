@@ -11,13 +11,8 @@
 int vs__pool_threads(int threads)
 {
     if (threads > 0)
-        return threads > 64 ? 64 : threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        n = 1;
-    if (n > 64)
-        n = 64;
-    return (int)n;
+        return threads > VS_MAX_THREADS ? VS_MAX_THREADS : threads;
+    return vs__cpu_count();
 }
 
 /* Results of pthread_mutex_lock/unlock, pthread_cond_wait/signal/

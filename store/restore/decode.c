@@ -23,7 +23,6 @@ typedef struct {
     char *msg;  /* its message (vs__malloc'ed), or NULL */
 } load_job;
 
-#define MAX_THREADS 64
 
 typedef struct {
     sqlite3 *db;
@@ -34,14 +33,14 @@ typedef struct {
     sqlite3_blob *blob; /* incremental reader on chunks.data */
     size_t cur_off;
     uint32_t cur_crc;
-    vs__ws ws[MAX_THREADS];
+    vs__ws ws[VS_MAX_THREADS];
     vs__buf *free_bufs;
     size_t n_free, free_cap;
     vs__progress *pr; /* may be NULL */
     /* vs_ckpt_stream: chunks go to the sink, decoded into the worker's own
      * outb (each chunk's bytes live only during the write call). */
     const vs_stream_sink *sink; /* NULL: decode into items[i].dst */
-    vs__buf outb[MAX_THREADS];
+    vs__buf outb[VS_MAX_THREADS];
     size_t next_begin;   /* items before it have had begin called */
     size_t next_end;     /* items before it have ended */
     int stop_rc;         /* a failure in the calling thread's order (a
@@ -433,8 +432,8 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
         return sink_result(&c);
     }
     int t = vs__pool_threads(threads);
-    if (t > MAX_THREADS)
-        t = MAX_THREADS;
+    if (t > VS_MAX_THREADS)
+        t = VS_MAX_THREADS;
     c.jobs = vs__calloc(n_jobs, sizeof *c.jobs);
     c.free_cap = (size_t)t * 4 + 4;
     c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);
@@ -476,7 +475,7 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
     vs__free(c.stop_msg);
     for (k = 0; k < c.n_free; k++)
         vs__buf_free(&c.free_bufs[k]);
-    for (int w = 0; w < MAX_THREADS; w++) {
+    for (int w = 0; w < VS_MAX_THREADS; w++) {
         vs__ws_free(&c.ws[w]);
         vs__buf_free(&c.outb[w]);
     }

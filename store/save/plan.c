@@ -176,10 +176,10 @@ int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
     if (rc != VS_OK)
         return rc;
     c->threads = vs__pool_threads(o != NULL ? o->threads : 0);
-    if (c->threads > VS_SAVE_MAX_THREADS)
-        c->threads = VS_SAVE_MAX_THREADS;
+    if (c->threads > VS_MAX_THREADS)
+        c->threads = VS_MAX_THREADS;
     /* A chunk reused by dedup must be one zlib itself would accept. */
-    for (size_t t = 0; t < VS_SAVE_MAX_THREADS; t++)
+    for (size_t t = 0; t < VS_MAX_THREADS; t++)
         c->ws[t].strict = 1;
     c->main_ws.strict = 1;
     c->path = path;
@@ -215,7 +215,7 @@ void vs__save_ctx_free(vs__save_ctx *c)
     }
     for (size_t k = 0; k < c->n_free; k++)
         vs__buf_free(&c->free_bufs[k]);
-    for (int t = 0; t < VS_SAVE_MAX_THREADS; t++) {
+    for (int t = 0; t < VS_MAX_THREADS; t++) {
         vs__ws_free(&c->ws[t]);
         vs__buf_free(&c->cmp[t]);
     }

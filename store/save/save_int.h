@@ -7,7 +7,6 @@
 
 #include "store_int.h"
 
-#define VS_SAVE_MAX_THREADS 64
 
 /* One tensor to save. */
 typedef struct {
@@ -62,8 +61,8 @@ typedef struct {
     unsigned char *scratch; /* decoded dedup candidate (calling thread) */
     size_t scratch_cap;
     int64_t new_bytes;
-    vs__ws ws[VS_SAVE_MAX_THREADS];   /* per worker */
-    vs__buf cmp[VS_SAVE_MAX_THREADS]; /* per worker: decoded candidate */
+    vs__ws ws[VS_MAX_THREADS];   /* per worker */
+    vs__buf cmp[VS_MAX_THREADS]; /* per worker: decoded candidate */
     vs__ws main_ws;                   /* calling thread's dedup checks */
     /* Output buffers recycled from consumed chunks to the next ones, so
      * that a save touches fresh memory only for its first window. */
