@@ -43,7 +43,7 @@ fi
 
 # ---- 2. Release build ------------------------------------------------------
 say "building a Release tree in $BUILD"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 ||
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVS_PYTHON="$PY" >"$OUT/build.log" 2>&1 ||
     { tail -n 30 "$OUT/build.log" >&2; die "cmake configure failed (see $OUT/build.log)"; }
 cmake --build "$BUILD" -j2 >>"$OUT/build.log" 2>&1 ||
     { tail -n 30 "$OUT/build.log" >&2; die "cmake build failed (see $OUT/build.log)"; }
@@ -132,12 +132,27 @@ elif [ $rc != 0 ]; then
     STATUS=1
 fi
 
-# ---- 6. the report ---------------------------------------------------------
+# ---- 6. Python: the binding against what a Python user would pick -------
+# (bench/python_bench.py; its own report, appended to report.md below)
+if [ -d "$BUILD/python/varstore" ] || ls "$BUILD"/python/varstore* >/dev/null 2>&1; then
+    say "Python binding against torch, safetensors, h5py, np.savez"
+    PYTHONPATH="$BUILD/python" timeout 900 "$PY" bench/python_bench.py \
+        ${BENCH_PY_ARGS:-} >"$OUT/python_bench.md" 2>"$OUT/python_bench.err" ||
+        { note "python_bench.py failed ($(tail -n 1 "$OUT/python_bench.err"))"; STATUS=1; }
+else
+    note "the Python module was not built in $BUILD: the Python part is skipped"
+fi
+
+# ---- 7. the report ---------------------------------------------------------
 {
     echo ""
     echo "Whole bench: $(( $(date +%s) - START )) s (build and model included); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
 } >>"$OUT/machine.txt"
 "$PY" bench/report.py "$OUT" "$DATA" "$VARIANTS" || die "report.py failed"
+if [ -s "$OUT/python_bench.md" ]; then
+    { echo ""; echo "## Python (bench/python_bench.py)"; echo "";
+      cat "$OUT/python_bench.md"; } >>"$OUT/report.md"
+fi
 rm -rf "$WORK"
 say "report written to $OUT/report.md"
 [ $STATUS = 0 ] || say "FAILED: see the notes at the top of the report"

@@ -8,18 +8,18 @@ mkdir -p "$work"
 cd "$work"
 "$demo" conv_demo.db >/dev/null
 ln -s "$build" build
-# the lines of the ```sql block following a marker comment
+# the lines of the ```sql block following a marker comment in file $2
 block() {
     awk -v m="<!-- readme-queries: $1 -->" '
         $0 == m { want = 1; next }
         want && /^```sql/ { inblock = 1; next }
         inblock && /^```/ { exit }
-        inblock { print }' "$readme"
+        inblock { print }' "$2"
 }
-block plain > plain.sql
-block extension > extension.sql
+block plain "$readme" > plain.sql
+block extension "$(dirname "$readme")/tools/README-cli.md" > extension.sql
 [ -s plain.sql ] || { echo "no plain query block in README" >&2; exit 1; }
-[ -s extension.sql ] || { echo "no extension query block in README" >&2; exit 1; }
+[ -s extension.sql ] || { echo "no extension query block in tools/README-cli.md" >&2; exit 1; }
 echo "== plain"
 sqlite3 -bail conv_demo.db < plain.sql | tee plain.out
 grep -q '^1|' plain.out
