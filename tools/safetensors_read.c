@@ -97,6 +97,7 @@ static int read_int_array(st_reader *r, const char *tname, const char *field,
 {
     int rc, k = 0;
 
+    *n = 0;
     if ((rc = bind_json(r, r->s_arr, json, json_len)) != VS_OK)
         return rc;
     while ((rc = sqlite3_step(r->s_arr)) == SQLITE_ROW) {
@@ -144,8 +145,8 @@ static int entry_dtype(st_reader *r, st_entry *e, const char *type,
 static int entry_offsets(st_reader *r, st_entry *e, const char *type,
                          const char *val, int vlen)
 {
-    int64_t off[2];
-    int n, rc;
+    int64_t off[2] = {0, 0};
+    int n = 0, rc;
     if (strcmp(type, "array") != 0)
         return vst_fail(VS_ECORRUPT,
                         "%s: tensor '%s': data_offsets is not an array",
