@@ -15,6 +15,11 @@
 
 #include "varstore.h"
 
+/* tf.c: TensorFlow checkpoints. */
+PyObject *vs_py_tf_is_checkpoint(PyObject *self, PyObject *args);
+PyObject *vs_py_tf_tensors(PyObject *self, PyObject *args);
+PyObject *vs_py_tf_load_into(PyObject *self, PyObject *args);
+
 /* Raises the exception class registered for code (varstore.Error
  * subclasses, set by _set_error_classes) with vs_errmsg() as its text.
  * Returns NULL, for `return vs_py_raise(rc);`. */

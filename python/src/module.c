@@ -163,6 +163,11 @@ static PyMethodDef methods[] = {
     {"prune", vs_py_prune, METH_VARARGS, "vs_prune."},
     {"verify", vs_py_verify, METH_VARARGS, "vs_verify_ex."},
     {"rename", vs_py_rename, METH_VARARGS, "vs_rename_prefix."},
+    {"tf_is_checkpoint", vs_py_tf_is_checkpoint, METH_VARARGS,
+     "vs_tf_is_checkpoint."},
+    {"tf_tensors", vs_py_tf_tensors, METH_VARARGS, "vs_tf_list_variables."},
+    {"tf_load_into", vs_py_tf_load_into, METH_VARARGS,
+     "vs_tf_load_variable into a buffer."},
     {"set_retention", vs_py_set_retention, METH_VARARGS,
      "vs_set_retention."},
     {NULL, NULL, 0, NULL}};

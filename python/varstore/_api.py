@@ -231,6 +231,46 @@ def _resolve_step(c: Any, step: Optional[int]) -> int:
     return c.latest() if step is None else _int_arg("step", step, 0)
 
 
+def _load_tf(path: str, step: Optional[int], names: Optional[List[str]],
+             framework: str, progress: Optional[Progress]) -> Dict[str, Any]:
+    """load() of a TensorFlow checkpoint: one step (None, or the number at
+    the end of its prefix); each tensor read whole by the library's TF
+    reader (CRC32C checked, partitioned slices assembled)."""
+    if step is not None:
+        held = [s for s, *_ in _core.list_checkpoints(path)]
+        if step not in held:
+            raise NotFoundError(f"TensorFlow checkpoint {path} has no step "
+                                f"{step} (it holds step {held[0]} only)",
+                                _core.VS_ENOTFOUND)
+    rows = {name: (dtype, tuple(shape))
+            for name, dtype, shape in _core.tf_tensors(path)}
+    wanted = sorted(rows) if names is None else names
+    out: Dict[str, Any] = {}
+    total = sum(_convert.itemsize(rows[n][0]) * _numel(rows[n][1])
+                for n in wanted if n in rows)
+    done = 0
+    for name in wanted:
+        key = name[:-2] if name not in rows and name.endswith(":0") else name
+        if key not in rows:
+            raise NotFoundError(f"Key {key} not found in checkpoint",
+                                _core.VS_ENOTFOUND)
+        dtype, shape = rows[key]
+        result = _convert.empty(dtype, shape, framework)
+        _core.tf_load_into(path, key, _convert.byte_view(result))
+        out[name] = result
+        done += _convert.itemsize(dtype) * _numel(shape)
+        if progress is not None:
+            progress(done, total)
+    return out
+
+
+def _numel(shape: Tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
 def load(path: PathLike, step: Optional[int] = None,
          names: Optional[Iterable[str]] = None, *,
          framework: str = "numpy", threads: int = 0,
@@ -279,6 +319,8 @@ def load(path: PathLike, step: Optional[int] = None,
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
     names = None if names is None else list(names)
+    if _core.tf_is_checkpoint(os.fspath(path)):
+        return _load_tf(os.fspath(path), step, names, framework, progress)
     with _core.Ckpt(os.fspath(path)) as c:
         return _read(c, _resolve_step(c, step), names, framework, threads,
                      progress)
