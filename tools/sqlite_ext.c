@@ -85,31 +85,21 @@ static void result_error(sqlite3_context *ctx, const char *fmt, ...)
     sqlite3_free(m);
 }
 
-/* A number that changes whenever the main database file changes, read
- * through this connection: the file's count of write transactions
- * (meta 'writes', bumped by every varstore write), the checkpoints' times
- * and tensor count (files older than that counter), and this connection's
- * own changes. (PRAGMA data_version is not enough: it can miss a commit
- * by another process once the library has read the file from this
- * process.) 0 when unknown (no caching). */
+/* A number that changes whenever the main database file changes: PRAGMA
+ * data_version (commits by other connections, including the library's own)
+ * mixed with this connection's change count. 0 when unknown (no caching). */
 static sqlite3_int64 file_version(sqlite3 *db)
 {
-    static const char sql[] =
-        "SELECT (SELECT ifnull(max(value), 0) FROM main.meta WHERE "
-        "key = 'writes'), (SELECT total(created_unix) FROM main.checkpoints), "
-        "(SELECT count(*) FROM main.tensors)";
     sqlite3_stmt *st = NULL;
     sqlite3_int64 v = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "PRAGMA main.data_version", -1, &st, NULL) !=
+        SQLITE_OK)
         return 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        double t = sqlite3_column_double(st, 1) * 1000.0;
-        v = sqlite3_column_int64(st, 0) * 1000003 +
-            (sqlite3_int64)(t - (double)(sqlite3_int64)(t / 1e15) * 1e15) *
-                31 +
-            sqlite3_column_int64(st, 2);
-    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    if (v == 0)
+        return 0;
     return v * 1000003 + (sqlite3_int64)sqlite3_total_changes(db) + 1;
 }
 
