@@ -54,23 +54,30 @@ PyObject *vs_py_tf_tensors(PyObject *self, PyObject *args)
     return list;
 }
 
-/* tf_load_into(path, name, buffer): the tensor's bytes, CRC32C checked and
- * partitioned slices assembled, copied into the writable buffer, which
+/* tf_load_into(path, step, name, buffer): the tensor's bytes (step None or
+ * the checkpoint's one step, as vs_load_variable checks it), CRC32C checked
+ * and partitioned slices assembled, copied into the writable buffer, which
  * must have exactly its size. */
 PyObject *vs_py_tf_load_into(PyObject *self, PyObject *args)
 {
-    PyObject *path = NULL;
+    PyObject *path = NULL, *pystep = NULL;
     const char *name = NULL;
     Py_buffer buf;
+    int64_t step = VS_LATEST;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O&sw*", PyUnicode_FSConverter, &path, &name,
-                          &buf))
+    if (!PyArg_ParseTuple(args, "O&Osw*", PyUnicode_FSConverter, &path,
+                          &pystep, &name, &buf))
         return NULL;
+    if (vs_py_step(pystep, &step) != 0) {
+        Py_DECREF(path);
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
     vs_tensor *t = NULL;
     int rc;
     const char *cpath = PyBytes_AS_STRING(path);
     Py_BEGIN_ALLOW_THREADS
-    rc = vs_tf_load_variable(cpath, name, &t);
+    rc = vs_load_variable(cpath, step, name, &t);
     if (rc == VS_OK && (size_t)buf.len == vs_tensor_nbytes(t) && buf.len > 0)
         memcpy(buf.buf, t->data, (size_t)buf.len);
     Py_END_ALLOW_THREADS

@@ -236,12 +236,6 @@ def _load_tf(path: str, step: Optional[int], names: Optional[List[str]],
     """load() of a TensorFlow checkpoint: one step (None, or the number at
     the end of its prefix); each tensor read whole by the library's TF
     reader (CRC32C checked, partitioned slices assembled)."""
-    if step is not None:
-        held = [s for s, *_ in _core.list_checkpoints(path)]
-        if step not in held:
-            raise NotFoundError(f"TensorFlow checkpoint {path} has no step "
-                                f"{step} (it holds step {held[0]} only)",
-                                _core.VS_ENOTFOUND)
     rows = {name: (dtype, tuple(shape))
             for name, dtype, shape in _core.tf_tensors(path)}
     wanted = sorted(rows) if names is None else names
@@ -256,7 +250,7 @@ def _load_tf(path: str, step: Optional[int], names: Optional[List[str]],
                                 _core.VS_ENOTFOUND)
         dtype, shape = rows[key]
         result = _convert.empty(dtype, shape, framework)
-        _core.tf_load_into(path, key, _convert.byte_view(result))
+        _core.tf_load_into(path, step, key, _convert.byte_view(result))
         out[name] = result
         done += _convert.itemsize(dtype) * _numel(shape)
         if progress is not None:
