@@ -634,11 +634,18 @@ typedef struct {
  *  vs_free (NULL when n is 0). */
 VS_API VS_NODISCARD int vs_list_checkpoints(const char *path, vs_ckpt_info **out,
                                             size_t *n);
-/** Deletes one checkpoint; chunks nothing else uses are freed and the
- *  space given back. VS_ENOTFOUND if there is no such step. */
+/** Deletes one checkpoint; chunks nothing else uses are freed, and their
+ *  pages kept in the file for the next saves to reuse (vs_compact gives
+ *  them back). Costs time in proportion to the rows deleted, not to the
+ *  bytes. VS_ENOTFOUND if there is no such step. */
 VS_API VS_NODISCARD int vs_delete_checkpoint(const char *path, int64_t step);
-/** Keeps the newest `keep` checkpoints, deletes the rest. */
+/** Keeps the newest `keep` checkpoints, deletes the rest (as
+ *  vs_delete_checkpoint). */
 VS_API VS_NODISCARD int vs_prune(const char *path, int keep);
+/** Gives the file's free pages back to the file system, moving the pages
+ *  after them: takes time in proportion to the bytes moved. *freed (may be
+ *  NULL) gets the bytes the file shrank by. */
+VS_API VS_NODISCARD int vs_compact(const char *path, int64_t *freed);
 
 typedef struct {
     char *name; /* checkpoint key, "conv1/weights" */

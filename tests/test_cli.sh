@@ -156,7 +156,7 @@ has out.txt "saved 9 tensors"
 run 0 inspect m.db --all-tensor-names
 equals "$(tr '\n' ' ' <out.txt)" "be conv1/biases conv1/weights fort half mask other/key other/scalar steps "
 run 0 inspect m.db
-has out.txt "journal: wal"
+has out.txt "journal: rollback"
 has out.txt "checkpoints: 1"
 has out.txt "step 10: 9 tensors"
 has out.txt "conv1/weights"
