@@ -36,13 +36,7 @@ static int write_row(vs__save_ctx *c)
 
 int vs__save_batch_begin(vs__save_ctx *c)
 {
-    int reaped = 0;
     int rc = vs__store_exec(c->db, VS_SAVE_BATCH_CACHE, c->path);
-    if (rc == VS_OK)
-        rc = vs__store_reap_saves(c->db, c->path, &reaped);
-    /* A writer killed mid-save left chunks nothing references. */
-    if (rc == VS_OK && reaped > 0)
-        rc = vs__store_free_orphans(c->db, c->path, NULL);
     if (rc == VS_OK)
         rc = vs__store_saving_key(c->saving_key);
     if (rc == VS_OK)
@@ -66,8 +60,9 @@ static int pin(vs__save_ctx *c, int64_t id)
     return VS_OK;
 }
 
-/* Commits the batch (with the row naming every chunk so far) and begins
- * the next transaction. */
+/* Commits the batch (with the row naming every chunk so far); the next
+ * transaction begins when the next chunk is written, so that another
+ * writer (a progress callback's, say) may get in between. */
 static int commit_batch(vs__save_ctx *c)
 {
     int rc = write_row(c);
@@ -77,10 +72,15 @@ static int commit_batch(vs__save_ctx *c)
             rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
                                    c->path);
     }
-    if (rc == VS_OK)
-        rc = vs__store_begin_write(c->db, c->path, c->busy_ms);
     c->batch_mark = c->new_bytes;
     return rc;
+}
+
+int vs__save_batch_resume(vs__save_ctx *c)
+{
+    if (!c->batched || !sqlite3_get_autocommit(c->db))
+        return VS_OK;
+    return vs__store_begin_write(c->db, c->path, c->busy_ms);
 }
 
 int vs__save_batch_chunk(vs__save_ctx *c, int64_t id)

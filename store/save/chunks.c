@@ -264,8 +264,10 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k];
     vs__save_item *it = &c->items[j->item];
     int64_t id = 0, stored = 0;
-    int codec;
-    int rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
+    int codec = 0;
+    int rc = vs__save_batch_resume(c);
+    if (rc == VS_OK)
+        rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
     recycle(c, &j->cand);
     recycle(c, &j->out);
     j->blob = NULL;
@@ -321,6 +323,8 @@ int vs__save_chunks(vs__save_ctx *c)
     if (rc == VS_OK)
         rc = vs__pool_run(c->threads, c->n_jobs, window, c, save_prepare,
                           save_work, save_consume);
+    if (rc == VS_OK)
+        rc = vs__save_batch_resume(c); /* for the checkpoint's rows */
     return rc;
 }
 

@@ -101,7 +101,12 @@ static int begin_save(save_tx *tx, vs__save_ctx *c, const vs_save_opts *o,
     int rc = tx_begin(tx, c->path, c, o);
     c->db = tx->db;
     c->busy_ms = tx->busy;
-    int batched = 0;
+    int batched = 0, reaped = 0;
+    /* A writer killed mid-save left its row and chunks nothing uses. */
+    if (rc == VS_OK)
+        rc = vs__store_reap_saves(c->db, c->path, &reaped);
+    if (rc == VS_OK && reaped > 0)
+        rc = vs__store_free_orphans(c->db, c->path, NULL);
     if (rc == VS_OK)
         rc = vs__save_batch_wanted(c->db, c->path, total, &batched);
     if (rc == VS_OK && batched)

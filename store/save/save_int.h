@@ -120,11 +120,13 @@ int vs__save_chunk_rows(vs__save_ctx *c);
 /* Whether a save of raw_bytes into the open connection is batched. */
 int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
                           int *batched);
-/* In the first transaction: reaps gone writers' rows, writes ours. */
+/* In the first transaction: writes the save's 'saving:' row. */
 int vs__save_batch_begin(vs__save_ctx *c);
 /* After chunk id is written or shared: pins it, and commits the batch
  * once VS_SAVE_BATCH_BYTES of new bytes are written since the last. */
 int vs__save_batch_chunk(vs__save_ctx *c, int64_t id);
+/* Begins the next batch's transaction if the last one was committed. */
+int vs__save_batch_resume(vs__save_ctx *c);
 /* In the last transaction: checks that every pinned chunk is still
  * there, and drops the row. */
 int vs__save_batch_finish(vs__save_ctx *c);
