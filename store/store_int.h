@@ -90,6 +90,8 @@ int vs__store_open_reader(const char *path, sqlite3 **db);
 /* VS_ECORRUPT when the file's -wal was not written by this file (its page
  * size, or meta 'file_id' seen through it, differ from the file's own);
  * db reads the file through its WAL and must be read-only. */
+/* Whether path has a -wal file with at least a header in it. */
+int vs__store_wal_present(const char *path);
 int vs__store_check_wal_owner(sqlite3 *db, const char *path,
                               uint32_t page_size);
 /* (store/file/integrity.c) PRAGMA user_version. */
