@@ -634,11 +634,18 @@ typedef struct {
  *  vs_free (NULL when n is 0). */
 VS_API VS_NODISCARD int vs_list_checkpoints(const char *path, vs_ckpt_info **out,
                                             size_t *n);
-/** Deletes one checkpoint; chunks nothing else uses are freed and the
- *  space given back. VS_ENOTFOUND if there is no such step. */
+/** Deletes one checkpoint; chunks nothing else uses are freed, and their
+ *  pages kept in the file for the next saves to reuse (vs_compact gives
+ *  them back). Costs time in proportion to the rows deleted, not to the
+ *  bytes. VS_ENOTFOUND if there is no such step. */
 VS_API VS_NODISCARD int vs_delete_checkpoint(const char *path, int64_t step);
-/** Keeps the newest `keep` checkpoints, deletes the rest. */
+/** Keeps the newest `keep` checkpoints, deletes the rest (as
+ *  vs_delete_checkpoint). */
 VS_API VS_NODISCARD int vs_prune(const char *path, int keep);
+/** Gives the file's free pages back to the file system, moving the pages
+ *  after them: takes time in proportion to the bytes moved. *freed (may be
+ *  NULL) gets the bytes the file shrank by. */
+VS_API VS_NODISCARD int vs_compact(const char *path, int64_t *freed);
 
 typedef struct {
     char *name; /* checkpoint key, "conv1/weights" */
@@ -752,14 +759,15 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                          double keep_checkpoint_every_n_hours);
 
 /** How a file commits its saves, kept in the file.
- *  VS_JOURNAL_WAL (new files): readers never wait for a save nor a save for
- *  readers, and an open vs_ckpt keeps its snapshot; each save writes its
- *  pages twice (to the -wal file, then into the file).
- *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (faster for big
- *  saves) and the file is a single file at rest, also on
- *  network file systems; but readers wait (up to the busy timeout) while a
- *  big save writes, and a save waits for every open read (an open vs_ckpt
- *  included) to end. Both are durable at VS_OK and crash safe.
+ *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once. A save
+ *  of more than 32 MiB commits its chunks in batches of about 32 MiB and
+ *  its checkpoint last, so readers wait at most for one batch's commit,
+ *  and never see a partial checkpoint; a commit waits for reads in
+ *  progress to end. One file at rest, also on network file systems.
+ *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
+ *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
+ *  its snapshot; but each save writes its pages twice (to the -wal file,
+ *  then into the file). Both are durable at VS_OK and crash safe.
  *  vs_set_journal_mode creates the file if missing; VS_EBUSY when another
  *  connection has it open. */
 typedef enum { VS_JOURNAL_WAL = 0, VS_JOURNAL_ROLLBACK = 1 } vs_journal;

@@ -10,8 +10,10 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/journal.c
   ${CMAKE_CURRENT_LIST_DIR}/file/open.c
   ${CMAKE_CURRENT_LIST_DIR}/file/readonly.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/saves.c
   ${CMAKE_CURRENT_LIST_DIR}/file/sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/types.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/batch.c
   ${CMAKE_CURRENT_LIST_DIR}/save/chunks.c
   ${CMAKE_CURRENT_LIST_DIR}/save/definitions.c
   ${CMAKE_CURRENT_LIST_DIR}/save/plan.c

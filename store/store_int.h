@@ -90,6 +90,8 @@ int vs__store_open_reader(const char *path, sqlite3 **db);
 /* VS_ECORRUPT when the file's -wal was not written by this file (its page
  * size, or meta 'file_id' seen through it, differ from the file's own);
  * db reads the file through its WAL and must be read-only. */
+/* Whether path has a -wal file with at least a header in it. */
+int vs__store_wal_present(const char *path);
 int vs__store_check_wal_owner(sqlite3 *db, const char *path,
                               uint32_t page_size);
 /* (store/file/integrity.c) PRAGMA user_version. */
@@ -163,9 +165,20 @@ int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
                            int64_t *out);
 /* Deletes the rows of checkpoint step (not its chunks). */
 int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
-/* Deletes every chunk no tensor refers to; returns bytes freed in *freed
- * (may be NULL). */
+/* Saves in progress (file/saves.c): a large save's meta row
+ * 'saving:<token>' pins the chunks it committed before its checkpoint. */
+int vs__store_saving_key(char out[40]);
+int vs__store_saving_put(sqlite3 *db, const char *path, const char *key,
+                         const int64_t *ids, size_t n);
+int vs__store_saving_drop(sqlite3 *db, const char *path, const char *key);
+/* Drops the rows of saves whose writer is gone (*reaped: how many). */
+int vs__store_reap_saves(sqlite3 *db, const char *path, int *reaped);
+/* Deletes every chunk no tensor refers to and no save in progress pins
+ * (reaping the rows of gone writers first); returns bytes freed in *freed
+ * (may be NULL). The pages stay free in the file, for reuse. */
 int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed);
+/* The file's size in SQLite's pages, as of the open transaction. */
+int vs__store_file_bytes(sqlite3 *db, const char *path, int64_t *bytes);
 /* Runs a "PRAGMA journal_mode[=...]" and gives its one result, lower
  * case ("wal", "delete", ...). */
 int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,

@@ -84,7 +84,7 @@ F="'fortran_order': False"
 run 0 --help
 has out.txt "usage: varstore <command>"
 has out.txt "example:"
-for c in inspect save restore diff verify prune rename; do
+for c in inspect save restore diff verify prune rename compact; do
     run 0 "$c" --help
     has out.txt "usage: varstore $c"
     has out.txt "example"
@@ -156,7 +156,7 @@ has out.txt "saved 9 tensors"
 run 0 inspect m.db --all-tensor-names
 equals "$(tr '\n' ' ' <out.txt)" "be conv1/biases conv1/weights fort half mask other/key other/scalar steps "
 run 0 inspect m.db
-has out.txt "journal: wal"
+has out.txt "journal: rollback"
 has out.txt "checkpoints: 1"
 has out.txt "step 10: 9 tensors"
 has out.txt "conv1/weights"
@@ -494,6 +494,16 @@ has out.txt "deleted: 10, 20"
 has out.txt "kept: 21, 30"
 run 0 inspect m.db
 has out.txt "checkpoints: 2"
+# prune keeps the freed pages for reuse; compact gives them back
+before=$(stat -c %s m.db)
+run 0 compact m.db
+has out.txt "m.db: gave back "
+gave=$(sed 's/.*gave back \([0-9]*\) bytes/\1/' out.txt)
+equals "$(stat -c %s m.db)" "$((before - gave))"
+run 0 verify m.db
+run 2 compact
+has err.txt "varstore: compact needs a FILE"
+run 1 compact nosuch.db
 
 # ---- issue 13: inputs, names, rename, replaced steps --------------------
 # a FIFO is refused at once by every command that reads a path, never

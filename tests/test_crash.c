@@ -210,8 +210,8 @@ static int64_t check_newest(int64_t last_reported)
 static void kill_loop(int with_rollback, int iterations)
 {
     remove_all();
-    if (with_rollback)
-        OK(vs_set_journal_mode(g_path, VS_JOURNAL_ROLLBACK));
+    OK(vs_set_journal_mode(g_path, with_rollback ? VS_JOURNAL_ROLLBACK
+                                                 : VS_JOURNAL_WAL));
     unsigned seed = (unsigned)time(NULL);
     printf("seed %u\n", seed);
     srand(seed);

@@ -152,6 +152,8 @@ static void assert_foreign_wal_refused(const char *wal)
 static void test_readonly__wal_of_another_varstore_file_is_refused(void **s)
 {
     (void)s;
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL));
+    OK(vs_set_journal_mode(other, VS_JOURNAL_WAL));
     save_steps(g_path, 1, 2);
     save_steps(other, 1, 1);
     /* A plain SQLite reader keeps other's log from being merged at the

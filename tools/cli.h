@@ -117,6 +117,7 @@ int cmd_restore(int argc, char **argv);     /* cmd_restore.c */
 int cmd_diff(int argc, char **argv);        /* cmd_diff.c */
 int cmd_verify(int argc, char **argv);      /* cmd_admin.c */
 int cmd_prune(int argc, char **argv);       /* cmd_admin.c */
+int cmd_compact(int argc, char **argv);     /* cmd_admin.c */
 int cmd_rename(int argc, char **argv);      /* cmd_admin.c */
 
 #endif /* VS_TOOLS_CLI_H */

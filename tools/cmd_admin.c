@@ -31,7 +31,8 @@ static const char help_prune[] =
     "usage: varstore prune FILE --keep N\n"
     "\n"
     "Keeps the newest N checkpoints and deletes the others; chunks no kept\n"
-    "checkpoint uses are freed.\n"
+    "checkpoint uses are freed, and their space is reused by the next saves\n"
+    "('varstore compact' gives it back to the file system).\n"
     "\n"
     "options:\n"
     "  --keep N    how many of the newest checkpoints to keep (at least 1)\n"
@@ -39,6 +40,20 @@ static const char help_prune[] =
     "\n"
     "example:\n"
     "  varstore prune model.db --keep 5\n";
+
+static const char help_compact[] =
+    "usage: varstore compact FILE\n"
+    "\n"
+    "Gives the space of deleted checkpoints back to the file system: the file\n"
+    "shrinks to what its checkpoints use. Moves the pages after the free\n"
+    "space, so it takes time in proportion to them; saves reuse free space\n"
+    "without it.\n"
+    "\n"
+    "options:\n"
+    "  -h, --help  show this help\n"
+    "\n"
+    "example:\n"
+    "  varstore compact model.db\n";
 
 static const char help_rename[] =
     "usage: varstore rename FILE OLD/ NEW/ [--step N]\n"
@@ -333,4 +348,31 @@ int cmd_rename(int argc, char **argv)
     free(from);
     free(to);
     return rc;
+}
+
+int cmd_compact(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            fputs(help_compact, stdout);
+            return EXIT_OK;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage("compact ", "unknown option '%s'", a);
+        } else if (path == NULL) {
+            path = a;
+        } else {
+            return usage("compact ", "unexpected argument '%s'", a);
+        }
+    }
+    if (path == NULL)
+        return usage("compact ", "compact needs a FILE");
+    if (need_file(path) != EXIT_OK)
+        return EXIT_ERR;
+    int64_t freed = 0;
+    if (vs_compact(path, &freed) != VS_OK)
+        return cli_err("%s", vs_errmsg());
+    printf("%s: gave back %lld bytes\n", path, (long long)freed);
+    return EXIT_OK;
 }

@@ -33,6 +33,7 @@ static const char help_main[] =
     "  diff      compare two checkpoints (of one file or of two files)\n"
     "  verify    check the schema and every chunk's CRC\n"
     "  prune     keep the newest N checkpoints, delete the rest\n"
+    "  compact   give the space of deleted checkpoints back\n"
     "  rename    rename a scope prefix in place, atomically\n"
     "\n"
     "options:\n"
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
         {"inspect", cmd_inspect}, {"save", cmd_save},
         {"restore", cmd_restore}, {"diff", cmd_diff},
         {"verify", cmd_verify},   {"prune", cmd_prune},
-        {"rename", cmd_rename},
+        {"rename", cmd_rename},   {"compact", cmd_compact},
     };
     size_t i;
     int rc;

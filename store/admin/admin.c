@@ -96,6 +96,25 @@ int vs_delete_checkpoint(const char *path, int64_t step)
     return vs__store_commit_close(db, path, rc);
 }
 
+int vs_compact(const char *path, int64_t *freed)
+{
+    sqlite3 *db = NULL;
+    int64_t before = 0, after = 0;
+    if (freed != NULL)
+        *freed = 0;
+    int rc = vs__store_open_write(path, VS_OPEN_WRITE, &db);
+    if (rc == VS_OK)
+        rc = vs__store_file_bytes(db, path, &before);
+    if (rc == VS_OK)
+        rc = vs__store_exec(db, "PRAGMA incremental_vacuum", path);
+    if (rc == VS_OK)
+        rc = vs__store_file_bytes(db, path, &after);
+    rc = vs__store_commit_close(db, path, rc);
+    if (rc == VS_OK && freed != NULL)
+        *freed = before - after;
+    return rc;
+}
+
 int vs_prune(const char *path, int keep)
 {
     if (keep < 1)

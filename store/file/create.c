@@ -124,7 +124,8 @@ static int check_parent_dir(const char *path)
 }
 
 /* Writes the schema, identity and a fresh file id into the new database
- * tmp, then puts it in WAL mode and closes it. */
+ * tmp, in rollback-journal mode (section 7 of docs/FORMAT.md: a save
+ * writes each page once), and closes it. */
 static int build_file(const char *tmp, const char *path)
 {
     sqlite3 *db = NULL;
@@ -136,9 +137,8 @@ static int build_file(const char *tmp, const char *path)
             "PRAGMA page_size=%d; PRAGMA auto_vacuum=INCREMENTAL; "
             "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
             "BEGIN; %s INSERT INTO meta(key, value) VALUES ('journal', "
-            "'wal'), ('file_id', lower(hex(randomblob(16)))); "
-            "PRAGMA application_id=%d; PRAGMA user_version=%d; COMMIT; "
-            "PRAGMA journal_mode=WAL;",
+            "'delete'), ('file_id', lower(hex(randomblob(16)))); "
+            "PRAGMA application_id=%d; PRAGMA user_version=%d; COMMIT;",
             VS_PAGE_SIZE, schema_sql, (int)VS_APP_ID, VS_SCHEMA_VERSION);
         if (sql == NULL) {
             (void)sqlite3_close(db); /* failing already */

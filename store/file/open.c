@@ -134,6 +134,8 @@ static int check_or_create(const char *path, int mode, uint32_t *page_size)
  * read-write one would checkpoint a foreign log into the file on close. */
 static int check_before_write(const char *path, uint32_t page_size)
 {
+    if (!vs__store_wal_present(path))
+        return VS_OK; /* no log to check (rollback-journal files) */
     sqlite3 *db = NULL;
     int s = vs__store_open_reader(path, &db);
     int rc = s == SQLITE_OK

@@ -189,6 +189,12 @@ static int ids_differ(sqlite3 *db, const char *path, int *differ)
     return VS_OK;
 }
 
+int vs__store_wal_present(const char *path)
+{
+    off_t wal_size = 0;
+    return side_file(path, "-wal", &wal_size) && wal_size >= 32;
+}
+
 int vs__store_check_wal_owner(sqlite3 *db, const char *path,
                               uint32_t page_size)
 {

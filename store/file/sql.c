@@ -209,14 +209,23 @@ int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step)
     return rc;
 }
 
+/* Chunks no tensor references and no save in progress pins. */
+#define ORPHANS                                                              \
+    "FROM chunks WHERE NOT EXISTS (SELECT 1 FROM tensor_chunks WHERE "      \
+    "chunk_id = chunks.id) AND NOT EXISTS (SELECT 1 FROM meta, "            \
+    "json_each(CASE WHEN json_valid(meta.value) THEN meta.value ELSE "      \
+    "'{}' END, '$.chunks') AS p WHERE meta.key GLOB 'saving:*' AND "        \
+    "p.value = chunks.id)"
+
 int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed)
 {
+    int reaped;
+    int rc = vs__store_reap_saves(db, path, &reaped);
     sqlite3_stmt *st;
-    int rc = vs__store_prepare(
-        db,
-        "SELECT coalesce(sum(stored_bytes), 0) FROM chunks WHERE NOT EXISTS "
-        "(SELECT 1 FROM tensor_chunks WHERE chunk_id = chunks.id)",
-        &st, path);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(db,
+                               "SELECT coalesce(sum(stored_bytes), 0) " ORPHANS,
+                               &st, path);
     if (rc != VS_OK)
         return rc;
     int s = sqlite3_step(st);
@@ -228,13 +237,11 @@ int vs__store_free_orphans(sqlite3 *db, const char *path, int64_t *freed)
     if (freed != NULL)
         *freed = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return vs__store_exec(db,
-                          "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM "
-                          "tensor_chunks WHERE chunk_id = chunks.id); "
-                          "PRAGMA incremental_vacuum;",
-                          path);
+    /* The freed pages stay in the file for the next saves to reuse: giving
+     * them back to the file system would move every page after them
+     * (vs_compact does that on request). */
+    return vs__store_exec(db, "DELETE " ORPHANS, path);
 }
-
 
 int vs__store_close_read(sqlite3 *db, const char *path, int rc)
 {
@@ -256,5 +263,24 @@ int vs__store_commit_close(sqlite3 *db, const char *path, int rc)
     if (rc != VS_OK && db != NULL && !sqlite3_get_autocommit(db))
         (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     vs__store_close(db);
+    return rc;
+}
+
+int vs__store_file_bytes(sqlite3 *db, const char *path, int64_t *bytes)
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db,
+                               "SELECT p.page_count * s.page_size FROM "
+                               "pragma_page_count() AS p, "
+                               "pragma_page_size() AS s",
+                               &st, path);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        *bytes = sqlite3_column_int64(st, 0);
+    else
+        rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    sqlite3_finalize(st);
     return rc;
 }

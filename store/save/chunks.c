@@ -1,6 +1,6 @@
 /* varstore: the chunks of a save: hashed, then encoded (or found equal
  * to a stored chunk) on the thread pool, and written on the calling
- * thread in order with their tensor_chunks rows. */
+ * thread in order; their tensor_chunks rows once the tensor rows are. */
 #include <string.h>
 
 #include "save_int.h"
@@ -264,13 +264,16 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k];
     vs__save_item *it = &c->items[j->item];
     int64_t id = 0, stored = 0;
-    int codec;
-    int rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
+    int codec = 0;
+    int rc = vs__save_batch_resume(c);
+    if (rc == VS_OK)
+        rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
     recycle(c, &j->cand);
     recycle(c, &j->out);
     j->blob = NULL;
+    j->chunk_id = id;
     if (rc == VS_OK)
-        rc = insert_tensor_chunk(c, it->tensor_id, j->seq, id);
+        rc = vs__save_batch_chunk(c, id);
     if (rc != VS_OK)
         return rc;
     it->stored += stored;
@@ -278,11 +281,6 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
                           : vs__crc32_combine(it->crc, j->crc, j->len);
     it->any_shuffled |= codec == VS_CHUNK_SHUFFLE_ZLIB;
     vs__stats_merge(&it->stats, &j->stats);
-    if (j->seq + 1 == it->n_chunks) {
-        rc = vs__save_finish_item(c, it);
-        if (rc != VS_OK)
-            return rc;
-    }
     vs__progress_add(&c->pr, j->len);
     return VS_OK;
 }
@@ -325,9 +323,20 @@ int vs__save_chunks(vs__save_ctx *c)
     if (rc == VS_OK)
         rc = vs__pool_run(c->threads, c->n_jobs, window, c, save_prepare,
                           save_work, save_consume);
-    /* Tensors without chunks (empty) still need their row finished. */
+    if (rc == VS_OK)
+        rc = vs__save_batch_resume(c); /* for the checkpoint's rows */
+    return rc;
+}
+
+int vs__save_chunk_rows(vs__save_ctx *c)
+{
+    int rc = VS_OK;
+    for (size_t k = 0; k < c->n_jobs && rc == VS_OK; k++) {
+        const vs__save_job *j = &c->jobs[k];
+        rc = insert_tensor_chunk(c, c->items[j->item].tensor_id, j->seq,
+                                 j->chunk_id);
+    }
     for (size_t i = 0; i < c->n_items && rc == VS_OK; i++)
-        if (c->items[i].n_chunks == 0)
-            rc = vs__save_finish_item(c, &c->items[i]);
+        rc = vs__save_finish_item(c, &c->items[i]);
     return rc;
 }

@@ -223,4 +223,5 @@ void vs__save_ctx_free(vs__save_ctx *c)
     vs__free(c->free_bufs);
     vs__free(c->jobs);
     vs__free(c->scratch);
+    vs__free(c->pins);
 }

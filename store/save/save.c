@@ -1,6 +1,7 @@
 /* varstore: saving checkpoints (vs_save, vs_save_ex, vs_save_tensors).
- * One save is one SQLite transaction; its steps are in the other files of
- * store/save/ (save_int.h). */
+ * A save is one SQLite transaction, or (large, rollback journal) batches
+ * of chunks and then one; its steps are in the other files of store/save/
+ * (save_int.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,24 +68,49 @@ static void tx_end(save_tx *tx)
     tx->db = NULL;
 }
 
-/* The rows of the checkpoint, its tensors and chunks, inside the open
- * transaction. */
+/* The chunks (committed in batches when the save is batched), then the
+ * rows that make the checkpoint visible, in the last transaction. */
 static int write_checkpoint(vs__save_ctx *c, vs_graph *g)
 {
     int replaced = 0;
-    int rc = vs__save_replace_step(c->db, c->path, c->step, &replaced);
+    int rc = vs__save_chunks(c);
+    if (rc == VS_OK)
+        rc = vs__save_replace_step(c->db, c->path, c->step, &replaced);
     if (rc == VS_OK)
         rc = vs__save_checkpoint_row(c->db, c->path, c->step);
     if (rc == VS_OK)
         rc = vs__save_tensor_rows(c);
+    if (rc == VS_OK)
+        rc = vs__save_chunk_rows(c);
     if (rc == VS_OK && g != NULL)
         rc = vs__save_definitions(c, g);
     if (rc == VS_OK)
-        rc = vs__save_chunks(c);
-    if (rc == VS_OK)
         rc = vs__save_checkpoint_totals(c);
+    if (rc == VS_OK)
+        rc = vs__save_batch_finish(c);
     if (rc == VS_OK && replaced)
         rc = vs__store_free_orphans(c->db, c->path, NULL);
+    return rc;
+}
+
+/* Begins the save's first transaction, batched when it is large and the
+ * file has a rollback journal. */
+static int begin_save(save_tx *tx, vs__save_ctx *c, const vs_save_opts *o,
+                      uint64_t total)
+{
+    int rc = tx_begin(tx, c->path, c, o);
+    c->db = tx->db;
+    c->busy_ms = tx->busy;
+    int batched = 0, reaped = 0;
+    /* A writer killed mid-save left its row and chunks nothing uses. */
+    if (rc == VS_OK)
+        rc = vs__store_reap_saves(c->db, c->path, &reaped);
+    if (rc == VS_OK && reaped > 0)
+        rc = vs__store_free_orphans(c->db, c->path, NULL);
+    if (rc == VS_OK)
+        rc = vs__save_batch_wanted(c->db, c->path, total, &batched);
+    if (rc == VS_OK && batched)
+        rc = vs__save_batch_begin(c);
     return rc;
 }
 
@@ -107,11 +133,13 @@ static int save_items(const char *path, int64_t step, vs__save_item *items,
         total += items[i].nbytes;
     vs__progress_init(&c.pr, o != NULL ? o->progress : NULL,
                       o != NULL ? o->progress_ctx : NULL, total);
-    rc = tx_begin(&tx, path, &c, o);
-    c.db = tx.db;
+    rc = begin_save(&tx, &c, o, total);
     if (rc == VS_OK)
         rc = write_checkpoint(&c, g);
+    if (rc != VS_OK)
+        vs__save_batch_abort(&c); /* its batches' chunks */
     vs__save_ctx_free(&c); /* statements finalized before the commit */
+    tx.in_tx = tx.db != NULL && !sqlite3_get_autocommit(tx.db);
     int committed = rc == VS_OK && (rc = tx_commit(&tx, path)) == VS_OK;
     /* Retention, after the save is durable. */
     if (committed)

@@ -1,7 +1,9 @@
-/* varstore: the steps of a save, shared by the files of store/save/. A
- * save is one transaction: validate -> plan chunks -> begin (solo or WAL)
- * -> checkpoint and tensor rows -> encode and dedup on the pool ->
- * checkpoint totals -> commit -> retention. Not installed. */
+/* varstore: the steps of a save, shared by the files of store/save/:
+ * validate -> plan chunks -> begin -> encode and dedup the chunks on the
+ * pool (a large save into a rollback-journal file commits them in batches
+ * as it goes, pinned by its 'saving:' row) -> checkpoint, tensor and
+ * tensor_chunks rows -> checkpoint totals -> commit -> retention. The
+ * checkpoint becomes visible at the last commit only. Not installed. */
 #ifndef VS_SAVE_INT_H
 #define VS_SAVE_INT_H
 
@@ -44,6 +46,7 @@ typedef struct {
     uint32_t cand_crc;
     vs__buf cand;
     int64_t dup_id; /* cand_id when the bytes are equal */
+    int64_t chunk_id; /* the chunk that holds the bytes, once written */
 } vs__save_job;
 
 /* The whole save. */
@@ -69,6 +72,13 @@ typedef struct {
     vs__buf *free_bufs;
     size_t n_free, free_cap;
     vs__progress pr; /* the caller's progress callback */
+    /* A batched save (batch.c): its 'saving:' row and pinned chunks. */
+    int batched;
+    char saving_key[40];
+    int64_t *pins;
+    size_t n_pins, pins_cap;
+    int64_t batch_mark; /* new_bytes at the last batch commit */
+    int busy_ms;
 } vs__save_ctx;
 
 /* plan.c: checks of the caller's keys, tensors and options, and the cut
@@ -97,8 +107,32 @@ int vs__save_checkpoint_totals(vs__save_ctx *c);
 int vs__save_is_float(vs_dtype dt);
 
 /* chunks.c: every chunk hashed, encoded (or found unchanged) on the pool
- * and written with its tensor_chunks row. */
+ * and written (its id in the job); then, with the tensor rows written,
+ * the tensor_chunks rows and each tensor row's final values. */
 int vs__save_chunks(vs__save_ctx *c);
+int vs__save_chunk_rows(vs__save_ctx *c);
+
+/* batch.c: a save whose chunks are committed in batches of
+ * VS_SAVE_BATCH_BYTES before its checkpoint's transaction, so that each
+ * commit (which readers of a rollback-journal file wait for) stays short
+ * and every page is written once. */
+#define VS_SAVE_BATCH_BYTES ((int64_t)32 << 20)
+/* Whether a save of raw_bytes into the open connection is batched. */
+int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
+                          int *batched);
+/* In the first transaction: writes the save's 'saving:' row. */
+int vs__save_batch_begin(vs__save_ctx *c);
+/* After chunk id is written or shared: pins it, and commits the batch
+ * once VS_SAVE_BATCH_BYTES of new bytes are written since the last. */
+int vs__save_batch_chunk(vs__save_ctx *c, int64_t id);
+/* Begins the next batch's transaction if the last one was committed. */
+int vs__save_batch_resume(vs__save_ctx *c);
+/* In the last transaction: checks that every pinned chunk is still
+ * there, and drops the row. */
+int vs__save_batch_finish(vs__save_ctx *c);
+/* After a failure: drops the row and the chunks only it pinned (best
+ * effort: a row left behind is reaped once this process is gone). */
+void vs__save_batch_abort(vs__save_ctx *c);
 
 /* definitions.c: the graph's scopes and the saved variables'
  * definitions. */

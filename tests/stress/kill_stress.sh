@@ -36,10 +36,11 @@ npy() {
     } >"$1"
 }
 
-# Two weight sets of about 6 MiB (a few 1 MiB chunks each, and small ones).
-for set in a b; do
+# Two weight sets of about 6 MiB (a few 1 MiB chunks each, and small ones),
+# and one of 42 MiB, whose saves commit in batches (docs/FORMAT.md §7).
+for set in a b c; do
     mkdir -p "w$set/net/conv1" "w$set/net/conv2"
-    npy "w$set/net/conv1/w.npy" 1048576
+    npy "w$set/net/conv1/w.npy" $([ $set = c ] && echo 10485760 || echo 1048576)
     npy "w$set/net/conv2/w.npy" 524288
     npy "w$set/net/conv1/b.npy" 64
     npy "w$set/net/conv2/b.npy" 64
@@ -103,6 +104,7 @@ ms() {
 # The kill lands at a random moment within each command's own duration,
 # measured here once.
 T_SAVE=$(ms save m.db --step 1 --npy wa)
+T_BIG=$(ms save m.db --step 2 --npy wc)
 "$VS" save m.db --step 2 --npy wb >/dev/null || { echo "setup save failed"; exit 1; }
 T_RESTORE=$(ms restore m.db --npy out0)
 T_RENAME=$(ms rename m.db net/ model/)
@@ -116,8 +118,9 @@ for ((k = 0; k < KILLS; k++)); do
     before=$(steps)
     case $((RANDOM % 4)) in
     0)  op=save
-        src=wa; [ $((next % 2)) = 0 ] && src=wb
-        kill_during "$T_SAVE" save m.db --step "$next" --npy "$src" && landed[save]=$((landed[save] + 1))
+        src=wa; t=$T_SAVE; [ $((next % 2)) = 0 ] && src=wb
+        [ $((next % 3)) = 0 ] && { src=wc; t=$T_BIG; }
+        kill_during "$t" save m.db --step "$next" --npy "$src" && landed[save]=$((landed[save] + 1))
         check_file "save" || continue
         after=$(steps)
         if [ "$after" != "$before" ] && [ "$after" != "$before$next " ]; then

@@ -1,0 +1,143 @@
+/* varstore: batched saves. In a rollback-journal file a save writes each
+ * page once, but readers wait while a commit writes its pages; so a save
+ * larger than VS_SAVE_BATCH_BYTES commits its chunks in batches of about
+ * that size, and its checkpoint (the rows that make it visible) in a last
+ * short transaction. Until then its 'saving:' meta row (store/file/
+ * saves.c) pins the chunks it wrote or shares, so that no other writer
+ * collects them; a crash leaves chunks that the next writer collects. */
+#include <stdio.h>
+#include <string.h>
+
+#include "save_int.h"
+
+/* The writer's page cache during a batched save: a batch's dirty pages
+ * must fit, or SQLite writes them early, under the lock readers wait
+ * for. */
+#define VS_SAVE_BATCH_CACHE "PRAGMA cache_size=-98304" /* KiB */
+
+int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
+                          int *batched)
+{
+    char mode[16];
+    *batched = 0;
+    if (raw_bytes <= (uint64_t)VS_SAVE_BATCH_BYTES)
+        return VS_OK;
+    int rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", mode);
+    if (rc == VS_OK)
+        *batched = strcmp(mode, "delete") == 0;
+    return rc;
+}
+
+static int write_row(vs__save_ctx *c)
+{
+    return vs__store_saving_put(c->db, c->path, c->saving_key, c->pins,
+                                c->n_pins);
+}
+
+int vs__save_batch_begin(vs__save_ctx *c)
+{
+    int rc = vs__store_exec(c->db, VS_SAVE_BATCH_CACHE, c->path);
+    if (rc == VS_OK)
+        rc = vs__store_saving_key(c->saving_key);
+    if (rc == VS_OK)
+        rc = write_row(c);
+    c->batched = rc == VS_OK;
+    c->batch_mark = c->new_bytes;
+    return rc;
+}
+
+static int pin(vs__save_ctx *c, int64_t id)
+{
+    if (c->n_pins == c->pins_cap) {
+        size_t cap = c->pins_cap ? c->pins_cap * 2 : 256;
+        int64_t *p = vs__realloc(c->pins, cap * sizeof *p);
+        if (p == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        c->pins = p;
+        c->pins_cap = cap;
+    }
+    c->pins[c->n_pins++] = id;
+    return VS_OK;
+}
+
+/* Commits the batch (with the row naming every chunk so far); the next
+ * transaction begins when the next chunk is written, so that another
+ * writer (a progress callback's, say) may get in between. */
+static int commit_batch(vs__save_ctx *c)
+{
+    int rc = write_row(c);
+    if (rc == VS_OK) {
+        int s = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (s != SQLITE_OK)
+            rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                                   c->path);
+    }
+    c->batch_mark = c->new_bytes;
+    return rc;
+}
+
+int vs__save_batch_resume(vs__save_ctx *c)
+{
+    if (!c->batched || !sqlite3_get_autocommit(c->db))
+        return VS_OK;
+    return vs__store_begin_write(c->db, c->path, c->busy_ms);
+}
+
+int vs__save_batch_chunk(vs__save_ctx *c, int64_t id)
+{
+    if (!c->batched)
+        return VS_OK;
+    int rc = pin(c, id);
+    if (rc == VS_OK && c->new_bytes - c->batch_mark >= VS_SAVE_BATCH_BYTES)
+        rc = commit_batch(c);
+    return rc;
+}
+
+int vs__save_batch_finish(vs__save_ctx *c)
+{
+    if (!c->batched)
+        return VS_OK;
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(c->db, "SELECT 1 FROM chunks WHERE id=?1", &st,
+                               c->path);
+    for (size_t i = 0; i < c->n_pins && rc == VS_OK; i++) {
+        sqlite3_reset(st);
+        int b = sqlite3_bind_int64(st, 1, c->pins[i]);
+        int s = b == SQLITE_OK ? sqlite3_step(st) : b;
+        if (s == SQLITE_DONE)
+            rc = vs__fail(VS_EBUSY,
+                          "cannot save checkpoint to %s: another writer "
+                          "deleted chunk %lld of this save while it was "
+                          "written (its row was taken for a gone writer's)",
+                          c->path, (long long)c->pins[i]);
+        else if (s != SQLITE_ROW)
+            rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                                   c->path);
+    }
+    if (st != NULL)
+        sqlite3_finalize(st);
+    if (rc == VS_OK)
+        rc = vs__store_saving_drop(c->db, c->path, c->saving_key);
+    return rc;
+}
+
+void vs__save_batch_abort(vs__save_ctx *c)
+{
+    if (!c->batched || c->db == NULL)
+        return;
+    /* Already failing: what goes wrong here changes nothing for the
+     * caller, whose error stands; a row left behind is reaped later. */
+    char keep[VS_ERRMSG_MAX];
+    snprintf(keep, sizeof keep, "%s", vs_errmsg());
+    if (!sqlite3_get_autocommit(c->db))
+        (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (vs__store_begin_write(c->db, c->path, c->busy_ms) == VS_OK) {
+        int rc = vs__store_saving_drop(c->db, c->path, c->saving_key);
+        if (rc == VS_OK)
+            rc = vs__store_free_orphans(c->db, c->path, NULL);
+        (void)sqlite3_exec(c->db, rc == VS_OK ? "COMMIT" : "ROLLBACK", NULL,
+                           NULL, NULL);
+    }
+    (void)vs__fail(VS_ERROR, "%s", keep); /* the caller's message */
+    c->batched = 0;
+}

@@ -1,0 +1,398 @@
+#define _GNU_SOURCE /* kill */
+/* Batched saves: a save larger than 32 MiB into a rollback-journal file
+ * commits its chunks in batches and its checkpoint last; readers get in
+ * between the batches and never see a partial checkpoint; the 'saving:'
+ * row pins the batches' chunks against other writers' deletes; a writer
+ * killed mid-save leaves a file that verifies, and its chunks are
+ * collected by the next save. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "varstore.h"
+
+#define STORE_TEST_NAME "vs_test_batch"
+#include "support/store_test.h"
+
+static long long file_size(const char *p)
+{
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    return (long long)sb.st_size;
+}
+
+#define N_BIG 5
+#define BIG_ELEMS ((int64_t)4 << 20) /* 16 MiB of float32 each: 80 MiB */
+
+/* Distinct pseudo-random values per step and tensor (no dedup). */
+static void fill(vs_tensor *t, int64_t step, int k)
+{
+    uint64_t x = (uint64_t)step * 0x9E3779B97F4A7C15u + (uint64_t)k + 1;
+    float *f = t->data;
+    for (int64_t i = 0; i < vs_tensor_numel(t); i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        f[i] = (float)(int32_t)(x >> 32) / 2147483648.0f;
+    }
+}
+
+typedef struct {
+    vs_tensor *t[N_BIG];
+    const char *names[N_BIG];
+} model;
+
+static void model_make(model *m, int64_t step)
+{
+    static const char *const names[N_BIG] = {"a/w", "b/w", "c/w", "d/w",
+                                             "e/w"};
+    int64_t sh[1] = {BIG_ELEMS};
+    for (int k = 0; k < N_BIG; k++) {
+        m->t[k] = mk(VS_FLOAT32, 1, sh);
+        fill(m->t[k], step, k);
+        m->names[k] = names[k];
+    }
+}
+
+static void model_free(model *m)
+{
+    for (int k = 0; k < N_BIG; k++)
+        vs_tensor_free(m->t[k]);
+}
+
+static int model_save(const model *m, int64_t step, const vs_save_opts *o)
+{
+    return vs_save_tensors(g_path, step, m->names,
+                           (const vs_tensor *const *)m->t, N_BIG, o);
+}
+
+static void assert_restores(const model *m, int64_t step)
+{
+    for (int k = 0; k < N_BIG; k++) {
+        vs_tensor *got = NULL;
+        OK(vs_load_variable(g_path, step, m->names[k], &got));
+        assert_int_equal(vs_tensor_nbytes(got), vs_tensor_nbytes(m->t[k]));
+        assert_memory_equal(got->data, m->t[k]->data, vs_tensor_nbytes(got));
+        vs_tensor_free(got);
+    }
+}
+
+static int64_t count(const char *sql)
+{
+    sqlite3 *db = raw_open(g_path);
+    int64_t n = q_int(db, sql);
+    sqlite3_close(db);
+    return n;
+}
+
+#define ORPHANS                                                              \
+    "SELECT count(*) FROM chunks WHERE NOT EXISTS (SELECT 1 FROM "          \
+    "tensor_chunks WHERE chunk_id = chunks.id)"
+
+/* ---- readers between batches ------------------------------------------- */
+
+typedef struct {
+    int calls, read_ok, saw_row, saw_step2;
+} probe;
+
+/* Mid-save, a plain reader with no busy timeout: it gets in between
+ * batches (reads succeed), sees the save's row once a batch is
+ * committed, and never sees step 2 before the end. */
+static void probe_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    probe *p = ctx;
+    if (done >= total)
+        return;
+    p->calls++;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM checkpoints WHERE "
+                           "step = 2), (SELECT count(*) FROM meta WHERE key "
+                           "GLOB 'saving:*')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        p->read_ok++;
+        p->saw_step2 += sqlite3_column_int(st, 0);
+        p->saw_row += sqlite3_column_int(st, 1) > 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_batch__readers_get_in_between_batches(void **state)
+{
+    (void)state;
+    model m1, m2;
+    model_make(&m1, 1);
+    model_make(&m2, 2);
+    OK(model_save(&m1, 1, NULL));
+    probe p = {0, 0, 0, 0};
+    vs_save_opts o = {0};
+    o.progress = probe_cb;
+    o.progress_ctx = &p;
+    OK(model_save(&m2, 2, &o));
+    assert_true(p.calls > 10);
+    assert_true(p.read_ok > 0);  /* a reader got in mid-save */
+    assert_true(p.saw_row > 0);  /* after a batch was committed */
+    assert_int_equal(p.saw_step2, 0); /* never a partial checkpoint */
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+    assert_restores(&m1, 1);
+    assert_restores(&m2, 2);
+    size_t bad = 1;
+    OK(vs_verify(g_path, &bad));
+    assert_int_equal(bad, 0);
+    model_free(&m1);
+    model_free(&m2);
+}
+
+/* ---- a concurrent delete spares the batches' chunks -------------------- */
+
+typedef struct {
+    int started;
+    pthread_t th;
+    int rc;
+} deleter;
+
+static void *delete_step1(void *arg)
+{
+    deleter *d = arg;
+    d->rc = vs_delete_checkpoint(g_path, 1);
+    return NULL;
+}
+
+static void start_delete_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    deleter *d = ctx;
+    /* Once the first batch (32 MiB) is committed: the callback after a
+     * batch's commit runs with no transaction open, and waits for the
+     * other writer. */
+    if (d->started || done < ((uint64_t)32 << 20) || done >= total)
+        return;
+    sqlite3 *db = raw_open(g_path);
+    int in_between = q_int(db, "SELECT count(*) FROM meta WHERE key GLOB "
+                               "'saving:*'") > 0;
+    sqlite3_close(db);
+    if (!in_between)
+        return;
+    assert_int_equal(pthread_create(&d->th, NULL, delete_step1, d), 0);
+    assert_int_equal(pthread_join(d->th, NULL), 0);
+    d->started = 1;
+}
+
+/* The delete runs between two batches and collects every chunk nothing
+ * references: the save's committed chunks are pinned and survive. */
+static void test_batch__delete_during_a_save_spares_its_chunks(void **state)
+{
+    (void)state;
+    model m1, m2;
+    model_make(&m1, 1);
+    model_make(&m2, 2);
+    OK(model_save(&m1, 1, NULL));
+    deleter d = {0, 0, -1};
+    vs_save_opts o = {0};
+    o.progress = start_delete_cb;
+    o.progress_ctx = &d;
+    OK(model_save(&m2, 2, &o));
+    assert_int_equal(d.started, 1);
+    OK(d.rc);
+    vs_ckpt_info *ci = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &ci, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ci[0].step, 2);
+    vs_free(ci);
+    assert_restores(&m2, 2);
+    OK(vs_verify(g_path, NULL));
+    model_free(&m1);
+    model_free(&m2);
+}
+
+/* ---- kill -9 mid-save --------------------------------------------------- */
+
+static void die_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    if (done >= ((uint64_t)48 << 20) && done < total)
+        raise(SIGKILL); /* after at least one committed batch */
+}
+
+static void test_batch__killed_save_is_collected_by_the_next(void **state)
+{
+    (void)state;
+    model m1, m2;
+    model_make(&m1, 1);
+    model_make(&m2, 2);
+    OK(model_save(&m1, 1, NULL));
+    long long size1 = file_size(g_path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vs_save_opts o = {0};
+        o.progress = die_cb;
+        (void)model_save(&m2, 2, &o);
+        _exit(3); /* not reached: the callback kills the child */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* The last committed checkpoint is intact; the batches are there,
+     * pinned by the dead writer's row. */
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     1);
+    assert_true(count(ORPHANS) > 0);
+    assert_true(file_size(g_path) > size1 + (30 << 20));
+    OK(vs_verify(g_path, NULL));
+    assert_restores(&m1, 1);
+    /* Any next save reaps the row and collects the chunks. */
+    int64_t sh[1] = {4};
+    vs_tensor *small = mk(VS_FLOAT32, 1, sh);
+    save1(g_path, 3, "small", small, NULL);
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+    /* ... whose pages the next save reuses. */
+    long long size2 = file_size(g_path);
+    int64_t free_bytes = count("SELECT p.freelist_count * s.page_size FROM "
+                               "pragma_freelist_count() p, "
+                               "pragma_page_size() s");
+    assert_true(free_bytes > (30 << 20));
+    OK(model_save(&m2, 2, NULL));
+    assert_true(file_size(g_path) - size2 <
+                (long long)N_BIG * BIG_ELEMS * 4 - free_bytes + (4 << 20));
+    assert_restores(&m2, 2);
+    OK(vs_verify(g_path, NULL));
+    vs_tensor_free(small);
+    model_free(&m1);
+    model_free(&m2);
+}
+
+/* ---- rows of gone writers ----------------------------------------------- */
+
+static void put_row(const char *key, const char *json)
+{
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO meta(key, value) "
+                                        "VALUES (?1, ?2)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static int has_row(const char *key)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM meta WHERE key = '%s'",
+             key);
+    return (int)count(sql);
+}
+
+/* A live writer's pins hold; rows of a dead pid, of another boot that
+ * stopped committing long ago, and damaged rows are reaped; a row of
+ * another boot that committed recently is kept. */
+static void test_batch__only_gone_writers_rows_are_reaped(void **state)
+{
+    (void)state;
+    int64_t sh[1] = {1000};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill(t, 1, 0);
+    save1(g_path, 1, "w", t, NULL);
+    fill(t, 2, 0);
+    save1(g_path, 2, "w", t, NULL);
+    /* Step 1's chunk, orphaned by hand, pinned by this (live) process. */
+    int64_t chunk = count("SELECT tc.chunk_id FROM tensor_chunks tc JOIN "
+                          "tensors t ON t.id = tc.tensor_id WHERE t.step=1");
+    raw_exec(g_path, "DELETE FROM tensor_chunks WHERE tensor_id IN (SELECT "
+                     "id FROM tensors WHERE step=1); DELETE FROM tensors "
+                     "WHERE step=1; DELETE FROM checkpoints WHERE step=1");
+    char boot[64] = "", json[512];
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(f);
+    assert_non_null(fgets(boot, sizeof boot, f));
+    fclose(f);
+    boot[strcspn(boot, "\n")] = '\0';
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    snprintf(json, sizeof json,
+             "{\"boot\":\"%s\",\"pid\":%ld,\"start\":-1,\"time\":0,"
+             "\"chunks\":[%lld]}",
+             boot, (long)getpid(), (long long)chunk);
+    put_row("saving:live", json);
+    snprintf(json, sizeof json,
+             "{\"boot\":\"%s\",\"pid\":%ld,\"start\":-1,\"time\":0,"
+             "\"chunks\":[]}",
+             boot, (long)child);
+    put_row("saving:deadpid", json);
+    put_row("saving:oldboot", "{\"boot\":\"x\",\"pid\":1,\"time\":0}");
+    snprintf(json, sizeof json, "{\"boot\":\"x\",\"pid\":1,\"time\":%ld}",
+             (long)time(NULL));
+    put_row("saving:newboot", json);
+    put_row("saving:broken", "{not json");
+    put_row("saving:array", "[1,2]");
+    OK(vs_delete_checkpoint(g_path, 2)); /* reaps, then collects */
+    assert_true(has_row("saving:live"));
+    assert_true(has_row("saving:newboot"));
+    assert_false(has_row("saving:deadpid"));
+    assert_false(has_row("saving:oldboot"));
+    assert_false(has_row("saving:broken"));
+    assert_false(has_row("saving:array"));
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM chunks WHERE id=%lld",
+             (long long)chunk);
+    assert_int_equal(count(sql), 1); /* pinned by the live row */
+    /* The same row with a dead pid: reaped, and the chunk collected. */
+    raw_exec(g_path, "DELETE FROM meta WHERE key='saving:live'");
+    snprintf(json, sizeof json,
+             "{\"boot\":\"%s\",\"pid\":%ld,\"start\":-1,\"time\":0,"
+             "\"chunks\":[%lld]}",
+             boot, (long)child, (long long)chunk);
+    put_row("saving:live", json);
+    save1(g_path, 3, "w", t, NULL);
+    assert_false(has_row("saving:live"));
+    assert_int_equal(count("SELECT count(*) FROM chunks"), 1); /* step 3's */
+    vs_tensor_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_batch__readers_get_in_between_batches),
+        T(test_batch__delete_during_a_save_spares_its_chunks),
+        T(test_batch__killed_save_is_collected_by_the_next),
+        T(test_batch__only_gone_writers_rows_are_reaped),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
