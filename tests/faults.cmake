@@ -30,3 +30,9 @@ if(TARGET varstore_cli AND VS_BASH)
     LABELS "faults;stress"
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
 endif()
+
+# What deleting costs in writes (counted through the same VFS).
+vs_add_test(NAME test_io_cost
+  SOURCES faults/test_io_cost.c faults/io_shim.c LABELS store)
+target_include_directories(test_io_cost PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)

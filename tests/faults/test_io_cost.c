@@ -1,0 +1,106 @@
+/* What deleting costs in writes: deleting a checkpoint, pruning, and
+ * retention inside a save write a number of pages that depends on the
+ * rows deleted, not on the bytes of the tensors (no freed page is
+ * overwritten, whatever the SQLite build's secure_delete default), counted
+ * through the io_shim VFS. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io_shim.h"
+#include "varstore.h"
+
+#define STORE_TEST_NAME "vs_test_io_cost"
+#include "store_test.h"
+
+/* mib MiB of distinct values (32 pages of 32 KiB per MiB). */
+static void save_mib(int64_t step, int64_t mib, const vs_save_opts *o)
+{
+    int64_t sh[1] = {mib << 18};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    float *f = t->data;
+    for (int64_t i = 0; i < sh[0]; i++)
+        f[i] = (float)(step * 7919 + i % 100003) * 0.001f + (float)i;
+    save1(g_path, step, "w", t, o);
+    vs_tensor_free(t);
+}
+
+static void save_step(int64_t step, const vs_save_opts *o)
+{
+    save_mib(step, 8, o);
+}
+
+/* Write operations (writes, syncs, truncations) of one delete. */
+static int64_t ops_of_delete(int64_t step)
+{
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    OK(vs_delete_checkpoint(g_path, step));
+    return io_shim_ops();
+}
+
+static int64_t ops_of_prune(int keep)
+{
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    OK(vs_prune(g_path, keep));
+    return io_shim_ops();
+}
+
+static void test_io_cost__deleting_writes_per_row_not_per_byte(void **st)
+{
+    (void)st;
+    vs_save_opts raw = {0};
+    raw.codec = VS_CODEC_RAW;
+    save_mib(1, 2, &raw);
+    save_mib(2, 32, &raw);
+    save_mib(3, 2, &raw);
+    save_mib(4, 32, &raw);
+    save_mib(5, 2, &raw);
+    int64_t small = ops_of_delete(1), big = ops_of_delete(2);
+    print_message("writes: delete of 2 MiB %lld, of 32 MiB %lld\n",
+                  (long long)small, (long long)big);
+    /* Overwriting the freed pages would be 64 and 1024 writes. */
+    assert_true(big < small + small / 2 + 16);
+    int64_t prune = ops_of_prune(1); /* 34 MiB */
+    print_message("writes: prune of 34 MiB %lld\n", (long long)prune);
+    assert_true(prune < small + small / 2 + 16);
+}
+
+static void test_io_cost__retention_adds_few_writes_to_a_save(void **st)
+{
+    (void)st;
+    vs_save_opts keep2 = {0}, all = {0};
+    keep2.codec = all.codec = VS_CODEC_RAW;
+    keep2.max_to_keep = 2;
+    all.max_to_keep = VS_KEEP_ALL;
+    for (int64_t s = 1; s <= 3; s++)
+        save_step(s, &all);
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    save_step(4, &all);
+    int64_t without = io_shim_ops();
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    save_step(5, &keep2); /* also deletes steps 1 to 3 */
+    int64_t with = io_shim_ops();
+    print_message("writes: save %lld, save deleting 3 steps %lld\n",
+                  (long long)without, (long long)with);
+    assert_true(with < without + without / 10 + 64);
+}
+
+int main(void)
+{
+    if (io_shim_install() != SQLITE_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_io_cost__deleting_writes_per_row_not_per_byte, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_io_cost__retention_adds_few_writes_to_a_save, setup,
+            teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
