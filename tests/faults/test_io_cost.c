@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io_shim.h"
 #include "varstore.h"
@@ -90,6 +91,25 @@ static void test_io_cost__retention_adds_few_writes_to_a_save(void **st)
     assert_true(with < without + without / 10 + 64);
 }
 
+/* Saves reuse the pages retention frees: after 40 saves with
+ * max_to_keep = 3 the file holds about 3 steps, plus the one being
+ * written before the oldest goes. */
+static void test_io_cost__retention_keeps_the_file_near_its_kept_size(
+    void **st)
+{
+    (void)st;
+    vs_save_opts keep3 = {0};
+    keep3.codec = VS_CODEC_RAW;
+    keep3.max_to_keep = 3;
+    for (int64_t s = 1; s <= 40; s++)
+        save_mib(s, 2, &keep3);
+    struct stat sb;
+    assert_int_equal(stat(g_path, &sb), 0);
+    print_message("file after 40 saves of 2 MiB, 3 kept: %lld bytes\n",
+                  (long long)sb.st_size);
+    assert_true(sb.st_size < (long long)(5 * 2 + 1) << 20);
+}
+
 int main(void)
 {
     if (io_shim_install() != SQLITE_OK)
@@ -100,6 +120,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_io_cost__retention_adds_few_writes_to_a_save, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_io_cost__retention_keeps_the_file_near_its_kept_size, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
