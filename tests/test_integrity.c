@@ -223,27 +223,6 @@ static void test_integrity__stored_triggers_and_views_are_refused(void **st)
     vs_tensor_free(t);
 }
 
-static void copy_fixture(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    assert_non_null(in);
-    assert_non_null(out);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, got, out), got);
-    assert_int_equal(fclose(in), 0);
-    assert_int_equal(fclose(out), 0);
-}
-
-static int user_version(void)
-{
-    sqlite3 *db = raw_open(g_path);
-    int v = (int)q_int(db, "PRAGMA user_version");
-    sqlite3_close(db);
-    return v;
-}
-
 /* The kernel saved at step s by the version-1 fixture. */
 static void assert_fixture_kernel(int64_t s)
 {
