@@ -2,7 +2,6 @@
  * in one transaction. A prefix matches whole scope components: "layer1"
  * renames "layer1" and "layer1/..." but not "layer10/w"; a prefix ending
  * in '/' renames every key that starts with it. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

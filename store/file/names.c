@@ -81,11 +81,14 @@ int vs__store_upgrade_names(sqlite3 *db, const char *path)
                          "SELECT (SELECT count(*) FROM tensors) = (SELECT "
                          "count(*) FROM tensor_rows)",
                          path);
+    /* The old table's pages (every step's names) go back to the file
+     * system: the vacuum moves as many pages as were freed. */
     if (rc == VS_OK)
         rc = vs__store_exec(db,
                             "DROP VIEW IF EXISTS latest; DROP TABLE tensors; "
                             VS_SQL_TENSOR_ROWS_INDEX "; " VS_SQL_TENSORS_VIEW
-                            "; " VS_SQL_LATEST_VIEW ";",
+                            "; " VS_SQL_LATEST_VIEW "; PRAGMA "
+                            "incremental_vacuum;",
                             path);
     return rc;
 }
