@@ -30,3 +30,13 @@ if(TARGET varstore_cli AND VS_BASH)
     LABELS "faults;stress"
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1;VS_TEST_TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
 endif()
+
+# I/O faults while a save upgrades a version-2 file (the committed fixture)
+# to version 3.
+vs_add_test(NAME test_upgrade_faults
+  SOURCES faults/test_upgrade_faults.c faults/io_shim.c TIMEOUT 900
+  LABELS faults)
+target_include_directories(test_upgrade_faults PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_compile_definitions(test_upgrade_faults PRIVATE
+  VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
