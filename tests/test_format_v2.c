@@ -205,6 +205,40 @@ static void test_format_v2__first_save_upgrades_to_version_3(void **state)
     sqlite3_close(db);
 }
 
+/* A read handle opened on the version-2 file keeps reading its snapshot
+ * while a save upgrades the file; opened again, it reads version 3. */
+static void test_format_v2__open_handle_reads_through_the_upgrade(void **st)
+{
+    (void)st;
+    copy_fixture(FIXTURE, g_path);
+    char key[FX2_KEY_LEN + 1];
+    vs_ckpt *f = NULL;
+    vs_tensor *t = NULL;
+    OK(vs_ckpt_open(g_path, &f));
+    OK(vs_ckpt_load(f, 3, fx2_key_name(key), &t));
+    vs_tensor_free(t);
+    int64_t sh[] = {6};
+    t = mk(VS_FLOAT32, 1, sh);
+    for (int i = 0; i < 6; i++)
+        ((float *)t->data)[i] = fx2_value(4, 4, i);
+    save1(g_path, 4, key, t, NULL);
+    vs_tensor_free(t);
+    assert_int_equal(user_version(), 3);
+    OK(vs_ckpt_load(f, 2, "net/embed", &t));
+    assert_values(t, 2, 2, 40);
+    vs_tensor_free(t);
+    assert_int_equal(vs_ckpt_load(f, 4, key, &t), VS_ENOTFOUND);
+    vs_ckpt_close(f);
+    OK(vs_ckpt_open(g_path, &f));
+    OK(vs_ckpt_load(f, 4, key, &t));
+    assert_values(t, 4, 4, 6);
+    vs_tensor_free(t);
+    OK(vs_ckpt_load(f, 1, "net/conv1/weights", &t));
+    assert_values(t, 1, 0, 72);
+    vs_tensor_free(t);
+    vs_ckpt_close(f);
+}
+
 /* A write that fails rolls the upgrade back with it. */
 static void test_format_v2__failed_write_leaves_version_2(void **state)
 {
@@ -243,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_format_v2__file_reads_as_it_is),
         T(test_format_v2__first_save_upgrades_to_version_3),
+        T(test_format_v2__open_handle_reads_through_the_upgrade),
         T(test_format_v2__failed_write_leaves_version_2),
         T(test_format_v2__upgraded_file_says_version_3),
     };
