@@ -154,7 +154,8 @@ static const struct {
      "created_at,created_unix,keep,n_tensors,new_bytes,raw_bytes,step,"
      "stored_bytes,tensors_crc,writer"},
     {"scopes", 1, 3, "dtype,initializer,name,name_scope,parent,reuse"},
-    {"variables", 1, 3, "dtype,initializer,key,name,scope,shape,step,trainable"},
+    {"variables", 1, 3,
+     "dtype,initializer,key,name,scope,shape,step,trainable"},
     {"tensors", 1, 1,
      "chunk_bytes,codec,crc32,dtype,id,max,mean,min,n_chunks,n_inf,n_nan,"
      "name,numel,raw_bytes,shape,std,step,stored_bytes"},
@@ -165,7 +166,8 @@ static const struct {
     {"tensor_rows", 3, 3,
      "chunk_bytes,codec,crc32,dtype,id,max,mean,meta_crc,min,n_chunks,n_inf,"
      "n_nan,name_id,numel,raw_bytes,shape,std,step,stored_bytes"},
-    {"chunks", 1, 3, "codec,crc32,data,elem_size,hash,id,raw_bytes,stored_bytes"},
+    {"chunks", 1, 3,
+     "codec,crc32,data,elem_size,hash,id,raw_bytes,stored_bytes"},
     {"tensor_chunks", 1, 3, "chunk_id,seq,tensor_id"},
 };
 
@@ -232,12 +234,15 @@ static int check_views(sqlite3 *db, const char *path)
                                     path);
         else if (s != SQLITE_ROW && s != SQLITE_DONE)
             rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
-        else if (sql == NULL || strcmp(sql, views[i][1]) != 0)
+        else if (sql == NULL)
             rc = vs__fail(VS_ECORRUPT,
-                          "checkpoint file %s is corrupt: its view %s is %s "
-                          "the varstore schema's",
-                          path, views[i][0], sql == NULL ? "missing, not" :
-                                                           "not");
+                          "checkpoint file %s is corrupt: view %s is missing",
+                          path, views[i][0]);
+        else if (strcmp(sql, views[i][1]) != 0)
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: view %s is not the "
+                          "varstore schema's",
+                          path, views[i][0]);
     }
     sqlite3_finalize(st);
     return rc;
