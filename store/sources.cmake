@@ -8,6 +8,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/header.c
   ${CMAKE_CURRENT_LIST_DIR}/file/integrity.c
   ${CMAKE_CURRENT_LIST_DIR}/file/journal.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/names.c
   ${CMAKE_CURRENT_LIST_DIR}/file/open.c
   ${CMAKE_CURRENT_LIST_DIR}/file/readonly.c
   ${CMAKE_CURRENT_LIST_DIR}/file/saves.c

@@ -47,7 +47,7 @@ static inline void *vs__grow(void *p, size_t n, size_t *cap, size_t size,
 /* PRAGMA application_id of every varstore checkpoint file: "VaSt". */
 #define VS_APP_ID 0x56615374
 /* PRAGMA user_version: the schema version this library writes. */
-#define VS_SCHEMA_VERSION 2
+#define VS_SCHEMA_VERSION 3
 /* Page size of new files: large pages make tensor blobs fast to write
  * and read; 32 KiB wastes half of what 64 KiB does in each blob's last
  * overflow page (docs/FORMAT.md, "Choices"). */
@@ -113,6 +113,18 @@ int vs__store_check_sql_objects(sqlite3 *db, const char *path);
 /* Brings an older file to VS_SCHEMA_VERSION (inside a write
  * transaction); nothing for a current one. */
 int vs__store_upgrade(sqlite3 *db, const char *path);
+/* (store/file/names.c, schema version 3) Adds name to names unless it
+ * is there; put is a statement of VS_SQL_PUT_NAME (file/schema.h).
+ * Errors read "<what> <path>: ...". */
+int vs__store_put_name(sqlite3 *db, sqlite3_stmt *put, const char *name,
+                       const char *what, const char *path);
+/* Deletes the names that only step's tensor rows use (before the rows). */
+int vs__store_drop_step_names(sqlite3 *db, const char *path, int64_t step);
+/* Deletes every name no tensor row uses. */
+int vs__store_drop_unused_names(sqlite3 *db, const char *path);
+/* Version 2 -> 3 (inside a write transaction): the tensors table becomes
+ * names + tensor_rows and the view tensors. */
+int vs__store_upgrade_names(sqlite3 *db, const char *path);
 /* A write connection's journal mode and synchronous setting. */
 int vs__store_write_durability(sqlite3 *db, const char *path, int busy_ms);
 /* Maps the connection's last SQLite error to a VS code and message:
@@ -163,7 +175,8 @@ int vs__store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
 /* Resolves step (VS_LATEST: newest) to an existing checkpoint. */
 int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
                            int64_t *out);
-/* Deletes the rows of checkpoint step (not its chunks). */
+/* Deletes the rows of checkpoint step (not its chunks), and the names
+ * no other step uses. */
 int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
 /* Saves in progress (file/saves.c): a large save's meta row
  * 'saving:<token>' pins the chunks it committed before its checkpoint. */

@@ -36,3 +36,13 @@ vs_add_test(NAME test_io_cost
   SOURCES faults/test_io_cost.c faults/io_shim.c LABELS store)
 target_include_directories(test_io_cost PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
+
+# I/O faults while a save upgrades a version-2 file (the committed fixture)
+# to version 3.
+vs_add_test(NAME test_upgrade_faults
+  SOURCES faults/test_upgrade_faults.c faults/io_shim.c TIMEOUT 900
+  LABELS faults)
+target_include_directories(test_upgrade_faults PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
+target_compile_definitions(test_upgrade_faults PRIVATE
+  VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")

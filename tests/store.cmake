@@ -7,3 +7,8 @@ vs_add_test(NAME test_integrity SOURCES test_integrity.c LABELS store)
 target_compile_definitions(test_integrity PRIVATE
   VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
 vs_add_test(NAME test_batch SOURCES test_batch.c LABELS store TIMEOUT 300)
+
+vs_add_test(NAME test_format_v2 SOURCES test_format_v2.c LABELS store)
+target_compile_definitions(test_format_v2 PRIVATE
+  VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
+vs_add_test(NAME test_names SOURCES test_names.c LABELS store)

@@ -332,8 +332,9 @@ static void test_batch__only_gone_writers_rows_are_reaped(void **state)
     int64_t chunk = count("SELECT tc.chunk_id FROM tensor_chunks tc JOIN "
                           "tensors t ON t.id = tc.tensor_id WHERE t.step=1");
     raw_exec(g_path, "DELETE FROM tensor_chunks WHERE tensor_id IN (SELECT "
-                     "id FROM tensors WHERE step=1); DELETE FROM tensors "
-                     "WHERE step=1; DELETE FROM checkpoints WHERE step=1");
+                     "id FROM tensor_rows WHERE step=1); DELETE FROM "
+                     "tensor_rows WHERE step=1; DELETE FROM checkpoints "
+                     "WHERE step=1");
     char boot[64] = "", json[512];
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     assert_non_null(f);

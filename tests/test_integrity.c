@@ -48,9 +48,9 @@ static void test_integrity__crc_beyond_32_bits_is_corrupt(void **st)
     OK(vs_verify(g_path, &bad));
     assert_int_equal(bad, 0);
     /* ... and in the tensor row. */
-    raw_exec(g_path, "UPDATE tensors SET crc32 = crc32 + 4294967296");
+    raw_exec(g_path, "UPDATE tensor_rows SET crc32 = crc32 + 4294967296");
     assert_load_corrupt("net/w", "net/w");
-    raw_exec(g_path, "UPDATE tensors SET crc32 = -1");
+    raw_exec(g_path, "UPDATE tensor_rows SET crc32 = -1");
     assert_load_corrupt("net/w", "net/w");
     vs_tensor_free(t);
 }
@@ -99,6 +99,17 @@ static int restore_one(const char *name, vs_dtype dt, int ndim,
     return rc;
 }
 
+/* Sets column col of tensor name's row (every step) to the text value. */
+static void set_column(const char *name, const char *col, const char *value)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE tensor_rows SET %s='%s' WHERE id IN (SELECT id FROM "
+             "tensors WHERE name='%s')",
+             col, value, name);
+    raw_exec(g_path, sql);
+}
+
 static void test_integrity__changed_dtype_shape_or_name_is_corrupt(void **st)
 {
     (void)st;
@@ -111,25 +122,25 @@ static void test_integrity__changed_dtype_shape_or_name_is_corrupt(void **st)
     const vs_tensor *ts[] = {f, m, u};
     OK(vs_save_tensors(g_path, 1, nm, ts, 3, NULL));
     /* float32 -> int32: same size, other values. */
-    raw_exec(g_path, "UPDATE tensors SET dtype='int32' WHERE name='net/f'");
+    set_column("net/f", "dtype", "int32");
     assert_load_corrupt("net/f", "at step 1");
     assert_non_null(strstr(vs_errmsg(), "net/f"));
     assert_int_equal(restore_one("net/f", VS_INT32, 1, &s4), VS_ECORRUPT);
-    raw_exec(g_path, "UPDATE tensors SET dtype='float32' WHERE name='net/f'");
+    set_column("net/f", "dtype", "float32");
     OK(vs_verify(g_path, NULL));
     /* uint8 -> bool. */
-    raw_exec(g_path, "UPDATE tensors SET dtype='bool' WHERE name='net/u'");
+    set_column("net/u", "dtype", "bool");
     assert_load_corrupt("net/u", "at step 1");
     assert_int_equal(restore_one("net/u", VS_BOOL, 1, &s4), VS_ECORRUPT);
-    raw_exec(g_path, "UPDATE tensors SET dtype='uint8' WHERE name='net/u'");
+    set_column("net/u", "dtype", "uint8");
     /* [2,3] -> [3,2]: the same number of elements. */
-    raw_exec(g_path, "UPDATE tensors SET shape='[3,2]' WHERE name='net/m'");
+    set_column("net/m", "shape", "[3,2]");
     assert_load_corrupt("net/m", "at step 1");
     assert_int_equal(restore_one("net/m", VS_FLOAT32, 2, s32), VS_ECORRUPT);
-    raw_exec(g_path, "UPDATE tensors SET shape='[2,3]' WHERE name='net/m'");
+    set_column("net/m", "shape", "[2,3]");
     OK(vs_verify(g_path, NULL));
     /* Another name (the step's name list changes too). */
-    raw_exec(g_path, "UPDATE tensors SET name='net/g' WHERE name='net/f'");
+    raw_exec(g_path, "UPDATE names SET name='net/g' WHERE name='net/f'");
     assert_load_corrupt("net/g", "step 1");
     vs_tensor_free(f);
     vs_tensor_free(m);
@@ -153,7 +164,8 @@ static void test_integrity__deleted_tensor_row_is_corrupt(void **st)
     save_two_steps();
     raw_exec(g_path, "DELETE FROM tensor_chunks WHERE tensor_id IN (SELECT "
                      "id FROM tensors WHERE step=1 AND name='b'); DELETE "
-                     "FROM tensors WHERE step=1 AND name='b'");
+                     "FROM tensor_rows WHERE id IN (SELECT id FROM tensors "
+                     "WHERE step=1 AND name='b')");
     /* The other tensor of the step is refused too: the step is damaged. */
     vs_tensor *got = NULL;
     assert_int_equal(vs_load_variable(g_path, 1, "a", &got), VS_ECORRUPT);
@@ -171,7 +183,8 @@ static void test_integrity__tensor_row_moved_to_another_step_is_corrupt(
 {
     (void)st;
     save_two_steps();
-    raw_exec(g_path, "UPDATE tensors SET step=2 WHERE step=1 AND name='b'");
+    raw_exec(g_path, "UPDATE tensor_rows SET step=2 WHERE id=(SELECT id FROM "
+                     "tensors WHERE step=1 AND name='b')");
     vs_tensor *got = NULL;
     assert_int_equal(vs_load_variable(g_path, 2, "b", &got), VS_ECORRUPT);
     assert_int_equal(vs_load_variable(g_path, 1, "a", &got), VS_ECORRUPT);
@@ -184,7 +197,7 @@ static void test_integrity__stored_triggers_and_views_are_refused(void **st)
 {
     (void)st;
     save_two_steps();
-    raw_exec(g_path, "CREATE TRIGGER wipe AFTER INSERT ON tensors BEGIN "
+    raw_exec(g_path, "CREATE TRIGGER wipe AFTER INSERT ON tensor_rows BEGIN "
                      "DELETE FROM checkpoints; END");
     vs_tensor *t = ramp(8, 5.0f);
     const char *nm = "a";
@@ -208,27 +221,6 @@ static void test_integrity__stored_triggers_and_views_are_refused(void **st)
     OK(vs_save_tensors(g_path, 3, &nm, &tt, 1, NULL));
     OK(vs_verify(g_path, NULL));
     vs_tensor_free(t);
-}
-
-static void copy_fixture(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    assert_non_null(in);
-    assert_non_null(out);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, got, out), got);
-    assert_int_equal(fclose(in), 0);
-    assert_int_equal(fclose(out), 0);
-}
-
-static int user_version(void)
-{
-    sqlite3 *db = raw_open(g_path);
-    int v = (int)q_int(db, "PRAGMA user_version");
-    sqlite3_close(db);
-    return v;
 }
 
 /* The kernel saved at step s by the version-1 fixture. */
@@ -272,11 +264,11 @@ static void test_integrity__version_1_file_reads_and_upgrades(void **st)
     assert_int_equal(n, 3);
     vs_free(infos);
     assert_int_equal(sqlite3_close(keep), SQLITE_OK);
-    assert_int_equal(user_version(), 2);
+    assert_int_equal(user_version(), 3); /* 1 -> 2 -> 3 in one write */
     OK(vs_verify(g_path, NULL));
     assert_fixture_kernel(1);
-    raw_exec(g_path, "UPDATE tensors SET shape='[4,3]' WHERE step=1 AND "
-                     "name='dense/kernel'");
+    raw_exec(g_path, "UPDATE tensor_rows SET shape='[4,3]' WHERE id=(SELECT "
+                     "id FROM tensors WHERE step=1 AND name='dense/kernel')");
     assert_load_corrupt("dense/kernel", "at step 1");
 }
 

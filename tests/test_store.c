@@ -441,7 +441,7 @@ static void test_store__flipped_byte_is_corrupt_never_wrong_values(void **st)
     }
     /* Sizes that do not add up. */
     sqlite3 *db = raw_open(g_path);
-    assert_int_equal(sqlite3_exec(db, "UPDATE tensors SET n_chunks=n_chunks-1",
+    assert_int_equal(sqlite3_exec(db, "UPDATE tensor_rows SET n_chunks=n_chunks-1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -2451,8 +2451,8 @@ static void test_store__stream_stops_at_a_damaged_chunk_row(void **state)
                      "= (SELECT tc.chunk_id FROM tensor_chunks tc JOIN "
                      "tensors t ON t.id = tc.tensor_id WHERE t.step = 2 AND "
                      "t.name = 'ints')");
-    raw_exec(g_path, "UPDATE tensors SET crc32 = 5 WHERE step = 2 AND name "
-                     "= 'none'");
+    raw_exec(g_path, "UPDATE tensor_rows SET crc32 = 5 WHERE id = (SELECT id "
+                     "FROM tensors WHERE step = 2 AND name = 'none')");
     const char *names4[] = {"small", "big", "ints", "none"};
     const vs_tensor *want4[] = {sf.small, sf.big2, sf.ints, sf.none};
     const char *names5[] = {"small", "big", "none", "ints"};

@@ -115,7 +115,8 @@ def test_a_directory_is_not_a_checkpoint(tmp_path):
 def test_catalogue_lies_about_shape_are_caught(db):
     make_file(db)
     con = sqlite3.connect(db)
-    con.execute("UPDATE tensors SET shape = '[9999999]' WHERE name = 'c/ints'")
+    con.execute("UPDATE tensor_rows SET shape = '[9999999]' WHERE id IN "
+                "(SELECT id FROM tensors WHERE name = 'c/ints')")
     con.commit()
     con.close()
     with pytest.raises(varstore.CorruptError, match="c/ints"):
@@ -128,10 +129,11 @@ def test_catalogue_claiming_a_huge_tensor_is_a_clean_error(db, framework):
         pytest.importorskip("torch", reason="torch is not importable")
     make_file(db)
     con = sqlite3.connect(db)
-    con.execute("UPDATE tensors SET shape = '[100000000000]', "
+    con.execute("UPDATE tensor_rows SET shape = '[100000000000]', "
                 "numel = 100000000000, raw_bytes = 800000000000 "
-                "WHERE name = 'c/ints'")
-    con.execute("UPDATE tensors SET numel = 12 WHERE name = 'b/other'")
+                "WHERE id IN (SELECT id FROM tensors WHERE name = 'c/ints')")
+    con.execute("UPDATE tensor_rows SET numel = 12 WHERE id IN "
+                "(SELECT id FROM tensors WHERE name = 'b/other')")
     con.commit()
     con.close()
     with pytest.raises((varstore.OutOfMemoryError, varstore.CorruptError)):
@@ -143,7 +145,7 @@ def test_catalogue_claiming_a_huge_tensor_is_a_clean_error(db, framework):
 def test_tensor_name_that_is_not_utf8_is_corrupt_error(db):
     make_file(db)
     con = sqlite3.connect(db)
-    con.execute("UPDATE tensors SET name = CAST(X'FF61' AS TEXT) "
+    con.execute("UPDATE names SET name = CAST(X'FF61' AS TEXT) "
                 "WHERE name = 'c/ints'")
     con.commit()
     con.close()

@@ -2,10 +2,10 @@
  * in one transaction. A prefix matches whole scope components: "layer1"
  * renames "layer1" and "layer1/..." but not "layer10/w"; a prefix ending
  * in '/' renames every key that starts with it. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "file/schema.h"
 #include "store_int.h"
 #include "utf8.h"
 
@@ -116,47 +116,58 @@ static int check_collisions(rename_run *r)
     return VS_OK;
 }
 
-static int set_name(rename_run *r, sqlite3_stmt *st, const char *name,
-                    const ren_row *row)
+/* Steps st with the row's id (?2) and, when name is not NULL, its final
+ * name (?1, added to names first with put) and meta_crc (?3). */
+static int set_name(rename_run *r, sqlite3_stmt *put, sqlite3_stmt *st,
+                    const char *name, const ren_row *row)
 {
+    const char *what = "cannot update checkpoint file";
+    int rc = name != NULL ? vs__store_put_name(r->db, put, name, what, r->path)
+                          : VS_OK;
+    if (rc != VS_OK)
+        return rc;
     sqlite3_reset(st);
-    int b = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    if (b == SQLITE_OK)
-        b = sqlite3_bind_int64(st, 2, row->id);
-    if (b == SQLITE_OK)
+    int b = sqlite3_bind_int64(st, 2, row->id);
+    if (b == SQLITE_OK && name != NULL)
+        b = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (b == SQLITE_OK && name != NULL)
         b = sqlite3_bind_int64(st, 3, (int64_t)row->meta_crc);
     if (b != SQLITE_OK)
-        return vs__store_bindfail(st, b, "cannot update checkpoint file",
-                                  r->path);
+        return vs__store_bindfail(st, b, what, r->path);
     int s = sqlite3_step(st);
     if (s != SQLITE_DONE)
-        return vs__store_sqlfail(r->db, s, "cannot update checkpoint file",
-                                 r->path);
+        return vs__store_sqlfail(r->db, s, what, r->path);
     return VS_OK;
 }
 
-/* Two passes (temporary names first) so that no intermediate state
- * breaks UNIQUE(step, name). */
+/* Two passes (first to a name id no name has: minus the row's id) so that
+ * no intermediate state breaks UNIQUE(step, name_id); then the names no
+ * row uses any more go. */
 static int apply_names(rename_run *r)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = vs__store_prepare(r->db,
-                               "UPDATE tensors SET name=?1, meta_crc=?3 "
-                               "WHERE id=?2",
-                               &st, r->path);
-    for (int pass = 0; rc == VS_OK && pass < 2; pass++) {
-        for (size_t i = 0; i < r->n && rc == VS_OK; i++) {
-            const ren_row *row = &r->rows[i];
-            if (!row->renamed)
-                continue;
-            char tmp[40];
-            snprintf(tmp, sizeof tmp, "\x01vs-rename-%lld",
-                     (long long)row->id);
-            rc = set_name(r, st, pass == 0 ? tmp : row->name, row);
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
+    sqlite3_stmt *put = NULL, *st[2] = {NULL, NULL};
+    int rc = vs__store_prepare(r->db, VS_SQL_PUT_NAME, &put, r->path);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(r->db,
+                               "UPDATE tensor_rows SET name_id=-id WHERE "
+                               "id=?2",
+                               &st[0], r->path);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(r->db,
+                               "UPDATE tensor_rows SET name_id=(SELECT id "
+                               "FROM names WHERE name=?1), meta_crc=?3 WHERE "
+                               "id=?2",
+                               &st[1], r->path);
+    for (int pass = 0; rc == VS_OK && pass < 2; pass++)
+        for (size_t i = 0; i < r->n && rc == VS_OK; i++)
+            if (r->rows[i].renamed)
+                rc = set_name(r, put, st[pass],
+                              pass == 0 ? NULL : r->rows[i].name,
+                              &r->rows[i]);
+    sqlite3_finalize(put);
+    sqlite3_finalize(st[0]);
+    sqlite3_finalize(st[1]);
+    return rc == VS_OK ? vs__store_drop_unused_names(r->db, r->path) : rc;
 }
 
 /* The checkpoint rows of the steps that had a tensor renamed get their

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file/schema.h"
 #include "store_int.h"
 
 static const char *const schema_sql =
@@ -30,23 +31,8 @@ static const char *const schema_sql =
     "CREATE TABLE variables(\n"
     "  name TEXT PRIMARY KEY, key TEXT, scope TEXT, dtype TEXT, shape TEXT,\n"
     "  trainable INTEGER, initializer TEXT, step INTEGER);\n"
-    "CREATE TABLE tensors(\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  step INTEGER NOT NULL,\n"
-    "  name TEXT NOT NULL,\n"
-    "  dtype TEXT NOT NULL,\n"
-    "  shape TEXT NOT NULL,\n"
-    "  numel INTEGER NOT NULL,\n"
-    "  codec TEXT NOT NULL,\n"
-    "  chunk_bytes INTEGER NOT NULL,\n"
-    "  n_chunks INTEGER NOT NULL,\n"
-    "  raw_bytes INTEGER NOT NULL,\n"
-    "  stored_bytes INTEGER NOT NULL,\n"
-    "  crc32 INTEGER NOT NULL,\n"
-    "  min REAL, max REAL, mean REAL, std REAL,\n"
-    "  n_nan INTEGER, n_inf INTEGER,\n"
-    "  meta_crc INTEGER,\n"
-    "  UNIQUE(step, name));\n"
+    VS_SQL_NAMES_TABLE ";\n" VS_SQL_TENSOR_ROWS_TABLE ";\n"
+    VS_SQL_TENSOR_ROWS_INDEX ";\n"
     "CREATE TABLE chunks(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  hash INTEGER NOT NULL,\n"
@@ -63,8 +49,7 @@ static const char *const schema_sql =
     "  chunk_id INTEGER NOT NULL,\n"
     "  PRIMARY KEY(tensor_id, seq)) WITHOUT ROWID;\n"
     "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id);\n"
-    "CREATE VIEW latest AS SELECT * FROM tensors\n"
-    "  WHERE step = (SELECT max(step) FROM checkpoints);\n"
+    VS_SQL_TENSORS_VIEW ";\n" VS_SQL_LATEST_VIEW ";\n"
     "INSERT INTO meta(key, value) VALUES ('format', 'varstore'),\n"
     "  ('max_to_keep', 0), ('keep_checkpoint_every_n_hours', 0);\n";
 

@@ -1,11 +1,13 @@
 /* varstore: the checksums over a checkpoint's metadata (schema version 2)
  * and the checks of the SQL a file holds: each tensors row's meta_crc
  * covers its name, dtype and shape; each checkpoints row's tensors_crc
- * covers the names of its tensors; triggers and views the schema does not
- * define are refused. Files of schema version 1 are upgraded in their
- * first write transaction. */
+ * covers the names of its tensors; the columns are the schema's; triggers
+ * and views the schema does not define are refused, and from version 3
+ * the schema's views must be its own text. Files of older versions are
+ * upgraded in their first write transaction. */
 #include <string.h>
 
+#include "file/schema.h"
 #include "store_int.h"
 
 int vs__store_version(sqlite3 *db, const char *path, int *ver)
@@ -133,86 +135,128 @@ int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step)
     return vs__store_step_done(db, st, b, path);
 }
 
-/* The columns of every table, sorted by name, as schema versions 1 and 2
- * define them (version 2 adds checkpoints.tensors_crc and
- * tensors.meta_crc): a file whose schema text was changed (a renamed or
- * dropped column) is damaged, not a query error. */
+/* The columns of every table (and of the view tensors), sorted by name,
+ * for the schema versions from..to: version 2 adds
+ * checkpoints.tensors_crc and tensors.meta_crc; version 3 stores names
+ * once (names, tensor_rows) and makes tensors a view with the same
+ * columns. A file whose schema text was changed (a renamed or dropped
+ * column) is damaged, not a query error. */
 static const struct {
-    const char *table, *v1, *v2;
+    const char *table;
+    int from, to;
+    const char *columns;
 } expected_columns[] = {
-    {"meta", "key,value", NULL},
-    {"checkpoints",
+    {"meta", 1, 3, "key,value"},
+    {"checkpoints", 1, 1,
      "created_at,created_unix,keep,n_tensors,new_bytes,raw_bytes,step,"
-     "stored_bytes,writer",
+     "stored_bytes,writer"},
+    {"checkpoints", 2, 3,
      "created_at,created_unix,keep,n_tensors,new_bytes,raw_bytes,step,"
      "stored_bytes,tensors_crc,writer"},
-    {"scopes", "dtype,initializer,name,name_scope,parent,reuse", NULL},
-    {"variables", "dtype,initializer,key,name,scope,shape,step,trainable",
-     NULL},
-    {"tensors",
+    {"scopes", 1, 3, "dtype,initializer,name,name_scope,parent,reuse"},
+    {"variables", 1, 3,
+     "dtype,initializer,key,name,scope,shape,step,trainable"},
+    {"tensors", 1, 1,
      "chunk_bytes,codec,crc32,dtype,id,max,mean,min,n_chunks,n_inf,n_nan,"
-     "name,numel,raw_bytes,shape,std,step,stored_bytes",
+     "name,numel,raw_bytes,shape,std,step,stored_bytes"},
+    {"tensors", 2, 3,
      "chunk_bytes,codec,crc32,dtype,id,max,mean,meta_crc,min,n_chunks,n_inf,"
      "n_nan,name,numel,raw_bytes,shape,std,step,stored_bytes"},
-    {"chunks", "codec,crc32,data,elem_size,hash,id,raw_bytes,stored_bytes",
-     NULL},
-    {"tensor_chunks", "chunk_id,seq,tensor_id", NULL},
+    {"names", 3, 3, "id,name"},
+    {"tensor_rows", 3, 3,
+     "chunk_bytes,codec,crc32,dtype,id,max,mean,meta_crc,min,n_chunks,n_inf,"
+     "n_nan,name_id,numel,raw_bytes,shape,std,step,stored_bytes"},
+    {"chunks", 1, 3,
+     "codec,crc32,data,elem_size,hash,id,raw_bytes,stored_bytes"},
+    {"tensor_chunks", 1, 3, "chunk_id,seq,tensor_id"},
 };
 
-static int check_columns(sqlite3 *db, const char *path)
+/* VS_ECORRUPT unless table (st: its sorted column list) has want. */
+static int check_table_columns(sqlite3 *db, sqlite3_stmt *st,
+                               const char *table, const char *want,
+                               const char *path)
 {
-    sqlite3_stmt *st = NULL, *ver = NULL;
-    int rc = vs__store_prepare(db, "PRAGMA user_version", &ver, path);
-    int v2 = rc == VS_OK && sqlite3_step(ver) == SQLITE_ROW &&
-             sqlite3_column_int(ver, 0) >= 2;
-    sqlite3_finalize(ver);
-    if (rc == VS_OK)
-        rc = vs__store_prepare(db,
+    sqlite3_reset(st);
+    int b = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot read checkpoint file", path);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW)
+        return vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+    const char *got = (const char *)sqlite3_column_text(st, 0);
+    if (got == NULL || strcmp(got, want) != 0)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: table %s has the "
+                        "columns (%s), not the schema's (%s)",
+                        path, table, got != NULL ? got : "none", want);
+    return VS_OK;
+}
+
+static int check_columns(sqlite3 *db, const char *path, int ver)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vs__store_prepare(db,
                                "SELECT group_concat(name, ',') FROM (SELECT "
                                "name FROM pragma_table_info(?1) ORDER BY "
                                "name)",
                                &st, path);
     size_t n = sizeof expected_columns / sizeof expected_columns[0];
-    for (size_t i = 0; i < n && rc == VS_OK; i++) {
-        const char *want = v2 && expected_columns[i].v2
-                               ? expected_columns[i].v2
-                               : expected_columns[i].v1;
+    for (size_t i = 0; i < n && rc == VS_OK; i++)
+        if (expected_columns[i].from <= ver && ver <= expected_columns[i].to)
+            rc = check_table_columns(db, st, expected_columns[i].table,
+                                     expected_columns[i].columns, path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* From version 3 the views tensors and latest must be the schema's own,
+ * word for word (readers rely on them to give the stored rows). */
+static int check_views(sqlite3 *db, const char *path)
+{
+    static const char *const views[][2] = {
+        {"tensors", VS_SQL_TENSORS_VIEW},
+        {"latest", VS_SQL_LATEST_VIEW},
+    };
+    sqlite3_stmt *st = NULL;
+    int rc = vs__store_prepare(db,
+                               "SELECT sql FROM sqlite_master WHERE "
+                               "type='view' AND name=?1",
+                               &st, path);
+    for (size_t i = 0; i < 2 && rc == VS_OK; i++) {
         sqlite3_reset(st);
-        int b = sqlite3_bind_text(st, 1, expected_columns[i].table, -1,
-                                  SQLITE_STATIC);
-        if (b != SQLITE_OK) {
-            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
-                                    path);
-            break;
-        }
-        int s = sqlite3_step(st);
-        const char *got = s == SQLITE_ROW
+        int b = sqlite3_bind_text(st, 1, views[i][0], -1, SQLITE_STATIC);
+        int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_OK;
+        const char *sql = s == SQLITE_ROW
                               ? (const char *)sqlite3_column_text(st, 0)
                               : NULL;
-        if (s != SQLITE_ROW)
-            rc = vs__store_sqlfail(db, s, "cannot read checkpoint file",
-                                   path);
-        else if (got == NULL || strcmp(got, want) != 0)
+        if (b != SQLITE_OK)
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+        else if (s != SQLITE_ROW && s != SQLITE_DONE)
+            rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        else if (sql == NULL)
             rc = vs__fail(VS_ECORRUPT,
-                          "checkpoint file %s is corrupt: table %s has the "
-                          "columns (%s), not the schema's (%s)",
-                          path, expected_columns[i].table,
-                          got != NULL ? got : "none", want);
+                          "checkpoint file %s is corrupt: view %s is missing",
+                          path, views[i][0]);
+        else if (strcmp(sql, views[i][1]) != 0)
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: view %s is not the "
+                          "varstore schema's",
+                          path, views[i][0]);
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-int vs__store_check_sql_objects(sqlite3 *db, const char *path)
+/* VS_ECORRUPT when the file holds a trigger, or a view the schema does
+ * not define. */
+static int check_no_foreign_sql(sqlite3 *db, const char *path)
 {
-    int rc0 = check_columns(db, path);
-    if (rc0 != VS_OK)
-        return rc0;
     sqlite3_stmt *st;
     int rc = vs__store_prepare(db,
                                "SELECT type, name FROM sqlite_master WHERE "
-                               "type='trigger' OR (type='view' AND "
-                               "name<>'latest') LIMIT 1",
+                               "type='trigger' OR (type='view' AND name NOT "
+                               "IN ('latest', 'tensors')) LIMIT 1",
                                &st, path);
     if (rc != VS_OK)
         return rc;
@@ -226,6 +270,19 @@ int vs__store_check_sql_objects(sqlite3 *db, const char *path)
     else if (s != SQLITE_DONE)
         rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
     sqlite3_finalize(st);
+    return rc;
+}
+
+int vs__store_check_sql_objects(sqlite3 *db, const char *path)
+{
+    int ver = 0;
+    int rc = vs__store_version(db, path, &ver);
+    if (rc == VS_OK)
+        rc = check_columns(db, path, ver < 1 ? 1 : ver);
+    if (rc == VS_OK)
+        rc = check_no_foreign_sql(db, path);
+    if (rc == VS_OK && ver >= 3)
+        rc = check_views(db, path);
     return rc;
 }
 
@@ -276,24 +333,37 @@ static int seal_all_steps(sqlite3 *db, const char *path)
     return rc;
 }
 
+/* Version 1 -> 2: the metadata checksums, computed from the rows as they
+ * are now. */
+static int upgrade_to_2(sqlite3 *db, const char *path)
+{
+    int rc = vs__store_exec(db,
+                            "ALTER TABLE tensors ADD COLUMN meta_crc INTEGER; "
+                            "ALTER TABLE checkpoints ADD COLUMN tensors_crc "
+                            "INTEGER;",
+                            path);
+    if (rc == VS_OK)
+        rc = fill_meta_crcs(db, path);
+    if (rc == VS_OK)
+        rc = seal_all_steps(db, path);
+    return rc;
+}
+
+_Static_assert(VS_SCHEMA_VERSION == 3,
+               "vs__store_upgrade must lead to the new version");
+
 int vs__store_upgrade(sqlite3 *db, const char *path)
 {
     int ver = 0;
     int rc = vs__store_version(db, path, &ver);
     if (rc != VS_OK || ver >= VS_SCHEMA_VERSION)
         return rc;
-    /* Version 1 -> 2: the metadata checksums, computed from the rows as
-     * they are now. */
-    rc = vs__store_exec(db,
-                        "ALTER TABLE tensors ADD COLUMN meta_crc INTEGER; "
-                        "ALTER TABLE checkpoints ADD COLUMN tensors_crc "
-                        "INTEGER;",
-                        path);
+    if (ver < 2)
+        rc = upgrade_to_2(db, path);
+    /* Version 2 -> 3: names stored once. */
     if (rc == VS_OK)
-        rc = fill_meta_crcs(db, path);
+        rc = vs__store_upgrade_names(db, path);
     if (rc == VS_OK)
-        rc = seal_all_steps(db, path);
-    if (rc == VS_OK)
-        rc = vs__store_exec(db, "PRAGMA user_version=2", path);
+        rc = vs__store_exec(db, "PRAGMA user_version=3", path);
     return rc;
 }

@@ -12,9 +12,18 @@
 
 #include "store_int.h"
 
-static const char *const required_tables[] = {
-    "meta", "checkpoints", "scopes", "variables", "tensors", "chunks",
-    "tensor_chunks"};
+/* The tables (and views) a file of schema versions from..to must have:
+ * from version 3, tensors is a view over names and tensor_rows. */
+static const struct {
+    const char *type, *name;
+    int from, to;
+} required_objects[] = {
+    {"table", "meta", 1, 3},          {"table", "checkpoints", 1, 3},
+    {"table", "scopes", 1, 3},        {"table", "variables", 1, 3},
+    {"table", "tensors", 1, 2},       {"table", "names", 3, 3},
+    {"table", "tensor_rows", 3, 3},   {"view", "tensors", 3, 3},
+    {"table", "chunks", 1, 3},        {"table", "tensor_chunks", 1, 3},
+};
 
 static int pragma_int(sqlite3 *db, const char *sql, int64_t *v)
 {
@@ -33,10 +42,44 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *v)
     return rc;
 }
 
+/* VS_ECORRUPT when one of the objects version ver requires is missing. */
+static int check_objects(sqlite3 *db, const char *path, int ver)
+{
+    sqlite3_stmt *st;
+    int rc = vs__store_prepare(db,
+                               "SELECT count(*) FROM sqlite_master WHERE "
+                               "type=?1 AND name=?2",
+                               &st, path);
+    size_t n = sizeof required_objects / sizeof *required_objects;
+    for (size_t i = 0; i < n && rc == VS_OK; i++) {
+        if (ver < required_objects[i].from || ver > required_objects[i].to)
+            continue;
+        sqlite3_reset(st);
+        int b = sqlite3_bind_text(st, 1, required_objects[i].type, -1,
+                                  SQLITE_STATIC);
+        if (b == SQLITE_OK)
+            b = sqlite3_bind_text(st, 2, required_objects[i].name, -1,
+                                  SQLITE_STATIC);
+        int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_OK;
+        if (b != SQLITE_OK)
+            rc = vs__store_bindfail(st, b, "cannot read checkpoint file",
+                                    path);
+        else if (s != SQLITE_ROW)
+            rc = vs__store_sqlfail(db, s, "cannot read checkpoint file", path);
+        else if (sqlite3_column_int64(st, 0) != 1)
+            rc = vs__fail(VS_ECORRUPT,
+                          "checkpoint file %s is corrupt: %s %s is missing",
+                          path, required_objects[i].type,
+                          required_objects[i].name);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Checks identity, version and tables through SQLite. */
 static int check_schema(sqlite3 *db, const char *path)
 {
-    int64_t app = 0, ver = 0, n = 0;
+    int64_t app = 0, ver = 0;
     int rc = pragma_int(db, "PRAGMA application_id", &app);
     if (rc != SQLITE_OK)
         return vs__store_sqlfail(db, rc, "cannot read checkpoint file", path);
@@ -54,42 +97,8 @@ static int check_schema(sqlite3 *db, const char *path)
                         "than the %d this varstore %s reads; upgrade varstore",
                         path, (long long)ver, VS_SCHEMA_VERSION,
                         VS_VERSION_STRING);
-    sqlite3_stmt *st;
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT count(*) FROM sqlite_master WHERE "
-                            "type='table' AND name=?1",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return vs__store_sqlfail(db, rc, "cannot read checkpoint file", path);
-    for (size_t i = 0; i < sizeof required_tables / sizeof *required_tables;
-         i++) {
-        int b = sqlite3_bind_text(st, 1, required_tables[i], -1,
-                                  SQLITE_STATIC);
-        if (b != SQLITE_OK) {
-            int r = vs__store_bindfail(st, b, "cannot read checkpoint file",
-                                       path);
-            sqlite3_finalize(st);
-            return r;
-        }
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-            int r = vs__store_sqlfail(db, rc, "cannot read checkpoint file",
-                                      path);
-            sqlite3_finalize(st);
-            return r;
-        }
-        n = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (n != 1) {
-            sqlite3_finalize(st);
-            return vs__fail(VS_ECORRUPT,
-                            "checkpoint file %s is corrupt: table %s is "
-                            "missing",
-                            path, required_tables[i]);
-        }
-    }
-    sqlite3_finalize(st);
-    return VS_OK;
+    /* Version 1 files (and any older number) have version 1's tables. */
+    return check_objects(db, path, ver < 1 ? 1 : (int)ver);
 }
 
 /* SQLite may read "file:..." as a URI (SQLITE_USE_URI builds): name such

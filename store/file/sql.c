@@ -200,10 +200,13 @@ int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step)
 {
     int rc = exec_step(db,
                        "DELETE FROM tensor_chunks WHERE tensor_id IN "
-                       "(SELECT id FROM tensors WHERE step=?1)",
+                       "(SELECT id FROM tensor_rows WHERE step=?1)",
                        step, path);
     if (rc == VS_OK)
-        rc = exec_step(db, "DELETE FROM tensors WHERE step=?1", step, path);
+        rc = vs__store_drop_step_names(db, path, step);
+    if (rc == VS_OK)
+        rc = exec_step(db, "DELETE FROM tensor_rows WHERE step=?1", step,
+                       path);
     if (rc == VS_OK)
         rc = exec_step(db, "DELETE FROM checkpoints WHERE step=?1", step, path);
     return rc;

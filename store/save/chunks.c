@@ -303,8 +303,8 @@ static int prepare_statements(vs__save_ctx *c)
         {"INSERT INTO tensor_chunks(tensor_id, seq, chunk_id) VALUES "
          "(?1, ?2, ?3)",
          &c->ins_tc},
-        {"UPDATE tensors SET codec=?1, stored_bytes=?2, crc32=?3, min=?4, "
-         "max=?5, mean=?6, std=?7, n_nan=?8, n_inf=?9 WHERE id=?10",
+        {"UPDATE tensor_rows SET codec=?1, stored_bytes=?2, crc32=?3, "
+         "min=?4, max=?5, mean=?6, std=?7, n_nan=?8, n_inf=?9 WHERE id=?10",
          &c->upd_tensor},
     };
     int rc = VS_OK;

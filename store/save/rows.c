@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "file/schema.h"
 #include "save_int.h"
 
 int vs__save_is_float(vs_dtype dt)
@@ -119,31 +120,45 @@ static int bind_tensor_row(sqlite3_stmt *st, int64_t step,
     return b;
 }
 
+/* Inserts it's row (its name first, unless names has it). */
+static int insert_row(vs__save_ctx *c, sqlite3_stmt *put, sqlite3_stmt *st,
+                      vs__save_item *it)
+{
+    int rc = vs__store_put_name(c->db, put, it->key,
+                                "cannot save checkpoint to", c->path);
+    if (rc != VS_OK)
+        return rc;
+    sqlite3_reset(st);
+    int b = bind_tensor_row(st, c->step, it);
+    if (b != SQLITE_OK)
+        return vs__store_bindfail(st, b, "cannot save checkpoint to",
+                                  c->path);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return vs__store_sqlfail(c->db, sqlite3_errcode(c->db),
+                                 "cannot save checkpoint to", c->path);
+    it->tensor_id = sqlite3_last_insert_rowid(c->db);
+    return VS_OK;
+}
+
 /* One row per tensor (codec, sizes and CRC finished once its chunks are
- * written); each item gets its tensor_id. */
+ * written), referring to its name's row; each item gets its tensor_id. */
 int vs__save_tensor_rows(vs__save_ctx *c)
 {
-    sqlite3_stmt *st;
-    int rc = vs__store_prepare(c->db,
-                               "INSERT INTO tensors(step, name, dtype, shape, "
-                               "numel, codec, chunk_bytes, n_chunks, "
+    sqlite3_stmt *st = NULL, *put = NULL;
+    int rc = vs__store_prepare(c->db, VS_SQL_PUT_NAME, &put, c->path);
+    if (rc == VS_OK)
+        rc = vs__store_prepare(c->db,
+                               "INSERT INTO tensor_rows(step, name_id, dtype, "
+                               "shape, numel, codec, chunk_bytes, n_chunks, "
                                "raw_bytes, stored_bytes, crc32, n_nan, n_inf, "
-                               "meta_crc) VALUES (?1, ?2, ?3, ?4, ?5, 'raw', "
-                               "?6, ?7, ?8, 0, 0, ?9, ?9, ?10)",
+                               "meta_crc) VALUES (?1, (SELECT id FROM names "
+                               "WHERE name=?2), ?3, ?4, ?5, 'raw', ?6, ?7, "
+                               "?8, 0, 0, ?9, ?9, ?10)",
                                &st, c->path);
-    for (size_t i = 0; i < c->n_items && rc == VS_OK; i++) {
-        vs__save_item *it = &c->items[i];
-        sqlite3_reset(st);
-        int b = bind_tensor_row(st, c->step, it);
-        if (b != SQLITE_OK)
-            rc = vs__store_bindfail(st, b, "cannot save checkpoint to",
-                                    c->path);
-        else if (sqlite3_step(st) != SQLITE_DONE)
-            rc = vs__store_sqlfail(c->db, sqlite3_errcode(c->db),
-                                   "cannot save checkpoint to", c->path);
-        it->tensor_id = sqlite3_last_insert_rowid(c->db);
-    }
+    for (size_t i = 0; i < c->n_items && rc == VS_OK; i++)
+        rc = insert_row(c, put, st, &c->items[i]);
     sqlite3_finalize(st);
+    sqlite3_finalize(put);
     return rc;
 }
 

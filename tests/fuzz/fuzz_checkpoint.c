@@ -80,17 +80,17 @@ static const uint8_t *rot(const uint8_t *in, size_t n, size_t *out_n)
 
 /* Mode 2: rows edited with bound values. The statements are constants. */
 static const char *const edits[] = {
-    "UPDATE tensors SET dtype = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET shape = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET numel = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET codec = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET chunk_bytes = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET n_chunks = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET raw_bytes = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET crc32 = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET step = ?1 WHERE rowid = ?2",
-    "UPDATE tensors SET name = ?1 WHERE rowid = ?2",
-    "DELETE FROM tensors WHERE rowid = ?2 AND ?1 IS NOT 0",
+    "UPDATE tensor_rows SET dtype = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET shape = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET numel = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET codec = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET chunk_bytes = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET n_chunks = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET raw_bytes = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET crc32 = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET step = ?1 WHERE rowid = ?2",
+    "UPDATE names SET name = ?1 WHERE rowid = ?2",
+    "DELETE FROM tensor_rows WHERE rowid = ?2 AND ?1 IS NOT 0",
     "UPDATE chunks SET crc32 = ?1 WHERE rowid = ?2",
     "UPDATE chunks SET raw_bytes = ?1 WHERE rowid = ?2",
     "UPDATE chunks SET elem_size = ?1 WHERE rowid = ?2",
@@ -104,6 +104,8 @@ static const char *const edits[] = {
     "UPDATE checkpoints SET step = ?1 WHERE rowid = ?2",
     "UPDATE checkpoints SET n_tensors = ?1 WHERE rowid = ?2",
     "UPDATE meta SET value = ?1 WHERE rowid = ?2",
+    "UPDATE tensor_rows SET name_id = ?1 WHERE rowid = ?2",
+    "DELETE FROM names WHERE rowid = ?2 AND ?1 IS NOT 0",
 };
 #define N_EDITS (sizeof edits / sizeof edits[0])
 

@@ -121,4 +121,27 @@ static inline void raw_exec(const char *p, const char *sql)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
+/* Copies the file from (a committed fixture) to to. */
+static inline void copy_fixture(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, got, out), got);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* PRAGMA user_version of g_path, read through plain SQLite. */
+static inline int user_version(void)
+{
+    sqlite3 *db = raw_open(g_path);
+    int v = (int)q_int(db, "PRAGMA user_version");
+    sqlite3_close(db);
+    return v;
+}
+
 #endif /* VS_TEST_STORE_TEST_H */
