@@ -105,8 +105,11 @@ enum {
     VS_ENOMEM = -10,
     VS_EBUSY = -11,     /* another connection holds the checkpoint file
                            longer than the busy timeout */
-    VS_ERESTORING = -12 /* the variable is being restored in place (a call
-                           from a restore's progress callback) */
+    VS_ERESTORING = -12, /* the variable is being restored in place (a
+                            call from a restore's progress callback) */
+    VS_ECHANGED = -13    /* the checkpoint being read was deleted or
+                            replaced (by a save of the same step) by
+                            another connection while it was read */
 }; /* stable: never renumbered; add new ones below */
 
 typedef enum { VS_REUSE_INHERIT = 0, VS_REUSE = 1, VS_AUTO_REUSE = 2 } vs_reuse;
