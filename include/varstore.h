@@ -517,7 +517,12 @@ VS_API void vs_set_num_threads(int n);
  * vs_load_variable VS_ESHAPE / VS_EDTYPE when a stored tensor does not fit
  * its variable; vs_save* VS_EUNINIT for a variable without a value;
  * vs_rename_prefix VS_EEXIST for a collision; VS_ERESTORING from a restore
- * whose variables another restore is filling. */
+ * whose variables another restore is filling; VS_ECHANGED from a read of
+ * tensors (restore, load, stream) of a rollback-journal file whose step
+ * another connection deleted or saved again while it was being read
+ * ("checkpoint N of F was deleted or replaced while it was being read"):
+ * such reads read the chunks in short transactions, so that saves can
+ * commit meanwhile, and never return bytes of two different saves. */
 
 #define VS_LATEST (-1)
 
@@ -671,7 +676,13 @@ VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
 /** A read handle on a checkpoint file: one open and one consistent
  *  snapshot (as of vs_ckpt_open) for many reads; saves that commit later
  *  are not seen until it is closed and opened again. Cheaper than calling
- *  vs_load_variable per tensor. Free with vs_ckpt_close. */
+ *  vs_load_variable per tensor. Free with vs_ckpt_close.
+ *  In a rollback-journal file (VS_JOURNAL_ROLLBACK) the snapshot holds a
+ *  lock that keeps saves from committing, so the tensor reads
+ *  (vs_ckpt_load, vs_ckpt_load_many, vs_ckpt_stream) read the chunks in
+ *  short transactions (about 16 MiB or 20 ms each): they return the step
+ *  as the call found it, or VS_ECHANGED if it was deleted or saved again
+ *  meanwhile, and the handle then sees the file as of the call's end. */
 typedef struct vs_ckpt vs_ckpt;
 VS_API VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
 VS_API void vs_ckpt_close(vs_ckpt *f);
@@ -689,6 +700,19 @@ VS_API VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
 VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
                                           const char *const *names, size_t n,
                                           vs_tensor **out);
+/** Reads n tensors of one step straight into the caller's memory: dst[i]
+ *  receives tensor names[i] and must hold exactly its raw bytes
+ *  (dst_bytes[i] = numel * element size, as vs_ckpt_list_variables gives;
+ *  VS_EINVAL naming the tensor otherwise, before any byte is read).
+ *  Chunks stored raw are read from the file straight into place and the
+ *  others decoded into place, on `threads` threads (0: all cores), with
+ *  every CRC checked: no copy in between (vs_ckpt_stream copies each
+ *  chunk once more). On failure the buffers hold unspecified bytes. */
+VS_API VS_NODISCARD int vs_ckpt_load_into(vs_ckpt *f, int64_t step,
+                                          const char *const *names, size_t n,
+                                          void *const *dst,
+                                          const size_t *dst_bytes,
+                                          int threads);
 /** Where vs_ckpt_stream delivers tensors. Each
  *  callback returns 0 to go on; anything else (a VS_E* code) stops the
  *  stream, and vs_ckpt_stream returns that value. */
@@ -761,9 +785,10 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
  *  VS_JOURNAL_ROLLBACK: a save writes its new pages once (faster for big
  *  saves) and the file is a single file at rest, also on
  *  network file systems; but readers wait (up to the busy timeout) while a
- *  big save writes, and a save waits for every open read (an open vs_ckpt
- *  included) to end. Both are durable at VS_OK and crash safe.
- *  vs_set_journal_mode creates the file if missing; VS_EBUSY when another
+ *  big save writes, and a save waits for every open read transaction to end
+ *  (a restore or load holds one for at most about 20 ms at a time; an
+ *  open vs_ckpt holds one between its calls). Both are durable at VS_OK
+ *  and crash safe. vs_set_journal_mode creates the file if missing; VS_EBUSY when another
  *  connection has it open. */
 typedef enum { VS_JOURNAL_WAL = 0, VS_JOURNAL_ROLLBACK = 1 } vs_journal;
 VS_API VS_NODISCARD int vs_set_journal_mode(const char *path, vs_journal mode);

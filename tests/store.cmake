@@ -7,3 +7,4 @@ vs_add_test(NAME test_integrity SOURCES test_integrity.c LABELS store)
 target_compile_definitions(test_integrity PRIVATE
   VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
 vs_add_test(NAME test_read_tx SOURCES test_read_tx.c LABELS store)
+vs_add_test(NAME test_load_into SOURCES test_load_into.c LABELS store)

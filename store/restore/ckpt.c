@@ -228,6 +228,36 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
     return rc;
 }
 
+int vs_ckpt_load_into(vs_ckpt *f, int64_t step, const char *const *names,
+                      size_t n, void *const *dst, const size_t *dst_bytes,
+                      int threads)
+{
+    if (n > 0 && (names == NULL || dst == NULL || dst_bytes == NULL))
+        return vs__fail(VS_EINVAL, "names, dst and dst_bytes must not be NULL");
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
+    if (threads < 0)
+        return vs__fail(VS_EINVAL, "threads must be >= 0, got %d", threads);
+    if (n == 0)
+        return VS_OK;
+    vs__load_item *items = NULL;
+    char **keys = NULL;
+    int rc = lookup_items(f, step, names, n, &items, &keys);
+    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+        if (dst_bytes[i] != items[i].nbytes)
+            rc = vs__fail(VS_EINVAL,
+                          "buffer %zu holds %zu bytes, tensor %s needs %zu",
+                          i, dst_bytes[i], items[i].key, items[i].nbytes);
+        else if (dst[i] == NULL && items[i].nbytes > 0)
+            rc = vs__fail(VS_EINVAL, "buffer %zu is NULL", i);
+        items[i].dst = dst[i];
+    }
+    if (rc == VS_OK)
+        rc = vs__load_decode(f->db, f->path, items, n, threads, NULL);
+    free_items(items, keys, n);
+    return rc;
+}
+
 int vs_load_variable(const char *path, int64_t step, const char *name,
                      vs_tensor **out)
 {

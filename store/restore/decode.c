@@ -32,7 +32,7 @@ typedef struct {
     vs__chunk_ref *refs; /* every job's chunk, listed first */
     size_t n_refs;       /* refs read; job n_refs (if any) gets list_rc */
     int list_rc;         /* why the chunk list stopped there */
-    char *list_msg;      /* its message (vs__malloc'ed; NULL: no memory) */
+    char *list_msg;      /* its message (vs__malloc'ed) */
     vs__read_tx tx;      /* the read transactions */
     sqlite3_blob *blob;  /* incremental reader on chunks.data */
     uint32_t cur_crc;
@@ -209,9 +209,8 @@ static int open_blob(load_ctx *c, size_t k, const vs__load_item *it,
 static int prepare_chunk(load_ctx *c, size_t k, load_job *j,
                          vs__load_item *it)
 {
-    if (k >= c->n_refs) /* the chunk list failed here */
-        return c->list_msg != NULL ? vs__fail(c->list_rc, "%s", c->list_msg)
-                                   : vs__fail(c->list_rc, "out of memory");
+    if (k >= c->n_refs) /* the chunk list failed here (list_chunks) */
+        return vs__fail(c->list_rc, "%s", c->list_msg);
     const vs__chunk_ref *r = &c->refs[k];
     j->codec = r->codec;
     j->crc = r->crc;
@@ -411,7 +410,9 @@ static int list_chunks(load_ctx *c, size_t n, size_t n_jobs)
     if (rc != VS_OK) {
         c->list_rc = rc;
         c->list_msg = vs__strdup(vs_errmsg());
-        if (rc != VS_ECORRUPT)
+        if (c->list_msg == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        if (rc != VS_ECORRUPT || c->n_refs >= n_jobs)
             return rc; /* not the file's content: at once */
     }
     return vs__read_tx_init(&c->tx, c->db, c->path, c->items[0].step);
