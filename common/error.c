@@ -35,6 +35,7 @@ const char *vs_errstr(int code)
     case VS_ENOMEM: return "out of memory";
     case VS_EBUSY: return "file is busy";
     case VS_ERESTORING: return "variable is being restored";
+    case VS_ECHANGED: return "checkpoint changed while read";
     default: return "unknown error code";
     }
 }

@@ -105,8 +105,11 @@ enum {
     VS_ENOMEM = -10,
     VS_EBUSY = -11,     /* another connection holds the checkpoint file
                            longer than the busy timeout */
-    VS_ERESTORING = -12 /* the variable is being restored in place (a call
-                           from a restore's progress callback) */
+    VS_ERESTORING = -12, /* the variable is being restored in place (a
+                            call from a restore's progress callback) */
+    VS_ECHANGED = -13    /* the checkpoint being read was deleted or
+                            replaced (by a save of the same step) by
+                            another connection while it was read */
 }; /* stable: never renumbered; add new ones below */
 
 typedef enum { VS_REUSE_INHERIT = 0, VS_REUSE = 1, VS_AUTO_REUSE = 2 } vs_reuse;
@@ -514,7 +517,12 @@ VS_API void vs_set_num_threads(int n);
  * vs_load_variable VS_ESHAPE / VS_EDTYPE when a stored tensor does not fit
  * its variable; vs_save* VS_EUNINIT for a variable without a value;
  * vs_rename_prefix VS_EEXIST for a collision; VS_ERESTORING from a restore
- * whose variables another restore is filling. */
+ * whose variables another restore is filling; VS_ECHANGED from a read of
+ * tensors (restore, load, stream) of a rollback-journal file whose step
+ * another connection deleted or saved again while it was being read
+ * ("checkpoint N of F was deleted or replaced while it was being read"):
+ * such reads read the chunks in short transactions, so that saves can
+ * commit meanwhile, and never return bytes of two different saves. */
 
 #define VS_LATEST (-1)
 
@@ -672,15 +680,23 @@ VS_API void vs_tensor_info_free(vs_tensor_info *infos, size_t n);
  *  verifying its CRCs, without touching the rest. */
 VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
                                          const char *name, vs_tensor **out);
-/** A read handle on a checkpoint file: one open and one consistent
- *  snapshot (as of vs_ckpt_open) for many reads; saves that commit later
- *  are not seen until it is closed and opened again. Cheaper than calling
- *  vs_load_variable per tensor. Free with vs_ckpt_close. */
+/** A read handle on a checkpoint file: one open for many reads, cheaper
+ *  than calling vs_load_variable per tensor. Free with vs_ckpt_close.
+ *  In a WAL file the handle keeps one consistent snapshot (as of
+ *  vs_ckpt_open): saves that commit later are not seen until it is closed
+ *  and opened again. In a rollback-journal file (VS_JOURNAL_ROLLBACK, new
+ *  files) a held snapshot would keep every save from committing, so each
+ *  call is its own read transaction and sees the file as of the call; a
+ *  tensor read (vs_ckpt_load, _load_many, _load_into, _stream) reads the
+ *  chunks in short transactions (about 16 MiB or 20 ms each) and returns
+ *  the step as the call found it, or VS_ECHANGED if it was deleted or
+ *  saved again meanwhile. To read one step through several calls, ask for
+ *  it by number (vs_ckpt_latest first), not by VS_LATEST. */
 typedef struct vs_ckpt vs_ckpt;
 VS_API VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
 VS_API void vs_ckpt_close(vs_ckpt *f);
-/** vs_latest_checkpoint in the handle's snapshot,
- *  so that the step found is the one the handle reads. */
+/** vs_latest_checkpoint as the handle sees the file (its snapshot in a
+ *  WAL file, the file now in a rollback-journal one). */
 VS_API VS_NODISCARD int vs_ckpt_latest(vs_ckpt *f, int64_t *step);
 /** vs_list_variables and vs_load_variable on an open handle. */
 VS_API VS_NODISCARD int vs_ckpt_list_variables(vs_ckpt *f, int64_t step,
@@ -693,6 +709,19 @@ VS_API VS_NODISCARD int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name,
 VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
                                           const char *const *names, size_t n,
                                           vs_tensor **out);
+/** Reads n tensors of one step straight into the caller's memory: dst[i]
+ *  receives tensor names[i] and must hold exactly its raw bytes
+ *  (dst_bytes[i] = numel * element size, as vs_ckpt_list_variables gives;
+ *  VS_EINVAL naming the tensor otherwise, before any byte is read).
+ *  Chunks stored raw are read from the file straight into place and the
+ *  others decoded into place, on `threads` threads (0: all cores), with
+ *  every CRC checked: no copy in between (vs_ckpt_stream copies each
+ *  chunk once more). On failure the buffers hold unspecified bytes. */
+VS_API VS_NODISCARD int vs_ckpt_load_into(vs_ckpt *f, int64_t step,
+                                          const char *const *names, size_t n,
+                                          void *const *dst,
+                                          const size_t *dst_bytes,
+                                          int threads);
 /** Where vs_ckpt_stream delivers tensors. Each
  *  callback returns 0 to go on; anything else (a VS_E* code) stops the
  *  stream, and vs_ckpt_stream returns that value. */
@@ -762,8 +791,10 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
  *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once. A save
  *  of more than 32 MiB commits its chunks in batches of about 32 MiB and
  *  its checkpoint last, so readers wait at most for one batch's commit,
- *  and never see a partial checkpoint; a commit waits for reads in
- *  progress to end. One file at rest, also on network file systems.
+ *  and never see a partial checkpoint. A commit waits for read
+ *  transactions in progress to end: a restore or load holds one for at
+ *  most about 20 ms at a time, and an open vs_ckpt none between its
+ *  calls. One file at rest, also on network file systems.
  *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
  *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
  *  its snapshot; but each save writes its pages twice (to the -wal file,

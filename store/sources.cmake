@@ -4,6 +4,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec/inflate.c
   ${CMAKE_CURRENT_LIST_DIR}/pool/pool.c
   ${CMAKE_CURRENT_LIST_DIR}/pool/progress.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/busy.c
   ${CMAKE_CURRENT_LIST_DIR}/file/create.c
   ${CMAKE_CURRENT_LIST_DIR}/file/header.c
   ${CMAKE_CURRENT_LIST_DIR}/file/integrity.c
@@ -21,9 +22,11 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/save/retention.c
   ${CMAKE_CURRENT_LIST_DIR}/save/rows.c
   ${CMAKE_CURRENT_LIST_DIR}/save/save.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/chunk_list.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/read_tx.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/restore.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/tf_read.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/init_ckpt.c

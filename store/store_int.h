@@ -87,6 +87,10 @@ int vs__store_open_plain(const char *path, sqlite3 **db, int flags);
  * through SQLite's locks and WAL, or immutable (no locks, no side files)
  * when nothing can write the file and it has no WAL. */
 int vs__store_open_reader(const char *path, sqlite3 **db);
+/* (store/file/busy.c) Sets db's busy handler: retries every 1-2 ms for
+ * up to busy_ms (0: none), where SQLite's sqlite3_busy_timeout sleeps up
+ * to 100 ms between tries. SQLite's result. */
+int vs__store_busy(sqlite3 *db, int busy_ms);
 /* VS_ECORRUPT when the file's -wal was not written by this file (its page
  * size, or meta 'file_id' seen through it, differ from the file's own);
  * db reads the file through its WAL and must be read-only. */
@@ -375,6 +379,60 @@ typedef struct {
     uint32_t crc;
     int in_place; /* dst is the variable's own buffer (vs__restore_vars) */
 } vs__load_item;
+
+/* Where one chunk of a tensor is and what it holds (tensor_chunks and
+ * chunks rows). */
+typedef struct {
+    int64_t chunk_id;
+    size_t off, len; /* its raw bytes within the tensor */
+    int codec;
+    uint32_t crc;
+} vs__chunk_ref;
+/* (store/restore/chunk_list.c) The chunk rows of every item with bytes,
+ * in item then seq order, into refs (the items' n_chunks in all), checked
+ * against their tensor rows. On a failure (VS_ECORRUPT naming tensor,
+ * step and chunk, or a query's) *n_ok says how many refs were read: the
+ * failure belongs to ref *n_ok. */
+int vs__load_chunk_refs(sqlite3 *db, const char *path,
+                        const vs__load_item *items, size_t n,
+                        vs__chunk_ref *refs, size_t *n_ok);
+
+/* (store/restore/read_tx.c) Short read transactions. A read of many
+ * chunks from a rollback-journal file ends its read transaction once it
+ * has read VS_READ_TX_BYTES of stored bytes or held it VS_READ_TX_MS, so
+ * that a save is never kept from committing for longer, and begins the
+ * next one by checking the step is still the one it began with. */
+#define VS_READ_TX_BYTES ((uint64_t)16 << 20)
+#define VS_READ_TX_MS 20.0
+/* A step's checkpoints row: what tells it from a step saved again. */
+typedef struct {
+    char created_at[64];
+    double created_unix;
+    int64_t n_tensors, raw_bytes, stored_bytes;
+} vs__step_id;
+typedef struct {
+    sqlite3 *db;
+    const char *path;
+    int64_t step;
+    int renew;      /* 0: one transaction throughout (WAL, or none open) */
+    vs__step_id id; /* as the read began */
+    uint64_t bytes; /* stored bytes read in this transaction */
+    double t0;      /* when it began (ms, monotonic) */
+} vs__read_tx;
+/* Inside the read's (open) first transaction: whether to renew it, and
+ * the step's identity. */
+int vs__read_tx_init(vs__read_tx *t, sqlite3 *db, const char *path,
+                     int64_t step);
+/* Nonzero when the transaction should be renewed before the next read. */
+int vs__read_tx_due(const vs__read_tx *t);
+/* Ends the read transaction and begins the next (the caller has closed
+ * its statements and blob handles); VS_ECHANGED "checkpoint N of F was
+ * deleted or replaced while it was being read" when the step is gone or
+ * is another save's. */
+int vs__read_tx_renew(vs__read_tx *t);
+/* Tests only: called between two read transactions of a read (NULL:
+ * nothing), on the reading thread, with no transaction open. */
+extern void (*vs__read_gap_hook)(const char *path);
 
 /* Finds each item's tensor row at step: VS_ENOTFOUND "Key %s not found in
  * checkpoint", VS_ECORRUPT when its sizes do not add up. */

@@ -12,3 +12,5 @@ vs_add_test(NAME test_format_v2 SOURCES test_format_v2.c LABELS store)
 target_compile_definitions(test_format_v2 PRIVATE
   VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
 vs_add_test(NAME test_names SOURCES test_names.c LABELS store)
+vs_add_test(NAME test_read_tx SOURCES test_read_tx.c LABELS store)
+vs_add_test(NAME test_load_into SOURCES test_load_into.c LABELS store)

@@ -221,6 +221,7 @@ static void test_concurrency__handle_keeps_snapshot_across_other_calls(void **st
     vs_tensor *t = mk(VS_FLOAT32, 1, sh);
     for (int64_t i = 0; i < sh[0]; i++)
         ((float *)t->data)[i] = 1.0f;
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL)); /* snapshots: WAL */
     save1(g_path, 1, "w", t, NULL);
     vs_ckpt *f = NULL;
     OK(vs_ckpt_open(g_path, &f));

@@ -1009,8 +1009,9 @@ static void test_store__journal_modes(void **st)
 }
 
 /* Switching the journal mode needs the file to itself: an open read
- * handle makes it VS_EBUSY either way; a missing file is created in the
- * mode asked for. */
+ * handle of a WAL file (which holds its snapshot) makes it VS_EBUSY; one
+ * of a rollback-journal file holds nothing between its calls and reads on
+ * after the switch; a missing file is created in the mode asked for. */
 static void test_store__journal_mode_switch_needs_the_file_alone(void **st)
 {
     (void)st;
@@ -1021,10 +1022,11 @@ static void test_store__journal_mode_switch_needs_the_file_alone(void **st)
     OK(vs_save(g, g_path, 5));
     vs_ckpt *ck = NULL;
     OK(vs_ckpt_open(g_path, &ck));
-    assert_int_equal(vs_set_journal_mode(g_path, VS_JOURNAL_WAL), VS_EBUSY);
-    assert_non_null(strstr(vs_errmsg(), "is open elsewhere"));
-    vs_ckpt_close(ck);
     OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL));
+    int64_t latest = 0;
+    OK(vs_ckpt_latest(ck, &latest));
+    assert_int_equal(latest, 5);
+    vs_ckpt_close(ck);
     OK(vs_get_journal_mode(g_path, &jm));
     assert_int_equal(jm, VS_JOURNAL_WAL);
     OK(vs_ckpt_open(g_path, &ck));

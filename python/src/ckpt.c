@@ -299,6 +299,45 @@ static int run_stream(ckpt_obj *c, int64_t step, const char **cnames,
                                  s->progress.raised ? VS_OK : rc);
 }
 
+/* Without a progress callback: every tensor read straight into its
+ * buffer (vs_ckpt_load_into; raw chunks from the file into place, no
+ * copy in between). */
+static int run_into(ckpt_obj *c, int64_t step, const char **cnames,
+                    sink_ctx *s, int threads)
+{
+    void **dst = PyMem_Calloc(s->n ? s->n : 1, sizeof *dst);
+    size_t *bytes = PyMem_Calloc(s->n ? s->n : 1, sizeof *bytes);
+    if (dst == NULL || bytes == NULL) {
+        PyMem_Free(dst);
+        PyMem_Free(bytes);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        dst[i] = s->views[i].buf;
+        bytes[i] = (size_t)s->views[i].len;
+    }
+    int rc = VS_OK;
+    if (enter(c) == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = vs_ckpt_load_into(c->f, step, cnames, s->n, dst, bytes,
+                               threads);
+        Py_END_ALLOW_THREADS
+        PyThread_release_lock(c->lock);
+    } else {
+        rc = VS_ERROR; /* the exception is set */
+    }
+    PyMem_Free(dst);
+    PyMem_Free(bytes);
+    if (rc == VS_ERROR && PyErr_Occurred())
+        return -1;
+    if (rc != VS_OK) {
+        vs_py_raise(rc);
+        return -1;
+    }
+    return 0;
+}
+
 /* stream(step, names: tuple[str], buffers: tuple[writable], threads=0,
  *        progress=None): fills buffers[i] with tensor names[i] of
  * checkpoint step; progress(done, total) in bytes after each tensor. */
@@ -328,7 +367,10 @@ static PyObject *ckpt_stream(ckpt_obj *c, PyObject *args)
     if (!ok)
         PyErr_NoMemory();
     ok = ok && take_views(names, bufs, cnames, s.views, n, &got) == 0;
-    ok = ok && run_stream(c, step, cnames, &s, threads) == 0;
+    if (progress == Py_None)
+        ok = ok && run_into(c, step, cnames, &s, threads) == 0;
+    else
+        ok = ok && run_stream(c, step, cnames, &s, threads) == 0;
     for (size_t i = 0; i < got; i++)
         PyBuffer_Release(&s.views[i]);
     PyMem_Free(s.views);

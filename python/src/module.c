@@ -188,6 +188,7 @@ static const struct {
     {"VS_EINVAL", VS_EINVAL},       {"VS_ECORRUPT", VS_ECORRUPT},
     {"VS_EIO", VS_EIO},             {"VS_ENOMEM", VS_ENOMEM},
     {"VS_EBUSY", VS_EBUSY},         {"VS_ERESTORING", VS_ERESTORING},
+    {"VS_ECHANGED", VS_ECHANGED},
     {"VS_KEEP_ALL", VS_KEEP_ALL},   {"VS_ALL_STEPS", VS_ALL_STEPS},
 };
 

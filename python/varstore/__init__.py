@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from . import _core
 from ._api import KEEP_ALL, CheckpointInfo, TensorInfo, load, save
-from ._errors import (AlreadyExistsError, BusyError, CorruptError,
+from ._errors import (AlreadyExistsError, BusyError, ChangedError,
+                      CorruptError,
                       DTypeError, Error, InvalidArgumentError,
                       NotFoundError, OutOfMemoryError, RestoringError,
                       ShapeError, StorageIOError, UninitializedError)
@@ -30,7 +31,8 @@ c_library_version: str = _core.version()
 
 __all__ = [
     "save", "load", "File", "CheckpointInfo", "TensorInfo", "KEEP_ALL",
-    "Error", "AlreadyExistsError", "BusyError", "CorruptError",
+    "Error", "AlreadyExistsError", "BusyError", "ChangedError",
+    "CorruptError",
     "DTypeError", "InvalidArgumentError", "NotFoundError",
     "OutOfMemoryError", "RestoringError", "ShapeError", "StorageIOError",
     "UninitializedError", "c_library_version",

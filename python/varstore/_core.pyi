@@ -13,6 +13,7 @@ VS_EIO: int
 VS_ENOMEM: int
 VS_EBUSY: int
 VS_ERESTORING: int
+VS_ECHANGED: int
 VS_KEEP_ALL: int
 VS_ALL_STEPS: int
 

@@ -8,7 +8,7 @@ __all__ = [
     "Error", "AlreadyExistsError", "NotFoundError", "ShapeError",
     "DTypeError", "UninitializedError", "InvalidArgumentError",
     "CorruptError", "StorageIOError", "OutOfMemoryError", "BusyError",
-    "RestoringError",
+    "RestoringError", "ChangedError",
 ]
 
 
@@ -81,6 +81,12 @@ class RestoringError(Error):
     """VS_ERESTORING: a variable being restored in place was used."""
 
 
+class ChangedError(Error):
+    """VS_ECHANGED: the checkpoint being read was deleted or replaced by
+    another connection while it was read (rollback-journal files, whose
+    readers read in short transactions). Read it again, or another step."""
+
+
 _BY_CODE = {
     _core.VS_ERROR: Error,
     _core.VS_EEXIST: AlreadyExistsError,
@@ -94,6 +100,7 @@ _BY_CODE = {
     _core.VS_ENOMEM: OutOfMemoryError,
     _core.VS_EBUSY: BusyError,
     _core.VS_ERESTORING: RestoringError,
+    _core.VS_ECHANGED: ChangedError,
 }
 _core._set_error_classes(_BY_CODE)
 for _cls in set(_BY_CODE.values()):

@@ -90,7 +90,7 @@ static int journal_switch_nowait(sqlite3 *db, const char *path,
                         strcmp(want, "wal") == 0 ? "PRAGMA journal_mode=WAL"
                                                  : "PRAGMA journal_mode=DELETE",
                         now);
-    int t = sqlite3_busy_timeout(db, busy_ms);
+    int t = vs__store_busy(db, busy_ms);
     if ((s & 0xff) == SQLITE_BUSY || (s & 0xff) == SQLITE_LOCKED)
         s = journal_try(db, "PRAGMA journal_mode", now); /* unchanged */
     if (s == SQLITE_OK)

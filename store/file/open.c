@@ -165,7 +165,7 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
 {
     int s = sqlite3_extended_result_codes(db, 0);
     if (s == SQLITE_OK)
-        s = sqlite3_busy_timeout(db, busy_ms);
+        s = vs__store_busy(db, busy_ms);
     /* SQL stored in the file never runs: no triggers, and no functions
      * with side effects from the schema. */
     if (s == SQLITE_OK)

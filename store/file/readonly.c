@@ -102,7 +102,7 @@ int vs__store_open_reader(const char *path, sqlite3 **db)
 {
     int s = open_reader(path, db);
     if (s == SQLITE_OK)
-        s = sqlite3_busy_timeout(*db, VS_BUSY_DEFAULT_MS);
+        s = vs__store_busy(*db, VS_BUSY_DEFAULT_MS);
     return s;
 }
 

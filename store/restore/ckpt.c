@@ -1,6 +1,6 @@
-/* varstore: the read handle (vs_ckpt_*): one connection and one read
- * transaction for many reads, and the one-shot reads built on it
- * (vs_load_variable, vs_list_variables). */
+/* varstore: the read handle (vs_ckpt_*): one connection for many reads,
+ * and the one-shot reads built on it (vs_load_variable,
+ * vs_list_variables). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,12 +9,57 @@
 #include "store_int.h"
 #include "tf_bundle.h"
 
-/* A read handle: one connection and one read transaction (a consistent
- * snapshot of the file as of vs_ckpt_open) for many reads. */
+/* A read handle: one connection for many reads. On a WAL file it keeps
+ * one read transaction (a consistent snapshot of the file as of
+ * vs_ckpt_open); on a rollback-journal file it holds none between calls,
+ * since a save could not commit while it did: each call is then its own
+ * read transaction (whose long reads renew it, store/restore/read_tx.c). */
 struct vs_ckpt {
     sqlite3 *db;
     char *path;
+    int per_call; /* 1: a read transaction per call */
 };
+
+/* Begins a call's read transaction on a per-call handle. */
+static int ckpt_enter(vs_ckpt *f)
+{
+    if (!f->per_call)
+        return VS_OK;
+    int s = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                                 f->path);
+    return VS_OK;
+}
+
+/* Ends it; rc is the call's result so far. */
+static int ckpt_leave(vs_ckpt *f, int rc)
+{
+    if (!f->per_call || sqlite3_get_autocommit(f->db))
+        return rc;
+    int s = sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+    if (s != SQLITE_OK && rc == VS_OK)
+        rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                               f->path);
+    return rc;
+}
+
+/* After the open: a rollback-journal file's handle gives up its read
+ * transaction until the next call. */
+static int ckpt_settle(vs_ckpt *f)
+{
+    char mode[16];
+    int rc = vs__store_journal_pragma(f->db, f->path, "PRAGMA journal_mode",
+                                      mode);
+    if (rc != VS_OK || strcmp(mode, "wal") == 0)
+        return rc;
+    f->per_call = 1;
+    int s = sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
+                                 f->path);
+    return VS_OK;
+}
 
 int vs_ckpt_open(const char *path, vs_ckpt **out)
 {
@@ -40,6 +85,8 @@ int vs_ckpt_open(const char *path, vs_ckpt **out)
             rc = vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
                                    path);
     }
+    if (rc == VS_OK)
+        rc = ckpt_settle(f);
     if (rc != VS_OK) {
         vs_ckpt_close(f);
         return rc;
@@ -56,7 +103,8 @@ void vs_ckpt_close(vs_ckpt *f)
         /* Deliberately ignored: ending a read transaction cannot lose
          * anything, every read already returned its own result, and this
          * void function has no one to tell. */
-        (void)sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(f->db))
+            (void)sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
         vs__store_close(f->db);
     }
     vs__free(f->path);
@@ -68,7 +116,10 @@ int vs_ckpt_latest(vs_ckpt *f, int64_t *step)
     if (f == NULL || step == NULL)
         return vs__fail(VS_EINVAL, "handle and step must not be NULL");
     int64_t s = 0;
-    int rc = vs__store_resolve_step(f->db, f->path, VS_LATEST, &s);
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = ckpt_leave(f, vs__store_resolve_step(f->db, f->path, VS_LATEST,
+                                                  &s));
     if (rc == VS_OK)
         *step = s;
     return rc;
@@ -90,7 +141,9 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
     vs_tensor *t = NULL;
     vs__load_item *it = NULL;
     char **keys = NULL;
-    int rc = lookup_items(f, step, &name, 1, &it, &keys);
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = lookup_items(f, step, &name, 1, &it, &keys);
     /* Every byte is decoded into it, or it is freed: no zero fill. */
     if (rc == VS_OK)
         rc = vs__tensor_new_uninit(it->dtype, it->ndim, it->shape, &t);
@@ -98,6 +151,7 @@ int vs_ckpt_load(vs_ckpt *f, int64_t step, const char *name, vs_tensor **out)
         it->dst = t->data;
         rc = vs__load_decode(f->db, f->path, it, 1, 0, NULL);
     }
+    rc = ckpt_leave(f, rc);
     free_items(it, keys, 1);
     if (rc != VS_OK) {
         vs_tensor_free(t);
@@ -188,9 +242,12 @@ int vs_ckpt_stream(vs_ckpt *f, int64_t step, const char *const *names,
         return VS_OK;
     vs__load_item *items = NULL;
     char **keys = NULL;
-    int rc = lookup_items(f, step, names, n, &items, &keys);
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = lookup_items(f, step, names, n, &items, &keys);
     if (rc == VS_OK)
         rc = vs__load_stream(f->db, f->path, items, n, sink);
+    rc = ckpt_leave(f, rc);
     free_items(items, keys, n);
     return rc;
 }
@@ -208,7 +265,9 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
         return VS_OK;
     vs__load_item *items = NULL;
     char **keys = NULL;
-    int rc = lookup_items(f, step, names, n, &items, &keys);
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = lookup_items(f, step, names, n, &items, &keys);
     for (size_t i = 0; rc == VS_OK && i < n; i++) {
         rc = vs__tensor_new_uninit(items[i].dtype, items[i].ndim,
                                    items[i].shape, &out[i]);
@@ -218,6 +277,7 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
     /* every chunk of every tensor on the pool at once */
     if (rc == VS_OK)
         rc = vs__load_decode(f->db, f->path, items, n, 0, NULL);
+    rc = ckpt_leave(f, rc);
     free_items(items, keys, n);
     if (rc != VS_OK) {
         for (size_t i = 0; i < n; i++) {
@@ -225,6 +285,39 @@ int vs_ckpt_load_many(vs_ckpt *f, int64_t step, const char *const *names,
             out[i] = NULL;
         }
     }
+    return rc;
+}
+
+int vs_ckpt_load_into(vs_ckpt *f, int64_t step, const char *const *names,
+                      size_t n, void *const *dst, const size_t *dst_bytes,
+                      int threads)
+{
+    if (n > 0 && (names == NULL || dst == NULL || dst_bytes == NULL))
+        return vs__fail(VS_EINVAL, "names, dst and dst_bytes must not be NULL");
+    if (f == NULL)
+        return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
+    if (threads < 0)
+        return vs__fail(VS_EINVAL, "threads must be >= 0, got %d", threads);
+    if (n == 0)
+        return VS_OK;
+    vs__load_item *items = NULL;
+    char **keys = NULL;
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = lookup_items(f, step, names, n, &items, &keys);
+    for (size_t i = 0; rc == VS_OK && i < n; i++) {
+        if (dst_bytes[i] != items[i].nbytes)
+            rc = vs__fail(VS_EINVAL,
+                          "buffer %zu holds %zu bytes, tensor %s needs %zu",
+                          i, dst_bytes[i], items[i].key, items[i].nbytes);
+        else if (dst[i] == NULL && items[i].nbytes > 0)
+            rc = vs__fail(VS_EINVAL, "buffer %zu is NULL", i);
+        items[i].dst = dst[i];
+    }
+    if (rc == VS_OK)
+        rc = vs__load_decode(f->db, f->path, items, n, threads, NULL);
+    rc = ckpt_leave(f, rc);
+    free_items(items, keys, n);
     return rc;
 }
 
@@ -347,9 +440,12 @@ int vs_ckpt_list_variables(vs_ckpt *f, int64_t step, vs_tensor_info **out,
         return vs__fail(VS_EINVAL, "checkpoint handle is NULL");
     vs_tensor_info *v = NULL;
     size_t cnt = 0;
-    int rc = vs__store_resolve_step(f->db, f->path, step, &step);
+    int rc = ckpt_enter(f);
+    if (rc == VS_OK)
+        rc = vs__store_resolve_step(f->db, f->path, step, &step);
     if (rc == VS_OK)
         rc = list_rows(f, step, &v, &cnt);
+    rc = ckpt_leave(f, rc);
     if (rc != VS_OK) {
         vs_tensor_info_free(v, cnt);
         return rc;

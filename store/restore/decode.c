@@ -29,9 +29,12 @@ typedef struct {
     const char *path;
     vs__load_item *items;
     load_job *jobs;
-    sqlite3_stmt *st; /* chunk list of the current item */
-    sqlite3_blob *blob; /* incremental reader on chunks.data */
-    size_t cur_off;
+    vs__chunk_ref *refs; /* every job's chunk, listed first */
+    size_t n_refs;       /* refs read; job n_refs (if any) gets list_rc */
+    int list_rc;         /* why the chunk list stopped there */
+    char *list_msg;      /* its message (vs__malloc'ed) */
+    vs__read_tx tx;      /* the read transactions */
+    sqlite3_blob *blob;  /* incremental reader on chunks.data */
     uint32_t cur_crc;
     vs__ws ws[VS_MAX_THREADS];
     vs__buf *free_bufs;
@@ -135,7 +138,8 @@ static void stream_begin_through(load_ctx *c, size_t last)
     }
 }
 
-static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it);
+static int prepare_chunk(load_ctx *c, size_t k, load_job *j,
+                         vs__load_item *it);
 
 static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
 {
@@ -157,7 +161,7 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
         if (j->seq == 0)
             stream_begin_through(c, j->item);
         if (c->stop_rc == 0) {
-            int rc = prepare_chunk(c, j, it);
+            int rc = prepare_chunk(c, k, j, it);
             if (rc != VS_OK)
                 stream_stop(c, rc, vs__strdup(vs_errmsg()));
         }
@@ -170,56 +174,57 @@ static int load_prepare(void *vctx, size_t k, char *err, size_t cap)
         }
         return VS_OK;
     }
-    return prepare_chunk(c, j, it);
+    return prepare_chunk(c, k, j, it);
 }
 
-/* Reads chunk j->seq of it: its row, and its stored bytes into the job's
- * buffer (or, a raw chunk of a load into memory, straight into place). */
-static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
+/* Opens (or moves) the blob handle onto the chunk of job k, first
+ * renewing the read transaction when it is due. */
+static int open_blob(load_ctx *c, size_t k, const vs__load_item *it,
+                     size_t seq)
 {
-    if (j->seq == 0) {
-        sqlite3_reset(c->st);
-        int b = sqlite3_bind_int64(c->st, 1, it->tensor_id);
-        if (b != SQLITE_OK)
-            return vs__store_bindfail(c->st, b, "cannot read checkpoint file",
-                                      c->path);
-        c->cur_off = 0;
+    if (vs__read_tx_due(&c->tx)) {
+        /* A read-only handle: closing it cannot fail in a way that
+         * matters, and it must be closed for the transaction to end. */
+        (void)sqlite3_blob_close(c->blob);
+        c->blob = NULL;
+        int rc = vs__read_tx_renew(&c->tx);
+        if (rc != VS_OK)
+            return rc;
     }
-    int s = sqlite3_step(c->st);
-    if (s == SQLITE_DONE)
-        return corrupt(c, it, j->seq, "chunk missing");
-    if (s != SQLITE_ROW)
-        return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
-                                 c->path);
-    int64_t seq = sqlite3_column_int64(c->st, 0);
-    j->codec = sqlite3_column_int(c->st, 1);
-    int64_t es = sqlite3_column_int64(c->st, 2);
-    int64_t raw = sqlite3_column_int64(c->st, 3);
-    int64_t chunk_id = sqlite3_column_int64(c->st, 5);
-    if (vs__crc_column(c->st, 4, &j->crc) != 0)
-        return corrupt(c, it, j->seq, "bad CRC value");
-    if (seq != (int64_t)j->seq || es != (int64_t)it->esize || raw <= 0 ||
-        (uint64_t)raw > it->nbytes - c->cur_off ||
-        (j->seq + 1 == it->n_chunks &&
-         (uint64_t)raw != it->nbytes - c->cur_off))
-        return corrupt(c, it, j->seq, "sizes do not add up");
-    j->len = (size_t)raw;
-    j->esize = it->esize;
-    j->off = c->cur_off;
-    c->cur_off += j->len;
-    /* The stored bytes are read with an incremental blob handle, straight
-     * into their destination: no value assembled by SQLite and copied. */
+    int64_t id = c->refs[k].chunk_id;
     int b = c->blob == NULL
-                ? sqlite3_blob_open(c->db, "main", "chunks", "data", chunk_id,
-                                    0, &c->blob)
-                : sqlite3_blob_reopen(c->blob, chunk_id);
+                ? sqlite3_blob_open(c->db, "main", "chunks", "data", id, 0,
+                                    &c->blob)
+                : sqlite3_blob_reopen(c->blob, id);
     if (b == SQLITE_ERROR) /* no such row, or data is not a blob */
-        return corrupt(c, it, j->seq, sqlite3_errmsg(c->db));
+        return corrupt(c, it, seq, sqlite3_errmsg(c->db));
     if (b != SQLITE_OK)
         return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
                                  c->path);
+    return VS_OK;
+}
+
+/* Reads chunk j->seq of it (job k): its stored bytes into the job's
+ * buffer (or, a raw chunk of a load into memory, straight into place). */
+static int prepare_chunk(load_ctx *c, size_t k, load_job *j,
+                         vs__load_item *it)
+{
+    if (k >= c->n_refs) /* the chunk list failed here (list_chunks) */
+        return vs__fail(c->list_rc, "%s", c->list_msg);
+    const vs__chunk_ref *r = &c->refs[k];
+    j->codec = r->codec;
+    j->crc = r->crc;
+    j->len = r->len;
+    j->esize = it->esize;
+    j->off = r->off;
+    /* The stored bytes are read with an incremental blob handle, straight
+     * into their destination: no value assembled by SQLite and copied. */
+    int rc = open_blob(c, k, it, j->seq);
+    if (rc != VS_OK)
+        return rc;
     int dlen = sqlite3_blob_bytes(c->blob);
     j->blob_len = dlen > 0 ? (size_t)dlen : 0;
+    c->tx.bytes += j->blob_len;
     unsigned char *to;
     if (j->codec == VS_CHUNK_RAW && j->blob_len != j->len)
         return corrupt(c, it, j->seq, "raw chunk size differs");
@@ -236,17 +241,9 @@ static int prepare_chunk(load_ctx *c, load_job *j, vs__load_item *it)
         to = j->blob;
     }
     if (dlen > 0) {
-        b = sqlite3_blob_read(c->blob, to, dlen, 0);
+        int b = sqlite3_blob_read(c->blob, to, dlen, 0);
         if (b != SQLITE_OK)
             return vs__store_sqlfail(c->db, b, "cannot read checkpoint file",
-                                     c->path);
-    }
-    if (j->seq + 1 == it->n_chunks) {
-        s = sqlite3_step(c->st);
-        if (s == SQLITE_ROW)
-            return corrupt(c, it, j->seq + 1, "more chunks than recorded");
-        if (s != SQLITE_DONE)
-            return vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
                                      c->path);
     }
     return VS_OK;
@@ -400,24 +397,78 @@ static int sink_result(load_ctx *c)
     return rc;
 }
 
-static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
-                    size_t n, int threads, vs__progress *pr,
-                    const vs_stream_sink *sink)
+/* Lists every job's chunk (a failure is kept for the job it belongs to,
+ * so that a stream still delivers the tensors before it) and sets up the
+ * read transactions. */
+static int list_chunks(load_ctx *c, size_t n, size_t n_jobs)
 {
-    size_t n_jobs = 0;
+    c->refs = vs__calloc(n_jobs, sizeof *c->refs);
+    if (c->refs == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    int rc = vs__load_chunk_refs(c->db, c->path, c->items, n, c->refs,
+                                 &c->n_refs);
+    if (rc != VS_OK) {
+        c->list_rc = rc;
+        c->list_msg = vs__strdup(vs_errmsg());
+        if (c->list_msg == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        if (rc != VS_ECORRUPT || c->n_refs >= n_jobs)
+            return rc; /* not the file's content: at once */
+    }
+    return vs__read_tx_init(&c->tx, c->db, c->path, c->items[0].step);
+}
+
+static void free_ctx(load_ctx *c, size_t n_jobs)
+{
+    /* A read-only handle: closing it cannot fail in a way that matters. */
+    (void)sqlite3_blob_close(c->blob);
+    for (size_t k = 0; c->jobs != NULL && k < n_jobs; k++) {
+        vs__buf_free(&c->jobs[k].buf);
+        vs__free(c->jobs[k].msg);
+    }
+    vs__free(c->stop_msg);
+    vs__free(c->list_msg);
+    for (size_t k = 0; k < c->n_free; k++)
+        vs__buf_free(&c->free_bufs[k]);
+    for (int w = 0; w < VS_MAX_THREADS; w++) {
+        vs__ws_free(&c->ws[w]);
+        vs__buf_free(&c->outb[w]);
+    }
+    vs__free(c->free_bufs);
+    vs__free(c->jobs);
+    vs__free(c->refs);
+}
+
+/* The number of chunks of all items; VS_ECORRUPT for an item of no
+ * chunks whose CRC is not 0 (a stream meets this in order instead:
+ * stream_begin_through). */
+static int count_jobs(const char *path, const vs__load_item *items,
+                      size_t n, int stream, size_t *n_jobs)
+{
+    *n_jobs = 0;
     for (size_t i = 0; i < n; i++) {
-        /* (a stream meets this in order: stream_begin_through) */
-        if (sink == NULL && items[i].n_chunks == 0 && items[i].crc != 0)
+        if (!stream && items[i].n_chunks == 0 && items[i].crc != 0)
             return vs__fail(VS_ECORRUPT,
                             "checkpoint file %s is corrupt: tensor %s at step "
                             "%lld: CRC mismatch (stored 0x%08x, computed "
                             "0x00000000)",
                             path, items[i].key, (long long)items[i].step,
                             (unsigned)items[i].crc);
-        if (vs__add_size(n_jobs, items[i].n_chunks, &n_jobs) != 0)
+        if (vs__add_size(*n_jobs, items[i].n_chunks, n_jobs) != 0)
             return vs__fail(VS_ECORRUPT, "checkpoint file %s is corrupt",
                             path);
     }
+    return VS_OK;
+}
+
+static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
+                    size_t n, int threads, vs__progress *pr,
+                    const vs_stream_sink *sink)
+{
+    size_t n_jobs = 0;
+    int rc = count_jobs(path, items, n, sink != NULL, &n_jobs);
+    if (rc != VS_OK)
+        return rc;
     load_ctx c;
     memset(&c, 0, sizeof c);
     c.db = db;
@@ -437,25 +488,15 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
     c.jobs = vs__calloc(n_jobs, sizeof *c.jobs);
     c.free_cap = (size_t)t * 4 + 4;
     c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);
-    if (c.jobs == NULL || c.free_bufs == NULL) {
-        vs__free(c.jobs);
-        vs__free(c.free_bufs);
-        return vs__fail(VS_ENOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
+    rc = c.jobs == NULL || c.free_bufs == NULL
+             ? vs__fail(VS_ENOMEM, "out of memory")
+             : list_chunks(&c, n, n_jobs);
+    for (size_t i = 0, k = 0; rc == VS_OK && i < n; i++) {
         for (size_t q = 0; q < items[i].n_chunks; q++, k++) {
             c.jobs[k].item = i;
             c.jobs[k].seq = q;
         }
     }
-    int rc = vs__store_prepare(db,
-                               "SELECT tc.seq, c.codec, c.elem_size, "
-                               "c.raw_bytes, c.crc32, c.id FROM "
-                               "tensor_chunks tc JOIN chunks c ON c.id = "
-                               "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
-                               "tc.seq",
-                               &c.st, path);
     if (rc == VS_OK)
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
@@ -465,22 +506,7 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
         stream_begin_through(&c, n - 1);
         rc = sink_result(&c);
     }
-    sqlite3_finalize(c.st);
-    /* A read-only handle: closing it cannot fail in a way that matters. */
-    (void)sqlite3_blob_close(c.blob);
-    for (k = 0; k < n_jobs; k++) {
-        vs__buf_free(&c.jobs[k].buf);
-        vs__free(c.jobs[k].msg);
-    }
-    vs__free(c.stop_msg);
-    for (k = 0; k < c.n_free; k++)
-        vs__buf_free(&c.free_bufs[k]);
-    for (int w = 0; w < VS_MAX_THREADS; w++) {
-        vs__ws_free(&c.ws[w]);
-        vs__buf_free(&c.outb[w]);
-    }
-    vs__free(c.free_bufs);
-    vs__free(c.jobs);
+    free_ctx(&c, n_jobs);
     return rc;
 }
 

@@ -53,7 +53,7 @@ const char *oc_code_name(int code)
     static const char *const names[] = {
         "VS_OK",    "VS_ERROR",   "VS_EEXIST", "VS_ENOTFOUND", "VS_ESHAPE",
         "VS_EDTYPE", "VS_EUNINIT", "VS_EINVAL", "VS_ECORRUPT",  "VS_EIO",
-        "VS_ENOMEM", "VS_EBUSY",  "VS_ERESTORING"};
+        "VS_ENOMEM", "VS_EBUSY",  "VS_ERESTORING", "VS_ECHANGED"};
     if (code > 0 || -code >= (int)(sizeof names / sizeof names[0]))
         return "VS_E?";
     return names[-code];
