@@ -214,6 +214,16 @@ int vs__crc32_has_clmul(void);
  * Adler-32 trailer is not checked: the chunk CRC covers the bytes. */
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
+/* The byte histogram of p[0..n) (n < 2^32) (store/codec/deflate.c). */
+void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256]);
+/* Writes src[0..n) (1 <= n < 2^32) at dst as a zlib stream of literals
+ * only, what zlib's Z_HUFFMAN_ONLY deflate makes (store/codec/deflate.c):
+ * one dynamic-Huffman block whose code comes from hist, src's byte
+ * histogram. Returns the stream's length, or 0 (dst then undefined) when
+ * it would take more than cap bytes. Deterministic. */
+size_t vs__deflate_literals(const unsigned char *src, size_t n,
+                            const uint32_t hist[256], unsigned char *dst,
+                            size_t cap);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 /* A stored CRC column: 0 with *crc set when it holds an integer in
  * 0..2^32-1, -1 otherwise (a damaged file: the value is never reduced
