@@ -240,6 +240,23 @@ static int zlib_plane(const unsigned char *pl, size_t m, int level,
     return 0;
 }
 
+/* Whether every 16th byte of a large plane is so close to uniform (99% of
+ * 8 bits of entropy) that the whole plane cannot pass the 3% gate: low
+ * mantissa bytes of floats, which then cost a sixteenth of a full
+ * histogram. The estimate from a sample is biased low, never high, and
+ * 16,384 or more samples put it within a few thousandths of a bit. */
+static int sample_incompressible(const unsigned char *pl, size_t m)
+{
+    enum { STRIDE = 16, MIN_SAMPLES = 16384 };
+    if (m / STRIDE < MIN_SAMPLES)
+        return 0;
+    uint32_t hist[256] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < m; i += STRIDE, k++)
+        hist[pl[i]]++;
+    return entropy_bytes(hist, k) >= 0.99 * (double)k;
+}
+
 /* Level 0's plane encoder: 1 with the stream at dst (*len bytes), 0 when
  * the plane is to be stored. Huffman-only coding cannot beat the order-0
  * entropy, so planes where that saves less than 3% are stored at once.
@@ -250,6 +267,8 @@ static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
                          size_t cap)
 {
     uint32_t hist[256];
+    if (sample_incompressible(pl, m))
+        return 0;
     vs__byte_hist(pl, m, hist);
     if (entropy_bytes(hist, m) >= 0.97 * (double)m)
         return 0;

@@ -258,16 +258,20 @@ typedef struct {
     int over;      /* ran out of room (a bug: the size is known ahead) */
 } bitwr;
 
+static inline void store_le64(unsigned char *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+
 /* Writes the whole bytes of the buffer: 8 at once where there is room
  * (the bytes past the whole ones are rewritten by the next flush). */
 static inline void flush(bitwr *w)
 {
     if (w->end - w->p >= 8) {
-        uint64_t v = w->bits;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        v = __builtin_bswap64(v);
-#endif
-        memcpy(w->p, &v, sizeof v);
+        store_le64(w->p, w->bits);
         w->p += w->n >> 3;
         w->bits >>= w->n & ~7;
         w->n &= 7;
@@ -311,22 +315,33 @@ static void put_header(bitwr *w, const block_code *bc, int last)
     }
 }
 
-/* The hot loop: three codes (at most 45 bits) per flush, which leaves at
- * most 7 bits behind. */
+/* The hot loop: three codes (at most 45 bits) per 8-byte store, which
+ * leaves at most 7 bits behind. The state lives in locals: through w,
+ * every byte stored would make the compiler reload it. */
 static void put_literals(bitwr *w, const unsigned char *src, size_t n,
                          const uint32_t *code)
 {
+    uint64_t bits = w->bits;
+    int k = w->n;
+    unsigned char *p = w->p;
+    const unsigned char *end = w->end;
     size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
+    for (; i + 3 <= n && end - p >= 8; i += 3) {
         uint32_t a = code[src[i]], b = code[src[i + 1]], c = code[src[i + 2]];
-        w->bits |= (uint64_t)(a & 0xffff) << w->n;
-        w->n += (int)(a >> 16);
-        w->bits |= (uint64_t)(b & 0xffff) << w->n;
-        w->n += (int)(b >> 16);
-        w->bits |= (uint64_t)(c & 0xffff) << w->n;
-        w->n += (int)(c >> 16);
-        flush(w);
+        bits |= (uint64_t)(a & 0xffff) << k;
+        k += (int)(a >> 16);
+        bits |= (uint64_t)(b & 0xffff) << k;
+        k += (int)(b >> 16);
+        bits |= (uint64_t)(c & 0xffff) << k;
+        k += (int)(c >> 16);
+        store_le64(p, bits);
+        p += k >> 3;
+        bits >>= k & ~7;
+        k &= 7;
     }
+    w->bits = bits;
+    w->n = k;
+    w->p = p;
     for (; i < n; i++)
         put_code(w, code[src[i]]);
 }
