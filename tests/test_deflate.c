@@ -59,9 +59,9 @@ static size_t check_stream(const unsigned char *src, size_t n,
     assert_non_null(z);
     assert_non_null(z2);
     assert_non_null(out);
-    uint32_t hist[256];
-    vs__byte_hist(src, n, hist);
-    size_t len = vs__deflate_literals(src, n, hist, z, cap);
+    vs__plane_hist h;
+    vs__plane_hist_count(&h, src, n);
+    size_t len = vs__deflate_literals(src, n, &h, z, cap);
     if (len == 0)
         fail_msg("%s (%zu bytes): the encoder declined", what, n);
     z_stream s;
@@ -82,7 +82,7 @@ static size_t check_stream(const unsigned char *src, size_t n,
     memset(out, 0x5a, n);
     if (vs__inflate_literals(z, len, out, n) != 0 || memcmp(out, src, n))
         fail_msg("%s (%zu bytes): not decoded on the fast path", what, n);
-    assert_int_equal(vs__deflate_literals(src, n, hist, z2, cap), len);
+    assert_int_equal(vs__deflate_literals(src, n, &h, z2, cap), len);
     assert_memory_equal(z, z2, len);
     size_t zl = zlib_huffman(src, n, z2, cap);
     /* (zlib stores what does not compress; the codec does that itself) */
@@ -95,6 +95,28 @@ static size_t check_stream(const unsigned char *src, size_t n,
     return len;
 }
 
+/* Byte i of n of a plane of the given kind (see kinds below). */
+static unsigned char kind_byte(int kind, size_t i, size_t n)
+{
+    uint32_t r = rnd();
+    switch (kind) {
+    case 0:
+        return (unsigned char)r;
+    case 1:
+        return 0x3c;
+    case 2:
+        return (unsigned char)i;
+    case 3:
+        return (unsigned char)(r & 1 ? 0x3c : 0xbc);
+    case 4:
+        return (unsigned char)(0x3c + r % 5 - r % 3 + (r % 97 == 0) * 40);
+    case 5:
+        return (unsigned char)(r % 20 ? 7 : r >> 8);
+    default: /* a few values, then 64 others: one code fits neither half */
+        return i < n / 2 ? kind_byte(4, i, n) : (unsigned char)(128 + r % 64);
+    }
+}
+
 static void test_deflate__streams_decode_with_zlib_and_fast_path(void **state)
 {
     (void)state;
@@ -105,20 +127,13 @@ static void test_deflate__streams_decode_with_zlib_and_fast_path(void **state)
     assert_non_null(p);
     const char *kinds[] = {"random",          "constant",
                            "all 256 symbols", "two symbols",
-                           "exponent-like",   "skewed (95% one byte)"};
-    for (int k = 0; k < 6; k++) {
+                           "exponent-like",   "skewed (95% one byte)",
+                           "changes halfway"};
+    for (int k = 0; k < 7; k++) {
         for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
             size_t n = sizes[si];
-            for (size_t i = 0; i < n; i++) {
-                uint32_t r = rnd();
-                p[i] = k == 0   ? (unsigned char)r
-                       : k == 1 ? 0x3c
-                       : k == 2 ? (unsigned char)i
-                       : k == 3 ? (unsigned char)(r & 1 ? 0x3c : 0xbc)
-                       : k == 4 ? (unsigned char)(0x3c + r % 5 - r % 3 +
-                                                  (r % 97 == 0) * 40)
-                                : (unsigned char)(r % 20 ? 7 : r >> 8);
-            }
+            for (size_t i = 0; i < n; i++)
+                p[i] = kind_byte(k, i, n);
             check_stream(p, n, kinds[k]);
         }
     }
@@ -158,9 +173,9 @@ static void test_deflate__fibonacci_counts_are_limited_to_15_bits(void **st)
     }
 }
 
-/* The stream's size is known before it is written: with one byte less
- * room than it needs the encoder declines, with exactly its size it fits;
- * never a byte is written past the room given. */
+/* With one byte less room than its stream needs the encoder declines,
+ * with exactly its size it fits; never a byte is written past the room
+ * given. */
 static void test_deflate__never_writes_past_its_room(void **state)
 {
     (void)state;
@@ -172,20 +187,20 @@ static void test_deflate__never_writes_past_its_room(void **state)
         assert_non_null(z);
         for (size_t i = 0; i < n; i++)
             p[i] = (unsigned char)(rnd() % 11 * 3);
-        uint32_t hist[256];
-        vs__byte_hist(p, n, hist);
-        size_t len = vs__deflate_literals(p, n, hist, z, 2 * n + 1024);
+        vs__plane_hist h;
+        vs__plane_hist_count(&h, p, n);
+        size_t len = vs__deflate_literals(p, n, &h, z, 2 * n + 1024);
         assert_true(len > 6);
         for (size_t cap = len - 1; cap <= len; cap++) {
             memset(z, 0xa5, cap + 64);
-            size_t got = vs__deflate_literals(p, n, hist, z, cap);
+            size_t got = vs__deflate_literals(p, n, &h, z, cap);
             assert_int_equal(got, cap == len ? len : 0);
             for (size_t i = cap; i < cap + 64; i++)
                 if (z[i] != 0xa5)
                     fail_msg("%zu bytes, room %zu: byte %zu written", n, cap,
                              i);
         }
-        assert_int_equal(vs__deflate_literals(p, n, hist, z, 5), 0);
+        assert_int_equal(vs__deflate_literals(p, n, &h, z, 5), 0);
         free(p);
         free(z);
     }

@@ -266,13 +266,13 @@ static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
                          unsigned char *dst, size_t *len, char *err,
                          size_t cap)
 {
-    uint32_t hist[256];
+    vs__plane_hist h;
     if (sample_incompressible(pl, m))
         return 0;
-    vs__byte_hist(pl, m, hist);
-    if (entropy_bytes(hist, m) >= 0.97 * (double)m)
+    vs__plane_hist_count(&h, pl, m);
+    if (entropy_bytes(h.all, m) >= 0.97 * (double)m)
         return 0;
-    *len = vs__deflate_literals(pl, m, hist, dst, m - 1);
+    *len = vs__deflate_literals(pl, m, &h, dst, m - 1);
     if (*len != 0)
         return 1;
     return zlib_plane(pl, m, 0, ws, dst, len, err, cap);

@@ -1,13 +1,14 @@
 /* varstore: the codec's deflate encoder for byte planes (literals only).
  *
  * What zlib's deflate with Z_HUFFMAN_ONLY writes, several times faster: a
- * zlib stream (RFC 1950: header 78 01, Adler-32 trailer) of one dynamic-
- * Huffman deflate block (RFC 1951 3.2.7) holding only literals and the
+ * zlib stream (RFC 1950: header 78 01, Adler-32 trailer) of dynamic-
+ * Huffman deflate blocks (RFC 1951 3.2.7) holding only literals and the
  * end-of-block code. The literal code is built from the plane's byte
  * histogram (which the codec counts anyway for its entropy gate), limited
- * to 15 bits; the stream's exact size is known before a bit is written, so
- * a plane that would not shrink is never encoded. Any inflater decodes the
- * result; varstore's own (inflate.c) takes its fast path on it. */
+ * to 15 bits. Where the bytes change along the plane, it is split into
+ * several blocks, each with its own code. Any inflater decodes the result;
+ * varstore's own (inflate.c) takes its fast path on it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -40,6 +41,25 @@ void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256])
         h[0][p[i]]++;
     for (int s = 0; s < 256; s++)
         hist[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+}
+
+void vs__plane_hist_count(vs__plane_hist *h, const unsigned char *p,
+                          size_t n)
+{
+    /* Segments of at least 16 KiB (zlib's blocks hold 16 Ki symbols), at
+     * most VS_HIST_SEGS of them. */
+    size_t seg = n / VS_HIST_SEGS + (n % VS_HIST_SEGS != 0);
+    if (seg < ((size_t)16 << 10))
+        seg = (size_t)16 << 10;
+    h->seg_len = seg;
+    h->n_seg = 0;
+    memset(h->all, 0, sizeof h->all);
+    for (size_t at = 0; at < n || h->n_seg == 0; at += seg) {
+        uint32_t *sh = h->seg[h->n_seg++];
+        vs__byte_hist(p + at, n - at < seg ? n - at : seg, sh);
+        for (int s = 0; s < 256; s++)
+            h->all[s] += sh[s];
+    }
 }
 
 /* ---- code lengths ------------------------------------------------------ */
@@ -178,7 +198,6 @@ typedef struct {
     unsigned char cl_len[N_CL];
     unsigned char tok[N_TOK], extra[N_TOK]; /* code-length symbols */
     int n_tok, hclen;
-    uint64_t head_bits; /* the block header, type bits included */
 } block_code;
 
 static const unsigned char cl_order[N_CL] = {16, 17, 18, 0, 8,  7, 9,
@@ -219,9 +238,8 @@ static void rle_lengths(block_code *bc, const unsigned char *len, int n)
     }
 }
 
-/* The codes for a block of bytes with histogram hist; returns the bits
- * its literals and end-of-block take. */
-static uint64_t block_build(const uint32_t *hist, block_code *bc)
+/* The codes for a block of bytes with histogram hist. */
+static void block_build(const uint32_t *hist, block_code *bc)
 {
     uint32_t freq[N_LIT], cl_freq[N_CL] = {0};
     unsigned char len[N_LIT];
@@ -240,13 +258,6 @@ static uint64_t block_build(const uint32_t *hist, block_code *bc)
     bc->hclen = N_CL;
     while (bc->hclen > 4 && bc->cl_len[cl_order[bc->hclen - 1]] == 0)
         bc->hclen--;
-    bc->head_bits = 3 + 5 + 5 + 4 + 3 * (uint64_t)bc->hclen;
-    for (int t = 0; t < bc->n_tok; t++)
-        bc->head_bits += bc->cl_len[bc->tok[t]] + cl_extra[bc->tok[t]];
-    uint64_t bits = len[256];
-    for (int s = 0; s < 256; s++)
-        bits += (uint64_t)hist[s] * len[s];
-    return bits;
 }
 
 /* ---- bit output -------------------------------------------------------- */
@@ -255,7 +266,7 @@ typedef struct {
     unsigned char *p, *end;
     uint64_t bits; /* pending bits, LSB first; zero above the n valid */
     int n;         /* < 64 between calls */
-    int over;      /* ran out of room (a bug: the size is known ahead) */
+    int over;      /* ran out of room: the stream does not fit */
 } bitwr;
 
 static inline void store_le64(unsigned char *p, uint64_t v)
@@ -346,29 +357,83 @@ static void put_literals(bitwr *w, const unsigned char *src, size_t n,
         put_code(w, code[src[i]]);
 }
 
+/* ---- blocks -------------------------------------------------------------- */
+
+/* About the bits a block with histogram hist takes: the order-0 entropy
+ * of its bytes, plus its header at about 4 bits per byte value used. */
+static double block_cost(const uint32_t *hist)
+{
+    double n = 0, bits = 70;
+    for (int s = 0; s < 256; s++)
+        n += hist[s];
+    for (int s = 0; s < 256; s++)
+        if (hist[s] != 0)
+            bits += 4 + (double)hist[s] * log2(n / (double)hist[s]);
+    return bits;
+}
+
+/* Splits the segments of h into blocks: a segment starts a new block when
+ * coding it with its own code (and header) costs less than adding it to
+ * the block before, as zlib's 16 KiB blocks adapt to data that changes
+ * along a plane. Returns the number of blocks; first[b] is the first
+ * segment of block b. */
+static int split_blocks(const vs__plane_hist *h, int *first)
+{
+    uint32_t cur[256], merged[256];
+    int nb = 1;
+    first[0] = 0;
+    memcpy(cur, h->seg[0], sizeof cur);
+    double cost = block_cost(cur);
+    for (int g = 1; g < h->n_seg; g++) {
+        for (int s = 0; s < 256; s++)
+            merged[s] = cur[s] + h->seg[g][s];
+        double alone = block_cost(h->seg[g]), both = block_cost(merged);
+        if (cost + alone < both) {
+            first[nb++] = g;
+            memcpy(cur, h->seg[g], sizeof cur);
+            cost = alone;
+        } else {
+            memcpy(cur, merged, sizeof cur);
+            cost = both;
+        }
+    }
+    first[nb] = h->n_seg;
+    return nb;
+}
+
+/* One block of literals, segments [g0, g1) of the plane. */
+static void put_block(bitwr *w, const unsigned char *src, size_t n,
+                      const vs__plane_hist *h, int g0, int g1, int last)
+{
+    block_code bc;
+    uint32_t hist[256] = {0};
+    for (int g = g0; g < g1; g++)
+        for (int s = 0; s < 256; s++)
+            hist[s] += h->seg[g][s];
+    block_build(h->n_seg == 1 ? h->all : hist, &bc);
+    size_t from = (size_t)g0 * h->seg_len;
+    size_t to = (size_t)g1 * h->seg_len < n ? (size_t)g1 * h->seg_len : n;
+    put_header(w, &bc, last);
+    put_literals(w, src + from, to - from, bc.lit);
+    put_code(w, bc.lit[256]);
+}
+
 /* ---- the stream -------------------------------------------------------- */
 
 size_t vs__deflate_literals(const unsigned char *src, size_t n,
-                            const uint32_t hist[256], unsigned char *dst,
+                            const vs__plane_hist *h, unsigned char *dst,
                             size_t cap)
 {
-    block_code bc;
-    uint64_t bits = 16 + block_build(hist, &bc);
-    bits += bc.head_bits;
-    uint64_t size = (bits + 7) / 8 + 4;
-    if (size > cap)
-        return 0;
+    int first[VS_HIST_SEGS + 1];
+    int nb = split_blocks(h, first);
     bitwr w = {dst, dst + cap, 0, 0, 0};
     put_bits(&w, 0x0178, 16); /* CMF 78: deflate, 32K window; FLG 01 */
-    put_header(&w, &bc, 1);
-    put_literals(&w, src, n, bc.lit);
-    put_code(&w, bc.lit[256]);
+    for (int b = 0; b < nb && !w.over; b++)
+        put_block(&w, src, n, h, first[b], first[b + 1], b == nb - 1);
     w.n = (w.n + 7) & ~7; /* zero bits up to a byte boundary */
     flush(&w);
     uint32_t ad = (uint32_t)adler32_z(1, src, n);
     for (int sh = 24; sh >= 0; sh -= 8)
         put_bits(&w, ad >> sh & 0xff, 8);
-    if (w.over || (size_t)(w.p - dst) != size)
-        return 0;
-    return (size_t)size;
+    return w.over ? 0 : (size_t)(w.p - dst);
 }
