@@ -274,6 +274,37 @@ static void test_deflate__normal_weights_chunk_as_small_as_zlib(void **st)
     free(z);
 }
 
+/* The codec looks at a sample of a large plane first and stores it at
+ * once when the sample is near-uniform. Rows of 16 bytes whose first byte
+ * is random and the rest zero must not fool it: a sample of every 16th
+ * byte would see only the random column. The plane must still shrink. */
+static void test_deflate__sampled_gate_sees_every_column(void **state)
+{
+    (void)state;
+    for (size_t row = 16; row <= 64; row *= 2) {
+        size_t n = (size_t)1 << 20;
+        unsigned char *p = calloc(n, 1);
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i += row)
+            p[i] = (unsigned char)rnd();
+        vs__ws ws;
+        vs__buf ob = {NULL, 0};
+        memset(&ws, 0, sizeof ws);
+        vs__codec_opts o = {0, 0};
+        int codec;
+        size_t len;
+        char err[256];
+        OK(vs__chunk_encode_ws(p, n, 1, &o, &ws, &ob, &codec, &len, err,
+                               sizeof err));
+        assert_int_equal(codec, VS_CHUNK_SHUFFLE_ZLIB);
+        assert_int_equal(ob.p[0], VS_PLANE_ZLIB);
+        assert_true(len < n / 4);
+        vs__ws_free(&ws);
+        vs__buf_free(&ob);
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_deflate__never_writes_past_its_room),
         cmocka_unit_test(test_deflate__histogram_counts_every_byte),
         cmocka_unit_test(test_deflate__normal_weights_chunk_as_small_as_zlib),
+        cmocka_unit_test(test_deflate__sampled_gate_sees_every_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

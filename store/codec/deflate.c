@@ -410,7 +410,7 @@ static void put_block(bitwr *w, const unsigned char *src, size_t n,
     for (int g = g0; g < g1; g++)
         for (int s = 0; s < 256; s++)
             hist[s] += h->seg[g][s];
-    block_build(h->n_seg == 1 ? h->all : hist, &bc);
+    block_build(hist, &bc);
     size_t from = (size_t)g0 * h->seg_len;
     size_t to = (size_t)g1 * h->seg_len < n ? (size_t)g1 * h->seg_len : n;
     put_header(w, &bc, last);
