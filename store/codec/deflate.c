@@ -6,8 +6,10 @@
  * end-of-block code. The literal code is built from the plane's byte
  * histogram (which the codec counts anyway for its entropy gate), limited
  * to 15 bits. Where the bytes change along the plane, it is split into
- * several blocks, each with its own code. Any inflater decodes the result;
- * varstore's own (inflate.c) takes its fast path on it. */
+ * several blocks, each with its own code. A stream that would not fit in
+ * the room given is abandoned (the codec then stores the plane). Any
+ * inflater decodes the result; varstore's own (inflate.c) takes its fast
+ * path on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +434,8 @@ size_t vs__deflate_literals(const unsigned char *src, size_t n,
         put_block(&w, src, n, h, first[b], first[b + 1], b == nb - 1);
     w.n = (w.n + 7) & ~7; /* zero bits up to a byte boundary */
     flush(&w);
+    if (w.over)
+        return 0;
     uint32_t ad = (uint32_t)adler32_z(1, src, n);
     for (int sh = 24; sh >= 0; sh -= 8)
         put_bits(&w, ad >> sh & 0xff, 8);
