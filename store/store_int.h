@@ -244,6 +244,27 @@ int vs__crc32_has_clmul(void);
  * Adler-32 trailer is not checked: the chunk CRC covers the bytes. */
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
+/* The byte histogram of p[0..n) (n < 2^32) (store/codec/deflate.c). */
+void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256]);
+/* A plane's byte histogram, whole and by segments of seg_len bytes (the
+ * last may be shorter): where the literal encoder may start a block. */
+#define VS_HIST_SEGS 16
+typedef struct {
+    uint32_t all[256];
+    uint32_t seg[VS_HIST_SEGS][256];
+    size_t seg_len;
+    int n_seg; /* >= 1 */
+} vs__plane_hist;
+void vs__plane_hist_count(vs__plane_hist *h, const unsigned char *p,
+                          size_t n);
+/* Writes src[0..n) (1 <= n < 2^32) at dst as a zlib stream of literals
+ * only, what zlib's Z_HUFFMAN_ONLY deflate makes (store/codec/deflate.c),
+ * with Huffman codes built from h (vs__plane_hist_count of src). Returns
+ * the stream's length, or 0 (dst then undefined) when it would take more
+ * than cap bytes; never writes past dst + cap. Deterministic. */
+size_t vs__deflate_literals(const unsigned char *src, size_t n,
+                            const vs__plane_hist *h, unsigned char *dst,
+                            size_t cap);
 uint32_t vs__crc32_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 /* A stored CRC column: 0 with *crc set when it holds an integer in
  * 0..2^32-1, -1 otherwise (a damaged file: the value is never reduced

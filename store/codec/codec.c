@@ -101,13 +101,10 @@ static void unshuffle(const unsigned char *const *pl, unsigned char *dst,
             dst[i * e + p] = pl[p][i];
 }
 
-/* Order-0 entropy estimate of a plane in bytes: what Huffman coding can at
- * best reach. */
-static double entropy_bytes(const unsigned char *p, size_t n)
+/* Order-0 entropy estimate of a plane of n bytes with histogram hist, in
+ * bytes: what Huffman coding can at best reach. */
+static double entropy_bytes(const uint32_t *hist, size_t n)
 {
-    size_t hist[256] = {0};
-    for (size_t i = 0; i < n; i++)
-        hist[p[i]]++;
     double bits = 0.0, dn = (double)n;
     for (int s = 0; s < 256; s++) {
         if (hist[s] != 0) {
@@ -216,37 +213,91 @@ static z_stream *deflate_stream(vs__ws *ws, int level, char *err, size_t cap,
     return zs;
 }
 
-/* Encodes plane pl (m bytes) at dst: zlib when that saves at least a
+/* Deflates plane pl (m bytes) at dst with zlib into at most m - 1 bytes:
+ * 1 when done (*len set), 0 when it does not fit, else a (negative) VS_
+ * error code. */
+static int zlib_plane(const unsigned char *pl, size_t m, int level,
+                      vs__ws *ws, unsigned char *dst, size_t *len, char *err,
+                      size_t cap)
+{
+    int rc = VS_OK;
+    z_stream *zs = deflate_stream(ws, level, err, cap, &rc);
+    if (zs == NULL)
+        return rc;
+    zs->next_in = (Bytef *)(uintptr_t)pl;
+    zs->avail_in = (uInt)m;
+    zs->next_out = dst;
+    zs->avail_out = (uInt)(m - 1); /* must save at least a byte */
+    int zr = deflate(zs, Z_FINISH);
+    if (zr == Z_STREAM_END) {
+        *len = zs->total_out;
+        return 1;
+    }
+    if (zr != Z_OK && zr != Z_BUF_ERROR) {
+        snprintf(err, cap, "zlib deflate failed (%d)", zr);
+        return VS_ERROR;
+    }
+    return 0;
+}
+
+/* Whether every 17th byte of a large plane is so close to uniform (99% of
+ * 8 bits of entropy) that the whole plane cannot pass the 3% gate: low
+ * mantissa bytes of floats, which then cost a seventeenth of a full
+ * histogram. On data without structure the estimate from a sample is
+ * biased low, never high, and 8,192 or more samples put it within a few
+ * hundredths of a bit; the odd stride samples every column of rows whose
+ * length is a power of two. */
+static int sample_incompressible(const unsigned char *pl, size_t m)
+{
+    enum { STRIDE = 17, MIN_SAMPLES = 8192 };
+    if (m / STRIDE < MIN_SAMPLES)
+        return 0;
+    uint32_t hist[256] = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < m; i += STRIDE, k++)
+        hist[pl[i]]++;
+    return entropy_bytes(hist, k) >= 0.99 * (double)k;
+}
+
+/* Level 0's plane encoder: 1 with the stream at dst (*len bytes), 0 when
+ * the plane is to be stored. Huffman-only coding cannot beat the order-0
+ * entropy, so planes where that saves less than 3% are stored at once.
+ * varstore's literal-only encoder (deflate.c) writes the stream; zlib's
+ * Huffman-only deflate is the fallback should that decline. */
+static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
+                         unsigned char *dst, size_t *len, char *err,
+                         size_t cap)
+{
+    vs__plane_hist h;
+    if (sample_incompressible(pl, m))
+        return 0;
+    vs__plane_hist_count(&h, pl, m);
+    if (entropy_bytes(h.all, m) >= 0.97 * (double)m)
+        return 0;
+    *len = vs__deflate_literals(pl, m, &h, dst, m - 1);
+    if (*len != 0)
+        return 1;
+    return zlib_plane(pl, m, 0, ws, dst, len, err, cap);
+}
+
+/* Encodes plane pl (m bytes) at dst: deflated when that saves at least a
  * byte, else stored. *method and *len say which and how long. */
 static int encode_plane(const unsigned char *pl, size_t m,
                         const vs__codec_opts *o, vs__ws *ws,
                         unsigned char *dst, int *method, size_t *len,
                         char *err, size_t cap)
 {
+    int rc = o->level == 0
+                 ? huffman_plane(pl, m, ws, dst, len, err, cap)
+                 : zlib_plane(pl, m, o->level, ws, dst, len, err, cap);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        *method = VS_PLANE_ZLIB;
+        return VS_OK;
+    }
     *method = VS_PLANE_STORED;
     *len = m;
-    /* Huffman-only coding cannot beat the order-0 entropy: skip the
-     * deflate call where that saves less than 3%. */
-    if (o->level != 0 || entropy_bytes(pl, m) < 0.97 * (double)m) {
-        int rc = VS_OK;
-        z_stream *zs = deflate_stream(ws, o->level, err, cap, &rc);
-        if (zs == NULL)
-            return rc;
-        zs->next_in = (Bytef *)(uintptr_t)pl;
-        zs->avail_in = (uInt)m;
-        zs->next_out = dst;
-        zs->avail_out = (uInt)(m - 1); /* must save at least a byte */
-        int zr = deflate(zs, Z_FINISH);
-        if (zr == Z_STREAM_END) {
-            *method = VS_PLANE_ZLIB;
-            *len = zs->total_out;
-            return VS_OK;
-        }
-        if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            snprintf(err, cap, "zlib deflate failed (%d)", zr);
-            return VS_ERROR;
-        }
-    }
     memcpy(dst, pl, m);
     return VS_OK;
 }
