@@ -568,8 +568,9 @@ typedef struct {
      * the file says. */
     double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
-    /* Progress. NULL: none. Called on the calling
-     * thread only (never on a compression thread) with the raw bytes
+    /* Progress. NULL: none. Called on the thread that
+     * saves only (the calling thread; vs_async_save*: the saver's
+     * background thread; never a compression thread) with the raw bytes
      * written so far and the total raw bytes of the tensors: at most once
      * per MiB (done < total), at least once per chunk of 1 MiB or more,
      * and once at the end, after the commit, with done == total. A failed

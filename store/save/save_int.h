@@ -155,7 +155,9 @@ typedef struct {
     int has_opts;
     vs__save_item *items;
     size_t n;
-    vs_tensor *tensors; /* n, each with its own copy of the bytes */
+    vs_tensor *tensors; /* n, their bytes copied into block */
+    unsigned char *block;
+    size_t block_bytes;
     char **keys;        /* n */
     vs__save_defs *defs;
 } vs__save_snap;

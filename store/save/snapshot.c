@@ -6,8 +6,33 @@
 
 #include "save_int.h"
 
-/* Item i's key and tensor copied into s. */
-static int copy_item(vs__save_snap *s, size_t i)
+/* Bytes of each tensor's copy in the snapshot's one block: a multiple of
+ * 64, so that every copy starts on a cache line. */
+static size_t slot_bytes(size_t nbytes)
+{
+    return nbytes / 64 * 64 + (nbytes % 64 != 0 ? 64 : 0);
+}
+
+/* One block for every tensor's bytes (huge pages when large: a fast first
+ * touch, as the restore's scratch). */
+static int alloc_block(vs__save_snap *s)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (vs__add_size(total, slot_bytes(s->items[i].nbytes), &total) != 0)
+            return vs__fail(VS_ENOMEM, "the tensors are too large to copy");
+    s->block = vs__big_alloc(total);
+    if (s->block == NULL)
+        return vs__fail(VS_ENOMEM,
+                        "out of memory copying the tensors (%zu bytes) for "
+                        "the background save",
+                        total);
+    s->block_bytes = total;
+    return VS_OK;
+}
+
+/* Item i's key and tensor copied into s, its bytes at *off in the block. */
+static int copy_item(vs__save_snap *s, size_t i, size_t *off)
 {
     vs__save_item *it = &s->items[i];
     vs_tensor *t = &s->tensors[i];
@@ -15,14 +40,10 @@ static int copy_item(vs__save_snap *s, size_t i)
     if (s->keys[i] == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     *t = *it->t;
-    t->data = vs__malloc(it->nbytes);
-    if (t->data == NULL)
-        return vs__fail(VS_ENOMEM,
-                        "out of memory copying tensor %s (%zu bytes) for "
-                        "the background save",
-                        it->key, it->nbytes);
+    t->data = s->block + *off;
     if (it->nbytes > 0)
         memcpy(t->data, it->t->data, it->nbytes);
+    *off += slot_bytes(it->nbytes);
     it->key = s->keys[i];
     it->t = t;
     it->var = NULL; /* the caller's: never read past this point */
@@ -55,8 +76,11 @@ int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
         rc = vs__fail(VS_ENOMEM, "out of memory");
     else
         memcpy(s->items, p->items, p->n * sizeof *s->items);
+    if (rc == VS_OK)
+        rc = alloc_block(s);
+    size_t off = 0;
     for (size_t i = 0; i < s->n && rc == VS_OK; i++)
-        rc = copy_item(s, i);
+        rc = copy_item(s, i, &off);
     if (rc != VS_OK) {
         vs__save_snap_free(s);
         return rc;
@@ -77,8 +101,7 @@ void vs__save_snap_free(vs__save_snap *s)
 {
     if (s == NULL)
         return;
-    for (size_t i = 0; s->tensors != NULL && i < s->n; i++)
-        vs__free(s->tensors[i].data);
+    vs__big_free(s->block, s->block_bytes);
     for (size_t i = 0; s->keys != NULL && i < s->n; i++)
         vs__free(s->keys[i]);
     vs__save_defs_free(s->defs);
