@@ -633,8 +633,9 @@ VS_API VS_NODISCARD int vs_async_new(vs_async **out);
  *  that one failed (and its result was not reported yet), returns its
  *  error and message and starts nothing. Then the checks and snapshot of
  *  vs_save_ex (its errors, synchronously; VS_ENOMEM when the copy does
- *  not fit in memory) and the start of the background save. VS_OK: the
- *  save is running; its result comes from vs_async_wait. */
+ *  not fit in memory) and the start of the background save (VS_ENOMEM or
+ *  VS_ERROR when no thread can be started). VS_OK: the save is running;
+ *  its result comes from vs_async_wait. VS_EINVAL for a NULL. */
 VS_API VS_NODISCARD int vs_async_save(vs_async *a, vs_graph *g, const char *path,
                                       int64_t step, const vs_save_opts *opts);
 /** vs_save_tensors in the background, as vs_async_save. */
