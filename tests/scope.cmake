@@ -36,4 +36,10 @@ if(VS_SQLITE3_PROGRAM AND TARGET conv_demo)
     PASS_REGULAR_EXPRESSION "readme queries: ok"
     ENVIRONMENT "VS_SKIP_EXTENSION=${VS_SKIP_EXTENSION}")
 endif()
+# Every relative link of README.md and docs/*.md points to a file (and a
+# heading) that exists.
+add_test(NAME docs_links
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs_links.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs_links PROPERTIES
+  PASS_REGULAR_EXPRESSION "docs links: [0-9]+ relative links ok")
 vs_add_test(NAME test_partitioned SOURCES test_partitioned.c LABELS scope)
