@@ -576,8 +576,9 @@ typedef struct {
      * the file says. */
     double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
-    /* Progress. NULL: none. Called on the calling
-     * thread only (never on a compression thread) with the raw bytes
+    /* Progress. NULL: none. Called on the thread that
+     * saves only (the calling thread; vs_async_save*: the saver's
+     * background thread; never a compression thread) with the raw bytes
      * written so far and the total raw bytes of the tensors: at most once
      * per MiB (done < total), at least once per chunk of 1 MiB or more,
      * and once at the end, after the commit, with done == total. A failed
@@ -606,6 +607,60 @@ VS_API VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
                                         const char *const *names,
                                         const vs_tensor *const *tensors, size_t n,
                                         const vs_save_opts *opts);
+
+/* ---- asynchronous saves ------------------------------------------------
+ * A save that snapshots the tensors and returns, encoding and writing in
+ * the background while the caller goes on (training). The call itself
+ * checks everything it can, with the errors and TF wording of vs_save_ex
+ * and vs_save_tensors (a bad argument, VS_EUNINIT, a key saved twice...:
+ * returned at once, nothing started), and copies on the calling thread
+ * everything the save reads: the tensors' bytes (a partitioned variable
+ * gathered whole), the keys, the options and path, and for the graph form
+ * the scope and variable definitions the checkpoint keeps. Once it
+ * returns, the caller may change, vs_assign or free its tensors and
+ * variables, or close the graph: the checkpoint holds the values as of
+ * the call. That snapshot costs one copy of the saved bytes (as
+ * torch.distributed.checkpoint.async_save does), freed when the save
+ * ends. What can only fail while writing (I/O, a busy file, a path that
+ * is a directory, retention) is reported later: by vs_async_wait, by the
+ * next save call, or by vs_async_free, on the thread that calls them,
+ * with its message in that thread's vs_errmsg(). Errors are never lost:
+ * a result stays until one of those calls reports it.
+ * The progress callback (vs_save_opts.progress) runs on the background
+ * thread, like every other step of the save after the snapshot. */
+#define VS_HAVE_ASYNC_SAVE 1
+
+/* One background saver: at most one save in flight. Not thread-safe
+ * itself: one thread at a time drives it. */
+typedef struct vs_async vs_async;
+
+/** A new saver with nothing in flight (VS_EINVAL for out NULL,
+ *  VS_ENOMEM). Free it with vs_async_free. */
+VS_API VS_NODISCARD int vs_async_new(vs_async **out);
+/** vs_save_ex in the background. First waits for the save in flight: if
+ *  that one failed (and its result was not reported yet), returns its
+ *  error and message and starts nothing. Then the checks and snapshot of
+ *  vs_save_ex (its errors, synchronously; VS_ENOMEM when the copy does
+ *  not fit in memory) and the start of the background save (VS_ENOMEM or
+ *  VS_ERROR when no thread can be started). VS_OK: the save is running;
+ *  its result comes from vs_async_wait. VS_EINVAL for a NULL. */
+VS_API VS_NODISCARD int vs_async_save(vs_async *a, vs_graph *g, const char *path,
+                                      int64_t step, const vs_save_opts *opts);
+/** vs_save_tensors in the background, as vs_async_save. */
+VS_API VS_NODISCARD int vs_async_save_tensors(vs_async *a, const char *path,
+                                              int64_t step,
+                                              const char *const *names,
+                                              const vs_tensor *const *tensors,
+                                              size_t n, const vs_save_opts *opts);
+/** Blocks until the save in flight ends and returns its result (the codes
+ *  of vs_save_ex: VS_EIO, VS_EBUSY, VS_EINVAL for a path that is not a
+ *  checkpoint file...), with its message in this thread's vs_errmsg().
+ *  A result is reported once: a second wait, or a wait with nothing in
+ *  flight, returns VS_OK. VS_EINVAL for a NULL. */
+VS_API VS_NODISCARD int vs_async_wait(vs_async *a);
+/** Waits for the save in flight, frees a and returns the result not yet
+ *  reported, as vs_async_wait (NULL: VS_OK). */
+VS_API int vs_async_free(vs_async *a);
 
 typedef struct {
     /* A subset: n_vars variables read from keys (NULL: op names). */

@@ -17,13 +17,16 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/types.c
   ${CMAKE_CURRENT_LIST_DIR}/save/batch.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/async.c
   ${CMAKE_CURRENT_LIST_DIR}/save/chunks.c
   ${CMAKE_CURRENT_LIST_DIR}/save/definitions.c
   ${CMAKE_CURRENT_LIST_DIR}/save/plan.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/prepare.c
   ${CMAKE_CURRENT_LIST_DIR}/save/retention.c
   ${CMAKE_CURRENT_LIST_DIR}/save/rows.c
   ${CMAKE_CURRENT_LIST_DIR}/save/save.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/chunk_list.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/snapshot.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c

@@ -7,7 +7,7 @@ target_include_directories(test_io_faults PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
 
 vs_add_test(NAME test_alloc_faults
-  SOURCES faults/test_alloc_faults.c TIMEOUT 900 LABELS faults)
+  SOURCES faults/test_alloc_faults.c TIMEOUT 1500 LABELS faults)
 target_include_directories(test_alloc_faults PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/faults ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_link_libraries(test_alloc_faults PRIVATE varstore_tools)

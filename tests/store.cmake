@@ -3,6 +3,7 @@ vs_add_test(NAME test_deflate SOURCES test_deflate.c LABELS store)
 vs_add_test(NAME test_store SOURCES test_store.c LABELS store)
 vs_add_test(NAME test_crash SOURCES test_crash.c LABELS store TIMEOUT 120)
 vs_add_test(NAME test_concurrency SOURCES test_concurrency.c LABELS store)
+vs_add_test(NAME test_async SOURCES test_async.c LABELS "store;async")
 vs_add_test(NAME test_readonly SOURCES test_readonly.c LABELS store)
 vs_add_test(NAME test_integrity SOURCES test_integrity.c LABELS store)
 target_compile_definitions(test_integrity PRIVATE

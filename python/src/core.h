@@ -5,7 +5,8 @@
  * makes them from NumPy arrays and PyTorch tensors), so no tensor is
  * copied here except by the library's own decode into the caller's
  * buffer. One concern per file: module.c (module, errors), ckpt.c (the
- * read handle and streaming loads), save.c (saves), admin.c (file-level
+ * read handle and streaming loads), save.c (saves), async.c (background
+ * saves), admin.c (file-level
  * calls). */
 #ifndef VS_PY_CORE_H
 #define VS_PY_CORE_H
@@ -53,7 +54,39 @@ int vs_py_progress_finish(vs_py_progress *p, int rc);
 
 extern PyTypeObject vs_py_ckpt_type;
 
+/* save.c: a save's tensors as C-contiguous buffers (held until freed;
+ * the tensors point straight at them), and its arguments. */
+typedef struct {
+    size_t n;
+    PyObject *names;      /* tuple of str, owned */
+    const char **cnames;  /* into names' UTF-8 */
+    vs_tensor *tensors;
+    const vs_tensor **ptrs;
+    Py_buffer *views;
+    size_t n_views;       /* views acquired so far */
+} vs_py_batch;
+int vs_py_batch_init(vs_py_batch *b, PyObject *names, PyObject *dtypes,
+                     PyObject *shapes, PyObject *bufs);
+void vs_py_batch_free(vs_py_batch *b);
+typedef struct {
+    PyObject *path; /* bytes, owned */
+    long long step;
+    int codec, level, threads, keep;
+    PyObject *progress; /* borrowed; None: none */
+} vs_py_save_args;
+/* Parses save()'s arguments (see vs_py_save) into a and b; both are to be
+ * freed (vs_py_save_args_free, vs_py_batch_free) also on -1. */
+int vs_py_save_parse(PyObject *args, PyObject *kwargs, vs_py_save_args *a,
+                     vs_py_batch *b);
+void vs_py_save_args_free(vs_py_save_args *a);
+/* The options of a save, with p as the progress callback's context. */
+void vs_py_save_opts(const vs_py_save_args *a, vs_py_progress *p,
+                     vs_save_opts *o);
+
 PyObject *vs_py_save(PyObject *self, PyObject *args, PyObject *kwargs);
+
+/* async.c: the AsyncSaver type (vs_async_*). */
+extern PyTypeObject vs_py_async_type;
 PyObject *vs_py_list_checkpoints(PyObject *self, PyObject *args);
 PyObject *vs_py_delete(PyObject *self, PyObject *args);
 PyObject *vs_py_prune(PyObject *self, PyObject *args);

@@ -195,7 +195,8 @@ static const struct {
 PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit__core(void)
 {
-    if (PyType_Ready(&vs_py_ckpt_type) < 0)
+    if (PyType_Ready(&vs_py_ckpt_type) < 0 ||
+        PyType_Ready(&vs_py_async_type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -203,6 +204,13 @@ PyMODINIT_FUNC PyInit__core(void)
     Py_INCREF(&vs_py_ckpt_type); /* PyModule_AddObject steals it on success */
     if (PyModule_AddObject(m, "Ckpt", (PyObject *)&vs_py_ckpt_type) < 0) {
         Py_DECREF(&vs_py_ckpt_type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&vs_py_async_type);
+    if (PyModule_AddObject(m, "AsyncSaver", (PyObject *)&vs_py_async_type) <
+        0) {
+        Py_DECREF(&vs_py_async_type);
         Py_DECREF(m);
         return NULL;
     }

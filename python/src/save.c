@@ -5,17 +5,7 @@
 
 #include <string.h>
 
-typedef struct {
-    size_t n;
-    PyObject *names;      /* tuple of str, owned */
-    const char **cnames;  /* into names' UTF-8 */
-    vs_tensor *tensors;
-    const vs_tensor **ptrs;
-    Py_buffer *views;
-    size_t n_views;       /* views acquired so far */
-} batch;
-
-static void batch_free(batch *b)
+void vs_py_batch_free(vs_py_batch *b)
 {
     for (size_t i = 0; i < b->n_views; i++)
         PyBuffer_Release(&b->views[i]);
@@ -52,7 +42,7 @@ static int set_meta(vs_tensor *t, PyObject *dtype, PyObject *shape)
 }
 
 /* Tensor i: name, metadata, and its buffer, whose size must match. */
-static int batch_item(batch *b, size_t i, PyObject *dtype, PyObject *shape,
+static int batch_item(vs_py_batch *b, size_t i, PyObject *dtype, PyObject *shape,
                       PyObject *buf)
 {
     vs_tensor *t = &b->tensors[i];
@@ -79,8 +69,8 @@ static int batch_item(batch *b, size_t i, PyObject *dtype, PyObject *shape,
     return 0;
 }
 
-static int batch_init(batch *b, PyObject *names, PyObject *dtypes,
-                      PyObject *shapes, PyObject *bufs)
+int vs_py_batch_init(vs_py_batch *b, PyObject *names, PyObject *dtypes,
+                     PyObject *shapes, PyObject *bufs)
 {
     memset(b, 0, sizeof *b);
     b->names = PySequence_Tuple(names);
@@ -115,29 +105,52 @@ static int batch_init(batch *b, PyObject *names, PyObject *dtypes,
     return 0;
 }
 
-/* The save's options, as given from Python. */
-typedef struct {
-    long long step;
-    int codec, level, threads, keep;
-    PyObject *progress; /* borrowed; None: none */
-} save_args;
+void vs_py_save_opts(const vs_py_save_args *a, vs_py_progress *p,
+                     vs_save_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->codec = a->codec;
+    o->level = a->level;
+    o->threads = a->threads;
+    o->max_to_keep = a->keep;
+    if (a->progress != Py_None) {
+        o->progress = vs_py_progress_cb;
+        o->progress_ctx = p;
+    }
+}
+
+int vs_py_save_parse(PyObject *args, PyObject *kwargs, vs_py_save_args *a,
+                     vs_py_batch *b)
+{
+    static const char *kw[] = {"path", "step", "names", "dtypes", "shapes",
+                               "buffers", "codec", "level", "threads",
+                               "max_to_keep", "progress", NULL};
+    PyObject *names, *dtypes, *shapes, *bufs;
+    memset(a, 0, sizeof *a);
+    memset(b, 0, sizeof *b);
+    a->codec = VS_CODEC_DEFAULT;
+    a->progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O&LOOOO|iiiiO", (char **)kw, PyUnicode_FSConverter,
+            &a->path, &a->step, &names, &dtypes, &shapes, &bufs, &a->codec,
+            &a->level, &a->threads, &a->keep, &a->progress))
+        return -1;
+    return vs_py_batch_init(b, names, dtypes, shapes, bufs);
+}
+
+void vs_py_save_args_free(vs_py_save_args *a)
+{
+    Py_CLEAR(a->path);
+}
 
 /* vs_save_tensors of b with the GIL released; 0 or -1 with an error. */
-static int run_save(PyObject *path, const batch *b, const save_args *a)
+static int run_save(const vs_py_batch *b, const vs_py_save_args *a)
 {
     vs_py_progress p = {a->progress, 0, NULL, NULL, NULL};
     vs_save_opts o;
-    memset(&o, 0, sizeof o);
-    o.codec = a->codec;
-    o.level = a->level;
-    o.threads = a->threads;
-    o.max_to_keep = a->keep;
-    if (a->progress != Py_None) {
-        o.progress = vs_py_progress_cb;
-        o.progress_ctx = &p;
-    }
+    vs_py_save_opts(a, &p, &o);
     int rc;
-    const char *cpath = PyBytes_AS_STRING(path);
+    const char *cpath = PyBytes_AS_STRING(a->path);
     Py_BEGIN_ALLOW_THREADS
     rc = vs_save_tensors(cpath, (int64_t)a->step, b->cnames, b->ptrs, b->n,
                          &o);
@@ -150,22 +163,13 @@ static int run_save(PyObject *path, const batch *b, const save_args *a)
  * buffers[i] holds exactly the bytes of tensor i in C order. */
 PyObject *vs_py_save(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static const char *kw[] = {"path", "step", "names", "dtypes", "shapes",
-                               "buffers", "codec", "level", "threads",
-                               "max_to_keep", "progress", NULL};
-    PyObject *path = NULL, *names, *dtypes, *shapes, *bufs;
-    save_args a = {0, VS_CODEC_DEFAULT, 0, 0, 0, Py_None};
+    vs_py_save_args a;
+    vs_py_batch b;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O&LOOOO|iiiiO", (char **)kw, PyUnicode_FSConverter,
-            &path, &a.step, &names, &dtypes, &shapes, &bufs, &a.codec,
-            &a.level, &a.threads, &a.keep, &a.progress))
-        return NULL;
-    batch b;
-    int ok = batch_init(&b, names, dtypes, shapes, bufs) == 0 &&
-             run_save(path, &b, &a) == 0;
-    batch_free(&b);
-    Py_DECREF(path);
+    int ok = vs_py_save_parse(args, kwargs, &a, &b) == 0 &&
+             run_save(&b, &a) == 0;
+    vs_py_batch_free(&b);
+    vs_py_save_args_free(&a);
     if (!ok)
         return NULL;
     Py_RETURN_NONE;

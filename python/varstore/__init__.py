@@ -11,13 +11,15 @@ here are read by the ``varstore`` command and the C API, and back.
     >>> varstore.load("model.db")["dense/kernel"].shape
     (2, 3)
 
-:func:`save`, :func:`load`, :class:`File`; PyTorch state dicts in
+:func:`save`, :func:`load`, :class:`File`, :class:`AsyncSaver`
+(saves in the background); PyTorch state dicts in
 :mod:`varstore.torch`; errors are :class:`Error` subclasses.
 """
 from __future__ import annotations
 
 from . import _core
 from ._api import KEEP_ALL, CheckpointInfo, TensorInfo, load, save
+from ._async import AsyncSaver
 from ._errors import (AlreadyExistsError, BusyError, ChangedError,
                       CorruptError,
                       DTypeError, Error, InvalidArgumentError,
@@ -30,8 +32,8 @@ __version__ = "0.1.0"
 c_library_version: str = _core.version()
 
 __all__ = [
-    "save", "load", "File", "CheckpointInfo", "TensorInfo", "KEEP_ALL",
-    "Error", "AlreadyExistsError", "BusyError", "ChangedError",
+    "save", "load", "File", "AsyncSaver", "CheckpointInfo", "TensorInfo",
+    "KEEP_ALL", "Error", "AlreadyExistsError", "BusyError", "ChangedError",
     "CorruptError",
     "DTypeError", "InvalidArgumentError", "NotFoundError",
     "OutOfMemoryError", "RestoringError", "ShapeError", "StorageIOError",

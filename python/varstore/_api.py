@@ -146,6 +146,18 @@ def save(path: PathLike, tensors: Mapping[str, Any],
 
     The GIL is released while the library encodes and writes.
     """
+    args = save_args(path, tensors, step, codec, level, threads,
+                     max_to_keep, progress)
+    _core.save(*args)
+    return args[1]
+
+
+def save_args(path: PathLike, tensors: Mapping[str, Any],
+              step: Optional[int], codec: str, level: int, threads: int,
+              max_to_keep: Optional[int],
+              progress: Optional[Progress]) -> tuple:
+    """The checked arguments of :func:`save` as ``_core.save`` takes them
+    (the step resolved, the tensors as byte buffers)."""
     if codec not in _CODECS:
         raise InvalidArgumentError(
             f'codec must be "default" or "raw", got {codec!r}')
@@ -161,11 +173,10 @@ def save(path: PathLike, tensors: Mapping[str, Any],
     path = os.fspath(path)
     step = _next_step(path) if step is None else _int_arg("step", step, 0)
     prepared = [_convert.prepare(k, v) for k, v in tensors.items()]
-    _core.save(path, step, tuple(tensors.keys()),
-               tuple(p[0] for p in prepared), tuple(p[1] for p in prepared),
-               tuple(p[2] for p in prepared), _CODECS[codec], level, threads,
-               keep, progress)
-    return step
+    return (path, step, tuple(tensors.keys()),
+            tuple(p[0] for p in prepared), tuple(p[1] for p in prepared),
+            tuple(p[2] for p in prepared), _CODECS[codec], level, threads,
+            keep, progress)
 
 
 def _resolve(infos: Dict[str, TensorInfo], name: str) -> Optional[TensorInfo]:

@@ -135,12 +135,71 @@ int vs__save_batch_finish(vs__save_ctx *c);
 void vs__save_batch_abort(vs__save_ctx *c);
 
 /* definitions.c: the graph's scopes and the saved variables'
- * definitions. */
-int vs__save_definitions(vs__save_ctx *c, vs_graph *g);
+ * definitions, collected from the graph (on the calling thread) into rows
+ * that own their values, then written (by whichever thread saves). */
+typedef struct vs__save_defs vs__save_defs;
+/* The rows for items[0..n) (graph form: each item's var set); *out is
+ * NULL-safe to free with vs__save_defs_free. */
+int vs__save_defs_collect(vs_graph *g, const vs__save_item *items, size_t n,
+                          vs__save_defs **out);
+int vs__save_defs_write(vs__save_ctx *c, const vs__save_defs *d);
+void vs__save_defs_free(vs__save_defs *d);
+
+/* prepare.c: the caller's input turned into validated items (keys
+ * checked, tensors checked, sorted by key, unique) and, for the graph
+ * form, the definitions; what the items point at is borrowed from the
+ * caller (tensors, names) except the gathered partitioned variables. */
+typedef struct {
+    vs__save_item *items;
+    size_t n;
+    vs__save_defs *defs; /* graph form; NULL for loose tensors */
+    /* owned by the graph form */
+    vs_tensor **whole;
+    size_t n_whole;
+    vs_partitioned **pvs;
+    const char **gkeys;
+    vs_var **vars;
+} vs__save_prep;
+int vs__save_prep_tensors(vs__save_prep *p, const char *path, int64_t step,
+                          const char *const *names,
+                          const vs_tensor *const *tensors, size_t n,
+                          const vs_save_opts *opts);
+int vs__save_prep_graph(vs__save_prep *p, vs_graph *g, const char *path,
+                        int64_t step, const vs_save_opts *opts);
+void vs__save_prep_free(vs__save_prep *p);
+
+/* save.c: the save of prepared items, in one transaction (what vs_save*
+ * run on the calling thread and vs_async_save* in the background). defs
+ * may be NULL. */
+int vs__save_run(const char *path, int64_t step, vs__save_item *items,
+                 size_t n, const vs_save_opts *o, const vs__save_defs *defs);
 
 /* retention.c: TF Saver's retention after the commit, with the options'
  * settings or the file's. */
 int vs__save_retention(sqlite3 *db, const char *path, const vs_save_opts *o,
                        int busy_ms);
+
+/* snapshot.c: an asynchronous save's own copy of everything the save
+ * reads (tensor bytes, keys, options, path, definitions), so that the
+ * caller may change or free its tensors and graph once the call returns. */
+typedef struct {
+    char *path;
+    int64_t step;
+    vs_save_opts opts; /* vars and keys cleared: used by the prep only */
+    int has_opts;
+    vs__save_item *items;
+    size_t n;
+    vs_tensor *tensors; /* n, their bytes copied into block */
+    unsigned char *block;
+    size_t block_bytes;
+    char **keys;        /* n */
+    vs__save_defs *defs;
+} vs__save_snap;
+/* Copies p's items (validated) and takes p's definitions. */
+int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
+                       const vs_save_opts *o, vs__save_snap **out);
+/* vs__save_run of the snapshot. */
+int vs__save_snap_run(vs__save_snap *s);
+void vs__save_snap_free(vs__save_snap *s);
 
 #endif /* VS_SAVE_INT_H */

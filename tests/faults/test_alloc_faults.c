@@ -148,6 +148,21 @@ static int op_save(ctx *c)
     return vs_save(c->m.g, c->m.path, 2);
 }
 
+/* vs_save in the background: failures on the calling thread (the
+ * snapshot) come from the call, those on the saving thread from free; the
+ * values changed after the call must not reach the checkpoint. */
+static int op_async_save(ctx *c)
+{
+    fx_set_values(&c->m, 2);
+    vs_async *a = NULL;
+    int rc = vs_async_new(&a);
+    if (rc == VS_OK)
+        rc = vs_async_save(a, c->m.g, c->m.path, 2, NULL);
+    fx_set_values(&c->m, 7);
+    int freed = vs_async_free(a);
+    return rc != VS_OK ? rc : freed;
+}
+
 static int op_restore(ctx *c)
 {
     fx_set_values(&c->m, 5);
@@ -315,6 +330,12 @@ static void test_failed_allocation_during_save_leaves_no_partial_step(void **s)
     sweep(op_save, check_save, 1, "save");
 }
 
+static void test_failed_allocation_during_async_save_is_reported(void **s)
+{
+    (void)s;
+    sweep(op_async_save, check_save, 1, "async_save");
+}
+
 static void test_failed_allocation_during_restore_keeps_values(void **state)
 {
     (void)state;
@@ -355,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_failed_allocation_while_building_a_graph),
         cmocka_unit_test(
             test_failed_allocation_during_save_leaves_no_partial_step),
+        cmocka_unit_test(test_failed_allocation_during_async_save_is_reported),
         cmocka_unit_test(test_failed_allocation_during_restore_keeps_values),
         cmocka_unit_test(test_failed_allocation_in_the_read_handle),
         cmocka_unit_test(test_failed_allocation_during_verify),

@@ -1,0 +1,198 @@
+/* varstore._core.AsyncSaver: vs_async_* for Python. save() waits for the
+ * save in flight (raising its error), then snapshots the buffers through
+ * vs_async_save_tensors (the library copies them before it returns) and
+ * returns while the library encodes and writes on its own thread; wait()
+ * and close() report that save's result. The GIL is released while the
+ * library copies and while it waits. */
+#include "core.h"
+
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    vs_async *a;        /* NULL once closed */
+    vs_py_progress pr;  /* the save in flight's callback (run by the
+                           library's thread, which takes the GIL) */
+    PyObject *progress; /* owned: pr.callable until the save is reported */
+    int busy;           /* a call of another Python thread is inside */
+} saver;
+
+/* One thread at a time (the GIL is released inside). */
+static int enter(saver *s)
+{
+    if (s->a == NULL) {
+        vs_py_raise_msg(VS_EINVAL, "the AsyncSaver is closed");
+        return -1;
+    }
+    if (s->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the AsyncSaver is in use by another thread");
+        return -1;
+    }
+    s->busy = 1;
+    return 0;
+}
+
+/* The result rc of the save in flight (now over): its error, else the
+ * exception its progress callback raised. 0 or -1 with an exception. */
+static int finish(saver *s, int rc)
+{
+    int r = vs_py_progress_finish(&s->pr, rc);
+    memset(&s->pr, 0, sizeof s->pr);
+    Py_CLEAR(s->progress);
+    return r;
+}
+
+/* Waits for the save in flight with the GIL released. */
+static int wait_flight(saver *s)
+{
+    int rc;
+    vs_async *a = s->a;
+    Py_BEGIN_ALLOW_THREADS
+    rc = vs_async_wait(a);
+    Py_END_ALLOW_THREADS
+    return finish(s, rc);
+}
+
+/* Starts a save of b with a's options; the progress callable is kept
+ * alive until the save is reported. */
+static int start(saver *s, const vs_py_save_args *a, const vs_py_batch *b)
+{
+    vs_save_opts o;
+    vs_py_save_opts(a, &s->pr, &o);
+    s->pr.callable = a->progress;
+    Py_INCREF(a->progress);
+    s->progress = a->progress;
+    int rc;
+    vs_async *as = s->a;
+    const char *cpath = PyBytes_AS_STRING(a->path);
+    Py_BEGIN_ALLOW_THREADS
+    rc = vs_async_save_tensors(as, cpath, (int64_t)a->step, b->cnames,
+                               b->ptrs, b->n, &o);
+    Py_END_ALLOW_THREADS
+    if (rc == VS_OK)
+        return 0;
+    return finish(s, rc); /* nothing started */
+}
+
+/* save(path, step, names, dtypes, shapes, buffers, codec=0, level=0,
+ *      threads=0, max_to_keep=0, progress=None), as _core.save. */
+static PyObject *saver_save(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    saver *s = (saver *)self;
+    vs_py_save_args a;
+    vs_py_batch b;
+    if (vs_py_save_parse(args, kwargs, &a, &b) < 0 || enter(s) < 0) {
+        vs_py_batch_free(&b);
+        vs_py_save_args_free(&a);
+        return NULL;
+    }
+    int ok = wait_flight(s) == 0 && start(s, &a, &b) == 0;
+    s->busy = 0;
+    vs_py_batch_free(&b); /* the library has its copy */
+    vs_py_save_args_free(&a);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *saver_wait(PyObject *self, PyObject *unused)
+{
+    saver *s = (saver *)self;
+    (void)unused;
+    if (enter(s) < 0)
+        return NULL;
+    int r = wait_flight(s);
+    s->busy = 0;
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Waits and frees the library's saver (nothing to do once closed). */
+static int close_saver(saver *s)
+{
+    if (s->a == NULL)
+        return 0;
+    int rc;
+    vs_async *a = s->a;
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = vs_async_free(a);
+    Py_END_ALLOW_THREADS
+    s->a = NULL;
+    s->busy = 0;
+    return finish(s, rc);
+}
+
+static PyObject *saver_close(PyObject *self, PyObject *unused)
+{
+    saver *s = (saver *)self;
+    (void)unused;
+    if (s->a != NULL && s->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the AsyncSaver is in use by another thread");
+        return NULL;
+    }
+    if (close_saver(s) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int saver_init(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    saver *s = (saver *)self;
+    static const char *kw[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "", (char **)kw))
+        return -1;
+    if (s->a != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "AsyncSaver already initialized");
+        return -1;
+    }
+    int rc = vs_async_new(&s->a);
+    if (rc != VS_OK) {
+        vs_py_raise(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Garbage collected without close(): waits, and an error nobody was told
+ * about goes to sys.unraisablehook (as a file's failed close does). */
+static void saver_dealloc(PyObject *self)
+{
+    saver *s = (saver *)self;
+    if (close_saver(s) < 0)
+        PyErr_WriteUnraisable(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *saver_closed(PyObject *self, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(((saver *)self)->a == NULL);
+}
+
+static PyMethodDef saver_methods[] = {
+    {"save", (PyCFunction)(void (*)(void))saver_save,
+     METH_VARARGS | METH_KEYWORDS,
+     "Waits for the save in flight, then starts vs_async_save_tensors."},
+    {"wait", saver_wait, METH_NOARGS, "vs_async_wait."},
+    {"close", saver_close, METH_NOARGS, "vs_async_free."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef saver_getset[] = {
+    {"closed", saver_closed, NULL, "close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyTypeObject vs_py_async_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "varstore._core.AsyncSaver",
+    .tp_basicsize = sizeof(saver),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One background saver (vs_async).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = saver_init,
+    .tp_dealloc = saver_dealloc,
+    .tp_methods = saver_methods,
+    .tp_getset = saver_getset,
+};

@@ -1,0 +1,88 @@
+"""AsyncSaver: saves that return at once and write in the background
+(the C library's vs_async_*). Private: import it from ``varstore``."""
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Mapping, Optional, Type
+
+from . import _core
+from ._api import PathLike, Progress, save_args
+
+
+class AsyncSaver:
+    """Saves checkpoints in the background while training goes on.
+
+    :meth:`save` takes the same arguments as :func:`varstore.save`,
+    copies the tensors (NumPy arrays, PyTorch tensors, anything
+    :func:`varstore.save` takes) and returns; the library then encodes
+    and writes them on a thread of its own, without the GIL. Once
+    :meth:`save` returns, the arrays may be changed or freed: the
+    checkpoint holds their values as of the call (the copy costs memory
+    for one copy of the saved bytes, freed when the save ends).
+
+    One save is in flight at a time: :meth:`save` first waits for the
+    previous one. A failure of the background save is raised (as
+    :func:`varstore.save` would raise it) by :meth:`wait`, by the next
+    :meth:`save` (which then saves nothing) or by :meth:`close`; each
+    failure is raised once. Bad arguments raise at once, and start
+    nothing::
+
+        with varstore.AsyncSaver() as saver:
+            for step in range(steps):
+                train_one_step(model)
+                if step % 100 == 0:
+                    saver.save("run.db", model.state_dict(), step=step)
+        # leaving the block waits for the last save and raises its error
+
+    A ``progress`` callback runs on the library's thread (holding the
+    GIL while it runs); an exception it raises is raised by the call that
+    reports the save. One thread at a time may use a saver.
+    """
+
+    def __init__(self) -> None:
+        self._core = _core.AsyncSaver()
+
+    def save(self, path: PathLike, tensors: Mapping[str, Any],
+             step: Optional[int] = None, *, codec: str = "default",
+             level: int = 0, threads: int = 0,
+             max_to_keep: Optional[int] = None,
+             progress: Optional[Progress] = None) -> int:
+        """Starts saving ``tensors`` as checkpoint ``step`` of ``path``
+        and returns the step, once the tensors are copied. Arguments as
+        :func:`varstore.save`; ``step=None`` waits for the save in flight
+        first, to find the step after the newest in the file.
+
+        Raises:
+            the previous save's error (this one is then not started), or
+            this one's argument errors, as :func:`varstore.save`.
+        """
+        if step is None:
+            self._core.wait()
+        args = save_args(path, tensors, step, codec, level, threads,
+                         max_to_keep, progress)
+        self._core.save(*args)
+        return args[1]
+
+    def wait(self) -> None:
+        """Blocks (without the GIL) until the save in flight ends; raises
+        its error. Returns at once when nothing is in flight or its result
+        was already raised."""
+        self._core.wait()
+
+    def close(self) -> None:
+        """Waits for the save in flight, raises its error, and frees the
+        saver; later calls of save and wait raise InvalidArgumentError.
+        Closing twice is fine."""
+        self._core.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._core.closed)
+
+    def __enter__(self) -> "AsyncSaver":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.close()
