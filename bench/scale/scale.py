@@ -40,8 +40,9 @@ def parse():
     ap.add_argument("--rows", default=",".join(ROWS),
                     help="which rows: " + ",".join(ROWS) + " (save includes "
                     "the cold loads)")
-    ap.add_argument("--models", default=",".join(rows_io.TOOLS),
-                    help="models of the save/load rows")
+    ap.add_argument("--models", default=",".join(rows_io.DEFAULT_MODELS),
+                    help="models of the save/load rows, of " +
+                    ",".join(rows_io.TOOLS))
     ap.add_argument("--data", help="default: bench/scale/data/{quick,full}")
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
     a = ap.parse_args()
@@ -59,7 +60,7 @@ def parse():
 
 def needed_models(a):
     need = set(a.models) if "save" in a.rows else set()
-    for row, ms in (("rss", {"tf2g"}), ("retention", {"tf500"}), ("prune", {"tf500"}),
+    for row, ms in (("rss", set(rows_io.RSS_MODELS)), ("retention", {"tf500"}), ("prune", {"tf500"}),
                     ("size", {"resnet"}), ("readers", {"tf2g", "resnet"}),
                     ("async", {"tf500"})):
         if row in a.rows:
@@ -67,7 +68,7 @@ def needed_models(a):
     return need
 
 
-def header(ctx, start):
+def header(ctx, start, load0):
     py = subprocess.run([ctx.py, "-c", "import sys; print(sys.version.split()[0])"],
                         stdout=subprocess.PIPE, text=True).stdout.strip()
     lines = ["# varstore scale bench (make bench-scale%s)" %
@@ -77,7 +78,7 @@ def header(ctx, start):
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start)),
                  platform.node(), os.cpu_count(),
                  os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-                 / 2 ** 30, open("/proc/loadavg").read().split()[:3], py,
+                 / 2 ** 30, load0, py,
                  ctx.reps), "", "Models (float32, normal random values):", ""]
     for m, info in ctx.models.items():
         lines.append("- %s: %s, %d tensors, %.1f MB" % (
@@ -88,7 +89,8 @@ def header(ctx, start):
 def table(ctx):
     out = ["| row | case | varstore | peers | ratio | target | result |",
            "|---|---|---|---|---|---|---|"]
-    for r in ctx.table:
+    # by row number, in the order measured within a row
+    for r in sorted(ctx.table, key=lambda r: r[0].split()[0]):
         out.append("| " + " | ".join(str(x) for x in r) + " |")
     return out
 
@@ -99,10 +101,12 @@ def run_rows(ctx, a):
             med = rows_io.measure(ctx, m)
             rows_io.save_rows(ctx, m, med)
             rows_io.load_rows(ctx, m, med)
-            if m == "tf2g" and "rss" in a.rows:
+            if m in rows_io.RSS_MODELS and "rss" in a.rows:
                 rows_io.rss_rows(ctx, m, med)
-    if "rss" in a.rows and ("save" not in a.rows or "tf2g" not in a.models):
-        rows_io.rss_rows(ctx, "tf2g", {})
+    if "rss" in a.rows:
+        for m in rows_io.RSS_MODELS:
+            if "save" not in a.rows or m not in a.models:
+                rows_io.rss_rows(ctx, m, {})
     steps = (("retention", rows_file.retention), ("prune", rows_file.prune),
              ("size", rows_file.steady_size), ("readers", rows_conc.readers),
              ("async", rows_conc.async_save))
@@ -114,6 +118,7 @@ def run_rows(ctx, a):
 def main():
     a = parse()
     start = time.time()
+    load0 = " ".join(open("/proc/loadavg").read().split()[:3])
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     os.makedirs(a.out, exist_ok=True)
@@ -126,10 +131,10 @@ def main():
         err = str(e)
         Ctx.log("ERROR: " + err)
     shutil.rmtree(a.work, ignore_errors=True)
-    lines = header(ctx, start) + [""] + table(ctx) + [""]
+    lines = header(ctx, start, load0) + [""] + table(ctx) + [""]
     lines.append("Whole run: %.0f s (model writing included); load average "
-                 "at the end %s." % (time.time() - start,
-                                     open("/proc/loadavg").read().split()[:3]))
+                 "at the end %s." % (time.time() - start, " ".join(
+                     open("/proc/loadavg").read().split()[:3])))
     if err:
         lines += ["", "**ERROR** (the run stopped here): " + err]
     text = "\n".join(lines) + "\n"
