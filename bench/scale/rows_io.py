@@ -30,7 +30,7 @@ def cold_load(ctx, cmd, path, want, what):
     return c.result["seconds"]
 
 
-def varstore_rep(ctx, model, tools, m, want):
+def varstore_rep(ctx, model, tools, m, want, first):
     db = ctx.path(model + ".db")
     for codec in ("default", "raw"):
         if "c" in tools and (codec == "default" or model != "big"):
@@ -52,6 +52,10 @@ def varstore_rep(ctx, model, tools, m, want):
                                         else []), want_json=False)
             m["cli_save_" + codec].append(c.wall_s)
             m["cli_rss_st_" + codec].append(c.maxrss)
+            if first:  # what the CLI saved, checked once (untimed)
+                got = run([ctx.prog("scale_load"), db]).result["manifest"]
+                check_manifest(got, want, "varstore save --safetensors of "
+                               "%s (%s)" % (model, codec))
             rm(db)
 
 
@@ -77,7 +81,7 @@ def measure(ctx, model):
     m = defaultdict(list)
     for r in range(ctx.reps):
         ctx.log("save/load %s: repetition %d/%d" % (model, r + 1, ctx.reps))
-        varstore_rep(ctx, model, tools, m, want)
+        varstore_rep(ctx, model, tools, m, want, r == 0)
         peer_rep(ctx, model, tools, m, want)
     return {k: median(v) for k, v in m.items()}
 

@@ -68,18 +68,38 @@ def needed_models(a):
     return need
 
 
+VERSIONS = """import sys
+from importlib import metadata
+v = ["Python " + sys.version.split()[0]]
+for p in ("numpy", "torch", "safetensors", "jax", "orbax-checkpoint"):
+    try:
+        v.append(p + " " + metadata.version(p))
+    except metadata.PackageNotFoundError:
+        pass
+print(", ".join(v))"""
+
+
+def source():
+    def git(*a):
+        return subprocess.run(["git", "-C", TOP] + list(a),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+    dirty = git("diff", "--quiet", "HEAD").returncode != 0
+    return head + (" + uncommitted changes" if dirty else "")
+
+
 def header(ctx, start, load0):
-    py = subprocess.run([ctx.py, "-c", "import sys; print(sys.version.split()[0])"],
-                        stdout=subprocess.PIPE, text=True).stdout.strip()
+    py = subprocess.run([ctx.py, "-c", VERSIONS], stdout=subprocess.PIPE,
+                        text=True).stdout.strip()
     lines = ["# varstore scale bench (make bench-scale%s)" %
              (", --quick" if ctx.args.quick else ""), "",
              "Run %s on %s, %d CPUs, %.1f GiB; load average at start %s; "
-             "Python %s; %d repetitions per figure (median)." % (
+             "%s; source %s; %d repetitions per figure (median)." % (
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start)),
                  platform.node(), os.cpu_count(),
                  os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-                 / 2 ** 30, load0, py,
-                 ctx.reps), "", "Models (float32, normal random values):", ""]
+                 / 2 ** 30, load0, py, source(), ctx.reps), "", "Models (float32, normal random values):", ""]
     for m, info in ctx.models.items():
         lines.append("- %s: %s, %d tensors, %.1f MB" % (
             m, info["desc"], info["n_tensors"], info["bytes"] / 1e6))
