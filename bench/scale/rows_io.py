@@ -111,7 +111,20 @@ def fx(r):
     return "n/a" if r is None else "%.2fx" % r
 
 
+def missing_rows(ctx, model):
+    """Says which of the model's varstore rows could not run, and why."""
+    tools = TOOLS[model]
+    if "cli" in tools and not ctx.have["cli"]:
+        ctx.add("1 save", "%s, CLI save --safetensors" % ctx.desc(model),
+                "skipped: the varstore CLI was not built")
+    if "py" in tools and not ctx.have["varstore"]:
+        ctx.add("2 cold load", "%s, Python varstore.load" % ctx.desc(model),
+                "skipped: the varstore Python module is not importable "
+                "(not built in build-rel?)")
+
+
 def load_rows(ctx, model, med):
+    missing_rows(ctx, model)
     torch_s, st_s = med.get("torch_load"), med.get("st_load")
     peers = "torch.load %s; load_file %s" % (fmt_s(torch_s), fmt_s(st_s))
     for who, key in (("C vs_ckpt_load_many", "c_load_"),
