@@ -4,7 +4,9 @@
 #   make demo   installs what is missing, builds, runs the main example;
 #   make        builds (only checks for dependencies, installs nothing);
 #   make install  installs the build (PREFIX, default /usr/local);
-#   make stress   kill -9 and fault-injection runs at full length.
+#   make stress   kill -9 and fault-injection runs at full length;
+#   make bench-scale  varstore against torch and safetensors at 5 MB to
+#                 2 GB (bench/README.md; BENCH_SCALE_ARGS=--quick).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -17,7 +19,7 @@ PY_GROUPS  ?= test torch tf
 VS_PYTHON  ?= $(VENV)/bin/python
 
 .PHONY: all deps check-deps venv configure build test test-sanitize demo \
-        bench stress install clean
+        bench bench-scale stress install clean
 
 all: build
 
@@ -64,6 +66,11 @@ stress: deps configure
 bench: deps venv configure
 	cmake --build $(BUILD) -j $(JOBS)
 	sh bench/run.sh
+
+# The scale bench builds its own Release tree (build-rel) and installs its
+# peers into the venv (bench/scale/run.sh).
+bench-scale: deps
+	sh bench/scale/run.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -1,0 +1,42 @@
+/* scale_async: how long vs_async_save_tensors blocks its caller, and how
+ * long until the checkpoint is durable (vs_async_wait), on a model already
+ * in memory. Built only when varstore.h defines VS_HAVE_ASYNC_SAVE (see
+ * CMakeLists.txt); otherwise the scale bench's async row says it was
+ * skipped.
+ *
+ * Usage: scale_async SRC.safetensors DB --step N
+ * Prints {"blocked_s": s, "total_s": s}: blocked is the call to
+ * vs_async_save_tensors (the snapshot), total runs from that call to the
+ * return of vs_async_wait. Exit 1 on any failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scale_util.h"
+
+int main(int argc, char **argv)
+{
+    sc_prog = "scale_async";
+    if (argc != 5 || strcmp(argv[3], "--step") != 0) {
+        fprintf(stderr, "usage: scale_async SRC DB --step N\n");
+        return 2;
+    }
+    int64_t step = sc_int_arg(argv[4], "--step");
+    vst_st_file *m = sc_model_read(argv[1]);
+    vs_async *a = NULL;
+    sc_check(vs_async_new(&a), "vs_async_new");
+    double t0 = sc_now();
+    int rc = vs_async_save_tensors(a, argv[2], step,
+                                   (const char *const *)m->names,
+                                   (const vs_tensor *const *)m->tensors, m->n,
+                                   NULL);
+    double t1 = sc_now();
+    sc_check(rc, "vs_async_save_tensors");
+    rc = vs_async_wait(a);
+    double t2 = sc_now();
+    sc_check(rc, "vs_async_wait");
+    sc_check(vs_async_free(a), "vs_async_free");
+    vst_st_free(m);
+    printf("{\"blocked_s\": %.6f, \"total_s\": %.6f}\n", t1 - t0, t2 - t0);
+    return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,93 @@
+"""The scale bench's harness on a tiny model: the model files agree with
+their manifest, the C programs' checksums agree with Python's, a changed
+tensor or a failed program is an error, retention and the reader work.
+Run by CTest (bench_scale_harness) with SCALE_BIN_DIR set to the folder
+of scale_save, scale_load and scale_reader."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
+import rows_file  # noqa: E402
+from runner import Background, BenchError, check_manifest, run  # noqa: E402
+
+BIN = os.environ.get("SCALE_BIN_DIR", "")
+SHAPES = [("conv1/kernel", (3, 3, 2, 8)), ("conv1/bn/gamma", (8,)),
+          ("fc/kernel", (64, 300))]
+
+
+def prog(name):
+    p = os.path.join(BIN, name)
+    if not os.access(p, os.X_OK):
+        pytest.skip("%s not built (SCALE_BIN_DIR)" % p)
+    return p
+
+
+@pytest.fixture
+def model(tmp_path):
+    models.write_model(str(tmp_path), "m", SHAPES, 7)
+    with open(tmp_path / "m.manifest.json") as f:
+        return str(tmp_path / "m.safetensors"), json.load(f)
+
+
+def test_model_files_agree_with_their_manifest(model, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    src, want = model
+    got = st.load_file(src)
+    assert sorted(got) == sorted(n for n, _ in SHAPES)
+    for name, shape in SHAPES:
+        a = np.load(tmp_path / "m" / (name + ".npy"))
+        assert a.dtype == np.float32 and a.shape == shape
+        assert a.tobytes() == got[name].tobytes()
+        assert want[name] == [models.crc(a), "float32", list(shape)]
+    assert float(np.std(got["fc/kernel"])) > 0.01  # random, not constant
+
+
+def test_c_save_then_load_matches_the_model_bit_for_bit(model, tmp_path):
+    src, want = model
+    db = str(tmp_path / "c.db")
+    saved = run([prog("scale_save"), src, db, "--step", "3"]).result
+    assert saved["n_tensors"] == len(SHAPES) and len(saved["saves"]) == 1
+    loaded = run([prog("scale_load"), db]).result
+    assert loaded["step"] == 3
+    check_manifest(loaded["manifest"], want, "scale_load")
+
+
+def test_a_changed_tensor_fails_the_bit_exact_check(model, tmp_path):
+    src, want = model
+    db = str(tmp_path / "p.db")
+    run([prog("scale_save"), src, db, "--step", "1", "--perturb"])
+    loaded = run([prog("scale_load"), db]).result
+    with pytest.raises(BenchError, match="not bit-exact: 3 tensors differ"):
+        check_manifest(loaded["manifest"], want, "perturbed")
+
+
+def test_a_failing_program_is_a_bench_error(tmp_path):
+    with pytest.raises(BenchError, match="exit 1.*vs_ckpt_open"):
+        run([prog("scale_load"), str(tmp_path / "missing.db")])
+
+
+def test_max_to_keep_leaves_the_newest_steps(model, tmp_path):
+    src, _ = model
+    db = str(tmp_path / "r.db")
+    out = run([prog("scale_save"), src, db, "--step", "1", "--count", "4",
+               "--perturb", "--max-to-keep", "2"]).result
+    assert len(out["saves"]) == 4
+    assert rows_file.steps_in(db) == [3, 4]
+
+
+def test_the_poller_reads_while_another_process_saves(model, tmp_path):
+    src, _ = model
+    db = str(tmp_path / "q.db")
+    run([prog("scale_save"), src, db, "--step", "1"])
+    bg = Background([prog("scale_reader"), db, "poll"])
+    run([prog("scale_save"), src, db, "--step", "2", "--perturb"])
+    time.sleep(0.1)
+    seen = bg.stop()
+    assert seen["loops"] >= 1 and seen["errors"] == 0
+    assert 0 < seen["max_s"] < 30
