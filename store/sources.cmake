@@ -18,6 +18,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/save/retention.c
   ${CMAKE_CURRENT_LIST_DIR}/save/rows.c
   ${CMAKE_CURRENT_LIST_DIR}/save/save.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/stream.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c

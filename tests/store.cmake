@@ -6,3 +6,4 @@ vs_add_test(NAME test_readonly SOURCES test_readonly.c LABELS store)
 vs_add_test(NAME test_integrity SOURCES test_integrity.c LABELS store)
 target_compile_definitions(test_integrity PRIVATE
   VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
+vs_add_test(NAME test_save_stream SOURCES test_save_stream.c LABELS store)

@@ -272,3 +272,10 @@ int vs_save(vs_graph *g, const char *path, int64_t step)
 {
     return vs_save_ex(g, path, step, NULL);
 }
+
+/* For vs_save_stream (stream.c). */
+int vs__save_items(const char *path, int64_t step, vs__save_item *items,
+                   size_t n, const vs_save_opts *o, vs_graph *g)
+{
+    return save_items(path, step, items, n, o, g);
+}

@@ -12,7 +12,12 @@
 typedef struct {
     const char *key;      /* checkpoint key */
     vs_var *var;          /* NULL for loose tensors */
-    const vs_tensor *t;   /* dtype, shape, data */
+    const vs_tensor *t;   /* dtype, shape, data (NULL when read) */
+    /* The bytes' source when read is set (vs_save_stream): tensor index
+     * of the caller's list, read a chunk at a time. */
+    vs_read_fn read;
+    void *read_ctx;
+    size_t index;
     size_t nbytes, esize, chunk;
     int64_t numel;
     size_t first_job, n_chunks;
@@ -23,11 +28,13 @@ typedef struct {
     vs__stats stats;
 } vs__save_item;
 
-/* One chunk of one tensor. */
+/* One chunk of one tensor: a slot of the window, reused by job k +
+ * window once job k is consumed. */
 typedef struct {
     size_t item, seq;
-    const unsigned char *src;
+    const unsigned char *src; /* the caller's memory, or in.p */
     size_t len;
+    vs__buf in;      /* the bytes read (recycled buffer) */
     uint64_t hash;
     uint32_t crc;
     int codec;
@@ -53,8 +60,9 @@ typedef struct {
     int64_t step;
     vs__save_item *items;
     size_t n_items;
-    vs__save_job *jobs;
-    size_t n_jobs;
+    vs__save_job *jobs; /* window slots: job k in jobs[k % window] */
+    size_t n_jobs, window;
+    size_t next_item; /* the item of the next job prepared */
     int threads;
     vs__codec_opts co;
     sqlite3_stmt *find, *ins_chunk, *ins_tc, *upd_tensor, *cand_q;
@@ -80,11 +88,21 @@ int vs__save_check_tensor(const char *key, const vs_tensor *t,
  * once); sorts items by key. */
 int vs__save_validate(int64_t step, vs__save_item *items, size_t n,
                       const vs_save_opts *o, int with_graph);
-/* Fills c (items, jobs, codec settings, buffers) for the save; c is
- * zeroed first. On failure c holds nothing to free. */
+/* The dtype and shape of a tensor to save, checked: its byte and
+ * element counts. */
+int vs__save_check_shape(const char *key, vs_dtype dtype, int ndim,
+                         const int64_t *shape, size_t *nbytes,
+                         int64_t *numel);
+/* Fills c (items, job window, codec settings, buffers) for the save; c
+ * is zeroed first. On failure c holds nothing to free. */
 int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
                   vs__save_item *items, size_t n, const vs_save_opts *o);
 void vs__save_ctx_free(vs__save_ctx *c);
+/* Job k (prepared in order): its slot, cleared, with its item, seq and
+ * length set. */
+vs__save_job *vs__save_next_job(vs__save_ctx *c, size_t k);
+/* A buffer back to the free list (or freed); b is left empty. */
+void vs__save_recycle(vs__save_ctx *c, vs__buf *b);
 
 /* rows.c: the rows of the checkpoint and of its tensors. */
 int vs__save_replace_step(sqlite3 *db, const char *path, int64_t step,
@@ -96,9 +114,14 @@ int vs__save_finish_item(vs__save_ctx *c, vs__save_item *it);
 int vs__save_checkpoint_totals(vs__save_ctx *c);
 int vs__save_is_float(vs_dtype dt);
 
-/* chunks.c: every chunk hashed, encoded (or found unchanged) on the pool
- * and written with its tensor_chunks row. */
+/* chunks.c: every chunk read (or pointed at), hashed, encoded (or found
+ * unchanged) on the pool and written with its tensor_chunks row. */
 int vs__save_chunks(vs__save_ctx *c);
+
+/* save.c: saves items (keys set, tensors checked) as checkpoint step; g
+ * may be NULL. */
+int vs__save_items(const char *path, int64_t step, vs__save_item *items,
+                   size_t n, const vs_save_opts *o, vs_graph *g);
 
 /* definitions.c: the graph's scopes and the saved variables'
  * definitions. */
