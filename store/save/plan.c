@@ -7,6 +7,10 @@
 #include "save_int.h"
 #include "utf8.h"
 
+/* The raw bytes of the chunks a save keeps in flight, at most (unless
+ * there are more threads than chunks of this size in it). */
+#define VS_SAVE_WINDOW_BYTES ((size_t)32 << 20)
+
 int vs__save_check_key(const char *key)
 {
     if (key == NULL || *key == '\0')
@@ -217,9 +221,15 @@ int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
     c->co.level = o != NULL ? o->level : 0;
     c->co.raw_only = o != NULL && o->codec == VS_CODEC_RAW;
     /* The pool keeps at most window jobs prepared and not consumed, each
-     * holding up to three buffers (in, out, cand): a save's memory is a
-     * few chunks per thread, whatever the tensors' sizes. */
+     * holding up to three buffers (in, out, cand) of about a chunk: a
+     * save's memory is a few chunks per thread, whatever the tensors'
+     * sizes. Four jobs per thread, fewer on many cores (down to one per
+     * thread) so that the window's chunks stay near VS_SAVE_WINDOW_BYTES. */
+    size_t per_bytes = VS_SAVE_WINDOW_BYTES / chunk;
     c->window = (size_t)c->threads * 4;
+    if (per_bytes < c->window)
+        c->window = per_bytes > (size_t)c->threads ? per_bytes
+                                                   : (size_t)c->threads;
     c->jobs = vs__calloc(c->window, sizeof *c->jobs);
     c->free_cap = c->window * 3;
     c->free_bufs = vs__calloc(c->free_cap, sizeof *c->free_bufs);
