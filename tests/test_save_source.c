@@ -207,6 +207,7 @@ static void test_save_source__file_changed_after_check_is_an_error(void **st)
 
 /* ---- the CLI's peak resident size -------------------------------------- */
 
+#ifndef VS_SANITIZED
 #define BIG_BYTES ((off_t)320 << 20)
 
 /* DIR/d/big.npy: float32 (80, 1 Mi), 320 MiB of zeros, sparse (no disk
@@ -253,6 +254,7 @@ static int run_save(long *maxrss_kb)
     *maxrss_kb = ru.ru_maxrss;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+#endif
 
 static void test_save_source__cli_save_peak_rss_stays_small(void **st)
 {

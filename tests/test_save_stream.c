@@ -457,6 +457,7 @@ static void test_save_stream__bad_arguments_refused_before_reading(void **st)
     vs_tensor_free(got);
 }
 
+#ifndef VS_SANITIZED
 /* Bytes made up from their offset (incompressible, the same for the same
  * offset): a model that is nowhere in memory. */
 static int gen_read(void *ctx, size_t index, uint64_t offset, void *buf,
@@ -483,6 +484,7 @@ static long max_rss_kb(void)
     assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
     return ru.ru_maxrss;
 }
+#endif
 
 /* 160 MiB streamed: the process's peak resident size grows by a few
  * chunks per thread and SQLite's cache, not by the model. */
