@@ -587,7 +587,6 @@ static int build_tensor(st_reader *r, int fd, uint64_t data_off, size_t i)
     return rc;
 }
 
-/* Everything read from the open file fd of fsize bytes into r->f. */
 /* Forgets what a parse of the header collected, for a second parse. */
 static int reset_parse(st_reader *r)
 {
@@ -635,6 +634,7 @@ static int check_file(st_reader *r, int fd, uint64_t fsize, uint64_t *hlen)
     return rc;
 }
 
+/* Everything read from the open file fd of fsize bytes into r->f. */
 static int read_file(st_reader *r, int fd, uint64_t fsize)
 {
     uint64_t hlen = 0;
