@@ -5,7 +5,9 @@
 #
 # Environment: BENCH_RUNS (default 7, at least 5 for quoted numbers),
 # BENCH_VARIANTS (default a,b), BENCH_NO_INSTALL=1 to install nothing into
-# the venv, VS_PYTHON for another interpreter.
+# the venv, VS_PYTHON for another interpreter, BENCH_RSS_MB (default 2048;
+# 0 skips) for the size of the model whose `varstore save` peak memory is
+# measured.
 # Exit status: non-zero on any real error (a build failure, a failed save or
 # restore, a restore that is not bit-exact, a crashed benchmark program).
 set -eu
@@ -27,7 +29,7 @@ die() { echo "bench: ERROR: $*" >&2; exit 1; }
 
 mkdir -p "$OUT"
 rm -rf "$WORK"
-rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT/report.md"
+rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT/report.md" "$OUT/rss_bench.md"
 mkdir -p "$WORK"
 : >"$OUT/notes.txt"
 
@@ -143,7 +145,17 @@ else
     note "the Python module was not built in $BUILD: the Python part is skipped"
 fi
 
-# ---- 7. the report ---------------------------------------------------------
+# ---- 7. peak memory of `varstore save` on a large model (issue 16) --------
+# (bench/rss_bench.py: writes the model under $WORK, deletes it after)
+RSS_MB=${BENCH_RSS_MB:-2048}
+if [ -n "$CLI" ] && [ "$RSS_MB" != 0 ]; then
+    say "varstore save of a $RSS_MB MiB model: peak resident size"
+    timeout 900 "$PY" bench/rss_bench.py --cli "$CLI" --work "$WORK" \
+        --mb "$RSS_MB" >"$OUT/rss_bench.md" 2>"$OUT/rss_bench.err" ||
+        { note "rss_bench.py failed ($(tail -n 1 "$OUT/rss_bench.err"))"; STATUS=1; }
+fi
+
+# ---- 8. the report ---------------------------------------------------------
 {
     echo ""
     echo "Whole bench: $(( $(date +%s) - START )) s (build and model included); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
@@ -152,6 +164,10 @@ fi
 if [ -s "$OUT/python_bench.md" ]; then
     { echo ""; echo "## Python (bench/python_bench.py)"; echo "";
       cat "$OUT/python_bench.md"; } >>"$OUT/report.md"
+fi
+if [ -s "$OUT/rss_bench.md" ]; then
+    { echo ""; echo "## Peak memory of varstore save (bench/rss_bench.py)";
+      echo ""; cat "$OUT/rss_bench.md"; } >>"$OUT/report.md"
 fi
 rm -rf "$WORK"
 say "report written to $OUT/report.md"

@@ -608,6 +608,36 @@ VS_API VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
                                         const vs_tensor *const *tensors, size_t n,
                                         const vs_save_opts *opts);
 
+/* Where vs_save_stream gets the tensors' bytes: fills buf with bytes
+ * [offset, offset + len) of tensor index (of names), as they would be in
+ * memory (host byte order, C order). Returns VS_OK, or a VS_E* code that
+ * stops the save (vs_save_stream returns it); a message written to err
+ * (NUL-terminated, at most err_cap bytes) is part of the save's
+ * vs_errmsg(). Called on the calling thread only, one call at a time,
+ * with len at most a chunk (opts->chunk_bytes) and offset and len whole
+ * elements; each byte is asked for once, one tensor after another (all
+ * the reads of a tensor before the next tensor's first), a tensor's
+ * ranges in increasing offset order; never for a tensor of no bytes. */
+typedef int (*vs_read_fn)(void *ctx, size_t index, uint64_t offset,
+                          void *buf, size_t len, char *err, size_t err_cap);
+/* vs_save_tensors with the tensors' bytes read through `read` as the save
+ * goes instead of held in memory: tensor i is names[i], of dtypes[i] and
+ * shape shapes[i][0 .. ndims[i]) (shapes[i] may be NULL when ndims[i] is
+ * 0). The save's own memory stays at a few chunks per compression thread,
+ * whatever the tensors' sizes (`varstore save` imports files this way).
+ * Names, shapes and options are checked before the first read. The
+ * checkpoint is the one vs_save_tensors would write for the same bytes
+ * (same chunks, deduplicated against the file the same way); a failed
+ * read leaves the file's checkpoints as they were (a file the call
+ * created holds none). */
+VS_API VS_NODISCARD int vs_save_stream(const char *path, int64_t step,
+                                       const char *const *names,
+                                       const vs_dtype *dtypes,
+                                       const int *ndims,
+                                       const int64_t *const *shapes, size_t n,
+                                       vs_read_fn read, void *ctx,
+                                       const vs_save_opts *opts);
+
 /* ---- asynchronous saves ------------------------------------------------
  * A save that snapshots the tensors and returns, encoding and writing in
  * the background while the caller goes on (training). The call itself

@@ -27,6 +27,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/save/save.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/chunk_list.c
   ${CMAKE_CURRENT_LIST_DIR}/save/snapshot.c
+  ${CMAKE_CURRENT_LIST_DIR}/save/stream.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c

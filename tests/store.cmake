@@ -16,3 +16,7 @@ target_compile_definitions(test_format_v2 PRIVATE
 vs_add_test(NAME test_names SOURCES test_names.c LABELS store)
 vs_add_test(NAME test_read_tx SOURCES test_read_tx.c LABELS store)
 vs_add_test(NAME test_load_into SOURCES test_load_into.c LABELS store)
+vs_add_test(NAME test_save_stream SOURCES test_save_stream.c LABELS store)
+if(VS_SANITIZE) # its resident-size check is skipped there
+  target_compile_definitions(test_save_stream PRIVATE VS_SANITIZED=1)
+endif()

@@ -11,6 +11,21 @@ if(TARGET varstore_tools)
   target_link_libraries(test_cli_json PRIVATE varstore_tools)
 endif()
 
+# What `varstore save` reads while saving (tools/save_source.c), and the
+# CLI's peak resident size on a large input (skipped under sanitizers).
+if(TARGET varstore_cli)
+  vs_add_test(NAME test_save_source SOURCES test_save_source.c LABELS tools)
+  target_link_libraries(test_save_source PRIVATE varstore_tools)
+  target_include_directories(test_save_source PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  target_compile_definitions(test_save_source PRIVATE
+    VS_CLI="$<TARGET_FILE:varstore_cli>")
+  add_dependencies(test_save_source varstore_cli)
+  if(VS_SANITIZE)
+    target_compile_definitions(test_save_source PRIVATE VS_SANITIZED=1)
+  endif()
+endif()
+
 # The CLI end to end (bash script), and the NumPy interop check run with
 # VS_PYTHON (skipped, exit 77, when that interpreter has no numpy).
 if(TARGET varstore_cli)

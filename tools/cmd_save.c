@@ -1,6 +1,8 @@
 /* varstore CLI: `varstore save` (cmd_save). Imports every .npy file under
- * a directory (the .npy-tree walker) or every tensor of a safetensors file
- * as one checkpoint, in one transaction. */
+ * a directory (the .npy-tree walker), every tensor of a safetensors file
+ * or every variable of a TF checkpoint as one checkpoint, in one
+ * transaction: every input is checked first, then the data is read a
+ * chunk at a time as the library saves it (save_source.h). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 #include "utf8.h"
 #include "npy.h"
 #include "safetensors.h"
+#include "save_source.h"
 #include "varstore.h"
 #include "vst.h"
 
@@ -140,14 +143,60 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
+/* A new string in the format of fmt (freed with free); NULL when out of
+ * memory. */
+static char *fmt_str(const char *fmt, const char *a, const char *b)
+{
+    int n = snprintf(NULL, 0, fmt, a, b);
+    char *p = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (p != NULL)
+        (void)snprintf(p, (size_t)n + 1, fmt, a, b);
+    return p;
+}
+
+/* The .npy file DIR/rel.npy, probed (header, shape, size), as a source
+ * named prefix + rel. */
+static int add_npy(vst_src_list *l, const char *dir, const char *rel,
+                   const char *prefix)
+{
+    vst_npy_info info;
+    vst_src s;
+    memset(&s, 0, sizeof s);
+    s.path = fmt_str("%s/%s.npy", dir, rel);
+    if (s.path == NULL)
+        return cli_err("out of memory");
+    if (vst_npy_probe(s.path, &info) != VS_OK) {
+        free(s.path);
+        return cli_err("%s", vst_errmsg());
+    }
+    s.name = join(prefix, "", rel);
+    s.what = join(s.path, "", "");
+    s.dtype = info.dtype;
+    s.ndim = info.ndim;
+    memcpy(s.shape, info.shape, sizeof s.shape);
+    s.nbytes = info.nbytes;
+    s.kind = info.fortran ? VST_SRC_NPY : VST_SRC_FILE;
+    s.off = info.data_off;
+    s.file_size = info.file_size;
+    s.swap = info.swap;
+    if (s.name == NULL || s.what == NULL) {
+        free(s.name);
+        free(s.what);
+        free(s.path);
+        return cli_err("out of memory");
+    }
+    return vst_src_add(l, &s) == VS_OK ? EXIT_OK : cli_err("out of memory");
+}
+
+/* Every .npy file under dir, its header checked (the data is read while
+ * saving). */
+static int load_npy_dir(const char *dir, const char *prefix, vst_src_list *l)
 {
     char **rels = NULL;
     size_t n = 0, cap = 0, i;
     int rc;
     progress pg;
 
-    l->release = vst_npy_release; /* the list holds mapped .npy files */
     rc = walk_npy(dir, "", 0, &rels, &n, &cap);
     if (rc == EXIT_OK && n == 0)
         rc = cli_err("no .npy files under '%s'", dir);
@@ -155,29 +204,7 @@ static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
         qsort(rels, n, sizeof *rels, cmp_str);
     progress_start(&pg, "reading", n);
     for (i = 0; rc == EXIT_OK && i < n; i++) {
-        char *rel_npy = join(rels[i], ".npy", ""), *file = NULL, *name;
-        vs_tensor *t = NULL;
-        if (rel_npy != NULL)
-            file = join(dir, "/", rel_npy);
-        free(rel_npy);
-        if (file == NULL) {
-            rc = cli_err("out of memory");
-            break;
-        }
-        /* mapped, not copied: the inputs are only read */
-        if (vst_npy_load(file, &t) != VS_OK) {
-            rc = cli_err("%s", vst_errmsg());
-            free(file);
-            break;
-        }
-        free(file);
-        name = join(prefix, "", rels[i]);
-        if (name == NULL) {
-            vst_npy_release(t);
-            rc = cli_err("out of memory");
-            break;
-        }
-        rc = tl_add(l, name, t);
+        rc = add_npy(l, dir, rels[i], prefix);
         progress_update(&pg, i + 1);
     }
     progress_end(&pg);
@@ -187,33 +214,82 @@ static int load_npy_dir(const char *dir, const char *prefix, tensor_list *l)
     return rc;
 }
 
-static int load_safetensors(const char *src, const char *prefix,
-                            tensor_list *l)
+/* Tensor e of the safetensors file src as a source. */
+static int add_st(vst_src_list *l, const char *src, uint64_t fsize,
+                  const vst_st_entry *e, const char *prefix)
 {
-    vst_st_file *f = NULL;
+    vst_src s;
+    memset(&s, 0, sizeof s);
+    s.name = join(prefix, "", e->name);
+    s.path = join(src, "", "");
+    s.what = fmt_str("%s: tensor '%s'", src, e->name);
+    if (s.name == NULL || s.path == NULL || s.what == NULL) {
+        free(s.name);
+        free(s.path);
+        free(s.what);
+        return cli_err("out of memory");
+    }
+    s.dtype = e->dtype;
+    s.ndim = e->ndim;
+    memcpy(s.shape, e->shape, sizeof s.shape);
+    s.nbytes = e->nbytes;
+    s.kind = VST_SRC_FILE;
+    s.off = e->offset;
+    s.file_size = fsize;
+    s.swap = !vst_host_little();
+    return vst_src_add(l, &s) == VS_OK ? EXIT_OK : cli_err("out of memory");
+}
+
+static int load_safetensors(const char *src, const char *prefix,
+                            vst_src_list *l)
+{
+    vst_st_index *x = NULL;
     size_t i;
     int rc = EXIT_OK;
 
-    if (vst_st_read(src, &f) != VS_OK)
+    if (vst_st_read_index(src, &x) != VS_OK)
         return cli_err("%s", vst_errmsg());
-    if (f->n == 0)
+    if (x->n == 0)
         rc = cli_err("%s: no tensors", src);
-    for (i = 0; rc == EXIT_OK && i < f->n; i++) {
-        char *name = join(prefix, "", f->names[i]);
-        if (name == NULL) {
-            rc = cli_err("out of memory");
-            break;
-        }
-        rc = tl_add(l, name, f->tensors[i]);
-        f->tensors[i] = NULL; /* owned by the list now */
-    }
-    vst_st_free(f);
+    for (i = 0; rc == EXIT_OK && i < x->n; i++)
+        rc = add_st(l, src, x->file_size, &x->e[i], prefix);
+    vst_st_index_free(x);
     return rc;
+}
+
+/* Variable info of the TF checkpoint src as a source (read whole, one at
+ * a time, while saving). */
+static int add_tf(vst_src_list *l, const char *src,
+                  const vs_tensor_info *info, const char *prefix)
+{
+    vst_src s;
+    int64_t numel;
+    memset(&s, 0, sizeof s);
+    if (vs_shape_check(info->dtype, info->ndim, info->shape, &numel,
+                       &s.nbytes) != VS_OK)
+        return cli_err("%s: %s: %s", src, info->name, vs_errmsg());
+    s.name = join(prefix, "", info->name);
+    s.path = join(src, "", "");
+    s.tf_name = join(info->name, "", "");
+    s.what = fmt_str("%s: tensor '%s'", src, info->name);
+    if (s.name == NULL || s.path == NULL || s.tf_name == NULL ||
+        s.what == NULL) {
+        free(s.name);
+        free(s.path);
+        free(s.tf_name);
+        free(s.what);
+        return cli_err("out of memory");
+    }
+    s.dtype = info->dtype;
+    s.ndim = info->ndim;
+    memcpy(s.shape, info->shape, sizeof s.shape);
+    s.kind = VST_SRC_TF;
+    return vst_src_add(l, &s) == VS_OK ? EXIT_OK : cli_err("out of memory");
 }
 
 /* Every variable of a TF checkpoint (partitioned ones whole); tensors of
  * dtypes varstore has no counterpart for are refused by the reader. */
-static int load_tf(const char *src, const char *prefix, tensor_list *l)
+static int load_tf(const char *src, const char *prefix, vst_src_list *l)
 {
     vs_tensor_info *infos = NULL;
     size_t n = 0, i;
@@ -223,20 +299,8 @@ static int load_tf(const char *src, const char *prefix, tensor_list *l)
         return cli_err("%s", vs_errmsg());
     if (n == 0)
         rc = cli_err("%s: no tensors", src);
-    for (i = 0; rc == EXIT_OK && i < n; i++) {
-        vs_tensor *t = NULL;
-        char *name = join(prefix, "", infos[i].name);
-        if (name == NULL) {
-            rc = cli_err("out of memory");
-            break;
-        }
-        if (vs_tf_load_variable(src, infos[i].name, &t) != VS_OK) {
-            rc = cli_err("%s", vs_errmsg());
-            free(name);
-            break;
-        }
-        rc = tl_add(l, name, t);
-    }
+    for (i = 0; rc == EXIT_OK && i < n; i++)
+        rc = add_tf(l, src, &infos[i], prefix);
     vs_tensor_info_free(infos, n);
     return rc;
 }
@@ -340,21 +404,64 @@ static int step_exists(const save_args *o)
     return found;
 }
 
-/* Saves the loaded tensors of l as the checkpoint. */
-static int save_list(const save_args *o, tensor_list *l)
+/* The arrays vs_save_stream takes, pointing into l. */
+typedef struct {
+    const char **names;
+    vs_dtype *dtypes;
+    int *ndims;
+    const int64_t **shapes;
+} src_arrays;
+
+static void arrays_free(src_arrays *a)
+{
+    free(a->names);
+    free(a->dtypes);
+    free(a->ndims);
+    free(a->shapes);
+}
+
+static int arrays_of(const vst_src_list *l, src_arrays *a)
+{
+    size_t k, n = l->n ? l->n : 1;
+    a->names = calloc(n, sizeof *a->names);
+    a->dtypes = calloc(n, sizeof *a->dtypes);
+    a->ndims = calloc(n, sizeof *a->ndims);
+    a->shapes = calloc(n, sizeof *a->shapes);
+    if (a->names == NULL || a->dtypes == NULL || a->ndims == NULL ||
+        a->shapes == NULL) {
+        arrays_free(a);
+        return cli_err("out of memory");
+    }
+    for (k = 0; k < l->n; k++) {
+        a->names[k] = l->s[k].name;
+        a->dtypes[k] = l->s[k].dtype;
+        a->ndims[k] = l->s[k].ndim;
+        a->shapes[k] = l->s[k].shape;
+    }
+    return EXIT_OK;
+}
+
+/* Saves the described tensors of l as the checkpoint, reading them as
+ * the save goes. */
+static int save_list(const save_args *o, vst_src_list *l)
 {
     int64_t total = 0;
     char hb[32];
     vs_save_opts so;
+    src_arrays a;
     progress pg;
     size_t k;
     int r, replacing;
 
+    if (arrays_of(l, &a) != EXIT_OK)
+        return EXIT_ERR;
     if (o->journal >= 0 &&
-        vs_set_journal_mode(o->path, (vs_journal)o->journal) != VS_OK)
+        vs_set_journal_mode(o->path, (vs_journal)o->journal) != VS_OK) {
+        arrays_free(&a);
         return cli_err("%s", vs_errmsg());
+    }
     for (k = 0; k < l->n; k++)
-        total += (int64_t)vs_tensor_nbytes(l->tensors[k]);
+        total += (int64_t)l->s[k].nbytes;
     memset(&so, 0, sizeof so);
     /* max_to_keep 0: the file's retention setting */
     so.codec = o->codec;
@@ -362,9 +469,11 @@ static int save_list(const save_args *o, tensor_list *l)
     so.progress_ctx = &pg;
     replacing = step_exists(o);
     progress_start_bytes(&pg, "saving", (uint64_t)total);
-    r = vs_save_tensors(o->path, o->step, (const char *const *)l->names,
-                        (const vs_tensor *const *)l->tensors, l->n, &so);
+    r = vs_save_stream(o->path, o->step, a.names, a.dtypes, a.ndims,
+                       a.shapes, l->n, vst_src_read, l, &so);
     progress_end(&pg);
+    arrays_free(&a);
+    vst_src_close(l);
     if (r != VS_OK)
         return cli_err("%s", vs_errmsg());
     printf("saved %zu tensors (%s) as step %lld in %s\n", l->n,
@@ -378,7 +487,7 @@ static int save_list(const save_args *o, tensor_list *l)
 static int save_run(const save_args *o)
 {
     const char *prefix = o->prefix;
-    tensor_list l = {0};
+    vst_src_list l;
     char *pfx;
     int rc;
     if (prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/')
@@ -391,13 +500,17 @@ static int save_run(const save_args *o)
         free(pfx);
         return EXIT_ERR;
     }
+    vst_src_init(&l);
     rc = o->npy  ? load_npy_dir(o->npy, pfx, &l)
          : o->st ? load_safetensors(o->st, pfx, &l)
                  : load_tf(o->tf, pfx, &l);
     free(pfx);
+    /* Every input checked before anything is written. */
+    if (rc == EXIT_OK && vst_src_check_bools(&l) != VS_OK)
+        rc = cli_err("%s", vst_errmsg());
     if (rc == EXIT_OK)
         rc = save_list(o, &l);
-    tl_free(&l);
+    vst_src_free(&l);
     return rc;
 }
 

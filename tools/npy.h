@@ -24,6 +24,24 @@ int vst_npy_read(const char *path, vs_tensor **out);
 int vst_npy_load(const char *path, vs_tensor **out);
 void vst_npy_release(vs_tensor *t);
 
+/* What a .npy file holds, as vst_npy_probe finds it without reading the
+ * data: dtype and shape, where the data starts, the file's size, and
+ * whether the data is big-endian (swap) or Fortran-ordered with more
+ * than one dimension (fortran: C order needs the whole array). */
+typedef struct {
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    uint64_t data_off, file_size;
+    size_t nbytes;
+    int swap, fortran;
+} vst_npy_info;
+
+/* Checks the prefix and header of the .npy file at path, and that the
+ * data is exactly shape x itemsize bytes long, with vst_npy_read's errors;
+ * reads no data (bool values are not checked). */
+int vst_npy_probe(const char *path, vst_npy_info *out);
+
 /* Writes t to path as .npy version 1.0 (2.0 if the header needed more than
  * 65535 bytes), little-endian, C order. VS_EDTYPE for bfloat16; VS_EIO on
  * an I/O error, after which the partial file is removed. */

@@ -254,10 +254,54 @@ static int copy_data(const npy_file *nf, vs_tensor **out)
     return VS_OK;
 }
 
+/* Opens path and checks its prefix and header into *nf (nf->fd open
+ * when it returns VS_OK, closed otherwise). */
+static int npy_open(const char *path, npy_file *nf)
+{
+    uint64_t size = 0;
+    int rc;
+    memset(nf, 0, sizeof *nf);
+    nf->path = path;
+    nf->fd = vst_open_regular(path, &size);
+    if (nf->fd < 0)
+        return VS_EIO;
+    nf->fsize = (size_t)size;
+    if (size > SIZE_MAX)
+        rc = vst_fail(VS_EINVAL, "%s: file too large", path);
+    else
+        rc = read_prefix(nf);
+    if (rc == VS_OK)
+        rc = read_dict(nf);
+    if (rc != VS_OK)
+        (void)close(nf->fd); /* read-only: nothing of it to lose */
+    return rc;
+}
+
+int vst_npy_probe(const char *path, vst_npy_info *out)
+{
+    npy_file nf;
+    int rc;
+    if (path == NULL || out == NULL)
+        return vst_fail(VS_EINVAL, "vst_npy_probe: path or out is NULL");
+    rc = npy_open(path, &nf);
+    if (rc != VS_OK)
+        return rc;
+    (void)close(nf.fd); /* read-only: nothing of it to lose */
+    memset(out, 0, sizeof *out);
+    out->dtype = nf.dtype;
+    out->ndim = nf.hd.ndim;
+    memcpy(out->shape, nf.hd.shape, sizeof out->shape);
+    out->data_off = (uint64_t)(nf.prefix + nf.hlen);
+    out->file_size = (uint64_t)nf.fsize;
+    out->nbytes = nf.nbytes;
+    out->swap = nf.swap;
+    out->fortran = is_fortran_nd(&nf);
+    return VS_OK;
+}
+
 static int npy_read(const char *path, vs_tensor **out, npy_view **view)
 {
     npy_file nf;
-    uint64_t size = 0;
     int rc;
 
     if (out == NULL)
@@ -265,19 +309,10 @@ static int npy_read(const char *path, vs_tensor **out, npy_view **view)
     *out = NULL;
     if (path == NULL)
         return vst_fail(VS_EINVAL, "vst_npy_read: path is NULL");
-    memset(&nf, 0, sizeof nf);
-    nf.path = path;
-    nf.fd = vst_open_regular(path, &size);
-    if (nf.fd < 0)
-        return VS_EIO;
-    nf.fsize = (size_t)size;
-    if (size > SIZE_MAX)
-        rc = vst_fail(VS_EINVAL, "%s: file too large", path);
-    else
-        rc = read_prefix(&nf);
-    if (rc == VS_OK)
-        rc = read_dict(&nf);
-    if (rc == VS_OK && view != NULL && !nf.swap && nf.nbytes > 0 &&
+    rc = npy_open(path, &nf);
+    if (rc != VS_OK)
+        return rc;
+    if (view != NULL && !nf.swap && nf.nbytes > 0 &&
         (nf.prefix + nf.hlen) % NPY_ALIGN == 0 && !is_fortran_nd(&nf)) {
         rc = map_data(&nf, *view);
         if (rc == VS_OK)

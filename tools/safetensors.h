@@ -32,6 +32,26 @@ typedef struct {
 int vst_st_read(const char *path, vst_st_file **out);
 void vst_st_free(vst_st_file *f);
 
+/* The tensors of a safetensors file without their data, as
+ * vst_st_read_index finds them after every check of vst_st_read but those
+ * of the data itself (bool values): sorted by name, each with where its
+ * bytes start in the file (little-endian, as the file holds them). */
+typedef struct {
+    char *name;
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    uint64_t offset;
+    size_t nbytes;
+} vst_st_entry;
+typedef struct {
+    size_t n;
+    vst_st_entry *e;
+    uint64_t file_size;
+} vst_st_index;
+int vst_st_read_index(const char *path, vst_st_index **out);
+void vst_st_index_free(vst_st_index *x);
+
 /* Writes n tensors (names unique; order kept) and n_meta metadata pairs
  * to path: first to a temporary file beside it, renamed over path only when
  * complete, so a failure leaves nothing behind. */

@@ -587,7 +587,6 @@ static int build_tensor(st_reader *r, int fd, uint64_t data_off, size_t i)
     return rc;
 }
 
-/* Everything read from the open file fd of fsize bytes into r->f. */
 /* Forgets what a parse of the header collected, for a second parse. */
 static int reset_parse(st_reader *r)
 {
@@ -609,21 +608,21 @@ static int reset_parse(st_reader *r)
     return r->f != NULL ? VS_OK : vst_fail(VS_ENOMEM, "out of memory");
 }
 
-static int read_file(st_reader *r, int fd, uint64_t fsize)
+/* The header of the open file fd of fsize bytes, parsed and checked
+ * against the data section (its length in *hlen). */
+static int check_file(st_reader *r, int fd, uint64_t fsize, uint64_t *hlen)
 {
     char *hdr = NULL;
-    uint64_t hlen = 0;
-    size_t i;
-    int rc = read_header_text(r, fd, fsize, &hdr, &hlen);
+    int rc = read_header_text(r, fd, fsize, &hdr, hlen);
     if (rc == VS_OK)
-        rc = check_no_nul(r, hdr, (size_t)hlen);
+        rc = check_no_nul(r, hdr, (size_t)*hlen);
     if (rc == VS_OK) {
-        rc = parse_header(r, hdr, (size_t)hlen);
+        rc = parse_header(r, hdr, (size_t)*hlen);
         /* SQLite's JSON functions report some failed allocations as a bad
          * header (json_valid() 0, an empty array): the header is damaged
          * only when a second parse finds the same. */
         if (rc == VS_ECORRUPT && (rc = reset_parse(r)) == VS_OK)
-            rc = parse_header(r, hdr, (size_t)hlen);
+            rc = parse_header(r, hdr, (size_t)*hlen);
         if (rc == VS_ECORRUPT && r->db != NULL &&
             sqlite3_errcode(r->db) == SQLITE_NOMEM)
             rc = vst_fail(VS_ENOMEM, "%s: out of memory reading the header",
@@ -631,7 +630,16 @@ static int read_file(st_reader *r, int fd, uint64_t fsize)
     }
     free(hdr);
     if (rc == VS_OK)
-        rc = check_layout(r, fsize - 8 - hlen);
+        rc = check_layout(r, fsize - 8 - *hlen);
+    return rc;
+}
+
+/* Everything read from the open file fd of fsize bytes into r->f. */
+static int read_file(st_reader *r, int fd, uint64_t fsize)
+{
+    uint64_t hlen = 0;
+    size_t i;
+    int rc = check_file(r, fd, fsize, &hlen);
     if (rc != VS_OK)
         return rc;
     /* All checked: build the tensors (sorted by name). */
@@ -644,11 +652,88 @@ static int read_file(st_reader *r, int fd, uint64_t fsize)
     return rc;
 }
 
+/* The checked entries of r as an index (names moved into it). */
+static int make_index(st_reader *r, uint64_t fsize, uint64_t hlen,
+                      vst_st_index **out)
+{
+    vst_st_index *x = calloc(1, sizeof *x);
+    size_t i;
+    if (x != NULL)
+        x->e = calloc(r->n ? r->n : 1, sizeof *x->e);
+    if (x == NULL || x->e == NULL) {
+        free(x);
+        return vst_fail(VS_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < r->n; i++) {
+        vst_st_entry *e = &x->e[i];
+        e->name = r->e[i].name;
+        r->e[i].name = NULL;
+        e->dtype = r->e[i].dtype;
+        e->ndim = r->e[i].ndim;
+        memcpy(e->shape, r->e[i].shape, sizeof e->shape);
+        e->offset = 8 + hlen + r->e[i].begin;
+        e->nbytes = r->e[i].nbytes;
+    }
+    x->n = r->n;
+    x->file_size = fsize;
+    *out = x;
+    return VS_OK;
+}
+
+void vst_st_index_free(vst_st_index *x)
+{
+    size_t i;
+    if (x == NULL)
+        return;
+    for (i = 0; i < x->n; i++)
+        free(x->e[i].name);
+    free(x->e);
+    free(x);
+}
+
+/* Frees what r holds (not r->f's result when handed out: NULL then). */
+static void reader_free(st_reader *r)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        free(r->e[i].name);
+    free(r->e);
+    sqlite3_finalize(r->s_top);
+    sqlite3_finalize(r->s_fields);
+    sqlite3_finalize(r->s_arr);
+    if (r->db != NULL)
+        sqlite3_close(r->db);
+    vst_st_free(r->f);
+}
+
+int vst_st_read_index(const char *path, vst_st_index **out)
+{
+    st_reader r;
+    uint64_t fsize = 0, hlen = 0;
+    int rc, fd;
+
+    if (out == NULL || path == NULL)
+        return vst_fail(VS_EINVAL, "vst_st_read_index: path or out is NULL");
+    *out = NULL;
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    r.f = calloc(1, sizeof *r.f);
+    if (r.f == NULL)
+        return vst_fail(VS_ENOMEM, "out of memory");
+    fd = vst_open_regular(path, &fsize);
+    rc = fd < 0 ? VS_EIO : check_file(&r, fd, fsize, &hlen);
+    if (fd >= 0)
+        (void)close(fd); /* read-only: nothing of it to lose */
+    if (rc == VS_OK)
+        rc = make_index(&r, fsize, hlen, out);
+    reader_free(&r);
+    return rc;
+}
+
 int vst_st_read(const char *path, vst_st_file **out)
 {
     st_reader r;
     uint64_t fsize = 0;
-    size_t i;
     int rc, fd;
 
     if (out == NULL)
@@ -669,14 +754,6 @@ int vst_st_read(const char *path, vst_st_file **out)
         *out = r.f;
         r.f = NULL;
     }
-    for (i = 0; i < r.n; i++)
-        free(r.e[i].name);
-    free(r.e);
-    sqlite3_finalize(r.s_top);
-    sqlite3_finalize(r.s_fields);
-    sqlite3_finalize(r.s_arr);
-    if (r.db != NULL)
-        sqlite3_close(r.db);
-    vst_st_free(r.f);
+    reader_free(&r);
     return rc;
 }

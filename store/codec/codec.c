@@ -10,11 +10,18 @@
 
 /* ---- hash ---------------------------------------------------------------- */
 
+/* 8 bytes little-endian: one load on a little-endian host (the hash
+ * runs on the calling thread of a save, over every byte). */
 static uint64_t rd64(const unsigned char *p)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, sizeof v);
+#else
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
+#endif
     return v;
 }
 
@@ -26,19 +33,27 @@ static uint64_t rotl64(uint64_t x, int r)
 #define H_P1 0x9E3779B185EBCA87ULL
 #define H_P2 0xC2B2AE3D27D4EB4FULL
 
+/* One lane's step of vs__hash64. */
+static uint64_t lane(uint64_t h, const unsigned char *p)
+{
+    h ^= rd64(p) * H_P2;
+    return rotl64(h, 31) * H_P1;
+}
+
 uint64_t vs__hash64(const void *p, size_t n)
 {
     /* Four independent lanes over 32-byte blocks, then the tail, then the
      * murmur3 finalizer (specified in FORMAT.md). */
     const unsigned char *b = p;
-    uint64_t h[4] = {H_P1, H_P2, ~H_P1, ~H_P2};
+    uint64_t h0 = H_P1, h1 = H_P2, h2 = ~H_P1, h3 = ~H_P2;
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int l = 0; l < 4; l++) {
-            h[l] ^= rd64(b + i + 8 * (size_t)l) * H_P2;
-            h[l] = rotl64(h[l], 31) * H_P1;
-        }
+        h0 = lane(h0, b + i);
+        h1 = lane(h1, b + i + 8);
+        h2 = lane(h2, b + i + 16);
+        h3 = lane(h3, b + i + 24);
     }
+    const uint64_t h[4] = {h0, h1, h2, h3};
     uint64_t x = (uint64_t)n * H_P1;
     for (int l = 0; l < 4; l++)
         x = rotl64(x ^ h[l], 27) * H_P1 + H_P2;

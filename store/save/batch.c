@@ -13,7 +13,7 @@
 /* The writer's page cache during a batched save: a batch's dirty pages
  * must fit, or SQLite writes them early, under the lock readers wait
  * for. */
-#define VS_SAVE_BATCH_CACHE "PRAGMA cache_size=-98304" /* KiB */
+#define VS_SAVE_BATCH_CACHE "PRAGMA cache_size=-40960" /* KiB */
 
 int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
                           int *batched)

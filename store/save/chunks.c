@@ -1,6 +1,9 @@
-/* varstore: the chunks of a save: hashed, then encoded (or found equal
- * to a stored chunk) on the thread pool, and written on the calling
- * thread in order; their tensor_chunks rows once the tensor rows are. */
+/* varstore: the chunks of a save: read (or pointed at in the caller's
+ * memory) and hashed on the calling thread, encoded (or found equal to a
+ * stored chunk) on the thread pool, and written on the calling thread in
+ * order (each one's id kept for its tensor_chunks row, written with the
+ * tensor rows). Jobs live in a window of recycled slots and buffers, so a
+ * save's memory does not grow with the model. */
 #include <string.h>
 
 #include "save_int.h"
@@ -46,49 +49,56 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
     return rc;
 }
 
+/* j's bytes: the caller's memory, or read into j->in by the item's read
+ * callback; then the dedup hash, needed before a candidate is looked up. */
+static int job_source(vs__save_ctx *c, vs__save_job *j)
+{
+    const vs__save_item *it = &c->items[j->item];
+    uint64_t off = (uint64_t)j->seq * it->chunk;
+    if (it->read == NULL) {
+        j->src = (const unsigned char *)it->t->data + off;
+    } else {
+        if (c->n_free > 0)
+            j->in = c->free_bufs[--c->n_free];
+        if (vs__buf_reserve(&j->in, j->len) != VS_OK)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        char msg[VS_ERRMSG_MAX] = "";
+        int r = it->read(it->read_ctx, it->index, off, j->in.p, j->len, msg,
+                         sizeof msg);
+        if (r != VS_OK) {
+            msg[sizeof msg - 1] = '\0';
+            return vs__fail(r,
+                            "cannot save checkpoint to %s: reading bytes "
+                            "%llu to %llu of tensor %s failed: %s",
+                            c->path, (unsigned long long)off,
+                            (unsigned long long)(off + j->len), it->key,
+                            msg[0] != '\0' ? msg : vs_errstr(r));
+        }
+        j->src = j->in.p;
+    }
+    j->hash = vs__hash64(j->src, j->len);
+    return VS_OK;
+}
+
 static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
 {
     (void)err;
     (void)cap;
     vs__save_ctx *c = vctx;
-    vs__save_job *j = &c->jobs[k];
+    vs__save_job *j = vs__save_next_job(c, k);
     if (c->n_free > 0)
         j->out = c->free_bufs[--c->n_free];
-    j->codec = -1; /* j->hash: from the hashing pass */
-    return fetch_candidate(c, j);
-}
-
-static void recycle(vs__save_ctx *c, vs__buf *b)
-{
-    if (b->p == NULL)
-        return;
-    if (c->n_free < c->free_cap)
-        c->free_bufs[c->n_free++] = *b;
-    else
-        vs__buf_free(b);
-    b->p = NULL;
-    b->cap = 0;
+    j->codec = -1;
+    int rc = job_source(c, j);
+    return rc == VS_OK ? fetch_candidate(c, j) : rc;
 }
 
 /* ---- pool callbacks ---------------------------------------------------- */
 
-/* The dedup hash of every chunk, on all cores, before the main pass: the
- * calling thread needs it to look up a candidate before a chunk goes to
- * a worker. */
-static int hash_work(void *vctx, size_t k, char *err, size_t cap)
-{
-    (void)err;
-    (void)cap;
-    vs__save_ctx *c = vctx;
-    vs__save_job *j = &c->jobs[k];
-    j->hash = vs__hash64(j->src, j->len);
-    return VS_OK;
-}
-
 static int save_work(void *vctx, size_t k, char *err, size_t cap)
 {
     vs__save_ctx *c = vctx;
-    vs__save_job *j = &c->jobs[k];
+    vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
     j->crc = vs__crc32(0, j->src, j->len);
@@ -261,17 +271,19 @@ static int save_consume(void *vctx, size_t k, char *err, size_t cap)
     (void)err;
     (void)cap;
     vs__save_ctx *c = vctx;
-    vs__save_job *j = &c->jobs[k];
+    vs__save_job *j = &c->jobs[k % c->window];
     vs__save_item *it = &c->items[j->item];
     int64_t id = 0, stored = 0;
     int codec = 0;
     int rc = vs__save_batch_resume(c);
     if (rc == VS_OK)
         rc = chunk_for_job(c, j, it->esize, &id, &stored, &codec);
-    recycle(c, &j->cand);
-    recycle(c, &j->out);
+    vs__save_recycle(c, &j->cand);
+    vs__save_recycle(c, &j->out);
+    vs__save_recycle(c, &j->in);
     j->blob = NULL;
-    j->chunk_id = id;
+    j->src = NULL;
+    c->chunk_ids[k] = id;
     if (rc == VS_OK)
         rc = vs__save_batch_chunk(c, id);
     if (rc != VS_OK)
@@ -316,12 +328,8 @@ static int prepare_statements(vs__save_ctx *c)
 int vs__save_chunks(vs__save_ctx *c)
 {
     int rc = prepare_statements(c);
-    size_t window = (size_t)c->threads * 4;
     if (rc == VS_OK)
-        rc = vs__pool_run(c->threads, c->n_jobs, window, c, NULL, hash_work,
-                          NULL);
-    if (rc == VS_OK)
-        rc = vs__pool_run(c->threads, c->n_jobs, window, c, save_prepare,
+        rc = vs__pool_run(c->threads, c->n_jobs, c->window, c, save_prepare,
                           save_work, save_consume);
     if (rc == VS_OK)
         rc = vs__save_batch_resume(c); /* for the checkpoint's rows */
@@ -331,10 +339,11 @@ int vs__save_chunks(vs__save_ctx *c)
 int vs__save_chunk_rows(vs__save_ctx *c)
 {
     int rc = VS_OK;
-    for (size_t k = 0; k < c->n_jobs && rc == VS_OK; k++) {
-        const vs__save_job *j = &c->jobs[k];
-        rc = insert_tensor_chunk(c, c->items[j->item].tensor_id, j->seq,
-                                 j->chunk_id);
+    for (size_t i = 0; i < c->n_items && rc == VS_OK; i++) {
+        const vs__save_item *it = &c->items[i];
+        for (size_t q = 0; q < it->n_chunks && rc == VS_OK; q++)
+            rc = insert_tensor_chunk(c, it->tensor_id, q,
+                                     c->chunk_ids[it->first_job + q]);
     }
     for (size_t i = 0; i < c->n_items && rc == VS_OK; i++)
         rc = vs__save_finish_item(c, &c->items[i]);

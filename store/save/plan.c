@@ -7,6 +7,10 @@
 #include "save_int.h"
 #include "utf8.h"
 
+/* The raw bytes of the chunks a save keeps in flight, at most (unless
+ * there are more threads than chunks of this size in it). */
+#define VS_SAVE_WINDOW_BYTES ((size_t)32 << 20)
+
 int vs__save_check_key(const char *key)
 {
     if (key == NULL || *key == '\0')
@@ -19,36 +23,47 @@ int vs__save_check_key(const char *key)
     return VS_OK;
 }
 
-int vs__save_check_tensor(const char *key, const vs_tensor *t,
-                          size_t *nbytes, int64_t *numel)
+int vs__save_check_shape(const char *key, vs_dtype dtype, int ndim,
+                         const int64_t *shape, size_t *nbytes,
+                         int64_t *numel)
 {
-    if (t == NULL)
-        return vs__fail(VS_EINVAL, "tensor %s is NULL", key);
-    size_t es = vs__elem_size(t->dtype);
+    size_t es = vs__elem_size(dtype);
     if (es == 0)
         return vs__fail(VS_EINVAL, "tensor %s has an invalid dtype (%d)", key,
-                        (int)t->dtype);
-    if (t->ndim < 0 || t->ndim > VS_MAX_DIMS)
+                        (int)dtype);
+    if (ndim < 0 || ndim > VS_MAX_DIMS)
         return vs__fail(VS_EINVAL, "tensor %s has invalid ndim %d", key,
-                        t->ndim);
+                        ndim);
+    if (ndim > 0 && shape == NULL)
+        return vs__fail(VS_EINVAL, "tensor %s has no shape", key);
     size_t n = 1;
-    for (int i = 0; i < t->ndim; i++) {
-        if (t->shape[i] < 0)
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
             return vs__fail(VS_EINVAL, "tensor %s has a negative dimension",
                             key);
-        if ((uint64_t)t->shape[i] > SIZE_MAX ||
-            vs__mul_size(n, (size_t)t->shape[i], &n) != 0)
+        if ((uint64_t)shape[i] > SIZE_MAX ||
+            vs__mul_size(n, (size_t)shape[i], &n) != 0)
             return vs__fail(VS_EINVAL, "tensor %s is too large", key);
     }
     size_t b;
     if (vs__mul_size(n, es, &b) != 0 || n > (size_t)INT64_MAX ||
         b > (size_t)INT64_MAX)
         return vs__fail(VS_EINVAL, "tensor %s is too large", key);
-    if (b > 0 && t->data == NULL)
-        return vs__fail(VS_EINVAL, "tensor %s has no data", key);
     *nbytes = b;
     *numel = (int64_t)n;
     return VS_OK;
+}
+
+int vs__save_check_tensor(const char *key, const vs_tensor *t,
+                          size_t *nbytes, int64_t *numel)
+{
+    if (t == NULL)
+        return vs__fail(VS_EINVAL, "tensor %s is NULL", key);
+    int rc = vs__save_check_shape(key, t->dtype, t->ndim, t->shape, nbytes,
+                                  numel);
+    if (rc == VS_OK && *nbytes > 0 && t->data == NULL)
+        return vs__fail(VS_EINVAL, "tensor %s has no data", key);
+    return rc;
 }
 
 static int validate_opts(const vs_save_opts *o)
@@ -151,19 +166,36 @@ static int cut_items(vs__save_item *items, size_t n, size_t chunk,
     return VS_OK;
 }
 
-static void fill_jobs(vs__save_ctx *c)
+vs__save_job *vs__save_next_job(vs__save_ctx *c, size_t k)
 {
-    for (size_t i = 0; i < c->n_items; i++) {
-        const vs__save_item *it = &c->items[i];
-        for (size_t q = 0; q < it->n_chunks; q++) {
-            vs__save_job *j = &c->jobs[it->first_job + q];
-            j->item = i;
-            j->seq = q;
-            j->src = (const unsigned char *)it->t->data + q * it->chunk;
-            j->len = q + 1 < it->n_chunks ? it->chunk
-                                          : it->nbytes - q * it->chunk;
-        }
-    }
+    vs__save_job *j = &c->jobs[k % c->window];
+    /* Consumed already (the pool keeps fewer than window jobs in flight):
+     * its buffers are back in the free list unless a failure kept them. */
+    vs__save_recycle(c, &j->in);
+    vs__save_recycle(c, &j->out);
+    vs__save_recycle(c, &j->cand);
+    memset(j, 0, sizeof *j);
+    while (c->items[c->next_item].first_job +
+               c->items[c->next_item].n_chunks <= k)
+        c->next_item++;
+    const vs__save_item *it = &c->items[c->next_item];
+    j->item = c->next_item;
+    j->seq = k - it->first_job;
+    j->len = j->seq + 1 < it->n_chunks ? it->chunk
+                                       : it->nbytes - j->seq * it->chunk;
+    return j;
+}
+
+void vs__save_recycle(vs__save_ctx *c, vs__buf *b)
+{
+    if (b->p == NULL)
+        return;
+    if (c->n_free < c->free_cap)
+        c->free_bufs[c->n_free++] = *b;
+    else
+        vs__buf_free(b);
+    b->p = NULL;
+    b->cap = 0;
 }
 
 int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
@@ -188,16 +220,28 @@ int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
     c->n_items = n;
     c->co.level = o != NULL ? o->level : 0;
     c->co.raw_only = o != NULL && o->codec == VS_CODEC_RAW;
-    c->jobs = vs__calloc(c->n_jobs ? c->n_jobs : 1, sizeof *c->jobs);
-    c->free_cap = (size_t)c->threads * 8 + 8;
+    /* The pool keeps at most window jobs prepared and not consumed, each
+     * holding up to three buffers (in, out, cand) of about a chunk: a
+     * save's memory is a few chunks per thread, whatever the tensors'
+     * sizes. Four jobs per thread, fewer on many cores (down to one per
+     * thread) so that the window's chunks stay near VS_SAVE_WINDOW_BYTES. */
+    size_t per_bytes = VS_SAVE_WINDOW_BYTES / chunk;
+    c->window = (size_t)c->threads * 4;
+    if (per_bytes < c->window)
+        c->window = per_bytes > (size_t)c->threads ? per_bytes
+                                                   : (size_t)c->threads;
+    c->jobs = vs__calloc(c->window, sizeof *c->jobs);
+    c->chunk_ids =
+        vs__calloc(c->n_jobs ? c->n_jobs : 1, sizeof *c->chunk_ids);
+    c->free_cap = c->window * 3;
     c->free_bufs = vs__calloc(c->free_cap, sizeof *c->free_bufs);
-    if (c->jobs == NULL || c->free_bufs == NULL) {
+    if (c->jobs == NULL || c->free_bufs == NULL || c->chunk_ids == NULL) {
         vs__free(c->jobs);
         vs__free(c->free_bufs);
+        vs__free(c->chunk_ids);
         memset(c, 0, sizeof *c);
         return vs__fail(VS_ENOMEM, "out of memory");
     }
-    fill_jobs(c);
     return VS_OK;
 }
 
@@ -209,7 +253,8 @@ void vs__save_ctx_free(vs__save_ctx *c)
     sqlite3_finalize(c->ins_tc);
     sqlite3_finalize(c->upd_tensor);
     c->cand_q = c->find = c->ins_chunk = c->ins_tc = c->upd_tensor = NULL;
-    for (size_t k = 0; c->jobs != NULL && k < c->n_jobs; k++) {
+    for (size_t k = 0; c->jobs != NULL && k < c->window; k++) {
+        vs__buf_free(&c->jobs[k].in);
         vs__buf_free(&c->jobs[k].out);
         vs__buf_free(&c->jobs[k].cand);
     }
@@ -224,4 +269,5 @@ void vs__save_ctx_free(vs__save_ctx *c)
     vs__free(c->jobs);
     vs__free(c->scratch);
     vs__free(c->pins);
+    vs__free(c->chunk_ids);
 }

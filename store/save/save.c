@@ -177,3 +177,4 @@ int vs_save(vs_graph *g, const char *path, int64_t step)
 {
     return vs_save_ex(g, path, step, NULL);
 }
+

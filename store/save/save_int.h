@@ -14,7 +14,12 @@
 typedef struct {
     const char *key;      /* checkpoint key */
     vs_var *var;          /* NULL for loose tensors */
-    const vs_tensor *t;   /* dtype, shape, data */
+    const vs_tensor *t;   /* dtype, shape, data (NULL when read) */
+    /* The bytes' source when read is set (vs_save_stream): tensor index
+     * of the caller's list, read a chunk at a time. */
+    vs_read_fn read;
+    void *read_ctx;
+    size_t index;
     size_t nbytes, esize, chunk;
     int64_t numel;
     size_t first_job, n_chunks;
@@ -25,11 +30,13 @@ typedef struct {
     vs__stats stats;
 } vs__save_item;
 
-/* One chunk of one tensor. */
+/* One chunk of one tensor: a slot of the window, reused by job k +
+ * window once job k is consumed. */
 typedef struct {
     size_t item, seq;
-    const unsigned char *src;
+    const unsigned char *src; /* the caller's memory, or in.p */
     size_t len;
+    vs__buf in;      /* the bytes read (recycled buffer) */
     uint64_t hash;
     uint32_t crc;
     int codec;
@@ -46,7 +53,6 @@ typedef struct {
     uint32_t cand_crc;
     vs__buf cand;
     int64_t dup_id; /* cand_id when the bytes are equal */
-    int64_t chunk_id; /* the chunk that holds the bytes, once written */
 } vs__save_job;
 
 /* The whole save. */
@@ -56,8 +62,9 @@ typedef struct {
     int64_t step;
     vs__save_item *items;
     size_t n_items;
-    vs__save_job *jobs;
-    size_t n_jobs;
+    vs__save_job *jobs; /* window slots: job k in jobs[k % window] */
+    size_t n_jobs, window;
+    size_t next_item; /* the item of the next job prepared */
     int threads;
     vs__codec_opts co;
     sqlite3_stmt *find, *ins_chunk, *ins_tc, *upd_tensor, *cand_q;
@@ -72,6 +79,9 @@ typedef struct {
     vs__buf *free_bufs;
     size_t n_free, free_cap;
     vs__progress pr; /* the caller's progress callback */
+    /* Per chunk (n_jobs of them, in item and seq order), the id of the
+     * chunk that holds its bytes, once written. */
+    int64_t *chunk_ids;
     /* A batched save (batch.c): its 'saving:' row and pinned chunks. */
     int batched;
     char saving_key[40];
@@ -90,11 +100,21 @@ int vs__save_check_tensor(const char *key, const vs_tensor *t,
  * once); sorts items by key. */
 int vs__save_validate(int64_t step, vs__save_item *items, size_t n,
                       const vs_save_opts *o, int with_graph);
-/* Fills c (items, jobs, codec settings, buffers) for the save; c is
- * zeroed first. On failure c holds nothing to free. */
+/* The dtype and shape of a tensor to save, checked: its byte and
+ * element counts. */
+int vs__save_check_shape(const char *key, vs_dtype dtype, int ndim,
+                         const int64_t *shape, size_t *nbytes,
+                         int64_t *numel);
+/* Fills c (items, job window, codec settings, buffers) for the save; c
+ * is zeroed first. On failure c holds nothing to free. */
 int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
                   vs__save_item *items, size_t n, const vs_save_opts *o);
 void vs__save_ctx_free(vs__save_ctx *c);
+/* Job k (prepared in order): its slot, cleared, with its item, seq and
+ * length set. */
+vs__save_job *vs__save_next_job(vs__save_ctx *c, size_t k);
+/* A buffer back to the free list (or freed); b is left empty. */
+void vs__save_recycle(vs__save_ctx *c, vs__buf *b);
 
 /* rows.c: the rows of the checkpoint and of its tensors. */
 int vs__save_replace_step(sqlite3 *db, const char *path, int64_t step,
@@ -106,9 +126,10 @@ int vs__save_finish_item(vs__save_ctx *c, vs__save_item *it);
 int vs__save_checkpoint_totals(vs__save_ctx *c);
 int vs__save_is_float(vs_dtype dt);
 
-/* chunks.c: every chunk hashed, encoded (or found unchanged) on the pool
- * and written (its id in the job); then, with the tensor rows written,
- * the tensor_chunks rows and each tensor row's final values. */
+/* chunks.c: every chunk read (or pointed at), hashed, encoded (or found
+ * unchanged) on the pool and written (its id in chunk_ids); then, with
+ * the tensor rows written, the tensor_chunks rows and each tensor row's
+ * final values. */
 int vs__save_chunks(vs__save_ctx *c);
 int vs__save_chunk_rows(vs__save_ctx *c);
 

@@ -163,6 +163,35 @@ static int op_async_save(ctx *c)
     return rc != VS_OK ? rc : freed;
 }
 
+/* vs_save_stream's read callback: the variables' values. */
+static int read_vars(void *vctx, size_t i, uint64_t off, void *buf,
+                     size_t len, char *err, size_t err_cap)
+{
+    vs_tensor *const *t = vctx;
+    (void)err;
+    (void)err_cap;
+    memcpy(buf, (const unsigned char *)t[i]->data + off, len);
+    return VS_OK;
+}
+
+/* Step 2 as op_save writes it, read through vs_save_stream's callback. */
+static int op_save_stream(ctx *c)
+{
+    vs_tensor *t[FX_NVARS];
+    vs_dtype dt[FX_NVARS];
+    int nd[FX_NVARS];
+    const int64_t *sh[FX_NVARS];
+    fx_set_values(&c->m, 2);
+    for (int i = 0; i < FX_NVARS; i++) {
+        OK(vs_var_value(c->m.v[i], &t[i]));
+        dt[i] = t[i]->dtype;
+        nd[i] = t[i]->ndim;
+        sh[i] = t[i]->shape;
+    }
+    return vs_save_stream(c->m.path, 2, fx_names, dt, nd, sh, FX_NVARS,
+                          read_vars, t, NULL);
+}
+
 static int op_restore(ctx *c)
 {
     fx_set_values(&c->m, 5);
@@ -220,6 +249,17 @@ static int op_safetensors_read(ctx *c)
     reader_path(c, "safetensors", p, sizeof p);
     int rc = vst_st_read(p, &f);
     vst_st_free(f);
+    return rc;
+}
+
+/* What `varstore save --safetensors` reads before saving: the index. */
+static int op_safetensors_index(ctx *c)
+{
+    char p[600];
+    vst_st_index *x = NULL;
+    reader_path(c, "safetensors", p, sizeof p);
+    int rc = vst_st_read_index(p, &x);
+    vst_st_index_free(x);
     return rc;
 }
 
@@ -336,6 +376,13 @@ static void test_failed_allocation_during_async_save_is_reported(void **s)
     sweep(op_async_save, check_save, 1, "async_save");
 }
 
+static void test_failed_allocation_during_save_stream_leaves_no_partial_step(
+    void **s)
+{
+    (void)s;
+    sweep(op_save_stream, check_save, 1, "save_stream");
+}
+
 static void test_failed_allocation_during_restore_keeps_values(void **state)
 {
     (void)state;
@@ -366,6 +413,12 @@ static void test_failed_allocation_in_the_safetensors_reader(void **state)
     sweep(op_safetensors_read, check_none, 0, "safetensors_read");
 }
 
+static void test_failed_allocation_in_the_safetensors_index(void **state)
+{
+    (void)state;
+    sweep(op_safetensors_index, check_none, 0, "safetensors_index");
+}
+
 int main(void)
 {
     if (wrap_sqlite_allocator() != 0) {
@@ -377,11 +430,14 @@ int main(void)
         cmocka_unit_test(
             test_failed_allocation_during_save_leaves_no_partial_step),
         cmocka_unit_test(test_failed_allocation_during_async_save_is_reported),
+        cmocka_unit_test(
+            test_failed_allocation_during_save_stream_leaves_no_partial_step),
         cmocka_unit_test(test_failed_allocation_during_restore_keeps_values),
         cmocka_unit_test(test_failed_allocation_in_the_read_handle),
         cmocka_unit_test(test_failed_allocation_during_verify),
         cmocka_unit_test(test_failed_allocation_in_the_npy_reader),
         cmocka_unit_test(test_failed_allocation_in_the_safetensors_reader),
+        cmocka_unit_test(test_failed_allocation_in_the_safetensors_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

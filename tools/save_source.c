@@ -1,0 +1,219 @@
+/* varstore tools: reading the tensors `varstore save` imports, a chunk at
+ * a time (save_source.h). Files are read with pread into the library's
+ * buffers, never mapped: a mapping's touched pages count in the process's
+ * resident size, a pread's do not. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "npy.h"
+#include "save_source.h"
+#include "vst.h"
+
+/* Bytes checked at a time by vst_src_check_bools. */
+#define BOOL_BUF ((size_t)1 << 20)
+
+void vst_src_init(vst_src_list *l)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    l->whole_src = (size_t)-1;
+}
+
+static void src_free(vst_src *s)
+{
+    free(s->name);
+    free(s->path);
+    free(s->tf_name);
+    free(s->what);
+}
+
+int vst_src_add(vst_src_list *l, const vst_src *s)
+{
+    vst_src copy = *s;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 32;
+        vst_src *ns = realloc(l->s, nc * sizeof *ns);
+        if (ns == NULL) {
+            src_free(&copy);
+            return vst_fail(VS_ENOMEM, "out of memory");
+        }
+        l->s = ns;
+        l->cap = nc;
+    }
+    l->s[l->n++] = copy;
+    return VS_OK;
+}
+
+void vst_src_close(vst_src_list *l)
+{
+    if (l->fd >= 0)
+        (void)close(l->fd); /* read-only: nothing of it to lose */
+    l->fd = -1;
+    l->fd_path = NULL;
+    vs_tensor_free(l->whole);
+    l->whole = NULL;
+    l->whole_src = (size_t)-1;
+}
+
+void vst_src_free(vst_src_list *l)
+{
+    size_t i;
+    vst_src_close(l);
+    for (i = 0; i < l->n; i++)
+        src_free(&l->s[i]);
+    free(l->s);
+    vst_src_init(l);
+}
+
+/* s's file open in l->fd, still of the size it had when described. */
+static int src_open(vst_src_list *l, const vst_src *s)
+{
+    uint64_t size = 0;
+    if (l->fd >= 0 && strcmp(l->fd_path, s->path) == 0)
+        return VS_OK;
+    vst_src_close(l);
+    l->fd = vst_open_regular(s->path, &size);
+    if (l->fd < 0)
+        return VS_EIO;
+    l->fd_path = s->path;
+    if (size != s->file_size) {
+        vst_src_close(l);
+        return vst_fail(VS_EIO,
+                        "'%s' changed while being saved (%llu bytes, "
+                        "%llu when checked)",
+                        s->path, (unsigned long long)size,
+                        (unsigned long long)s->file_size);
+    }
+    /* Advice only: a kernel that ignores it reads the same bytes. */
+    (void)posix_fadvise(l->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return VS_OK;
+}
+
+/* Bytes [pos, pos + len) of s's file into buf. */
+static int src_pread(vst_src_list *l, const vst_src *s, uint64_t pos,
+                     void *buf, size_t len)
+{
+    int rc = src_open(l, s);
+    if (rc != VS_OK)
+        return rc;
+    if (vst_pread_all(l->fd, buf, len, pos) != 0)
+        return vst_fail(VS_EIO, "cannot read '%s': %s", s->path,
+                        strerror(errno));
+    /* The bytes are in buf now: their page cache need not stay (a large
+     * import would otherwise push everything else out of it). Advice
+     * only, as above. */
+    (void)posix_fadvise(l->fd, (off_t)pos, (off_t)len, POSIX_FADV_DONTNEED);
+    return VS_OK;
+}
+
+/* Bools of s at element first..: 0 or 1, else vst_check_bools' error
+ * (the element counted from the tensor's start). */
+static int check_bools_at(const vst_src *s, const uint8_t *p, size_t n,
+                          uint64_t first)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] > 1)
+            return vst_fail(VS_ECORRUPT,
+                            "%s: bool element %llu is %u, not 0 or 1",
+                            s->what, (unsigned long long)(first + i),
+                            (unsigned)p[i]);
+    return VS_OK;
+}
+
+int vst_src_check_bools(vst_src_list *l)
+{
+    unsigned char *buf = NULL;
+    size_t i;
+    int rc = VS_OK;
+    for (i = 0; i < l->n && rc == VS_OK; i++) {
+        const vst_src *s = &l->s[i];
+        uint64_t done;
+        if (s->dtype != VS_BOOL || s->kind == VST_SRC_TF || s->nbytes == 0)
+            continue;
+        if (buf == NULL && (buf = malloc(BOOL_BUF)) == NULL)
+            rc = vst_fail(VS_ENOMEM, "out of memory");
+        for (done = 0; rc == VS_OK && done < s->nbytes;) {
+            size_t len = s->nbytes - done < BOOL_BUF ? s->nbytes - done
+                                                     : BOOL_BUF;
+            rc = src_pread(l, s, s->off + done, buf, len);
+            if (rc == VS_OK)
+                rc = check_bools_at(s, buf, len, done);
+            done += len;
+        }
+    }
+    free(buf);
+    vst_src_close(l);
+    return rc;
+}
+
+/* Source i read whole into l->whole (the previous one freed). */
+static int src_whole(vst_src_list *l, size_t i)
+{
+    const vst_src *s = &l->s[i];
+    vs_tensor *t = NULL;
+    if (l->whole_src == i)
+        return VS_OK;
+    vst_src_close(l);
+    if (s->kind == VST_SRC_NPY) {
+        int rc = vst_npy_read(s->path, &t);
+        if (rc != VS_OK)
+            return rc;
+    } else if (vs_tf_load_variable(s->path, s->tf_name, &t) != VS_OK) {
+        return vst_fail(VS_EIO, "%s", vs_errmsg());
+    }
+    if (vs_tensor_nbytes(t) != s->nbytes || t->dtype != s->dtype) {
+        vs_tensor_free(t);
+        return vst_fail(VS_EIO, "%s changed while being saved", s->what);
+    }
+    l->whole = t;
+    l->whole_src = i;
+    return VS_OK;
+}
+
+static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
+                    size_t len)
+{
+    const vst_src *s = &l->s[i];
+    size_t es = vs_dtype_size(s->dtype);
+    int rc;
+    if (off > s->nbytes || len > s->nbytes - off)
+        return vst_fail(VS_EINVAL, "%s: bytes %llu to %llu asked of %zu",
+                        s->what, (unsigned long long)off,
+                        (unsigned long long)(off + len), s->nbytes);
+    if (s->kind != VST_SRC_FILE) {
+        rc = src_whole(l, i);
+        if (rc == VS_OK)
+            memcpy(buf, (const unsigned char *)l->whole->data + off, len);
+        /* the last read of it: free it now */
+        if (rc == VS_OK && off + len == s->nbytes)
+            vst_src_close(l);
+        return rc;
+    }
+    rc = src_pread(l, s, s->off + off, buf, len);
+    if (rc == VS_OK && s->swap && es > 1)
+        vst_byteswap(buf, len / es, es);
+    if (rc == VS_OK && s->dtype == VS_BOOL)
+        rc = check_bools_at(s, buf, len, off);
+    return rc;
+}
+
+int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
+                 char *err, size_t err_cap)
+{
+    vst_src_list *l = ctx;
+    int rc;
+    if (i >= l->n)
+        rc = vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i, l->n);
+    else
+        rc = src_read(l, i, off, buf, len);
+    if (rc != VS_OK && err != NULL && err_cap > 0)
+        snprintf(err, err_cap, "%s", vst_errmsg());
+    return rc;
+}

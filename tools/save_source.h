@@ -1,0 +1,62 @@
+/* varstore tools: the tensors `varstore save` imports, described and
+ * checked before the save, then read a chunk at a time while the library
+ * saves them (vs_save_stream's read callback), so that the save's memory
+ * does not grow with the files' sizes. */
+#ifndef VS_TOOLS_SAVE_SOURCE_H
+#define VS_TOOLS_SAVE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "varstore.h"
+
+enum {
+    VST_SRC_FILE,  /* bytes [off, off + nbytes) of path, read with pread */
+    VST_SRC_NPY,   /* a Fortran-ordered .npy: read whole (vst_npy_read) */
+    VST_SRC_TF     /* variable tf_name of TF checkpoint path, read whole */
+};
+
+/* One tensor to import. */
+typedef struct {
+    char *name; /* checkpoint key */
+    vs_dtype dtype;
+    int ndim;
+    int64_t shape[VS_MAX_DIMS];
+    size_t nbytes;
+    int kind;        /* VST_SRC_* */
+    char *path;      /* the file, or the TF checkpoint */
+    char *tf_name;   /* VST_SRC_TF: the variable */
+    uint64_t off;    /* VST_SRC_FILE, VST_SRC_NPY: where the data starts */
+    uint64_t file_size; /* the file's size when described (FILE, NPY) */
+    int swap;        /* VST_SRC_FILE: elements are byte-swapped */
+    char *what;      /* names it in errors ("f.npy", "f: tensor 'x'") */
+} vst_src;
+
+/* The tensors, and the reader's state. Zero-initialize, then set fd -1
+ * (vst_src_init). */
+typedef struct {
+    vst_src *s;
+    size_t n, cap;
+    int fd;             /* the open file (-1: none) */
+    const char *fd_path;
+    vs_tensor *whole;   /* a tensor read whole ... */
+    size_t whole_src;   /* ... for this source */
+} vst_src_list;
+
+void vst_src_init(vst_src_list *l);
+/* Adds a copy of *s: takes ownership of its strings (freed also on
+ * failure). VS_ENOMEM. */
+int vst_src_add(vst_src_list *l, const vst_src *s);
+/* Checks the values of every bool tensor of a file (0 or 1), reading
+ * through a small buffer: vst_check_bools' message on failure. */
+int vst_src_check_bools(vst_src_list *l);
+/* vs_read_fn over l (ctx): fills buf with bytes [off, off + len) of
+ * tensor i, in host byte order and C order. A file that changed since it
+ * was described, or cannot be read, is an error (message in err). */
+int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
+                 char *err, size_t err_cap);
+/* Closes what the reader holds open (also done by vst_src_free). */
+void vst_src_close(vst_src_list *l);
+void vst_src_free(vst_src_list *l);
+
+#endif /* VS_TOOLS_SAVE_SOURCE_H */
