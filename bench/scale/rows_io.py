@@ -146,8 +146,8 @@ def load_rows(ctx, model, med):
 
 def rss_rows(ctx, model, med):
     """Peak RSS of `varstore save` from the .npy tree and from the
-    safetensors file (from the save row's runs when it ran them, else
-    measured once here: the peak does not vary from run to run)."""
+    safetensors file, the command's own (runner.run's own_rss), measured
+    once: the peak does not vary from run to run."""
     limit = 256 * 2 ** 20
     if not ctx.have["cli"]:
         ctx.add("3 peak RSS", ctx.desc(model), "skipped: no varstore CLI")
@@ -157,11 +157,8 @@ def rss_rows(ctx, model, med):
     for what, arg, path in (("--npy tree", "--npy", ctx.tree(model)),
                             ("--safetensors", "--safetensors",
                              ctx.src(model))):
-        if what == "--safetensors" and "cli_rss_st_default" in med:
-            got[what] = (med["cli_rss_st_default"], med["cli_save_default"])
-            continue
         c = run([ctx.cli, "save", db, "--step", "1", arg, path],
-                want_json=False)
+                want_json=False, own_rss=True)
         rm(db)
         got[what] = (c.maxrss, c.wall_s)
     for what, (rss, t) in got.items():

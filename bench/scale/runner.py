@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -32,9 +33,36 @@ def _parse_json(out, cmd):
         raise BenchError("%s printed bad JSON: %s" % (cmd[0], e))
 
 
-def run(cmd, env=None, want_json=True):
+# ru_maxrss of a child started straight from this (large) process counts
+# the pages it had before its exec: Linux keeps the larger of the old and
+# the new image's peak. So a peak that matters is measured by a small
+# Python process that starts the command and reports the command's own
+# ru_maxrss (KiB) as the last line of its stderr.
+_RSS_WRAPPER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, st, ru = os.wait4(pid, 0)\n"
+    "sys.stderr.write('\\nvs-bench-maxrss-kib %d\\n' % ru.ru_maxrss)\n"
+    "sys.exit(os.waitstatus_to_exitcode(st) & 255)\n")
+
+
+def _wrapped_rss(msg):
+    """The command's own peak (bytes) from the wrapper's last line."""
+    for line in reversed(msg.splitlines()):
+        if line.startswith("vs-bench-maxrss-kib "):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def run(cmd, env=None, want_json=True, own_rss=False):
     """Runs cmd to its end; returns a Child. Raises BenchError on a
-    non-zero exit, a signal, or a missing JSON result."""
+    non-zero exit, a signal, or a missing JSON result. own_rss: the peak
+    RSS is the command's own (see _RSS_WRAPPER), not inflated by this
+    process's."""
+    if own_rss:
+        cmd = [sys.executable, "-c", _RSS_WRAPPER] + list(cmd)
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
@@ -54,7 +82,8 @@ def run(cmd, env=None, want_json=True):
     if want_json and res is None:
         raise BenchError("%s printed no result (stderr: %s)" %
                          (" ".join(cmd), msg[-400:]))
-    return Child(res, wall, ru.ru_maxrss * 1024)
+    rss = _wrapped_rss(msg) if own_rss else None
+    return Child(res, wall, rss if rss is not None else ru.ru_maxrss * 1024)
 
 
 class Background:
