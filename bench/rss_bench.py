@@ -11,6 +11,7 @@ too) and its wall time. Prints a Markdown section with the target
 (<= 256 MB for a 2 GB model); deletes everything it wrote. Exit 1 if a
 save fails.
 """
+
 import argparse
 import json
 import os
@@ -20,6 +21,11 @@ import sys
 import time
 
 import numpy as np
+
+# The scale bench's child runner: the command's own peak RSS.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "scale"))
+import runner  # noqa: E402
 
 TARGET_MB = 256
 
@@ -69,20 +75,14 @@ def rm_db(db):
 
 
 def run_save(cli, db, args):
-    """`varstore save db --step 1 ARGS`: (wall s, peak RSS bytes)."""
+    """`varstore save db --step 1 ARGS`: (wall s, peak RSS bytes), the
+    command's own peak (bench/scale/runner.py: a child started from this
+    process would count this process's peak too)."""
     rm_db(db)
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(cli, [cli, "save", db, "--step", "1"] + args,
-                         os.environ, file_actions=[
-                             (os.POSIX_SPAWN_OPEN, 1, os.devnull,
-                              os.O_WRONLY, 0)])
-    _, status, ru = os.wait4(pid, 0)
-    dt = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("varstore save %s failed (%d)" % (" ".join(args),
-                                                             status))
+    c = runner.run([cli, "save", db, "--step", "1"] + args, want_json=False,
+                   own_rss=True)
     rm_db(db)
-    return dt, ru.ru_maxrss * 1024  # KiB on Linux
+    return c.wall_s, c.maxrss
 
 
 def main():
@@ -115,7 +115,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     mb = 1e6
     print("Model: %.0f MB of float32 (%d tensors), default codec, a new "
-          "file each time. Peak RSS is the child's ru_maxrss (wait4), "
+          "file each time. Peak RSS is the command's own ru_maxrss, "
           "which counts touched pages of file mappings too.\n" %
           (raw / mb, len(names)))
     print("| varstore save | wall s | save MB/s | peak RSS MB |")
