@@ -31,8 +31,65 @@ static int alloc_block(vs__save_snap *s)
     return VS_OK;
 }
 
-/* Item i's key and tensor copied into s, its bytes at *off in the block. */
-static int copy_item(vs__save_snap *s, size_t i, size_t *off)
+/* The copy of the tensors' bytes, in pieces of at most COPY_PIECE bytes
+ * spread over the cores: the caller waits for it, and one core copying
+ * into fresh pages does not reach the memory's speed. */
+#define COPY_PIECE ((size_t)8 << 20)
+
+typedef struct {
+    const vs__save_snap *s;
+    const unsigned char *const *src; /* per item: the caller's bytes */
+    size_t *first;                   /* per item: its first piece */
+} copy_plan;
+
+static int copy_piece(void *vctx, size_t k, char *err, size_t cap)
+{
+    (void)err;
+    (void)cap;
+    const copy_plan *p = vctx;
+    /* The item of piece k: the last i with first[i] <= k (items of no
+     * bytes share their first with the next item, which comes later). */
+    size_t lo = 0, hi = p->s->n; /* first[hi] > k */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->first[mid] <= k)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t i = lo;
+    size_t at = (k - p->first[i]) * COPY_PIECE;
+    size_t n = p->s->items[i].nbytes - at;
+    memcpy((unsigned char *)p->s->tensors[i].data + at, p->src[i] + at,
+           n < COPY_PIECE ? n : COPY_PIECE);
+    return VS_OK;
+}
+
+/* Copies every item's bytes (src[i]) into its place in the block. */
+static int copy_bytes(const vs__save_snap *s, const unsigned char **src,
+                      int threads)
+{
+    size_t *first = vs__calloc(s->n + 1, sizeof *first);
+    if (first == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    size_t pieces = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        first[i] = pieces;
+        pieces += (s->items[i].nbytes + COPY_PIECE - 1) / COPY_PIECE;
+    }
+    first[s->n] = pieces;
+    copy_plan p = {s, src, first};
+    int t = vs__pool_threads(threads);
+    int rc = vs__pool_run(t, pieces, (size_t)t * 2, &p, NULL, copy_piece,
+                          NULL);
+    vs__free(first);
+    return rc;
+}
+
+/* Item i's key and tensor into s, its bytes' place at *off in the block
+ * (copied by copy_bytes); the caller's bytes in *src. */
+static int place_item(vs__save_snap *s, size_t i, size_t *off,
+                      const unsigned char **src)
 {
     vs__save_item *it = &s->items[i];
     vs_tensor *t = &s->tensors[i];
@@ -40,9 +97,8 @@ static int copy_item(vs__save_snap *s, size_t i, size_t *off)
     if (s->keys[i] == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     *t = *it->t;
+    *src = it->t->data;
     t->data = s->block + *off;
-    if (it->nbytes > 0)
-        memcpy(t->data, it->t->data, it->nbytes);
     *off += slot_bytes(it->nbytes);
     it->key = s->keys[i];
     it->t = t;
@@ -78,9 +134,15 @@ int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
         memcpy(s->items, p->items, p->n * sizeof *s->items);
     if (rc == VS_OK)
         rc = alloc_block(s);
+    const unsigned char **src = NULL;
+    if (rc == VS_OK && (src = vs__calloc(s->n + 1, sizeof *src)) == NULL)
+        rc = vs__fail(VS_ENOMEM, "out of memory");
     size_t off = 0;
     for (size_t i = 0; i < s->n && rc == VS_OK; i++)
-        rc = copy_item(s, i, &off);
+        rc = place_item(s, i, &off, &src[i]);
+    if (rc == VS_OK)
+        rc = copy_bytes(s, src, o != NULL ? o->threads : 0);
+    vs__free((void *)src);
     if (rc != VS_OK) {
         vs__save_snap_free(s);
         return rc;
