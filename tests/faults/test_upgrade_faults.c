@@ -18,49 +18,11 @@
 #include "format_v2_fixture.h"
 #include "io_shim.h"
 #include "varstore.h"
-#include "vs_test.h"
+
+#define STORE_TEST_NAME "vs_test_upgrade_faults"
+#include "store_test.h"
 
 #define MAX_POINTS 5000
-
-/* The file and its side files. */
-static void remove_db(const char *path)
-{
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        (void)unlink(p); /* most do not exist */
-    }
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    assert_non_null(in);
-    assert_non_null(out);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, got, out), got);
-    assert_int_equal(fclose(in), 0);
-    assert_int_equal(fclose(out), 0);
-}
-
-static int schema_version(const char *path)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    return v;
-}
 
 /* key at step holds fx2_value(vstep, k, 0..n-1), bit for bit. */
 static void expect_values(const char *path, int64_t step, const char *key,
@@ -111,14 +73,11 @@ static int save_step4(const char *path)
 
 static void sweep(io_fault_mode mode, const char *tag)
 {
-    char path[512];
-    const char *d = getenv("VS_TEST_TMPDIR");
-    snprintf(path, sizeof path, "%s/faults_%s_%ld.db", d && *d ? d : "/tmp",
-             tag, (long)getpid());
+    const char *path = g_path;
     int64_t at = 0, n_failed = 0;
     for (; at < MAX_POINTS; at++) {
         remove_db(path);
-        copy_file(VS_FIXTURES "/format_v2.db", path);
+        copy_fixture(VS_FIXTURES "/format_v2.db", path);
         io_shim_arm(mode, at);
         int rc = save_step4(path);
         if (io_shim_clear() == 0) {
@@ -129,16 +88,15 @@ static void sweep(io_fault_mode mode, const char *tag)
             fail_msg("%s, fault %lld: code %d (%s)", tag, (long long)at, rc,
                      vs_errmsg());
         n_failed += rc != VS_OK;
-        assert_int_equal(schema_version(path), rc == VS_OK ? 3 : 2);
+        assert_int_equal(user_version(), rc == VS_OK ? 3 : 2);
         expect_fixture(path, rc == VS_OK);
         OK(save_step4(path));
-        assert_int_equal(schema_version(path), 3);
+        assert_int_equal(user_version(), 3);
         expect_fixture(path, 1);
     }
     assert_true(at > 0 && at < MAX_POINTS && n_failed > 0);
     print_message("%s: %lld fault points, %lld reported as VS_EIO\n", tag,
                   (long long)at, (long long)n_failed);
-    remove_db(path);
 }
 
 static void test_failed_write_during_upgrade_keeps_version_2(void **state)
@@ -160,8 +118,11 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failed_write_during_upgrade_keeps_version_2),
-        cmocka_unit_test(test_full_disk_during_upgrade_keeps_version_2),
+        cmocka_unit_test_setup_teardown(
+            test_failed_write_during_upgrade_keeps_version_2, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_during_upgrade_keeps_version_2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
