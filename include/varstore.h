@@ -331,7 +331,7 @@ VS_API vs_scope *vs_get_variable_scope(vs_graph *g);
 /* Variables                                                                 */
 /* Codes: vs_get_variable, vs_get_local_variable and vs_variable return
  * VS_EEXIST, VS_ENOTFOUND, VS_ESHAPE, VS_EDTYPE and VS_EINVAL with TF's
- * texts (see the README's error table), and VS_ENOMEM; vs_var_value
+ * texts (see the error table of docs/API.md), and VS_ENOMEM; vs_var_value
  * VS_EUNINIT; vs_assign VS_ESHAPE, VS_EDTYPE, VS_EINVAL; vs_assign and the
  * initializers VS_ERESTORING for a variable that a restore is filling in
  * place (a call from its progress callback). */
