@@ -1,8 +1,8 @@
 """What the TensorFlow side of the oracle shares: TF's messages in the C
 API's words, and TF's error classes as varstore's codes.
 
-The mapping is the one varstore documents (README, "Where varstore differs
-from TF 1.x"): the C names (VS_REUSE, VS_AUTO_REUSE, vs_get_variable(),
+The mapping is the one varstore documents (docs/API.md, "Errors", and
+docs/TF_DIFFERENCES.md): the C names (VS_REUSE, VS_AUTO_REUSE, vs_get_variable(),
 "the variable scope") stand for Python's (reuse=True, tf.AUTO_REUSE,
 tf.get_variable(), VarScope), the "already exists" text stops before TF's
 Python traceback, and dtypes print without TF's "_ref" suffix. Nothing
