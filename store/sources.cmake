@@ -16,6 +16,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/saves.c
   ${CMAKE_CURRENT_LIST_DIR}/file/sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/types.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/writeback.c
   ${CMAKE_CURRENT_LIST_DIR}/save/batch.c
   ${CMAKE_CURRENT_LIST_DIR}/save/async.c
   ${CMAKE_CURRENT_LIST_DIR}/save/chunks.c

@@ -20,3 +20,4 @@ vs_add_test(NAME test_save_stream SOURCES test_save_stream.c LABELS store)
 if(VS_SANITIZE) # its resident-size check is skipped there
   target_compile_definitions(test_save_stream PRIVATE VS_SANITIZED=1)
 endif()
+vs_add_test(NAME test_writeback SOURCES test_writeback.c LABELS store)

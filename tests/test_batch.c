@@ -188,9 +188,20 @@ static void start_delete_cb(void *ctx, uint64_t done, uint64_t total)
      * other writer. */
     if (d->started || done < ((uint64_t)32 << 20) || done >= total)
         return;
+    /* Inside a batch the save holds the file's exclusive lock once its
+     * pages spill (SQLITE_BUSY here, on the saving thread: not between
+     * batches). */
     sqlite3 *db = raw_open(g_path);
-    int in_between = q_int(db, "SELECT count(*) FROM meta WHERE key GLOB "
-                               "'saving:*'") > 0;
+    sqlite3_stmt *st = NULL;
+    int s = sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM meta WHERE key GLOB "
+                               "'saving:*'",
+                               -1, &st, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(st);
+    int in_between = s == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    assert_true(s == SQLITE_ROW || s == SQLITE_BUSY);
+    sqlite3_finalize(st);
     sqlite3_close(db);
     if (!in_between)
         return;

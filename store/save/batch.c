@@ -10,23 +10,15 @@
 
 #include "save_int.h"
 
-/* The writer's page cache during a batched save: a batch's dirty pages
- * must fit, or SQLite writes them early, under the lock readers wait
- * for. */
-#define VS_SAVE_BATCH_CACHE "PRAGMA cache_size=-40960" /* KiB */
-
-int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
-                          int *batched)
-{
-    char mode[16];
-    *batched = 0;
-    if (raw_bytes <= (uint64_t)VS_SAVE_BATCH_BYTES)
-        return VS_OK;
-    int rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", mode);
-    if (rc == VS_OK)
-        *batched = strcmp(mode, "delete") == 0;
-    return rc;
-}
+/* The writer's page cache during a save into a rollback-journal file.
+ * Small, so that SQLite writes the chunks' pages to the file as they come
+ * (a cache spill), while the disk writes the earlier ones: the commit
+ * then waits for little. It takes the file's exclusive lock at the first
+ * spill rather than at the commit, so a reader waits for a batch's
+ * encoding as well as its writing: about the same time, since the two
+ * now overlap. The catalogue's pages in use stay (least recently used go
+ * first). */
+#define VS_SAVE_SPILL_CACHE "PRAGMA cache_size=-4096" /* KiB */
 
 static int write_row(vs__save_ctx *c)
 {
@@ -34,15 +26,28 @@ static int write_row(vs__save_ctx *c)
                                 c->n_pins);
 }
 
-int vs__save_batch_begin(vs__save_ctx *c)
+static int batch_begin(vs__save_ctx *c)
 {
-    int rc = vs__store_exec(c->db, VS_SAVE_BATCH_CACHE, c->path);
-    if (rc == VS_OK)
-        rc = vs__store_saving_key(c->saving_key);
+    int rc = vs__store_saving_key(c->saving_key);
     if (rc == VS_OK)
         rc = write_row(c);
     c->batched = rc == VS_OK;
     c->batch_mark = c->new_bytes;
+    return rc;
+}
+
+int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes)
+{
+    char mode[16];
+    int rc = vs__store_journal_pragma(c->db, c->path, "PRAGMA journal_mode",
+                                      mode);
+    if (rc != VS_OK || strcmp(mode, "delete") != 0)
+        return rc;
+    rc = vs__store_exec(c->db, VS_SAVE_SPILL_CACHE, c->path);
+    if (rc == VS_OK)
+        vs__writeback_init(&c->wb, c->db, c->path);
+    if (rc == VS_OK && raw_bytes > (uint64_t)VS_SAVE_BATCH_BYTES)
+        rc = batch_begin(c);
     return rc;
 }
 

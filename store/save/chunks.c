@@ -117,10 +117,17 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
             return VS_OK; /* unchanged: nothing to compress */
         }
     }
+    if (c->co.raw_only) {
+        /* The stored bytes are the chunk's own: no copy. */
+        j->codec = VS_CHUNK_RAW;
+        j->blob = j->src;
+        j->blob_len = j->len;
+        return VS_OK;
+    }
     int rc = vs__chunk_encode_ws(j->src, j->len, it->esize, &c->co,
                                  &c->ws[w], &j->out,
                                  &j->codec, &j->blob_len, err, cap);
-    j->blob = j->out.p;
+    j->blob = j->codec == VS_CHUNK_RAW ? j->src : j->out.p;
     return rc;
 }
 
@@ -220,6 +227,7 @@ static int insert_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
                                  c->path);
     *id = sqlite3_last_insert_rowid(c->db);
     c->new_bytes += (int64_t)j->blob_len;
+    vs__writeback_add(&c->wb, j->blob_len);
     return VS_OK;
 }
 

@@ -202,6 +202,7 @@ int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
                   vs__save_item *items, size_t n, const vs_save_opts *o)
 {
     memset(c, 0, sizeof *c);
+    c->wb.fd = -1; /* no writeback hint until the journal says so */
     size_t chunk = o != NULL && o->chunk_bytes ? o->chunk_bytes
                                                : VS_CHUNK_DEFAULT;
     int rc = cut_items(items, n, chunk, &c->n_jobs);

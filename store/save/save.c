@@ -91,24 +91,22 @@ static int write_checkpoint(vs__save_ctx *c, const vs__save_defs *defs)
     return rc;
 }
 
-/* Begins the save's first transaction, batched when it is large and the
- * file has a rollback journal. */
+/* Begins the save's first transaction; in a file with a rollback journal,
+ * with pages written as they come, and batched when the save is large. */
 static int begin_save(save_tx *tx, vs__save_ctx *c, const vs_save_opts *o,
                       uint64_t total)
 {
     int rc = tx_begin(tx, c->path, c, o);
     c->db = tx->db;
     c->busy_ms = tx->busy;
-    int batched = 0, reaped = 0;
+    int reaped = 0;
     /* A writer killed mid-save left its row and chunks nothing uses. */
     if (rc == VS_OK)
         rc = vs__store_reap_saves(c->db, c->path, &reaped);
     if (rc == VS_OK && reaped > 0)
         rc = vs__store_free_orphans(c->db, c->path, NULL);
     if (rc == VS_OK)
-        rc = vs__save_batch_wanted(c->db, c->path, total, &batched);
-    if (rc == VS_OK && batched)
-        rc = vs__save_batch_begin(c);
+        rc = vs__save_journal_setup(c, total);
     return rc;
 }
 

@@ -41,7 +41,7 @@ typedef struct {
     uint32_t crc;
     int codec;
     vs__buf out;     /* encoded bytes (recycled buffer) */
-    unsigned char *blob;
+    const unsigned char *blob;
     size_t blob_len;
     vs__stats stats;
     /* A stored chunk with the same hash and size, fetched on the calling
@@ -88,6 +88,8 @@ typedef struct {
     int64_t *pins;
     size_t n_pins, pins_cap;
     int64_t batch_mark; /* new_bytes at the last batch commit */
+    vs__writeback wb;   /* rollback-journal files: store/file/writeback.c */
+    int wb_fd; int64_t wb_mark;
     int busy_ms;
 } vs__save_ctx;
 
@@ -138,11 +140,11 @@ int vs__save_chunk_rows(vs__save_ctx *c);
  * commit (which readers of a rollback-journal file wait for) stays short
  * and every page is written once. */
 #define VS_SAVE_BATCH_BYTES ((int64_t)32 << 20)
-/* Whether a save of raw_bytes into the open connection is batched. */
-int vs__save_batch_wanted(sqlite3 *db, const char *path, uint64_t raw_bytes,
-                          int *batched);
-/* In the first transaction: writes the save's 'saving:' row. */
-int vs__save_batch_begin(vs__save_ctx *c);
+/* In the first transaction, for a file with a rollback journal: a small
+ * page cache, so that pages go to the file as chunks come, with the
+ * disk's writes started as they do (c->wb); and, for a save of more than
+ * VS_SAVE_BATCH_BYTES raw bytes, batches and the 'saving:' row. */
+int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes);
 /* After chunk id is written or shared: pins it, and commits the batch
  * once VS_SAVE_BATCH_BYTES of new bytes are written since the last. */
 int vs__save_batch_chunk(vs__save_ctx *c, int64_t id);
