@@ -3,19 +3,20 @@
  * measures, checks that every restore is bit-exact, and prints one JSON
  * document of every run's figures (report.py takes the medians).
  *
- * Rows (each run uses a fresh file):
+ * Rows (each run uses a fresh file, which has a rollback journal unless
+ * the row says otherwise):
  *   default    vs_save (default codec, default threads), then a second
  *              vs_save of the unchanged weights as the next step
  *   default_t1 vs_save_ex with threads = 1, restored with threads = 1
  *   raw        vs_save_ex with VS_CODEC_RAW, then a second unchanged save
  *   raw_rollback, default_rollback
- *              the same into a file set to VS_JOURNAL_ROLLBACK (before the
- *              timed save) instead of the default WAL
+ *              the same into a file set to VS_JOURNAL_ROLLBACK before the
+ *              timed save (the default's own path, set explicitly)
  *   raw_shared, default_shared
- *              into a WAL file with vs_save_opts.readers_never_wait: the
- *              save stays a WAL one (pages written twice), as it does when
- *              another connection has the file open; the other WAL rows
- *              run solo (no other connection here)
+ *              into a file set to VS_JOURNAL_WAL, with
+ *              vs_save_opts.readers_never_wait: the save stays a WAL one
+ *              (pages written twice), as it does when another connection
+ *              has a WAL file open
  * Restores: "fresh" = into a newly built graph whose variables exist but are
  * not initialized (TF's build-then-restore), with the file in the page cache
  * (warm) or after posix_fadvise(POSIX_FADV_DONTNEED) on the file and its
@@ -354,6 +355,9 @@ int main(int argc, char **argv)
             /* A setting of the file, made before the timed save. */
             if (k == 3 || k == 4)
                 check(vs_set_journal_mode(path, VS_JOURNAL_ROLLBACK),
+                      "vs_set_journal_mode");
+            if (k == 5 || k == 6)
+                check(vs_set_journal_mode(path, VS_JOURNAL_WAL),
                       "vs_set_journal_mode");
 
             t0 = now();

@@ -216,14 +216,15 @@ def variant_section(out_dir, data_dir, v, results):
               fmt_s(v1.get("restore_inited_s")),
               fmt_s(vr.get("restore_inited_s"))),
           ]
-    L += ["", "Files are WAL files (the default) unless the row says "
-          "rollback-journal file (vs_set_journal_mode(VS_JOURNAL_ROLLBACK) "
-          "before the save). A save into a WAL file that no other "
-          "connection has open, as here, runs solo: in rollback-journal "
-          "mode under an exclusive lock, so its pages are written once; "
-          "the \"WAL kept\" rows set vs_save_opts.readers_never_wait, "
-          "which keeps it a WAL save (pages written to the -wal file, then "
-          "into the file), as when a reader has the file open."]
+    L += ["", "Every save goes into a new file, which has a rollback "
+          "journal (the default for new files); the rows that say "
+          "rollback-journal file set it explicitly first "
+          "(vs_set_journal_mode(VS_JOURNAL_ROLLBACK), the same path). The "
+          "\"WAL kept\" rows make the file a WAL file first "
+          "(VS_JOURNAL_WAL, as files of earlier releases are) and set "
+          "vs_save_opts.readers_never_wait, which keeps the save a WAL one "
+          "(pages written to the -wal file, then into the file), as when "
+          "a reader has a WAL file open."]
     L += ["", "Ratios, varstore to each peer (speed: peer time / varstore "
           "time, above 1× = varstore faster; size: varstore / peer, below "
           "1× = smaller):", ""]

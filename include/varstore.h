@@ -873,10 +873,10 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                          double keep_checkpoint_every_n_hours);
 
 /** How a file commits its saves, kept in the file.
- *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once. A save
- *  of more than 32 MiB commits its chunks in batches of about 32 MiB and
- *  its checkpoint last, so readers wait at most for one batch's commit,
- *  and never see a partial checkpoint. A commit waits for read
+ *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once, as its
+ *  chunks come. A save of more than 32 MiB commits its chunks in batches
+ *  of about 32 MiB and its checkpoint last, so a reader waits at most for
+ *  one batch being written, and never sees a partial checkpoint. A commit waits for read
  *  transactions in progress to end: a restore or load holds one for at
  *  most about 20 ms at a time, and an open vs_ckpt none between its
  *  calls. One file at rest, also on network file systems.

@@ -2,32 +2,46 @@
  * (sqlite3_busy_timeout) sleeps longer and longer between tries, up to
  * 100 ms each: a reader that comes while a save holds the file, or a
  * save that waits for a reader's short read transaction to end, would
- * then wait up to 100 ms past the moment the file is free. This one
- * tries again every millisecond or two. */
-#define _GNU_SOURCE /* nanosleep */
+ * then wait up to 100 ms past the moment the file is free. A batched
+ * save (store/save/batch.c) frees the file between its batches for about
+ * a millisecond only, before its next batch's pages go to the file: so
+ * this one tries again every VS_BUSY_TRY_US microseconds. A try is one
+ * fcntl() call; a waiting connection costs a few percent of a core. */
+#define _GNU_SOURCE /* nanosleep, clock_gettime */
 #include <stdint.h>
 #include <time.h>
 
 #include "store_int.h"
 
-/* The wait between tries: 1 ms for the first 50 tries (a short read
- * transaction, a small commit), then 2 ms. */
-static int wait_ms(int tries)
+#define VS_BUSY_TRY_US 200
+
+static int64_t now_us(void)
 {
-    return tries < 50 ? 1 : 2;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+/* When the current wait of this thread began (a wait happens on the
+ * thread whose SQLite call waits, and ends before it returns). */
+static _Thread_local int64_t wait_start_us;
 
 /* SQLite calls this with the number of earlier calls for the same lock;
  * ctx is the timeout in ms. Nonzero: try again. */
 static int busy_wait(void *ctx, int tries)
 {
-    int64_t limit = (int64_t)(intptr_t)ctx;
-    /* the time slept so far, from the number of tries */
-    int64_t slept = tries < 50 ? tries : 50 + (int64_t)(tries - 50) * 2;
-    if (slept >= limit)
+    int64_t limit_us = (int64_t)(intptr_t)ctx * 1000;
+    int64_t now = now_us();
+    if (tries == 0)
+        wait_start_us = now;
+    /* Without a clock, count the tries as if each slept its due time. */
+    int64_t waited = now >= 0 && wait_start_us >= 0
+                         ? now - wait_start_us
+                         : (int64_t)tries * VS_BUSY_TRY_US;
+    if (waited >= limit_us)
         return 0;
-    int ms = wait_ms(tries);
-    struct timespec ts = {0, (long)ms * 1000000L};
+    struct timespec ts = {0, VS_BUSY_TRY_US * 1000L};
     (void)nanosleep(&ts, NULL); /* EINTR: an earlier try */
     return 1;
 }

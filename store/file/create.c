@@ -110,7 +110,8 @@ static int check_parent_dir(const char *path)
 
 /* Writes the schema, identity and a fresh file id into the new database
  * tmp, in rollback-journal mode (section 7 of docs/FORMAT.md: a save
- * writes each page once), and closes it. */
+ * writes each page once), and closes it. One transaction: auto_vacuum,
+ * set before it, would write the empty file's first page in its own. */
 static int build_file(const char *tmp, const char *path)
 {
     sqlite3 *db = NULL;
@@ -119,9 +120,9 @@ static int build_file(const char *tmp, const char *path)
     char *sql = NULL;
     if (s == SQLITE_OK) {
         sql = vs__asprintf(
-            "PRAGMA page_size=%d; PRAGMA auto_vacuum=INCREMENTAL; "
-            "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
-            "BEGIN; %s INSERT INTO meta(key, value) VALUES ('journal', "
+            "PRAGMA page_size=%d; PRAGMA journal_mode=DELETE; "
+            "PRAGMA synchronous=FULL; BEGIN; "
+            "PRAGMA auto_vacuum=INCREMENTAL; %s INSERT INTO meta(key, value) VALUES ('journal', "
             "'delete'), ('file_id', lower(hex(randomblob(16)))); "
             "PRAGMA application_id=%d; PRAGMA user_version=%d; COMMIT;",
             VS_PAGE_SIZE, schema_sql, (int)VS_APP_ID, VS_SCHEMA_VERSION);

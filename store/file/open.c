@@ -155,13 +155,36 @@ static int check_before_write(const char *path, uint32_t page_size)
     return rc;
 }
 
+/* The schema checks in one read transaction: while a save holds the
+ * file, each transaction of a reader waits for a moment the file is
+ * free, so an open must not take one per check. */
+static int checks_in_one_read(sqlite3 *db, const char *path, int mode,
+                              int keep_tx)
+{
+    int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
+    int rc = check_schema(db, path);
+    if (rc == VS_OK && mode != VS_OPEN_READ)
+        rc = vs__store_check_sql_objects(db, path);
+    if (rc == VS_OK && keep_tx)
+        return VS_OK; /* the caller's reads continue it */
+    /* Only reads ran: ending the transaction cannot lose anything, and a
+     * failure to end it is SQLite's error for the caller. */
+    s = sqlite3_exec(db, rc == VS_OK ? "COMMIT" : "ROLLBACK", NULL, NULL,
+                     NULL);
+    if (rc == VS_OK && s != SQLITE_OK)
+        rc = vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
+    return rc;
+}
+
 /* The connection's settings and checks once SQLite has the file. Writers
  * use secure_delete=FAST: SQLite builds that default to ON (Debian's)
  * overwrite every freed page with zeros, so that deleting a checkpoint
  * would cost as much I/O as writing it; FAST zeroes freed b-tree content
  * only where that costs no extra I/O (docs/FORMAT.md section 7). */
 static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
-                     uint32_t page_size)
+                     uint32_t page_size, int keep_tx)
 {
     int s = sqlite3_extended_result_codes(db, 0);
     if (s == SQLITE_OK)
@@ -177,12 +200,9 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
     int rc = mode == VS_OPEN_READ
                  ? vs__store_check_wal_owner(db, path, page_size)
                  : VS_OK;
-    if (rc == VS_OK)
-        rc = check_schema(db, path);
-    if (rc == VS_OK && mode != VS_OPEN_READ)
-        rc = vs__store_check_sql_objects(db, path);
     if (rc != VS_OK)
         return rc;
+    /* Before the checks' transaction: temp_store cannot change in one. */
     s = sqlite3_exec(db,
                      mode == VS_OPEN_READ
                          ? "PRAGMA temp_store=MEMORY; "
@@ -193,12 +213,15 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
                      NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
-    if (mode != VS_OPEN_READ)
-        return vs__store_write_durability(db, path, busy_ms);
-    return VS_OK;
+    rc = checks_in_one_read(db, path, mode, keep_tx);
+    if (rc == VS_OK && mode != VS_OPEN_READ)
+        rc = vs__store_write_durability(db, path, busy_ms);
+    return rc;
 }
 
-int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
+/* keep_tx (readers): the checks' read transaction stays open. */
+static int open_conn(const char *path, int mode, int busy_ms, int keep_tx,
+                     sqlite3 **out)
 {
     *out = NULL;
     if (path == NULL || *path == '\0')
@@ -214,7 +237,7 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
                 ? vs__store_open_reader(path, &db)
                 : vs__store_open_plain(path, &db, SQLITE_OPEN_READWRITE);
     rc = s == SQLITE_OK ? configure(db, path, mode, busy_or_default(busy_ms),
-                                    page_size)
+                                    page_size, keep_tx)
                         : vs__store_sqlfail(db, s,
                                             "cannot open checkpoint file",
                                             path);
@@ -226,6 +249,11 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
     }
     *out = db;
     return VS_OK;
+}
+
+int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
+{
+    return open_conn(path, mode, busy_ms, 0, out);
 }
 
 int vs__store_open_write(const char *path, int mode, sqlite3 **db)
@@ -243,15 +271,9 @@ int vs__store_open_write(const char *path, int mode, sqlite3 **db)
 
 int vs__store_open_read(const char *path, sqlite3 **db)
 {
-    int rc = vs__store_open(path, VS_OPEN_READ, 0, db);
-    if (rc != VS_OK)
-        return rc;
-    int s = sqlite3_exec(*db, "BEGIN", NULL, NULL, NULL);
-    if (s != SQLITE_OK) {
-        rc = vs__store_sqlfail(*db, s, "cannot read checkpoint file", path);
-        vs__store_close(*db);
-        *db = NULL;
-    }
-    return rc;
+    /* One read transaction for the checks and the caller's first reads:
+     * while a save holds the file, each transaction waits for a moment
+     * it is free. */
+    return open_conn(path, VS_OPEN_READ, 0, 1, db);
 }
 

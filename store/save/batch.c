@@ -5,8 +5,10 @@
  * short transaction. Until then its 'saving:' meta row (store/file/
  * saves.c) pins the chunks it wrote or shares, so that no other writer
  * collects them; a crash leaves chunks that the next writer collects. */
+#define _GNU_SOURCE /* nanosleep */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "save_int.h"
 
@@ -19,6 +21,8 @@
  * now overlap. The catalogue's pages in use stay (least recently used go
  * first). */
 #define VS_SAVE_SPILL_CACHE "PRAGMA cache_size=-4096" /* KiB */
+/* The pause after a batch's commit, for waiting readers. */
+#define VS_SAVE_BATCH_GAP_US 1000
 
 static int write_row(vs__save_ctx *c)
 {
@@ -78,6 +82,12 @@ static int commit_batch(vs__save_ctx *c)
                                    c->path);
     }
     c->batch_mark = c->new_bytes;
+    /* The file is free until the next batch's first page goes to it
+     * (about a millisecond of work): a reader waiting for it tries again
+     * every 200 us (store/file/busy.c), so leave it a little longer.
+     * EINTR only shortens the pause. */
+    struct timespec gap = {0, VS_SAVE_BATCH_GAP_US * 1000L};
+    (void)nanosleep(&gap, NULL);
     return rc;
 }
 
