@@ -773,7 +773,7 @@ VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
  *  files) a held snapshot would keep every save from committing, so each
  *  call is its own read transaction and sees the file as of the call; a
  *  tensor read (vs_ckpt_load, _load_many, _load_into, _stream) reads the
- *  chunks in short transactions (about 16 MiB or 20 ms each) and returns
+ *  chunks in short transactions (about 4 MiB or 5 ms each) and returns
  *  the step as the call found it, or VS_ECHANGED if it was deleted or
  *  saved again meanwhile. To read one step through several calls, ask for
  *  it by number (vs_ckpt_latest first), not by VS_LATEST. */
@@ -876,10 +876,10 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
  *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once, as its
  *  chunks come. A save of more than 32 MiB commits its chunks in batches
  *  of about 32 MiB and its checkpoint last, so a reader waits at most for
- *  one batch being written, and never sees a partial checkpoint. A commit waits for read
- *  transactions in progress to end: a restore or load holds one for at
- *  most about 20 ms at a time, and an open vs_ckpt none between its
- *  calls. One file at rest, also on network file systems.
+ *  one batch being written, and never sees a partial checkpoint. A save
+ *  waits for read transactions in progress to end: a restore or load
+ *  holds one for at most about 5 ms at a time, and an open vs_ckpt none
+ *  between its calls. One file at rest, also on network file systems.
  *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
  *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
  *  its snapshot; but each save writes its pages twice (to the -wal file,

@@ -434,8 +434,8 @@ int vs__load_chunk_refs(sqlite3 *db, const char *path,
  * has read VS_READ_TX_BYTES of stored bytes or held it VS_READ_TX_MS, so
  * that a save is never kept from committing for longer, and begins the
  * next one by checking the step is still the one it began with. */
-#define VS_READ_TX_BYTES ((uint64_t)16 << 20)
-#define VS_READ_TX_MS 20.0
+#define VS_READ_TX_BYTES ((uint64_t)4 << 20)
+#define VS_READ_TX_MS 5.0
 /* A step's checkpoints row: what tells it from a step saved again. */
 typedef struct {
     char created_at[64];
