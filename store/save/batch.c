@@ -21,6 +21,10 @@
  * now overlap. The catalogue's pages in use stay (least recently used go
  * first). */
 #define VS_SAVE_SPILL_CACHE "PRAGMA cache_size=-4096" /* KiB */
+/* Saves up to this many raw bytes keep the writer's 16 MiB cache: all
+ * their pages go to the file at the commit, and the journal is synced
+ * once (a spill syncs it first). */
+#define VS_SAVE_SPILL_MIN_BYTES ((uint64_t)16 << 20)
 /* The pause after a batch's commit, for waiting readers. */
 #define VS_SAVE_BATCH_GAP_US 1000
 
@@ -47,7 +51,8 @@ int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes)
                                       mode);
     if (rc != VS_OK || strcmp(mode, "delete") != 0)
         return rc;
-    rc = vs__store_exec(c->db, VS_SAVE_SPILL_CACHE, c->path);
+    if (raw_bytes > VS_SAVE_SPILL_MIN_BYTES)
+        rc = vs__store_exec(c->db, VS_SAVE_SPILL_CACHE, c->path);
     if (rc == VS_OK)
         vs__writeback_init(&c->wb, c->db, c->path);
     if (rc == VS_OK && raw_bytes > (uint64_t)VS_SAVE_BATCH_BYTES)
