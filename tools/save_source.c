@@ -102,13 +102,12 @@ static int src_pread(vst_src_list *l, const vst_src *s, uint64_t pos,
     int rc = src_open(l, s);
     if (rc != VS_OK)
         return rc;
+    /* The source's page cache is left as it is (as cp does): dropping it
+     * would make the caller's next read of those files, or the next save
+     * of the same tree, read them from disk again. */
     if (vst_pread_all(l->fd, buf, len, pos) != 0)
         return vst_fail(VS_EIO, "cannot read '%s': %s", s->path,
                         strerror(errno));
-    /* The bytes are in buf now: their page cache need not stay (a large
-     * import would otherwise push everything else out of it). Advice
-     * only, as above. */
-    (void)posix_fadvise(l->fd, (off_t)pos, (off_t)len, POSIX_FADV_DONTNEED);
     return VS_OK;
 }
 
