@@ -35,14 +35,21 @@ static vs_tensor *distinct(int64_t mib, uint32_t seed)
     return t;
 }
 
+/* A write connection to path, which gets a checkpoint first. */
+static sqlite3 *writer_of(const char *path, uint32_t seed)
+{
+    vs_tensor *t = distinct(1, seed);
+    save1(path, 1, "w", t, NULL);
+    vs_tensor_free(t);
+    sqlite3 *db = NULL;
+    OK(vs__store_open(path, VS_OPEN_WRITE, 0, &db));
+    return db;
+}
+
 static void test_writeback__finds_sqlites_descriptor_of_the_file(void **st)
 {
     (void)st;
-    vs_tensor *t = distinct(1, 1);
-    save1(g_path, 1, "w", t, NULL);
-    vs_tensor_free(t);
-    sqlite3 *db = NULL;
-    OK(vs__store_open(g_path, VS_OPEN_WRITE, 0, &db));
+    sqlite3 *db = writer_of(g_path, 1);
     vs__writeback w;
     vs__writeback_init(&w, db, g_path);
 #ifdef __linux__
@@ -64,15 +71,11 @@ static void test_writeback__finds_sqlites_descriptor_of_the_file(void **st)
 static void test_writeback__none_for_a_connection_of_another_file(void **st)
 {
     (void)st;
-    vs_tensor *t = distinct(1, 2);
-    save1(g_path, 1, "w", t, NULL);
+    vs__store_close(writer_of(g_path, 2));
     char other[600];
     snprintf(other, sizeof other, "%s.other", g_path);
     remove_db(other);
-    save1(other, 1, "w", t, NULL);
-    vs_tensor_free(t);
-    sqlite3 *db = NULL;
-    OK(vs__store_open(other, VS_OPEN_WRITE, 0, &db));
+    sqlite3 *db = writer_of(other, 3);
     vs__writeback w;
     /* The connection's file is not the path given: no descriptor. */
     vs__writeback_init(&w, db, g_path);
