@@ -502,6 +502,37 @@ static void test_codec__stats_f32_fast_path(void **state)
     assert_true(isfinite(s.min) && isfinite(s.max) && isfinite(s.mean));
 }
 
+/* Values far from zero with a small spread (where a one-pass sum of
+ * squares would lose M2 to cancellation: a test that fails with it) get
+ * M2 to 1e-9 of a long double two-pass reference; so do values centred
+ * on zero. */
+static void test_codec__stats_f32_offset_values_keep_precision(void **state)
+{
+    (void)state;
+    static float v[4099];
+    for (int centred = 0; centred < 2; centred++) {
+        uint32_t x = 777;
+        for (size_t i = 0; i < 4099; i++) {
+            x = x * 1664525u + 1013904223u;
+            float small = (float)(x >> 20) * 0x1p-12f; /* 0 .. 1, exact */
+            v[i] = centred ? small - 0.5f : 4096.0f + small;
+        }
+        long double sum = 0, q = 0;
+        for (size_t i = 0; i < 4099; i++)
+            sum += v[i];
+        long double mean = sum / 4099;
+        for (size_t i = 0; i < 4099; i++)
+            q += (v[i] - mean) * (v[i] - mean);
+        vs__stats s;
+        vs__stats_init(&s);
+        vs__stats_chunk(VS_FLOAT32, v, sizeof v, &s);
+        assert_int_equal(s.n, 4099);
+        long double dmean = fabsl((long double)s.mean - mean);
+        assert_true(dmean <= 1e-12L * fabsl(mean) + 1e-15L);
+        assert_true(fabsl((long double)s.m2 - q) <= 1e-9L * q);
+    }
+}
+
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
@@ -606,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_codec__every_element_size_round_trips),
         cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
         cmocka_unit_test(test_codec__stats_merge_matches_whole),
+        cmocka_unit_test(test_codec__stats_f32_offset_values_keep_precision),
         cmocka_unit_test(test_codec__half_and_bfloat16),
         cmocka_unit_test(test_codec__pool_runs_in_order_with_any_thread_count),
         cmocka_unit_test(test_codec__shape_json),
