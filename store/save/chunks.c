@@ -127,7 +127,7 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     int rc = vs__chunk_encode_ws(j->src, j->len, it->esize, &c->co,
                                  &c->ws[w], &j->out,
                                  &j->codec, &j->blob_len, err, cap);
-    j->blob = j->codec == VS_CHUNK_RAW ? j->src : j->out.p;
+    j->blob = j->out.p;
     return rc;
 }
 

@@ -89,7 +89,6 @@ typedef struct {
     size_t n_pins, pins_cap;
     int64_t batch_mark; /* new_bytes at the last batch commit */
     vs__writeback wb;   /* rollback-journal files: store/file/writeback.c */
-    int wb_fd; int64_t wb_mark;
     int busy_ms;
 } vs__save_ctx;
 
