@@ -873,13 +873,13 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                          double keep_checkpoint_every_n_hours);
 
 /** How a file commits its saves, kept in the file.
- *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once, as its
- *  chunks come. A save of more than 32 MiB commits its chunks in batches
- *  of about 32 MiB and its checkpoint last, so a reader waits at most for
- *  one batch being written, and never sees a partial checkpoint. A save
- *  waits for read transactions in progress to end: a restore or load
- *  holds one for at most about 5 ms at a time, and an open vs_ckpt none
- *  between its calls. One file at rest, also on network file systems.
+ *  VS_JOURNAL_ROLLBACK (new files): a save writes each page once (a large
+ *  one as its chunks come). A save of more than 32 MiB commits its chunks
+ *  in batches of about 32 MiB and its checkpoint last, so a reader waits
+ *  at most for one batch being written, and never sees a partial
+ *  checkpoint. A save waits for read transactions in progress to end: a
+ *  restore or load holds one for at most about 5 ms at a time, and an
+ *  open vs_ckpt none between its calls. One file at rest, also on network file systems.
  *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
  *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
  *  its snapshot; but each save writes its pages twice (to the -wal file,
