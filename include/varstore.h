@@ -879,7 +879,8 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
  *  at most for one batch being written, and never sees a partial
  *  checkpoint. A save waits for read transactions in progress to end: a
  *  restore or load holds one for at most about 5 ms at a time, and an
- *  open vs_ckpt none between its calls. One file at rest, also on network file systems.
+ *  open vs_ckpt none between its calls. One file at rest, also on
+ *  network file systems.
  *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
  *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
  *  its snapshot; but each save writes its pages twice (to the -wal file,
