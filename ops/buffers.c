@@ -50,8 +50,9 @@ void *vs__aligned_alloc(size_t nbytes)
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
     /* Big buffers: fresh anonymous memory (already zero) on a 2 MiB
      * boundary, advised to use huge pages. First touch of 4 KiB pages
-     * costs ~11 us each here (baselines.md, property 1); of huge pages,
-     * ~30x less. No memset: the first writer touches it at full speed. */
+     * cost ~11 us each on the 2-CPU development VM (the kernel zeroes
+     * each); of huge pages, ~30x less. No memset: the first writer
+     * touches it at full speed. */
     if (nbytes >= VS_HUGE &&
         vs__add_size(nbytes, VS_HUGE + VS_ALIGN, &total) == 0) {
         void *m = mmap(NULL, total, PROT_READ | PROT_WRITE,

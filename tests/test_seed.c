@@ -1,5 +1,6 @@
-/* Every behaviour of the seed document (shared/seed), as a test: same
- * names, same sharing, same errors (with the C API's names). */
+/* Every behaviour of the document the project started from (TF 1.x's
+ * variable-sharing examples), as a test: same names, same sharing, same
+ * errors (with the C API's names). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
