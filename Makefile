@@ -6,7 +6,8 @@
 #   make install  installs the build (PREFIX, default /usr/local);
 #   make stress   kill -9 and fault-injection runs at full length;
 #   make bench-scale  varstore against torch and safetensors at 5 MB to
-#                 2 GB (bench/README.md; BENCH_SCALE_ARGS=--quick).
+#                 2 GB (bench/README.md; BENCH_SCALE_ARGS=--quick);
+#   make bench-ab BASE=REV  the CLI job by REV's CLI and this tree's.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -19,7 +20,7 @@ PY_GROUPS  ?= test torch tf
 VS_PYTHON  ?= $(VENV)/bin/python
 
 .PHONY: all deps check-deps venv configure build test test-sanitize demo \
-        bench bench-scale stress install clean
+        bench bench-ab bench-scale stress install clean
 
 all: build
 
@@ -66,6 +67,11 @@ stress: deps configure
 bench: deps venv configure
 	cmake --build $(BUILD) -j $(JOBS)
 	sh bench/run.sh
+
+# The CLI job by revision BASE's CLI and this tree's, turn by turn
+# (bench/ab.sh; BENCH_AB_RUNS, default 21).
+bench-ab: deps venv
+	BASE='$(BASE)' sh bench/ab.sh
 
 # The scale bench builds its own Release tree (build-rel) and installs its
 # peers into the venv (bench/scale/run.sh).
