@@ -14,7 +14,7 @@ typedef struct {
 static sqlite3_vfs shim_vfs;
 static sqlite3_vfs *real_vfs;
 static atomic_int g_mode;
-static atomic_llong g_at, g_ops, g_failed;
+static atomic_llong g_at, g_ops, g_failed, g_syncs;
 
 static int should_fail(void)
 {
@@ -58,6 +58,8 @@ static int s_truncate(sqlite3_file *f, sqlite3_int64 size)
 }
 static int s_sync(sqlite3_file *f, int flags)
 {
+    if (atomic_load(&g_mode) != IO_FAULT_NONE)
+        atomic_fetch_add(&g_syncs, 1);
     if (should_fail())
         return SQLITE_IOERR_FSYNC;
     return R(f)->pMethods->xSync(R(f), flags);
@@ -178,6 +180,7 @@ void io_shim_arm(io_fault_mode mode, int64_t at)
     atomic_store(&g_mode, IO_FAULT_NONE);
     atomic_store(&g_ops, 0);
     atomic_store(&g_failed, 0);
+    atomic_store(&g_syncs, 0);
     atomic_store(&g_at, (long long)at);
     atomic_store(&g_mode, (int)mode);
 }
@@ -189,3 +192,5 @@ int64_t io_shim_clear(void)
 }
 
 int64_t io_shim_ops(void) { return (int64_t)atomic_load(&g_ops); }
+
+int64_t io_shim_syncs(void) { return (int64_t)atomic_load(&g_syncs); }

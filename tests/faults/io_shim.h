@@ -22,5 +22,7 @@ void io_shim_arm(io_fault_mode mode, int64_t at);
 int64_t io_shim_clear(void);
 /* Write/sync/truncate operations counted since the last arm. */
 int64_t io_shim_ops(void);
+/* Of those, the syncs. */
+int64_t io_shim_syncs(void);
 
 #endif /* VS_TEST_IO_SHIM_H */
