@@ -193,8 +193,10 @@ int vs__store_resolve_step(sqlite3 *db, const char *path, int64_t step,
 /* Deletes the rows of checkpoint step (not its chunks), and the names
  * no other step uses. */
 int vs__store_delete_step_rows(sqlite3 *db, const char *path, int64_t step);
-/* Saves in progress (file/saves.c): a large save's meta row
- * 'saving:<token>' pins the chunks it committed before its checkpoint. */
+/* Saves in progress (file/saves.c): a large save's meta rows
+ * 'saving:<token>' and 'saving:<token>.<n>' pin the chunks it committed
+ * before its checkpoint. _put writes one row naming ids; _drop deletes
+ * key and the rows key.<n>. */
 int vs__store_saving_key(char out[40]);
 int vs__store_saving_put(sqlite3 *db, const char *path, const char *key,
                          const int64_t *ids, size_t n);

@@ -2,7 +2,7 @@
 /* Batched saves: a save larger than 32 MiB into a rollback-journal file
  * commits its chunks in batches and its checkpoint last; readers get in
  * between the batches and never see a partial checkpoint; the 'saving:'
- * row pins the batches' chunks against other writers' deletes; a writer
+ * rows pin the batches' chunks against other writers' deletes; a writer
  * killed mid-save leaves a file that verifies, and its chunks are
  * collected by the next save. */
 #include <stdarg.h>
@@ -240,11 +240,29 @@ static void test_batch__delete_during_a_save_spares_its_chunks(void **state)
 
 /* ---- kill -9 mid-save --------------------------------------------------- */
 
+/* Kills the saving process once *(uint64_t *)ctx bytes are done. */
 static void die_cb(void *ctx, uint64_t done, uint64_t total)
 {
-    (void)ctx;
-    if (done >= ((uint64_t)48 << 20) && done < total)
-        raise(SIGKILL); /* after at least one committed batch */
+    if (done >= *(const uint64_t *)ctx && done < total)
+        raise(SIGKILL);
+}
+
+/* Saves m2 as step 2 in a child killed after `at` bytes. */
+static void save_killed(const model *m2, uint64_t at, int codec)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        vs_save_opts o = {0};
+        o.codec = codec;
+        o.progress = die_cb;
+        o.progress_ctx = &at;
+        (void)model_save(m2, 2, &o);
+        _exit(3); /* not reached: the callback kills the child */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 static void test_batch__killed_save_is_collected_by_the_next(void **state)
@@ -255,21 +273,12 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
     model_make(&m2, 2);
     OK(model_save(&m1, 1, NULL));
     long long size1 = file_size(g_path);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        vs_save_opts o = {0};
-        o.progress = die_cb;
-        (void)model_save(&m2, 2, &o);
-        _exit(3); /* not reached: the callback kills the child */
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* after at least one committed batch */
+    save_killed(&m2, (uint64_t)48 << 20, VS_CODEC_DEFAULT);
     /* The last committed checkpoint is intact; the batches are there,
-     * pinned by the dead writer's row. */
-    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
-                           "'saving:*'"),
+     * pinned by the dead writer's rows (all of one save). */
+    assert_int_equal(count("SELECT count(DISTINCT substr(key, 1, 23)) FROM "
+                           "meta WHERE key GLOB 'saving:*'"),
                      1);
     assert_true(count(ORPHANS) > 0);
     assert_true(file_size(g_path) > size1 + (30 << 20));
@@ -293,6 +302,49 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
     assert_true(file_size(g_path) - size2 <
                 (long long)N_BIG * BIG_ELEMS * 4 - free_bytes + (4 << 20));
     assert_restores(&m2, 2);
+    OK(vs_verify(g_path, NULL));
+    vs_tensor_free(small);
+    model_free(&m1);
+    model_free(&m2);
+}
+
+/* A save's rows name each pinned chunk once: a batch commit adds a row
+ * of that batch's chunks instead of rewriting one row naming all so far
+ * (which grew with chunks times batches). Killed after its second batch
+ * (raw codec: commits at 32 and 64 MiB of 80), the save left its first
+ * row and one per batch; the next save reaps all three. */
+static void test_batch__a_batch_commit_writes_only_its_own_chunk_ids(
+    void **state)
+{
+    (void)state;
+    model m1, m2;
+    model_make(&m1, 1);
+    model_make(&m2, 2);
+    OK(model_save(&m1, 1, NULL));
+    save_killed(&m2, (uint64_t)72 << 20, VS_CODEC_RAW);
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     3);
+    int64_t ids = count("SELECT count(*) FROM meta, json_each(meta.value, "
+                        "'$.chunks') WHERE meta.key GLOB 'saving:*'");
+    int64_t distinct = count("SELECT count(DISTINCT j.value) FROM meta, "
+                             "json_each(meta.value, '$.chunks') j WHERE "
+                             "meta.key GLOB 'saving:*'");
+    int64_t widest = count("SELECT max(json_array_length(value, '$.chunks'))"
+                           " FROM meta WHERE key GLOB 'saving:*'");
+    print_message("pinned ids %lld (%lld distinct), widest row %lld\n",
+                  (long long)ids, (long long)distinct, (long long)widest);
+    assert_true(distinct >= 64); /* two batches of 1 MiB chunks */
+    assert_int_equal(ids, distinct);
+    assert_true(widest <= 40); /* one batch's */
+    int64_t sh[1] = {4};
+    vs_tensor *small = mk(VS_FLOAT32, 1, sh);
+    save1(g_path, 3, "small", small, NULL);
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+    assert_restores(&m1, 1);
     OK(vs_verify(g_path, NULL));
     vs_tensor_free(small);
     model_free(&m1);
@@ -328,8 +380,8 @@ static int has_row(const char *key)
 }
 
 /* A live writer's pins hold; rows of a dead pid, of another boot that
- * stopped committing long ago, and damaged rows are reaped; a row of
- * another boot that committed recently is kept. */
+ * stopped committing long ago, and damaged rows are reaped; the rows of
+ * another boot's save that committed recently are kept. */
 static void test_batch__only_gone_writers_rows_are_reaped(void **state)
 {
     (void)state;
@@ -370,11 +422,25 @@ static void test_batch__only_gone_writers_rows_are_reaped(void **state)
     snprintf(json, sizeof json, "{\"boot\":\"x\",\"pid\":1,\"time\":%ld}",
              (long)time(NULL));
     put_row("saving:newboot", json);
+    /* A save's rows (first 23 characters shared) live as long as its
+     * newest: an old first row of a save that committed a batch lately
+     * stays. */
+    put_row("saving:00112233445566ff", "{\"boot\":\"x\",\"pid\":1,"
+                                        "\"time\":0}");
+    put_row("saving:00112233445566ff.1", json);
+    put_row("saving:77112233445566ff", "{\"boot\":\"x\",\"pid\":1,"
+                                        "\"time\":0}");
+    put_row("saving:77112233445566ff.1", "{\"boot\":\"x\",\"pid\":1,"
+                                          "\"time\":0}");
     put_row("saving:broken", "{not json");
     put_row("saving:array", "[1,2]");
     OK(vs_delete_checkpoint(g_path, 2)); /* reaps, then collects */
     assert_true(has_row("saving:live"));
     assert_true(has_row("saving:newboot"));
+    assert_true(has_row("saving:00112233445566ff"));
+    assert_true(has_row("saving:00112233445566ff.1"));
+    assert_false(has_row("saving:77112233445566ff"));
+    assert_false(has_row("saving:77112233445566ff.1"));
     assert_false(has_row("saving:deadpid"));
     assert_false(has_row("saving:oldboot"));
     assert_false(has_row("saving:broken"));
@@ -403,6 +469,7 @@ int main(void)
         T(test_batch__readers_get_in_between_batches),
         T(test_batch__delete_during_a_save_spares_its_chunks),
         T(test_batch__killed_save_is_collected_by_the_next),
+        T(test_batch__a_batch_commit_writes_only_its_own_chunk_ids),
         T(test_batch__only_gone_writers_rows_are_reaped),
 #undef T
     };

@@ -2,8 +2,9 @@
  * transactions before the one that makes its checkpoint visible. Until
  * then its chunks are referenced by no tensor, and another writer's
  * garbage collection (vs__store_free_orphans) would take them: so each
- * such save keeps a meta row 'saving:<token>' that names its writer and
- * pins its chunks, and the collection spares pinned chunks. A row whose
+ * such save keeps meta rows 'saving:<token>' (written when it begins)
+ * and 'saving:<token>.<n>' (one per batch commit) that name its writer
+ * and pin its chunks, and the collection spares pinned chunks. A row whose
  * writer is gone (killed mid-save) is reaped, and its chunks collected,
  * by the next writer. docs/FORMAT.md section 7 describes the row. */
 #define _GNU_SOURCE
@@ -122,7 +123,11 @@ int vs__store_saving_put(sqlite3 *db, const char *path, const char *key,
 int vs__store_saving_drop(sqlite3 *db, const char *path, const char *key)
 {
     sqlite3_stmt *st;
-    int rc = vs__store_prepare(db, "DELETE FROM meta WHERE key=?1", &st, path);
+    /* The row and its batches' rows, key.1, key.2, ... ('/' follows '.'). */
+    int rc = vs__store_prepare(db,
+                               "DELETE FROM meta WHERE key=?1 OR (key > ?1 "
+                               "|| '.' AND key < ?1 || '/')",
+                               &st, path);
     if (rc != VS_OK)
         return rc;
     return vs__store_step_done(db, st,
@@ -148,7 +153,9 @@ static int writer_gone(const char *boot, long long pid, long long start,
 }
 
 /* The keys of rows to reap: those of gone writers, and rows that are not
- * JSON objects (a damaged or hostile file). */
+ * JSON objects (a damaged or hostile file). A save's rows share their
+ * first 23 characters ('saving:' and 16 hex digits, vs__store_saving_key),
+ * and the newest one's time (its last commit) is the lease of all. */
 static int gone_keys(sqlite3 *db, const char *path, char ***keys, size_t *n)
 {
     sqlite3_stmt *st;
@@ -161,9 +168,10 @@ static int gone_keys(sqlite3 *db, const char *path, char ***keys, size_t *n)
         "'object' ELSE 0 END, CASE WHEN json_valid(value) THEN "
         "json_extract(value, '$.boot') END, CASE WHEN json_valid(value) "
         "THEN json_extract(value, '$.pid') END, CASE WHEN json_valid(value) "
-        "THEN json_extract(value, '$.start') END, CASE WHEN "
-        "json_valid(value) THEN json_extract(value, '$.time') END FROM meta "
-        "WHERE key GLOB 'saving:*'",
+        "THEN json_extract(value, '$.start') END, (SELECT "
+        "max(CASE WHEN json_valid(m.value) THEN json_extract(m.value, "
+        "'$.time') END) FROM meta m WHERE substr(m.key, 1, 23) = "
+        "substr(meta.key, 1, 23)) FROM meta WHERE key GLOB 'saving:*'",
         &st, path);
     int s = SQLITE_DONE;
     while (rc == VS_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {

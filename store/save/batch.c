@@ -2,8 +2,8 @@
  * page once, but readers wait while a commit writes its pages; so a save
  * larger than VS_SAVE_BATCH_BYTES commits its chunks in batches of about
  * that size, and its checkpoint (the rows that make it visible) in a last
- * short transaction. Until then its 'saving:' meta row (store/file/
- * saves.c) pins the chunks it wrote or shares, so that no other writer
+ * short transaction. Until then its 'saving:' meta rows (store/file/
+ * saves.c) pin the chunks it wrote or shares, so that no other writer
  * collects them; a crash leaves chunks that the next writer collects. */
 #define _GNU_SOURCE /* nanosleep */
 #include <stdio.h>
@@ -28,10 +28,26 @@
 /* The pause after a batch's commit, for waiting readers. */
 #define VS_SAVE_BATCH_GAP_US 1000
 
+/* The save's next row: 'saving:<hex>' first (when the save begins), then
+ * at each batch commit 'saving:<hex>.<n>' naming that batch's chunks. A
+ * save writes each pinned id once, however many batches it has, and the
+ * newest row's time is the save's last commit. */
 static int write_row(vs__save_ctx *c)
 {
-    return vs__store_saving_put(c->db, c->path, c->saving_key, c->pins,
-                                c->n_pins);
+    char key[64];
+    if (c->n_rows == 0)
+        snprintf(key, sizeof key, "%s", c->saving_key);
+    else
+        snprintf(key, sizeof key, "%s.%lld", c->saving_key,
+                 (long long)c->n_rows);
+    int rc = vs__store_saving_put(c->db, c->path, key,
+                                  c->pins + c->pins_in_rows,
+                                  c->n_pins - c->pins_in_rows);
+    if (rc == VS_OK) {
+        c->pins_in_rows = c->n_pins;
+        c->n_rows++;
+    }
+    return rc;
 }
 
 static int batch_begin(vs__save_ctx *c)
@@ -74,7 +90,7 @@ static int pin(vs__save_ctx *c, int64_t id)
     return VS_OK;
 }
 
-/* Commits the batch (with the row naming every chunk so far); the next
+/* Commits the batch (with the row naming its chunks); the next
  * transaction begins when the next chunk is written, so that another
  * writer (a progress callback's, say) may get in between. */
 static int commit_batch(vs__save_ctx *c)

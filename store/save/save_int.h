@@ -87,6 +87,8 @@ typedef struct {
     char saving_key[40];
     int64_t *pins;
     size_t n_pins, pins_cap;
+    size_t pins_in_rows; /* pins already named by a committed row */
+    int64_t n_rows;      /* rows written: 'saving:<hex>', then '.1', ... */
     int64_t batch_mark; /* new_bytes at the last batch commit */
     vs__writeback wb;   /* rollback-journal files: store/file/writeback.c */
     int busy_ms;
