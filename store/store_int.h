@@ -352,6 +352,12 @@ typedef struct {
 void vs__stats_init(vs__stats *s);
 /* Stats of n bytes of dtype dt (float types only). */
 void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s);
+/* float32 without NaN or Inf, fast (codec/stats_f32.c): 0, changing
+ * nothing, when the chunk has one (the caller takes the general loop). */
+int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c);
+/* Tests: 1 keeps vs__stats_f32_finite on its scalar loop (which gives
+ * the same bits as the vector one); 0, the default, lets it choose. */
+void vs__stats_f32_scalar_only(int on);
 void vs__stats_merge(vs__stats *acc, const vs__stats *b);
 
 

@@ -549,77 +549,6 @@ void vs__stats_init(vs__stats *s)
         c.n_inf = ninf;                                                       \
     } while (0)
 
-/* float32 without NaN/Inf (the usual case), faster than STATS_LOOP: four
- * independent accumulators per pass (a fixed order, so still
- * deterministic) and no per-element branches. Returns 0, changing nothing,
- * when the chunk has a non-finite value: the caller then takes the
- * general loop. */
-#define MINF(x, y) ((x) < (y) ? (x) : (y))
-#define MAXF(x, y) ((x) > (y) ? (x) : (y))
-
-static int stats_f32_finite(const float *a, size_t m, vs__stats *c)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    float mn = INFINITY, mx = -INFINITY;
-    uint32_t special = 0;
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        uint32_t b0, b1, b2, b3;
-        memcpy(&b0, a + i, 4);
-        memcpy(&b1, a + i + 1, 4);
-        memcpy(&b2, a + i + 2, 4);
-        memcpy(&b3, a + i + 3, 4);
-        /* exponent all ones: Inf or NaN */
-        special |= ((b0 & 0x7f800000u) == 0x7f800000u) |
-                   ((b1 & 0x7f800000u) == 0x7f800000u) |
-                   ((b2 & 0x7f800000u) == 0x7f800000u) |
-                   ((b3 & 0x7f800000u) == 0x7f800000u);
-        s0 += a[i];
-        s1 += a[i + 1];
-        s2 += a[i + 2];
-        s3 += a[i + 3];
-        /* Plain comparisons (minss/maxss, no libm calls): with a NaN
-         * anywhere the result is discarded, so its semantics do not
-         * matter. */
-        float lo = MINF(MINF(a[i], a[i + 1]), MINF(a[i + 2], a[i + 3]));
-        float hi = MAXF(MAXF(a[i], a[i + 1]), MAXF(a[i + 2], a[i + 3]));
-        mn = MINF(mn, lo);
-        mx = MAXF(mx, hi);
-    }
-    for (; i < m; i++) {
-        uint32_t b;
-        memcpy(&b, a + i, 4);
-        special |= (b & 0x7f800000u) == 0x7f800000u;
-        s0 += a[i];
-        mn = MINF(mn, a[i]);
-        mx = MAXF(mx, a[i]);
-    }
-    if (special)
-        return 0;
-    double mean = m > 0 ? ((s0 + s1) + (s2 + s3)) / (double)m : 0.0;
-    double q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-    for (i = 0; i + 4 <= m; i += 4) {
-        double d0 = a[i] - mean, d1 = a[i + 1] - mean, d2 = a[i + 2] - mean,
-               d3 = a[i + 3] - mean;
-        q0 += d0 * d0;
-        q1 += d1 * d1;
-        q2 += d2 * d2;
-        q3 += d3 * d3;
-    }
-    for (; i < m; i++) {
-        double d = a[i] - mean;
-        q0 += d * d;
-    }
-    c->n = (int64_t)m;
-    c->mean = mean;
-    c->m2 = (q0 + q1) + (q2 + q3);
-    c->min = m > 0 ? (double)mn : INFINITY;
-    c->max = m > 0 ? (double)mx : -INFINITY;
-    c->n_nan = 0;
-    c->n_inf = 0;
-    return 1;
-}
-
 void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s)
 {
     vs__stats c;
@@ -628,7 +557,7 @@ void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s)
     case VS_FLOAT32: {
         const float *a = p;
         size_t m = nbytes / 4;
-        if (stats_f32_finite(a, m, &c))
+        if (vs__stats_f32_finite(a, m, &c))
             break;
         STATS_LOOP((double)a[i]);
         break;
