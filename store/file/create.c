@@ -111,7 +111,7 @@ static int check_parent_dir(const char *path)
 /* Makes tmp's bytes durable before the file gets its name. */
 static int sync_file(const char *tmp, const char *path)
 {
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int rc = VS_OK;
     if (fd < 0 || fdatasync(fd) != 0)
         rc = vs__fail(VS_EIO, "cannot create checkpoint file %s: %s", path,
