@@ -776,7 +776,14 @@ VS_API VS_NODISCARD int vs_load_variable(const char *path, int64_t step,
  *  chunks in short transactions (about 4 MiB or 5 ms each) and returns
  *  the step as the call found it, or VS_ECHANGED if it was deleted or
  *  saved again meanwhile. To read one step through several calls, ask for
- *  it by number (vs_ckpt_latest first), not by VS_LATEST. */
+ *  it by number (vs_ckpt_latest first), not by VS_LATEST.
+ *  An open does not wait for a save that is writing a rollback-journal
+ *  file: it checks what it can without a lock (the file's header) and
+ *  defers the rest (identity, schema version, tables) to the handle's
+ *  first call, which waits for the file once and then reports their
+ *  errors, with the code and message the open would have returned, as
+ *  does every later call until they pass. So open, vs_ckpt_latest and
+ *  close wait for one moment the file is free, not two. */
 typedef struct vs_ckpt vs_ckpt;
 VS_API VS_NODISCARD int vs_ckpt_open(const char *path, vs_ckpt **out);
 VS_API void vs_ckpt_close(vs_ckpt *f);

@@ -81,6 +81,11 @@ void vs__store_close(sqlite3 *db);
  * vs__store_create_file makes a new file atomically; open_plain is
  * sqlite3_open_v2 on a path that is never read as a URI. */
 int vs__store_check_header(const char *path, uint32_t *page_size);
+/* The same, and *rollback: 1 when the header says the file is in
+ * rollback-journal mode (bytes 18 and 19 both 1), 0 otherwise (WAL). Read
+ * without any lock: a writer may switch the mode at any time. */
+int vs__store_check_header_mode(const char *path, uint32_t *page_size,
+                                int *rollback);
 int vs__store_create_file(const char *path);
 int vs__store_open_plain(const char *path, sqlite3 **db, int flags);
 /* A connection that never writes the file (SQLite's result): read-only
@@ -91,6 +96,9 @@ int vs__store_open_reader(const char *path, sqlite3 **db);
  * up to busy_ms (0: none), where SQLite's sqlite3_busy_timeout sleeps up
  * to 100 ms between tries. SQLite's result. */
 int vs__store_busy(sqlite3 *db, int busy_ms);
+/* How many waits for a lock this thread began through that handler:
+ * each is a transaction that found the file held (tests count them). */
+int64_t vs__store_busy_waits(void);
 /* VS_ECORRUPT when the file's -wal was not written by this file (its page
  * size, or meta 'file_id' seen through it, differ from the file's own);
  * db reads the file through its WAL and must be read-only. */
@@ -182,6 +190,15 @@ int vs__store_step_done(sqlite3 *db, sqlite3_stmt *st, int b,
 /* Opens path for reading and begins a read transaction (*db NULL on
  * failure). */
 int vs__store_open_read(const char *path, sqlite3 **db);
+/* The same, except that a rollback-journal file (as its header says)
+ * that a writer holds is not waited for: *pending is then 1, no read
+ * transaction is open, and the open's checks are left to the caller's
+ * first read transaction (vs__store_read_checks). */
+int vs__store_open_read_try(const char *path, sqlite3 **db, int *pending);
+/* A reader's checks (identity, version, tables) and its cache size, as
+ * its open runs them, in the caller's open read transaction: also its
+ * first statement, which takes the file's lock. */
+int vs__store_read_checks(sqlite3 *db, const char *path);
 /* BEGIN IMMEDIATE with the busy timeout; VS_EBUSY on timeout. */
 int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms);
 int vs__store_exec(sqlite3 *db, const char *sql, const char *path);

@@ -15,6 +15,7 @@ target_compile_definitions(test_format_v2 PRIVATE
   VS_FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
 vs_add_test(NAME test_names SOURCES test_names.c LABELS store)
 vs_add_test(NAME test_read_tx SOURCES test_read_tx.c LABELS store)
+vs_add_test(NAME test_ckpt_poll SOURCES test_ckpt_poll.c LABELS store)
 vs_add_test(NAME test_load_into SOURCES test_load_into.c LABELS store)
 vs_add_test(NAME test_save_stream SOURCES test_save_stream.c LABELS store)
 if(VS_SANITIZE) # its resident-size check is skipped there

@@ -26,6 +26,12 @@ static int64_t now_us(void)
 /* When the current wait of this thread began (a wait happens on the
  * thread whose SQLite call waits, and ends before it returns). */
 static _Thread_local int64_t wait_start_us;
+static _Thread_local int64_t waits_begun;
+
+int64_t vs__store_busy_waits(void)
+{
+    return waits_begun;
+}
 
 /* SQLite calls this with the number of earlier calls for the same lock;
  * ctx is the timeout in ms. Nonzero: try again. */
@@ -33,8 +39,10 @@ static int busy_wait(void *ctx, int tries)
 {
     int64_t limit_us = (int64_t)(intptr_t)ctx * 1000;
     int64_t now = now_us();
-    if (tries == 0)
+    if (tries == 0) {
         wait_start_us = now;
+        waits_begun++;
+    }
     /* Without a clock, count the tries as if each slept its due time. */
     int64_t waited = now >= 0 && wait_start_us >= 0
                          ? now - wait_start_us

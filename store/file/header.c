@@ -155,7 +155,8 @@ static int check_size(const char *path, const unsigned char *h,
     return VS_OK;
 }
 
-int vs__store_check_header(const char *path, uint32_t *page_size)
+int vs__store_check_header_mode(const char *path, uint32_t *page_size,
+                                int *rollback)
 {
     unsigned char h[100];
     size_t got = 0;
@@ -165,5 +166,14 @@ int vs__store_check_header(const char *path, uint32_t *page_size)
         rc = check_identity(path, h, got);
     if (rc == VS_OK)
         rc = check_size(path, h, &st, page_size);
+    /* Bytes 18/19, the write and read versions: 1 in rollback-journal
+     * mode, 2 in WAL mode (SQLite switches to WAL on a read version 2). */
+    if (rc == VS_OK && rollback != NULL)
+        *rollback = h[18] == 1 && h[19] == 1;
     return rc;
+}
+
+int vs__store_check_header(const char *path, uint32_t *page_size)
+{
+    return vs__store_check_header_mode(path, page_size, NULL);
 }

@@ -127,14 +127,16 @@ static int busy_or_default(int busy_ms)
     return busy_ms > 0 ? busy_ms : VS_BUSY_DEFAULT_MS;
 }
 
-/* Checks the header, creating the file first for VS_OPEN_CREATE. */
-static int check_or_create(const char *path, int mode, uint32_t *page_size)
+/* Checks the header, creating the file first for VS_OPEN_CREATE;
+ * *rollback: the header says rollback-journal mode. */
+static int check_or_create(const char *path, int mode, uint32_t *page_size,
+                           int *rollback)
 {
-    int rc = vs__store_check_header(path, page_size);
+    int rc = vs__store_check_header_mode(path, page_size, rollback);
     if (rc == VS_ENOTFOUND && mode == VS_OPEN_CREATE) {
         rc = vs__store_create_file(path);
         if (rc == VS_OK)
-            rc = vs__store_check_header(path, page_size);
+            rc = vs__store_check_header_mode(path, page_size, rollback);
     }
     return rc;
 }
@@ -155,19 +157,69 @@ static int check_before_write(const char *path, uint32_t page_size)
     return rc;
 }
 
+/* How the checks' read transaction ends: committed (TX_END), kept for
+ * the caller's reads (TX_KEEP), or kept when the file is free and, in a
+ * rollback-journal file that a writer holds, not waited for (TX_TRY). */
+enum { TX_END, TX_KEEP, TX_TRY };
+
+/* A reader's first statement: it takes the file's lock (SHARED in a
+ * rollback-journal file) for the rest of the transaction without reading
+ * the schema. A first statement that needs the schema, while it is not
+ * loaded, loads it in a transaction of its own and then takes the lock
+ * again: two waits for a moment a save leaves the file free, not one. */
+#define VS_READ_LOCK "PRAGMA schema_version"
+
+int vs__store_read_checks(sqlite3 *db, const char *path)
+{
+    /* The cache size is set here, after the lock: setting it reads the
+     * schema (in a transaction of its own outside this one). */
+    int s = sqlite3_exec(db,
+                         VS_READ_LOCK "; PRAGMA cache_size=" VS_READ_CACHE,
+                         NULL, NULL, NULL);
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
+    return check_schema(db, path);
+}
+
+/* TX_TRY: takes the file's lock without waiting, then restores busy_ms.
+ * A writer holds the file: the (empty) transaction ends and *pending is
+ * 1. Any other failure is left to the checks, which meet it again and
+ * report it as an open that waited would. */
+static int try_lock(sqlite3 *db, const char *path, int busy_ms, int *pending)
+{
+    int s = vs__store_busy(db, 0);
+    int lk = s == SQLITE_OK ? sqlite3_exec(db, VS_READ_LOCK, NULL, NULL, NULL)
+                            : SQLITE_OK;
+    if (s == SQLITE_OK)
+        s = vs__store_busy(db, busy_ms);
+    if (s == SQLITE_OK && lk == SQLITE_BUSY) {
+        *pending = 1;
+        s = sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (s != SQLITE_OK)
+        return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
+    return VS_OK;
+}
+
 /* The schema checks in one read transaction: while a save holds the
  * file, each transaction of a reader waits for a moment the file is
  * free, so an open must not take one per check. */
 static int checks_in_one_read(sqlite3 *db, const char *path, int mode,
-                              int keep_tx)
+                              int busy_ms, int tx, int *pending)
 {
     int s = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
-    int rc = check_schema(db, path);
+    if (tx == TX_TRY) {
+        int rc = try_lock(db, path, busy_ms, pending);
+        if (rc != VS_OK || *pending)
+            return rc;
+    }
+    int rc = mode == VS_OPEN_READ ? vs__store_read_checks(db, path)
+                                  : check_schema(db, path);
     if (rc == VS_OK && mode != VS_OPEN_READ)
         rc = vs__store_check_sql_objects(db, path);
-    if (rc == VS_OK && keep_tx)
+    if (rc == VS_OK && tx != TX_END)
         return VS_OK; /* the caller's reads continue it */
     /* Only reads ran: ending the transaction cannot lose anything, and a
      * failure to end it is SQLite's error for the caller. */
@@ -184,7 +236,7 @@ static int checks_in_one_read(sqlite3 *db, const char *path, int mode,
  * would cost as much I/O as writing it; FAST zeroes freed b-tree content
  * only where that costs no extra I/O (docs/FORMAT.md section 7). */
 static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
-                     uint32_t page_size, int keep_tx)
+                     uint32_t page_size, int tx, int *pending)
 {
     int s = sqlite3_extended_result_codes(db, 0);
     if (s == SQLITE_OK)
@@ -202,42 +254,48 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
                  : VS_OK;
     if (rc != VS_OK)
         return rc;
-    /* Before the checks' transaction: temp_store cannot change in one. */
+    /* Before the checks' transaction: temp_store cannot change in one.
+     * (A reader's cache size is set in it: vs__store_read_checks.) */
     s = sqlite3_exec(db,
                      mode == VS_OPEN_READ
-                         ? "PRAGMA temp_store=MEMORY; "
-                           "PRAGMA cache_size=" VS_READ_CACHE ";"
+                         ? "PRAGMA temp_store=MEMORY;"
                          : "PRAGMA synchronous=FULL; PRAGMA "
                            "temp_store=MEMORY; PRAGMA cache_size=-16384; "
                            "PRAGMA secure_delete=FAST;",
                      NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
-    rc = checks_in_one_read(db, path, mode, keep_tx);
+    rc = checks_in_one_read(db, path, mode, busy_ms, tx, pending);
     if (rc == VS_OK && mode != VS_OPEN_READ)
         rc = vs__store_write_durability(db, path, busy_ms);
     return rc;
 }
 
-/* keep_tx (readers): the checks' read transaction stays open. */
-static int open_conn(const char *path, int mode, int busy_ms, int keep_tx,
-                     sqlite3 **out)
+/* tx: how the checks' read transaction ends (TX_*); *pending (TX_TRY
+ * only): the checks were not run, a writer held the file. */
+static int open_conn(const char *path, int mode, int busy_ms, int tx,
+                     int *pending, sqlite3 **out)
 {
     *out = NULL;
     if (path == NULL || *path == '\0')
         return vs__fail(VS_EINVAL, "checkpoint path is NULL or empty");
     uint32_t page_size = 0;
-    int rc = check_or_create(path, mode, &page_size);
+    int rollback = 0;
+    int rc = check_or_create(path, mode, &page_size, &rollback);
     if (rc == VS_OK && mode != VS_OPEN_READ)
         rc = check_before_write(path, page_size);
     if (rc != VS_OK)
         return rc;
+    /* Known before any lock: only a rollback-journal file makes readers
+     * wait (a -wal beside it would make SQLite read it as a WAL file). */
+    if (tx == TX_TRY && (!rollback || vs__store_wal_present(path)))
+        tx = TX_KEEP;
     sqlite3 *db = NULL;
     int s = mode == VS_OPEN_READ
                 ? vs__store_open_reader(path, &db)
                 : vs__store_open_plain(path, &db, SQLITE_OPEN_READWRITE);
     rc = s == SQLITE_OK ? configure(db, path, mode, busy_or_default(busy_ms),
-                                    page_size, keep_tx)
+                                    page_size, tx, pending)
                         : vs__store_sqlfail(db, s,
                                             "cannot open checkpoint file",
                                             path);
@@ -253,7 +311,7 @@ static int open_conn(const char *path, int mode, int busy_ms, int keep_tx,
 
 int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
 {
-    return open_conn(path, mode, busy_ms, 0, out);
+    return open_conn(path, mode, busy_ms, TX_END, NULL, out);
 }
 
 int vs__store_open_write(const char *path, int mode, sqlite3 **db)
@@ -274,6 +332,12 @@ int vs__store_open_read(const char *path, sqlite3 **db)
     /* One read transaction for the checks and the caller's first reads:
      * while a save holds the file, each transaction waits for a moment
      * it is free. */
-    return open_conn(path, VS_OPEN_READ, 0, 1, db);
+    return open_conn(path, VS_OPEN_READ, 0, TX_KEEP, NULL, db);
+}
+
+int vs__store_open_read_try(const char *path, sqlite3 **db, int *pending)
+{
+    *pending = 0;
+    return open_conn(path, VS_OPEN_READ, 0, TX_TRY, pending, db);
 }
 

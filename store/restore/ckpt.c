@@ -13,12 +13,51 @@
  * one read transaction (a consistent snapshot of the file as of
  * vs_ckpt_open); on a rollback-journal file it holds none between calls,
  * since a save could not commit while it did: each call is then its own
- * read transaction (whose long reads renew it, store/restore/read_tx.c). */
+ * read transaction (whose long reads renew it, store/restore/read_tx.c).
+ * An open that finds a rollback-journal file held by a writer does not
+ * wait: its checks run in the first call's transaction (ckpt_checks). */
 struct vs_ckpt {
     sqlite3 *db;
     char *path;
     int per_call; /* 1: a read transaction per call */
+    int pending;  /* 1: the open's checks are still to run (ckpt_checks) */
 };
+
+/* *wal: the connection reads the file in WAL mode (in a transaction). */
+static int ckpt_is_wal(vs_ckpt *f, int *wal)
+{
+    char mode[16];
+    int rc = vs__store_journal_pragma(f->db, f->path, "PRAGMA journal_mode",
+                                      mode);
+    *wal = rc == VS_OK && strcmp(mode, "wal") == 0;
+    return rc;
+}
+
+/* In the first read transaction of a handle whose open found the file
+ * held by a writer: the checks the open deferred, before the call's own
+ * reads in the same transaction. They stay pending until they pass: a
+ * later call runs them again (a damaged file fails every call with the
+ * error the open would have given; a failure of the moment, such as a
+ * busy timeout, passes later as a new open would). A file in WAL mode by
+ * now (a solo save had switched it to rollback mode) keeps this
+ * transaction as the handle's snapshot, as an open's would be. */
+static int ckpt_checks(vs_ckpt *f)
+{
+    int wal = 0;
+    int rc = vs__store_read_checks(f->db, f->path);
+    if (rc == VS_OK)
+        rc = ckpt_is_wal(f, &wal);
+    if (rc == VS_OK) {
+        f->pending = 0;
+        f->per_call = !wal;
+        return VS_OK;
+    }
+    /* Only reads ran: ending the transaction loses nothing, and the
+     * checks' error is what the call reports. */
+    if (!sqlite3_get_autocommit(f->db))
+        (void)sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
 
 /* Begins a call's read transaction on a per-call handle. */
 static int ckpt_enter(vs_ckpt *f)
@@ -29,7 +68,7 @@ static int ckpt_enter(vs_ckpt *f)
     if (s != SQLITE_OK)
         return vs__store_sqlfail(f->db, s, "cannot read checkpoint file",
                                  f->path);
-    return VS_OK;
+    return f->pending ? ckpt_checks(f) : VS_OK;
 }
 
 /* Ends it; rc is the call's result so far. */
@@ -48,10 +87,9 @@ static int ckpt_leave(vs_ckpt *f, int rc)
  * transaction until the next call. */
 static int ckpt_settle(vs_ckpt *f)
 {
-    char mode[16];
-    int rc = vs__store_journal_pragma(f->db, f->path, "PRAGMA journal_mode",
-                                      mode);
-    if (rc != VS_OK || strcmp(mode, "wal") == 0)
+    int wal = 0;
+    int rc = ckpt_is_wal(f, &wal);
+    if (rc != VS_OK || wal)
         return rc;
     f->per_call = 1;
     int s = sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
@@ -76,7 +114,17 @@ int vs_ckpt_open(const char *path, vs_ckpt **out)
         vs__free(f);
         return vs__fail(VS_ENOMEM, "out of memory");
     }
-    int rc = vs__store_open_read(path, &f->db);
+    /* A file a writer holds is not waited for here: the first call's read
+     * transaction, which waits, runs the checks (ckpt_checks), so that a
+     * poll (open, latest, close) waits for the file once, not twice. */
+    int pending = 0;
+    int rc = vs__store_open_read_try(path, &f->db, &pending);
+    if (rc == VS_OK && pending) {
+        f->per_call = 1;
+        f->pending = 1;
+        *out = f;
+        return VS_OK;
+    }
     if (rc == VS_OK) {
         /* The snapshot starts at the first read: take it now. */
         int s = sqlite3_exec(f->db, "SELECT count(*) FROM checkpoints", NULL,
