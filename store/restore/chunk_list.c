@@ -1,7 +1,8 @@
-/* varstore: the chunk lists of the tensors a read asks for, read in one
- * go (inside the read's first transaction) and checked against their
- * tensor rows, so that the chunks' bytes can then be read in short
- * transactions of their own. */
+/* varstore: the chunk list of each tensor a read asks for, checked
+ * against its tensor row, read just before the tensor's first chunk:
+ * a chunk's row shares its page with the start of its bytes, so listing
+ * the tensors one at a time reads the file in the order the chunks are
+ * read, where listing them all first read pages all over it. */
 #include <stdint.h>
 
 #include "store_int.h"
@@ -37,10 +38,21 @@ static int take_ref(sqlite3_stmt *st, const char *path,
     return VS_OK;
 }
 
-/* The n_chunks rows of it into refs; *done counts the good ones. */
-static int list_item(sqlite3 *db, sqlite3_stmt *st, const char *path,
-                     const vs__load_item *it, vs__chunk_ref *refs,
-                     size_t *done)
+int vs__load_chunk_list_prepare(sqlite3 *db, const char *path,
+                                sqlite3_stmt **st)
+{
+    return vs__store_prepare(db,
+                             "SELECT tc.seq, c.codec, c.elem_size, "
+                             "c.raw_bytes, c.crc32, c.id FROM "
+                             "tensor_chunks tc JOIN chunks c ON c.id = "
+                             "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
+                             "tc.seq",
+                             st, path);
+}
+
+int vs__load_chunk_list_item(sqlite3 *db, sqlite3_stmt *st, const char *path,
+                             const vs__load_item *it, vs__chunk_ref *refs,
+                             size_t *done)
 {
     size_t off = 0;
     sqlite3_reset(st);
@@ -68,23 +80,4 @@ static int list_item(sqlite3 *db, sqlite3_stmt *st, const char *path,
     if (it->n_chunks > 0)
         (*done)++;
     return VS_OK;
-}
-
-int vs__load_chunk_refs(sqlite3 *db, const char *path,
-                        const vs__load_item *items, size_t n,
-                        vs__chunk_ref *refs, size_t *n_ok)
-{
-    sqlite3_stmt *st = NULL;
-    *n_ok = 0;
-    int rc = vs__store_prepare(db,
-                               "SELECT tc.seq, c.codec, c.elem_size, "
-                               "c.raw_bytes, c.crc32, c.id FROM "
-                               "tensor_chunks tc JOIN chunks c ON c.id = "
-                               "tc.chunk_id WHERE tc.tensor_id=?1 ORDER BY "
-                               "tc.seq",
-                               &st, path);
-    for (size_t i = 0; i < n && rc == VS_OK; i++)
-        rc = list_item(db, st, path, &items[i], refs + *n_ok, n_ok);
-    sqlite3_finalize(st);
-    return rc;
 }

@@ -29,8 +29,10 @@ typedef struct {
     const char *path;
     vs__load_item *items;
     load_job *jobs;
-    vs__chunk_ref *refs; /* every job's chunk, listed first */
+    vs__chunk_ref *refs; /* every job's chunk (list_through) */
     size_t n_refs;       /* refs read; job n_refs (if any) gets list_rc */
+    sqlite3_stmt *list_st;
+    size_t next_list;    /* items before it are listed */
     int list_rc;         /* why the chunk list stopped there */
     char *list_msg;      /* its message (vs__malloc'ed) */
     vs__read_tx tx;      /* the read transactions */
@@ -204,12 +206,42 @@ static int open_blob(load_ctx *c, size_t k, const vs__load_item *it,
     return VS_OK;
 }
 
+/* Lists the chunks of items next_list through last, unless a list
+ * failed: a failure in the file's content is kept for the job it belongs
+ * to (job n_refs), so that a stream still delivers the tensors before
+ * it; any other is returned at once. */
+static int list_through(load_ctx *c, size_t last)
+{
+    for (; c->list_rc == 0 && c->next_list <= last; c->next_list++) {
+        size_t done = 0;
+        int rc = vs__load_chunk_list_item(c->db, c->list_st, c->path,
+                                          &c->items[c->next_list],
+                                          c->refs + c->n_refs, &done);
+        c->n_refs += done;
+        /* Inactive between items, so that a read transaction can end;
+         * the reset repeats a failed step's error, already in rc. */
+        (void)sqlite3_reset(c->list_st);
+        if (rc == VS_OK)
+            continue;
+        c->list_rc = rc;
+        c->list_msg = vs__strdup(vs_errmsg());
+        if (c->list_msg == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        if (rc != VS_ECORRUPT)
+            return rc;
+    }
+    return VS_OK;
+}
+
 /* Reads chunk j->seq of it (job k): its stored bytes into the job's
  * buffer (or, a raw chunk of a load into memory, straight into place). */
 static int prepare_chunk(load_ctx *c, size_t k, load_job *j,
                          vs__load_item *it)
 {
-    if (k >= c->n_refs) /* the chunk list failed here (list_chunks) */
+    int lr = list_through(c, j->item);
+    if (lr != VS_OK)
+        return lr;
+    if (k >= c->n_refs) /* the chunk list failed here (list_through) */
         return vs__fail(c->list_rc, "%s", c->list_msg);
     const vs__chunk_ref *r = &c->refs[k];
     j->codec = r->codec;
@@ -397,31 +429,35 @@ static int sink_result(load_ctx *c)
     return rc;
 }
 
-/* Lists every job's chunk (a failure is kept for the job it belongs to,
- * so that a stream still delivers the tensors before it) and sets up the
- * read transactions. */
-static int list_chunks(load_ctx *c, size_t n, size_t n_jobs)
+/* Room for every job's chunk (listed as the jobs come: list_through),
+ * the list's query, and the read transactions. */
+static int list_begin(load_ctx *c, size_t n_jobs)
 {
     c->refs = vs__calloc(n_jobs, sizeof *c->refs);
     if (c->refs == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    int rc = vs__load_chunk_refs(c->db, c->path, c->items, n, c->refs,
-                                 &c->n_refs);
-    if (rc != VS_OK) {
-        c->list_rc = rc;
-        c->list_msg = vs__strdup(vs_errmsg());
-        if (c->list_msg == NULL)
-            return vs__fail(VS_ENOMEM, "out of memory");
-        if (rc != VS_ECORRUPT || c->n_refs >= n_jobs)
-            return rc; /* not the file's content: at once */
-    }
+    int rc = vs__load_chunk_list_prepare(c->db, c->path, &c->list_st);
+    if (rc != VS_OK)
+        return rc;
     return vs__read_tx_init(&c->tx, c->db, c->path, c->items[0].step);
+}
+
+/* After the last job: the items of no bytes after it are listed too
+ * (their rows must hold no chunk); a failure there belongs to no job. */
+static int list_rest(load_ctx *c, size_t n)
+{
+    int rc = list_through(c, n - 1);
+    if (rc == VS_OK && c->list_rc != 0)
+        rc = vs__fail(c->list_rc, "%s", c->list_msg);
+    return rc;
 }
 
 static void free_ctx(load_ctx *c, size_t n_jobs)
 {
-    /* A read-only handle: closing it cannot fail in a way that matters. */
+    /* A read-only handle: closing it cannot fail in a way that matters;
+     * finalizing repeats a failure of the statement's last step. */
     (void)sqlite3_blob_close(c->blob);
+    (void)sqlite3_finalize(c->list_st);
     for (size_t k = 0; c->jobs != NULL && k < n_jobs; k++) {
         vs__buf_free(&c->jobs[k].buf);
         vs__free(c->jobs[k].msg);
@@ -490,7 +526,7 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
     c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);
     rc = c.jobs == NULL || c.free_bufs == NULL
              ? vs__fail(VS_ENOMEM, "out of memory")
-             : list_chunks(&c, n, n_jobs);
+             : list_begin(&c, n_jobs);
     for (size_t i = 0, k = 0; rc == VS_OK && i < n; i++) {
         for (size_t q = 0; q < items[i].n_chunks; q++, k++) {
             c.jobs[k].item = i;
@@ -500,6 +536,8 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
     if (rc == VS_OK)
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
+    if (rc == VS_OK)
+        rc = list_rest(&c, n);
     /* Items after the last chunked one have no job: they begin (and end)
      * here. */
     if (rc == VS_OK && sink != NULL) {

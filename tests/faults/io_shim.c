@@ -9,6 +9,7 @@
 typedef struct {
     sqlite3_file base;  /* must come first: SQLite's view of the file */
     sqlite3_file *real; /* the real VFS's file, allocated right after */
+    int main_db;        /* a database file (not a journal or WAL) */
 } shim_file;
 
 static sqlite3_vfs shim_vfs;
@@ -40,8 +41,18 @@ static int s_close(sqlite3_file *f)
 {
     return R(f)->pMethods ? R(f)->pMethods->xClose(R(f)) : SQLITE_OK;
 }
+/* io_shim_trace_reads: where reads of database files go. */
+static int64_t *g_trace;
+static size_t g_trace_cap;
+static atomic_size_t g_trace_n;
+
 static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
 {
+    if (g_trace != NULL && ((shim_file *)f)->main_db) {
+        size_t i = atomic_fetch_add(&g_trace_n, 1);
+        if (i < g_trace_cap)
+            g_trace[i] = off;
+    }
     return R(f)->pMethods->xRead(R(f), b, n, off);
 }
 static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
@@ -122,6 +133,7 @@ static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
     shim_file *sf = (shim_file *)f;
     sf->real = (sqlite3_file *)(sf + 1);
     memset(sf->real, 0, (size_t)real_vfs->szOsFile);
+    sf->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
     int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out_flags);
     /* A real file that failed to open has no methods: SQLite then calls
      * no method of ours but xClose, which checks. */
@@ -194,3 +206,18 @@ int64_t io_shim_clear(void)
 int64_t io_shim_ops(void) { return (int64_t)atomic_load(&g_ops); }
 
 int64_t io_shim_syncs(void) { return (int64_t)atomic_load(&g_syncs); }
+
+void io_shim_trace_reads(int64_t *offsets, size_t cap)
+{
+    g_trace = NULL;
+    g_trace_cap = cap;
+    atomic_store(&g_trace_n, 0);
+    g_trace = offsets;
+}
+
+size_t io_shim_traced_reads(void)
+{
+    size_t n = atomic_load(&g_trace_n);
+    g_trace = NULL;
+    return n < g_trace_cap ? n : g_trace_cap;
+}

@@ -6,6 +6,7 @@
 #ifndef VS_TEST_IO_SHIM_H
 #define VS_TEST_IO_SHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -24,5 +25,10 @@ int64_t io_shim_clear(void);
 int64_t io_shim_ops(void);
 /* Of those, the syncs. */
 int64_t io_shim_syncs(void);
+/* Records the offset of every read of a database file (not a journal)
+ * into offsets, up to cap of them, until io_shim_traced_reads, which
+ * stops it and returns how many were recorded. */
+void io_shim_trace_reads(int64_t *offsets, size_t cap);
+size_t io_shim_traced_reads(void);
 
 #endif /* VS_TEST_IO_SHIM_H */
