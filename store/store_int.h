@@ -458,11 +458,9 @@ int vs__load_chunk_list_item(sqlite3 *db, sqlite3_stmt *st, const char *path,
 
 /* (store/restore/read_tx.c) Short read transactions. A read of many
  * chunks from a rollback-journal file ends its read transaction once it
- * has read VS_READ_TX_BYTES of stored bytes or held it VS_READ_TX_MS
- * while a writer is in a transaction on the file (holds its RESERVED
- * lock), so that a save is never kept from committing for longer, and
- * begins the next one by checking the step is still the one it began
- * with. With no writer it goes on in the same transaction. */
+ * has read VS_READ_TX_BYTES of stored bytes or held it VS_READ_TX_MS, so
+ * that a save is never kept from committing for longer, and begins the
+ * next one by checking the step is still the one it began with. */
 #define VS_READ_TX_BYTES ((uint64_t)4 << 20)
 #define VS_READ_TX_MS 5.0
 /* A step's checkpoints row: what tells it from a step saved again. */
@@ -484,12 +482,8 @@ typedef struct {
  * the step's identity. */
 int vs__read_tx_init(vs__read_tx *t, sqlite3 *db, const char *path,
                      int64_t step);
-/* Nonzero when the transaction should be renewed before the next read
- * (a writer is at work and the limits are reached; a test's gap hook
- * counts as a writer). */
-int vs__read_tx_due(vs__read_tx *t);
-/* Tests: read transactions this thread renewed so far. */
-int64_t vs__read_tx_renewals(void);
+/* Nonzero when the transaction should be renewed before the next read. */
+int vs__read_tx_due(const vs__read_tx *t);
 /* Ends the read transaction and begins the next (the caller has closed
  * its statements and blob handles); VS_ECHANGED "checkpoint N of F was
  * deleted or replaced while it was being read" when the step is gone or

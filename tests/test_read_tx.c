@@ -1,7 +1,6 @@
 /* Short read transactions (store/restore/read_tx.c): a read of a
- * rollback-journal file ends its read transaction every few MiB while a
- * writer is at work, so that a save can commit meanwhile, and a step
- * deleted or saved again between
+ * rollback-journal file ends its read transaction every few MiB so that a
+ * save can commit meanwhile, and a step deleted or saved again between
  * two of them is VS_ECHANGED, never mixed data. The gap between two
  * transactions is reached deterministically through vs__read_gap_hook. */
 #include <stdarg.h>
@@ -113,40 +112,6 @@ static void test_long_read_of_rollback_file_renews_and_is_bit_exact(void **s)
     assert_true(g_gaps >= 1);
     assert_true(holds(t, 1, 1));
     vs_tensor_free(t);
-}
-
-/* Renewals of this thread during a load of tensor "b" of step 1. */
-static int64_t renewals_of_load(void)
-{
-    int64_t before = vs__read_tx_renewals();
-    vs_tensor *t = NULL;
-    OK(vs_load_variable(g_path, 1, "b", &t));
-    assert_true(holds(t, 1, 1));
-    vs_tensor_free(t);
-    return vs__read_tx_renewals() - before;
-}
-
-/* With no writer in a transaction on the file, a long read keeps its one
- * transaction (renewing costs lock, stat and query calls, and nobody
- * waits); while another connection holds the file's RESERVED lock (a
- * writer at work, which will want the readers gone to commit), the same
- * read renews every few MiB. */
-static void test_long_read_renews_only_while_a_writer_is_at_work(void **s)
-{
-    (void)s;
-    rollback_file();
-    assert_int_equal(renewals_of_load(), 0);
-    sqlite3 *w = raw_open(g_path);
-    assert_int_equal(sqlite3_exec(w, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-                     SQLITE_OK);
-    int64_t n = renewals_of_load();
-    print_message("renewals while a writer holds the file: %lld\n",
-                  (long long)n);
-    assert_true(n >= 2); /* 20 MiB read, a renewal every 4 MiB */
-    assert_int_equal(sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_close(w), SQLITE_OK);
-    assert_int_equal(renewals_of_load(), 0);
 }
 
 static void test_read_of_wal_file_keeps_one_transaction(void **s)
@@ -283,7 +248,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, disarm)
         T(test_long_read_of_rollback_file_renews_and_is_bit_exact),
-        T(test_long_read_renews_only_while_a_writer_is_at_work),
         T(test_read_of_wal_file_keeps_one_transaction),
         T(test_load_of_step_deleted_between_reads_is_echanged),
         T(test_load_many_of_step_saved_again_between_reads_is_echanged),

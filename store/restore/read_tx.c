@@ -2,7 +2,7 @@
  * holds SQLite's SHARED lock for as long as its read transaction lasts,
  * and a save cannot commit until every such lock is gone: a read of many
  * chunks therefore ends its transaction every few MiB (or milliseconds)
- * while a writer is at work on the file, and begins a new one. Chunks are immutable once committed; only a
+ * and begins a new one. Chunks are immutable once committed; only a
  * deletion (retention, prune, delete, a save replacing the step) removes
  * them. Each new transaction first checks that the step is the one the
  * read began with (its checkpoints row), so no byte of another step is
@@ -86,44 +86,10 @@ int vs__read_tx_init(vs__read_tx *t, sqlite3 *db, const char *path,
     return rc;
 }
 
-static _Thread_local int64_t renewals;
-
-int64_t vs__read_tx_renewals(void)
+int vs__read_tx_due(const vs__read_tx *t)
 {
-    return renewals;
-}
-
-/* Whether a writer is in a transaction on the file: some connection (of
- * this process or another) holds its RESERVED lock, and will want the
- * readers gone to commit. Unknown (no file handle, a failed check): yes. */
-static int writer_active(sqlite3 *db)
-{
-    sqlite3_file *f = NULL;
-    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) !=
-            SQLITE_OK ||
-        f == NULL || f->pMethods == NULL)
-        return 1;
-    int res = 1;
-    if (f->pMethods->xCheckReservedLock(f, &res) != SQLITE_OK)
-        return 1;
-    return res != 0;
-}
-
-int vs__read_tx_due(vs__read_tx *t)
-{
-    if (!t->renew ||
-        (t->bytes < VS_READ_TX_BYTES && now_ms() - t->t0 < VS_READ_TX_MS))
-        return 0;
-    /* A test's gap hook wants every gap. */
-    if (vs__read_gap_hook != NULL || writer_active(t->db))
-        return 1;
-    /* Nobody waits for the file: go on in this transaction, and look
-     * again after as many bytes or milliseconds (a renewal costs a few
-     * lock and stat calls and a query: dozens of them made a cold read
-     * of a 47 MB file 10-15 ms slower). */
-    t->bytes = 0;
-    t->t0 = now_ms();
-    return 0;
+    return t->renew &&
+           (t->bytes >= VS_READ_TX_BYTES || now_ms() - t->t0 >= VS_READ_TX_MS);
 }
 
 int vs__read_tx_renew(vs__read_tx *t)
@@ -142,7 +108,6 @@ int vs__read_tx_renew(vs__read_tx *t)
                                  t->path);
     t->bytes = 0;
     t->t0 = now_ms();
-    renewals++;
     int rc = read_identity(t, &id, &found); /* the snapshot starts here */
     if (rc != VS_OK)
         return rc;
