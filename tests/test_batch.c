@@ -77,6 +77,14 @@ static int model_save(const model *m, int64_t step, const vs_save_opts *o)
                            (const vs_tensor *const *)m->t, N_BIG, o);
 }
 
+/* The models of steps 1 and 2, step 1 saved. */
+static void models_with_step1(model *m1, model *m2)
+{
+    model_make(m1, 1);
+    model_make(m2, 2);
+    OK(model_save(m1, 1, NULL));
+}
+
 static void assert_restores(const model *m, int64_t step)
 {
     for (int k = 0; k < N_BIG; k++) {
@@ -140,9 +148,7 @@ static void test_batch__readers_get_in_between_batches(void **state)
 {
     (void)state;
     model m1, m2;
-    model_make(&m1, 1);
-    model_make(&m2, 2);
-    OK(model_save(&m1, 1, NULL));
+    models_with_step1(&m1, &m2);
     probe p = {0, 0, 0, 0};
     vs_save_opts o = {0};
     o.progress = probe_cb;
@@ -216,9 +222,7 @@ static void test_batch__delete_during_a_save_spares_its_chunks(void **state)
 {
     (void)state;
     model m1, m2;
-    model_make(&m1, 1);
-    model_make(&m2, 2);
-    OK(model_save(&m1, 1, NULL));
+    models_with_step1(&m1, &m2);
     deleter d = {0, 0, -1};
     vs_save_opts o = {0};
     o.progress = start_delete_cb;
@@ -239,6 +243,20 @@ static void test_batch__delete_during_a_save_spares_its_chunks(void **state)
 }
 
 /* ---- kill -9 mid-save --------------------------------------------------- */
+
+/* A small save (step 3) after a killed one: it reaps the dead writer's
+ * rows and collects the chunks only they pinned. */
+static void save_small_step3(void)
+{
+    int64_t sh[1] = {4};
+    vs_tensor *small = mk(VS_FLOAT32, 1, sh);
+    save1(g_path, 3, "small", small, NULL);
+    vs_tensor_free(small);
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+}
 
 /* Kills the saving process once *(uint64_t *)ctx bytes are done. */
 static void die_cb(void *ctx, uint64_t done, uint64_t total)
@@ -269,9 +287,7 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
 {
     (void)state;
     model m1, m2;
-    model_make(&m1, 1);
-    model_make(&m2, 2);
-    OK(model_save(&m1, 1, NULL));
+    models_with_step1(&m1, &m2);
     long long size1 = file_size(g_path);
     /* after at least one committed batch */
     save_killed(&m2, (uint64_t)48 << 20, VS_CODEC_DEFAULT);
@@ -284,14 +300,8 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
     assert_true(file_size(g_path) > size1 + (30 << 20));
     OK(vs_verify(g_path, NULL));
     assert_restores(&m1, 1);
-    /* Any next save reaps the row and collects the chunks. */
-    int64_t sh[1] = {4};
-    vs_tensor *small = mk(VS_FLOAT32, 1, sh);
-    save1(g_path, 3, "small", small, NULL);
-    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
-                           "'saving:*'"),
-                     0);
-    assert_int_equal(count(ORPHANS), 0);
+    /* Any next save reaps the rows and collects the chunks. */
+    save_small_step3();
     /* ... whose pages the next save reuses. */
     long long size2 = file_size(g_path);
     int64_t free_bytes = count("SELECT p.freelist_count * s.page_size FROM "
@@ -303,7 +313,6 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
                 (long long)N_BIG * BIG_ELEMS * 4 - free_bytes + (4 << 20));
     assert_restores(&m2, 2);
     OK(vs_verify(g_path, NULL));
-    vs_tensor_free(small);
     model_free(&m1);
     model_free(&m2);
 }
@@ -318,9 +327,7 @@ static void test_batch__a_batch_commit_writes_only_its_own_chunk_ids(
 {
     (void)state;
     model m1, m2;
-    model_make(&m1, 1);
-    model_make(&m2, 2);
-    OK(model_save(&m1, 1, NULL));
+    models_with_step1(&m1, &m2);
     save_killed(&m2, (uint64_t)72 << 20, VS_CODEC_RAW);
     assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
                            "'saving:*'"),
@@ -337,16 +344,9 @@ static void test_batch__a_batch_commit_writes_only_its_own_chunk_ids(
     assert_true(distinct >= 64); /* two batches of 1 MiB chunks */
     assert_int_equal(ids, distinct);
     assert_true(widest <= 40); /* one batch's */
-    int64_t sh[1] = {4};
-    vs_tensor *small = mk(VS_FLOAT32, 1, sh);
-    save1(g_path, 3, "small", small, NULL);
-    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
-                           "'saving:*'"),
-                     0);
-    assert_int_equal(count(ORPHANS), 0);
+    save_small_step3();
     assert_restores(&m1, 1);
     OK(vs_verify(g_path, NULL));
-    vs_tensor_free(small);
     model_free(&m1);
     model_free(&m2);
 }

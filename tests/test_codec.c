@@ -458,6 +458,18 @@ static void test_codec__stats_merge_matches_whole(void **state)
     assert_int_equal(s.n, 0);
 }
 
+/* n pseudo-random floats in [-shift, 1 - shift) * scale (an LCG from
+ * seed): the same values on every run. */
+static void fill_lcg(float *v, size_t n, uint32_t seed, float shift,
+                     float scale)
+{
+    uint32_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        v[i] = ((float)(x >> 8) / 16777216.0f - shift) * scale;
+    }
+}
+
 /* The finite float32 fast path agrees with a plain double computation,
  * for lengths that are and are not multiples of 4, and a non-finite value
  * anywhere (even in the tail) falls back to the counting loop. */
@@ -465,11 +477,7 @@ static void test_codec__stats_f32_fast_path(void **state)
 {
     (void)state;
     static float v[1003];
-    uint32_t x = 12345;
-    for (size_t i = 0; i < 1003; i++) {
-        x = x * 1664525u + 1013904223u;
-        v[i] = ((float)(x >> 8) / 16777216.0f - 0.3f) * 7.0f;
-    }
+    fill_lcg(v, 1003, 12345, 0.3f, 7.0f);
     for (size_t m = 0; m <= 1003; m += 167) {
         double sum = 0, mn = INFINITY, mx = -INFINITY, q = 0;
         for (size_t i = 0; i < m; i++) {
@@ -523,11 +531,7 @@ static void test_codec__stats_f32_loops_agree_to_the_bit(void **state)
 {
     (void)state;
     static float v[300];
-    uint32_t x = 99;
-    for (size_t i = 0; i < 300; i++) {
-        x = x * 1664525u + 1013904223u;
-        v[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 1e3f;
-    }
+    fill_lcg(v, 300, 99, 0.5f, 1e3f);
     v[17] = -0.0f;
     v[18] = 0.0f;
     for (size_t m = 0; m <= 300; m += (m < 40 ? 1 : 37)) {
