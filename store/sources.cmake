@@ -1,5 +1,7 @@
 target_sources(varstore_objects PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/codec/adler.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/codec.c
+  ${CMAKE_CURRENT_LIST_DIR}/codec/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/crc.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/deflate.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/inflate.c

@@ -274,6 +274,11 @@ int vs__crc32_has_clmul(void);
  * Adler-32 trailer is not checked: the chunk CRC covers the bytes. */
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
+/* Whether the CPU has AVX2 (store/codec/cpu.c; 0 off x86). */
+int vs__cpu_avx2(void);
+/* Adler-32 of p[0..n) continuing from adler (1 to start): the value
+ * zlib's adler32_z gives, faster with AVX2 (store/codec/adler.c). */
+uint32_t vs__adler32(uint32_t adler, const void *p, size_t n);
 /* The byte histogram of p[0..n) (n < 2^32) (store/codec/deflate.c). */
 void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256]);
 /* A plane's byte histogram, whole and by segments of seg_len bytes (the

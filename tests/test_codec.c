@@ -41,6 +41,16 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 33);
 }
 
+/* n bytes from rnd(), to be freed. */
+static unsigned char *random_bytes(size_t n)
+{
+    unsigned char *buf = malloc(n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)rnd();
+    return buf;
+}
+
 static void test_codec__crc32_check_value(void **state)
 {
     (void)state;
@@ -58,10 +68,7 @@ static void test_codec__crc32_fast_path_matches_zlib(void **state)
 {
     (void)state;
     size_t big = ((size_t)1 << 20) + 77;
-    unsigned char *buf = malloc(big + 64);
-    assert_non_null(buf);
-    for (size_t i = 0; i < big + 64; i++)
-        buf[i] = (unsigned char)rnd();
+    unsigned char *buf = random_bytes(big + 64);
     for (size_t n = 0; n <= 600; n++) {
         size_t align = n % 16;
         uint32_t init = n % 3 == 0 ? 0 : rnd();
@@ -88,6 +95,39 @@ static void test_codec__crc32_fast_path_matches_zlib(void **state)
     assert_int_equal(vs__crc32(0, buf, 144), 0x045D0030u);
     print_message("CRC path: %s\n",
                   vs__crc32_has_clmul() ? "PCLMULQDQ folding" : "zlib");
+    free(buf);
+}
+
+/* vs__adler32 gives zlib's adler32_z: every length up to 600 at every
+ * alignment, runs long enough to cross the vector loop's reductions,
+ * bytes that all weigh the most (0xff: the sums' worst case), a value
+ * continued from a split, and the value for "Wikipedia" (0x11E60398,
+ * the worked example of the algorithm). */
+static void test_codec__adler32_matches_zlib(void **state)
+{
+    (void)state;
+    size_t big = ((size_t)1 << 20) + 77;
+    unsigned char *buf = random_bytes(big + 64);
+    for (size_t n = 0; n <= 600; n++) {
+        size_t align = n % 32;
+        uint32_t init = n % 3 == 0 ? 1 : (rnd() % 65521) << 16 | rnd() % 65521;
+        uint32_t want = (uint32_t)adler32_z(init, buf + align, n);
+        if (vs__adler32(init, buf + align, n) != want)
+            fail_msg("length %zu, alignment %zu, start 0x%08x", n, align,
+                     (unsigned)init);
+    }
+    assert_int_equal(vs__adler32(1, buf + 5, big),
+                     (uint32_t)adler32_z(1, buf + 5, big));
+    uint32_t part = vs__adler32(1, buf, 1000);
+    assert_int_equal(vs__adler32(part, buf + 1000, big - 1000),
+                     (uint32_t)adler32_z(1, buf, big));
+    memset(buf, 0xff, big);
+    for (size_t n = 5530; n <= 5570; n++) /* around a reduction run */
+        assert_int_equal(vs__adler32(0xfff0fff0u, buf, n),
+                         (uint32_t)adler32_z(0xfff0fff0u, buf, n));
+    assert_int_equal(vs__adler32(1, buf, big), (uint32_t)adler32_z(1, buf, big));
+    assert_int_equal(vs__adler32(1, "Wikipedia", 9), 0x11E60398u);
+    print_message("Adler-32 path: %s\n", vs__cpu_avx2() ? "AVX2" : "zlib");
     free(buf);
 }
 
@@ -678,6 +718,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec__crc32_check_value),
         cmocka_unit_test(test_codec__crc32_fast_path_matches_zlib),
+        cmocka_unit_test(test_codec__adler32_matches_zlib),
         cmocka_unit_test(test_codec__fast_inflate_matches_zlib),
         cmocka_unit_test(test_codec__fast_inflate_hostile_streams),
         cmocka_unit_test(test_codec__fast_inflate_stops_at_truncation),

@@ -378,7 +378,7 @@ static int inflate_plane(vs__ws *ws, const unsigned char *src, size_t len,
     /* The streams varstore writes decode on the fast path; anything else
      * (or damage) goes through zlib. */
     if (len <= UINT32_MAX && vs__inflate_literals(src, len, dst, m) == 0 &&
-        (!ws->strict || adler32_z(1, dst, m) == get32be(src + len - 4)))
+        (!ws->strict || vs__adler32(1, dst, m) == get32be(src + len - 4)))
         return VS_OK;
     /* zlib decodes again and names what is wrong (a bad trailer is
      * "incorrect data check"). */

@@ -5,7 +5,7 @@
  * Huffman deflate blocks (RFC 1951 3.2.7) holding only literals and the
  * end-of-block code. The literal code is built from the plane's byte
  * histogram (which the codec counts anyway for its entropy gate), limited
- * to 15 bits. Where the bytes change along the plane, it is split into
+ * to 14 bits. Where the bytes change along the plane, it is split into
  * several blocks, each with its own code. A stream that would not fit in
  * the room given is abandoned (the codec then stores the plane). Any
  * inflater decodes the result; varstore's own (inflate.c) takes its fast
@@ -17,7 +17,8 @@
 
 #include "store_int.h"
 
-#define MAX_BITS 15    /* longest literal/length code */
+#define MAX_BITS 15    /* longest code deflate allows */
+#define LIT_MAX_BITS 14 /* longest literal code written: 4 fit in 63 bits */
 #define CL_MAX_BITS 7  /* longest code-length code */
 #define N_LIT 257      /* literals 0-255 and end-of-block (256) */
 #define N_DIST 2       /* two distance codes of length 1, never used */
@@ -26,23 +27,38 @@
 
 /* ---- histogram --------------------------------------------------------- */
 
+/* Little-endian 8 bytes at p. */
+static inline uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
 void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256])
 {
-    /* Four tables: runs of one byte value (a plane of exponents is
-     * mostly a few values) would otherwise serialize on one counter. */
-    uint32_t h[4][256];
+    /* Eight tables, one per byte of an 8-byte load: runs of one byte
+     * value (a plane of exponents is mostly a few values) would
+     * otherwise serialize on one counter. */
+    uint32_t h[8][256];
     memset(h, 0, sizeof h);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        h[0][p[i]]++;
-        h[1][p[i + 1]]++;
-        h[2][p[i + 2]]++;
-        h[3][p[i + 3]]++;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v = load_le64(p + i);
+        for (int k = 0; k < 8; k++)
+            h[k][(v >> (8 * k)) & 0xff]++;
     }
     for (; i < n; i++)
         h[0][p[i]]++;
-    for (int s = 0; s < 256; s++)
-        hist[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+    for (int s = 0; s < 256; s++) {
+        uint32_t t = 0;
+        for (int k = 0; k < 8; k++)
+            t += h[k][s];
+        hist[s] = t;
+    }
 }
 
 void vs__plane_hist_count(vs__plane_hist *h, const unsigned char *p,
@@ -248,7 +264,7 @@ static void block_build(const uint32_t *hist, block_code *bc)
     static const unsigned char dist_len[N_DIST] = {1, 1};
     memcpy(freq, hist, 256 * sizeof *freq);
     freq[256] = 1; /* end-of-block */
-    code_lengths(freq, N_LIT, MAX_BITS, len);
+    code_lengths(freq, N_LIT, LIT_MAX_BITS, len);
     canonical_codes(len, N_LIT, bc->lit);
     bc->n_tok = 0;
     rle_lengths(bc, len, N_LIT);
@@ -328,9 +344,10 @@ static void put_header(bitwr *w, const block_code *bc, int last)
     }
 }
 
-/* The hot loop: three codes (at most 45 bits) per 8-byte store, which
- * leaves at most 7 bits behind. The state lives in locals: through w,
- * every byte stored would make the compiler reload it. */
+/* The hot loop: four codes (at most 4 * LIT_MAX_BITS = 56 bits) per
+ * 8-byte store, which leaves at most 7 bits behind. The state lives in
+ * locals: through w, every byte stored would make the compiler reload
+ * it. */
 static void put_literals(bitwr *w, const unsigned char *src, size_t n,
                          const uint32_t *code)
 {
@@ -339,14 +356,12 @@ static void put_literals(bitwr *w, const unsigned char *src, size_t n,
     unsigned char *p = w->p;
     const unsigned char *end = w->end;
     size_t i = 0;
-    for (; i + 3 <= n && end - p >= 8; i += 3) {
-        uint32_t a = code[src[i]], b = code[src[i + 1]], c = code[src[i + 2]];
-        bits |= (uint64_t)(a & 0xffff) << k;
-        k += (int)(a >> 16);
-        bits |= (uint64_t)(b & 0xffff) << k;
-        k += (int)(b >> 16);
-        bits |= (uint64_t)(c & 0xffff) << k;
-        k += (int)(c >> 16);
+    for (; i + 4 <= n && end - p >= 8; i += 4) {
+        for (int j = 0; j < 4; j++) {
+            uint32_t c = code[src[i + j]];
+            bits |= (uint64_t)(c & 0xffff) << k;
+            k += (int)(c >> 16);
+        }
         store_le64(p, bits);
         p += k >> 3;
         bits >>= k & ~7;
@@ -436,7 +451,7 @@ size_t vs__deflate_literals(const unsigned char *src, size_t n,
     flush(&w);
     if (w.over)
         return 0;
-    uint32_t ad = (uint32_t)adler32_z(1, src, n);
+    uint32_t ad = vs__adler32(1, src, n);
     for (int sh = 24; sh >= 0; sh -= 8)
         put_bits(&w, ad >> sh & 0xff, 8);
     return w.over ? 0 : (size_t)(w.p - dst);

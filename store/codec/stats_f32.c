@@ -5,7 +5,6 @@
  * the AVX2 one (four vectors of four doubles, chosen at run time) give
  * the same bits on any x86-64 CPU. No fused multiply-add. */
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -122,25 +121,7 @@ squares_avx2(const float *a, size_t blocks, double mean)
     return reduce(out);
 }
 
-/* Whether the CPU has AVX2: found once, by pthread_once, so every thread
- * sees the answer fully set. */
-static pthread_once_t avx2_once = PTHREAD_ONCE_INIT;
-static int avx2_ok;
-
-static void avx2_probe(void)
-{
-    __builtin_cpu_init();
-    avx2_ok = __builtin_cpu_supports("avx2");
-}
-
-static int has_avx2(void)
-{
-    /* pthread_once fails only for an invalid control: never here. */
-    (void)pthread_once(&avx2_once, avx2_probe);
-    return avx2_ok;
-}
 #else
-static int has_avx2(void) { return 0; }
 #define sums_avx2 sums_scalar
 #define squares_avx2 squares_scalar
 #endif
@@ -167,7 +148,7 @@ void vs__stats_f32_scalar_only(int on) { atomic_store(&g_scalar_only, on); }
 
 int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c)
 {
-    int vec = !atomic_load(&g_scalar_only) && has_avx2();
+    int vec = !atomic_load(&g_scalar_only) && vs__cpu_avx2();
     size_t blocks = m / LANES;
     pass1 p;
     double rest;
