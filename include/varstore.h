@@ -559,7 +559,9 @@ typedef struct {
     size_t chunk_bytes;  /* raw bytes per chunk; 0: 1 MiB */
     int codec;           /* VS_CODEC_* */
     int level;           /* zlib level 1-9; 0: the measured default */
-    int threads;         /* compression threads; 0: all cores */
+    int threads;         /* compression threads; 0: all cores, or the
+                            calling thread alone for a save of at most
+                            1 MiB (16 MiB with VS_CODEC_RAW) */
     /* A subset (TF's Saver var_list): n_vars variables, saved under keys
      * (TF's dict form; keys NULL: their op names). vars NULL: every global
      * variable. */

@@ -19,19 +19,21 @@
  * checksum and statistics (a few GB/s on one core), not an encoding. */
 #define VS_SAVE_INLINE_RAW_BYTES ((uint64_t)16 << 20)
 
-/* The save's worker threads: o->threads (0: one per core), or 1 for a
- * small save. */
+/* The save's worker threads: o->threads, or when it is 0 one per core,
+ * and 1 for a small save. */
 static int save_threads(const vs__save_item *items, size_t n,
                         const vs_save_opts *o)
 {
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += items[i].nbytes;
-    int raw = o != NULL && o->codec == VS_CODEC_RAW;
     int t = vs__pool_threads(o != NULL ? o->threads : 0);
-    t = vs__pool_threads_for(t, bytes,
-                             raw ? VS_SAVE_INLINE_RAW_BYTES
-                                 : VS_SAVE_INLINE_BYTES);
+    if (o == NULL || o->threads == 0) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += items[i].nbytes;
+        int raw = o != NULL && o->codec == VS_CODEC_RAW;
+        t = vs__pool_threads_for(t, bytes,
+                                 raw ? VS_SAVE_INLINE_RAW_BYTES
+                                     : VS_SAVE_INLINE_BYTES);
+    }
     return t > VS_MAX_THREADS ? VS_MAX_THREADS : t;
 }
 
