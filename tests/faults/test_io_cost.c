@@ -162,8 +162,9 @@ static int64_t shared_locks_before_saving(int64_t step)
 
 /* The save's checks (identity, version, tables, journal mode) run in its
  * write transaction: before it, only SQLite's loading of the schema reads
- * the file (one lock, one read transaction), not one per check (five
- * locks in all before). */
+ * the file (one lock, one read transaction), not the checks and the
+ * journal mode each in a transaction of their own (four locks in all
+ * before, and five for a save of 1 MiB or more). */
 static void test_io_cost__saving_into_a_file_reads_it_once_before_writing(
     void **st)
 {

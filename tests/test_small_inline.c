@@ -1,7 +1,8 @@
-/* Small saves run their chunks' work on the calling thread: handing a
- * chunk to a worker thread costs a wake-up and a wait on each side, more
- * than checksumming or encoding a small chunk. Counted through the
- * pool's handoff counter (vs__pool_handoffs), never timed. */
+/* Small saves and loads run their chunks' work on the calling thread:
+ * handing a chunk to a worker thread costs a wake-up and a wait on each
+ * side, more than checksumming, encoding or decoding a small chunk.
+ * Counted through the pool's handoff counter (vs__pool_handoffs), never
+ * timed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 
 #include "store_int.h"
 
-#define STORE_TEST_NAME "vs_test_small_saves"
+#define STORE_TEST_NAME "vs_test_small_inline"
 #include "support/store_test.h"
 
 #define MIB ((int64_t)1 << 20)
@@ -31,6 +32,38 @@ static vs_tensor **make_tensors(int n, int64_t bytes)
             f[i] = (float)(k * 1000003 + i % 7919) * 0.25f;
     }
     return ts;
+}
+
+/* Loads tensors t0 .. t(n-1) of step 1 at once (vs_ckpt_load_many, the
+ * library's thread count); the handoffs it made. Each holds bytes bytes
+ * of make_tensors' values. */
+static size_t handoffs_of_load(int n, int64_t bytes)
+{
+    vs_tensor **want = make_tensors(n, bytes);
+    char (*names)[16] = calloc((size_t)n, sizeof *names);
+    const char **np = calloc((size_t)n, sizeof *np);
+    vs_tensor **out = calloc((size_t)n, sizeof *out);
+    assert_true(names != NULL && np != NULL && out != NULL);
+    for (int k = 0; k < n; k++) {
+        snprintf(names[k], sizeof names[k], "t%d", k);
+        np[k] = names[k];
+    }
+    vs_ckpt *f = NULL;
+    OK(vs_ckpt_open(g_path, &f));
+    size_t before = vs__pool_handoffs();
+    OK(vs_ckpt_load_many(f, 1, np, (size_t)n, out));
+    size_t made = vs__pool_handoffs() - before;
+    vs_ckpt_close(f);
+    for (int k = 0; k < n; k++) {
+        assert_memory_equal(out[k]->data, want[k]->data, (size_t)bytes);
+        vs_tensor_free(out[k]);
+        vs_tensor_free(want[k]);
+    }
+    free(want);
+    free(out);
+    free(names);
+    free(np);
+    return made;
 }
 
 /* Saves them as step 1 with codec and threads; the handoffs it made.
@@ -68,7 +101,7 @@ static size_t handoffs_of_save(int n, int64_t bytes, int codec, int threads)
     return made;
 }
 
-static void test_small_saves__a_save_under_a_mib_hands_no_chunk_to_a_worker(
+static void test_small_inline__a_save_under_a_mib_hands_no_chunk_to_a_worker(
     void **st)
 {
     (void)st;
@@ -77,7 +110,7 @@ static void test_small_saves__a_save_under_a_mib_hands_no_chunk_to_a_worker(
 
 /* The raw codec's work per chunk is a checksum and statistics: a 5 MiB
  * model (a small ResNet's size) stays on the calling thread. */
-static void test_small_saves__a_raw_save_of_5_mib_hands_no_chunk_to_a_worker(
+static void test_small_inline__a_raw_save_of_5_mib_hands_no_chunk_to_a_worker(
     void **st)
 {
     (void)st;
@@ -85,7 +118,7 @@ static void test_small_saves__a_raw_save_of_5_mib_hands_no_chunk_to_a_worker(
 }
 
 /* Above the limit, every chunk is encoded on the workers (one per core). */
-static void test_small_saves__a_larger_save_encodes_on_the_workers(void **st)
+static void test_small_inline__a_larger_save_encodes_on_the_workers(void **st)
 {
     (void)st;
     size_t made = handoffs_of_save(4, MIB, VS_CODEC_DEFAULT, 0);
@@ -93,27 +126,49 @@ static void test_small_saves__a_larger_save_encodes_on_the_workers(void **st)
 }
 
 /* A thread count the caller gives is kept, whatever the save's size. */
-static void test_small_saves__given_threads_are_used_for_a_small_save(
+static void test_small_inline__given_threads_are_used_for_a_small_save(
     void **st)
 {
     (void)st;
     assert_int_equal(handoffs_of_save(3, 4096, VS_CODEC_DEFAULT, 2), 3);
 }
 
+static void test_small_inline__a_load_under_a_mib_hands_no_chunk_to_a_worker(
+    void **st)
+{
+    (void)st;
+    (void)handoffs_of_save(100, 4096, VS_CODEC_DEFAULT, 0);
+    assert_int_equal(handoffs_of_load(100, 4096), 0);
+}
+
+static void test_small_inline__a_larger_load_decodes_on_the_workers(void **st)
+{
+    (void)st;
+    (void)handoffs_of_save(4, MIB, VS_CODEC_DEFAULT, 0);
+    assert_int_equal(handoffs_of_load(4, MIB),
+                     vs__pool_threads(0) > 1 ? 4 : 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_small_saves__a_save_under_a_mib_hands_no_chunk_to_a_worker,
+            test_small_inline__a_save_under_a_mib_hands_no_chunk_to_a_worker,
             setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_small_saves__a_raw_save_of_5_mib_hands_no_chunk_to_a_worker,
+            test_small_inline__a_raw_save_of_5_mib_hands_no_chunk_to_a_worker,
             setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_small_saves__a_larger_save_encodes_on_the_workers, setup,
+            test_small_inline__a_larger_save_encodes_on_the_workers, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
-            test_small_saves__given_threads_are_used_for_a_small_save, setup,
+            test_small_inline__given_threads_are_used_for_a_small_save, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_small_inline__a_load_under_a_mib_hands_no_chunk_to_a_worker,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_small_inline__a_larger_load_decodes_on_the_workers, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
