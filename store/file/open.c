@@ -261,15 +261,18 @@ static int checks_in_write(sqlite3 *db, const char *path, int busy_ms,
     return rc;
 }
 
+/* A writer's settings, before any transaction: synchronous=FULL until
+ * vs__store_write_durability has seen the journal mode, or EXTRA for
+ * TX_WRITE (a rollback-journal file, as its header says). */
+#define WRITE_PRAGMAS(sync)                                               \
+    "PRAGMA synchronous=" sync "; PRAGMA temp_store=MEMORY; "               \
+    "PRAGMA cache_size=-16384; PRAGMA secure_delete=FAST;"
+
 /* The connection's settings and checks once SQLite has the file. Writers
  * use secure_delete=FAST: SQLite builds that default to ON (Debian's)
  * overwrite every freed page with zeros, so that deleting a checkpoint
  * would cost as much I/O as writing it; FAST zeroes freed b-tree content
  * only where that costs no extra I/O (docs/FORMAT.md section 7). */
-#define WRITE_PRAGMAS(sync)                                               \
-    "PRAGMA synchronous=" sync "; PRAGMA temp_store=MEMORY; "               \
-    "PRAGMA cache_size=-16384; PRAGMA secure_delete=FAST;"
-
 static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
                      uint32_t page_size, int tx, int *pending, int *in_tx)
 {
