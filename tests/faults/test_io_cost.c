@@ -169,12 +169,13 @@ static void test_io_cost__saving_into_a_file_reads_it_once_before_writing(
     void **st)
 {
     (void)st;
-    int64_t first = shared_locks_before_saving(1); /* creates the file */
-    int64_t second = shared_locks_before_saving(2);
-    print_message("SHARED locks before the write: new file %lld, existing "
-                  "file %lld\n", (long long)first, (long long)second);
-    assert_int_equal(second, 2);
-    assert_int_equal(first, 2);
+    /* Step 1 creates the file (whose building connection takes the first
+     * RESERVED lock: not what is counted here). */
+    (void)shared_locks_before_saving(1);
+    int64_t locks = shared_locks_before_saving(2);
+    print_message("SHARED locks before a save's write: %lld\n",
+                  (long long)locks);
+    assert_int_equal(locks, 2);
     vs_ckpt_info *info = NULL;
     size_t n = 0;
     OK(vs_list_checkpoints(g_path, &info, &n));
