@@ -559,7 +559,9 @@ typedef struct {
     size_t chunk_bytes;  /* raw bytes per chunk; 0: 1 MiB */
     int codec;           /* VS_CODEC_* */
     int level;           /* zlib level 1-9; 0: the measured default */
-    int threads;         /* compression threads; 0: all cores */
+    int threads;         /* compression threads; 0: all cores, or the
+                            calling thread alone for a save of at most
+                            1 MiB (16 MiB with VS_CODEC_RAW) */
     /* A subset (TF's Saver var_list): n_vars variables, saved under keys
      * (TF's dict form; keys NULL: their op names). vars NULL: every global
      * variable. */
@@ -699,7 +701,8 @@ typedef struct {
     size_t n_vars;
     const char *prefix; /* else: only global variables whose op name starts
                            with prefix; NULL: all global variables */
-    int threads;        /* decompression threads; 0: all cores */
+    int threads;        /* decompression threads; 0: all cores, or the
+                           calling thread alone for at most 1 MiB */
     /* Progress, as in vs_save_opts, over the raw bytes
      * of the tensors read; the last call (done == total) comes once the
      * variables hold the restored values. Until then the variables being
@@ -806,8 +809,9 @@ VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
  *  (dst_bytes[i] = numel * element size, as vs_ckpt_list_variables gives;
  *  VS_EINVAL naming the tensor otherwise, before any byte is read).
  *  Chunks stored raw are read from the file straight into place and the
- *  others decoded into place, on `threads` threads (0: all cores), with
- *  every CRC checked: no copy in between (vs_ckpt_stream copies each
+ *  others decoded into place, on `threads` threads (0: all cores, or
+ *  the calling thread alone for at most 1 MiB in all), with every CRC
+ *  checked: no copy in between (vs_ckpt_stream copies each
  *  chunk once more). On failure the buffers hold unspecified bytes. */
 VS_API VS_NODISCARD int vs_ckpt_load_into(vs_ckpt *f, int64_t step,
                                           const char *const *names, size_t n,

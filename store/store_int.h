@@ -182,6 +182,13 @@ int vs__store_commit_close(sqlite3 *db, const char *path, int rc);
 /* Opens path (VS_OPEN_WRITE or VS_OPEN_CREATE) and begins a write
  * transaction with the default busy timeout (*db NULL on failure). */
 int vs__store_open_write(const char *path, int mode, sqlite3 **db);
+/* Opens path (VS_OPEN_CREATE) for a save with busy timeout busy_ms. A
+ * rollback-journal file that keeps its journal mode is checked in the
+ * save's write transaction, begun here (*in_tx 1): one lock of the file,
+ * not one per check and one more to write. Otherwise (*in_tx 0) as
+ * vs__store_open: the caller begins the write transaction. */
+int vs__store_open_save(const char *path, int busy_ms, sqlite3 **out,
+                        int *in_tx);
 /* Steps st, which must complete (SQLITE_DONE), and finalizes it; b is the
  * result of its binds (st is not stepped unless SQLITE_OK). Errors read
  * "cannot update checkpoint file <path>: ...". */
@@ -201,6 +208,11 @@ int vs__store_open_read_try(const char *path, sqlite3 **db, int *pending);
 int vs__store_read_checks(sqlite3 *db, const char *path);
 /* BEGIN IMMEDIATE with the busy timeout; VS_EBUSY on timeout. */
 int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms);
+/* Its two steps: the BEGIN IMMEDIATE alone (VS_EBUSY on timeout), then
+ * what every write transaction writes first (meta 'file_id' and
+ * 'writes', and a schema upgrade); rolled back on failure. */
+int vs__store_begin_immediate(sqlite3 *db, const char *path, int busy_ms);
+int vs__store_write_marks(sqlite3 *db, const char *path);
 int vs__store_exec(sqlite3 *db, const char *sql, const char *path);
 int vs__store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
                       const char *path);
@@ -233,6 +245,10 @@ int vs__store_journal_pragma(sqlite3 *db, const char *path, const char *sql,
 /* The file's declared journal mode, meta 'journal': "wal" or "delete";
  * "" when the row is missing or unknown (the header's mode rules). */
 int vs__store_declared_journal(sqlite3 *db, const char *path, char out[16]);
+/* In an open transaction: *kept 1 when the journal mode is DELETE and
+ * the file declares DELETE or nothing, so that a writer needs no change
+ * of mode (vs__store_write_durability) and keeps synchronous=EXTRA. */
+int vs__store_journal_kept(sqlite3 *db, const char *path, int *kept);
 /* Sets meta 'journal' to mode ("wal" or "delete"). */
 int vs__store_declare_journal(sqlite3 *db, const char *path, const char *mode);
 /* Before a large save, outside a transaction: a WAL file that no other
@@ -401,6 +417,13 @@ int vs__pool_run(int threads, size_t n, size_t window, void *ctx,
 int vs__pool_worker(void);
 /* threads 0 -> online cores (at least 1, at most 64). */
 int vs__pool_threads(int threads);
+/* 1 (the jobs run inline on the calling thread) when a run's bytes are
+ * at most inline_max, else threads: a job handed to a worker costs a
+ * wake-up and a wait on each side (tens of microseconds), more than the
+ * work of a small chunk. */
+int vs__pool_threads_for(int threads, uint64_t bytes, uint64_t inline_max);
+/* Jobs worker threads took since the process began (for tests). */
+size_t vs__pool_handoffs(void);
 
 /* ---- progress ----------------------------------------------------------- */
 

@@ -22,3 +22,4 @@ if(VS_SANITIZE) # its resident-size check is skipped there
   target_compile_definitions(test_save_stream PRIVATE VS_SANITIZED=1)
 endif()
 vs_add_test(NAME test_writeback SOURCES test_writeback.c LABELS store)
+vs_add_test(NAME test_small_inline SOURCES test_small_inline.c LABELS store)

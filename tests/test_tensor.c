@@ -459,10 +459,38 @@ static void test_tensor__kept_buffers_never_reach_zeroed_tensors(void **state)
     vs_tensor_free(s);
 }
 
+/* Small buffers come from the heap: a load's (not zero-filled, the
+ * decode overwrites them whole) may be handed back by malloc to a later
+ * vs_tensor_new, which still zero-fills. */
+static void test_tensor__small_freed_buffers_never_reach_zeroed_tensors(
+    void **state)
+{
+    (void)state;
+    int64_t sizes[] = {1, 1000, 16 << 10, 300 << 10}; /* float32 elements */
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int64_t sh[] = {sizes[k]};
+        for (int round = 0; round < 3; round++) {
+            vs_tensor *a = NULL, *z = NULL;
+            OK(vs__tensor_new_uninit(VS_FLOAT32, 1, sh, &a));
+            memset(a->data, 0xab, vs_tensor_nbytes(a));
+            vs_tensor_free(a);
+            OK(vs_tensor_new(VS_FLOAT32, 1, sh, &z));
+            const unsigned char *zp = z->data;
+            for (size_t i = 0; i < vs_tensor_nbytes(z); i++)
+                if (zp[i] != 0)
+                    fail_msg("byte %zu of a new tensor of %lld floats is "
+                             "0x%02x", i, (long long)sizes[k], zp[i]);
+            vs_tensor_free(z);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tensor__dtype_names_round_trip),
+        cmocka_unit_test(
+            test_tensor__small_freed_buffers_never_reach_zeroed_tensors),
         cmocka_unit_test(test_tensor__dtype_invalid),
         cmocka_unit_test(test_tensor__half_exact_cases),
         cmocka_unit_test(test_tensor__half_round_trip_all),

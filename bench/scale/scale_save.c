@@ -4,10 +4,12 @@
  *
  * Usage: scale_save SRC.safetensors DB --step N [--codec default|raw]
  *          [--max-to-keep K] [--count C] [--perturb] [--max-bytes B]
+ *          [--threads T]
  *   --count C     C saves, steps N .. N+C-1, each timed alone
  *   --perturb     distinct data for each step (sc_perturb, seed = step)
  *   --max-bytes B only the first tensors, up to B bytes
  *   --max-to-keep K  vs_save_opts.max_to_keep (default: keep all)
+ *   --threads T   vs_save_opts.threads (default 0: one per CPU)
  * Prints {"saves": [seconds, ...], "raw_bytes": B, "n_tensors": n}.
  * vs_save_tensors returns with the checkpoint durable, so each time
  * includes the fsyncs. Exit 1 on any failure. */
@@ -27,7 +29,8 @@ typedef struct {
 static void usage(void)
 {
     fprintf(stderr, "usage: scale_save SRC DB --step N [--codec default|raw] "
-                    "[--max-to-keep K] [--count C] [--perturb] [--max-bytes B]\n");
+                    "[--max-to-keep K] [--count C] [--perturb] [--max-bytes B] "
+                    "[--threads T]\n");
     exit(2);
 }
 
@@ -58,6 +61,8 @@ static void parse(int argc, char **argv, args *a)
             a->max_bytes = sc_int_arg(v, o);
         else if (strcmp(o, "--max-to-keep") == 0)
             a->opts.max_to_keep = (int)sc_int_arg(v, o);
+        else if (strcmp(o, "--threads") == 0)
+            a->opts.threads = (int)sc_int_arg(v, o);
         else if (strcmp(o, "--codec") == 0 && strcmp(v, "raw") == 0)
             a->opts.codec = VS_CODEC_RAW;
         else if (strcmp(o, "--codec") == 0 && strcmp(v, "default") == 0)

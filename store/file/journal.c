@@ -78,6 +78,19 @@ int vs__store_declare_journal(sqlite3 *db, const char *path, const char *mode)
         db, st, sqlite3_bind_text(st, 1, mode, -1, SQLITE_STATIC), path);
 }
 
+int vs__store_journal_kept(sqlite3 *db, const char *path, int *kept)
+{
+    char mode[16], want[16];
+    *kept = 0;
+    int rc = vs__store_journal_pragma(db, path, "PRAGMA journal_mode", mode);
+    if (rc == VS_OK)
+        rc = vs__store_declared_journal(db, path, want);
+    if (rc == VS_OK)
+        *kept = strcmp(mode, "delete") == 0 &&
+                (want[0] == '\0' || strcmp(want, "delete") == 0);
+    return rc;
+}
+
 /* Tries to move the file into mode `want` ("wal" or "delete") without
  * waiting for other connections: SQLite switches into or out of WAL only
  * when no other connection has the file open. *now is the mode after. */

@@ -159,8 +159,10 @@ static int check_before_write(const char *path, uint32_t page_size)
 
 /* How the checks' read transaction ends: committed (TX_END), kept for
  * the caller's reads (TX_KEEP), or kept when the file is free and, in a
- * rollback-journal file that a writer holds, not waited for (TX_TRY). */
-enum { TX_END, TX_KEEP, TX_TRY };
+ * rollback-journal file that a writer holds, not waited for (TX_TRY).
+ * TX_WRITE: the checks run in the caller's write transaction instead
+ * (checks_in_write), when the file allows it. */
+enum { TX_END, TX_KEEP, TX_TRY, TX_WRITE };
 
 /* A reader's first statement: it takes the file's lock (SHARED in a
  * rollback-journal file) for the rest of the transaction without reading
@@ -230,13 +232,49 @@ static int checks_in_one_read(sqlite3 *db, const char *path, int mode,
     return rc;
 }
 
+/* TX_WRITE: the checks in the write transaction, begun here (*in_tx 1)
+ * when the file keeps its journal mode, DELETE (synchronous=EXTRA is
+ * already set: it cannot change in a transaction); else rolled back
+ * (*in_tx 0) for the checks' own read transaction and a change of mode.
+ * A BEGIN that fails other than busy is left to that path, which reports
+ * a failed check first, as without TX_WRITE. */
+static int checks_in_write(sqlite3 *db, const char *path, int busy_ms,
+                           int *in_tx)
+{
+    *in_tx = 0;
+    int rc = vs__store_begin_immediate(db, path, busy_ms);
+    if (rc != VS_OK)
+        return rc == VS_EBUSY ? rc : VS_OK;
+    int kept = 0;
+    rc = check_schema(db, path);
+    if (rc == VS_OK)
+        rc = vs__store_check_sql_objects(db, path);
+    if (rc == VS_OK)
+        rc = vs__store_journal_kept(db, path, &kept);
+    if (rc == VS_OK && kept) {
+        rc = vs__store_write_marks(db, path); /* rolls back on failure */
+        *in_tx = rc == VS_OK;
+        return rc;
+    }
+    /* Only reads ran: the rollback cannot lose anything. */
+    (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* A writer's settings, before any transaction: synchronous=FULL until
+ * vs__store_write_durability has seen the journal mode, or EXTRA for
+ * TX_WRITE (a rollback-journal file, as its header says). */
+#define WRITE_PRAGMAS(sync)                                               \
+    "PRAGMA synchronous=" sync "; PRAGMA temp_store=MEMORY; "               \
+    "PRAGMA cache_size=-16384; PRAGMA secure_delete=FAST;"
+
 /* The connection's settings and checks once SQLite has the file. Writers
  * use secure_delete=FAST: SQLite builds that default to ON (Debian's)
  * overwrite every freed page with zeros, so that deleting a checkpoint
  * would cost as much I/O as writing it; FAST zeroes freed b-tree content
  * only where that costs no extra I/O (docs/FORMAT.md section 7). */
 static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
-                     uint32_t page_size, int tx, int *pending)
+                     uint32_t page_size, int tx, int *pending, int *in_tx)
 {
     int s = sqlite3_extended_result_codes(db, 0);
     if (s == SQLITE_OK)
@@ -259,10 +297,16 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
     s = sqlite3_exec(db,
                      mode == VS_OPEN_READ
                          ? "PRAGMA temp_store=MEMORY;"
-                         : "PRAGMA synchronous=FULL; PRAGMA "
-                           "temp_store=MEMORY; PRAGMA cache_size=-16384; "
-                           "PRAGMA secure_delete=FAST;",
+                         : tx == TX_WRITE ? WRITE_PRAGMAS("EXTRA")
+                                          : WRITE_PRAGMAS("FULL"),
                      NULL, NULL, NULL);
+    if (s == SQLITE_OK && tx == TX_WRITE) {
+        rc = checks_in_write(db, path, busy_ms, in_tx);
+        if (rc != VS_OK || *in_tx)
+            return rc;
+        tx = TX_END;
+        s = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    }
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
     rc = checks_in_one_read(db, path, mode, busy_ms, tx, pending);
@@ -272,9 +316,10 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
 }
 
 /* tx: how the checks' read transaction ends (TX_*); *pending (TX_TRY
- * only): the checks were not run, a writer held the file. */
+ * only): the checks were not run, a writer held the file; *in_tx
+ * (TX_WRITE only): the write transaction is open. */
 static int open_conn(const char *path, int mode, int busy_ms, int tx,
-                     int *pending, sqlite3 **out)
+                     int *pending, int *in_tx, sqlite3 **out)
 {
     *out = NULL;
     if (path == NULL || *path == '\0')
@@ -290,12 +335,14 @@ static int open_conn(const char *path, int mode, int busy_ms, int tx,
      * wait (a -wal beside it would make SQLite read it as a WAL file). */
     if (tx == TX_TRY && (!rollback || vs__store_wal_present(path)))
         tx = TX_KEEP;
+    if (tx == TX_WRITE && (!rollback || vs__store_wal_present(path)))
+        tx = TX_END;
     sqlite3 *db = NULL;
     int s = mode == VS_OPEN_READ
                 ? vs__store_open_reader(path, &db)
                 : vs__store_open_plain(path, &db, SQLITE_OPEN_READWRITE);
     rc = s == SQLITE_OK ? configure(db, path, mode, busy_or_default(busy_ms),
-                                    page_size, tx, pending)
+                                    page_size, tx, pending, in_tx)
                         : vs__store_sqlfail(db, s,
                                             "cannot open checkpoint file",
                                             path);
@@ -311,7 +358,15 @@ static int open_conn(const char *path, int mode, int busy_ms, int tx,
 
 int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
 {
-    return open_conn(path, mode, busy_ms, TX_END, NULL, out);
+    return open_conn(path, mode, busy_ms, TX_END, NULL, NULL, out);
+}
+
+int vs__store_open_save(const char *path, int busy_ms, sqlite3 **out,
+                        int *in_tx)
+{
+    *in_tx = 0;
+    return open_conn(path, VS_OPEN_CREATE, busy_ms, TX_WRITE, NULL, in_tx,
+                     out);
 }
 
 int vs__store_open_write(const char *path, int mode, sqlite3 **db)
@@ -332,12 +387,12 @@ int vs__store_open_read(const char *path, sqlite3 **db)
     /* One read transaction for the checks and the caller's first reads:
      * while a save holds the file, each transaction waits for a moment
      * it is free. */
-    return open_conn(path, VS_OPEN_READ, 0, TX_KEEP, NULL, db);
+    return open_conn(path, VS_OPEN_READ, 0, TX_KEEP, NULL, NULL, db);
 }
 
 int vs__store_open_read_try(const char *path, sqlite3 **db, int *pending)
 {
     *pending = 0;
-    return open_conn(path, VS_OPEN_READ, 0, TX_TRY, pending, db);
+    return open_conn(path, VS_OPEN_READ, 0, TX_TRY, pending, NULL, db);
 }
 

@@ -83,7 +83,7 @@ int vs__store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
     return VS_OK;
 }
 
-int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
+int vs__store_begin_immediate(sqlite3 *db, const char *path, int busy_ms)
 {
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
@@ -94,16 +94,21 @@ int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
     if (rc != SQLITE_OK)
         return vs__store_sqlfail(db, rc, "cannot write checkpoint file",
                                  path);
+    return VS_OK;
+}
+
+int vs__store_write_marks(sqlite3 *db, const char *path)
+{
     /* Every write transaction counts itself in meta 'writes', on the
      * page that holds meta 'file_id' (a file made before the id existed
      * gets one): each commit in the file's WAL then carries the file id,
      * which is how readers tell the file's own log from a foreign one. */
-    rc = sqlite3_exec(db,
-                      "INSERT OR IGNORE INTO meta(key, value) VALUES "
-                      "('file_id', lower(hex(randomblob(16)))); "
-                      "INSERT INTO meta(key, value) VALUES ('writes', 1) "
-                      "ON CONFLICT(key) DO UPDATE SET value=value+1",
-                      NULL, NULL, NULL);
+    int rc = sqlite3_exec(db,
+                          "INSERT OR IGNORE INTO meta(key, value) VALUES "
+                          "('file_id', lower(hex(randomblob(16)))); "
+                          "INSERT INTO meta(key, value) VALUES ('writes', 1) "
+                          "ON CONFLICT(key) DO UPDATE SET value=value+1",
+                          NULL, NULL, NULL);
     int r = rc == SQLITE_OK ? vs__store_upgrade(db, path)
                             : vs__store_sqlfail(db, rc,
                                                 "cannot write checkpoint file",
@@ -111,6 +116,12 @@ int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
     if (r != VS_OK)
         (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); /* failing */
     return r;
+}
+
+int vs__store_begin_write(sqlite3 *db, const char *path, int busy_ms)
+{
+    int rc = vs__store_begin_immediate(db, path, busy_ms);
+    return rc == VS_OK ? vs__store_write_marks(db, path) : rc;
 }
 
 void vs__store_close(sqlite3 *db)

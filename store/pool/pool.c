@@ -2,6 +2,7 @@
  * thread prepares and consumes jobs in order (it owns the SQLite
  * connection); worker threads run the CPU work. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,20 @@ typedef struct {
 
 static _Thread_local int tl_worker;
 
+/* Jobs a worker thread took from a calling thread, since the process
+ * began (tests: which calls hand work over). */
+static atomic_size_t g_handoffs;
+
+size_t vs__pool_handoffs(void)
+{
+    return atomic_load(&g_handoffs);
+}
+
+int vs__pool_threads_for(int threads, uint64_t bytes, uint64_t inline_max)
+{
+    return bytes <= inline_max ? 1 : threads;
+}
+
 int vs__pool_worker(void)
 {
     return tl_worker;
@@ -61,6 +76,7 @@ static void *worker(void *varg)
             break;
         size_t k = p->next++;
         pthread_mutex_unlock(&p->mu);
+        atomic_fetch_add(&g_handoffs, 1);
         msg[0] = '\0';
         int rc = p->work(p->ctx, k, msg, sizeof msg);
         pthread_mutex_lock(&p->mu);

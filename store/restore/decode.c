@@ -497,6 +497,24 @@ static int count_jobs(const char *path, const vs__load_item *items,
     return VS_OK;
 }
 
+/* Loads of up to this many bytes (not streams, whose callbacks may
+ * expect worker threads) decode on the calling thread when the caller
+ * leaves the thread count to the library (vs__pool_threads_for). */
+#define VS_LOAD_INLINE_BYTES ((uint64_t)1 << 20)
+
+static int load_threads(const vs__load_item *items, size_t n, int threads,
+                        int stream)
+{
+    int t = vs__pool_threads(threads);
+    if (threads == 0 && !stream) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += items[i].nbytes;
+        t = vs__pool_threads_for(t, bytes, VS_LOAD_INLINE_BYTES);
+    }
+    return t > VS_MAX_THREADS ? VS_MAX_THREADS : t;
+}
+
 static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
                     size_t n, int threads, vs__progress *pr,
                     const vs_stream_sink *sink)
@@ -518,9 +536,7 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
             stream_begin_through(&c, n - 1);
         return sink_result(&c);
     }
-    int t = vs__pool_threads(threads);
-    if (t > VS_MAX_THREADS)
-        t = VS_MAX_THREADS;
+    int t = load_threads(items, n, threads, sink != NULL);
     c.jobs = vs__calloc(n_jobs, sizeof *c.jobs);
     c.free_cap = (size_t)t * 4 + 4;
     c.free_bufs = vs__calloc(c.free_cap, sizeof *c.free_bufs);

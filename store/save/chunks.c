@@ -86,7 +86,9 @@ static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
     (void)cap;
     vs__save_ctx *c = vctx;
     vs__save_job *j = vs__save_next_job(c, k);
-    if (c->n_free > 0)
+    /* The raw codec stores a chunk's own bytes: no output buffer, so that
+     * the one the source is read into is the same from job to job. */
+    if (c->n_free > 0 && !c->co.raw_only)
         j->out = c->free_bufs[--c->n_free];
     j->codec = -1;
     int rc = job_source(c, j);

@@ -11,6 +11,32 @@
  * there are more threads than chunks of this size in it). */
 #define VS_SAVE_WINDOW_BYTES ((size_t)32 << 20)
 
+/* Saves of up to this many raw bytes run their chunks' work on the
+ * calling thread (vs__pool_threads_for): for so few bytes the handoffs
+ * to worker threads cost more than the encoding they spread. */
+#define VS_SAVE_INLINE_BYTES ((uint64_t)1 << 20)
+/* ... and raw-codec saves up to this many: their chunks' work is a
+ * checksum and statistics (a few GB/s on one core), not an encoding. */
+#define VS_SAVE_INLINE_RAW_BYTES ((uint64_t)16 << 20)
+
+/* The save's worker threads: o->threads, or when it is 0 one per core,
+ * and 1 for a small save. */
+static int save_threads(const vs__save_item *items, size_t n,
+                        const vs_save_opts *o)
+{
+    int t = vs__pool_threads(o != NULL ? o->threads : 0);
+    if (o == NULL || o->threads == 0) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += items[i].nbytes;
+        int raw = o != NULL && o->codec == VS_CODEC_RAW;
+        t = vs__pool_threads_for(t, bytes,
+                                 raw ? VS_SAVE_INLINE_RAW_BYTES
+                                     : VS_SAVE_INLINE_BYTES);
+    }
+    return t > VS_MAX_THREADS ? VS_MAX_THREADS : t;
+}
+
 int vs__save_check_key(const char *key)
 {
     if (key == NULL || *key == '\0')
@@ -208,9 +234,7 @@ int vs__save_plan(vs__save_ctx *c, const char *path, int64_t step,
     int rc = cut_items(items, n, chunk, &c->n_jobs);
     if (rc != VS_OK)
         return rc;
-    c->threads = vs__pool_threads(o != NULL ? o->threads : 0);
-    if (c->threads > VS_MAX_THREADS)
-        c->threads = VS_MAX_THREADS;
+    c->threads = save_threads(items, n, o);
     /* A chunk reused by dedup must be one zlib itself would accept. */
     for (size_t t = 0; t < VS_MAX_THREADS; t++)
         c->ws[t].strict = 1;

@@ -23,12 +23,13 @@ typedef struct {
 } save_tx;
 
 /* Opens (or creates) the file, takes the solo path for a mid-sized save
- * when it can, and begins the write transaction. */
+ * when it can, and begins the write transaction (a rollback-journal
+ * file's open begins it). */
 static int tx_begin(save_tx *tx, const char *path, const vs__save_ctx *c,
                     const vs_save_opts *o)
 {
-    int rc = vs__store_open(path, VS_OPEN_CREATE, tx->busy, &tx->db);
-    if (rc != VS_OK)
+    int rc = vs__store_open_save(path, tx->busy, &tx->db, &tx->in_tx);
+    if (rc != VS_OK || tx->in_tx)
         return rc;
     uint64_t raw_bytes = 0;
     for (size_t i = 0; i < c->n_items; i++)

@@ -15,7 +15,8 @@ typedef struct {
 static sqlite3_vfs shim_vfs;
 static sqlite3_vfs *real_vfs;
 static atomic_int g_mode;
-static atomic_llong g_at, g_ops, g_failed, g_syncs;
+static atomic_llong g_at, g_ops, g_failed, g_syncs, g_shared_pre;
+static atomic_int g_reserved;
 
 static int should_fail(void)
 {
@@ -79,7 +80,16 @@ static int s_size(sqlite3_file *f, sqlite3_int64 *out)
 {
     return R(f)->pMethods->xFileSize(R(f), out);
 }
-static int s_lock(sqlite3_file *f, int l) { return R(f)->pMethods->xLock(R(f), l); }
+static int s_lock(sqlite3_file *f, int l)
+{
+    if (atomic_load(&g_mode) != IO_FAULT_NONE && ((shim_file *)f)->main_db) {
+        if (l == SQLITE_LOCK_RESERVED)
+            atomic_store(&g_reserved, 1);
+        else if (l == SQLITE_LOCK_SHARED && !atomic_load(&g_reserved))
+            atomic_fetch_add(&g_shared_pre, 1);
+    }
+    return R(f)->pMethods->xLock(R(f), l);
+}
 static int s_unlock(sqlite3_file *f, int l)
 {
     return R(f)->pMethods->xUnlock(R(f), l);
@@ -193,6 +203,8 @@ void io_shim_arm(io_fault_mode mode, int64_t at)
     atomic_store(&g_ops, 0);
     atomic_store(&g_failed, 0);
     atomic_store(&g_syncs, 0);
+    atomic_store(&g_shared_pre, 0);
+    atomic_store(&g_reserved, 0);
     atomic_store(&g_at, (long long)at);
     atomic_store(&g_mode, (int)mode);
 }
@@ -206,6 +218,11 @@ int64_t io_shim_clear(void)
 int64_t io_shim_ops(void) { return (int64_t)atomic_load(&g_ops); }
 
 int64_t io_shim_syncs(void) { return (int64_t)atomic_load(&g_syncs); }
+
+int64_t io_shim_shared_before_write(void)
+{
+    return (int64_t)atomic_load(&g_shared_pre);
+}
 
 void io_shim_trace_reads(int64_t *offsets, size_t cap)
 {

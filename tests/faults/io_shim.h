@@ -25,6 +25,10 @@ int64_t io_shim_clear(void);
 int64_t io_shim_ops(void);
 /* Of those, the syncs. */
 int64_t io_shim_syncs(void);
+/* Of the SHARED locks taken on database files since the last arm, those
+ * taken before the first RESERVED one: the read transactions before the
+ * first write transaction, plus that transaction's own SHARED lock. */
+int64_t io_shim_shared_before_write(void);
 /* Records the offset of every read of a database file (not a journal)
  * into offsets, up to cap of them, until io_shim_traced_reads, which
  * stops it and returns how many were recorded. */

@@ -2,8 +2,9 @@
  * a checkpoint, pruning, and retention inside a save write a number of
  * pages that depends on the rows deleted, not on the bytes of the tensors
  * (no freed page is overwritten, whatever the SQLite build's
- * secure_delete default); creating a file adds no journal syncs; a load
- * reads the file in order. */
+ * secure_delete default); creating a file adds no journal syncs; a save
+ * into an existing file locks it once before its write transaction; a
+ * load reads the file in order. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,6 +145,44 @@ static void test_io_cost__creating_a_file_adds_no_journal_syncs(void **st)
     vs_free(info);
 }
 
+/* SHARED locks a save of one small tensor takes before its write
+ * transaction's RESERVED lock (that transaction's own among them). */
+static int64_t shared_locks_before_saving(int64_t step)
+{
+    int64_t sh[1] = {1024};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    memset(t->data, 0, 4096);
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    save1(g_path, step, "w", t, NULL);
+    int64_t n = io_shim_shared_before_write();
+    io_shim_clear();
+    vs_tensor_free(t);
+    return n;
+}
+
+/* The save's checks (identity, version, tables, journal mode) run in its
+ * write transaction: before it, only SQLite's loading of the schema reads
+ * the file (one lock, one read transaction), not the checks and the
+ * journal mode each in a transaction of their own (four locks in all
+ * before, and five for a save of 1 MiB or more). */
+static void test_io_cost__saving_into_a_file_reads_it_once_before_writing(
+    void **st)
+{
+    (void)st;
+    /* Step 1 creates the file (whose building connection takes the first
+     * RESERVED lock: not what is counted here). */
+    (void)shared_locks_before_saving(1);
+    int64_t locks = shared_locks_before_saving(2);
+    print_message("SHARED locks before a save's write: %lld\n",
+                  (long long)locks);
+    assert_int_equal(locks, 2);
+    vs_ckpt_info *info = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &info, &n));
+    assert_int_equal(n, 2);
+    vs_free(info);
+}
+
 #define N_TENSORS 12
 #define PAGE 32768
 
@@ -227,6 +266,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_io_cost__creating_a_file_adds_no_journal_syncs, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_io_cost__saving_into_a_file_reads_it_once_before_writing,
+            setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_io_cost__loading_many_tensors_reads_the_file_in_order, setup,
             teardown),
