@@ -369,6 +369,9 @@ void vs__ws_free(vs__ws *w);
 int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
                         const vs__codec_opts *o, vs__ws *ws, vs__buf *out,
                         int *codec, size_t *out_len, char *err, size_t cap);
+/* Tests: planes the default level handed to zlib's deflate after the
+ * literal encoder declined them, since the process began. */
+size_t vs__codec_zlib_retries(void);
 int vs__chunk_decode_ws(int codec, size_t elem_size, const unsigned char *blob,
                         size_t blob_len, void *dst, size_t raw_len,
                         vs__ws *ws, char *err, size_t cap);

@@ -389,6 +389,20 @@ static void test_codec__random_bytes_stored_raw(void **state)
     free(b);
 }
 
+/* A small vector's planes, which the literal encoder cannot fit (its
+ * code table alone outweighs them), are stored without a call to zlib:
+ * zlib could not fit them either, and each call resets its window. */
+static void test_codec__small_planes_never_retried_with_zlib(void **state)
+{
+    (void)state;
+    float v[64];
+    fill_weights(v, 64);
+    vs__codec_opts o = {0, 0};
+    size_t before = vs__codec_zlib_retries();
+    roundtrip(v, sizeof v, 4, &o, VS_CHUNK_RAW);
+    assert_int_equal(vs__codec_zlib_retries(), before);
+}
+
 static void test_codec__every_element_size_round_trips(void **state)
 {
     (void)state;
@@ -726,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_codec__hash_depends_on_every_byte),
         cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),
         cmocka_unit_test(test_codec__random_bytes_stored_raw),
+        cmocka_unit_test(test_codec__small_planes_never_retried_with_zlib),
         cmocka_unit_test(test_codec__every_element_size_round_trips),
         cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
         cmocka_unit_test(test_codec__stats_merge_matches_whole),

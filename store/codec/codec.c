@@ -2,6 +2,7 @@
  * dedup hash and per-tensor statistics. Format: docs/FORMAT.md. */
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -274,11 +275,25 @@ static int sample_incompressible(const unsigned char *pl, size_t m)
     return entropy_bytes(hist, k) >= 0.99 * (double)k;
 }
 
+/* Planes up to this size that varstore's literal encoder cannot fit are
+ * stored without asking zlib: zlib's Huffman-only deflate codes them in
+ * one block as well, with the same kind of code, so it could save a few
+ * bits at most, and each call costs a reset of its window (tens of KiB
+ * of memset: a model's many small vectors paid more for that than for
+ * everything else in their encoding). */
+#define ZLIB_RETRY_MIN ((size_t)16 << 10)
+
+static atomic_size_t g_zlib_retries;
+
+size_t vs__codec_zlib_retries(void) { return atomic_load(&g_zlib_retries); }
+
 /* Level 0's plane encoder: 1 with the stream at dst (*len bytes), 0 when
  * the plane is to be stored. Huffman-only coding cannot beat the order-0
  * entropy, so planes where that saves less than 3% are stored at once.
  * varstore's literal-only encoder (deflate.c) writes the stream; zlib's
- * Huffman-only deflate is the fallback should that decline. */
+ * Huffman-only deflate is the fallback should that decline on a plane
+ * larger than ZLIB_RETRY_MIN (where zlib's own block boundaries might
+ * fit it). */
 static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
                          unsigned char *dst, size_t *len, char *err,
                          size_t cap)
@@ -292,6 +307,9 @@ static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
     *len = vs__deflate_literals(pl, m, &h, dst, m - 1);
     if (*len != 0)
         return 1;
+    if (m <= ZLIB_RETRY_MIN)
+        return 0;
+    atomic_fetch_add(&g_zlib_retries, 1);
     return zlib_plane(pl, m, 0, ws, dst, len, err, cap);
 }
 
