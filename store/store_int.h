@@ -4,6 +4,7 @@
 #define VS_STORE_INT_H
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "vs_common.h"
 
@@ -290,6 +291,17 @@ int vs__crc32_has_clmul(void);
  * Adler-32 trailer is not checked: the chunk CRC covers the bytes. */
 int vs__inflate_literals(const unsigned char *in, size_t in_len,
                          unsigned char *out, size_t out_len);
+/* The 8 bytes at p as a little-endian integer (one load on a
+ * little-endian host). */
+static inline uint64_t vs__load_le64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
 /* Whether the CPU has AVX2 (store/codec/cpu.c; 0 off x86). */
 int vs__cpu_avx2(void);
 /* Adler-32 of p[0..n) continuing from adler (1 to start): the value

@@ -11,21 +11,6 @@
 
 /* ---- hash ---------------------------------------------------------------- */
 
-/* 8 bytes little-endian: one load on a little-endian host (the hash
- * runs on the calling thread of a save, over every byte). */
-static uint64_t rd64(const unsigned char *p)
-{
-    uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&v, p, sizeof v);
-#else
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-#endif
-    return v;
-}
-
 static uint64_t rotl64(uint64_t x, int r)
 {
     return (x << r) | (x >> (64 - r));
@@ -37,7 +22,7 @@ static uint64_t rotl64(uint64_t x, int r)
 /* One lane's step of vs__hash64. */
 static uint64_t lane(uint64_t h, const unsigned char *p)
 {
-    h ^= rd64(p) * H_P2;
+    h ^= vs__load_le64(p) * H_P2;
     return rotl64(h, 31) * H_P1;
 }
 
@@ -59,7 +44,7 @@ uint64_t vs__hash64(const void *p, size_t n)
     for (int l = 0; l < 4; l++)
         x = rotl64(x ^ h[l], 27) * H_P1 + H_P2;
     for (; i + 8 <= n; i += 8)
-        x = rotl64(x ^ (rd64(b + i) * H_P2), 31) * H_P1;
+        x = rotl64(x ^ (vs__load_le64(b + i) * H_P2), 31) * H_P1;
     for (; i < n; i++)
         x = rotl64(x ^ ((uint64_t)b[i] * H_P1), 11) * H_P2;
     x ^= x >> 33;

@@ -27,17 +27,6 @@
 
 /* ---- histogram --------------------------------------------------------- */
 
-/* Little-endian 8 bytes at p. */
-static inline uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256])
 {
     /* Eight tables, one per byte of an 8-byte load: runs of one byte
@@ -47,7 +36,7 @@ void vs__byte_hist(const unsigned char *p, size_t n, uint32_t hist[256])
     memset(h, 0, sizeof h);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t v = load_le64(p + i);
+        uint64_t v = vs__load_le64(p + i);
         for (int k = 0; k < 8; k++)
             h[k][(v >> (8 * k)) & 0xff]++;
     }

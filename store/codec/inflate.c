@@ -32,23 +32,13 @@ typedef struct {
     int pad;       /* zero bits added past the end of the input */
 } bitrd;
 
-static inline uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 /* Tops the buffer up to at least 56 bits; past the input's end it adds
  * zero bytes and counts them (consuming one of them is an overrun). */
 static inline void refill(bitrd *r)
 {
     if (r->end - r->p >= 8) {
         /* whole bytes that fit: (63 - n) / 8 of the 8 loaded */
-        r->bits |= load_le64(r->p) << r->n;
+        r->bits |= vs__load_le64(r->p) << r->n;
         r->p += (63 - r->n) >> 3;
         r->n |= 56;
         return;
