@@ -1,8 +1,9 @@
 /* varstore: batched saves. In a rollback-journal file a save writes each
  * page once, but readers wait while a commit writes its pages; so a save
  * larger than VS_SAVE_BATCH_BYTES commits its chunks in batches of about
- * that size, and its checkpoint (the rows that make it visible) in a last
- * short transaction. Until then its 'saving:' meta rows (store/file/
+ * that size (shorter when the save runs slowly: VS_SAVE_BATCH_US), and
+ * its checkpoint (the rows that make it visible) in a last short
+ * transaction. Until then its 'saving:' meta rows (store/file/
  * saves.c) pin the chunks it wrote or shares, so that no other writer
  * collects them; a crash leaves chunks that the next writer collects. */
 #define _GNU_SOURCE /* nanosleep */
