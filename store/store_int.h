@@ -100,6 +100,8 @@ int vs__store_busy(sqlite3 *db, int busy_ms);
 /* How many waits for a lock this thread began through that handler:
  * each is a transaction that found the file held (tests count them). */
 int64_t vs__store_busy_waits(void);
+/* The monotonic clock in microseconds (-1 if it cannot be read). */
+int64_t vs__now_us(void);
 /* VS_ECORRUPT when the file's -wal was not written by this file (its page
  * size, or meta 'file_id' seen through it, differ from the file's own);
  * db reads the file through its WAL and must be read-only. */
@@ -535,6 +537,10 @@ int vs__read_tx_renew(vs__read_tx *t);
 /* Tests only: called between two read transactions of a read (NULL:
  * nothing), on the reading thread, with no transaction open. */
 extern void (*vs__read_gap_hook)(const char *path);
+/* (store/save/batch.c) How long a batch of a batched save may hold the
+ * file's exclusive lock, in microseconds, before it commits
+ * (VS_SAVE_BATCH_US; tests set it). */
+extern int64_t vs__save_batch_us;
 
 /* Finds each item's tensor row at step: VS_ENOTFOUND "Key %s not found in
  * checkpoint", VS_ECORRUPT when its sizes do not add up. */

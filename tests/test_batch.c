@@ -20,10 +20,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "varstore.h"
+#include "store_int.h" /* vs__save_batch_us */
 
 #define STORE_TEST_NAME "vs_test_batch"
 #include "support/store_test.h"
+
+/* The time budget of a batch as the library sets it; each test begins
+ * with it. */
+static int64_t default_batch_us;
+
+static int setup_batch(void **state)
+{
+    vs__save_batch_us = default_batch_us;
+    return setup(state);
+}
 
 static long long file_size(const char *p)
 {
@@ -194,20 +204,18 @@ static void start_delete_cb(void *ctx, uint64_t done, uint64_t total)
      * other writer. */
     if (d->started || done < ((uint64_t)32 << 20) || done >= total)
         return;
-    /* Inside a batch the save holds the file's exclusive lock once its
-     * pages spill (SQLITE_BUSY here, on the saving thread: not between
-     * batches). */
+    /* Inside a batch the save holds the file's RESERVED lock, and its
+     * exclusive lock once its pages spill (SQLITE_BUSY here, on the
+     * saving thread, with no busy timeout): not between batches. */
     sqlite3 *db = raw_open(g_path);
-    sqlite3_stmt *st = NULL;
-    int s = sqlite3_prepare_v2(db,
-                               "SELECT count(*) FROM meta WHERE key GLOB "
-                               "'saving:*'",
-                               -1, &st, NULL);
+    int s = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    assert_true(s == SQLITE_OK || s == SQLITE_BUSY);
+    int in_between = s == SQLITE_OK &&
+                     q_int(db, "SELECT count(*) FROM meta WHERE key GLOB "
+                               "'saving:*'") > 0;
     if (s == SQLITE_OK)
-        s = sqlite3_step(st);
-    int in_between = s == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
-    assert_true(s == SQLITE_ROW || s == SQLITE_BUSY);
-    sqlite3_finalize(st);
+        assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+                         SQLITE_OK);
     sqlite3_close(db);
     if (!in_between)
         return;
@@ -286,6 +294,7 @@ static void save_killed(const model *m2, uint64_t at, int codec)
 static void test_batch__killed_save_is_collected_by_the_next(void **state)
 {
     (void)state;
+    vs__save_batch_us = INT64_MAX; /* a batch of 32 MiB by 48 MiB */
     model m1, m2;
     models_with_step1(&m1, &m2);
     long long size1 = file_size(g_path);
@@ -317,26 +326,32 @@ static void test_batch__killed_save_is_collected_by_the_next(void **state)
     model_free(&m2);
 }
 
+#define PINNED_IDS                                                           \
+    "SELECT count(*) FROM meta, json_each(meta.value, '$.chunks') WHERE "   \
+    "meta.key GLOB 'saving:*'"
+#define PINNED_DISTINCT                                                      \
+    "SELECT count(DISTINCT j.value) FROM meta, json_each(meta.value, "      \
+    "'$.chunks') j WHERE meta.key GLOB 'saving:*'"
+
 /* A save's rows name each pinned chunk once: a batch commit adds a row
  * of that batch's chunks instead of rewriting one row naming all so far
  * (which grew with chunks times batches). Killed after its second batch
- * (raw codec: commits at 32 and 64 MiB of 80), the save left its first
- * row and one per batch; the next save reaps all three. */
+ * (raw codec: commits at 32 and 64 MiB of 80, the time budget off), the
+ * save left its first row and one per batch; the next save reaps all
+ * three. */
 static void test_batch__a_batch_commit_writes_only_its_own_chunk_ids(
     void **state)
 {
     (void)state;
+    vs__save_batch_us = INT64_MAX; /* batches cut by their bytes only */
     model m1, m2;
     models_with_step1(&m1, &m2);
     save_killed(&m2, (uint64_t)72 << 20, VS_CODEC_RAW);
     assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
                            "'saving:*'"),
                      3);
-    int64_t ids = count("SELECT count(*) FROM meta, json_each(meta.value, "
-                        "'$.chunks') WHERE meta.key GLOB 'saving:*'");
-    int64_t distinct = count("SELECT count(DISTINCT j.value) FROM meta, "
-                             "json_each(meta.value, '$.chunks') j WHERE "
-                             "meta.key GLOB 'saving:*'");
+    int64_t ids = count(PINNED_IDS);
+    int64_t distinct = count(PINNED_DISTINCT);
     int64_t widest = count("SELECT max(json_array_length(value, '$.chunks'))"
                            " FROM meta WHERE key GLOB 'saving:*'");
     print_message("pinned ids %lld (%lld distinct), widest row %lld\n",
@@ -344,6 +359,136 @@ static void test_batch__a_batch_commit_writes_only_its_own_chunk_ids(
     assert_true(distinct >= 64); /* two batches of 1 MiB chunks */
     assert_int_equal(ids, distinct);
     assert_true(widest <= 40); /* one batch's */
+    save_small_step3();
+    assert_restores(&m1, 1);
+    OK(vs_verify(g_path, NULL));
+    model_free(&m1);
+    model_free(&m2);
+}
+
+/* ---- batches cut by time ----------------------------------------------- */
+
+/* Steps 1 and 2 of the five tensors (80 MiB, raw codec) where step 2
+ * changes e/w only: a batched save whose new bytes (16 MiB) are under a
+ * batch's byte budget, yet more than its 4 MiB page cache holds, so its
+ * pages spill to the file (and its batch takes the file's lock) mid-save. */
+static const vs_save_opts raw_opts = {.codec = VS_CODEC_RAW};
+
+static void models_one_changed(model *m1, model *m2)
+{
+    model_make(m1, 1);
+    model_make(m2, 1);
+    fill(m2->t[N_BIG - 1], 2, N_BIG - 1);
+    OK(model_save(m1, 1, &raw_opts));
+}
+
+typedef struct {
+    int calls, rows_max, saw_step2;
+} row_probe;
+
+/* Mid-save, as test_batch__readers_get_in_between_batches' probe: the
+ * most 'saving:' rows a reader saw (one more than the batches committed
+ * by then, none before the first), and whether it ever saw step 2. */
+static void row_probe_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    row_probe *p = ctx;
+    if (done >= total)
+        return;
+    p->calls++;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM checkpoints WHERE "
+                           "step = 2), (SELECT count(*) FROM meta WHERE key "
+                           "GLOB 'saving:*')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        p->saw_step2 += sqlite3_column_int(st, 0);
+        if (sqlite3_column_int(st, 1) > p->rows_max)
+            p->rows_max = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A fresh file with step 1, then step 2 saved with batch time budget_us,
+ * checked whole: restores bit for bit, verifies, no row or orphan left.
+ * The most 'saving:' rows a reader saw mid-save. */
+static int save_with_budget(int64_t budget_us)
+{
+    remove_db(g_path);
+    model m1, m2;
+    models_one_changed(&m1, &m2);
+    vs__save_batch_us = budget_us;
+    row_probe p = {0, 0, 0};
+    vs_save_opts o = raw_opts;
+    o.progress = row_probe_cb;
+    o.progress_ctx = &p;
+    OK(model_save(&m2, 2, &o));
+    assert_true(p.calls > 10);
+    assert_int_equal(p.saw_step2, 0); /* never a partial checkpoint */
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+    assert_restores(&m1, 1);
+    assert_restores(&m2, 2);
+    size_t bad = 1;
+    OK(vs_verify(g_path, &bad));
+    assert_int_equal(bad, 0);
+    model_free(&m1);
+    model_free(&m2);
+    return p.rows_max;
+}
+
+/* The same save, 16 MiB of new bytes: without a time budget it is one
+ * transaction (a reader sees no batch row before the end); with a
+ * budget of 0 every batch commits as soon as it has spilled pages to
+ * the file, so readers see at least two batch commits before the end. */
+static void test_batch__a_time_budget_cuts_batches_under_the_byte_budget(
+    void **state)
+{
+    (void)state;
+    int rows_off = save_with_budget(INT64_MAX);
+    int rows_tiny = save_with_budget(0);
+    print_message("saving rows seen mid-save: %d without a time budget, "
+                  "%d with 0 us\n",
+                  rows_off, rows_tiny);
+    assert_int_equal(rows_off, 0);
+    assert_true(rows_tiny >= 3); /* 'saving:<hex>', '.1', '.2' */
+}
+
+/* Batches cut by time pin their chunks as those cut by bytes: killed
+ * near the end of a save whose batches commit by time, the save left one
+ * row per batch, each naming only its batch's chunks, and every chunk it
+ * wrote is pinned; the last checkpoint is intact and the next save reaps
+ * the rows and collects the chunks. */
+static void test_batch__batches_cut_by_time_pin_each_chunk_once(void **state)
+{
+    (void)state;
+    model m1, m2;
+    models_one_changed(&m1, &m2);
+    vs__save_batch_us = 0;
+    save_killed(&m2, (uint64_t)78 << 20, VS_CODEC_RAW);
+    int64_t rows = count("SELECT count(*) FROM meta WHERE key GLOB "
+                         "'saving:*'");
+    int64_t ids = count(PINNED_IDS), distinct = count(PINNED_DISTINCT);
+    print_message("rows %lld, pinned ids %lld (%lld distinct)\n",
+                  (long long)rows, (long long)ids, (long long)distinct);
+    assert_true(rows >= 3);
+    assert_int_equal(ids, distinct);
+    /* a/w .. d/w are shared with step 1 (64 chunks), pinned too */
+    assert_true(distinct > 64);
+    assert_true(count(ORPHANS) > 0);
+    assert_int_equal(count(ORPHANS " AND NOT EXISTS (SELECT 1 FROM meta, "
+                           "json_each(meta.value, '$.chunks') j WHERE "
+                           "meta.key GLOB 'saving:*' AND j.value = "
+                           "chunks.id)"),
+                     0);
+    OK(vs_verify(g_path, NULL));
+    assert_restores(&m1, 1);
     save_small_step3();
     assert_restores(&m1, 1);
     OK(vs_verify(g_path, NULL));
@@ -464,12 +609,15 @@ static void test_batch__only_gone_writers_rows_are_reaped(void **state)
 
 int main(void)
 {
+    default_batch_us = vs__save_batch_us;
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_batch, teardown)
         T(test_batch__readers_get_in_between_batches),
         T(test_batch__delete_during_a_save_spares_its_chunks),
         T(test_batch__killed_save_is_collected_by_the_next),
         T(test_batch__a_batch_commit_writes_only_its_own_chunk_ids),
+        T(test_batch__a_time_budget_cuts_batches_under_the_byte_budget),
+        T(test_batch__batches_cut_by_time_pin_each_chunk_once),
         T(test_batch__only_gone_writers_rows_are_reaped),
 #undef T
     };

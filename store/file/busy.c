@@ -15,7 +15,7 @@
 
 #define VS_BUSY_TRY_US 200
 
-static int64_t now_us(void)
+int64_t vs__now_us(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
@@ -38,7 +38,7 @@ int64_t vs__store_busy_waits(void)
 static int busy_wait(void *ctx, int tries)
 {
     int64_t limit_us = (int64_t)(intptr_t)ctx * 1000;
-    int64_t now = now_us();
+    int64_t now = vs__now_us();
     if (tries == 0) {
         wait_start_us = now;
         waits_begun++;

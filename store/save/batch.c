@@ -1,8 +1,9 @@
 /* varstore: batched saves. In a rollback-journal file a save writes each
  * page once, but readers wait while a commit writes its pages; so a save
  * larger than VS_SAVE_BATCH_BYTES commits its chunks in batches of about
- * that size, and its checkpoint (the rows that make it visible) in a last
- * short transaction. Until then its 'saving:' meta rows (store/file/
+ * that size (shorter when the save runs slowly: VS_SAVE_BATCH_US), and
+ * its checkpoint (the rows that make it visible) in a last short
+ * transaction. Until then its 'saving:' meta rows (store/file/
  * saves.c) pin the chunks it wrote or shares, so that no other writer
  * collects them; a crash leaves chunks that the next writer collects. */
 #define _GNU_SOURCE /* nanosleep */
@@ -27,6 +28,27 @@
 #define VS_SAVE_SPILL_MIN_BYTES ((uint64_t)16 << 20)
 /* The pause after a batch's commit, for waiting readers. */
 #define VS_SAVE_BATCH_GAP_US 1000
+
+int64_t vs__save_batch_us = VS_SAVE_BATCH_US;
+
+/* The connection's cache spills so far: SQLite takes the file's
+ * exclusive lock to write its first page to the file (-1 if unknown). */
+static int spills(sqlite3 *db)
+{
+    int cur = 0, high = 0;
+    if (sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_SPILL, &cur, &high, 0) !=
+        SQLITE_OK)
+        return -1;
+    return cur;
+}
+
+/* A new batch: bytes, spills and lock time counted from here. */
+static void batch_mark(vs__save_ctx *c)
+{
+    c->batch_mark = c->new_bytes;
+    c->batch_spills = spills(c->db);
+    c->lock_us = -1;
+}
 
 /* The save's next row: 'saving:<hex>' first (when the save begins), then
  * at each batch commit 'saving:<hex>.<n>' naming that batch's chunks. A
@@ -56,7 +78,7 @@ static int batch_begin(vs__save_ctx *c)
     if (rc == VS_OK)
         rc = write_row(c);
     c->batched = rc == VS_OK;
-    c->batch_mark = c->new_bytes;
+    batch_mark(c);
     return rc;
 }
 
@@ -102,7 +124,7 @@ static int commit_batch(vs__save_ctx *c)
             rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
                                    c->path);
     }
-    c->batch_mark = c->new_bytes;
+    batch_mark(c);
     /* The file is free until the next batch's first page goes to it
      * (about a millisecond of work): a reader waiting for it tries again
      * every 200 us (store/file/busy.c), so leave it a little longer.
@@ -119,12 +141,30 @@ int vs__save_batch_resume(vs__save_ctx *c)
     return vs__store_begin_write(c->db, c->path, c->busy_ms);
 }
 
+/* Whether the batch is due to commit: its bytes are written, or it has
+ * held the file's exclusive lock for its time. The lock is taken at the
+ * batch's first cache spill, seen here after the chunk that made it
+ * (without a count of spills: after the batch's first chunk). A batch
+ * that never spills keeps no reader out before its commit, and is cut by
+ * its bytes only; so is every batch when the clock cannot be read. */
+static int batch_due(vs__save_ctx *c)
+{
+    if (c->new_bytes - c->batch_mark >= VS_SAVE_BATCH_BYTES)
+        return 1;
+    int64_t now = vs__now_us();
+    if (c->lock_us < 0 && (c->batch_spills < 0 ||
+                           spills(c->db) != c->batch_spills))
+        c->lock_us = now;
+    return now >= 0 && c->lock_us >= 0 &&
+           now - c->lock_us >= vs__save_batch_us;
+}
+
 int vs__save_batch_chunk(vs__save_ctx *c, int64_t id)
 {
     if (!c->batched)
         return VS_OK;
     int rc = pin(c, id);
-    if (rc == VS_OK && c->new_bytes - c->batch_mark >= VS_SAVE_BATCH_BYTES)
+    if (rc == VS_OK && batch_due(c))
         rc = commit_batch(c);
     return rc;
 }

@@ -90,6 +90,8 @@ typedef struct {
     size_t pins_in_rows; /* pins already named by a committed row */
     int64_t n_rows;      /* rows written: 'saving:<hex>', then '.1', ... */
     int64_t batch_mark; /* new_bytes at the last batch commit */
+    int batch_spills;   /* the connection's cache spills then */
+    int64_t lock_us;    /* when the batch was seen to spill; -1 before */
     vs__writeback wb;   /* rollback-journal files: store/file/writeback.c */
     int busy_ms;
 } vs__save_ctx;
@@ -136,18 +138,23 @@ int vs__save_is_float(vs_dtype dt);
 int vs__save_chunks(vs__save_ctx *c);
 int vs__save_chunk_rows(vs__save_ctx *c);
 
-/* batch.c: a save whose chunks are committed in batches of
- * VS_SAVE_BATCH_BYTES before its checkpoint's transaction, so that each
- * commit (which readers of a rollback-journal file wait for) stays short
- * and every page is written once. */
+/* batch.c: a save whose chunks are committed in batches before its
+ * checkpoint's transaction, so that each batch (which readers of a
+ * rollback-journal file wait for) stays short and every page is written
+ * once. A batch commits once it wrote VS_SAVE_BATCH_BYTES of new bytes,
+ * or once it has held the file's exclusive lock (from its first cache
+ * spill) for VS_SAVE_BATCH_US (vs__save_batch_us), whichever comes first:
+ * the bytes bound a quiet save's batches, the time a loaded machine's. */
 #define VS_SAVE_BATCH_BYTES ((int64_t)32 << 20)
+#define VS_SAVE_BATCH_US ((int64_t)50000)
 /* In the first transaction, for a file with a rollback journal: a small
  * page cache, so that pages go to the file as chunks come, with the
  * disk's writes started as they do (c->wb); and, for a save of more than
  * VS_SAVE_BATCH_BYTES raw bytes, batches and the 'saving:' row. */
 int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes);
 /* After chunk id is written or shared: pins it, and commits the batch
- * once VS_SAVE_BATCH_BYTES of new bytes are written since the last. */
+ * once VS_SAVE_BATCH_BYTES of new bytes are written since the last, or
+ * once it has held the file's lock for VS_SAVE_BATCH_US. */
 int vs__save_batch_chunk(vs__save_ctx *c, int64_t id);
 /* Begins the next batch's transaction if the last one was committed. */
 int vs__save_batch_resume(vs__save_ctx *c);
