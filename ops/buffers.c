@@ -64,10 +64,12 @@ void *vs__aligned_alloc(size_t nbytes)
 
 #if defined(__linux__) && defined(MAP_ANONYMOUS)
     /* Big buffers: fresh anonymous memory (already zero) on a 2 MiB
-     * boundary, advised to use huge pages. First touch of 4 KiB pages
-     * cost ~11 us each on the 2-CPU development VM (the kernel zeroes
-     * each); of huge pages, ~30x less. No memset: the first writer
-     * touches it at full speed. */
+     * boundary. No memset: the first writer touches it at full speed.
+     * No huge-page advice either: on the KVM machines the project runs
+     * on (free page reporting hands freed 2 MiB blocks back to the
+     * host), a first touch of 512 MiB advised MADV_HUGEPAGE took
+     * 0.34-1.4 s, erratic, against a steady 0.20-0.30 s in 4 KiB pages;
+     * a cold 500 MB load spent 45 % of its CPU zeroing huge pages. */
     if (nbytes >= VS_HUGE &&
         vs__add_size(nbytes, VS_HUGE + VS_ALIGN, &total) == 0) {
         void *m = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -76,9 +78,6 @@ void *vs__aligned_alloc(size_t nbytes)
             uintptr_t a = ((uintptr_t)m + VS_ALIGN + VS_HUGE - 1) &
                           ~(uintptr_t)(VS_HUGE - 1);
             p = (char *)a;
-#ifdef MADV_HUGEPAGE
-            (void)madvise(p, nbytes & ~(VS_HUGE - 1), MADV_HUGEPAGE);
-#endif
             put_header(p, 1, m, total);
             return p;
         }
@@ -201,9 +200,12 @@ void vs__aligned_free(void *p)
 /* Variable buffers live as long as their graph. Carving them out of a few
  * big huge-page slabs instead of one mapping (or heap block) each means
  * that first touch faults 2 MiB at a time for all of them, not only for
- * buffers of 2 MiB and more: on this VM a 4 KiB first-touch fault costs
- * 2-11 us, and a ResNet-18 has a quarter of its bytes in tensors under
- * 2 MiB (restoring it into a new graph spent most of its time faulting).
+ * buffers of 2 MiB and more: a ResNet-18 has a quarter of its bytes in
+ * tensors under 2 MiB. Restoring a 45 MB model into a new graph, again
+ * and again in one process (bench/ckpt_bench), took 0.029-0.030 s with
+ * the advice here and on the restore's scratch, 0.036-0.039 s without:
+ * a graph's memory is often that of the graph freed just before, still
+ * backed by the host (vs__aligned_alloc has the other case).
  * Buffers under VS_ARENA_MIN stay on the heap, so a graph of a few small
  * variables never maps a slab. Under AddressSanitizer every buffer comes
  * from vs__aligned_alloc, where overruns of heap buffers are caught. */

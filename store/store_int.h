@@ -271,8 +271,13 @@ size_t vs__elem_size(vs_dtype dt);
 /* "float32", ... (as vs_dtype_name) and back; -1 for an unknown name. */
 const char *vs__dtype_str(vs_dtype dt);
 int vs__dtype_parse(const char *s, vs_dtype *out);
-/* Huge-page-backed scratch memory for decoding (fast first touch). */
-void *vs__big_alloc(size_t n);
+/* Fresh anonymous memory of n bytes (zero), for vs__big_free. huge: advise
+ * huge pages, for scratch that a process allocates and frees again soon
+ * (a restore's decode buffer: ~15 % faster restores of a 45 MB model
+ * repeated in one process). Memory touched once in a process's life (a
+ * background save's snapshot) is faster in 4 KiB pages on the project's
+ * KVM machines: vs__aligned_alloc (ops/buffers.c) says why. */
+void *vs__big_alloc(size_t n, int huge);
 void vs__big_free(void *p, size_t n);
 /* "2026-11-25T17:10:28.123Z" for now; also returns seconds since 1970. */
 double vs__now_iso(char buf[32]);

@@ -36,7 +36,7 @@ int vs__dtype_parse(const char *s, vs_dtype *out)
     return s != NULL && vs_dtype_from_name(s, out) == VS_OK ? 0 : -1;
 }
 
-void *vs__big_alloc(size_t n)
+void *vs__big_alloc(size_t n, int huge)
 {
     if (n == 0)
         n = 1;
@@ -45,7 +45,7 @@ void *vs__big_alloc(size_t n)
     if (p == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    if (n >= ((size_t)2 << 20))
+    if (huge && n >= ((size_t)2 << 20))
         (void)madvise(p, n, MADV_HUGEPAGE);
 #endif
     return p;

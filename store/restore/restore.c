@@ -156,7 +156,7 @@ static int place_item(restore_plan *p, size_t i)
 static int alloc_scratch(restore_plan *p)
 {
     if (p->scratch_bytes > 0) {
-        p->scratch = vs__big_alloc(p->scratch_bytes);
+        p->scratch = vs__big_alloc(p->scratch_bytes, 1);
         if (p->scratch == NULL)
             return vs__fail(VS_ENOMEM,
                             "out of memory (%zu bytes of scratch)",

@@ -13,15 +13,15 @@ static size_t slot_bytes(size_t nbytes)
     return nbytes / 64 * 64 + (nbytes % 64 != 0 ? 64 : 0);
 }
 
-/* One block for every tensor's bytes (huge pages when large: a fast first
- * touch, as the restore's scratch). */
+/* One block for every tensor's bytes (fresh pages, copied into by
+ * copy_bytes on every core). */
 static int alloc_block(vs__save_snap *s)
 {
     size_t total = 0;
     for (size_t i = 0; i < s->n; i++)
         if (vs__add_size(total, slot_bytes(s->items[i].nbytes), &total) != 0)
             return vs__fail(VS_ENOMEM, "the tensors are too large to copy");
-    s->block = vs__big_alloc(total);
+    s->block = vs__big_alloc(total, 0);
     if (s->block == NULL)
         return vs__fail(VS_ENOMEM,
                         "out of memory copying the tensors (%zu bytes) for "
