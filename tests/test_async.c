@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "save/save_int.h" /* vs__save_snap_reuses */
 #include "varstore.h"
 
 #define MSG_MAX 1024 /* holds any vs_errmsg() */
@@ -225,6 +226,42 @@ static void test_async_two_saves_back_to_back_both_land(void **state)
     vs_free(ck);
     expect_ramp(g_path, 1, "w", 300000, 2.0f);
     expect_ramp(g_path, 2, "w", 300000, 12.0f);
+}
+
+/* A saver keeps its last snapshot's memory for its next save of about the
+ * same size (at most twice what that save needs), which then copies into
+ * pages already touched; the values saved are always the call's. */
+static void test_async_next_save_of_a_like_size_reuses_the_snapshot_memory(
+    void **state)
+{
+    (void)state;
+    const char *nm = "w";
+    vs_tensor *t = ramp(600000, 1.0f); /* 2.4 MB */
+    const vs_tensor *tt = t;
+    vs_async *a = new_saver();
+    OK(vs_async_save_tensors(a, g_path, 1, &nm, &tt, 1, NULL));
+    OK(vs_async_wait(a));
+    size_t r0 = vs__save_snap_reuses();
+    for (int64_t i = 0; i < 600000; i++)
+        ((float *)t->data)[i] += 5.0f;
+    OK(vs_async_save_tensors(a, g_path, 2, &nm, &tt, 1, NULL));
+    assert_int_equal(vs__save_snap_reuses(), r0 + 1);
+    vs_tensor_free(t);
+    /* More than the kept memory holds, then less than half of it: new
+     * memory both times. */
+    vs_tensor *big = ramp(2000000, 3.0f), *small = ramp(100000, 4.0f);
+    tt = big;
+    OK(vs_async_save_tensors(a, g_path, 3, &nm, &tt, 1, NULL));
+    tt = small;
+    OK(vs_async_save_tensors(a, g_path, 4, &nm, &tt, 1, NULL));
+    assert_int_equal(vs__save_snap_reuses(), r0 + 1);
+    vs_tensor_free(big);
+    vs_tensor_free(small);
+    OK(vs_async_free(a));
+    expect_ramp(g_path, 1, "w", 600000, 1.0f);
+    expect_ramp(g_path, 2, "w", 600000, 6.0f);
+    expect_ramp(g_path, 3, "w", 2000000, 3.0f);
+    expect_ramp(g_path, 4, "w", 100000, 4.0f);
 }
 
 /* ---- the graph form ---------------------------------------------------- */
@@ -493,6 +530,7 @@ int main(void)
         T(test_async_tensors_equal_a_synchronous_save),
         T(test_async_checkpoint_holds_the_values_as_of_the_call),
         T(test_async_two_saves_back_to_back_both_land),
+        T(test_async_next_save_of_a_like_size_reuses_the_snapshot_memory),
         T(test_async_graph_save_survives_assign_and_graph_close),
         T(test_async_validation_errors_are_synchronous),
         T(test_async_wait_with_nothing_in_flight_is_ok),

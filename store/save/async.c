@@ -14,6 +14,8 @@ struct vs_async {
     pthread_t thread;
     int running;           /* started and not yet joined */
     vs__save_snap *snap;   /* the save in flight's input (its thread's) */
+    vs__snap_block spare;  /* the last snapshot's memory, for the next
+                              (its thread's while a save runs) */
     int rc;                /* the last save's unreported result */
     char msg[VS_ERRMSG_MAX];
 };
@@ -25,7 +27,7 @@ static void *background(void *arg)
     /* vs_errmsg is this thread's: carried over to the joining thread. */
     if (rc != VS_OK)
         snprintf(a->msg, sizeof a->msg, "%s", vs_errmsg());
-    vs__save_snap_free(a->snap);
+    vs__save_snap_free(a->snap, &a->spare);
     a->snap = NULL;
     a->rc = rc;
     return NULL;
@@ -61,7 +63,7 @@ static int start(vs_async *a, vs__save_snap *s)
     int e = pthread_create(&a->thread, NULL, background, a);
     if (e != 0) {
         a->snap = NULL;
-        vs__save_snap_free(s);
+        vs__save_snap_free(s, &a->spare);
         return vs__fail(e == EAGAIN ? VS_ENOMEM : VS_ERROR,
                         "cannot start the background save: %s",
                         strerror(e));
@@ -86,7 +88,7 @@ static int launch(vs_async *a, vs__save_prep *p, int rc, const char *path,
 {
     vs__save_snap *s = NULL;
     if (rc == VS_OK)
-        rc = vs__save_snap_take(p, path, step, opts, &s);
+        rc = vs__save_snap_take(p, path, step, opts, &a->spare, &s);
     vs__save_prep_free(p);
     if (rc == VS_OK)
         rc = start(a, s);
@@ -141,6 +143,7 @@ int vs_async_free(vs_async *a)
         return VS_OK;
     join(a);
     int rc = report(a);
+    vs__snap_block_free(&a->spare);
     vs__free(a);
     return rc;
 }

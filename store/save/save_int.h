@@ -213,6 +213,15 @@ int vs__save_retention(sqlite3 *db, const char *path, const vs_save_opts *o,
 /* snapshot.c: an asynchronous save's own copy of everything the save
  * reads (tensor bytes, keys, options, path, definitions), so that the
  * caller may change or free its tensors and graph once the call returns. */
+
+/* The memory that holds a snapshot's tensor bytes (a vs__big_alloc
+ * mapping of bytes bytes), kept by a saver between its saves. */
+typedef struct {
+    unsigned char *p;
+    size_t bytes;
+} vs__snap_block;
+void vs__snap_block_free(vs__snap_block *b);
+
 typedef struct {
     char *path;
     int64_t step;
@@ -221,16 +230,24 @@ typedef struct {
     vs__save_item *items;
     size_t n;
     vs_tensor *tensors; /* n, their bytes copied into block */
-    unsigned char *block;
-    size_t block_bytes;
+    vs__snap_block block;
     char **keys;        /* n */
     vs__save_defs *defs;
 } vs__save_snap;
-/* Copies p's items (validated) and takes p's definitions. */
+/* Copies p's items (validated) and takes p's definitions. The bytes go
+ * into *spare when it is large enough and at most twice what they need
+ * (memory already touched: no page faults), else into new memory; spare
+ * (NULL: none) is empty on success, and holds at most one block (its own
+ * or the one taken) on failure. */
 int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
-                       const vs_save_opts *o, vs__save_snap **out);
+                       const vs_save_opts *o, vs__snap_block *spare,
+                       vs__save_snap **out);
 /* vs__save_run of the snapshot. */
 int vs__save_snap_run(vs__save_snap *s);
-void vs__save_snap_free(vs__save_snap *s);
+/* Frees s; its block goes to *keep instead if keep is not NULL and *keep
+ * is empty. */
+void vs__save_snap_free(vs__save_snap *s, vs__snap_block *keep);
+/* Counts snapshots that reused a spare block (tests). */
+size_t vs__save_snap_reuses(void);
 
 #endif /* VS_SAVE_INT_H */
