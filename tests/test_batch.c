@@ -124,34 +124,45 @@ typedef struct {
     int calls, read_ok, saw_row, saw_step2;
 } probe;
 
-/* Mid-save, a plain reader with no busy timeout: it gets in between
- * batches (reads succeed), sees the save's row once a batch is
- * committed, and never sees step 2 before the end. */
-static void probe_cb(void *ctx, uint64_t done, uint64_t total)
+/* What a plain reader with no busy timeout sees of the file mid-save: 0
+ * when its read succeeded (*step2: step 2 is visible; *rows: the
+ * 'saving:' rows), -1 when the file was busy. */
+static int read_mid_save(int *step2, int *rows)
 {
-    probe *p = ctx;
-    if (done >= total)
-        return;
-    p->calls++;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL) !=
-        SQLITE_OK) {
-        sqlite3_close(db);
-        return;
-    }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT (SELECT count(*) FROM checkpoints WHERE "
-                           "step = 2), (SELECT count(*) FROM meta WHERE key "
-                           "GLOB 'saving:*')",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        p->read_ok++;
-        p->saw_step2 += sqlite3_column_int(st, 0);
-        p->saw_row += sqlite3_column_int(st, 1) > 0;
+    int ok = sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL) ==
+                 SQLITE_OK &&
+             sqlite3_prepare_v2(db,
+                                "SELECT (SELECT count(*) FROM checkpoints "
+                                "WHERE step = 2), (SELECT count(*) FROM meta "
+                                "WHERE key GLOB 'saving:*')",
+                                -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW;
+    if (ok) {
+        *step2 = sqlite3_column_int(st, 0);
+        *rows = sqlite3_column_int(st, 1);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
+    return ok ? 0 : -1;
+}
+
+/* Mid-save, a plain reader gets in between batches (reads succeed), sees
+ * the save's row once a batch is committed, and never sees step 2 before
+ * the end. */
+static void probe_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    probe *p = ctx;
+    int step2 = 0, rows = 0;
+    if (done >= total)
+        return;
+    p->calls++;
+    if (read_mid_save(&step2, &rows) != 0)
+        return;
+    p->read_ok++;
+    p->saw_step2 += step2;
+    p->saw_row += rows > 0;
 }
 
 static void test_batch__readers_get_in_between_batches(void **state)
@@ -392,25 +403,15 @@ typedef struct {
 static void row_probe_cb(void *ctx, uint64_t done, uint64_t total)
 {
     row_probe *p = ctx;
+    int step2 = 0, rows = 0;
     if (done >= total)
         return;
     p->calls++;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_open_v2(g_path, &db, SQLITE_OPEN_READONLY, NULL) ==
-            SQLITE_OK &&
-        sqlite3_prepare_v2(db,
-                           "SELECT (SELECT count(*) FROM checkpoints WHERE "
-                           "step = 2), (SELECT count(*) FROM meta WHERE key "
-                           "GLOB 'saving:*')",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        p->saw_step2 += sqlite3_column_int(st, 0);
-        if (sqlite3_column_int(st, 1) > p->rows_max)
-            p->rows_max = sqlite3_column_int(st, 1);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    if (read_mid_save(&step2, &rows) != 0)
+        return;
+    p->saw_step2 += step2;
+    if (rows > p->rows_max)
+        p->rows_max = rows;
 }
 
 /* A fresh file with step 1, then step 2 saved with batch time budget_us,
