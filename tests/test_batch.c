@@ -122,7 +122,26 @@ static int64_t count(const char *sql)
 
 typedef struct {
     int calls, read_ok, saw_row, saw_step2;
+    int rows_max; /* the most 'saving:' rows seen at once */
 } probe;
+
+/* After step 2 (m2) was saved over step 1 (m1): no 'saving:' row or
+ * orphan chunk left, both steps restore bit for bit, the file verifies.
+ * Frees both models. */
+static void assert_whole_after_save(model *m1, model *m2)
+{
+    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
+                           "'saving:*'"),
+                     0);
+    assert_int_equal(count(ORPHANS), 0);
+    assert_restores(m1, 1);
+    assert_restores(m2, 2);
+    size_t bad = 1;
+    OK(vs_verify(g_path, &bad));
+    assert_int_equal(bad, 0);
+    model_free(m1);
+    model_free(m2);
+}
 
 /* What a plain reader with no busy timeout sees of the file mid-save: 0
  * when its read succeeded (*step2: step 2 is visible; *rows: the
@@ -163,6 +182,8 @@ static void probe_cb(void *ctx, uint64_t done, uint64_t total)
     p->read_ok++;
     p->saw_step2 += step2;
     p->saw_row += rows > 0;
+    if (rows > p->rows_max)
+        p->rows_max = rows;
 }
 
 static void test_batch__readers_get_in_between_batches(void **state)
@@ -170,7 +191,7 @@ static void test_batch__readers_get_in_between_batches(void **state)
     (void)state;
     model m1, m2;
     models_with_step1(&m1, &m2);
-    probe p = {0, 0, 0, 0};
+    probe p = {0, 0, 0, 0, 0};
     vs_save_opts o = {0};
     o.progress = probe_cb;
     o.progress_ctx = &p;
@@ -179,17 +200,7 @@ static void test_batch__readers_get_in_between_batches(void **state)
     assert_true(p.read_ok > 0);  /* a reader got in mid-save */
     assert_true(p.saw_row > 0);  /* after a batch was committed */
     assert_int_equal(p.saw_step2, 0); /* never a partial checkpoint */
-    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
-                           "'saving:*'"),
-                     0);
-    assert_int_equal(count(ORPHANS), 0);
-    assert_restores(&m1, 1);
-    assert_restores(&m2, 2);
-    size_t bad = 1;
-    OK(vs_verify(g_path, &bad));
-    assert_int_equal(bad, 0);
-    model_free(&m1);
-    model_free(&m2);
+    assert_whole_after_save(&m1, &m2);
 }
 
 /* ---- a concurrent delete spares the batches' chunks -------------------- */
@@ -393,27 +404,6 @@ static void models_one_changed(model *m1, model *m2)
     OK(model_save(m1, 1, &raw_opts));
 }
 
-typedef struct {
-    int calls, rows_max, saw_step2;
-} row_probe;
-
-/* Mid-save, as test_batch__readers_get_in_between_batches' probe: the
- * most 'saving:' rows a reader saw (one more than the batches committed
- * by then, none before the first), and whether it ever saw step 2. */
-static void row_probe_cb(void *ctx, uint64_t done, uint64_t total)
-{
-    row_probe *p = ctx;
-    int step2 = 0, rows = 0;
-    if (done >= total)
-        return;
-    p->calls++;
-    if (read_mid_save(&step2, &rows) != 0)
-        return;
-    p->saw_step2 += step2;
-    if (rows > p->rows_max)
-        p->rows_max = rows;
-}
-
 /* A fresh file with step 1, then step 2 saved with batch time budget_us,
  * checked whole: restores bit for bit, verifies, no row or orphan left.
  * The most 'saving:' rows a reader saw mid-save. */
@@ -423,24 +413,14 @@ static int save_with_budget(int64_t budget_us)
     model m1, m2;
     models_one_changed(&m1, &m2);
     vs__save_batch_us = budget_us;
-    row_probe p = {0, 0, 0};
+    probe p = {0, 0, 0, 0, 0};
     vs_save_opts o = raw_opts;
-    o.progress = row_probe_cb;
+    o.progress = probe_cb;
     o.progress_ctx = &p;
     OK(model_save(&m2, 2, &o));
     assert_true(p.calls > 10);
     assert_int_equal(p.saw_step2, 0); /* never a partial checkpoint */
-    assert_int_equal(count("SELECT count(*) FROM meta WHERE key GLOB "
-                           "'saving:*'"),
-                     0);
-    assert_int_equal(count(ORPHANS), 0);
-    assert_restores(&m1, 1);
-    assert_restores(&m2, 2);
-    size_t bad = 1;
-    OK(vs_verify(g_path, &bad));
-    assert_int_equal(bad, 0);
-    model_free(&m1);
-    model_free(&m2);
+    assert_whole_after_save(&m1, &m2);
     return p.rows_max;
 }
 
