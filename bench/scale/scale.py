@@ -43,6 +43,9 @@ def parse():
     ap.add_argument("--models", default=",".join(rows_io.DEFAULT_MODELS),
                     help="models of the save/load rows, of " +
                     ",".join(rows_io.TOOLS))
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds between dropping a file of 64 MiB or "
+                    "more from the page cache and loading it (default 5)")
     ap.add_argument("--data", help="default: bench/scale/data/{quick,full}")
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
     a = ap.parse_args()
@@ -50,8 +53,9 @@ def parse():
     a.models = [m for m in a.models.split(",") if m]
     bad = [r for r in a.rows if r not in ROWS] + \
         [m for m in a.models if m not in rows_io.TOOLS]
-    if bad or a.reps < 1:
-        ap.error("unknown row or model %s, or --reps below 1" % bad)
+    if bad or a.reps < 1 or a.settle < 0:
+        ap.error("unknown row or model %s, --reps below 1 or --settle "
+                 "below 0" % bad)
     a.data = a.data or os.path.join(HERE, "data",
                                     "quick" if a.quick else "full")
     a.work = os.path.join(a.out, "scale-work")
