@@ -34,8 +34,8 @@ def cold_load(ctx, cmd, path, want, what):
     # On this kind of VM, memory freed by a process (the saver that just
     # exited, the dropped page cache) goes back to the host a few seconds
     # later, and touching it again is slow: a load started at once or 5 s
-    # later took 1.7-2.7 s or 4.2-4.4 s (2 GB). Every tool's load waits
-    # the same time first, so that each starts in the same state.
+    # later took 1.7-2.7 s or 4.2-4.4 s (2 GB). --settle makes every
+    # tool's load wait the same time first (bench/README.md).
     size = os.path.getsize(path) if os.path.isfile(path) else SETTLE_MIN_BYTES
     if ctx.args.settle > 0 and size >= SETTLE_MIN_BYTES:
         time.sleep(ctx.args.settle)

@@ -43,9 +43,9 @@ def parse():
     ap.add_argument("--models", default=",".join(rows_io.DEFAULT_MODELS),
                     help="models of the save/load rows, of " +
                     ",".join(rows_io.TOOLS))
-    ap.add_argument("--settle", type=float, default=5.0,
+    ap.add_argument("--settle", type=float, default=0.0,
                     help="seconds between dropping a file of 64 MiB or "
-                    "more from the page cache and loading it (default 5)")
+                    "more from the page cache and loading it (default 0)")
     ap.add_argument("--data", help="default: bench/scale/data/{quick,full}")
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
     a = ap.parse_args()
