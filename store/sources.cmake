@@ -10,6 +10,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pool/progress.c
   ${CMAKE_CURRENT_LIST_DIR}/file/busy.c
   ${CMAKE_CURRENT_LIST_DIR}/file/create.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/stale.c
   ${CMAKE_CURRENT_LIST_DIR}/file/header.c
   ${CMAKE_CURRENT_LIST_DIR}/file/integrity.c
   ${CMAKE_CURRENT_LIST_DIR}/file/journal.c

@@ -88,6 +88,19 @@ int vs__store_check_header(const char *path, uint32_t *page_size);
 int vs__store_check_header_mode(const char *path, uint32_t *page_size,
                                 int *rollback);
 int vs__store_create_file(const char *path);
+/* The steps of vs__store_create_file, for a save that fills the new file
+ * before it has its name: create_aside builds the empty file (schema,
+ * identity) under *tmp, a name next to path, without syncing it;
+ * link_aside syncs tmp, links it to path and syncs the directory, or
+ * sets *exists when path appeared meanwhile (VS_OK, nothing linked);
+ * drop_aside removes tmp and its journal. link_aside and drop_aside free
+ * tmp. reap_aside removes what killed writers left beside path: files of
+ * that pattern whose pid runs no process here and that have not changed
+ * for a minute. */
+int vs__store_create_aside(const char *path, char **tmp);
+int vs__store_link_aside(char *tmp, const char *path, int *exists);
+void vs__store_drop_aside(char *tmp);
+void vs__store_reap_aside(const char *path);
 int vs__store_open_plain(const char *path, sqlite3 **db, int flags);
 /* A connection that never writes the file (SQLite's result): read-only
  * through SQLite's locks and WAL, or immutable (no locks, no side files)
@@ -189,9 +202,11 @@ int vs__store_open_write(const char *path, int mode, sqlite3 **db);
  * rollback-journal file that keeps its journal mode is checked in the
  * save's write transaction, begun here (*in_tx 1): one lock of the file,
  * not one per check and one more to write. Otherwise (*in_tx 0) as
- * vs__store_open: the caller begins the write transaction. */
-int vs__store_open_save(const char *path, int busy_ms, sqlite3 **out,
-                        int *in_tx);
+ * vs__store_open: the caller begins the write transaction. nosync: the
+ * file is a new one that has no name yet (vs__store_create_aside), whose
+ * commits need no sync. */
+int vs__store_open_save(const char *path, int busy_ms, int nosync,
+                        sqlite3 **out, int *in_tx);
 /* Steps st, which must complete (SQLITE_DONE), and finalizes it; b is the
  * result of its binds (st is not stepped unless SQLITE_OK). Errors read
  * "cannot update checkpoint file <path>: ...". */

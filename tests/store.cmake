@@ -23,3 +23,4 @@ if(VS_SANITIZE) # its resident-size check is skipped there
 endif()
 vs_add_test(NAME test_writeback SOURCES test_writeback.c LABELS store)
 vs_add_test(NAME test_small_inline SOURCES test_small_inline.c LABELS store)
+vs_add_test(NAME test_first_save SOURCES test_first_save.c LABELS store)

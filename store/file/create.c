@@ -122,10 +122,10 @@ static int sync_file(const char *tmp, const char *path)
 }
 
 /* Writes the schema, identity and a fresh file id into the new database
- * tmp and closes it. No journal and no sync inside: until it is linked
- * into place, a torn tmp is nobody's file (the caller removes it), so
- * one fdatasync before the link replaces a journal's three and the
- * journal file's creation. One transaction: auto_vacuum, set before it,
+ * tmp and closes it. No journal and no sync: until it is linked into
+ * place, a torn tmp is nobody's file (the caller removes it), so one
+ * fdatasync before the link replaces a journal's three and the journal
+ * file's creation. One transaction: auto_vacuum, set before it,
  * would write the empty file's first page in its own. The file is a
  * rollback-journal file (section 7 of docs/FORMAT.md: a save writes each
  * page once): journal_mode is the connection's, not the file's. */
@@ -160,28 +160,68 @@ static int build_file(const char *tmp, const char *path)
     if (s != SQLITE_OK)
         return vs__fail(VS_EIO, "cannot create checkpoint file %s: %s", path,
                         sqlite3_errstr(s));
-    return sync_file(tmp, path);
+    return VS_OK;
+}
+
+int vs__store_create_aside(const char *path, char **tmp)
+{
+    static atomic_uint counter;
+    unsigned c = atomic_fetch_add(&counter, 1u);
+    *tmp = NULL;
+    int rc = check_parent_dir(path);
+    if (rc != VS_OK)
+        return rc;
+    vs__store_reap_aside(path);
+    char *t = vs__asprintf("%s.vs-new-%ld-%u", path, (long)getpid(), c);
+    if (t == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    rc = build_file(t, path);
+    if (rc != VS_OK) {
+        vs__store_drop_aside(t);
+        return rc;
+    }
+    *tmp = t;
+    return VS_OK;
+}
+
+int vs__store_link_aside(char *tmp, const char *path, int *exists)
+{
+    *exists = 0;
+    int rc = sync_file(tmp, path);
+    if (rc == VS_OK && link(tmp, path) != 0) {
+        if (errno == EEXIST)
+            *exists = 1;
+        else
+            rc = vs__fail(VS_EIO, "cannot create checkpoint file %s: %s",
+                          path, strerror(errno));
+    }
+    /* Linked under path (or failing anyway): a failed unlink only leaves
+     * the temporary name behind. */
+    vs__store_drop_aside(tmp);
+    return rc == VS_OK && !*exists ? sync_dir(path) : rc;
+}
+
+void vs__store_drop_aside(char *tmp)
+{
+    if (tmp == NULL)
+        return;
+    /* A failed save may leave its journal (a full disk stops the
+     * rollback): nobody else opens tmp, so both go. Nothing else to do if
+     * an unlink fails. */
+    char *journal = vs__asprintf("%s-journal", tmp);
+    if (journal != NULL)
+        (void)unlink(journal);
+    vs__free(journal);
+    (void)unlink(tmp);
+    vs__free(tmp);
 }
 
 /* Builds a new file next to path and links it into place (never replacing
  * an existing file). VS_OK also when another process created it first. */
 int vs__store_create_file(const char *path)
 {
-    static atomic_uint counter;
-    unsigned c = atomic_fetch_add(&counter, 1u);
-    int rc = check_parent_dir(path);
-    if (rc != VS_OK)
-        return rc;
-    char *tmp = vs__asprintf("%s.vs-new-%ld-%u", path, (long)getpid(), c);
-    if (tmp == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
-    rc = build_file(tmp, path);
-    if (rc == VS_OK && link(tmp, path) != 0 && errno != EEXIST)
-        rc = vs__fail(VS_EIO, "cannot create checkpoint file %s: %s", path,
-                      strerror(errno));
-    /* The file is in place under path (or the call fails anyway): a
-     * failed unlink only leaves the temporary name behind. */
-    (void)unlink(tmp);
-    vs__free(tmp);
-    return rc == VS_OK ? sync_dir(path) : rc;
+    char *tmp = NULL;
+    int exists = 0;
+    int rc = vs__store_create_aside(path, &tmp);
+    return rc == VS_OK ? vs__store_link_aside(tmp, path, &exists) : rc;
 }

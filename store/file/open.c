@@ -161,8 +161,11 @@ static int check_before_write(const char *path, uint32_t page_size)
  * the caller's reads (TX_KEEP), or kept when the file is free and, in a
  * rollback-journal file that a writer holds, not waited for (TX_TRY).
  * TX_WRITE: the checks run in the caller's write transaction instead
- * (checks_in_write), when the file allows it. */
-enum { TX_END, TX_KEEP, TX_TRY, TX_WRITE };
+ * (checks_in_write), when the file allows it; TX_WRITE_NOSYNC: the same
+ * with synchronous=OFF, for a new file that has no name yet (set before
+ * the transaction: SQLite refuses to change it in one). */
+enum { TX_END, TX_KEEP, TX_TRY, TX_WRITE, TX_WRITE_NOSYNC };
+#define IS_TX_WRITE(tx) ((tx) == TX_WRITE || (tx) == TX_WRITE_NOSYNC)
 
 /* A reader's first statement: it takes the file's lock (SHARED in a
  * rollback-journal file) for the rest of the transaction without reading
@@ -297,10 +300,11 @@ static int configure(sqlite3 *db, const char *path, int mode, int busy_ms,
     s = sqlite3_exec(db,
                      mode == VS_OPEN_READ
                          ? "PRAGMA temp_store=MEMORY;"
-                         : tx == TX_WRITE ? WRITE_PRAGMAS("EXTRA")
-                                          : WRITE_PRAGMAS("FULL"),
+                     : tx == TX_WRITE_NOSYNC ? WRITE_PRAGMAS("OFF")
+                     : tx == TX_WRITE        ? WRITE_PRAGMAS("EXTRA")
+                                             : WRITE_PRAGMAS("FULL"),
                      NULL, NULL, NULL);
-    if (s == SQLITE_OK && tx == TX_WRITE) {
+    if (s == SQLITE_OK && IS_TX_WRITE(tx)) {
         rc = checks_in_write(db, path, busy_ms, in_tx);
         if (rc != VS_OK || *in_tx)
             return rc;
@@ -335,7 +339,7 @@ static int open_conn(const char *path, int mode, int busy_ms, int tx,
      * wait (a -wal beside it would make SQLite read it as a WAL file). */
     if (tx == TX_TRY && (!rollback || vs__store_wal_present(path)))
         tx = TX_KEEP;
-    if (tx == TX_WRITE && (!rollback || vs__store_wal_present(path)))
+    if (IS_TX_WRITE(tx) && (!rollback || vs__store_wal_present(path)))
         tx = TX_END;
     sqlite3 *db = NULL;
     int s = mode == VS_OPEN_READ
@@ -361,12 +365,12 @@ int vs__store_open(const char *path, int mode, int busy_ms, sqlite3 **out)
     return open_conn(path, mode, busy_ms, TX_END, NULL, NULL, out);
 }
 
-int vs__store_open_save(const char *path, int busy_ms, sqlite3 **out,
-                        int *in_tx)
+int vs__store_open_save(const char *path, int busy_ms, int nosync,
+                        sqlite3 **out, int *in_tx)
 {
     *in_tx = 0;
-    return open_conn(path, VS_OPEN_CREATE, busy_ms, TX_WRITE, NULL, in_tx,
-                     out);
+    return open_conn(path, VS_OPEN_CREATE, busy_ms,
+                     nosync ? TX_WRITE_NOSYNC : TX_WRITE, NULL, in_tx, out);
 }
 
 int vs__store_open_write(const char *path, int mode, sqlite3 **db)

@@ -1,13 +1,16 @@
 /* I/O faults during saves, prunes and renames: every write, sync and
  * truncation the operation makes fails in turn (tests/faults/io_shim.c), once
  * or as a disk that stays full. Each failure must be a clean error (VS_EIO),
- * leave the earlier checkpoints intact and restorable, and the next
- * operation must succeed once the fault is gone. */
+ * leave the earlier checkpoints intact and restorable (a first save: no
+ * file at all), and the next operation must succeed once the fault is
+ * gone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <dirent.h>
 
 #include "fixture.h"
 #include "io_shim.h"
@@ -153,6 +156,78 @@ static void test_full_disk_during_rename_is_all_or_nothing(void **state)
     sweep(op_rename, renamed, IO_FAULT_DISK_FULL, NULL, 0, "rename");
 }
 
+/* Names in path's folder that start with its name and are not it or its
+ * side files: a new file built aside and left behind. */
+static int files_left_aside(const char *path)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    const char *base = slash + 1;
+    size_t bl = strlen(base);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strncmp(e->d_name, base, bl) == 0 &&
+             strncmp(e->d_name + bl, ".vs-new-", 8) == 0;
+    assert_int_equal(closedir(d), 0);
+    return n;
+}
+
+/* A first save into a path that does not exist fills the new file before
+ * it gets its name: a failure at any write leaves no file (and nothing
+ * beside it), a success the whole step, and the next save succeeds. */
+static void first_save_sweep(io_fault_mode mode, const char *tag)
+{
+    fx_model m;
+    OK(fx_build(&m, tag));
+    int64_t at = 0, n_failed = 0;
+    for (; at < MAX_POINTS; at++) {
+        int rc = VS_OK;
+        fx_unlink(m.path);
+        fx_set_values(&m, 1);
+        io_shim_arm(mode, at);
+        rc = vs_save(m.g, m.path, 1);
+        if (io_shim_clear() == 0) {
+            OK(rc); /* ran to its end: no fault left to try */
+            break;
+        }
+        if (rc != VS_OK) {
+            assert_int_equal(rc, VS_EIO);
+            assert_true(strlen(vs_errmsg()) > 0);
+            assert_int_equal(access(m.path, F_OK), -1); /* no file */
+            n_failed++;
+        } else {
+            fx_expect_intact(&m, (const int64_t[]){1}, 1);
+        }
+        assert_int_equal(files_left_aside(m.path), 0);
+        fx_set_values(&m, 7);
+        OK(vs_save(m.g, m.path, 7));
+        fx_expect_intact(&m, (const int64_t[]){7}, 1);
+    }
+    assert_true(at > 0 && at < MAX_POINTS);
+    assert_true(n_failed > 0);
+    print_message("%s: %lld fault points, %lld reported as VS_EIO\n", tag,
+                  (long long)at, (long long)n_failed);
+    fx_unlink(m.path);
+    vs_graph_close(m.g);
+}
+
+static void test_failed_write_during_a_first_save_leaves_no_file(void **st)
+{
+    (void)st;
+    first_save_sweep(IO_FAULT_ONCE, "first_save");
+}
+
+static void test_full_disk_during_a_first_save_leaves_no_file(void **st)
+{
+    (void)st;
+    first_save_sweep(IO_FAULT_DISK_FULL, "first_save_full");
+}
+
 int main(void)
 {
     if (io_shim_install() != 0) {
@@ -165,6 +240,8 @@ int main(void)
         cmocka_unit_test(test_failed_write_during_raw_save_with_retention),
         cmocka_unit_test(test_failed_write_during_delete_is_all_or_nothing),
         cmocka_unit_test(test_full_disk_during_rename_is_all_or_nothing),
+        cmocka_unit_test(test_failed_write_during_a_first_save_leaves_no_file),
+        cmocka_unit_test(test_full_disk_during_a_first_save_leaves_no_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
