@@ -286,6 +286,9 @@ size_t vs__elem_size(vs_dtype dt);
 /* "float32", ... (as vs_dtype_name) and back; -1 for an unknown name. */
 const char *vs__dtype_str(vs_dtype dt);
 int vs__dtype_parse(const char *s, vs_dtype *out);
+/* The folder of path, a new string: "." when path has no '/', "/" for
+ * "/name"; NULL when out of memory. */
+char *vs__store_dir_of(const char *path);
 /* Fresh anonymous memory of n bytes (zero), for vs__big_free. huge: advise
  * huge pages, for scratch that a process allocates and frees again soon
  * (a restore's decode buffer: ~15 % faster restores of a 45 MB model

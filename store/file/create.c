@@ -57,20 +57,11 @@ static const char *const schema_sql =
  * systems that cannot fsync a directory (EINVAL) are accepted. */
 static int sync_dir(const char *path)
 {
-    char *dir = vs__strdup(path);
+    char *dir = vs__store_dir_of(path);
     if (dir == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    char *slash = strrchr(dir, '/');
-    const char *d = ".";
-    if (slash != NULL) {
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        d = dir;
-    }
     int rc = VS_OK;
-    int fd = open(d, O_RDONLY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = vs__fail(VS_EIO, "cannot sync the directory of %s: %s", path,
                       strerror(errno));
@@ -88,22 +79,15 @@ static int sync_dir(const char *path)
 /* TF's text when the folder of path is missing. */
 static int check_parent_dir(const char *path)
 {
-    char *dir = vs__strdup(path);
+    char *dir = vs__store_dir_of(path);
     if (dir == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    char *slash = strrchr(dir, '/');
     int rc = VS_OK;
-    if (slash != NULL) {
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        struct stat dst;
-        if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))
-            rc = vs__fail(VS_EINVAL,
-                          "Parent directory of %s doesn't exist, can't save.",
-                          path);
-    }
+    struct stat dst;
+    if (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))
+        rc = vs__fail(VS_EINVAL,
+                      "Parent directory of %s doesn't exist, can't save.",
+                      path);
     vs__free(dir);
     return rc;
 }

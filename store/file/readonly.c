@@ -29,18 +29,10 @@ static int cannot_write(const char *path)
 {
     if (access(path, W_OK) != 0)
         return 1;
-    char *dir = vs__strdup(path);
+    char *dir = vs__store_dir_of(path);
     if (dir == NULL)
         return 0;
-    char *slash = strrchr(dir, '/');
-    const char *d = ".";
-    if (slash == dir)
-        d = "/";
-    else if (slash != NULL) {
-        *slash = '\0';
-        d = dir;
-    }
-    int ro = access(d, W_OK) != 0;
+    int ro = access(dir, W_OK) != 0;
     vs__free(dir);
     return ro;
 }

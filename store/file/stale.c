@@ -48,19 +48,13 @@ static int is_stale(int dfd, const char *name, long pid, time_t now)
 
 void vs__store_reap_aside(const char *path)
 {
-    char *dir = vs__strdup(path);
+    char *dir = vs__store_dir_of(path);
     if (dir == NULL)
         return; /* out of memory: the files stay for a later save */
-    char *slash = strrchr(dir, '/');
-    const char *base = path;
-    const char *d = ".";
-    if (slash != NULL) {
-        base = path + (slash - dir) + 1;
-        slash[slash == dir ? 1 : 0] = '\0';
-        d = dir;
-    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
     size_t bl = strlen(base);
-    DIR *dh = opendir(d);
+    DIR *dh = opendir(dir);
     time_t now = time(NULL);
     for (struct dirent *e; dh != NULL && (e = readdir(dh)) != NULL;) {
         long pid = aside_pid(e->d_name, base, bl);

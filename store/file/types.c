@@ -1,5 +1,5 @@
 /* varstore: dtypes, shapes and small utilities of the store (time
- * stamps, decode scratch memory). */
+ * stamps, decode scratch memory, a path's folder). */
 #define _GNU_SOURCE /* clock_gettime, gmtime_r, MAP_ANONYMOUS */
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +34,20 @@ const char *vs__dtype_str(vs_dtype dt) { return vs_dtype_name(dt); }
 int vs__dtype_parse(const char *s, vs_dtype *out)
 {
     return s != NULL && vs_dtype_from_name(s, out) == VS_OK ? 0 : -1;
+}
+
+char *vs__store_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return vs__strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = vs__malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
 }
 
 void *vs__big_alloc(size_t n, int huge)
