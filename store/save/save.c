@@ -35,17 +35,16 @@ typedef struct {
 /* Opens (or creates) the file, takes the solo path for a mid-sized save
  * when it can, and begins the write transaction (a rollback-journal
  * file's open begins it). aside: the file at open_path is a new one that
- * has no name yet (vs__save_run), whose commit needs no sync. */
+ * has no name yet (vs__save_run), whose commit needs no sync. raw_bytes:
+ * the tensors' bytes. */
 static int tx_begin(save_tx *tx, const char *open_path, int aside,
-                    const vs__save_ctx *c, const vs_save_opts *o)
+                    const vs__save_ctx *c, const vs_save_opts *o,
+                    uint64_t raw_bytes)
 {
     int rc = vs__store_open_save(open_path, tx->busy, aside, &tx->db,
                                  &tx->in_tx);
     if (rc != VS_OK || tx->in_tx)
         return rc;
-    uint64_t raw_bytes = 0;
-    for (size_t i = 0; i < c->n_items; i++)
-        raw_bytes += c->items[i].nbytes;
     if (raw_bytes >= VS_SOLO_MIN_BYTES && raw_bytes <= VS_SOLO_MAX_BYTES &&
         (o == NULL || !o->readers_never_wait)) {
         rc = vs__store_solo_begin(tx->db, c->path, tx->busy, &tx->solo);
@@ -110,7 +109,7 @@ static int begin_save(save_tx *tx, const char *aside, vs__save_ctx *c,
                       const vs_save_opts *o, uint64_t total)
 {
     int rc = tx_begin(tx, aside != NULL ? aside : c->path, aside != NULL, c,
-                      o);
+                      o, total);
     c->db = tx->db;
     c->busy_ms = tx->busy;
     int reaped = 0;
@@ -124,12 +123,13 @@ static int begin_save(save_tx *tx, const char *aside, vs__save_ctx *c,
     return rc;
 }
 
-/* Saves items as checkpoint step of the file at path, or (aside not NULL,
- * taken) of the new file aside, then linked to path: *exists when path
- * appeared meanwhile (nothing saved there). */
+/* Saves items (total bytes in all) as checkpoint step of the file at
+ * path, or (aside not NULL, taken) of the new file aside, then linked to
+ * path: *exists when path appeared meanwhile (nothing saved there). */
 static int save_at(const char *path, char *aside, int64_t step,
-                   vs__save_item *items, size_t n, const vs_save_opts *o,
-                   const vs__save_defs *defs, int *exists)
+                   vs__save_item *items, size_t n, uint64_t total,
+                   const vs_save_opts *o, const vs__save_defs *defs,
+                   int *exists)
 {
     vs__save_ctx c;
     int rc = vs__save_plan(&c, path, step, items, n, o);
@@ -140,9 +140,6 @@ static int save_at(const char *path, char *aside, int64_t step,
     save_tx tx = {NULL, 0, 0, 0};
     tx.busy = o != NULL && o->busy_timeout_ms ? o->busy_timeout_ms
                                               : VS_BUSY_DEFAULT_MS;
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += items[i].nbytes;
     vs__progress_init(&c.pr, o != NULL ? o->progress : NULL,
                       o != NULL ? o->progress_ctx : NULL, total);
     rc = begin_save(&tx, aside, &c, o, total);
@@ -175,15 +172,12 @@ static int save_at(const char *path, char *aside, int64_t step,
  * meanwhile, the save is made again into that file, and a stream's bytes
  * are read once. */
 static int new_file_aside(const char *path, const vs__save_item *items,
-                          size_t n, char **aside)
+                          size_t n, uint64_t total, char **aside)
 {
     *aside = NULL;
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (items[i].read != NULL)
             return VS_OK;
-        total += items[i].nbytes;
-    }
     struct stat st;
     if (total > VS_ASIDE_MAX_BYTES || lstat(path, &st) == 0 ||
         errno != ENOENT)
@@ -197,12 +191,15 @@ int vs__save_run(const char *path, int64_t step, vs__save_item *items,
 {
     char *aside = NULL;
     int exists = 0;
-    int rc = new_file_aside(path, items, n, &aside);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += items[i].nbytes;
+    int rc = new_file_aside(path, items, n, total, &aside);
     if (rc == VS_OK)
-        rc = save_at(path, aside, step, items, n, o, defs, &exists);
+        rc = save_at(path, aside, step, items, n, total, o, defs, &exists);
     /* Another writer created the file meanwhile: save into it. */
     if (rc == VS_OK && exists)
-        rc = save_at(path, NULL, step, items, n, o, defs, &exists);
+        rc = save_at(path, NULL, step, items, n, total, o, defs, &exists);
     return rc;
 }
 
