@@ -2,7 +2,8 @@
  * a directory (the .npy-tree walker), every tensor of a safetensors file
  * or every variable of a TF checkpoint as one checkpoint, in one
  * transaction: every input is checked first, then the data is read a
- * chunk at a time as the library saves it (save_source.h). */
+ * chunk at a time as the library saves it (save_source.h), or, for a
+ * small save, whole before it (VST_SRC_WHOLE_MAX). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -441,8 +442,27 @@ static int arrays_of(const vst_src_list *l, src_arrays *a)
     return EXIT_OK;
 }
 
-/* Saves the described tensors of l as the checkpoint, reading them as
- * the save goes. */
+/* A small save: l's tensors read whole, then saved from memory
+ * (VST_SRC_WHOLE_MAX says why). A failed read sets *why to its message
+ * (vs_errmsg() says the save's failure). */
+static int save_whole(const save_args *o, const src_arrays *a,
+                      vst_src_list *l, const vs_save_opts *so,
+                      const char **why)
+{
+    vs_tensor **t = NULL;
+    int r = vst_src_read_all(l, &t);
+    if (r != VS_OK) {
+        *why = vst_errmsg();
+        return r;
+    }
+    r = vs_save_tensors(o->path, o->step, a->names,
+                        (const vs_tensor *const *)t, l->n, so);
+    vst_src_free_tensors(t, l->n);
+    return r;
+}
+
+/* Saves the described tensors of l as the checkpoint: a small save read
+ * whole first, a larger one read as the save goes. */
 static int save_list(const save_args *o, vst_src_list *l)
 {
     int64_t total = 0;
@@ -450,6 +470,7 @@ static int save_list(const save_args *o, vst_src_list *l)
     vs_save_opts so;
     src_arrays a;
     progress pg;
+    const char *why = NULL;
     size_t k;
     int r, replacing;
 
@@ -469,11 +490,15 @@ static int save_list(const save_args *o, vst_src_list *l)
     so.progress_ctx = &pg;
     replacing = step_exists(o);
     progress_start_bytes(&pg, "saving", (uint64_t)total);
-    r = vs_save_stream(o->path, o->step, a.names, a.dtypes, a.ndims,
-                       a.shapes, l->n, vst_src_read, l, &so);
+    r = (uint64_t)total <= VST_SRC_WHOLE_MAX
+            ? save_whole(o, &a, l, &so, &why)
+            : vs_save_stream(o->path, o->step, a.names, a.dtypes, a.ndims,
+                             a.shapes, l->n, vst_src_read, l, &so);
     progress_end(&pg);
     arrays_free(&a);
     vst_src_close(l);
+    if (r != VS_OK && why != NULL)
+        return cli_err("cannot save checkpoint to %s: %s", o->path, why);
     if (r != VS_OK)
         return cli_err("%s", vs_errmsg());
     printf("saved %zu tensors (%s) as step %lld in %s\n", l->n,

@@ -203,6 +203,41 @@ static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
     return rc;
 }
 
+void vst_src_free_tensors(vs_tensor **t, size_t n)
+{
+    size_t i;
+    if (t == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        vs_tensor_free(t[i]);
+    free(t);
+}
+
+int vst_src_read_all(vst_src_list *l, vs_tensor ***out)
+{
+    vs_tensor **t = calloc(l->n ? l->n : 1, sizeof *t);
+    size_t i;
+    int rc = t == NULL ? vst_fail(VS_ENOMEM, "out of memory") : VS_OK;
+    for (i = 0; i < l->n && rc == VS_OK; i++) {
+        const vst_src *s = &l->s[i];
+        rc = vs_tensor_new(s->dtype, s->ndim, s->shape, &t[i]);
+        if (rc != VS_OK)
+            rc = vst_fail(rc, "%s: %s", s->what, vs_errmsg());
+        else if (vs_tensor_nbytes(t[i]) != s->nbytes)
+            rc = vst_fail(VS_EINVAL, "%s: %zu bytes described, %zu held",
+                          s->what, s->nbytes, vs_tensor_nbytes(t[i]));
+        else if (s->nbytes > 0)
+            rc = src_read(l, i, 0, t[i]->data, s->nbytes);
+    }
+    vst_src_close(l);
+    if (rc != VS_OK) {
+        vst_src_free_tensors(t, l->n);
+        t = NULL;
+    }
+    *out = t;
+    return rc;
+}
+
 int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
                  char *err, size_t err_cap)
 {

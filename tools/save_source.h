@@ -55,6 +55,18 @@ int vst_src_check_bools(vst_src_list *l);
  * was described, or cannot be read, is an error (message in err). */
 int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
                  char *err, size_t err_cap);
+/* Saves of at most this many bytes are read whole before the save
+ * (vst_src_read_all): the library then builds a new file aside (two
+ * syncs instead of seven) and encodes small saves on the calling thread,
+ * which a save whose bytes come through vs_save_stream's callback
+ * cannot do. Larger saves stream, so that memory stays bounded. */
+#define VST_SRC_WHOLE_MAX ((size_t)16 << 20)
+/* Every tensor of l read into a new tensor: (*out)[i] holds l->s[i]'s
+ * bytes in host byte order and C order, checked as vst_src_read checks
+ * them. Free with vst_src_free_tensors(*out, l->n); on failure *out is
+ * NULL and vst_errmsg() says why. */
+int vst_src_read_all(vst_src_list *l, vs_tensor ***out);
+void vst_src_free_tensors(vs_tensor **t, size_t n);
 /* Closes what the reader holds open (also done by vst_src_free). */
 void vst_src_close(vst_src_list *l);
 void vst_src_free(vst_src_list *l);

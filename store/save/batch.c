@@ -26,6 +26,12 @@
  * their pages go to the file at the commit, and the journal is synced
  * once (a spill syncs it first). */
 #define VS_SAVE_SPILL_MIN_BYTES ((uint64_t)16 << 20)
+/* A new file filled aside (vs__store_create_aside) syncs nothing until
+ * its commit, so its spills cost only the writes the commit would make;
+ * a cache this small reuses its pages' memory instead of touching fresh
+ * memory for every page of the save (a 5 MB save, in turns with the
+ * 16 MiB cache: 26 -> 23 ms in the library, 38 -> 35 ms by the CLI). */
+#define VS_SAVE_ASIDE_CACHE "PRAGMA cache_size=-256" /* KiB */
 /* The pause after a batch's commit, for waiting readers. */
 #define VS_SAVE_BATCH_GAP_US 1000
 
@@ -82,14 +88,16 @@ static int batch_begin(vs__save_ctx *c)
     return rc;
 }
 
-int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes)
+int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes, int aside)
 {
     char mode[16];
     int rc = vs__store_journal_pragma(c->db, c->path, "PRAGMA journal_mode",
                                       mode);
     if (rc != VS_OK || strcmp(mode, "delete") != 0)
         return rc;
-    if (raw_bytes > VS_SAVE_SPILL_MIN_BYTES)
+    if (aside)
+        rc = vs__store_exec(c->db, VS_SAVE_ASIDE_CACHE, c->path);
+    else if (raw_bytes > VS_SAVE_SPILL_MIN_BYTES)
         rc = vs__store_exec(c->db, VS_SAVE_SPILL_CACHE, c->path);
     if (rc == VS_OK)
         vs__writeback_init(&c->wb, c->db, c->path);
