@@ -122,14 +122,15 @@ static void expect_read_as_npy_read(const char *path, size_t piece)
     }
     assert_memory_equal(got, want->data, n);
     /* Read whole, as a small save reads it: the same bytes, shape too. */
-    vs_tensor **whole = NULL;
-    OK(vst_src_read_all(&l, &whole));
-    assert_int_equal(whole[0]->dtype, want->dtype);
-    assert_int_equal(whole[0]->ndim, want->ndim);
-    assert_memory_equal(whole[0]->shape, want->shape,
+    vst_src_whole w;
+    OK(vst_src_read_all(&l, &w));
+    assert_ptr_equal(w.ptrs[0], &w.t[0]);
+    assert_int_equal(w.t[0].dtype, want->dtype);
+    assert_int_equal(w.t[0].ndim, want->ndim);
+    assert_memory_equal(w.t[0].shape, want->shape,
                         (size_t)want->ndim * sizeof *want->shape);
-    assert_memory_equal(whole[0]->data, want->data, n);
-    vst_src_free_tensors(whole, l.n);
+    assert_memory_equal(w.t[0].data, want->data, n);
+    vst_src_whole_free(&w);
     free(got);
     vs_tensor_free(want);
     vst_src_free(&l);
@@ -188,10 +189,10 @@ static void test_save_source__bad_bool_named_with_its_element(void **st)
                      VS_ECORRUPT);
     assert_string_equal(err, want);
     /* ... and in a whole read, which then holds nothing */
-    vs_tensor *sentinel = NULL;
-    vs_tensor **whole = &sentinel; /* not NULL: must be set to NULL */
-    assert_int_equal(vst_src_read_all(&l, &whole), VS_ECORRUPT);
-    assert_null(whole);
+    vst_src_whole w;
+    assert_int_equal(vst_src_read_all(&l, &w), VS_ECORRUPT);
+    assert_null(w.block);
+    assert_null(w.t);
     assert_string_equal(vst_errmsg(), want);
     vst_src_free(&l);
 }
@@ -212,9 +213,9 @@ static void test_save_source__file_changed_after_check_is_an_error(void **st)
     assert_int_equal(vst_src_read(&l, 0, 0, v, 64, err, sizeof err), VS_EIO);
     assert_non_null(strstr(err, "changed while being saved"));
     assert_non_null(strstr(err, p));
-    vs_tensor **whole = NULL;
-    assert_int_equal(vst_src_read_all(&l, &whole), VS_EIO);
-    assert_null(whole);
+    vst_src_whole w;
+    assert_int_equal(vst_src_read_all(&l, &w), VS_EIO);
+    assert_null(w.block);
     assert_non_null(strstr(vst_errmsg(), "changed while being saved"));
     /* Asking beyond the tensor is refused too. */
     assert_int_equal(vst_src_read(&l, 0, 1020, v, 8, err, sizeof err),

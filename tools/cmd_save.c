@@ -449,15 +449,14 @@ static int save_whole(const save_args *o, const src_arrays *a,
                       vst_src_list *l, const vs_save_opts *so,
                       const char **why)
 {
-    vs_tensor **t = NULL;
-    int r = vst_src_read_all(l, &t);
+    vst_src_whole w;
+    int r = vst_src_read_all(l, &w);
     if (r != VS_OK) {
         *why = vst_errmsg();
         return r;
     }
-    r = vs_save_tensors(o->path, o->step, a->names,
-                        (const vs_tensor *const *)t, l->n, so);
-    vst_src_free_tensors(t, l->n);
+    r = vs_save_tensors(o->path, o->step, a->names, w.ptrs, l->n, so);
+    vst_src_whole_free(&w);
     return r;
 }
 

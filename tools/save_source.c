@@ -203,38 +203,67 @@ static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
     return rc;
 }
 
-void vst_src_free_tensors(vs_tensor **t, size_t n)
+void vst_src_whole_free(vst_src_whole *w)
 {
-    size_t i;
-    if (t == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        vs_tensor_free(t[i]);
-    free(t);
+    free(w->t);
+    free(w->ptrs);
+    free(w->block);
+    memset(w, 0, sizeof *w);
 }
 
-int vst_src_read_all(vst_src_list *l, vs_tensor ***out)
+/* Where each tensor of l starts in one block (64-byte aligned), and the
+ * block's size; VS_ENOMEM if that overflows. */
+static int whole_layout(const vst_src_list *l, size_t *at, size_t *total)
 {
-    vs_tensor **t = calloc(l->n ? l->n : 1, sizeof *t);
-    size_t i;
-    int rc = t == NULL ? vst_fail(VS_ENOMEM, "out of memory") : VS_OK;
+    size_t i, end = 0;
+    for (i = 0; i < l->n; i++) {
+        size_t n = l->s[i].nbytes;
+        if (n > SIZE_MAX - 63 - end)
+            return vst_fail(VS_ENOMEM, "out of memory");
+        at[i] = end;
+        end += (n + 63) & ~(size_t)63;
+    }
+    *total = end ? end : 64;
+    return VS_OK;
+}
+
+/* The block (not zero-filled: every byte is read into it) and the
+ * tensors that describe it. */
+static int whole_alloc(const vst_src_list *l, vst_src_whole *w)
+{
+    size_t n = l->n ? l->n : 1, total = 0, i;
+    size_t *at = calloc(n, sizeof *at);
+    int rc = at == NULL ? vst_fail(VS_ENOMEM, "out of memory")
+                        : whole_layout(l, at, &total);
+    w->t = calloc(n, sizeof *w->t);
+    w->ptrs = calloc(n, sizeof *w->ptrs);
+    w->block = rc == VS_OK ? aligned_alloc(64, total) : NULL;
+    if (rc == VS_OK &&
+        (w->t == NULL || w->ptrs == NULL || w->block == NULL))
+        rc = vst_fail(VS_ENOMEM, "out of memory");
     for (i = 0; i < l->n && rc == VS_OK; i++) {
         const vst_src *s = &l->s[i];
-        rc = vs_tensor_new(s->dtype, s->ndim, s->shape, &t[i]);
-        if (rc != VS_OK)
-            rc = vst_fail(rc, "%s: %s", s->what, vs_errmsg());
-        else if (vs_tensor_nbytes(t[i]) != s->nbytes)
-            rc = vst_fail(VS_EINVAL, "%s: %zu bytes described, %zu held",
-                          s->what, s->nbytes, vs_tensor_nbytes(t[i]));
-        else if (s->nbytes > 0)
-            rc = src_read(l, i, 0, t[i]->data, s->nbytes);
+        w->t[i].dtype = s->dtype;
+        w->t[i].ndim = s->ndim;
+        memcpy(w->t[i].shape, s->shape, sizeof s->shape);
+        w->t[i].data = w->block + at[i];
+        w->ptrs[i] = &w->t[i];
     }
+    free(at);
+    return rc;
+}
+
+int vst_src_read_all(vst_src_list *l, vst_src_whole *w)
+{
+    size_t i;
+    memset(w, 0, sizeof *w);
+    int rc = whole_alloc(l, w);
+    for (i = 0; i < l->n && rc == VS_OK; i++)
+        if (l->s[i].nbytes > 0)
+            rc = src_read(l, i, 0, w->t[i].data, l->s[i].nbytes);
     vst_src_close(l);
-    if (rc != VS_OK) {
-        vst_src_free_tensors(t, l->n);
-        t = NULL;
-    }
-    *out = t;
+    if (rc != VS_OK)
+        vst_src_whole_free(w);
     return rc;
 }
 

@@ -61,12 +61,17 @@ int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
  * which a save whose bytes come through vs_save_stream's callback
  * cannot do. Larger saves stream, so that memory stays bounded. */
 #define VST_SRC_WHOLE_MAX ((size_t)16 << 20)
-/* Every tensor of l read into a new tensor: (*out)[i] holds l->s[i]'s
- * bytes in host byte order and C order, checked as vst_src_read checks
- * them. Free with vst_src_free_tensors(*out, l->n); on failure *out is
- * NULL and vst_errmsg() says why. */
-int vst_src_read_all(vst_src_list *l, vs_tensor ***out);
-void vst_src_free_tensors(vs_tensor **t, size_t n);
+/* Every tensor of a list, read into memory by vst_src_read_all. */
+typedef struct {
+    vs_tensor *t;                 /* t[i] holds l->s[i]'s bytes ... */
+    const vs_tensor **ptrs;       /* ... and ptrs[i] is &t[i] */
+    unsigned char *block;         /* every tensor's data */
+} vst_src_whole;
+/* Reads every tensor of l into *w, in host byte order and C order,
+ * checked as vst_src_read checks them. Free with vst_src_whole_free; on
+ * failure *w holds nothing and vst_errmsg() says why. */
+int vst_src_read_all(vst_src_list *l, vst_src_whole *w);
+void vst_src_whole_free(vst_src_whole *w);
 /* Closes what the reader holds open (also done by vst_src_free). */
 void vst_src_close(vst_src_list *l);
 void vst_src_free(vst_src_list *l);
