@@ -1577,6 +1577,40 @@ static void test_store__same_bytes_other_dtype_not_shared(void **st)
     vs_tensor_free(d);
 }
 
+/* A first save (the file holds no chunk: its dedup hashes are computed
+ * by the workers) stores equal chunks once, and a later save, which
+ * hashes on the calling thread to look candidates up, finds every one of
+ * them: the two ways give the same hash. */
+static void test_store__first_save_hashes_as_later_saves_do(void **st)
+{
+    (void)st;
+    int64_t sh[] = {300, 1000};
+    vs_tensor *a = mk(VS_FLOAT32, 2, sh);
+    fill_weights(a);
+    const char *nm[] = {"a", "copy1", "copy2"};
+    const vs_tensor *ts[] = {a, a, a};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 100000; /* 12 chunks per tensor */
+    o.threads = 2;
+    OK(vs_save_tensors(g_path, 1, nm, ts, 3, &o));
+    sqlite3 *db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM chunks"), 12);
+    sqlite3_close(db);
+    OK(vs_save_tensors(g_path, 2, nm, ts, 3, &o));
+    db = raw_open(g_path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM chunks"), 12);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM tensor_chunks"), 72);
+    sqlite3_close(db);
+    for (int k = 0; k < 3; k++) {
+        vs_tensor *got = NULL;
+        OK(vs_load_variable(g_path, 2, nm[k], &got));
+        assert_tensor_equal(got, a);
+        vs_tensor_free(got);
+    }
+    vs_tensor_free(a);
+}
+
 static void test_store__file_without_checkpoints_and_directories(void **st)
 {
     (void)st;
@@ -2673,6 +2707,7 @@ int main(void)
         T(test_store__argument_checks),
         T(test_store__same_bytes_for_any_thread_count),
         T(test_store__same_bytes_other_dtype_not_shared),
+        T(test_store__first_save_hashes_as_later_saves_do),
         T(test_store__file_without_checkpoints_and_directories),
         T(test_store__save_progress),
         T(test_store__restore_progress),

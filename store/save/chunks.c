@@ -1,6 +1,7 @@
 /* varstore: the chunks of a save: read (or pointed at in the caller's
- * memory) and hashed on the calling thread, encoded (or found equal to a
- * stored chunk) on the thread pool, and written on the calling thread in
+ * memory) and hashed on the calling thread (on the pool when the file
+ * holds no chunk yet), encoded (or found equal to a stored chunk) on the
+ * thread pool, and written on the calling thread in
  * order (each one's id kept for its tensor_chunks row, written with the
  * tensor rows). Jobs live in a window of recycled slots and buffers, so a
  * save's memory does not grow with the model. */
@@ -50,7 +51,8 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
 }
 
 /* j's bytes: the caller's memory, or read into j->in by the item's read
- * callback; then the dedup hash, needed before a candidate is looked up. */
+ * callback; then the dedup hash, needed before a candidate is looked up
+ * (unless there can be none: save_work computes it then). */
 static int job_source(vs__save_ctx *c, vs__save_job *j)
 {
     const vs__save_item *it = &c->items[j->item];
@@ -76,7 +78,8 @@ static int job_source(vs__save_ctx *c, vs__save_job *j)
         }
         j->src = j->in.p;
     }
-    j->hash = vs__hash64(j->src, j->len);
+    if (!c->hash_in_workers)
+        j->hash = vs__hash64(j->src, j->len);
     return VS_OK;
 }
 
@@ -92,7 +95,7 @@ static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
         j->out = c->free_bufs[--c->n_free];
     j->codec = -1;
     int rc = job_source(c, j);
-    return rc == VS_OK ? fetch_candidate(c, j) : rc;
+    return rc == VS_OK && !c->hash_in_workers ? fetch_candidate(c, j) : rc;
 }
 
 /* ---- pool callbacks ---------------------------------------------------- */
@@ -103,6 +106,8 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
+    if (c->hash_in_workers)
+        j->hash = vs__hash64(j->src, j->len);
     j->crc = vs__crc32(0, j->src, j->len);
     vs__stats_init(&j->stats);
     if (vs__save_is_float(it->t->dtype))
@@ -335,9 +340,33 @@ static int prepare_statements(vs__save_ctx *c)
     return rc;
 }
 
+/* Whether the file holds no chunk: a first save, or one after every
+ * checkpoint went. Its chunks can only match chunks of its own, which
+ * find_chunk finds as each is written; so no candidate is fetched before
+ * encoding, and the dedup hash moves off the calling thread, which a
+ * large save keeps busy with SQLite's copies (about a tenth of its time
+ * for a raw save). */
+static int holds_no_chunks(vs__save_ctx *c, int *none)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = vs__store_prepare(c->db, "SELECT 1 FROM chunks LIMIT 1", &q,
+                               c->path);
+    if (rc != VS_OK)
+        return rc;
+    int s = sqlite3_step(q);
+    *none = s == SQLITE_DONE;
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        rc = vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
+                               c->path);
+    sqlite3_finalize(q);
+    return rc;
+}
+
 int vs__save_chunks(vs__save_ctx *c)
 {
     int rc = prepare_statements(c);
+    if (rc == VS_OK)
+        rc = holds_no_chunks(c, &c->hash_in_workers);
     if (rc == VS_OK)
         rc = vs__pool_run(c->threads, c->n_jobs, c->window, c, save_prepare,
                           save_work, save_consume);

@@ -74,6 +74,9 @@ typedef struct {
     vs__ws ws[VS_MAX_THREADS];   /* per worker */
     vs__buf cmp[VS_MAX_THREADS]; /* per worker: decoded candidate */
     vs__ws main_ws;                   /* calling thread's dedup checks */
+    /* The file held no chunk when the save began: no candidate to look
+     * up before encoding, so the workers compute the dedup hash. */
+    int hash_in_workers;
     /* Output buffers recycled from consumed chunks to the next ones, so
      * that a save touches fresh memory only for its first window. */
     vs__buf *free_bufs;
