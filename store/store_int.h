@@ -156,14 +156,17 @@ int vs__store_upgrade_names(sqlite3 *db, const char *path);
 /* (store/file/writeback.c) Starts the disk's writes of a file's dirty
  * pages every VS_WRITEBACK_BYTES a save writes, so that the commit's fsync
  * has little left to wait for. A hint: fd -1 (none found, or not Linux)
- * does nothing. */
-#define VS_WRITEBACK_BYTES ((uint64_t)4 << 20)
+ * does nothing. Every MiB: a 5 MB save into a new file, in turns with
+ * 4 MiB, 13.2 -> 10.8 ms (raw); 500 MB no slower. */
+#define VS_WRITEBACK_BYTES ((uint64_t)1 << 20)
 typedef struct {
     int fd;           /* SQLite's descriptor of the file; never closed here */
     uint64_t pending; /* bytes written since the last start */
 } vs__writeback;
 void vs__writeback_init(vs__writeback *w, sqlite3 *db, const char *path);
 void vs__writeback_add(vs__writeback *w, uint64_t bytes);
+/* Writes started since the process began (for tests). */
+size_t vs__writeback_starts(void);
 /* A write connection's journal mode and synchronous setting. */
 int vs__store_write_durability(sqlite3 *db, const char *path, int busy_ms);
 /* Maps the connection's last SQLite error to a VS code and message:

@@ -2,7 +2,7 @@
  * not all at the commit (a small page cache that spills), and start the
  * disk's writes early through SQLite's own descriptor of the file
  * (store/file/writeback.c): found only when it is the unix VFS's and open
- * on the very file. */
+ * on the very file, the one a first save fills before it has its name. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -131,6 +131,27 @@ static void test_writeback__a_save_writes_pages_before_its_commit(void **st)
     assert_int_equal(bad, 0);
 }
 
+/* A first save fills its new file under a temporary name: the writes it
+ * starts are on that file's descriptor (found under that name, not the
+ * path the file gets at the end). */
+static void test_writeback__a_first_save_starts_its_files_writes(void **st)
+{
+    (void)st;
+    vs_tensor *t = distinct(6, 4); /* built aside: at most 16 MiB */
+    vs_save_opts o = {0};
+    o.codec = VS_CODEC_RAW;
+    size_t before = vs__writeback_starts();
+    save1(g_path, 1, "w", t, &o);
+    size_t starts = vs__writeback_starts() - before;
+    print_message("writes started during a 6 MiB first save: %zu\n", starts);
+    assert_true(starts >= 4);
+    vs_tensor *got = NULL;
+    OK(vs_load_variable(g_path, 1, "w", &got));
+    assert_memory_equal(got->data, t->data, vs_tensor_nbytes(t));
+    vs_tensor_free(got);
+    vs_tensor_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +159,7 @@ int main(void)
         T(test_writeback__finds_sqlites_descriptor_of_the_file),
         T(test_writeback__none_for_a_connection_of_another_file),
         T(test_writeback__a_save_writes_pages_before_its_commit),
+        T(test_writeback__a_first_save_starts_its_files_writes),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,9 +20,14 @@
  * drops the process's POSIX locks on it). */
 #define _GNU_SOURCE /* sync_file_range */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "store_int.h"
+
+static atomic_size_t g_starts;
+
+size_t vs__writeback_starts(void) { return atomic_load(&g_starts); }
 
 /* The start of SQLite's unixFile (os_unix.c). */
 typedef struct {
@@ -75,5 +80,7 @@ void vs__writeback_add(vs__writeback *w, uint64_t bytes)
     /* A hint: should it fail, the commit's fsync writes the pages. */
     if (sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0)
         w->fd = -1;
+    else
+        atomic_fetch_add(&g_starts, 1);
 #endif
 }

@@ -88,19 +88,20 @@ static int batch_begin(vs__save_ctx *c)
     return rc;
 }
 
-int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes, int aside)
+int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes,
+                           const char *aside)
 {
     char mode[16];
     int rc = vs__store_journal_pragma(c->db, c->path, "PRAGMA journal_mode",
                                       mode);
     if (rc != VS_OK || strcmp(mode, "delete") != 0)
         return rc;
-    if (aside)
+    if (aside != NULL)
         rc = vs__store_exec(c->db, VS_SAVE_ASIDE_CACHE, c->path);
     else if (raw_bytes > VS_SAVE_SPILL_MIN_BYTES)
         rc = vs__store_exec(c->db, VS_SAVE_SPILL_CACHE, c->path);
     if (rc == VS_OK)
-        vs__writeback_init(&c->wb, c->db, c->path);
+        vs__writeback_init(&c->wb, c->db, aside != NULL ? aside : c->path);
     if (rc == VS_OK && raw_bytes > (uint64_t)VS_SAVE_BATCH_BYTES)
         rc = batch_begin(c);
     return rc;

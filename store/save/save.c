@@ -119,7 +119,7 @@ static int begin_save(save_tx *tx, const char *aside, vs__save_ctx *c,
     if (rc == VS_OK && reaped > 0)
         rc = vs__store_free_orphans(c->db, c->path, NULL);
     if (rc == VS_OK)
-        rc = vs__save_journal_setup(c, total, aside != NULL);
+        rc = vs__save_journal_setup(c, total, aside);
     return rc;
 }
 

@@ -153,9 +153,11 @@ int vs__save_chunk_rows(vs__save_ctx *c);
 /* In the first transaction, for a file with a rollback journal: a small
  * page cache, so that pages go to the file as chunks come, with the
  * disk's writes started as they do (c->wb); and, for a save of more than
- * VS_SAVE_BATCH_BYTES raw bytes, batches and the 'saving:' row. aside:
- * the file is a new one filled before it has a name (smaller cache). */
-int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes, int aside);
+ * VS_SAVE_BATCH_BYTES raw bytes, batches and the 'saving:' row. aside
+ * (else NULL): the connection's file, a new one filled before it has its
+ * name (a smaller cache). */
+int vs__save_journal_setup(vs__save_ctx *c, uint64_t raw_bytes,
+                           const char *aside);
 /* After chunk id is written or shared: pins it, and commits the batch
  * once VS_SAVE_BATCH_BYTES of new bytes are written since the last, or
  * once it has held the file's lock for VS_SAVE_BATCH_US. */
