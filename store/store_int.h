@@ -412,6 +412,10 @@ int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
 /* Tests: planes the default level handed to zlib's deflate after the
  * literal encoder declined them, since the process began. */
 size_t vs__codec_zlib_retries(void);
+/* Planes whose full byte histogram the default codec counted (those a
+ * sample did not find incompressible), since the process began (for
+ * tests). */
+size_t vs__codec_full_hists(void);
 int vs__chunk_decode_ws(int codec, size_t elem_size, const unsigned char *blob,
                         size_t blob_len, void *dst, size_t raw_len,
                         vs__ws *ws, char *err, size_t cap);

@@ -389,6 +389,27 @@ static void test_codec__random_bytes_stored_raw(void **state)
     free(b);
 }
 
+/* fill_weights' three low bytes (23 random mantissa bits and the
+ * exponent's lowest) are close to uniform: a sample of each such plane
+ * tells it is to be stored, from planes of 24 KiB (a 96 KiB chunk) up,
+ * without a full histogram; only the top plane (sign and exponent) is
+ * counted whole, and compressed. */
+static void test_codec__uniform_planes_stored_from_a_sample(void **state)
+{
+    (void)state;
+    for (size_t n = (size_t)24 << 10; n <= (size_t)1 << 20; n *= 2) {
+        float *w = malloc(n * sizeof *w);
+        assert_non_null(w);
+        fill_weights(w, n);
+        vs__codec_opts o = {0, 0};
+        size_t before = vs__codec_full_hists();
+        roundtrip(w, n * sizeof *w, 4, &o, VS_CHUNK_SHUFFLE_ZLIB);
+        /* roundtrip encodes twice: one plane counted whole each time */
+        assert_int_equal(vs__codec_full_hists() - before, 2);
+        free(w);
+    }
+}
+
 /* A small vector's planes, which the literal encoder cannot fit (its
  * code table alone outweighs them), are stored without a call to zlib:
  * zlib could not fit them either, and each call resets its window. */
@@ -741,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_codec__float_weights_shuffle_and_shrink),
         cmocka_unit_test(test_codec__random_bytes_stored_raw),
         cmocka_unit_test(test_codec__small_planes_never_retried_with_zlib),
+        cmocka_unit_test(test_codec__uniform_planes_stored_from_a_sample),
         cmocka_unit_test(test_codec__every_element_size_round_trips),
         cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
         cmocka_unit_test(test_codec__stats_merge_matches_whole),

@@ -241,21 +241,28 @@ static int zlib_plane(const unsigned char *pl, size_t m, int level,
     return 0;
 }
 
-/* Whether every 17th byte of a large plane is so close to uniform (99% of
- * 8 bits of entropy) that the whole plane cannot pass the 3% gate: low
- * mantissa bytes of floats, which then cost a seventeenth of a full
- * histogram. On data without structure the estimate from a sample is
- * biased low, never high, and 8,192 or more samples put it within a few
- * hundredths of a bit; the odd stride samples every column of rows whose
+/* Whether a sample of a plane, every stride-th byte, is so close to
+ * uniform (99% of 8 bits of entropy) that the whole plane cannot pass the
+ * 3% gate: low mantissa bytes of floats, which then cost a fraction of a
+ * full histogram. On data without structure the estimate from a sample
+ * is biased low, never high, and 8,192 or more samples put it within a
+ * few hundredths of a bit; so the stride is the largest odd one up to 17
+ * that still takes that many (none below 3: the full histogram is then
+ * about as cheap). An odd stride samples every column of rows whose
  * length is a power of two. */
 static int sample_incompressible(const unsigned char *pl, size_t m)
 {
-    enum { STRIDE = 17, MIN_SAMPLES = 8192 };
-    if (m / STRIDE < MIN_SAMPLES)
+    enum { MAX_STRIDE = 17, MIN_SAMPLES = 8192 };
+    size_t stride = m / MIN_SAMPLES;
+    if (stride > MAX_STRIDE)
+        stride = MAX_STRIDE;
+    if (stride % 2 == 0)
+        stride--;
+    if (stride < 3)
         return 0;
     uint32_t hist[256] = {0};
     size_t k = 0;
-    for (size_t i = 0; i < m; i += STRIDE, k++)
+    for (size_t i = 0; i < m; i += stride, k++)
         hist[pl[i]]++;
     return entropy_bytes(hist, k) >= 0.99 * (double)k;
 }
@@ -272,6 +279,10 @@ static atomic_size_t g_zlib_retries;
 
 size_t vs__codec_zlib_retries(void) { return atomic_load(&g_zlib_retries); }
 
+static atomic_size_t g_full_hists;
+
+size_t vs__codec_full_hists(void) { return atomic_load(&g_full_hists); }
+
 /* Level 0's plane encoder: 1 with the stream at dst (*len bytes), 0 when
  * the plane is to be stored. Huffman-only coding cannot beat the order-0
  * entropy, so planes where that saves less than 3% are stored at once.
@@ -286,6 +297,7 @@ static int huffman_plane(const unsigned char *pl, size_t m, vs__ws *ws,
     vs__plane_hist h;
     if (sample_incompressible(pl, m))
         return 0;
+    atomic_fetch_add_explicit(&g_full_hists, 1, memory_order_relaxed);
     vs__plane_hist_count(&h, pl, m);
     if (entropy_bytes(h.all, m) >= 0.97 * (double)m)
         return 0;
