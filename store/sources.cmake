@@ -36,6 +36,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/prefault.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/read_tx.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/restore.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/tf_read.c

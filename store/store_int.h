@@ -512,6 +512,19 @@ typedef struct {
     int in_place; /* dst is the variable's own buffer (vs__restore_vars) */
 } vs__load_item;
 
+/* (store/restore/prefault.c) A helper thread that makes the items'
+ * destinations resident (MADV_POPULATE_WRITE), in order, while the load
+ * reads into them: the page faults run beside the reads instead of in
+ * them. NULL (nothing started) for a load of less than 4 MiB, on fewer
+ * than two threads, off Linux, or when the thread cannot start.
+ * vs__prefault_stop stops it and waits for it (NULL: nothing). */
+typedef struct vs__prefault vs__prefault;
+vs__prefault *vs__prefault_start(const vs__load_item *items, size_t n,
+                                 int threads);
+void vs__prefault_stop(vs__prefault *pf);
+/* Bytes populated by helpers since the process began (for tests). */
+size_t vs__prefault_bytes(void);
+
 /* Where one chunk of a tensor is and what it holds (tensor_chunks and
  * chunks rows). */
 typedef struct {

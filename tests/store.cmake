@@ -17,6 +17,7 @@ vs_add_test(NAME test_names SOURCES test_names.c LABELS store)
 vs_add_test(NAME test_read_tx SOURCES test_read_tx.c LABELS store)
 vs_add_test(NAME test_ckpt_poll SOURCES test_ckpt_poll.c LABELS store)
 vs_add_test(NAME test_load_into SOURCES test_load_into.c LABELS store)
+vs_add_test(NAME test_prefault SOURCES test_prefault.c LABELS store)
 vs_add_test(NAME test_save_stream SOURCES test_save_stream.c LABELS store)
 if(VS_SANITIZE) # its resident-size check is skipped there
   target_compile_definitions(test_save_stream PRIVATE VS_SANITIZED=1)

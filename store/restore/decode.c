@@ -549,9 +549,12 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
             c.jobs[k].seq = q;
         }
     }
+    vs__prefault *pf =
+        rc == VS_OK && sink == NULL ? vs__prefault_start(items, n, t) : NULL;
     if (rc == VS_OK)
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
+    vs__prefault_stop(pf);
     if (rc == VS_OK)
         rc = list_rest(&c, n);
     /* Items after the last chunked one have no job: they begin (and end)
