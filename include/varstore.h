@@ -705,7 +705,7 @@ typedef struct {
     const char *prefix; /* else: only global variables whose op name starts
                            with prefix; NULL: all global variables */
     int threads;        /* decompression threads; 0: all cores, or the
-                           calling thread alone for at most 1 MiB */
+                           calling thread alone for at most 8 MiB */
     /* Progress, as in vs_save_opts, over the raw bytes
      * of the tensors read; the last call (done == total) comes once the
      * variables hold the restored values. Until then the variables being
@@ -813,7 +813,7 @@ VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
  *  VS_EINVAL naming the tensor otherwise, before any byte is read).
  *  Chunks stored raw are read from the file straight into place and the
  *  others decoded into place, on `threads` threads (0: all cores, or
- *  the calling thread alone for at most 1 MiB in all), with every CRC
+ *  the calling thread alone for at most 8 MiB in all), with every CRC
  *  checked: no copy in between (vs_ckpt_stream copies each
  *  chunk once more). On failure the buffers hold unspecified bytes. */
 VS_API VS_NODISCARD int vs_ckpt_load_into(vs_ckpt *f, int64_t step,

@@ -141,12 +141,21 @@ static void test_small_inline__a_load_under_a_mib_hands_no_chunk_to_a_worker(
     assert_int_equal(handoffs_of_load(100, 4096), 0);
 }
 
+/* Up to 8 MiB (a 5 MB model's many tensors): the calling thread alone. */
+static void test_small_inline__a_load_of_8_mib_hands_no_chunk_to_a_worker(
+    void **st)
+{
+    (void)st;
+    (void)handoffs_of_save(8, MIB, VS_CODEC_DEFAULT, 0);
+    assert_int_equal(handoffs_of_load(8, MIB), 0);
+}
+
 static void test_small_inline__a_larger_load_decodes_on_the_workers(void **st)
 {
     (void)st;
-    (void)handoffs_of_save(4, MIB, VS_CODEC_DEFAULT, 0);
-    assert_int_equal(handoffs_of_load(4, MIB),
-                     vs__pool_threads(0) > 1 ? 4 : 0);
+    (void)handoffs_of_save(9, MIB, VS_CODEC_DEFAULT, 0);
+    assert_int_equal(handoffs_of_load(9, MIB),
+                     vs__pool_threads(0) > 1 ? 9 : 0);
 }
 
 int main(void)
@@ -166,6 +175,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_small_inline__a_load_under_a_mib_hands_no_chunk_to_a_worker,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_small_inline__a_load_of_8_mib_hands_no_chunk_to_a_worker,
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_small_inline__a_larger_load_decodes_on_the_workers, setup,
