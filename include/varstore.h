@@ -815,7 +815,11 @@ VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
  *  others decoded into place, on `threads` threads (0: all cores, or
  *  the calling thread alone for at most 8 MiB in all), with every CRC
  *  checked: no copy in between (vs_ckpt_stream copies each
- *  chunk once more). On failure the buffers hold unspecified bytes. */
+ *  chunk once more). A load of 4 MiB or more on two threads or more also
+ *  has, on Linux, a helper thread make dst resident (MADV_POPULATE_WRITE,
+ *  which leaves the bytes as they are) ahead of the reads, gone when the
+ *  call returns; vs_ckpt_load_many's buffers likewise. On failure the
+ *  buffers hold unspecified bytes. */
 VS_API VS_NODISCARD int vs_ckpt_load_into(vs_ckpt *f, int64_t step,
                                           const char *const *names, size_t n,
                                           void *const *dst,
