@@ -522,8 +522,13 @@ typedef struct vs__prefault vs__prefault;
 vs__prefault *vs__prefault_start(const vs__load_item *items, size_t n,
                                  int threads);
 void vs__prefault_stop(vs__prefault *pf);
-/* Bytes populated by helpers since the process began (for tests). */
+/* For tests: bytes populated and helpers started since the process
+ * began; while vs__prefault_finish is nonzero, vs__prefault_stop lets a
+ * helper finish its work instead of stopping it (how far it gets before
+ * the load ends is up to the scheduler). */
 size_t vs__prefault_bytes(void);
+size_t vs__prefault_starts(void);
+extern int vs__prefault_finish;
 
 /* Where one chunk of a tensor is and what it holds (tensor_chunks and
  * chunks rows). */

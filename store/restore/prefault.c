@@ -41,9 +41,12 @@ struct vs__prefault {
     atomic_int stop;
 };
 
-static atomic_size_t g_bytes;
+static atomic_size_t g_bytes, g_starts;
 
 size_t vs__prefault_bytes(void) { return atomic_load(&g_bytes); }
+size_t vs__prefault_starts(void) { return atomic_load(&g_starts); }
+
+int vs__prefault_finish; /* read and set on the calling thread only */
 
 /* Populates the whole pages of [p, p + len), a step at a time; 0 once
  * told to stop or refused. */
@@ -98,6 +101,7 @@ vs__prefault *vs__prefault_start(const vs__load_item *items, size_t n,
         vs__free(pf);
         return NULL;
     }
+    atomic_fetch_add(&g_starts, 1);
     return pf;
 #else
     (void)items;
@@ -111,7 +115,8 @@ void vs__prefault_stop(vs__prefault *pf)
 {
     if (pf == NULL)
         return;
-    atomic_store(&pf->stop, 1);
+    if (!vs__prefault_finish)
+        atomic_store(&pf->stop, 1);
     /* Joining a thread this call started cannot fail. */
     (void)pthread_join(pf->thread, NULL);
     vs__free(pf);
