@@ -296,7 +296,8 @@ def load(path: PathLike, step: Optional[int] = None,
             None: all of them.
         framework: ``"numpy"`` (``numpy.ndarray``) or ``"torch"`` (CPU
             ``torch.Tensor``).
-        threads: decoding threads; 0: all cores.
+        threads: decoding threads; 0: all cores (without progress, the
+            calling thread alone for a load of at most 8 MiB).
         progress: ``progress(done_bytes, total_bytes)``, called on this
             thread each time a tensor is complete (the last call has
             ``done == total``); tqdm fits as in :func:`save`. An
