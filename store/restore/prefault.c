@@ -48,6 +48,14 @@ size_t vs__prefault_starts(void) { return atomic_load(&g_starts); }
 
 int vs__prefault_finish; /* read and set on the calling thread only */
 
+#if defined(__linux__)
+/* Whether the load writes item it into fresh memory (not a variable's
+ * own buffer, already in use). */
+static int fresh_dst(const vs__load_item *it)
+{
+    return it->dst != NULL && !it->in_place;
+}
+
 /* Populates the whole pages of [p, p + len), a step at a time; 0 once
  * told to stop or refused. */
 static int populate(struct vs__prefault *pf, unsigned char *p, size_t len,
@@ -74,12 +82,12 @@ static void *prefault_main(void *arg)
     size_t page = ps > 0 ? (size_t)ps : 4096;
     for (size_t i = 0; i < pf->n; i++) {
         const vs__load_item *it = &pf->items[i];
-        if (it->dst != NULL && !it->in_place &&
-            !populate(pf, it->dst, it->nbytes, page))
+        if (fresh_dst(it) && !populate(pf, it->dst, it->nbytes, page))
             break;
     }
     return NULL;
 }
+#endif
 
 vs__prefault *vs__prefault_start(const vs__load_item *items, size_t n,
                                  int threads)
@@ -87,7 +95,7 @@ vs__prefault *vs__prefault_start(const vs__load_item *items, size_t n,
 #if defined(__linux__)
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
-        if (items[i].dst != NULL && !items[i].in_place)
+        if (fresh_dst(&items[i]))
             bytes += items[i].nbytes;
     if (bytes < VS_PREFAULT_MIN_BYTES || threads < 2)
         return NULL;

@@ -34,15 +34,14 @@ typedef struct {
 
 /* Opens (or creates) the file, takes the solo path for a mid-sized save
  * when it can, and begins the write transaction (a rollback-journal
- * file's open begins it). aside: the file at open_path is a new one that
- * has no name yet (vs__save_run), whose commit needs no sync. raw_bytes:
- * the tensors' bytes. */
-static int tx_begin(save_tx *tx, const char *open_path, int aside,
-                    const vs__save_ctx *c, const vs_save_opts *o,
-                    uint64_t raw_bytes)
+ * file's open begins it). aside (else NULL): the file to open instead of
+ * c->path, a new one that has no name yet (vs__save_run), whose commit
+ * needs no sync. raw_bytes: the tensors' bytes. */
+static int tx_begin(save_tx *tx, const char *aside, const vs__save_ctx *c,
+                    const vs_save_opts *o, uint64_t raw_bytes)
 {
-    int rc = vs__store_open_save(open_path, tx->busy, aside, &tx->db,
-                                 &tx->in_tx);
+    int rc = vs__store_open_save(aside != NULL ? aside : c->path, tx->busy,
+                                 aside != NULL, &tx->db, &tx->in_tx);
     if (rc != VS_OK || tx->in_tx)
         return rc;
     if (raw_bytes >= VS_SOLO_MIN_BYTES && raw_bytes <= VS_SOLO_MAX_BYTES &&
@@ -108,8 +107,7 @@ static int write_checkpoint(vs__save_ctx *c, const vs__save_defs *defs)
 static int begin_save(save_tx *tx, const char *aside, vs__save_ctx *c,
                       const vs_save_opts *o, uint64_t total)
 {
-    int rc = tx_begin(tx, aside != NULL ? aside : c->path, aside != NULL, c,
-                      o, total);
+    int rc = tx_begin(tx, aside, c, o, total);
     c->db = tx->db;
     c->busy_ms = tx->busy;
     int reaped = 0;
