@@ -687,6 +687,20 @@ VS_API VS_NODISCARD int vs_async_save_tensors(vs_async *a, const char *path,
                                               const char *const *names,
                                               const vs_tensor *const *tensors,
                                               size_t n, const vs_save_opts *opts);
+/** vs_async_save_tensors without the copy: the saver borrows the caller's
+ *  bytes and reads them on its thread while the save runs, so the call
+ *  blocks only for the checks (and keeps no memory for a next save). Until
+ *  the save is reported (vs_async_wait, the next save call of a, or
+ *  vs_async_free returns), the tensors' bytes must stay allocated and
+ *  unchanged: a change in that time leaves that checkpoint undefined
+ *  (torn values, or chunks that fail their CRC check when read).
+ *  The names and the vs_tensor structs themselves are copied: they may go
+ *  at once. For a caller that writes its next values into other memory
+ *  (double buffering), or whose tensors do not change (JAX arrays, which
+ *  Orbax saves the same way). Errors as vs_async_save_tensors. */
+VS_API VS_NODISCARD int vs_async_save_tensors_nocopy(
+    vs_async *a, const char *path, int64_t step, const char *const *names,
+    const vs_tensor *const *tensors, size_t n, const vs_save_opts *opts);
 /** Blocks until the save in flight ends and returns its result (the codes
  *  of vs_save_ex: VS_EIO, VS_EBUSY, VS_EINVAL for a path that is not a
  *  checkpoint file...), with its message in this thread's vs_errmsg().

@@ -1,7 +1,8 @@
 /* Asynchronous saves (vs_async_*): the checkpoint equals a synchronous
  * save's, holds the values as of the call whatever the caller does next,
  * validation errors come at once, and a background failure is reported
- * once, on the calling thread, by wait, the next save or free. */
+ * once, on the calling thread, by wait, the next save or free; a save
+ * that borrows the caller's bytes (nocopy) copies nothing else it needs. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "save/save_int.h" /* vs__save_snap_reuses */
+#include "save/save_int.h" /* vs__save_snap_reuses, _copied */
 #include "varstore.h"
 
 #define MSG_MAX 1024 /* holds any vs_errmsg() */
@@ -482,6 +483,95 @@ static void test_async_background_error_is_reported_by_free(void **state)
     vs_tensor_free(t);
 }
 
+/* ---- saves that borrow the caller's bytes ------------------------------ */
+
+/* The same checkpoint as a synchronous save, without a copy of the bytes:
+ * the names and the vs_tensor structs may go as soon as the call
+ * returns; only the bytes are borrowed until the save is reported. */
+static void test_async_nocopy_equals_a_synchronous_save_without_a_copy(
+    void **state)
+{
+    (void)state;
+    vs_tensor *t[NT];
+    make_tensors(t);
+    OK(vs_save_tensors(g_path2, 3, g_names, (const vs_tensor *const *)t, NT,
+                       NULL));
+    char *names[NT];
+    vs_tensor *shells = malloc(NT * sizeof *shells);
+    const vs_tensor *ts[NT];
+    assert_non_null(shells);
+    for (int i = 0; i < NT; i++) {
+        names[i] = strdup(g_names[i]);
+        assert_non_null(names[i]);
+        shells[i] = *t[i]; /* the struct only: data is the caller's */
+        ts[i] = &shells[i];
+    }
+    size_t copied = vs__save_snap_copied();
+    vs_async *a = new_saver();
+    OK(vs_async_save_tensors_nocopy(a, g_path, 3, (const char *const *)names,
+                                    ts, NT, NULL));
+    assert_int_equal(vs__save_snap_copied(), copied);
+    for (int i = 0; i < NT; i++) {
+        memset(names[i], '#', strlen(names[i]));
+        free(names[i]);
+    }
+    memset(shells, 0xee, NT * sizeof *shells);
+    free(shells);
+    OK(vs_async_wait(a));
+    OK(vs_async_free(a));
+    expect_same_content(g_path2, g_path);
+    free_tensors(t);
+}
+
+/* A borrowing save leaves the memory a saver keeps for its copies alone:
+ * the copying save after it still copies into it. */
+static void test_async_nocopy_keeps_the_snapshot_memory_for_the_next_copy(
+    void **state)
+{
+    (void)state;
+    const char *nm = "w";
+    vs_tensor *t = ramp(600000, 1.0f);
+    const vs_tensor *tt = t;
+    vs_async *a = new_saver();
+    OK(vs_async_save_tensors(a, g_path, 1, &nm, &tt, 1, NULL));
+    OK(vs_async_wait(a));
+    size_t r0 = vs__save_snap_reuses();
+    OK(vs_async_save_tensors_nocopy(a, g_path, 2, &nm, &tt, 1, NULL));
+    OK(vs_async_wait(a)); /* the bytes are the caller's again */
+    for (int64_t i = 0; i < 600000; i++)
+        ((float *)t->data)[i] += 5.0f;
+    OK(vs_async_save_tensors(a, g_path, 3, &nm, &tt, 1, NULL));
+    assert_int_equal(vs__save_snap_reuses(), r0 + 1);
+    OK(vs_async_free(a));
+    vs_tensor_free(t);
+    expect_ramp(g_path, 1, "w", 600000, 1.0f);
+    expect_ramp(g_path, 2, "w", 600000, 1.0f);
+    expect_ramp(g_path, 3, "w", 600000, 6.0f);
+}
+
+static void test_async_nocopy_errors_as_the_copying_save(void **state)
+{
+    (void)state;
+    vs_tensor *t = ramp(16, 0.0f);
+    const vs_tensor *ts[2] = {t, t};
+    const char *dup[2] = {"x", "x"};
+    vs_async *a = new_saver();
+    FAILS(vs_async_save_tensors_nocopy(a, g_path, 1, dup, ts, 2, NULL),
+          VS_EINVAL, "At least two variables have the same name: x");
+    FAILS(vs_async_save_tensors_nocopy(NULL, g_path, 1, dup, ts, 1, NULL),
+          VS_EINVAL, "async saver is NULL");
+    assert_false(exists(g_path));
+    /* In the background: the path is a directory. */
+    assert_int_equal(mkdir(g_path, 0700), 0);
+    char want[MSG_MAX];
+    int code = sync_error(g_path, t, NULL, want, sizeof want);
+    assert_int_not_equal(code, VS_OK);
+    OK(vs_async_save_tensors_nocopy(a, g_path, 1, dup, ts, 1, NULL));
+    FAILS(vs_async_wait(a), code, want);
+    OK(vs_async_free(a));
+    vs_tensor_free(t);
+}
+
 /* ---- progress ---------------------------------------------------------- */
 
 typedef struct {
@@ -538,6 +628,9 @@ int main(void)
         T(test_async_background_error_is_reported_by_the_next_save),
         T(test_async_background_error_is_reported_by_free),
         T(test_async_progress_runs_on_the_background_thread),
+        T(test_async_nocopy_equals_a_synchronous_save_without_a_copy),
+        T(test_async_nocopy_keeps_the_snapshot_memory_for_the_next_copy),
+        T(test_async_nocopy_errors_as_the_copying_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

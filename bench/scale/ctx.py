@@ -8,7 +8,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def fmt_s(x):
-    return "n/a" if x is None else "%.3f s" % x
+    if x is None:
+        return "n/a"
+    # Below a millisecond, "0.000 s" would hide the figure.
+    return "%.3f s" % x if x >= 0.001 else "%.0f us" % (x * 1e6)
 
 
 def fmt_mib(b):

@@ -83,50 +83,84 @@ def async_one(ctx, cmd, out, want, what):
     return c.result
 
 
+def async_peers(ctx, model):
+    """(who, runnable, why not, command for an output path, output name,
+    copies the tensors) of each asynchronous save timed."""
+    vs = lambda *extra: (lambda o: [ctx.prog("scale_async"), ctx.src(model),
+                                    o, "--step", "1"] + list(extra))
+    no_vs = "skipped: this varstore has no async save (VS_HAVE_ASYNC_SAVE)"
+    return [("varstore vs_async_save_tensors", ctx.have["async"], no_vs,
+             vs(), "async.db", True),
+            ("varstore vs_async_save_tensors_nocopy", ctx.have["async"],
+             no_vs, vs("--nocopy"), "async-nocopy.db", False),
+            ("torch.distributed.checkpoint.async_save", ctx.have["torch"],
+             "skipped: torch is not importable",
+             lambda o: ctx.peer("dcp-async", ctx.src(model), o), "dcp", True),
+            ("orbax StandardCheckpointer (async)",
+             ctx.have["orbax.checkpoint"],
+             "skipped: orbax-checkpoint is not importable "
+             "(scripts/requirements-bench-scale.txt)",
+             lambda o: ctx.peer("orbax-async", ctx.src(model), o), "orbax",
+             False)]
+
+
+def async_reps(ctx, cmd, name, who, want):
+    """Medians of blocked, total and next-blocked seconds over the reps."""
+    blocked, total, nxt = [], [], []
+    out = ctx.path(name)
+    for r in range(ctx.reps):
+        ctx.log("async %s: repetition %d/%d" % (name, r + 1, ctx.reps))
+        res = async_one(ctx, cmd(out), out, want, who)
+        if name.startswith("async"):
+            check_varstore(ctx, out, want)
+        blocked.append(res["blocked_s"])
+        total.append(res["total_s"])
+        if "next_blocked_s" in res:
+            nxt.append(res["next_blocked_s"])
+        rm(out)
+    return (median(blocked), median(total),
+            median(nxt) if nxt else None)
+
+
 def async_save(ctx, model="tf500"):
     want = manifest(ctx, model)
-    peers = [("varstore vs_async_save_tensors", ctx.have["async"],
-              "skipped: this varstore has no async save (VS_HAVE_ASYNC_SAVE)",
-              lambda o: [ctx.prog("scale_async"), ctx.src(model), o,
-                         "--step", "1"], "async.db"),
-             ("torch.distributed.checkpoint.async_save", ctx.have["torch"],
-              "skipped: torch is not importable",
-              lambda o: ctx.peer("dcp-async", ctx.src(model), o), "dcp"),
-             ("orbax StandardCheckpointer (async)",
-              ctx.have["orbax.checkpoint"],
-              "skipped: orbax-checkpoint is not importable "
-              "(scripts/requirements-bench-scale.txt)",
-              lambda o: ctx.peer("orbax-async", ctx.src(model), o), "orbax")]
-    for who, ok, why, cmd, name in peers:
+    least = {}  # copies the tensors -> {"varstore"/"peers": least blocked}
+    for who, ok, why, cmd, name, copies in async_peers(ctx, model):
+        case = "%s, %s" % (ctx.desc(model), who)
         if not ok:
-            ctx.add("7 async save", "%s, %s" % (ctx.desc(model), who), why)
+            ctx.add("7 async save", case, why)
             continue
-        blocked, total, nxt = [], [], []
-        out = ctx.path(name)
         try:
-            for r in range(ctx.reps):
-                ctx.log("async %s: repetition %d/%d" % (name, r + 1, ctx.reps))
-                res = async_one(ctx, cmd(out), out, want, who)
-                if name == "async.db":
-                    check_varstore(ctx, out, want)
-                blocked.append(res["blocked_s"])
-                total.append(res["total_s"])
-                if "next_blocked_s" in res:
-                    nxt.append(res["next_blocked_s"])
-                rm(out)
+            blocked, total, nxt = async_reps(ctx, cmd, name, who, want)
         except BenchError as e:
-            if name == "async.db":
+            if name.startswith("async"):
                 raise
-            ctx.add("7 async save", "%s, %s" % (ctx.desc(model), who),
-                    "failed to run: %s" % str(e)[-300:])
+            ctx.add("7 async save", case, "failed to run: %s" % str(e)[-300:])
             continue
-        ctx.add("7 async save", "%s, %s: caller blocked / until durable" % (
-            ctx.desc(model), who), fmt_s(median(blocked)),
-            "durable after %s" % fmt_s(median(total)), "", "", "")
-        if nxt:  # the same saver's next save (its snapshot memory kept)
-            ctx.add("7 async save", "%s, %s: the same saver's next save, "
-                    "caller blocked" % (ctx.desc(model), who),
-                    fmt_s(median(nxt)), "", "", "", "")
+        side = "varstore" if name.startswith("async") else "peers"
+        got = least.setdefault(copies, {})
+        got[side] = min(blocked, got.get(side, blocked))
+        ctx.add("7 async save", case + ": caller blocked / until durable",
+                fmt_s(blocked), "durable after %s" % fmt_s(total))
+        if nxt is not None:  # the same saver's next save
+            ctx.add("7 async save", case + ": the same saver's next save, "
+                    "caller blocked", fmt_s(nxt))
+    async_verdicts(ctx, model, least)
+
+
+def async_verdicts(ctx, model, least):
+    """The target: varstore's save blocks no longer than the peers' that
+    do the same (copy the tensors: torch; keep references: Orbax)."""
+    for copies, what in ((True, "copying the tensors (vs torch)"),
+                         (False, "not copying them (vs Orbax)")):
+        got = least.get(copies, {})
+        if "varstore" not in got or "peers" not in got:
+            continue
+        r = ratio(got["varstore"], got["peers"])
+        ctx.add("7 async save", "%s, caller blocked, %s" % (
+            ctx.desc(model), what), fmt_s(got["varstore"]),
+            fmt_s(got["peers"]), "n/a" if r is None else "%.2fx" % r,
+            "<= 1.0x", verdict(r, 1.0))
 
 
 def check_varstore(ctx, db, want):

@@ -1,5 +1,6 @@
 /* varstore: asynchronous saves (vs_async_*): the save is prepared and
- * snapshotted on the calling thread (prepare.c, snapshot.c), then
+ * snapshotted (its bytes copied, or lent by the caller) on the calling
+ * thread (prepare.c, snapshot.c), then
  * vs__save_run writes it on one background thread. One save in flight;
  * its result waits in the vs_async until a wait, the next save or free
  * reports it on the calling thread. */
@@ -82,13 +83,14 @@ static int before_save(vs_async *a)
     return report(a);
 }
 
-/* Snapshots the prepared save and starts it; frees p. */
+/* Snapshots the prepared save (without its bytes with lend) and starts
+ * it; frees p. */
 static int launch(vs_async *a, vs__save_prep *p, int rc, const char *path,
-                  int64_t step, const vs_save_opts *opts)
+                  int64_t step, const vs_save_opts *opts, int lend)
 {
     vs__save_snap *s = NULL;
     if (rc == VS_OK)
-        rc = vs__save_snap_take(p, path, step, opts, &a->spare, &s);
+        rc = vs__save_snap_take(p, path, step, opts, lend, &a->spare, &s);
     vs__save_prep_free(p);
     if (rc == VS_OK)
         rc = start(a, s);
@@ -113,7 +115,21 @@ int vs_async_save(vs_async *a, vs_graph *g, const char *path, int64_t step,
         return rc;
     vs__save_prep p;
     rc = vs__save_prep_graph(&p, g, path, step, opts);
-    return launch(a, &p, rc, path, step, opts);
+    return launch(a, &p, rc, path, step, opts, 0);
+}
+
+/* Both forms of vs_async_save_tensors: the bytes copied, or lent. */
+static int save_tensors(vs_async *a, const char *path, int64_t step,
+                        const char *const *names,
+                        const vs_tensor *const *tensors, size_t n,
+                        const vs_save_opts *opts, int lend)
+{
+    int rc = before_save(a);
+    if (rc != VS_OK)
+        return rc;
+    vs__save_prep p;
+    rc = vs__save_prep_tensors(&p, path, step, names, tensors, n, opts);
+    return launch(a, &p, rc, path, step, opts, lend);
 }
 
 int vs_async_save_tensors(vs_async *a, const char *path, int64_t step,
@@ -121,12 +137,15 @@ int vs_async_save_tensors(vs_async *a, const char *path, int64_t step,
                           const vs_tensor *const *tensors, size_t n,
                           const vs_save_opts *opts)
 {
-    int rc = before_save(a);
-    if (rc != VS_OK)
-        return rc;
-    vs__save_prep p;
-    rc = vs__save_prep_tensors(&p, path, step, names, tensors, n, opts);
-    return launch(a, &p, rc, path, step, opts);
+    return save_tensors(a, path, step, names, tensors, n, opts, 0);
+}
+
+int vs_async_save_tensors_nocopy(vs_async *a, const char *path,
+                                 int64_t step, const char *const *names,
+                                 const vs_tensor *const *tensors, size_t n,
+                                 const vs_save_opts *opts)
+{
+    return save_tensors(a, path, step, names, tensors, n, opts, 1);
 }
 
 int vs_async_wait(vs_async *a)

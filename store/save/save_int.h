@@ -244,16 +244,20 @@ typedef struct {
  * into *spare when it is large enough and at most twice what they need
  * (memory already touched: no page faults), else into new memory; spare
  * (NULL: none) is empty on success, and holds at most one block (its own
- * or the one taken) on failure. */
+ * or the one taken) on failure. With lend, the bytes are not copied: the
+ * snapshot points at the caller's, and spare is left as it is on
+ * success. */
 int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
-                       const vs_save_opts *o, vs__snap_block *spare,
+                       const vs_save_opts *o, int lend, vs__snap_block *spare,
                        vs__save_snap **out);
 /* vs__save_run of the snapshot. */
 int vs__save_snap_run(vs__save_snap *s);
 /* Frees s; its block goes to *keep instead if keep is not NULL and *keep
  * is empty. */
 void vs__save_snap_free(vs__save_snap *s, vs__snap_block *keep);
-/* Counts snapshots that reused a spare block (tests). */
+/* Counts snapshots that reused a spare block, and those whose bytes were
+ * copied (tests). */
 size_t vs__save_snap_reuses(void);
+size_t vs__save_snap_copied(void);
 
 #endif /* VS_SAVE_INT_H */

@@ -1,15 +1,17 @@
 /* varstore: the snapshot an asynchronous save takes on the calling
  * thread: one copy of the saved bytes, and of the keys, options, path and
  * graph definitions, so that nothing the background thread reads belongs
- * to the caller. */
+ * to the caller; or, for a save that borrows the caller's bytes
+ * (vs_async_save_tensors_nocopy), a copy of all of that but the bytes. */
 #include <stdatomic.h>
 #include <string.h>
 
 #include "save_int.h"
 
-static atomic_size_t g_reuses;
+static atomic_size_t g_reuses, g_copied;
 
 size_t vs__save_snap_reuses(void) { return atomic_load(&g_reuses); }
+size_t vs__save_snap_copied(void) { return atomic_load(&g_copied); }
 
 void vs__snap_block_free(vs__snap_block *b)
 {
@@ -107,11 +109,14 @@ static int copy_bytes(const vs__save_snap *s, const unsigned char **src,
     int rc = vs__pool_run(t, pieces, (size_t)t * 2, &p, NULL, copy_piece,
                           NULL);
     vs__free(first);
+    if (rc == VS_OK)
+        atomic_fetch_add(&g_copied, 1);
     return rc;
 }
 
 /* Item i's key and tensor into s, its bytes' place at *off in the block
- * (copied by copy_bytes); the caller's bytes in *src. */
+ * (copied by copy_bytes; the caller's bytes in *src), or, with src NULL,
+ * the caller's bytes themselves. */
 static int place_item(vs__save_snap *s, size_t i, size_t *off,
                       const unsigned char **src)
 {
@@ -121,21 +126,23 @@ static int place_item(vs__save_snap *s, size_t i, size_t *off,
     if (s->keys[i] == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     *t = *it->t;
-    *src = it->t->data;
-    t->data = s->block.p + *off;
-    *off += slot_bytes(it->nbytes);
+    if (src != NULL) {
+        *src = it->t->data;
+        t->data = s->block.p + *off;
+        *off += slot_bytes(it->nbytes);
+    }
     it->key = s->keys[i];
     it->t = t;
     it->var = NULL; /* the caller's: never read past this point */
     return VS_OK;
 }
 
-int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
-                       const vs_save_opts *o, vs__snap_block *spare,
-                       vs__save_snap **out)
+/* A snapshot of p's items without their bytes yet: path, options and
+ * items copied. */
+static int snap_new(const vs__save_prep *p, const char *path, int64_t step,
+                    const vs_save_opts *o, vs__save_snap **out)
 {
-    *out = NULL;
-    vs__save_snap *s = vs__calloc(1, sizeof *s);
+    vs__save_snap *s = *out = vs__calloc(1, sizeof *s);
     if (s == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     s->step = step;
@@ -151,23 +158,46 @@ int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
     s->items = vs__calloc(p->n, sizeof *s->items);
     s->tensors = vs__calloc(p->n, sizeof *s->tensors);
     s->keys = vs__calloc(p->n, sizeof *s->keys);
-    int rc = VS_OK;
     if (s->path == NULL || s->items == NULL || s->tensors == NULL ||
         s->keys == NULL)
-        rc = vs__fail(VS_ENOMEM, "out of memory");
-    else
-        memcpy(s->items, p->items, p->n * sizeof *s->items);
-    if (rc == VS_OK)
-        rc = alloc_block(s, spare);
+        return vs__fail(VS_ENOMEM, "out of memory");
+    memcpy(s->items, p->items, p->n * sizeof *s->items);
+    return VS_OK;
+}
+
+/* The items' keys and tensors into s, their bytes copied into s's block
+ * (spare when it fits), or with lend the caller's bytes themselves. */
+static int place_items(vs__save_snap *s, const vs_save_opts *o, int lend,
+                       vs__snap_block *spare)
+{
+    int rc = VS_OK;
+    size_t off = 0;
+    if (lend) {
+        for (size_t i = 0; i < s->n && rc == VS_OK; i++)
+            rc = place_item(s, i, &off, NULL);
+        return rc;
+    }
+    rc = alloc_block(s, spare);
     const unsigned char **src = NULL;
     if (rc == VS_OK && (src = vs__calloc(s->n + 1, sizeof *src)) == NULL)
         rc = vs__fail(VS_ENOMEM, "out of memory");
-    size_t off = 0;
     for (size_t i = 0; i < s->n && rc == VS_OK; i++)
         rc = place_item(s, i, &off, &src[i]);
     if (rc == VS_OK)
         rc = copy_bytes(s, src, o != NULL ? o->threads : 0);
     vs__free((void *)src);
+    return rc;
+}
+
+int vs__save_snap_take(vs__save_prep *p, const char *path, int64_t step,
+                       const vs_save_opts *o, int lend, vs__snap_block *spare,
+                       vs__save_snap **out)
+{
+    *out = NULL;
+    vs__save_snap *s = NULL;
+    int rc = snap_new(p, path, step, o, &s);
+    if (rc == VS_OK)
+        rc = place_items(s, o, lend, spare);
     if (rc != VS_OK) {
         vs__save_snap_free(s, spare);
         return rc;
