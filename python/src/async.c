@@ -2,8 +2,10 @@
  * save in flight (raising its error), then snapshots the buffers through
  * vs_async_save_tensors (the library copies them before it returns) and
  * returns while the library encodes and writes on its own thread; wait()
- * and close() report that save's result. The GIL is released while the
- * library copies and while it waits. */
+ * and close() report that save's result. save_nocopy() lends the buffers
+ * instead (vs_async_save_tensors_nocopy): the saver holds them until that
+ * save is reported. The GIL is released while the library copies and
+ * while it waits. */
 #include "core.h"
 
 #include <string.h>
@@ -14,6 +16,7 @@ typedef struct {
     vs_py_progress pr;  /* the save in flight's callback (run by the
                            library's thread, which takes the GIL) */
     PyObject *progress; /* owned: pr.callable until the save is reported */
+    vs_py_batch lent;   /* a nocopy save's buffers, until it is reported */
     int busy;           /* a call of another Python thread is inside */
 } saver;
 
@@ -40,6 +43,8 @@ static int finish(saver *s, int rc)
     int r = vs_py_progress_finish(&s->pr, rc);
     memset(&s->pr, 0, sizeof s->pr);
     Py_CLEAR(s->progress);
+    vs_py_batch_free(&s->lent); /* the library no longer reads them */
+    memset(&s->lent, 0, sizeof s->lent);
     return r;
 }
 
@@ -55,8 +60,10 @@ static int wait_flight(saver *s)
 }
 
 /* Starts a save of b with a's options; the progress callable is kept
- * alive until the save is reported. */
-static int start(saver *s, const vs_py_save_args *a, const vs_py_batch *b)
+ * alive until the save is reported, and with lend b too (taken: *b is
+ * emptied). */
+static int start(saver *s, const vs_py_save_args *a, vs_py_batch *b,
+                 int lend)
 {
     vs_save_opts o;
     vs_py_save_opts(a, &s->pr, &o);
@@ -67,19 +74,26 @@ static int start(saver *s, const vs_py_save_args *a, const vs_py_batch *b)
     vs_async *as = s->a;
     const char *cpath = PyBytes_AS_STRING(a->path);
     Py_BEGIN_ALLOW_THREADS
-    rc = vs_async_save_tensors(as, cpath, (int64_t)a->step, b->cnames,
-                               b->ptrs, b->n, &o);
+    rc = lend ? vs_async_save_tensors_nocopy(as, cpath, (int64_t)a->step,
+                                             b->cnames, b->ptrs, b->n, &o)
+              : vs_async_save_tensors(as, cpath, (int64_t)a->step, b->cnames,
+                                      b->ptrs, b->n, &o);
     Py_END_ALLOW_THREADS
-    if (rc == VS_OK)
-        return 0;
-    return finish(s, rc); /* nothing started */
+    if (rc != VS_OK)
+        return finish(s, rc); /* nothing started */
+    if (lend) {
+        s->lent = *b;
+        memset(b, 0, sizeof *b);
+    }
+    return 0;
 }
 
-/* save(path, step, names, dtypes, shapes, buffers, codec=0, level=0,
- *      threads=0, max_to_keep=0, progress=None), as _core.save. */
-static PyObject *saver_save(PyObject *self, PyObject *args, PyObject *kwargs)
+/* save and save_nocopy: (path, step, names, dtypes, shapes, buffers,
+ * codec=0, level=0, threads=0, max_to_keep=0, progress=None), as
+ * _core.save. */
+static PyObject *save_impl(saver *s, PyObject *args, PyObject *kwargs,
+                           int lend)
 {
-    saver *s = (saver *)self;
     vs_py_save_args a;
     vs_py_batch b;
     if (vs_py_save_parse(args, kwargs, &a, &b) < 0 || enter(s) < 0) {
@@ -87,13 +101,24 @@ static PyObject *saver_save(PyObject *self, PyObject *args, PyObject *kwargs)
         vs_py_save_args_free(&a);
         return NULL;
     }
-    int ok = wait_flight(s) == 0 && start(s, &a, &b) == 0;
+    int ok = wait_flight(s) == 0 && start(s, &a, &b, lend) == 0;
     s->busy = 0;
-    vs_py_batch_free(&b); /* the library has its copy */
+    vs_py_batch_free(&b); /* copied by the library, or lent and emptied */
     vs_py_save_args_free(&a);
     if (!ok)
         return NULL;
     Py_RETURN_NONE;
+}
+
+static PyObject *saver_save(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    return save_impl((saver *)self, args, kwargs, 0);
+}
+
+static PyObject *saver_save_nocopy(PyObject *self, PyObject *args,
+                                   PyObject *kwargs)
+{
+    return save_impl((saver *)self, args, kwargs, 1);
 }
 
 static PyObject *saver_wait(PyObject *self, PyObject *unused)
@@ -177,6 +202,10 @@ static PyMethodDef saver_methods[] = {
     {"save", (PyCFunction)(void (*)(void))saver_save,
      METH_VARARGS | METH_KEYWORDS,
      "Waits for the save in flight, then starts vs_async_save_tensors."},
+    {"save_nocopy", (PyCFunction)(void (*)(void))saver_save_nocopy,
+     METH_VARARGS | METH_KEYWORDS,
+     "As save, with vs_async_save_tensors_nocopy: the buffers are held "
+     "until the save is reported."},
     {"wait", saver_wait, METH_NOARGS, "vs_async_wait."},
     {"close", saver_close, METH_NOARGS, "vs_async_free."},
     {NULL, NULL, 0, NULL}};

@@ -3,6 +3,7 @@ library writing in the background; errors raised once, by wait, the next
 save or close."""
 import os
 import sqlite3
+import sys
 import threading
 import time
 
@@ -194,3 +195,43 @@ def test_wait_releases_the_gil(db):
     lock.close()
     saver.close()
     assert same_bits(varstore.load(db, step=1)["x"], np.full(3, 2.0))
+
+
+def test_nocopy_save_writes_what_a_blocking_save_writes(tmp_path):
+    m = model()
+    a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    varstore.save(a, m, step=3)
+    with varstore.AsyncSaver() as saver:
+        assert saver.save(b, m, step=3, copy=False) == 3
+    assert content(a) == content(b)
+
+
+def test_nocopy_save_holds_the_arrays_until_the_save_is_reported(db):
+    kernel = np.arange(200000, dtype=np.float32)
+    refs = sys.getrefcount(kernel)
+    saver = varstore.AsyncSaver()
+    saver.save(db, {"kernel": kernel}, step=1)
+    assert sys.getrefcount(kernel) == refs  # copied: nothing held
+    saver.save(db, {"kernel": kernel}, step=2, copy=False)
+    assert sys.getrefcount(kernel) > refs  # lent: held by the saver
+    with pytest.raises(ValueError):
+        kernel.resize(10)  # NumPy sees the reference
+    saver.wait()
+    assert sys.getrefcount(kernel) == refs  # released once reported
+    saver.close()
+    assert same_bits(varstore.load(db, step=2)["kernel"],
+                     np.arange(200000, dtype=np.float32))
+    kernel.resize(10)
+
+
+def test_nocopy_save_reports_background_errors_and_releases(tmp_path):
+    os.mkdir(tmp_path / "dir.db")
+    kernel = np.ones(1000, np.float32)
+    refs = sys.getrefcount(kernel)
+    saver = varstore.AsyncSaver()
+    saver.save(str(tmp_path / "dir.db"), {"kernel": kernel}, step=1,
+               copy=False)
+    with pytest.raises(varstore.Error):
+        saver.wait()
+    assert sys.getrefcount(kernel) == refs  # released with the error
+    saver.close()

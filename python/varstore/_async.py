@@ -48,11 +48,19 @@ class AsyncSaver:
              step: Optional[int] = None, *, codec: str = "default",
              level: int = 0, threads: int = 0,
              max_to_keep: Optional[int] = None,
-             progress: Optional[Progress] = None) -> int:
+             progress: Optional[Progress] = None, copy: bool = True) -> int:
         """Starts saving ``tensors`` as checkpoint ``step`` of ``path``
         and returns the step, once the tensors are copied. Arguments as
         :func:`varstore.save`; ``step=None`` waits for the save in flight
         first, to find the step after the newest in the file.
+
+        ``copy=False`` copies nothing: the saver holds the arrays' buffers
+        and reads them on its thread, so the call returns after the
+        checks alone. Until the save is reported (:meth:`wait`, the next
+        :meth:`save` or :meth:`close` returns), the arrays must not
+        change (NumPy refuses to resize them then); a change in that time
+        leaves that checkpoint undefined. For arrays that are replaced
+        rather than changed in place, as JAX's are.
 
         Raises:
             the previous save's error (this one is then not started), or
@@ -62,7 +70,10 @@ class AsyncSaver:
             self._core.wait()
         args = save_args(path, tensors, step, codec, level, threads,
                          max_to_keep, progress)
-        self._core.save(*args)
+        if copy:
+            self._core.save(*args)
+        else:
+            self._core.save_nocopy(*args)
         return args[1]
 
     def wait(self) -> None:
