@@ -358,6 +358,48 @@ equals "$(ls | grep -c '\.tmp-')" "0"
 run 0 save m.db --step 21 --safetensors out.st
 run 0 diff m.db 20 21
 has out.txt "0 added, 0 removed, 0 changed, 3 unchanged"
+# ---- several steps in one command ------------------------------------------
+# The k-th --step goes with the k-th source; each is its own checkpoint,
+# written in the background while the next source is read.
+run 0 save ms.db --step 5 --npy w --step 6 --safetensors out.st
+has out.txt "saved 9 tensors"
+has out.txt "as step 5 in ms.db"
+has out.txt "saved 3 tensors"
+has out.txt "as step 6 in ms.db"
+run 0 inspect ms.db
+has out.txt "checkpoints: 2"
+run 0 restore ms.db --step 5 --npy ms5
+for f in conv1/weights steps half fort mask other/scalar; do same "m_out/$f.npy" "ms5/$f.npy"; done
+run 0 restore m.db --step 20 --npy o20
+run 0 restore ms.db --step 6 --npy ms6
+for f in imported/a/d imported/a/i imported/z/bf; do same "o20/$f.npy" "ms6/$f.npy"; done
+# replacing a step says so, for each step
+run 0 save ms.db --step 6 --npy w --step 7 --npy w
+has out.txt "replaced the checkpoint that was step 6"
+has out.txt "as step 7 in ms.db"
+run 2 save ms2.db --step 1 --step 2 --npy w
+has err.txt "each --step needs its own source (--npy, --safetensors or --tf-checkpoint); steps: 2, sources: 1"
+run 2 save ms2.db --step 1 --npy w --step 1 --safetensors out.st
+has err.txt "varstore: step 1 is given twice"
+[ ! -e ms2.db ] && ok || fail "a refused command created ms2.db"
+# The first failure stops the run; the steps before it stay saved.
+run 1 save ms3.db --step 1 --npy w --step 2 --npy bad --step 3 --npy w
+has out.txt "as step 1 in ms3.db"
+hasnt out.txt "as step 3"
+run 0 inspect ms3.db
+has out.txt "checkpoints: 1"
+# An input over 16 MiB streams between two read whole: 17 MiB of zeros.
+mkdir -p big
+npy big/z.npy "{'descr': '<f4', $F, 'shape': (4456448,), }" ''
+head -c 17825792 /dev/zero >>big/z.npy
+run 0 save ms4.db --step 1 --npy w --step 2 --npy big --step 3 --npy w
+has out.txt "saved 1 tensors (17.0 MiB) as step 2 in ms4.db"
+has out.txt "as step 3 in ms4.db"
+run 0 inspect ms4.db
+has out.txt "checkpoints: 3"
+run 0 restore ms4.db --step 2 --npy ms4b
+same big/z.npy ms4b/z.npy
+
 # a name that really ends in ":0" (TF would strip it) is its own tensor
 st colon.st '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a:0":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' \
     '\x00\x00\x80\x3f\x00\x00\x00\x40'

@@ -1,9 +1,8 @@
-/* varstore CLI: `varstore save` (cmd_save). Imports every .npy file under
- * a directory (the .npy-tree walker), every tensor of a safetensors file
- * or every variable of a TF checkpoint as one checkpoint, in one
- * transaction: every input is checked first, then the data is read a
- * chunk at a time as the library saves it (save_source.h), or, for a
- * small save, whole before it (VST_SRC_WHOLE_MAX). */
+/* varstore CLI: `varstore save` (cmd_save): its command line, and its
+ * sources. Imports every .npy file under a directory (the .npy-tree
+ * walker), every tensor of a safetensors file or every variable of a TF
+ * checkpoint as one checkpoint, in one transaction, for each --step:
+ * every input is checked first, then save_steps.c saves it. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -19,6 +18,7 @@
 #include "npy.h"
 #include "safetensors.h"
 #include "save_source.h"
+#include "save_steps.h"
 #include "varstore.h"
 #include "vst.h"
 
@@ -27,14 +27,17 @@
 
 static const char help_save[] =
     "usage: varstore save FILE --step N (--npy DIR | --safetensors SRC |\n"
-    "                     --tf-checkpoint TF) [--prefix SCOPE/] [--codec CODEC]\n"
-    "                     [--journal MODE]\n"
+    "                     --tf-checkpoint TF) [--step N SOURCE ...]\n"
+    "                     [--prefix SCOPE/] [--codec CODEC] [--journal MODE]\n"
     "\n"
     "Imports tensors as checkpoint N of FILE (created if missing), in one\n"
     "transaction: either every tensor is saved or none is. A checkpoint N\n"
     "already in FILE is replaced, as TF's Saver overwrites a step: save\n"
     "then says so. Tensor names (file names under DIR, --prefix) must be\n"
-    "valid UTF-8.\n"
+    "valid UTF-8. Several --step N SOURCE pairs save a checkpoint each, in\n"
+    "order (the k-th --step goes with the k-th source), the next input\n"
+    "read while the one before is written; the first failure stops there,\n"
+    "and the steps saved before it stay.\n"
     "\n"
     "options:\n"
     "  --step N           the checkpoint's step (required)\n"
@@ -62,8 +65,9 @@ static const char help_save[] =
     "                     twice); fails if FILE is open elsewhere\n"
     "  -h, --help         show this help\n"
     "\n"
-    "example:\n"
-    "  varstore save model.db --step 1 --npy weights/ --prefix net/\n";
+    "examples:\n"
+    "  varstore save model.db --step 1 --npy weights/ --prefix net/\n"
+    "  varstore save run.db --step 10 --npy s10/ --step 20 --npy s20/\n";
 
 /* ------------------------------------------------------------------------ */
 /* save                                                                      */
@@ -306,11 +310,13 @@ static int load_tf(const char *src, const char *prefix, vst_src_list *l)
     return rc;
 }
 
-/* What the command line asks for. */
+/* What the command line asks for: the k-th --step goes with the k-th
+ * source (--npy, --safetensors or --tf-checkpoint), in the order given. */
 typedef struct {
-    const char *path, *npy, *st, *tf, *prefix;
-    int64_t step;
-    int have_step, codec, journal; /* journal -1: leave it */
+    const char *path, *prefix;
+    save_job *jobs; /* argc entries: room for any command line */
+    size_t n_steps, n_srcs;
+    int codec, journal; /* journal -1: leave it */
 } save_args;
 
 /* Option --codec or --journal at argv[*i]: 1 matched (set in o), 0 not
@@ -340,17 +346,43 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
     return 0;
 }
 
-/* Option --npy, --safetensors, --tf-checkpoint or --prefix at argv[*i], as
- * save_mode_opt. */
+/* Option --npy, --safetensors or --tf-checkpoint (the next source) or
+ * --prefix at argv[*i], as save_mode_opt. */
 static int save_path_opt(int argc, char **argv, int *i, save_args *o)
 {
+    save_job *j = &o->jobs[o->n_srcs];
     const str_opt opts[4] = {
-        {"--npy", &o->npy, "--npy needs a directory"},
-        {"--safetensors", &o->st, "--safetensors needs a file"},
-        {"--tf-checkpoint", &o->tf, "--tf-checkpoint needs a checkpoint"},
+        {"--npy", &j->npy, "--npy needs a directory"},
+        {"--safetensors", &j->st, "--safetensors needs a file"},
+        {"--tf-checkpoint", &j->tf, "--tf-checkpoint needs a checkpoint"},
         {"--prefix", &o->prefix, "--prefix needs a scope"},
     };
-    return str_option(argc, argv, i, opts, 4, "save ");
+    const char *prefix = o->prefix;
+    int r = str_option(argc, argv, i, opts, 4, "save ");
+    if (r > 0 && o->prefix == prefix)
+        o->n_srcs++; /* a source, not --prefix */
+    return r;
+}
+
+/* After the options: a step for every source, and no step twice. */
+static int save_check_jobs(const save_args *o)
+{
+    if (o->n_steps == 0)
+        return usage("save ", "save needs --step N");
+    if (o->n_steps == 1 && o->n_srcs != 1)
+        return usage("save ", "save needs exactly one of --npy DIR, "
+                              "--safetensors SRC and --tf-checkpoint TF");
+    if (o->n_srcs != o->n_steps)
+        return usage("save ", "each --step needs its own source (--npy, "
+                              "--safetensors or --tf-checkpoint); steps: "
+                              "%zu, sources: %zu",
+                     o->n_steps, o->n_srcs);
+    for (size_t k = 0; k < o->n_steps; k++)
+        for (size_t m = 0; m < k; m++)
+            if (o->jobs[m].step == o->jobs[k].step)
+                return usage("save ", "step %lld is given twice",
+                             (long long)o->jobs[k].step);
+    return -1;
 }
 
 /* Parses argv into o. -1: go on; else the exit status. */
@@ -364,9 +396,10 @@ static int save_parse(int argc, char **argv, save_args *o)
             fputs(help_save, stdout);
             return EXIT_OK;
         } else if ((r = opt_value(argc, argv, &i, "--step", &v)) != 0) {
-            if (r < 0 || parse_i64(v, &o->step) != 0 || o->step < 0)
+            int64_t *step = &o->jobs[o->n_steps].step;
+            if (r < 0 || parse_i64(v, step) != 0 || *step < 0)
                 return usage("save ", "--step needs a non-negative integer");
-            o->have_step = 1;
+            o->n_steps++;
         } else if ((r = save_path_opt(argc, argv, &i, o)) != 0 ||
                    (r = save_mode_opt(argc, argv, &i, o)) != 0) {
             if (r < 0)
@@ -381,139 +414,24 @@ static int save_parse(int argc, char **argv, save_args *o)
     }
     if (o->path == NULL)
         return usage("save ", "save needs a FILE");
-    if (!o->have_step)
-        return usage("save ", "save needs --step N");
-    if ((o->npy != NULL) + (o->st != NULL) + (o->tf != NULL) != 1)
-        return usage("save ", "save needs exactly one of --npy DIR, "
-                              "--safetensors SRC and --tf-checkpoint TF");
-    return -1;
+    return save_check_jobs(o);
 }
 
-/* Whether FILE exists and already holds checkpoint o->step (a file that
- * cannot be listed holds none: the save reports what is wrong with it). */
-static int step_exists(const save_args *o)
+int save_job_sources(const save_job *j, const char *prefix, vst_src_list *l)
 {
-    vs_ckpt_info *ck = NULL;
-    size_t nck = 0, k;
-    int found = 0;
-    if (access(o->path, F_OK) != 0 ||
-        vs_list_checkpoints(o->path, &ck, &nck) != VS_OK)
-        return 0;
-    for (k = 0; k < nck && !found; k++)
-        found = ck[k].step == o->step;
-    vs_free(ck);
-    return found;
-}
-
-/* The arrays vs_save_stream takes, pointing into l. */
-typedef struct {
-    const char **names;
-    vs_dtype *dtypes;
-    int *ndims;
-    const int64_t **shapes;
-} src_arrays;
-
-static void arrays_free(src_arrays *a)
-{
-    free(a->names);
-    free(a->dtypes);
-    free(a->ndims);
-    free(a->shapes);
-}
-
-static int arrays_of(const vst_src_list *l, src_arrays *a)
-{
-    size_t k, n = l->n ? l->n : 1;
-    a->names = calloc(n, sizeof *a->names);
-    a->dtypes = calloc(n, sizeof *a->dtypes);
-    a->ndims = calloc(n, sizeof *a->ndims);
-    a->shapes = calloc(n, sizeof *a->shapes);
-    if (a->names == NULL || a->dtypes == NULL || a->ndims == NULL ||
-        a->shapes == NULL) {
-        arrays_free(a);
-        return cli_err("out of memory");
-    }
-    for (k = 0; k < l->n; k++) {
-        a->names[k] = l->s[k].name;
-        a->dtypes[k] = l->s[k].dtype;
-        a->ndims[k] = l->s[k].ndim;
-        a->shapes[k] = l->s[k].shape;
-    }
-    return EXIT_OK;
-}
-
-/* A small save: l's tensors read whole, then saved from memory
- * (VST_SRC_WHOLE_MAX says why). A failed read sets *why to its message
- * (vs_errmsg() says the save's failure). */
-static int save_whole(const save_args *o, const src_arrays *a,
-                      vst_src_list *l, const vs_save_opts *so,
-                      const char **why)
-{
-    vst_src_whole w;
-    int r = vst_src_read_all(l, &w);
-    if (r != VS_OK) {
-        *why = vst_errmsg();
-        return r;
-    }
-    r = vs_save_tensors(o->path, o->step, a->names, w.ptrs, l->n, so);
-    vst_src_whole_free(&w);
-    return r;
-}
-
-/* Saves the described tensors of l as the checkpoint: a small save read
- * whole first, a larger one read as the save goes. */
-static int save_list(const save_args *o, vst_src_list *l)
-{
-    int64_t total = 0;
-    char hb[32];
-    vs_save_opts so;
-    src_arrays a;
-    progress pg;
-    const char *why = NULL;
-    size_t k;
-    int r, replacing;
-
-    if (arrays_of(l, &a) != EXIT_OK)
-        return EXIT_ERR;
-    if (o->journal >= 0 &&
-        vs_set_journal_mode(o->path, (vs_journal)o->journal) != VS_OK) {
-        arrays_free(&a);
-        return cli_err("%s", vs_errmsg());
-    }
-    for (k = 0; k < l->n; k++)
-        total += (int64_t)l->s[k].nbytes;
-    memset(&so, 0, sizeof so);
-    /* max_to_keep 0: the file's retention setting */
-    so.codec = o->codec;
-    so.progress = progress_cb;
-    so.progress_ctx = &pg;
-    replacing = step_exists(o);
-    progress_start_bytes(&pg, "saving", (uint64_t)total);
-    r = (uint64_t)total <= VST_SRC_WHOLE_MAX
-            ? save_whole(o, &a, l, &so, &why)
-            : vs_save_stream(o->path, o->step, a.names, a.dtypes, a.ndims,
-                             a.shapes, l->n, vst_src_read, l, &so);
-    progress_end(&pg);
-    arrays_free(&a);
-    vst_src_close(l);
-    if (r != VS_OK && why != NULL)
-        return cli_err("cannot save checkpoint to %s: %s", o->path, why);
-    if (r != VS_OK)
-        return cli_err("%s", vs_errmsg());
-    printf("saved %zu tensors (%s) as step %lld in %s\n", l->n,
-           human(total, hb, sizeof hb), (long long)o->step, o->path);
-    if (replacing)
-        printf("replaced the checkpoint that was step %lld\n",
-               (long long)o->step);
-    return EXIT_OK;
+    int rc = j->npy  ? load_npy_dir(j->npy, prefix, l)
+             : j->st ? load_safetensors(j->st, prefix, l)
+                     : load_tf(j->tf, prefix, l);
+    /* Every input checked before anything is written. */
+    if (rc == EXIT_OK && vst_src_check_bools(l) != VS_OK)
+        rc = cli_err("%s", vst_errmsg());
+    return rc;
 }
 
 static int save_run(const save_args *o)
 {
     const char *prefix = o->prefix;
-    vst_src_list l;
     char *pfx;
-    int rc;
     if (prefix[0] != '\0' && prefix[strlen(prefix) - 1] != '/')
         pfx = join(prefix, "/", "");
     else
@@ -524,17 +442,10 @@ static int save_run(const save_args *o)
         free(pfx);
         return EXIT_ERR;
     }
-    vst_src_init(&l);
-    rc = o->npy  ? load_npy_dir(o->npy, pfx, &l)
-         : o->st ? load_safetensors(o->st, pfx, &l)
-                 : load_tf(o->tf, pfx, &l);
+    save_plan p = {o->path, pfx,      o->codec,
+                   o->journal, o->jobs, o->n_steps};
+    int rc = save_plan_run(&p);
     free(pfx);
-    /* Every input checked before anything is written. */
-    if (rc == EXIT_OK && vst_src_check_bools(&l) != VS_OK)
-        rc = cli_err("%s", vst_errmsg());
-    if (rc == EXIT_OK)
-        rc = save_list(o, &l);
-    vst_src_free(&l);
     return rc;
 }
 
@@ -546,6 +457,12 @@ int cmd_save(int argc, char **argv)
     o.prefix = "";
     o.codec = VS_CODEC_DEFAULT;
     o.journal = -1;
+    o.jobs = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.jobs);
+    if (o.jobs == NULL)
+        return cli_err("out of memory");
     rc = save_parse(argc, argv, &o);
-    return rc < 0 ? save_run(&o) : rc;
+    if (rc < 0)
+        rc = save_run(&o);
+    free(o.jobs);
+    return rc;
 }
