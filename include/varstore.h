@@ -639,6 +639,21 @@ VS_API VS_NODISCARD int vs_save_stream(const char *path, int64_t step,
                                        const int64_t *const *shapes, size_t n,
                                        vs_read_fn read, void *ctx,
                                        const vs_save_opts *opts);
+/** vs_save_stream for a read callback that is safe to call from any
+ *  thread, several calls at once (a positional read: pread of a file):
+ *  the save may then call it on its compression threads, each byte once,
+ *  for several chunks at a time and in any order (a tensor's ranges, or
+ *  the tensors, not in order), so that reading runs alongside the
+ *  encoding and the writes instead of on the calling thread. It does so
+ *  when the file holds no chunk yet (a first save, or one after every
+ *  checkpoint went); into a file that holds chunks, the calling thread
+ *  needs each chunk's bytes to look for a stored copy, and reads them
+ *  itself, as vs_save_stream does. The checkpoint, the errors and the
+ *  memory bound are vs_save_stream's. */
+VS_API VS_NODISCARD int vs_save_stream_parallel(
+    const char *path, int64_t step, const char *const *names,
+    const vs_dtype *dtypes, const int *ndims, const int64_t *const *shapes,
+    size_t n, vs_read_fn read, void *ctx, const vs_save_opts *opts);
 
 /* ---- asynchronous saves ------------------------------------------------
  * A save that snapshots the tensors and returns, encoding and writing in

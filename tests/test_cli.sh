@@ -399,6 +399,16 @@ run 0 inspect ms4.db
 has out.txt "checkpoints: 3"
 run 0 restore ms4.db --step 2 --npy ms4b
 same big/z.npy ms4b/z.npy
+# A safetensors input over 16 MiB is read on every core (one file, read
+# at offsets): the same bytes come back (random bytes: a chunk read into
+# the wrong place would show).
+st bigst.st '{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"z":{"dtype":"F32","shape":[4456448],"data_offsets":[16,17825808]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40'
+head -c 17825792 /dev/urandom >>bigst.st
+run 0 save ms5.db --step 1 --safetensors bigst.st --codec raw
+has out.txt "saved 2 tensors (17.0 MiB) as step 1 in ms5.db"
+run 0 restore ms5.db --safetensors ms5.st
+cmp -s <(tail -c 17825808 bigst.st) <(tail -c 17825808 ms5.st) && ok || fail "ms5.st's data differs from bigst.st's"
 
 # a name that really ends in ":0" (TF would strip it) is its own tensor
 st colon.st '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a:0":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}' \

@@ -1,7 +1,8 @@
 /* Tests for vs_save_stream: a save whose bytes come from a read callback
  * writes the checkpoint vs_save_tensors writes (chunks, dedup, rows),
  * reads each byte once in order, and a failing read leaves the file's
- * last committed step intact. */
+ * last committed step intact; vs_save_stream_parallel reads on the
+ * workers into a new file, for the same checkpoint. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,6 +521,136 @@ static void test_save_stream__memory_does_not_grow_with_the_model(void **st)
 #endif
 }
 
+/* ---- vs_save_stream_parallel ------------------------------------------ */
+
+/* A read callback over tensors in memory that may run on any thread: it
+ * counts the bytes each tensor was asked for and the calls made off the
+ * thread that started the save, under a mutex; one range can fail. */
+typedef struct {
+    const vs_tensor *const *ts;
+    size_t n;
+    pthread_mutex_t mu;
+    pthread_t caller;
+    size_t calls, off_caller;
+    uint64_t bytes[NT];
+    size_t fail_index;
+    uint64_t fail_off; /* the range that fails (fail_index < n) */
+} par_src;
+
+static int par_read(void *vctx, size_t index, uint64_t offset, void *buf,
+                    size_t len, char *err, size_t err_cap)
+{
+    par_src *s = vctx;
+    if (index >= s->n || offset + len > vs_tensor_nbytes(s->ts[index]))
+        return VS_EINVAL;
+    assert_int_equal(pthread_mutex_lock(&s->mu), 0);
+    s->calls++;
+    s->off_caller += !pthread_equal(pthread_self(), s->caller);
+    s->bytes[index] += len;
+    assert_int_equal(pthread_mutex_unlock(&s->mu), 0);
+    if (index == s->fail_index && offset == s->fail_off) {
+        snprintf(err, err_cap, "disk on fire");
+        return VS_EIO;
+    }
+    memcpy(buf, (const unsigned char *)s->ts[index]->data + offset, len);
+    return VS_OK;
+}
+
+static int par_save(const char *path, int64_t step, const model *m,
+                    par_src *s, const vs_save_opts *o)
+{
+    vs_dtype dts[NT];
+    int nds[NT];
+    const int64_t *shs[NT];
+    for (size_t i = 0; i < NT; i++) {
+        dts[i] = m->t[i]->dtype;
+        nds[i] = m->t[i]->ndim;
+        shs[i] = m->t[i]->shape;
+    }
+    s->ts = (const vs_tensor *const *)m->t;
+    s->n = NT;
+    s->caller = pthread_self();
+    return vs_save_stream_parallel(path, step, m->names, dts, nds, shs, NT,
+                                   par_read, s, o);
+}
+
+static void par_init(par_src *s)
+{
+    memset(s, 0, sizeof *s);
+    assert_int_equal(pthread_mutex_init(&s->mu, NULL), 0);
+    s->fail_index = (size_t)-1;
+}
+
+/* Into a new file the workers read, each byte once, and the checkpoint
+ * is vs_save_tensors'; into a file that holds chunks the calling thread
+ * reads (it looks each chunk up), for the same checkpoint too. */
+static void test_save_stream_parallel__reads_on_the_workers_into_a_new_file(
+    void **state)
+{
+    (void)state;
+    model m;
+    model_new(&m);
+    char other[600];
+    snprintf(other, sizeof other, "%s.tensors.db", g_path);
+    remove_db(other);
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 65536;
+    o.threads = 2;
+    const vs_tensor *const *ts = (const vs_tensor *const *)m.t;
+    for (int64_t step = 1; step <= 2; step++) {
+        par_src s;
+        par_init(&s);
+        OK(par_save(g_path, step, &m, &s, &o));
+        OK(vs_save_tensors(other, step, m.names, ts, NT, &o));
+        for (int i = 0; i < NT; i++)
+            assert_int_equal(s.bytes[i], vs_tensor_nbytes(m.t[i]));
+        if (step == 1)
+            assert_int_equal(s.off_caller, s.calls); /* all on workers */
+        else
+            assert_int_equal(s.off_caller, 0); /* all on the caller */
+        assert_true(s.calls > 20);
+        pthread_mutex_destroy(&s.mu);
+    }
+    char *want = file_rows(other), *got = file_rows(g_path);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    remove_db(other);
+    model_free(&m);
+}
+
+/* A read failing on a worker fails the save with the callback's code and
+ * message, naming the range; a new file then holds no checkpoint. */
+static void test_save_stream_parallel__failing_read_on_a_worker(void **st)
+{
+    (void)st;
+    model m;
+    model_new(&m);
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 100000;
+    o.threads = 2;
+    par_src s;
+    par_init(&s);
+    s.fail_index = 0; /* w/big: the first of the caller's list */
+    s.fail_off = 200000;
+    assert_int_equal(par_save(g_path, 1, &m, &s, &o), VS_EIO);
+    assert_true(s.off_caller > 0);
+    assert_non_null(strstr(vs_errmsg(), "disk on fire"));
+    assert_non_null(strstr(vs_errmsg(), "bytes 200000 to 300000 of tensor "
+                                        "w/big"));
+    vs_ckpt_info *ci = NULL;
+    size_t n = 9;
+    if (exists(g_path)) {
+        OK(vs_list_checkpoints(g_path, &ci, &n));
+        assert_int_equal(n, 0);
+        vs_free(ci);
+    }
+    pthread_mutex_destroy(&s.mu);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +670,12 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_save_stream__memory_does_not_grow_with_the_model, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_stream_parallel__reads_on_the_workers_into_a_new_file,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_stream_parallel__failing_read_on_a_worker, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

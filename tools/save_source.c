@@ -95,20 +95,25 @@ static int src_open(vst_src_list *l, const vst_src *s)
     return VS_OK;
 }
 
+/* Bytes [pos, pos + len) of s's file, open as fd, into buf. */
+static int fd_pread(int fd, const vst_src *s, uint64_t pos, void *buf,
+                    size_t len)
+{
+    /* The source's page cache is left as it is (as cp does): dropping it
+     * would make the caller's next read of those files, or the next save
+     * of the same tree, read them from disk again. */
+    if (vst_pread_all(fd, buf, len, pos) != 0)
+        return vst_fail(VS_EIO, "cannot read '%s': %s", s->path,
+                        strerror(errno));
+    return VS_OK;
+}
+
 /* Bytes [pos, pos + len) of s's file into buf. */
 static int src_pread(vst_src_list *l, const vst_src *s, uint64_t pos,
                      void *buf, size_t len)
 {
     int rc = src_open(l, s);
-    if (rc != VS_OK)
-        return rc;
-    /* The source's page cache is left as it is (as cp does): dropping it
-     * would make the caller's next read of those files, or the next save
-     * of the same tree, read them from disk again. */
-    if (vst_pread_all(l->fd, buf, len, pos) != 0)
-        return vst_fail(VS_EIO, "cannot read '%s': %s", s->path,
-                        strerror(errno));
-    return VS_OK;
+    return rc != VS_OK ? rc : fd_pread(l->fd, s, pos, buf, len);
 }
 
 /* Bools of s at element first..: 0 or 1, else vst_check_bools' error
@@ -176,16 +181,33 @@ static int src_whole(vst_src_list *l, size_t i)
     return VS_OK;
 }
 
-static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
-                    size_t len)
+/* Whether bytes [off, off + len) are within s (VS_EINVAL if not). */
+static int src_range(const vst_src *s, uint64_t off, size_t len)
 {
-    const vst_src *s = &l->s[i];
-    size_t es = vs_dtype_size(s->dtype);
-    int rc;
     if (off > s->nbytes || len > s->nbytes - off)
         return vst_fail(VS_EINVAL, "%s: bytes %llu to %llu asked of %zu",
                         s->what, (unsigned long long)off,
                         (unsigned long long)(off + len), s->nbytes);
+    return VS_OK;
+}
+
+/* The bytes of a file source just read into buf, as the save takes them:
+ * in host byte order, bools checked. */
+static int src_fix(const vst_src *s, uint64_t off, void *buf, size_t len)
+{
+    size_t es = vs_dtype_size(s->dtype);
+    if (s->swap && es > 1)
+        vst_byteswap(buf, len / es, es);
+    return s->dtype == VS_BOOL ? check_bools_at(s, buf, len, off) : VS_OK;
+}
+
+static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
+                    size_t len)
+{
+    const vst_src *s = &l->s[i];
+    int rc = src_range(s, off, len);
+    if (rc != VS_OK)
+        return rc;
     if (s->kind != VST_SRC_FILE) {
         rc = src_whole(l, i);
         if (rc == VS_OK)
@@ -196,11 +218,7 @@ static int src_read(vst_src_list *l, size_t i, uint64_t off, void *buf,
         return rc;
     }
     rc = src_pread(l, s, s->off + off, buf, len);
-    if (rc == VS_OK && s->swap && es > 1)
-        vst_byteswap(buf, len / es, es);
-    if (rc == VS_OK && s->dtype == VS_BOOL)
-        rc = check_bools_at(s, buf, len, off);
-    return rc;
+    return rc == VS_OK ? src_fix(s, off, buf, len) : rc;
 }
 
 void vst_src_whole_free(vst_src_whole *w)
@@ -276,6 +294,38 @@ int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
         rc = vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i, l->n);
     else
         rc = src_read(l, i, off, buf, len);
+    if (rc != VS_OK && err != NULL && err_cap > 0)
+        snprintf(err, err_cap, "%s", vst_errmsg());
+    return rc;
+}
+
+int vst_src_share(vst_src_list *l)
+{
+    size_t i;
+    if (l->n == 0)
+        return 0;
+    for (i = 0; i < l->n; i++)
+        if (l->s[i].kind != VST_SRC_FILE ||
+            strcmp(l->s[i].path, l->s[0].path) != 0)
+            return 0;
+    if (src_open(l, &l->s[0]) != VS_OK) {
+        vst_src_close(l); /* the ordinary reader reports it */
+        return 0;
+    }
+    return 1;
+}
+
+int vst_src_read_shared(void *ctx, size_t i, uint64_t off, void *buf,
+                        size_t len, char *err, size_t err_cap)
+{
+    const vst_src_list *l = ctx; /* only read: safe on any thread */
+    int rc;
+    if (i >= l->n)
+        rc = vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i, l->n);
+    else if ((rc = src_range(&l->s[i], off, len)) == VS_OK &&
+             (rc = fd_pread(l->fd, &l->s[i], l->s[i].off + off, buf, len)) ==
+                 VS_OK)
+        rc = src_fix(&l->s[i], off, buf, len);
     if (rc != VS_OK && err != NULL && err_cap > 0)
         snprintf(err, err_cap, "%s", vst_errmsg());
     return rc;

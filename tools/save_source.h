@@ -55,6 +55,16 @@ int vst_src_check_bools(vst_src_list *l);
  * was described, or cannot be read, is an error (message in err). */
 int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
                  char *err, size_t err_cap);
+/* Whether every tensor of l is a range of one file, read as it is (a
+ * safetensors file): then that file is opened (and checked unchanged)
+ * now, and vst_src_read_shared reads l from any thread, several calls at
+ * once, until vst_src_close. 0: use vst_src_read (also when the file
+ * cannot be opened: that reader then says why). */
+int vst_src_share(vst_src_list *l);
+/* vs_read_fn over a list vst_src_share accepted (ctx): vst_src_read's
+ * bytes and errors, without changing l. */
+int vst_src_read_shared(void *ctx, size_t i, uint64_t off, void *buf,
+                        size_t len, char *err, size_t err_cap);
 /* Saves of at most this many bytes are read whole before the save
  * (vst_src_read_all): the library then builds a new file aside (two
  * syncs instead of seven) and encodes small saves on the calling thread,

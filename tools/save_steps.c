@@ -152,12 +152,19 @@ static int save_now(const save_plan *p, step_input *in)
     progress pg;
     save_opts(p, &pg, &so);
     progress_start_bytes(&pg, "saving", (uint64_t)in->total);
-    int r = in->whole
-                ? vs_save_tensors(p->path, in->job->step, in->a.names,
-                                  in->w.ptrs, in->l.n, &so)
-                : vs_save_stream(p->path, in->job->step, in->a.names,
-                                 in->a.dtypes, in->a.ndims, in->a.shapes,
-                                 in->l.n, vst_src_read, &in->l, &so);
+    int r;
+    if (in->whole)
+        r = vs_save_tensors(p->path, in->job->step, in->a.names, in->w.ptrs,
+                            in->l.n, &so);
+    else if (vst_src_share(&in->l)) /* one file: read on every core */
+        r = vs_save_stream_parallel(p->path, in->job->step, in->a.names,
+                                    in->a.dtypes, in->a.ndims, in->a.shapes,
+                                    in->l.n, vst_src_read_shared, &in->l,
+                                    &so);
+    else
+        r = vs_save_stream(p->path, in->job->step, in->a.names,
+                           in->a.dtypes, in->a.ndims, in->a.shapes, in->l.n,
+                           vst_src_read, &in->l, &so);
     progress_end(&pg);
     vst_src_close(&in->l);
     return r;

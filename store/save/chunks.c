@@ -5,6 +5,7 @@
  * order (each one's id kept for its tensor_chunks row, written with the
  * tensor rows). Jobs live in a window of recycled slots and buffers, so a
  * save's memory does not grow with the model. */
+#include <stdio.h>
 #include <string.h>
 
 #include "save_int.h"
@@ -50,33 +51,50 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
     return rc;
 }
 
-/* j's bytes: the caller's memory, or read into j->in by the item's read
- * callback; then the dedup hash, needed before a candidate is looked up
- * (unless there can be none: save_work computes it then). */
-static int job_source(vs__save_ctx *c, vs__save_job *j)
+/* Reads job j's bytes into j->in with the item's callback; a failure's
+ * message goes to err. */
+static int read_job(const vs__save_ctx *c, const vs__save_job *j,
+                    char *err, size_t cap)
 {
     const vs__save_item *it = &c->items[j->item];
     uint64_t off = (uint64_t)j->seq * it->chunk;
+    char msg[VS_ERRMSG_MAX] = "";
+    int r = it->read(it->read_ctx, it->index, off, j->in.p, j->len, msg,
+                     sizeof msg);
+    if (r != VS_OK) {
+        msg[sizeof msg - 1] = '\0';
+        snprintf(err, cap,
+                 "cannot save checkpoint to %s: reading bytes %llu to %llu "
+                 "of tensor %s failed: %s",
+                 c->path, (unsigned long long)off,
+                 (unsigned long long)(off + j->len), it->key,
+                 msg[0] != '\0' ? msg : vs_errstr(r));
+    }
+    return r;
+}
+
+/* j's bytes: the caller's memory, or read into j->in by the item's read
+ * callback (by the worker, in save_work, when the callback may run
+ * anywhere and nothing needs the bytes before); then the dedup hash,
+ * needed before a candidate is looked up (unless there can be none:
+ * save_work computes it then). */
+static int job_source(vs__save_ctx *c, vs__save_job *j)
+{
+    const vs__save_item *it = &c->items[j->item];
     if (it->read == NULL) {
-        j->src = (const unsigned char *)it->t->data + off;
+        j->src = (const unsigned char *)it->t->data +
+                 (uint64_t)j->seq * it->chunk;
     } else {
         if (c->n_free > 0)
             j->in = c->free_bufs[--c->n_free];
         if (vs__buf_reserve(&j->in, j->len) != VS_OK)
             return vs__fail(VS_ENOMEM, "out of memory");
-        char msg[VS_ERRMSG_MAX] = "";
-        int r = it->read(it->read_ctx, it->index, off, j->in.p, j->len, msg,
-                         sizeof msg);
-        if (r != VS_OK) {
-            msg[sizeof msg - 1] = '\0';
-            return vs__fail(r,
-                            "cannot save checkpoint to %s: reading bytes "
-                            "%llu to %llu of tensor %s failed: %s",
-                            c->path, (unsigned long long)off,
-                            (unsigned long long)(off + j->len), it->key,
-                            msg[0] != '\0' ? msg : vs_errstr(r));
-        }
         j->src = j->in.p;
+        j->read_late = it->read_anywhere && c->hash_in_workers;
+        char err[VS_ERRMSG_MAX];
+        int r = j->read_late ? VS_OK : read_job(c, j, err, sizeof err);
+        if (r != VS_OK)
+            return vs__fail(r, "%s", err);
     }
     if (!c->hash_in_workers)
         j->hash = vs__hash64(j->src, j->len);
@@ -106,6 +124,11 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
+    if (j->read_late) {
+        int r = read_job(c, j, err, cap);
+        if (r != VS_OK)
+            return r;
+    }
     if (c->hash_in_workers)
         j->hash = vs__hash64(j->src, j->len);
     j->crc = vs__crc32(0, j->src, j->len);

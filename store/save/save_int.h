@@ -20,6 +20,7 @@ typedef struct {
     vs_read_fn read;
     void *read_ctx;
     size_t index;
+    int read_anywhere; /* read may run on any thread, several at once */
     size_t nbytes, esize, chunk;
     int64_t numel;
     size_t first_job, n_chunks;
@@ -37,6 +38,7 @@ typedef struct {
     const unsigned char *src; /* the caller's memory, or in.p */
     size_t len;
     vs__buf in;      /* the bytes read (recycled buffer) */
+    int read_late;   /* in is read by the worker (save_work), not yet */
     uint64_t hash;
     uint32_t crc;
     int codec;

@@ -1,6 +1,8 @@
-/* varstore: vs_save_stream, a save whose tensors' bytes come from the
- * caller's read callback a chunk at a time (chunks.c reads them into the
- * window's recycled buffers) instead of from memory. */
+/* varstore: vs_save_stream and vs_save_stream_parallel, saves whose
+ * tensors' bytes come from the caller's read callback a chunk at a time
+ * (chunks.c reads them into the window's recycled buffers, on the calling
+ * thread or, for the parallel form, on the workers) instead of from
+ * memory. */
 #include <string.h>
 
 #include "save_int.h"
@@ -43,10 +45,13 @@ static int stream_item(vs__save_item *it, vs_tensor *t, const char *name,
     return VS_OK;
 }
 
-int vs_save_stream(const char *path, int64_t step, const char *const *names,
-                   const vs_dtype *dtypes, const int *ndims,
-                   const int64_t *const *shapes, size_t n, vs_read_fn read,
-                   void *ctx, const vs_save_opts *opts)
+/* vs_save_stream, with the callback allowed on any thread (anywhere) or
+ * on the calling thread only. */
+static int save_stream(const char *path, int64_t step,
+                       const char *const *names, const vs_dtype *dtypes,
+                       const int *ndims, const int64_t *const *shapes,
+                       size_t n, vs_read_fn read, void *ctx,
+                       const vs_save_opts *opts, int anywhere)
 {
     int rc = check_args(path, names, dtypes, ndims, shapes, n, read);
     if (rc != VS_OK)
@@ -61,6 +66,7 @@ int vs_save_stream(const char *path, int64_t step, const char *const *names,
         items[i].read = read;
         items[i].read_ctx = ctx;
         items[i].index = i;
+        items[i].read_anywhere = anywhere;
     }
     if (rc == VS_OK)
         rc = vs__save_validate(step, items, n, opts, 0);
@@ -69,4 +75,23 @@ int vs_save_stream(const char *path, int64_t step, const char *const *names,
     vs__free(tens);
     vs__free(items);
     return rc;
+}
+
+int vs_save_stream(const char *path, int64_t step, const char *const *names,
+                   const vs_dtype *dtypes, const int *ndims,
+                   const int64_t *const *shapes, size_t n, vs_read_fn read,
+                   void *ctx, const vs_save_opts *opts)
+{
+    return save_stream(path, step, names, dtypes, ndims, shapes, n, read,
+                       ctx, opts, 0);
+}
+
+int vs_save_stream_parallel(const char *path, int64_t step,
+                            const char *const *names, const vs_dtype *dtypes,
+                            const int *ndims, const int64_t *const *shapes,
+                            size_t n, vs_read_fn read, void *ctx,
+                            const vs_save_opts *opts)
+{
+    return save_stream(path, step, names, dtypes, ndims, shapes, n, read,
+                       ctx, opts, 1);
 }
