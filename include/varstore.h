@@ -844,8 +844,10 @@ VS_API VS_NODISCARD int vs_ckpt_load_many(vs_ckpt *f, int64_t step,
  *  others decoded into place, on `threads` threads (0: all cores, or
  *  the calling thread alone for at most 8 MiB in all), with every CRC
  *  checked: no copy in between (vs_ckpt_stream copies each
- *  chunk once more). A load of 4 MiB or more on two threads or more also
- *  has, on Linux, a helper thread make dst resident (MADV_POPULATE_WRITE,
+ *  chunk once more). A load of 4 MiB or more, with threads 0 on a
+ *  machine of two cores or more (even when it decodes on the calling
+ *  thread) or threads 2 or more, also has, on Linux, a helper thread
+ *  make dst resident (MADV_POPULATE_WRITE,
  *  which leaves the bytes as they are) ahead of the reads, gone when the
  *  call returns; vs_ckpt_load_many's buffers likewise. On failure the
  *  buffers hold unspecified bytes. */

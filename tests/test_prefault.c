@@ -170,6 +170,24 @@ static void test_prefault__none_for_small_or_one_thread_loads(void **st)
     free_two(want);
 }
 
+/* A load small enough to decode on the calling thread (at most 8 MiB)
+ * still has the helper when the library picks the threads: 6 MiB. */
+static void test_prefault__an_inline_load_has_the_helper_too(void **st)
+{
+    (void)st;
+    vs_tensor *want[2];
+    save_two(3, want);
+    size_t populated = prefaulted_by_load_many(want);
+    free_two(want);
+    assert_int_equal(g_started, vs__pool_threads(0) > 1 ? 1 : 0);
+    skip_without_populate();
+    if (g_started == 0) {
+        print_message("skipped: one CPU, so no helper\n");
+        skip();
+    }
+    assert_true(populated >= (size_t)(6 * MIB) - 4 * 65536);
+}
+
 /* Into the caller's memory: the helper populates it as well (page-
  * aligned mappings: every byte), and the bytes are right. */
 static void test_prefault__a_load_into_caller_memory(void **st)
@@ -192,6 +210,7 @@ int main(void)
         T(test_prefault__a_large_load_is_populated_ahead),
         T(test_prefault__none_for_small_or_one_thread_loads),
         T(test_prefault__a_load_into_caller_memory),
+        T(test_prefault__an_inline_load_has_the_helper_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -552,8 +552,14 @@ static int load_run(sqlite3 *db, const char *path, vs__load_item *items,
             c.jobs[k].seq = q;
         }
     }
-    vs__prefault *pf =
-        rc == VS_OK && sink == NULL ? vs__prefault_start(items, n, t) : NULL;
+    /* A load decoded on the calling thread because it is small still
+     * gets the helper when the library picks the threads and has cores:
+     * the 5 MB model (raw, warm, new process) loaded in 3.7-4.7 ms with
+     * it, 5.0-5.4 ms without. */
+    int pf_threads = threads == 0 ? vs__pool_threads(0) : t;
+    vs__prefault *pf = rc == VS_OK && sink == NULL
+                           ? vs__prefault_start(items, n, pf_threads)
+                           : NULL;
     if (rc == VS_OK)
         rc = vs__pool_run(t, n_jobs, (size_t)t * 4, &c, load_prepare,
                           load_work, load_consume);
