@@ -3,6 +3,7 @@
  * buffers, never mapped: a mapping's touched pages count in the process's
  * resident size, a pread's do not. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* madvise */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "npy.h"
 #include "save_source.h"
@@ -245,6 +249,31 @@ static int whole_layout(const vst_src_list *l, size_t *at, size_t *total)
     return VS_OK;
 }
 
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23 /* linux/mman.h: older C library headers */
+#endif
+
+/* Faults the whole pages of a new block in with one call, before the
+ * reads write them, instead of one fault per page: 5 MB of fresh memory
+ * took 1.9 ms that way against 2.9 ms on the development VM, and a 5 MB
+ * `varstore save` 0.4-1.2 ms less (medians of 25, in turns). Advice
+ * only: a kernel that refuses it (before Linux 5.14) leaves the faults
+ * to the reads. */
+static void populate(void *p, size_t n)
+{
+#ifdef __linux__
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+    if (end > a)
+        (void)madvise((void *)a, end - a, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /* The block (not zero-filled: every byte is read into it) and the
  * tensors that describe it. */
 static int whole_alloc(const vst_src_list *l, vst_src_whole *w)
@@ -256,6 +285,8 @@ static int whole_alloc(const vst_src_list *l, vst_src_whole *w)
     w->t = calloc(n, sizeof *w->t);
     w->ptrs = calloc(n, sizeof *w->ptrs);
     w->block = rc == VS_OK ? aligned_alloc(64, total) : NULL;
+    if (w->block != NULL)
+        populate(w->block, total);
     if (rc == VS_OK &&
         (w->t == NULL || w->ptrs == NULL || w->block == NULL))
         rc = vst_fail(VS_ENOMEM, "out of memory");
