@@ -148,6 +148,13 @@ def async_save(ctx, model="tf500"):
     async_verdicts(ctx, model, least)
 
 
+def fmt_ratio(r):
+    """"0.0025x", not "0.00x", for a ratio far below 1."""
+    if r is None:
+        return "n/a"
+    return "%.2fx" % r if r >= 0.01 else "%.2gx" % r
+
+
 def async_verdicts(ctx, model, least):
     """The target: varstore's save blocks no longer than the peers' that
     do the same (copy the tensors: torch; keep references: Orbax)."""
@@ -159,7 +166,7 @@ def async_verdicts(ctx, model, least):
         r = ratio(got["varstore"], got["peers"])
         ctx.add("7 async save", "%s, caller blocked, %s" % (
             ctx.desc(model), what), fmt_s(got["varstore"]),
-            fmt_s(got["peers"]), "n/a" if r is None else "%.2fx" % r,
+            fmt_s(got["peers"]), fmt_ratio(r),
             "<= 1.0x", verdict(r, 1.0))
 
 
