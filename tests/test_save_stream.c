@@ -85,24 +85,35 @@ static int mem_read(void *vctx, size_t index, uint64_t offset, void *buf,
     return VS_OK;
 }
 
+/* The dtypes, ranks and shapes of ts, as vs_save_stream takes them. */
+typedef struct {
+    vs_dtype dts[16];
+    int nds[16];
+    const int64_t *shs[16];
+} described;
+
+static void describe(const vs_tensor *const *ts, size_t n, described *d)
+{
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++) {
+        d->dts[i] = ts[i]->dtype;
+        d->nds[i] = ts[i]->ndim;
+        d->shs[i] = ts[i]->shape;
+    }
+}
+
 /* vs_save_stream of ts (read from memory through mem_read). */
 static int stream_save(const char *path, int64_t step,
                        const char *const *names,
                        const vs_tensor *const *ts, size_t n, mem_src *s,
                        const vs_save_opts *o)
 {
-    vs_dtype dts[16];
-    int nds[16];
-    const int64_t *shs[16];
-    assert_true(n <= 16);
-    for (size_t i = 0; i < n; i++) {
-        dts[i] = ts[i]->dtype;
-        nds[i] = ts[i]->ndim;
-        shs[i] = ts[i]->shape;
-    }
+    described d;
+    describe(ts, n, &d);
     s->ts = ts;
     s->n = n;
-    return vs_save_stream(path, step, names, dts, nds, shs, n, mem_read, s, o);
+    return vs_save_stream(path, step, names, d.dts, d.nds, d.shs, n, mem_read,
+                          s, o);
 }
 
 /* The rows a save writes (everything but the times and the writer), as
@@ -559,19 +570,13 @@ static int par_read(void *vctx, size_t index, uint64_t offset, void *buf,
 static int par_save(const char *path, int64_t step, const model *m,
                     par_src *s, const vs_save_opts *o)
 {
-    vs_dtype dts[NT];
-    int nds[NT];
-    const int64_t *shs[NT];
-    for (size_t i = 0; i < NT; i++) {
-        dts[i] = m->t[i]->dtype;
-        nds[i] = m->t[i]->ndim;
-        shs[i] = m->t[i]->shape;
-    }
+    described d;
     s->ts = (const vs_tensor *const *)m->t;
     s->n = NT;
     s->caller = pthread_self();
-    return vs_save_stream_parallel(path, step, m->names, dts, nds, shs, NT,
-                                   par_read, s, o);
+    describe(s->ts, NT, &d);
+    return vs_save_stream_parallel(path, step, m->names, d.dts, d.nds, d.shs,
+                                   NT, par_read, s, o);
 }
 
 static void par_init(par_src *s)

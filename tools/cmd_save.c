@@ -351,17 +351,16 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
 static int save_path_opt(int argc, char **argv, int *i, save_args *o)
 {
     save_job *j = &o->jobs[o->n_srcs];
-    const str_opt opts[4] = {
+    const str_opt srcs[3] = {
         {"--npy", &j->npy, "--npy needs a directory"},
         {"--safetensors", &j->st, "--safetensors needs a file"},
         {"--tf-checkpoint", &j->tf, "--tf-checkpoint needs a checkpoint"},
-        {"--prefix", &o->prefix, "--prefix needs a scope"},
     };
-    const char *prefix = o->prefix;
-    int r = str_option(argc, argv, i, opts, 4, "save ");
-    if (r > 0 && o->prefix == prefix)
-        o->n_srcs++; /* a source, not --prefix */
-    return r;
+    const str_opt prefix = {"--prefix", &o->prefix, "--prefix needs a scope"};
+    int r = str_option(argc, argv, i, srcs, 3, "save ");
+    if (r > 0)
+        o->n_srcs++;
+    return r != 0 ? r : str_option(argc, argv, i, &prefix, 1, "save ");
 }
 
 /* After the options: a step for every source, and no step twice. */

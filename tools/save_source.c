@@ -316,18 +316,30 @@ int vst_src_read_all(vst_src_list *l, vst_src_whole *w)
     return rc;
 }
 
+/* What the read callbacks return: rc, with its message in err. */
+static int callback_result(int rc, char *err, size_t err_cap)
+{
+    if (rc != VS_OK && err != NULL && err_cap > 0)
+        snprintf(err, err_cap, "%s", vst_errmsg());
+    return rc;
+}
+
+/* VS_EINVAL unless i is a tensor of l. */
+static int src_index(const vst_src_list *l, size_t i)
+{
+    return i < l->n ? VS_OK
+                    : vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i,
+                               l->n);
+}
+
 int vst_src_read(void *ctx, size_t i, uint64_t off, void *buf, size_t len,
                  char *err, size_t err_cap)
 {
     vst_src_list *l = ctx;
-    int rc;
-    if (i >= l->n)
-        rc = vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i, l->n);
-    else
+    int rc = src_index(l, i);
+    if (rc == VS_OK)
         rc = src_read(l, i, off, buf, len);
-    if (rc != VS_OK && err != NULL && err_cap > 0)
-        snprintf(err, err_cap, "%s", vst_errmsg());
-    return rc;
+    return callback_result(rc, err, err_cap);
 }
 
 int vst_src_share(vst_src_list *l)
@@ -350,14 +362,13 @@ int vst_src_read_shared(void *ctx, size_t i, uint64_t off, void *buf,
                         size_t len, char *err, size_t err_cap)
 {
     const vst_src_list *l = ctx; /* only read: safe on any thread */
-    int rc;
-    if (i >= l->n)
-        rc = vst_fail(VS_EINVAL, "no tensor %zu of %zu to read", i, l->n);
-    else if ((rc = src_range(&l->s[i], off, len)) == VS_OK &&
-             (rc = fd_pread(l->fd, &l->s[i], l->s[i].off + off, buf, len)) ==
-                 VS_OK)
-        rc = src_fix(&l->s[i], off, buf, len);
-    if (rc != VS_OK && err != NULL && err_cap > 0)
-        snprintf(err, err_cap, "%s", vst_errmsg());
-    return rc;
+    int rc = src_index(l, i);
+    const vst_src *s = rc == VS_OK ? &l->s[i] : NULL;
+    if (rc == VS_OK)
+        rc = src_range(s, off, len);
+    if (rc == VS_OK)
+        rc = fd_pread(l->fd, s, s->off + off, buf, len);
+    if (rc == VS_OK)
+        rc = src_fix(s, off, buf, len);
+    return callback_result(rc, err, err_cap);
 }

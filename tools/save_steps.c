@@ -201,16 +201,20 @@ typedef struct {
     int busy;
 } pipeline;
 
+/* A step's save failed: its error, naming the step. */
+static int step_failed(const save_plan *p, const step_input *in)
+{
+    return cli_err("cannot save step %lld to %s: %s",
+                   (long long)in->job->step, p->path, vs_errmsg());
+}
+
 /* Waits for the save in flight and reports it: its line, or its error. */
 static int land(pipeline *pl)
 {
     if (!pl->busy)
         return EXIT_OK;
-    int rc = vs_async_wait(pl->a) == VS_OK
-                 ? EXIT_OK
-                 : cli_err("cannot save step %lld to %s: %s",
-                           (long long)pl->flight.job->step, pl->p->path,
-                           vs_errmsg());
+    int rc = vs_async_wait(pl->a) == VS_OK ? EXIT_OK
+                                           : step_failed(pl->p, &pl->flight);
     if (rc == EXIT_OK)
         print_saved(pl->p, &pl->flight);
     input_free(&pl->flight);
@@ -218,31 +222,23 @@ static int land(pipeline *pl)
     return rc;
 }
 
-/* Starts the save of in, which the saver borrows (in is taken), or saves
- * a streamed input at once. */
+/* Starts the save of in, which the saver then borrows (in is taken: it
+ * holds nothing afterwards), or saves a streamed input at once. */
 static int launch(pipeline *pl, step_input *in)
 {
     const save_plan *p = pl->p;
     if (!in->whole) {
-        int rc = EXIT_OK;
-        if (save_now(p, in) == VS_OK)
-            print_saved(p, in);
-        else
-            rc = cli_err("cannot save step %lld to %s: %s",
-                         (long long)in->job->step, p->path, vs_errmsg());
-        input_free(in);
-        return rc;
+        if (save_now(p, in) != VS_OK)
+            return step_failed(p, in);
+        print_saved(p, in);
+        return EXIT_OK;
     }
     vs_save_opts so;
     save_opts(p, NULL, &so); /* no progress bar from the saver's thread */
     if (vs_async_save_tensors_nocopy(pl->a, p->path, in->job->step,
                                      in->a.names, in->w.ptrs, in->l.n,
-                                     &so) != VS_OK) {
-        int rc = cli_err("cannot save step %lld to %s: %s",
-                         (long long)in->job->step, p->path, vs_errmsg());
-        input_free(in);
-        return rc;
-    }
+                                     &so) != VS_OK)
+        return step_failed(p, in);
     pl->flight = *in;
     input_clear(in);
     pl->busy = 1;
@@ -266,7 +262,7 @@ static int run_pipeline(const save_plan *p)
             rc = read_rc;
         if (rc == EXIT_OK)
             rc = launch(&pl, &in);
-        input_free(&in);
+        input_free(&in); /* what launch did not take */
     }
     int last = land(&pl);
     if (rc == EXIT_OK)

@@ -104,14 +104,15 @@ def async_peers(ctx, model):
              False)]
 
 
-def async_reps(ctx, cmd, name, who, want):
-    """Medians of blocked, total and next-blocked seconds over the reps."""
+def async_reps(ctx, cmd, name, who, want, ours):
+    """Medians of blocked, total and next-blocked seconds over the reps
+    (ours: varstore's, whose checkpoint is read back)."""
     blocked, total, nxt = [], [], []
     out = ctx.path(name)
     for r in range(ctx.reps):
         ctx.log("async %s: repetition %d/%d" % (name, r + 1, ctx.reps))
         res = async_one(ctx, cmd(out), out, want, who)
-        if name.startswith("async"):
+        if ours:
             check_varstore(ctx, out, want)
         blocked.append(res["blocked_s"])
         total.append(res["total_s"])
@@ -130,14 +131,15 @@ def async_save(ctx, model="tf500"):
         if not ok:
             ctx.add("7 async save", case, why)
             continue
+        ours = who.startswith("varstore")
         try:
-            blocked, total, nxt = async_reps(ctx, cmd, name, who, want)
+            blocked, total, nxt = async_reps(ctx, cmd, name, who, want, ours)
         except BenchError as e:
-            if name.startswith("async"):
+            if ours:
                 raise
             ctx.add("7 async save", case, "failed to run: %s" % str(e)[-300:])
             continue
-        side = "varstore" if name.startswith("async") else "peers"
+        side = "varstore" if ours else "peers"
         got = least.setdefault(copies, {})
         got[side] = min(blocked, got.get(side, blocked))
         ctx.add("7 async save", case + ": caller blocked / until durable",

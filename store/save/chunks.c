@@ -73,6 +73,14 @@ static int read_job(const vs__save_ctx *c, const vs__save_job *j,
     return r;
 }
 
+/* Whether the worker reads item it's chunks (save_work): its callback
+ * may run anywhere, and nothing needs the bytes before the worker (no
+ * candidate is looked up). */
+static int read_by_worker(const vs__save_ctx *c, const vs__save_item *it)
+{
+    return it->read != NULL && it->read_anywhere && c->hash_in_workers;
+}
+
 /* j's bytes: the caller's memory, or read into j->in by the item's read
  * callback (by the worker, in save_work, when the callback may run
  * anywhere and nothing needs the bytes before); then the dedup hash,
@@ -90,9 +98,9 @@ static int job_source(vs__save_ctx *c, vs__save_job *j)
         if (vs__buf_reserve(&j->in, j->len) != VS_OK)
             return vs__fail(VS_ENOMEM, "out of memory");
         j->src = j->in.p;
-        j->read_late = it->read_anywhere && c->hash_in_workers;
         char err[VS_ERRMSG_MAX];
-        int r = j->read_late ? VS_OK : read_job(c, j, err, sizeof err);
+        int r = read_by_worker(c, it) ? VS_OK
+                                      : read_job(c, j, err, sizeof err);
         if (r != VS_OK)
             return vs__fail(r, "%s", err);
     }
@@ -124,7 +132,7 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
-    if (j->read_late) {
+    if (read_by_worker(c, it)) {
         int r = read_job(c, j, err, cap);
         if (r != VS_OK)
             return r;

@@ -38,7 +38,6 @@ typedef struct {
     const unsigned char *src; /* the caller's memory, or in.p */
     size_t len;
     vs__buf in;      /* the bytes read (recycled buffer) */
-    int read_late;   /* in is read by the worker (save_work), not yet */
     uint64_t hash;
     uint32_t crc;
     int codec;
