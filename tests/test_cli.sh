@@ -388,6 +388,14 @@ has out.txt "as step 1 in ms3.db"
 hasnt out.txt "as step 3"
 run 0 inspect ms3.db
 has out.txt "checkpoints: 1"
+# A bad first input writes nothing, as with one step: not even the
+# journal mode --journal asks for.
+run 1 save ms6.db --journal wal --step 1 --npy missing --step 2 --npy w
+has err.txt "cannot open directory 'missing'"
+[ ! -e ms6.db ] && ok || fail "a bad first input created ms6.db"
+run 1 save ms3.db --journal wal --step 4 --npy missing --step 5 --npy w
+run 0 inspect ms3.db
+has out.txt "journal: rollback"
 # An input over 16 MiB streams between two read whole: 17 MiB of zeros.
 mkdir -p big
 npy big/z.npy "{'descr': '<f4', $F, 'shape': (4456448,), }" ''

@@ -251,8 +251,8 @@ static int run_pipeline(const save_plan *p)
     memset(&pl, 0, sizeof pl);
     input_clear(&pl.flight);
     pl.p = p;
-    int rc = set_journal(p);
-    if (rc == EXIT_OK && vs_async_new(&pl.a) != VS_OK)
+    int rc = EXIT_OK;
+    if (vs_async_new(&pl.a) != VS_OK)
         rc = cli_err("%s", vs_errmsg());
     for (size_t k = 0; rc == EXIT_OK && k < p->n_jobs; k++) {
         step_input in;
@@ -260,6 +260,10 @@ static int run_pipeline(const save_plan *p)
         rc = land(&pl);
         if (rc == EXIT_OK)
             rc = read_rc;
+        /* Once the first input is good, as run_one: a bad one writes
+         * nothing. */
+        if (rc == EXIT_OK && k == 0)
+            rc = set_journal(p);
         if (rc == EXIT_OK)
             rc = launch(&pl, &in);
         input_free(&in); /* what launch did not take */
