@@ -20,6 +20,29 @@ typedef struct {
     int busy;           /* a call of another Python thread is inside */
 } saver;
 
+/* The saver whose save runs on this thread (the library's): set by its
+ * progress callback, which must not call it back. */
+static _Thread_local const saver *tl_own;
+
+static void own_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    saver *s = ctx;
+    tl_own = s;
+    vs_py_progress_cb(&s->pr, done, total);
+}
+
+/* Raises when called from s's own save's progress callback: it cannot
+ * wait for itself, and that save still reads the buffers it holds. */
+static int refuse_own(const saver *s)
+{
+    if (tl_own != s)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    "the AsyncSaver cannot be used from its own save's "
+                    "progress callback");
+    return -1;
+}
+
 /* One thread at a time (the GIL is released inside). */
 static int enter(saver *s)
 {
@@ -27,6 +50,8 @@ static int enter(saver *s)
         vs_py_raise_msg(VS_EINVAL, "the AsyncSaver is closed");
         return -1;
     }
+    if (refuse_own(s) < 0)
+        return -1;
     if (s->busy) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the AsyncSaver is in use by another thread");
@@ -67,6 +92,10 @@ static int start(saver *s, const vs_py_save_args *a, vs_py_batch *b,
 {
     vs_save_opts o;
     vs_py_save_opts(a, &s->pr, &o);
+    if (o.progress != NULL) {
+        o.progress = own_progress;
+        o.progress_ctx = s;
+    }
     s->pr.callable = a->progress;
     Py_INCREF(a->progress);
     s->progress = a->progress;
@@ -154,6 +183,8 @@ static PyObject *saver_close(PyObject *self, PyObject *unused)
 {
     saver *s = (saver *)self;
     (void)unused;
+    if (s->a != NULL && refuse_own(s) < 0)
+        return NULL;
     if (s->a != NULL && s->busy) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the AsyncSaver is in use by another thread");

@@ -3,7 +3,9 @@ library writing in the background; errors raised once, by wait, the next
 save or close."""
 import os
 import sqlite3
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -235,3 +237,50 @@ def test_nocopy_save_reports_background_errors_and_releases(tmp_path):
         saver.wait()
     assert sys.getrefcount(kernel) == refs  # released with the error
     saver.close()
+
+
+# Run in a child: before the saver refused them, these calls let go of
+# the borrowed array while the save still read it (a crash).
+CALLING_BACK = textwrap.dedent("""
+    import gc, sys
+    import numpy as np
+    import varstore
+    path = sys.argv[1]
+    saver = varstore.AsyncSaver()
+    seen = []
+    def progress(done, total):
+        if seen:
+            return
+        for call in (saver.wait,
+                     lambda: saver.save(path, {"y": np.ones(3)}, step=2),
+                     saver.close):
+            try:
+                call()
+                seen.append("returned")
+            except RuntimeError as e:
+                seen.append(str(e))
+    want = np.arange(2 << 20, dtype=np.float64)
+    saver.save(path, {"k": want.copy()}, step=1, progress=progress,
+               copy=False)  # the saver holds the only reference
+    gc.collect()
+    junk = [np.full(1 << 17, 7.0) for _ in range(64)]
+    saver.wait()
+    saver.close()
+    print("\\n".join(seen))
+    print(bool((varstore.load(path, step=1)["k"] == want).all()))
+""")
+
+
+def test_nocopy_progress_callback_cannot_use_its_own_saver(tmp_path):
+    """wait, save and close from the save's own progress callback raise
+    and change nothing: the save goes on with the array it borrowed, and
+    the caller's wait reports it."""
+    path = str(tmp_path / "cb.db")
+    r = subprocess.run([sys.executable, "-c", CALLING_BACK, path],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    refused = ("the AsyncSaver cannot be used from its own save's "
+               "progress callback")
+    assert r.stdout.splitlines() == [refused] * 3 + ["True"]
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT step FROM checkpoints").fetchall() == [(1,)]
