@@ -214,12 +214,30 @@ static int saver_init(PyObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* Garbage collected without close(): waits, and an error nobody was told
- * about goes to sys.unraisablehook (as a file's failed close does). */
+ * about goes to sys.unraisablehook (as a file's failed close does). A
+ * finalizer (PEP 442), so that the saver is alive while the hook holds
+ * it: from tp_dealloc, the hook's last reference freed it a second time. */
+static void saver_finalize(PyObject *self)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
+    if (close_saver((saver *)self) < 0)
+        PyErr_WriteUnraisable(self);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
+}
+
 static void saver_dealloc(PyObject *self)
 {
-    saver *s = (saver *)self;
-    if (close_saver(s) < 0)
-        PyErr_WriteUnraisable(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+        return; /* the hook kept a reference: alive again */
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -253,6 +271,7 @@ PyTypeObject vs_py_async_type = {
     .tp_new = PyType_GenericNew,
     .tp_init = saver_init,
     .tp_dealloc = saver_dealloc,
+    .tp_finalize = saver_finalize,
     .tp_methods = saver_methods,
     .tp_getset = saver_getset,
 };

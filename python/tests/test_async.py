@@ -284,3 +284,28 @@ def test_nocopy_progress_callback_cannot_use_its_own_saver(tmp_path):
     assert r.stdout.splitlines() == [refused] * 3 + ["True"]
     with sqlite3.connect(path) as c:
         assert c.execute("SELECT step FROM checkpoints").fetchall() == [(1,)]
+
+
+# Run in a child: reporting the error freed the saver twice (a crash).
+DROPPED = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import varstore
+    for _ in range(30):
+        saver = varstore.AsyncSaver()
+        saver.save(sys.argv[1], {"k": np.ones(1000)}, step=1)
+        del saver  # never closed: its failure is nobody's to raise
+        junk = [object() for _ in range(1000)]  # reuses what was freed
+    print("done")
+""")
+
+
+def test_an_unclosed_saver_gives_its_error_to_the_unraisable_hook(tmp_path):
+    os.mkdir(tmp_path / "dir.db")
+    r = subprocess.run([sys.executable, "-c", DROPPED,
+                        str(tmp_path / "dir.db")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "done\n"
+    assert r.stderr.count("InvalidArgumentError: ") == 30, r.stderr
+    assert "not a varstore checkpoint file" in r.stderr
