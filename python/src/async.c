@@ -225,8 +225,18 @@ static void saver_finalize(PyObject *self)
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
 #endif
-    if (close_saver((saver *)self) < 0)
+    if (tl_own == (saver *)self) {
+        /* Dropped by its own save's progress callback: it cannot wait
+         * for itself, and the save still uses it (its progress, the
+         * buffers it holds). Kept alive: a leak, not a crash. */
+        Py_INCREF(self);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "an AsyncSaver dropped by its own save's progress "
+                        "callback is kept, never closed");
         PyErr_WriteUnraisable(self);
+    } else if (close_saver((saver *)self) < 0) {
+        PyErr_WriteUnraisable(self);
+    }
 #if PY_VERSION_HEX >= 0x030C0000
     PyErr_SetRaisedException(exc);
 #else

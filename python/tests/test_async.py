@@ -309,3 +309,40 @@ def test_an_unclosed_saver_gives_its_error_to_the_unraisable_hook(tmp_path):
     assert r.stdout == "done\n"
     assert r.stderr.count("InvalidArgumentError: ") == 30, r.stderr
     assert "not a varstore checkpoint file" in r.stderr
+
+
+# Run in a child: the saver was freed under its running save (a crash).
+DROPPED_BY_ITS_CALLBACK = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import varstore
+    seen = []
+    sys.unraisablehook = lambda u: seen.append(str(u.exc_value))
+    saver = varstore.AsyncSaver()
+    def progress(done, total):
+        global saver
+        saver = None  # the last reference, on the saver's own thread
+    want = np.arange(2 << 20, dtype=np.float64)
+    saver.save(sys.argv[1], {"k": want.copy()}, step=1, progress=progress,
+               copy=False)
+    junk = [np.full(1 << 17, 7.0) for _ in range(64)]
+    got = None
+    while got is None:  # the save goes on: it lands
+        try:
+            got = varstore.load(sys.argv[1], step=1)["k"]
+        except varstore.Error:
+            time.sleep(0.05)
+    time.sleep(0.5)  # its thread ends
+    print(seen[0])
+    print(bool((got == want).all()))
+""")
+
+
+def test_a_saver_dropped_by_its_own_progress_callback_is_kept(tmp_path):
+    r = subprocess.run([sys.executable, "-c", DROPPED_BY_ITS_CALLBACK,
+                        str(tmp_path / "cb.db")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "an AsyncSaver dropped by its own save's progress callback is "
+        "kept, never closed", "True"]
