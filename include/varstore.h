@@ -677,7 +677,10 @@ VS_API VS_NODISCARD int vs_save_stream_parallel(
  * with its message in that thread's vs_errmsg(). Errors are never lost:
  * a result stays until one of those calls reports it.
  * The progress callback (vs_save_opts.progress) runs on the background
- * thread, like every other step of the save after the snapshot. */
+ * thread, like every other step of the save after the snapshot; it may
+ * not call its own saver back (vs_async_wait, a save call or
+ * vs_async_free of that saver fail there with VS_EINVAL, and free frees
+ * nothing: a save cannot wait for itself). */
 #define VS_HAVE_ASYNC_SAVE 1
 
 /* One background saver: at most one save in flight. Not thread-safe

@@ -612,6 +612,70 @@ static void test_async_progress_runs_on_the_background_thread(void **st)
     vs_tensor_free(t);
 }
 
+/* What a progress callback that calls its own saver back saw (it runs
+ * on the saver's thread: no cmocka assertion there). */
+typedef struct {
+    vs_async *a;
+    const vs_tensor *t;
+    int calls, wait_rc, save_rc, free_rc;
+    char wait_msg[MSG_MAX];
+} calling_back;
+
+static void call_back(void *ctx, uint64_t done, uint64_t total)
+{
+    calling_back *cb = ctx;
+    (void)done;
+    (void)total;
+    if (cb->calls++ > 0)
+        return;
+    cb->wait_rc = vs_async_wait(cb->a);
+    snprintf(cb->wait_msg, sizeof cb->wait_msg, "%s", vs_errmsg());
+    if (cb->wait_rc == VS_OK)
+        return; /* the saver thinks its save is over: nothing more */
+    const char *nm = "y";
+    cb->save_rc = vs_async_save_tensors_nocopy(cb->a, g_path, 2, &nm, &cb->t,
+                                               1, NULL);
+    cb->free_rc = vs_async_free(cb->a);
+}
+
+/* The save in flight's own progress callback cannot wait for it, start
+ * another or free the saver: each call fails with VS_EINVAL instead of
+ * reporting a save that is still reading the borrowed bytes as over
+ * (after which the caller would free them); the save goes on, and the
+ * caller's wait reports it. */
+static void test_async_progress_callback_cannot_wait_for_its_own_save(
+    void **st)
+{
+    (void)st;
+    vs_tensor *t = ramp(600000, 2.0f);
+    calling_back cb;
+    memset(&cb, 0, sizeof cb);
+    cb.a = new_saver();
+    cb.t = t;
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    o.progress = call_back;
+    o.progress_ctx = &cb;
+    const char *nm = "x";
+    OK(vs_async_save_tensors_nocopy(cb.a, g_path, 1, &nm, &cb.t, 1, &o));
+    OK(vs_async_wait(cb.a));
+    assert_true(cb.calls >= 2);
+    assert_int_equal(cb.wait_rc, VS_EINVAL);
+    assert_string_equal(cb.wait_msg,
+                        "an async saver cannot be called from its own "
+                        "save's progress callback");
+    assert_int_equal(cb.save_rc, VS_EINVAL);
+    assert_int_equal(cb.free_rc, VS_EINVAL);
+    OK(vs_async_free(cb.a));
+    expect_ramp(g_path, 1, "x", 600000, 2.0f);
+    vs_ckpt_info *ci = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &ci, &n));
+    assert_int_equal(n, 1); /* no step 2 */
+    vs_free(ci);
+    vs_tensor_free(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup2, teardown2)
 
 int main(void)
@@ -631,6 +695,7 @@ int main(void)
         T(test_async_nocopy_equals_a_synchronous_save_without_a_copy),
         T(test_async_nocopy_keeps_the_snapshot_memory_for_the_next_copy),
         T(test_async_nocopy_errors_as_the_copying_save),
+        T(test_async_progress_callback_cannot_wait_for_its_own_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -388,6 +388,28 @@ has out.txt "as step 1 in ms3.db"
 hasnt out.txt "as step 3"
 run 0 inspect ms3.db
 has out.txt "checkpoints: 1"
+# A bad first input writes nothing, as with one step: not even the
+# journal mode --journal asks for.
+run 1 save ms6.db --journal wal --step 1 --npy missing --step 2 --npy w
+has err.txt "cannot open directory 'missing'"
+[ ! -e ms6.db ] && ok || fail "a bad first input created ms6.db"
+run 1 save ms3.db --journal wal --step 4 --npy missing --step 5 --npy w
+run 0 inspect ms3.db
+has out.txt "journal: rollback"
+# "replaced" is said of a step that is there when that step is saved: a
+# retention of one checkpoint deletes step 2 as step 5 (14 MiB, written
+# in the background while step 2's input is read) lands, so step 2 is
+# then saved anew, as two commands would save it.
+if [ -n "$SQLITE" ]; then
+    mkdir -p mid
+    npy mid/r.npy "{'descr': '<f4', $F, 'shape': (3670016,), }" ''
+    head -c 14680064 /dev/urandom >>mid/r.npy
+    run 0 save ms7.db --step 2 --npy w
+    "$SQLITE" ms7.db "INSERT OR REPLACE INTO meta(key, value) VALUES ('max_to_keep', 1)"
+    run 0 save ms7.db --step 5 --npy mid --step 2 --npy w
+    has out.txt "as step 2 in ms7.db"
+    hasnt out.txt "replaced the checkpoint that was step 2"
+fi
 # An input over 16 MiB streams between two read whole: 17 MiB of zeros.
 mkdir -p big
 npy big/z.npy "{'descr': '<f4', $F, 'shape': (4456448,), }" ''

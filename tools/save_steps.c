@@ -73,7 +73,8 @@ static int step_exists(const char *path, int64_t step)
 }
 
 /* One step made ready to save: its sources checked and, when small
- * enough, read whole (w). */
+ * enough, read whole (w); replacing is set just before it is saved
+ * (mark_replacing). */
 typedef struct {
     const save_job *job;
     vst_src_list l;
@@ -112,7 +113,6 @@ static int input_read(const save_plan *p, const save_job *j, step_input *in)
         return rc;
     for (size_t k = 0; k < in->l.n; k++)
         in->total += (int64_t)in->l.s[k].nbytes;
-    in->replacing = step_exists(p->path, j->step);
     if ((uint64_t)in->total > VST_SRC_WHOLE_MAX)
         return EXIT_OK;
     if (vst_src_read_all(&in->l, &in->w) != VS_OK)
@@ -121,6 +121,13 @@ static int input_read(const save_plan *p, const save_job *j, step_input *in)
     in->whole = 1;
     vst_src_close(&in->l); /* every byte is in w */
     return EXIT_OK;
+}
+
+/* Whether the save of in replaces a checkpoint: asked once the step
+ * before has landed, whose retention may have deleted in's step. */
+static void mark_replacing(const save_plan *p, step_input *in)
+{
+    in->replacing = step_exists(p->path, in->job->step);
 }
 
 static void print_saved(const save_plan *p, const step_input *in)
@@ -184,6 +191,8 @@ static int run_one(const save_plan *p)
     int rc = input_read(p, &p->jobs[0], &in);
     if (rc == EXIT_OK)
         rc = set_journal(p);
+    if (rc == EXIT_OK)
+        mark_replacing(p, &in);
     if (rc == EXIT_OK && save_now(p, &in) != VS_OK)
         rc = cli_err("%s", vs_errmsg());
     if (rc == EXIT_OK)
@@ -227,6 +236,7 @@ static int land(pipeline *pl)
 static int launch(pipeline *pl, step_input *in)
 {
     const save_plan *p = pl->p;
+    mark_replacing(p, in);
     if (!in->whole) {
         if (save_now(p, in) != VS_OK)
             return step_failed(p, in);
@@ -251,8 +261,8 @@ static int run_pipeline(const save_plan *p)
     memset(&pl, 0, sizeof pl);
     input_clear(&pl.flight);
     pl.p = p;
-    int rc = set_journal(p);
-    if (rc == EXIT_OK && vs_async_new(&pl.a) != VS_OK)
+    int rc = EXIT_OK;
+    if (vs_async_new(&pl.a) != VS_OK)
         rc = cli_err("%s", vs_errmsg());
     for (size_t k = 0; rc == EXIT_OK && k < p->n_jobs; k++) {
         step_input in;
@@ -260,6 +270,10 @@ static int run_pipeline(const save_plan *p)
         rc = land(&pl);
         if (rc == EXIT_OK)
             rc = read_rc;
+        /* Once the first input is good, as run_one: a bad one writes
+         * nothing. */
+        if (rc == EXIT_OK && k == 0)
+            rc = set_journal(p);
         if (rc == EXIT_OK)
             rc = launch(&pl, &in);
         input_free(&in); /* what launch did not take */

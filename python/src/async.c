@@ -20,6 +20,29 @@ typedef struct {
     int busy;           /* a call of another Python thread is inside */
 } saver;
 
+/* The saver whose save runs on this thread (the library's): set by its
+ * progress callback, which must not call it back. */
+static _Thread_local const saver *tl_own;
+
+static void own_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    saver *s = ctx;
+    tl_own = s;
+    vs_py_progress_cb(&s->pr, done, total);
+}
+
+/* Raises when called from s's own save's progress callback: it cannot
+ * wait for itself, and that save still reads the buffers it holds. */
+static int refuse_own(const saver *s)
+{
+    if (tl_own != s)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    "the AsyncSaver cannot be used from its own save's "
+                    "progress callback");
+    return -1;
+}
+
 /* One thread at a time (the GIL is released inside). */
 static int enter(saver *s)
 {
@@ -27,6 +50,8 @@ static int enter(saver *s)
         vs_py_raise_msg(VS_EINVAL, "the AsyncSaver is closed");
         return -1;
     }
+    if (refuse_own(s) < 0)
+        return -1;
     if (s->busy) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the AsyncSaver is in use by another thread");
@@ -67,6 +92,10 @@ static int start(saver *s, const vs_py_save_args *a, vs_py_batch *b,
 {
     vs_save_opts o;
     vs_py_save_opts(a, &s->pr, &o);
+    if (o.progress != NULL) {
+        o.progress = own_progress;
+        o.progress_ctx = s;
+    }
     s->pr.callable = a->progress;
     Py_INCREF(a->progress);
     s->progress = a->progress;
@@ -154,6 +183,8 @@ static PyObject *saver_close(PyObject *self, PyObject *unused)
 {
     saver *s = (saver *)self;
     (void)unused;
+    if (s->a != NULL && refuse_own(s) < 0)
+        return NULL;
     if (s->a != NULL && s->busy) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the AsyncSaver is in use by another thread");
@@ -183,12 +214,40 @@ static int saver_init(PyObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* Garbage collected without close(): waits, and an error nobody was told
- * about goes to sys.unraisablehook (as a file's failed close does). */
+ * about goes to sys.unraisablehook (as a file's failed close does). A
+ * finalizer (PEP 442), so that the saver is alive while the hook holds
+ * it: from tp_dealloc, the hook's last reference freed it a second time. */
+static void saver_finalize(PyObject *self)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+#endif
+    if (tl_own == (saver *)self) {
+        /* Dropped by its own save's progress callback: it cannot wait
+         * for itself, and the save still uses it (its progress, the
+         * buffers it holds). Kept alive: a leak, not a crash. */
+        Py_INCREF(self);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "an AsyncSaver dropped by its own save's progress "
+                        "callback is kept, never closed");
+        PyErr_WriteUnraisable(self);
+    } else if (close_saver((saver *)self) < 0) {
+        PyErr_WriteUnraisable(self);
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(type, value, tb);
+#endif
+}
+
 static void saver_dealloc(PyObject *self)
 {
-    saver *s = (saver *)self;
-    if (close_saver(s) < 0)
-        PyErr_WriteUnraisable(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+        return; /* the hook kept a reference: alive again */
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -222,6 +281,7 @@ PyTypeObject vs_py_async_type = {
     .tp_new = PyType_GenericNew,
     .tp_init = saver_init,
     .tp_dealloc = saver_dealloc,
+    .tp_finalize = saver_finalize,
     .tp_methods = saver_methods,
     .tp_getset = saver_getset,
 };

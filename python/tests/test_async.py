@@ -3,7 +3,9 @@ library writing in the background; errors raised once, by wait, the next
 save or close."""
 import os
 import sqlite3
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -235,3 +237,112 @@ def test_nocopy_save_reports_background_errors_and_releases(tmp_path):
         saver.wait()
     assert sys.getrefcount(kernel) == refs  # released with the error
     saver.close()
+
+
+# Run in a child: before the saver refused them, these calls let go of
+# the borrowed array while the save still read it (a crash).
+CALLING_BACK = textwrap.dedent("""
+    import gc, sys
+    import numpy as np
+    import varstore
+    path = sys.argv[1]
+    saver = varstore.AsyncSaver()
+    seen = []
+    def progress(done, total):
+        if seen:
+            return
+        for call in (saver.wait,
+                     lambda: saver.save(path, {"y": np.ones(3)}, step=2),
+                     saver.close):
+            try:
+                call()
+                seen.append("returned")
+            except RuntimeError as e:
+                seen.append(str(e))
+    want = np.arange(2 << 20, dtype=np.float64)
+    saver.save(path, {"k": want.copy()}, step=1, progress=progress,
+               copy=False)  # the saver holds the only reference
+    gc.collect()
+    junk = [np.full(1 << 17, 7.0) for _ in range(64)]
+    saver.wait()
+    saver.close()
+    print("\\n".join(seen))
+    print(bool((varstore.load(path, step=1)["k"] == want).all()))
+""")
+
+
+def test_nocopy_progress_callback_cannot_use_its_own_saver(tmp_path):
+    """wait, save and close from the save's own progress callback raise
+    and change nothing: the save goes on with the array it borrowed, and
+    the caller's wait reports it."""
+    path = str(tmp_path / "cb.db")
+    r = subprocess.run([sys.executable, "-c", CALLING_BACK, path],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    refused = ("the AsyncSaver cannot be used from its own save's "
+               "progress callback")
+    assert r.stdout.splitlines() == [refused] * 3 + ["True"]
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT step FROM checkpoints").fetchall() == [(1,)]
+
+
+# Run in a child: reporting the error freed the saver twice (a crash).
+DROPPED = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import varstore
+    for _ in range(30):
+        saver = varstore.AsyncSaver()
+        saver.save(sys.argv[1], {"k": np.ones(1000)}, step=1)
+        del saver  # never closed: its failure is nobody's to raise
+        junk = [object() for _ in range(1000)]  # reuses what was freed
+    print("done")
+""")
+
+
+def test_an_unclosed_saver_gives_its_error_to_the_unraisable_hook(tmp_path):
+    os.mkdir(tmp_path / "dir.db")
+    r = subprocess.run([sys.executable, "-c", DROPPED,
+                        str(tmp_path / "dir.db")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "done\n"
+    assert r.stderr.count("InvalidArgumentError: ") == 30, r.stderr
+    assert "not a varstore checkpoint file" in r.stderr
+
+
+# Run in a child: the saver was freed under its running save (a crash).
+DROPPED_BY_ITS_CALLBACK = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import varstore
+    seen = []
+    sys.unraisablehook = lambda u: seen.append(str(u.exc_value))
+    saver = varstore.AsyncSaver()
+    def progress(done, total):
+        global saver
+        saver = None  # the last reference, on the saver's own thread
+    want = np.arange(2 << 20, dtype=np.float64)
+    saver.save(sys.argv[1], {"k": want.copy()}, step=1, progress=progress,
+               copy=False)
+    junk = [np.full(1 << 17, 7.0) for _ in range(64)]
+    got = None
+    while got is None:  # the save goes on: it lands
+        try:
+            got = varstore.load(sys.argv[1], step=1)["k"]
+        except varstore.Error:
+            time.sleep(0.05)
+    time.sleep(0.5)  # its thread ends
+    print(seen[0])
+    print(bool((got == want).all()))
+""")
+
+
+def test_a_saver_dropped_by_its_own_progress_callback_is_kept(tmp_path):
+    r = subprocess.run([sys.executable, "-c", DROPPED_BY_ITS_CALLBACK,
+                        str(tmp_path / "cb.db")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "an AsyncSaver dropped by its own save's progress callback is "
+        "kept, never closed", "True"]

@@ -38,7 +38,8 @@ class AsyncSaver:
 
     A ``progress`` callback runs on the library's thread (holding the
     GIL while it runs); an exception it raises is raised by the call that
-    reports the save. One thread at a time may use a saver.
+    reports the save, and it may not use its own saver (RuntimeError).
+    One thread at a time may use a saver.
     """
 
     def __init__(self) -> None:

@@ -21,9 +21,14 @@ struct vs_async {
     char msg[VS_ERRMSG_MAX];
 };
 
+/* The saver whose save runs on this thread: its progress callback may
+ * call it back, and it cannot wait for itself. */
+static _Thread_local const vs_async *tl_own;
+
 static void *background(void *arg)
 {
     vs_async *a = arg;
+    tl_own = a;
     int rc = vs__save_snap_run(a->snap);
     /* vs_errmsg is this thread's: carried over to the joining thread. */
     if (rc != VS_OK)
@@ -32,6 +37,17 @@ static void *background(void *arg)
     a->snap = NULL;
     a->rc = rc;
     return NULL;
+}
+
+/* VS_EINVAL for a call of a from its own save's thread (its progress
+ * callback): joining itself would fail, and the save would pass for
+ * over while it still reads what the caller lent. */
+static int check_thread(const vs_async *a)
+{
+    if (a == tl_own)
+        return vs__fail(VS_EINVAL, "an async saver cannot be called from "
+                                   "its own save's progress callback");
+    return VS_OK;
 }
 
 /* Waits for the save in flight, if any (its result then in a->rc). */
@@ -79,6 +95,9 @@ static int before_save(vs_async *a)
 {
     if (a == NULL)
         return vs__fail(VS_EINVAL, "async saver is NULL");
+    int rc = check_thread(a);
+    if (rc != VS_OK)
+        return rc;
     join(a);
     return report(a);
 }
@@ -152,6 +171,9 @@ int vs_async_wait(vs_async *a)
 {
     if (a == NULL)
         return vs__fail(VS_EINVAL, "async saver is NULL");
+    int rc = check_thread(a);
+    if (rc != VS_OK)
+        return rc;
     join(a);
     return report(a);
 }
@@ -160,8 +182,11 @@ int vs_async_free(vs_async *a)
 {
     if (a == NULL)
         return VS_OK;
+    int rc = check_thread(a); /* a stays: its save is still running */
+    if (rc != VS_OK)
+        return rc;
     join(a);
-    int rc = report(a);
+    rc = report(a);
     vs__snap_block_free(&a->spare);
     vs__free(a);
     return rc;
