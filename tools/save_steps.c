@@ -139,6 +139,10 @@ static void print_saved(const save_plan *p, const step_input *in)
     if (in->replacing)
         printf("replaced the checkpoint that was step %lld\n",
                (long long)in->job->step);
+    /* Out now, not at exit: a command killed during a later step has
+     * reported every step it saved. A failure stays in ferror(stdout),
+     * which main reports. */
+    (void)fflush(stdout);
 }
 
 static void save_opts(const save_plan *p, progress *pg, vs_save_opts *so)
