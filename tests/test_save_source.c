@@ -225,6 +225,41 @@ static void test_save_source__file_changed_after_check_is_an_error(void **st)
     vst_src_free(&l);
 }
 
+/* A file truncated while being read, after its size was checked at open
+ * (a streamed save's reads, on one thread or on every core): the error
+ * says it changed, not that the disk failed ("Input/output error"). */
+static void test_save_source__file_truncated_while_read_says_it_changed(
+    void **st)
+{
+    (void)st;
+    char p[600], err[512];
+    float v[256] = {0};
+    snprintf(p, sizeof p, "%s/a.npy", g_dir);
+    write_npy(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }",
+              v, sizeof v);
+    vst_src_list l;
+    list_of(&l, p);
+    OK(vst_src_read(&l, 0, 0, v, 64, err, sizeof err)); /* opens it */
+    assert_int_equal(truncate(p, 200), 0);
+    assert_int_equal(vst_src_read(&l, 0, 512, v, 64, err, sizeof err),
+                     VS_EIO);
+    assert_non_null(strstr(err, "changed while being saved"));
+    assert_non_null(strstr(err, p));
+    assert_null(strstr(err, "Input/output error"));
+    vst_src_close(&l);
+    /* the reader every thread shares: opened (and checked) first */
+    write_npy(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }",
+              v, sizeof v);
+    assert_int_equal(vst_src_share(&l), 1);
+    assert_int_equal(truncate(p, 200), 0);
+    assert_int_equal(
+        vst_src_read_shared(&l, 0, 512, v, 64, err, sizeof err), VS_EIO);
+    assert_non_null(strstr(err, "changed while being saved"));
+    assert_non_null(strstr(err, p));
+    assert_null(strstr(err, "Input/output error"));
+    vst_src_free(&l);
+}
+
 /* ---- the CLI's peak resident size -------------------------------------- */
 
 #ifndef VS_SANITIZED
@@ -318,6 +353,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_save_source__file_changed_after_check_is_an_error, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_source__file_truncated_while_read_says_it_changed,
+            setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_save_source__cli_save_peak_rss_stays_small, setup,
             teardown),

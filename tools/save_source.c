@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -75,6 +76,16 @@ void vst_src_free(vst_src_list *l)
     vst_src_init(l);
 }
 
+/* s's file is now size bytes, not s->file_size. */
+static int src_changed(const vst_src *s, uint64_t size)
+{
+    return vst_fail(VS_EIO,
+                    "'%s' changed while being saved (%llu bytes, %llu when "
+                    "checked)",
+                    s->path, (unsigned long long)size,
+                    (unsigned long long)s->file_size);
+}
+
 /* s's file open in l->fd, still of the size it had when described. */
 static int src_open(vst_src_list *l, const vst_src *s)
 {
@@ -88,11 +99,7 @@ static int src_open(vst_src_list *l, const vst_src *s)
     l->fd_path = s->path;
     if (size != s->file_size) {
         vst_src_close(l);
-        return vst_fail(VS_EIO,
-                        "'%s' changed while being saved (%llu bytes, "
-                        "%llu when checked)",
-                        s->path, (unsigned long long)size,
-                        (unsigned long long)s->file_size);
+        return src_changed(s, size);
     }
     /* Advice only: a kernel that ignores it reads the same bytes. */
     (void)posix_fadvise(l->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -106,10 +113,15 @@ static int fd_pread(int fd, const vst_src *s, uint64_t pos, void *buf,
     /* The source's page cache is left as it is (as cp does): dropping it
      * would make the caller's next read of those files, or the next save
      * of the same tree, read them from disk again. */
-    if (vst_pread_all(fd, buf, len, pos) != 0)
-        return vst_fail(VS_EIO, "cannot read '%s': %s", s->path,
-                        strerror(errno));
-    return VS_OK;
+    if (vst_pread_all(fd, buf, len, pos) == 0)
+        return VS_OK;
+    int e = errno;
+    struct stat st;
+    /* An end of file before the bytes (reported as EIO): it was cut short
+     * after it was opened, which its size says better than EIO. */
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < pos + len)
+        return src_changed(s, (uint64_t)st.st_size);
+    return vst_fail(VS_EIO, "cannot read '%s': %s", s->path, strerror(e));
 }
 
 /* Bytes [pos, pos + len) of s's file into buf. */
