@@ -331,6 +331,20 @@ run 1 save fresh.db --step 1 --safetensors bad.st
 [ ! -e fresh.db ] && ok || fail "a refused import created fresh.db"
 run 1 save fresh.db --step 1 --npy bad
 [ ! -e fresh.db ] && ok || fail "a refused import created fresh.db"
+# In an --npy tree, a broken or looping symbolic link under another name
+# than *.npy holds no file: ignored like any other file. A *.npy that is
+# not a regular file (a FIFO) is an error, never silently left out.
+mkdir npyodd
+cp w/steps.npy npyodd/steps.npy
+ln -s nowhere npyodd/notes.txt
+ln -s loop npyodd/loop
+run 0 save odd.db --step 1 --npy npyodd
+has out.txt "saved 1 tensors (24 B) as step 1 in odd.db"
+if command -v mkfifo >/dev/null 2>&1; then
+    mkfifo npyodd/pipe.npy
+    run 1 save odd.db --step 2 --npy npyodd
+    equals "$(cat err.txt)" "varstore: 'npyodd/pipe.npy' is not a regular file"
+fi
 
 # ---- safetensors in and out -----------------------------------------------
 # BF16 (2,) = 1.0, -2.0; I32 (2,); F64 (1,) = 0.25; names out of order

@@ -72,6 +72,33 @@ static const char help_save[] =
 /* ------------------------------------------------------------------------ */
 /* save                                                                      */
 
+enum { NPY_SKIP, NPY_FILE, NPY_DIR };
+
+/* What walk_npy does with the entry at full (rel: its path under the
+ * root): NPY_FILE (rel ends in .npy, after a name), NPY_DIR, or NPY_SKIP
+ * for other files, and for a broken or looping symbolic link under
+ * another name (no file there). An exit status; a .npy that cannot be
+ * read as a file is an error (printed), never left out silently. */
+static int npy_entry(const char *full, const char *rel, int *kind)
+{
+    struct stat st;
+    size_t l = strlen(rel);
+    int npy = l > 4 && strcmp(rel + l - 4, ".npy") == 0 && rel[l - 5] != '/';
+    *kind = NPY_SKIP;
+    if (stat(full, &st) != 0) {
+        if (!npy && (errno == ENOENT || errno == ELOOP))
+            return EXIT_OK;
+        return cli_err("cannot stat '%s': %s", full, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode))
+        *kind = NPY_DIR;
+    else if (npy && !S_ISREG(st.st_mode))
+        return cli_err("'%s' is not a regular file", full);
+    else if (npy)
+        *kind = NPY_FILE;
+    return EXIT_OK;
+}
+
 /* Collects the relative paths (without .npy) of .npy files under dir. */
 static int walk_npy(const char *root, const char *rel, int depth,
                     char ***out, size_t *n, size_t *cap)
@@ -98,8 +125,7 @@ static int walk_npy(const char *root, const char *rel, int depth,
     while (rc == EXIT_OK && (de = readdir(d)) != NULL) {
         const char *nm = de->d_name;
         char *full, *r;
-        struct stat st;
-        size_t l;
+        int kind = NPY_SKIP;
         if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
             continue;
         full = join(dirpath, "/", nm);
@@ -113,12 +139,10 @@ static int walk_npy(const char *root, const char *rel, int depth,
         if (!vs__utf8_valid(nm, strlen(nm))) {
             rc = cli_err("a name in '%s' is not valid UTF-8 (tensor names "
                          "are)", dirpath);
-        } else if (stat(full, &st) != 0) {
-            rc = cli_err("cannot stat '%s': %s", full, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
+        } else if ((rc = npy_entry(full, r, &kind)) == EXIT_OK &&
+                   kind == NPY_DIR) {
             rc = walk_npy(root, r, depth + 1, out, n, cap);
-        } else if (S_ISREG(st.st_mode) && (l = strlen(r)) > 4 &&
-                   strcmp(r + l - 4, ".npy") == 0 && r[l - 5] != '/') {
+        } else if (rc == EXIT_OK && kind == NPY_FILE) {
             if (*n == *cap) {
                 size_t nc = *cap ? 2 * *cap : 32;
                 char **np = realloc(*out, nc * sizeof *np);
@@ -130,7 +154,7 @@ static int walk_npy(const char *root, const char *rel, int depth,
                 }
             }
             if (rc == EXIT_OK) {
-                r[l - 4] = '\0';
+                r[strlen(r) - 4] = '\0';
                 (*out)[(*n)++] = r;
                 r = NULL;
             }
