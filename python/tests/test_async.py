@@ -346,3 +346,33 @@ def test_a_saver_dropped_by_its_own_progress_callback_is_kept(tmp_path):
     assert r.stdout.splitlines() == [
         "an AsyncSaver dropped by its own save's progress callback is "
         "kept, never closed", "True"]
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "nocopy"])
+def test_save_in_flight_with_progress_lands_when_the_script_just_ends(
+        tmp_path, copy):
+    # No close(): the saver is collected as the interpreter ends, after
+    # which the library's thread could no longer run the progress callable
+    # (Python ends a thread that takes the GIL then). The save must land
+    # all the same, and the process exit cleanly.
+    import subprocess
+    db = str(tmp_path / "exit.db")
+    script = (
+        "import numpy as np, varstore\n"
+        "saver = varstore.AsyncSaver()\n"
+        "x = np.arange(8_000_000, dtype=np.float64)\n"
+        f"saver.save({db!r}, {{'x': x}}, step=1, copy={copy},\n"
+        "           progress=lambda done, total: None)\n")
+    env = dict(os.environ)
+    where = os.path.dirname(os.path.dirname(os.path.abspath(
+        varstore.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [where] + [p for p in [env.get("PYTHONPATH")] if p])
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    with varstore.File(db) as f:
+        assert [c.step for c in f.checkpoints] == [1]
+    assert same_bits(varstore.load(db, step=1)["x"],
+                     np.arange(8_000_000, dtype=np.float64))

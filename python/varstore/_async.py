@@ -2,11 +2,35 @@
 (the C library's vs_async_*). Private: import it from ``varstore``."""
 from __future__ import annotations
 
+import atexit
+import weakref
 from types import TracebackType
-from typing import Any, Mapping, Optional, Type
+from typing import Any, List, Mapping, Optional, Type
 
 from . import _core
 from ._api import PathLike, Progress, save_args
+
+# Every saver not yet closed: _close_at_exit closes them while the
+# interpreter still runs threads (weak references: a saver dropped sooner
+# is closed by its collection).
+_open: "weakref.WeakSet[AsyncSaver]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Closes the savers left open when the interpreter ends, before it
+    finalizes: collected after that, a saver waits for a library thread
+    that Python ends as soon as it runs a progress callback (it takes the
+    GIL), and that save was lost. Once all are closed, the first error
+    is raised (atexit prints it)."""
+    errors: List[BaseException] = []
+    for saver in list(_open):
+        try:
+            saver.close()
+        except Exception as e:  # the others are closed all the same
+            errors.append(e)
+    if errors:
+        raise errors[0]
 
 
 class AsyncSaver:
@@ -39,11 +63,14 @@ class AsyncSaver:
     A ``progress`` callback runs on the library's thread (holding the
     GIL while it runs); an exception it raises is raised by the call that
     reports the save, and it may not use its own saver (RuntimeError).
-    One thread at a time may use a saver.
+    One thread at a time may use a saver. A saver still open when the
+    interpreter exits is closed then (its save lands; its error is
+    printed).
     """
 
     def __init__(self) -> None:
         self._core = _core.AsyncSaver()
+        _open.add(self)
 
     def save(self, path: PathLike, tensors: Mapping[str, Any],
              step: Optional[int] = None, *, codec: str = "default",
