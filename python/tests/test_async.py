@@ -105,6 +105,14 @@ def test_argument_errors_raise_at_once_and_start_nothing(db):
         with pytest.raises(varstore.InvalidArgumentError,
                            match="checkpoint key is NULL or empty"):
             saver.save(db, {"": np.ones(2)}, step=1)
+        # beyond the C types: named, not an OverflowError
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match=r"step must be <= 9223372036854775807"):
+            saver.save(db, {"x": np.ones(2)}, step=1 << 63, copy=False)
+        for arg in ("threads", "level", "max_to_keep"):
+            with pytest.raises(varstore.InvalidArgumentError,
+                               match=f"{arg} must be <= 2147483647"):
+                saver.save(db, {"x": np.ones(2)}, step=1, **{arg: 1 << 40})
         saver.wait()  # nothing to report
     assert not os.path.exists(db)
 

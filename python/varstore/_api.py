@@ -58,12 +58,21 @@ def _tensor_info(row: tuple) -> TensorInfo:
     return TensorInfo(*row[:8], *row[8])
 
 
-def _int_arg(name: str, value: Any, low: int) -> int:
+# The largest value of the C types the library takes: int64_t (steps) and
+# int (counts, levels, threads).
+_INT64_MAX = 2**63 - 1
+_INT_MAX = 2**31 - 1
+
+
+def _int_arg(name: str, value: Any, low: int,
+             high: int = _INT64_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(
             f"{name} must be an int, got {type(value).__name__}")
     if value < low:
         raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
+    if value > high:
+        raise InvalidArgumentError(f"{name} must be <= {high}, got {value}")
     return value
 
 
@@ -82,7 +91,7 @@ def _keep_arg(max_to_keep: Optional[int]) -> int:
         return 0
     if max_to_keep == KEEP_ALL and not isinstance(max_to_keep, bool):
         return KEEP_ALL
-    return _int_arg("max_to_keep", max_to_keep, 1)
+    return _int_arg("max_to_keep", max_to_keep, 1, _INT_MAX)
 
 
 def save(path: PathLike, tensors: Mapping[str, Any],
@@ -166,8 +175,8 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
         raise InvalidArgumentError(
             "tensors must be a mapping {name: tensor}, got "
             f"{type(tensors).__name__}")
-    level = _int_arg("level", level, 0)
-    threads = _int_arg("threads", threads, 0)
+    level = _int_arg("level", level, 0, _INT_MAX)
+    threads = _int_arg("threads", threads, 0, _INT_MAX)
     keep = _keep_arg(max_to_keep)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError("progress must be callable or None")
@@ -319,7 +328,7 @@ def load(path: PathLike, step: Optional[int] = None,
         InvalidArgumentError: ``path`` is not a varstore checkpoint file.
     """
     _convert.check_framework(framework)
-    threads = _int_arg("threads", threads, 0)
+    threads = _int_arg("threads", threads, 0, _INT_MAX)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError("progress must be callable or None")
     if isinstance(names, (str, bytes)):

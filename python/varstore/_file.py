@@ -6,8 +6,8 @@ import os
 from typing import Any, List, Optional
 
 from . import _core
-from ._api import (CheckpointInfo, PathLike, Progress, TensorInfo, _int_arg,
-                   _read, _resolve_step, _tensor_info)
+from ._api import (_INT_MAX, CheckpointInfo, PathLike, Progress, TensorInfo,
+                   _int_arg, _read, _resolve_step, _tensor_info)
 from ._convert import check_framework
 from ._errors import CorruptError, InvalidArgumentError, NotFoundError
 
@@ -101,7 +101,7 @@ class File:
         without touching the others; see :func:`varstore.load` for
         ``framework`` and bfloat16. NotFoundError (a KeyError) if missing."""
         check_framework(framework)
-        threads = _int_arg("threads", threads, 0)
+        threads = _int_arg("threads", threads, 0, _INT_MAX)
         with _core.Ckpt(self._live()) as c:
             return _read(c, _resolve_step(c, step), [name], framework,
                          threads)[name]
@@ -113,7 +113,7 @@ class File:
 
     def prune(self, keep: int) -> None:
         """Keeps the newest ``keep`` (>= 1) checkpoints, deletes the rest."""
-        _core.prune(self._live(), _int_arg("keep", keep, 1))
+        _core.prune(self._live(), _int_arg("keep", keep, 1, _INT_MAX))
 
     def verify(self, *, threads: int = 0,
                progress: Optional[Progress] = None) -> None:
@@ -123,7 +123,7 @@ class File:
         first damaged tensor and its step, with ``n_bad`` the number of
         damaged tensors. ``progress(done, total)`` as in
         :func:`varstore.save`, over the stored chunks' bytes."""
-        threads = _int_arg("threads", threads, 0)
+        threads = _int_arg("threads", threads, 0, _INT_MAX)
         if progress is not None and not callable(progress):
             raise InvalidArgumentError("progress must be callable or None")
         n_bad, message = _core.verify(self._live(), threads, progress)
@@ -149,5 +149,5 @@ class File:
         one every ``keep_checkpoint_every_n_hours`` hours (0: none), as
         TensorFlow's Saver."""
         _core.set_retention(self._live(), _int_arg("max_to_keep",
-                                                   max_to_keep, 0),
+                                                   max_to_keep, 0, _INT_MAX),
                             float(keep_checkpoint_every_n_hours))
