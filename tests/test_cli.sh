@@ -372,6 +372,23 @@ equals "$(ls | grep -c '\.tmp-')" "0"
 run 0 save m.db --step 21 --safetensors out.st
 run 0 diff m.db 20 21
 has out.txt "0 added, 0 removed, 0 changed, 3 unchanged"
+# A save into a new file builds it aside as FILE.vs-new-<pid>-<n>. A
+# name left there by a killed run whose pid this run has again (pid
+# reuse, as in containers) is not this run's: a file there is neither
+# opened nor removed, and a symbolic link there is never written
+# through. ($BASHPID is the pid that exec hands on to varstore.)
+mkdir -p aside/elsewhere
+(echo junk >"aside/j.db.vs-new-$BASHPID-0" &&
+    exec "$VS" save aside/j.db --step 1 --npy w >out.txt 2>err.txt) &&
+    ok || fail "a leftover aside file failed the save: $(cat err.txt)"
+equals "$(cat aside/j.db.vs-new-*-0)" "junk"
+(ln -s elsewhere/target.db "aside/l.db.vs-new-$BASHPID-0" &&
+    exec "$VS" save aside/l.db --step 1 --npy w >out.txt 2>err.txt) &&
+    ok || fail "a leftover aside link failed the save: $(cat err.txt)"
+[ ! -e aside/elsewhere/target.db ] && ok ||
+    fail "the save wrote through a link beside its file"
+run 0 verify aside/l.db
+
 # ---- several steps in one command ------------------------------------------
 # The k-th --step goes with the k-th source; each is its own checkpoint,
 # written in the background while the next source is read.

@@ -147,18 +147,56 @@ static int build_file(const char *tmp, const char *path)
     return VS_OK;
 }
 
-int vs__store_create_aside(const char *path, char **tmp)
+/* Tries for the new file aside of a name not yet taken. */
+#define ASIDE_TRIES 64
+
+/* Creates a new empty file "<path>.vs-new-<pid>-<n>" (O_EXCL: never an
+ * existing file or a symbolic link, which a killed run whose pid this
+ * process has again may have left there) for build_file; its name in
+ * *tmp. A journal beside it can only be such a run's: removed. */
+static int claim_aside(const char *path, char **tmp)
 {
     static atomic_uint counter;
-    unsigned c = atomic_fetch_add(&counter, 1u);
+    for (int i = 0; i < ASIDE_TRIES; i++) {
+        unsigned c = atomic_fetch_add(&counter, 1u);
+        char *t = vs__asprintf("%s.vs-new-%ld-%u", path, (long)getpid(), c);
+        char *j = t != NULL ? vs__asprintf("%s-journal", t) : NULL;
+        if (j == NULL) {
+            vs__free(t);
+            return vs__fail(VS_ENOMEM, "out of memory");
+        }
+        int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int e = errno;
+        if (fd >= 0) {
+            (void)close(fd); /* empty, nothing written: nothing to lose */
+            (void)unlink(j); /* none, usually */
+            vs__free(j);
+            *tmp = t;
+            return VS_OK;
+        }
+        vs__free(j);
+        vs__free(t);
+        if (e != EEXIST)
+            return vs__fail(VS_EIO, "cannot create checkpoint file %s: %s",
+                            path, strerror(e));
+    }
+    return vs__fail(VS_EIO,
+                    "cannot create checkpoint file %s: %d names beside it "
+                    "for the new file are taken",
+                    path, ASIDE_TRIES);
+}
+
+int vs__store_create_aside(const char *path, char **tmp)
+{
     *tmp = NULL;
     int rc = check_parent_dir(path);
     if (rc != VS_OK)
         return rc;
     vs__store_reap_aside(path);
-    char *t = vs__asprintf("%s.vs-new-%ld-%u", path, (long)getpid(), c);
-    if (t == NULL)
-        return vs__fail(VS_ENOMEM, "out of memory");
+    char *t = NULL;
+    rc = claim_aside(path, &t);
+    if (rc != VS_OK)
+        return rc;
     rc = build_file(t, path);
     if (rc != VS_OK) {
         vs__store_drop_aside(t);
