@@ -504,6 +504,18 @@ run 0 restore m.db --step 20 --npy bf --tensor imported/z/bf
 has err.txt "varstore: note: bfloat16 tensor 'imported/z/bf' written as float32"
 npy bf_want.npy "{'descr': '<f4', $F, 'shape': (2,), }" '\x00\x00\x80\x3f\x00\x00\x00\xc0'
 same bf_want.npy bf/imported/z/bf.npy
+# an empty tensor name is refused before anything is written, naming the
+# file (and, in a run of several steps, nothing of its step is saved);
+# with --prefix it is a name like any other
+st empty.st '{"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}' '\x01'
+run 1 save en.db --step 1 --safetensors empty.st
+equals "$(cat err.txt)" "varstore: empty.st: a tensor has an empty name (checkpoint keys are not empty)"
+[ ! -e en.db ] && ok || fail "a refused import created en.db"
+run 1 save en.db --step 1 --npy w --step 2 --safetensors empty.st
+has err.txt "varstore: empty.st: a tensor has an empty name"
+has out.txt "as step 1 in en.db"
+run 0 save en.db --step 3 --safetensors empty.st --prefix p
+has out.txt "as step 3 in en.db"
 # a name that would escape the output folder is refused
 st evil.st '{"../evil":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}' '\x01'
 if "$VS" save e.db --step 1 --safetensors evil.st >/dev/null 2>&1; then

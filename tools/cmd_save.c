@@ -248,6 +248,10 @@ static int add_st(vst_src_list *l, const char *src, uint64_t fsize,
                   const vst_st_entry *e, const char *prefix)
 {
     vst_src s;
+    if (prefix[0] == '\0' && e->name[0] == '\0')
+        return cli_err("%s: a tensor has an empty name (checkpoint keys are "
+                       "not empty)",
+                       src);
     memset(&s, 0, sizeof s);
     s.name = join(prefix, "", e->name);
     s.path = join(src, "", "");
