@@ -416,6 +416,8 @@ has err.txt "varstore: step 1 is given twice"
 # The first failure stops the run; the steps before it stay saved.
 run 1 save ms3.db --step 1 --npy w --step 2 --npy bad --step 3 --npy w
 has out.txt "as step 1 in ms3.db"
+# the input's error names its step (read while step 1 was written)
+equals "$(cat err.txt)" "varstore: step 2: bad/a.npy: header length 32767 goes beyond the end of the file (11 bytes)"
 hasnt out.txt "as step 3"
 run 0 inspect ms3.db
 has out.txt "checkpoints: 1"
@@ -512,7 +514,7 @@ run 1 save en.db --step 1 --safetensors empty.st
 equals "$(cat err.txt)" "varstore: empty.st: a tensor has an empty name (checkpoint keys are not empty)"
 [ ! -e en.db ] && ok || fail "a refused import created en.db"
 run 1 save en.db --step 1 --npy w --step 2 --safetensors empty.st
-has err.txt "varstore: empty.st: a tensor has an empty name"
+has err.txt "varstore: step 2: empty.st: a tensor has an empty name"
 has out.txt "as step 1 in en.db"
 run 0 save en.db --step 3 --safetensors empty.st --prefix p
 has out.txt "as step 3 in en.db"

@@ -26,6 +26,9 @@
 /* Prints "varstore: <message>" on stderr; returns EXIT_ERR. (Not named
  * err: that is a function of the C library, err(3).) */
 int cli_err(const char *fmt, ...) VST_PRINTF(1, 2);
+/* Text cli_err prints after "varstore: " until cleared with NULL: what
+ * the messages are about ("step 20: "); ctx must live until then. */
+void cli_err_context(const char *ctx);
 /* Prints the usage error and where to find help (cmd: "save " or NULL);
  * returns EXIT_USAGE. */
 int usage(const char *cmd, const char *fmt, ...) VST_PRINTF(2, 3);

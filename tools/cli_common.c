@@ -21,10 +21,19 @@
 /* ------------------------------------------------------------------------ */
 /* Messages and arguments                                                    */
 
+static const char *err_context; /* cli_err_context's text, or NULL */
+
+void cli_err_context(const char *ctx)
+{
+    err_context = ctx;
+}
+
 int cli_err(const char *fmt, ...)
 {
     va_list ap;
     fputs("varstore: ", stderr);
+    if (err_context != NULL)
+        fputs(err_context, stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -102,7 +102,8 @@ static void input_free(step_input *in)
 
 /* Checks job j's sources and, when they total at most VST_SRC_WHOLE_MAX
  * bytes, reads them whole. An exit status (the message printed). */
-static int input_read(const save_plan *p, const save_job *j, step_input *in)
+static int input_check_read(const save_plan *p, const save_job *j,
+                            step_input *in)
 {
     input_clear(in);
     in->job = j;
@@ -121,6 +122,21 @@ static int input_read(const save_plan *p, const save_job *j, step_input *in)
     in->whole = 1;
     vst_src_close(&in->l); /* every byte is in w */
     return EXIT_OK;
+}
+
+/* input_check_read, its errors naming the step when there are several
+ * (the next step's input is read while the one before is written, so
+ * its error comes before that step's line). */
+static int input_read(const save_plan *p, const save_job *j, step_input *in)
+{
+    char ctx[48];
+    if (p->n_jobs > 1) {
+        snprintf(ctx, sizeof ctx, "step %lld: ", (long long)j->step);
+        cli_err_context(ctx);
+    }
+    int rc = input_check_read(p, j, in);
+    cli_err_context(NULL);
+    return rc;
 }
 
 /* Whether the save of in replaces a checkpoint: asked once the step
