@@ -413,6 +413,15 @@ has err.txt "each --step needs its own source (--npy, --safetensors or --tf-chec
 run 2 save ms2.db --step 1 --npy w --step 1 --safetensors out.st
 has err.txt "varstore: step 1 is given twice"
 [ ! -e ms2.db ] && ok || fail "a refused command created ms2.db"
+# --prefix, --codec and --journal apply to every step: given twice (as if
+# per step), they are refused rather than the last silently applied to all
+run 2 save ms2.db --step 1 --prefix a --npy w --step 2 --prefix b --npy w
+has err.txt "varstore: --prefix is given twice (one applies to every step)"
+run 2 save ms2.db --step 1 --npy w --codec raw --step 2 --npy w --codec shuffle-zlib
+has err.txt "varstore: --codec is given twice (one applies to every step)"
+run 2 save ms2.db --step 1 --npy w --journal wal --journal rollback
+has err.txt "varstore: --journal is given twice (one applies to every step)"
+[ ! -e ms2.db ] && ok || fail "a refused command created ms2.db"
 # The first failure stops the run; the steps before it stay saved.
 run 1 save ms3.db --step 1 --npy w --step 2 --npy bad --step 3 --npy w
 has out.txt "as step 1 in ms3.db"

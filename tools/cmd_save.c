@@ -345,7 +345,24 @@ typedef struct {
     save_job *jobs; /* argc entries: room for any command line */
     size_t n_steps, n_srcs;
     int codec, journal; /* journal -1: leave it */
+    unsigned given;     /* GIVEN_* bits: the options met so far */
 } save_args;
+
+/* The options that apply to every step, each given once at most. */
+enum { GIVEN_CODEC = 1u, GIVEN_JOURNAL = 2u, GIVEN_PREFIX = 4u };
+
+/* Marks option bit (name) given: 0, or -1 (usage error printed) if it
+ * was given before: as if per step, while one applies to every step. */
+static int given_once(save_args *o, unsigned bit, const char *name)
+{
+    if (o->given & bit) {
+        usage("save ", "%s is given twice (one applies to every step)",
+              name);
+        return -1;
+    }
+    o->given |= bit;
+    return 0;
+}
 
 /* Option --codec or --journal at argv[*i]: 1 matched (set in o), 0 not
  * this option, -1 a usage error (printed). */
@@ -360,7 +377,7 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
             return -1;
         }
         o->codec = strcmp(v, "raw") == 0 ? VS_CODEC_RAW : VS_CODEC_DEFAULT;
-        return 1;
+        return given_once(o, GIVEN_CODEC, "--codec") < 0 ? -1 : 1;
     }
     if ((r = opt_value(argc, argv, i, "--journal", &v)) != 0) {
         if (r < 0 || (strcmp(v, "wal") != 0 && strcmp(v, "rollback") != 0)) {
@@ -369,7 +386,7 @@ static int save_mode_opt(int argc, char **argv, int *i, save_args *o)
         }
         o->journal = strcmp(v, "wal") == 0 ? VS_JOURNAL_WAL
                                            : VS_JOURNAL_ROLLBACK;
-        return 1;
+        return given_once(o, GIVEN_JOURNAL, "--journal") < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -388,7 +405,10 @@ static int save_path_opt(int argc, char **argv, int *i, save_args *o)
     int r = str_option(argc, argv, i, srcs, 3, "save ");
     if (r > 0)
         o->n_srcs++;
-    return r != 0 ? r : str_option(argc, argv, i, &prefix, 1, "save ");
+    if (r != 0)
+        return r;
+    r = str_option(argc, argv, i, &prefix, 1, "save ");
+    return r > 0 && given_once(o, GIVEN_PREFIX, "--prefix") < 0 ? -1 : r;
 }
 
 /* After the options: a step for every source, and no step twice. */
