@@ -430,6 +430,12 @@ equals "$(cat err.txt)" "varstore: step 2: bad/a.npy: header length 32767 goes b
 hasnt out.txt "as step 3"
 run 0 inspect ms3.db
 has out.txt "checkpoints: 1"
+# A save that fails (here in the background) is named by its step, once:
+# the library's message names the file.
+mkdir -p msdir.db
+run 1 save msdir.db --step 7 --npy w --step 8 --npy w
+equals "$(cat err.txt)" "varstore: step 7: msdir.db is not a varstore checkpoint file: not a regular file"
+hasnt out.txt "as step"
 # A bad first input writes nothing, as with one step: not even the
 # journal mode --journal asks for.
 run 1 save ms6.db --journal wal --step 1 --npy missing --step 2 --npy w

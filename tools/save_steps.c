@@ -230,11 +230,11 @@ typedef struct {
     int busy;
 } pipeline;
 
-/* A step's save failed: its error, naming the step. */
-static int step_failed(const save_plan *p, const step_input *in)
+/* A step's save failed: its error (which names the file), after the
+ * step, as an input's error is. */
+static int step_failed(const step_input *in)
 {
-    return cli_err("cannot save step %lld to %s: %s",
-                   (long long)in->job->step, p->path, vs_errmsg());
+    return cli_err("step %lld: %s", (long long)in->job->step, vs_errmsg());
 }
 
 /* Waits for the save in flight and reports it: its line, or its error. */
@@ -243,7 +243,7 @@ static int land(pipeline *pl)
     if (!pl->busy)
         return EXIT_OK;
     int rc = vs_async_wait(pl->a) == VS_OK ? EXIT_OK
-                                           : step_failed(pl->p, &pl->flight);
+                                           : step_failed(&pl->flight);
     if (rc == EXIT_OK)
         print_saved(pl->p, &pl->flight);
     input_free(&pl->flight);
@@ -259,7 +259,7 @@ static int launch(pipeline *pl, step_input *in)
     mark_replacing(p, in);
     if (!in->whole) {
         if (save_now(p, in) != VS_OK)
-            return step_failed(p, in);
+            return step_failed(in);
         print_saved(p, in);
         return EXIT_OK;
     }
@@ -268,7 +268,7 @@ static int launch(pipeline *pl, step_input *in)
     if (vs_async_save_tensors_nocopy(pl->a, p->path, in->job->step,
                                      in->a.names, in->w.ptrs, in->l.n,
                                      &so) != VS_OK)
-        return step_failed(p, in);
+        return step_failed(in);
     pl->flight = *in;
     input_clear(in);
     pl->busy = 1;
