@@ -154,6 +154,19 @@ def test_step_none_appends_after_the_newest(db):
     assert same_bits(varstore.load(db, step=1)["x"], np.ones(2))
 
 
+def test_step_none_after_the_largest_step_is_a_clear_error(db):
+    last = 2**63 - 1
+    assert varstore.save(db, {"x": np.zeros(2)}, step=last) == last
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="newest step .* is 9223372036854775807"):
+        varstore.save(db, {"x": np.ones(2)})
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="largest"):
+            saver.save(db, {"x": np.ones(2)})
+    assert varstore.File(db).steps == [last]
+    assert same_bits(varstore.load(db)["x"], np.zeros(2))
+
+
 def test_saving_an_existing_step_replaces_it(db):
     varstore.save(db, {"x": np.zeros(2), "y": np.zeros(1)}, step=5)
     varstore.save(db, {"x": np.ones(2)}, step=5)

@@ -81,9 +81,14 @@ def _next_step(path: PathLike) -> int:
         return 0
     with _core.Ckpt(path) as c:
         try:
-            return c.latest() + 1
+            latest = c.latest()
         except NotFoundError:
             return 0
+    if latest >= _INT64_MAX:
+        raise InvalidArgumentError(
+            f"step=None: the newest step of {os.fsdecode(path)} is "
+            f"{latest}, the largest a step can be; give the step")
+    return latest + 1
 
 
 def _keep_arg(max_to_keep: Optional[int]) -> int:
@@ -119,7 +124,8 @@ def save(path: PathLike, tensors: Mapping[str, Any],
         step: the checkpoint's step (an int >= 0); None: one after the
             newest in the file (0 for a new file), read just before the
             save, so processes saving into one file at once should give
-            steps. Saving an existing step replaces it.
+            steps (InvalidArgumentError if the newest is already the
+            largest int64). Saving an existing step replaces it.
         codec: ``"default"`` (byte shuffle + zlib where it pays) or
             ``"raw"`` (stored as is: bigger, fastest).
         level: zlib level 1-9; 0: the library's measured default.
