@@ -227,18 +227,23 @@ def _allocate(info: TensorInfo, framework: str) -> Any:
             f"for shape {list(info.shape)}", _core.VS_ENOMEM) from e
 
 
+def _check_names(names: Iterable[Any]) -> None:
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"names must be str, got {type(name).__name__}")
+
+
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
           framework: str, threads: int,
           progress: Optional[Progress] = None) -> Dict[str, Any]:
     infos = {t.name: t for t in map(_tensor_info, c.list(step))}
     if names is None:
         names = list(infos)
+    _check_names(names)
     wanted: List[Tuple[str, TensorInfo]] = []
     seen = set()
     for name in names:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(
-                f"names must be str, got {type(name).__name__}")
         if name in seen:
             continue  # asked twice: read once
         seen.add(name)
@@ -265,16 +270,18 @@ def _load_tf(path: str, step: Optional[int], names: Optional[List[str]],
     reader (CRC32C checked, partitioned slices assembled)."""
     rows = {name: (dtype, tuple(shape))
             for name, dtype, shape in _core.tf_tensors(path)}
-    wanted = sorted(rows) if names is None else names
-    out: Dict[str, Any] = {}
-    total = sum(_convert.itemsize(rows[n][0]) * _numel(rows[n][1])
-                for n in wanted if n in rows)
-    done = 0
-    for name in wanted:
+    keys: Dict[str, str] = {}  # name asked -> key read, each once
+    for name in sorted(rows) if names is None else names:
         key = name[:-2] if name not in rows and name.endswith(":0") else name
         if key not in rows:
             raise NotFoundError(f"Key {key} not found in checkpoint",
                                 _core.VS_ENOTFOUND)
+        keys[name] = key
+    out: Dict[str, Any] = {}
+    total = sum(_convert.itemsize(rows[k][0]) * _numel(rows[k][1])
+                for k in keys.values())
+    done = 0
+    for name, key in keys.items():
         dtype, shape = rows[key]
         result = _convert.empty(dtype, shape, framework)
         _core.tf_load_into(path, step, key, _convert.byte_view(result))
@@ -341,6 +348,10 @@ def load(path: PathLike, step: Optional[int] = None,
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
     names = None if names is None else list(names)
+    if names is not None:
+        _check_names(names)
+    if step is not None:
+        step = _int_arg("step", step, 0)
     if _core.tf_is_checkpoint(os.fspath(path)):
         return _load_tf(os.fspath(path), step, names, framework, progress)
     with _core.Ckpt(os.fspath(path)) as c:
