@@ -1,5 +1,7 @@
 """PyTorch: tensors of every dtype in and out, state dicts of a model and
 an optimizer bit-exact through varstore.torch."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,20 @@ def test_sparse_tensors_are_refused_cleanly(db):
     s = torch.eye(3).to_sparse()
     with pytest.raises(varstore.InvalidArgumentError, match="to_dense"):
         varstore.save(db, {"s": s}, step=0)
+
+
+def test_meta_and_nested_tensors_are_refused_naming_the_tensor(db):
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="tensor m: .*meta device"):
+        varstore.save(db, {"m": torch.empty(3, device="meta")}, step=0)
+    with warnings.catch_warnings():  # nested tensors are a prototype
+        warnings.simplefilter("ignore")
+        nested = torch.nested.nested_tensor([torch.ones(2), torch.ones(3)])
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="tensor n: nested"):
+        varstore.save(db, {"n": nested}, step=0)
+    import os
+    assert not os.path.exists(db)
 
 
 def small_model():

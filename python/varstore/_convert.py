@@ -71,6 +71,13 @@ def _from_torch(name: str, t: Any) -> Prepared:
         raise InvalidArgumentError(
             f"tensor {name}: layout {t.layout} is not supported (dense "
             "tensors only; call .to_dense())")
+    if t.is_nested:
+        raise InvalidArgumentError(
+            f"tensor {name}: nested tensors are not supported (save each "
+            "of its tensors under a name of its own)")
+    if t.device.type == "meta":
+        raise InvalidArgumentError(
+            f"tensor {name}: a tensor on the meta device holds no data")
     t = t.detach()
     if t.device.type != "cpu":
         t = t.cpu()
