@@ -134,6 +134,25 @@ def test_bad_arguments_raise_invalid_argument_error(db):
             pytest.fail(f"case {i} did not raise")
 
 
+@pytest.mark.parametrize("bad", ["a\0b", "a\udcffb"], ids=["nul", "surrogate"])
+def test_names_that_cannot_be_c_strings_are_invalid_argument_errors(db, bad):
+    varstore.save(db, {"x": np.zeros(2)}, step=0)
+    calls = [lambda: varstore.save(db, {"x": np.ones(2), bad: np.ones(1)}),
+             lambda: varstore.load(db, names=[bad]),
+             lambda: varstore.File(db).load(bad),
+             lambda: varstore.File(db).rename(bad, "y"),
+             lambda: varstore.File(db).rename("x", bad)]
+    for call in calls:
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="(tensor name|prefix) .*(NUL|surrogate)"):
+            call()
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="tensor name"):
+            saver.save(db, {bad: np.ones(1)}, step=1)
+    assert varstore.File(db).steps == [0]
+    assert [t.name for t in varstore.File(db).tensors()] == ["x"]
+
+
 def test_load_arguments_checked(db):
     varstore.save(db, {"x": np.zeros(2)}, step=0)
     with pytest.raises(varstore.InvalidArgumentError):
