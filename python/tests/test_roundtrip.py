@@ -1,5 +1,7 @@
 """save -> load round trips: every dtype, NumPy and PyTorch, scalars, empty
 and non-contiguous tensors, array-likes; bad tensors rejected cleanly."""
+import os
+
 import numpy as np
 import pytest
 
@@ -151,6 +153,22 @@ def test_names_that_cannot_be_c_strings_are_invalid_argument_errors(db, bad):
             saver.save(db, {bad: np.ones(1)}, step=1)
     assert varstore.File(db).steps == [0]
     assert [t.name for t in varstore.File(db).tensors()] == ["x"]
+
+
+@pytest.mark.parametrize("bad", ["m\0.db", b"m\0.db"], ids=["str", "bytes"])
+def test_paths_with_a_nul_are_invalid_argument_errors(tmp_path, bad):
+    path = os.path.join(os.fsencode(tmp_path) if isinstance(bad, bytes)
+                        else str(tmp_path), bad)
+    for call in (lambda: varstore.save(path, {"x": np.ones(1)}),
+                 lambda: varstore.load(path),
+                 lambda: varstore.File(path)):
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="path .* contains a NUL"):
+            call()
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="NUL"):
+            saver.save(path, {"x": np.ones(1)}, step=0)
+    assert os.listdir(tmp_path) == []
 
 
 def test_load_arguments_checked(db):

@@ -76,6 +76,15 @@ def _int_arg(name: str, value: Any, low: int,
     return value
 
 
+def fspath(path: PathLike) -> Any:
+    """os.fspath(path) (str or bytes), refusing a NUL: the C library's
+    paths end at one."""
+    p = os.fspath(path)
+    if ("\0" if isinstance(p, str) else b"\0") in p:
+        raise InvalidArgumentError(f"path {p!r} contains a NUL character")
+    return p
+
+
 def _next_step(path: PathLike) -> int:
     if not os.path.exists(path):
         return 0
@@ -186,7 +195,7 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
     keep = _keep_arg(max_to_keep)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError("progress must be callable or None")
-    path = os.fspath(path)
+    path = fspath(path)
     step = _next_step(path) if step is None else _int_arg("step", step, 0)
     prepared = [_convert.prepare(k, v) for k, v in tensors.items()]
     return (path, step, tuple(tensors.keys()),
@@ -352,8 +361,9 @@ def load(path: PathLike, step: Optional[int] = None,
         _check_names(names)
     if step is not None:
         step = _int_arg("step", step, 0)
-    if _core.tf_is_checkpoint(os.fspath(path)):
-        return _load_tf(os.fspath(path), step, names, framework, progress)
-    with _core.Ckpt(os.fspath(path)) as c:
+    path = fspath(path)
+    if _core.tf_is_checkpoint(path):
+        return _load_tf(path, step, names, framework, progress)
+    with _core.Ckpt(path) as c:
         return _read(c, _resolve_step(c, step), names, framework, threads,
                      progress)
