@@ -88,6 +88,17 @@ def test_meta_and_nested_tensors_are_refused_naming_the_tensor(db):
     assert not os.path.exists(db)
 
 
+def test_empty_tensor_with_huge_dimensions_round_trips(db):
+    shape = (0, 2**31, 2**31)  # NumPy refuses it: "array is too big"
+    varstore.save(db, {"e": torch.empty(shape)}, step=0)
+    assert varstore.File(db).tensors()[0].shape == shape
+    out = varstore.load(db, framework="torch")["e"]
+    assert out.shape == shape and out.dtype == torch.float32
+    with pytest.raises(varstore.OutOfMemoryError,
+                       match=r"tensor e: .*shape \[0, 2147483648"):
+        varstore.load(db)
+
+
 def small_model():
     torch.manual_seed(0)
     return torch.nn.Sequential(

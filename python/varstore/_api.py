@@ -229,11 +229,13 @@ def _allocate(info: TensorInfo, framework: str) -> Any:
             _core.VS_ECORRUPT)
     try:
         return _convert.empty(info.dtype, info.shape, framework)
-    except (MemoryError, RuntimeError) as e:  # torch: RuntimeError
-        # a huge tensor, or a damaged catalogue
+    except (MemoryError, RuntimeError, ValueError) as e:
+        # a huge tensor, a damaged catalogue, or an empty tensor whose
+        # other dimensions NumPy cannot index (ValueError; torch raises
+        # RuntimeError)
         raise OutOfMemoryError(
             f"tensor {info.name}: cannot allocate {info.raw_bytes} bytes "
-            f"for shape {list(info.shape)}", _core.VS_ENOMEM) from e
+            f"for shape {list(info.shape)}: {e}", _core.VS_ENOMEM) from e
 
 
 def _check_names(names: Iterable[Any]) -> None:
