@@ -137,6 +137,11 @@ class File:
         start with ``new_prefix`` instead, in checkpoint ``step`` or (None)
         in all of them, in one transaction. AlreadyExistsError if a new
         name is taken; nothing changes then."""
+        for what, prefix in (("old_prefix", old_prefix),
+                             ("new_prefix", new_prefix)):
+            if not isinstance(prefix, str):
+                raise InvalidArgumentError(
+                    f"{what} must be a str, got {type(prefix).__name__}")
         if step is not None:
             step = _int_arg("step", step, 0)
         _core.rename(self._live(), old_prefix, new_prefix, step)
