@@ -179,6 +179,24 @@ def test_nested_state_dict_keys_and_types_survive(db):
     assert_same_state(vst.load_state_dict(db), state)
 
 
+def test_state_dict_whose_tensors_were_renamed_names_the_missing_key(db):
+    state = {"state": {0: {"step": torch.tensor(3.0)}}, "lr": 0.5}
+    vst.save_state_dict(db, state, step=0)
+    varstore.File(db).rename("state/", "opt/")
+    with pytest.raises(varstore.NotFoundError,
+                       match="Key state/0/step not found in checkpoint"):
+        vst.load_state_dict(db)
+
+
+@pytest.mark.parametrize("doc", [b"\xff\xfe", b"{not json"],
+                         ids=["not_utf8", "not_json"])
+def test_structure_that_is_not_json_is_invalid_argument_error(db, doc):
+    varstore.save(db, {vst.STRUCTURE_KEY: np.frombuffer(doc, np.uint8)},
+                  step=0)
+    with pytest.raises(varstore.InvalidArgumentError, match="not JSON"):
+        vst.load_state_dict(db)
+
+
 def test_state_dict_values_that_cannot_be_stored_are_refused(db):
     with pytest.raises(varstore.InvalidArgumentError, match="set"):
         vst.save_state_dict(db, {"a": torch.ones(1), "b": {1, 2}}, step=0)
