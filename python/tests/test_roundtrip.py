@@ -181,6 +181,21 @@ def test_load_arguments_checked(db):
         varstore.load(db, step=-3)
 
 
+def test_each_name_keeps_its_tensor_whatever_order_keys_gives(db):
+    class SortedKeys(dict):  # keys() in another order than items()
+        def keys(self):
+            return sorted(super().keys())
+
+    tensors = SortedKeys(b=np.ones(2), a=np.zeros(3, np.int32))
+    varstore.save(db, tensors, step=0)
+    with varstore.AsyncSaver() as saver:
+        saver.save(db, tensors, step=1)
+    for step in (0, 1):
+        out = varstore.load(db, step=step)
+        assert same_bits(out["a"], np.zeros(3, np.int32))
+        assert same_bits(out["b"], np.ones(2))
+
+
 def test_step_none_appends_after_the_newest(db):
     assert varstore.save(db, {"x": np.zeros(2)}) == 0
     assert varstore.save(db, {"x": np.ones(2)}) == 1

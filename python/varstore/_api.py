@@ -197,8 +197,9 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
         raise InvalidArgumentError("progress must be callable or None")
     path = fspath(path)
     step = _next_step(path) if step is None else _int_arg("step", step, 0)
-    prepared = [_convert.prepare(k, v) for k, v in tensors.items()]
-    return (path, step, tuple(tensors.keys()),
+    items = list(tensors.items())  # one pass: names pair with their data
+    prepared = [_convert.prepare(k, v) for k, v in items]
+    return (path, step, tuple(k for k, _ in items),
             tuple(p[0] for p in prepared), tuple(p[1] for p in prepared),
             tuple(p[2] for p in prepared), _CODECS[codec], level, threads,
             keep, progress)
