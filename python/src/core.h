@@ -28,8 +28,9 @@ PyObject *vs_py_raise(int code);
 /* The same with a message of the binding's own. */
 PyObject *vs_py_raise_msg(int code, const char *msg);
 
-/* A str without NUL as UTF-8 owned by s; NULL with TypeError/ValueError
- * (what names the argument in the message). */
+/* A str without NUL as UTF-8 owned by s; NULL with TypeError (not a
+ * str) or InvalidArgumentError (a NUL, a lone surrogate); what names the
+ * argument in the message. */
 const char *vs_py_cstr(PyObject *s, const char *what);
 
 /* Converts a Python step (None: VS_LATEST, else an int >= 0) for reads.

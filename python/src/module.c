@@ -43,6 +43,19 @@ PyObject *vs_py_raise(int code)
     return vs_py_raise_msg(code, msg[0] != '\0' ? msg : vs_errstr(code));
 }
 
+/* InvalidArgumentError "<what> <repr of s> <why>"; returns NULL. */
+static const char *bad_str(PyObject *s, const char *what, const char *why)
+{
+    PyObject *text = PyUnicode_FromFormat("%s %R %s", what, s, why);
+    if (text == NULL)
+        return NULL;
+    const char *msg = PyUnicode_AsUTF8(text); /* a repr: ASCII escapes */
+    if (msg != NULL)
+        vs_py_raise_msg(VS_EINVAL, msg);
+    Py_DECREF(text);
+    return NULL;
+}
+
 const char *vs_py_cstr(PyObject *s, const char *what)
 {
     Py_ssize_t len = 0;
@@ -52,11 +65,12 @@ const char *vs_py_cstr(PyObject *s, const char *what)
         return NULL;
     }
     const char *c = PyUnicode_AsUTF8AndSize(s, &len);
-    if (c != NULL && strlen(c) != (size_t)len) {
-        PyErr_Format(PyExc_ValueError, "%s %R contains a NUL character",
-                     what, s);
-        return NULL;
+    if (c == NULL && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        PyErr_Clear();
+        return bad_str(s, what, "holds a lone surrogate: not UTF-8");
     }
+    if (c != NULL && strlen(c) != (size_t)len)
+        return bad_str(s, what, "contains a NUL character");
     return c;
 }
 

@@ -92,6 +92,17 @@ def test_rename_in_every_step_or_one(three_steps):
                                    step=1)["classifier/w"], np.ones(2))
 
 
+def test_rename_prefixes_that_are_not_str_are_named(three_steps):
+    f = varstore.File(three_steps)
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="old_prefix must be a str, got int"):
+        f.rename(1, "x/")
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="new_prefix must be a str, got bytes"):
+        f.rename("conv1/", b"x/")
+    assert "conv1/weights" in [r.name for r in f.tensors(3)]
+
+
 def test_retention_of_the_file_and_per_save(db):
     varstore.save(db, {"x": np.zeros(1)}, step=0)
     f = varstore.File(db)

@@ -1,5 +1,7 @@
 """save -> load round trips: every dtype, NumPy and PyTorch, scalars, empty
 and non-contiguous tensors, array-likes; bad tensors rejected cleanly."""
+import os
+
 import numpy as np
 import pytest
 
@@ -134,6 +136,41 @@ def test_bad_arguments_raise_invalid_argument_error(db):
             pytest.fail(f"case {i} did not raise")
 
 
+@pytest.mark.parametrize("bad", ["a\0b", "a\udcffb"], ids=["nul", "surrogate"])
+def test_names_that_cannot_be_c_strings_are_invalid_argument_errors(db, bad):
+    varstore.save(db, {"x": np.zeros(2)}, step=0)
+    calls = [lambda: varstore.save(db, {"x": np.ones(2), bad: np.ones(1)}),
+             lambda: varstore.load(db, names=[bad]),
+             lambda: varstore.File(db).load(bad),
+             lambda: varstore.File(db).rename(bad, "y"),
+             lambda: varstore.File(db).rename("x", bad)]
+    for call in calls:
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="(tensor name|prefix) .*(NUL|surrogate)"):
+            call()
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="tensor name"):
+            saver.save(db, {bad: np.ones(1)}, step=1)
+    assert varstore.File(db).steps == [0]
+    assert [t.name for t in varstore.File(db).tensors()] == ["x"]
+
+
+@pytest.mark.parametrize("bad", ["m\0.db", b"m\0.db"], ids=["str", "bytes"])
+def test_paths_with_a_nul_are_invalid_argument_errors(tmp_path, bad):
+    path = os.path.join(os.fsencode(tmp_path) if isinstance(bad, bytes)
+                        else str(tmp_path), bad)
+    for call in (lambda: varstore.save(path, {"x": np.ones(1)}),
+                 lambda: varstore.load(path),
+                 lambda: varstore.File(path)):
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="path .* contains a NUL"):
+            call()
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="NUL"):
+            saver.save(path, {"x": np.ones(1)}, step=0)
+    assert os.listdir(tmp_path) == []
+
+
 def test_load_arguments_checked(db):
     varstore.save(db, {"x": np.zeros(2)}, step=0)
     with pytest.raises(varstore.InvalidArgumentError):
@@ -144,6 +181,21 @@ def test_load_arguments_checked(db):
         varstore.load(db, step=-3)
 
 
+def test_each_name_keeps_its_tensor_whatever_order_keys_gives(db):
+    class SortedKeys(dict):  # keys() in another order than items()
+        def keys(self):
+            return sorted(super().keys())
+
+    tensors = SortedKeys(b=np.ones(2), a=np.zeros(3, np.int32))
+    varstore.save(db, tensors, step=0)
+    with varstore.AsyncSaver() as saver:
+        saver.save(db, tensors, step=1)
+    for step in (0, 1):
+        out = varstore.load(db, step=step)
+        assert same_bits(out["a"], np.zeros(3, np.int32))
+        assert same_bits(out["b"], np.ones(2))
+
+
 def test_step_none_appends_after_the_newest(db):
     assert varstore.save(db, {"x": np.zeros(2)}) == 0
     assert varstore.save(db, {"x": np.ones(2)}) == 1
@@ -152,6 +204,19 @@ def test_step_none_appends_after_the_newest(db):
     assert varstore.File(db).steps == [0, 1, 10, 11]
     assert same_bits(varstore.load(db)["x"], np.full(2, 2.0))
     assert same_bits(varstore.load(db, step=1)["x"], np.ones(2))
+
+
+def test_step_none_after_the_largest_step_is_a_clear_error(db):
+    last = 2**63 - 1
+    assert varstore.save(db, {"x": np.zeros(2)}, step=last) == last
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="newest step .* is 9223372036854775807"):
+        varstore.save(db, {"x": np.ones(2)})
+    with varstore.AsyncSaver() as saver:
+        with pytest.raises(varstore.InvalidArgumentError, match="largest"):
+            saver.save(db, {"x": np.ones(2)})
+    assert varstore.File(db).steps == [last]
+    assert same_bits(varstore.load(db)["x"], np.zeros(2))
 
 
 def test_saving_an_existing_step_replaces_it(db):

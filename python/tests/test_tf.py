@@ -71,3 +71,23 @@ def test_tf_missing_name_and_step_raise_not_found():
     with pytest.raises(varstore.NotFoundError, match="has no step 5"):
         varstore.load(FIX, step=5)
     assert set(varstore.load(FIX, step=0, names=["flags"])) == {"flags"}
+
+
+def test_tf_load_checks_step_and_names_as_for_varstore_files():
+    for step in (-1, 1.5, True, 2**64):
+        with pytest.raises(varstore.InvalidArgumentError, match="step"):
+            varstore.load(FIX, step=step)
+    for name in (3, b"flags", None):
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="names must be str"):
+            varstore.load(FIX, names=["flags", name])
+
+
+def test_tf_progress_counts_colon_zero_and_repeated_names_once():
+    calls = []
+    got = varstore.load(FIX, names=["flags:0", "dense/bias", "flags:0"],
+                        progress=lambda done, total: calls.append(
+                            (done, total)))
+    assert list(got) == ["flags:0", "dense/bias"]
+    total = got["flags:0"].nbytes + got["dense/bias"].nbytes
+    assert calls == [(got["flags:0"].nbytes, total), (total, total)]

@@ -1,5 +1,7 @@
 """PyTorch: tensors of every dtype in and out, state dicts of a model and
 an optimizer bit-exact through varstore.torch."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,31 @@ def test_sparse_tensors_are_refused_cleanly(db):
     s = torch.eye(3).to_sparse()
     with pytest.raises(varstore.InvalidArgumentError, match="to_dense"):
         varstore.save(db, {"s": s}, step=0)
+
+
+def test_meta_and_nested_tensors_are_refused_naming_the_tensor(db):
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="tensor m: .*meta device"):
+        varstore.save(db, {"m": torch.empty(3, device="meta")}, step=0)
+    with warnings.catch_warnings():  # nested tensors are a prototype
+        warnings.simplefilter("ignore")
+        nested = torch.nested.nested_tensor([torch.ones(2), torch.ones(3)])
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match="tensor n: nested"):
+        varstore.save(db, {"n": nested}, step=0)
+    import os
+    assert not os.path.exists(db)
+
+
+def test_empty_tensor_with_huge_dimensions_round_trips(db):
+    shape = (0, 2**31, 2**31)  # NumPy refuses it: "array is too big"
+    varstore.save(db, {"e": torch.empty(shape)}, step=0)
+    assert varstore.File(db).tensors()[0].shape == shape
+    out = varstore.load(db, framework="torch")["e"]
+    assert out.shape == shape and out.dtype == torch.float32
+    with pytest.raises(varstore.OutOfMemoryError,
+                       match=r"tensor e: .*shape \[0, 2147483648"):
+        varstore.load(db)
 
 
 def small_model():
@@ -150,6 +177,24 @@ def test_nested_state_dict_keys_and_types_survive(db):
     assert names == sorted(["state/0/step", "state/0/buf", "extra/0",
                             vst.STRUCTURE_KEY])
     assert_same_state(vst.load_state_dict(db), state)
+
+
+def test_state_dict_whose_tensors_were_renamed_names_the_missing_key(db):
+    state = {"state": {0: {"step": torch.tensor(3.0)}}, "lr": 0.5}
+    vst.save_state_dict(db, state, step=0)
+    varstore.File(db).rename("state/", "opt/")
+    with pytest.raises(varstore.NotFoundError,
+                       match="Key state/0/step not found in checkpoint"):
+        vst.load_state_dict(db)
+
+
+@pytest.mark.parametrize("doc", [b"\xff\xfe", b"{not json"],
+                         ids=["not_utf8", "not_json"])
+def test_structure_that_is_not_json_is_invalid_argument_error(db, doc):
+    varstore.save(db, {vst.STRUCTURE_KEY: np.frombuffer(doc, np.uint8)},
+                  step=0)
+    with pytest.raises(varstore.InvalidArgumentError, match="not JSON"):
+        vst.load_state_dict(db)
 
 
 def test_state_dict_values_that_cannot_be_stored_are_refused(db):

@@ -76,14 +76,28 @@ def _int_arg(name: str, value: Any, low: int,
     return value
 
 
+def fspath(path: PathLike) -> Any:
+    """os.fspath(path) (str or bytes), refusing a NUL: the C library's
+    paths end at one."""
+    p = os.fspath(path)
+    if ("\0" if isinstance(p, str) else b"\0") in p:
+        raise InvalidArgumentError(f"path {p!r} contains a NUL character")
+    return p
+
+
 def _next_step(path: PathLike) -> int:
     if not os.path.exists(path):
         return 0
     with _core.Ckpt(path) as c:
         try:
-            return c.latest() + 1
+            latest = c.latest()
         except NotFoundError:
             return 0
+    if latest >= _INT64_MAX:
+        raise InvalidArgumentError(
+            f"step=None: the newest step of {os.fsdecode(path)} is "
+            f"{latest}, the largest a step can be; give the step")
+    return latest + 1
 
 
 def _keep_arg(max_to_keep: Optional[int]) -> int:
@@ -119,7 +133,8 @@ def save(path: PathLike, tensors: Mapping[str, Any],
         step: the checkpoint's step (an int >= 0); None: one after the
             newest in the file (0 for a new file), read just before the
             save, so processes saving into one file at once should give
-            steps. Saving an existing step replaces it.
+            steps (InvalidArgumentError if the newest is already the
+            largest int64). Saving an existing step replaces it.
         codec: ``"default"`` (byte shuffle + zlib where it pays) or
             ``"raw"`` (stored as is: bigger, fastest).
         level: zlib level 1-9; 0: the library's measured default.
@@ -180,10 +195,11 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
     keep = _keep_arg(max_to_keep)
     if progress is not None and not callable(progress):
         raise InvalidArgumentError("progress must be callable or None")
-    path = os.fspath(path)
+    path = fspath(path)
     step = _next_step(path) if step is None else _int_arg("step", step, 0)
-    prepared = [_convert.prepare(k, v) for k, v in tensors.items()]
-    return (path, step, tuple(tensors.keys()),
+    items = list(tensors.items())  # one pass: names pair with their data
+    prepared = [_convert.prepare(k, v) for k, v in items]
+    return (path, step, tuple(k for k, _ in items),
             tuple(p[0] for p in prepared), tuple(p[1] for p in prepared),
             tuple(p[2] for p in prepared), _CODECS[codec], level, threads,
             keep, progress)
@@ -214,11 +230,20 @@ def _allocate(info: TensorInfo, framework: str) -> Any:
             _core.VS_ECORRUPT)
     try:
         return _convert.empty(info.dtype, info.shape, framework)
-    except (MemoryError, RuntimeError) as e:  # torch: RuntimeError
-        # a huge tensor, or a damaged catalogue
+    except (MemoryError, RuntimeError, ValueError) as e:
+        # a huge tensor, a damaged catalogue, or an empty tensor whose
+        # other dimensions NumPy cannot index (ValueError; torch raises
+        # RuntimeError)
         raise OutOfMemoryError(
             f"tensor {info.name}: cannot allocate {info.raw_bytes} bytes "
-            f"for shape {list(info.shape)}", _core.VS_ENOMEM) from e
+            f"for shape {list(info.shape)}: {e}", _core.VS_ENOMEM) from e
+
+
+def _check_names(names: Iterable[Any]) -> None:
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"names must be str, got {type(name).__name__}")
 
 
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
@@ -227,12 +252,10 @@ def _read(c: Any, step: int, names: Optional[Sequence[str]],
     infos = {t.name: t for t in map(_tensor_info, c.list(step))}
     if names is None:
         names = list(infos)
+    _check_names(names)
     wanted: List[Tuple[str, TensorInfo]] = []
     seen = set()
     for name in names:
-        if not isinstance(name, str):
-            raise InvalidArgumentError(
-                f"names must be str, got {type(name).__name__}")
         if name in seen:
             continue  # asked twice: read once
         seen.add(name)
@@ -259,16 +282,18 @@ def _load_tf(path: str, step: Optional[int], names: Optional[List[str]],
     reader (CRC32C checked, partitioned slices assembled)."""
     rows = {name: (dtype, tuple(shape))
             for name, dtype, shape in _core.tf_tensors(path)}
-    wanted = sorted(rows) if names is None else names
-    out: Dict[str, Any] = {}
-    total = sum(_convert.itemsize(rows[n][0]) * _numel(rows[n][1])
-                for n in wanted if n in rows)
-    done = 0
-    for name in wanted:
+    keys: Dict[str, str] = {}  # name asked -> key read, each once
+    for name in sorted(rows) if names is None else names:
         key = name[:-2] if name not in rows and name.endswith(":0") else name
         if key not in rows:
             raise NotFoundError(f"Key {key} not found in checkpoint",
                                 _core.VS_ENOTFOUND)
+        keys[name] = key
+    out: Dict[str, Any] = {}
+    total = sum(_convert.itemsize(rows[k][0]) * _numel(rows[k][1])
+                for k in keys.values())
+    done = 0
+    for name, key in keys.items():
         dtype, shape = rows[key]
         result = _convert.empty(dtype, shape, framework)
         _core.tf_load_into(path, step, key, _convert.byte_view(result))
@@ -335,8 +360,13 @@ def load(path: PathLike, step: Optional[int] = None,
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
     names = None if names is None else list(names)
-    if _core.tf_is_checkpoint(os.fspath(path)):
-        return _load_tf(os.fspath(path), step, names, framework, progress)
-    with _core.Ckpt(os.fspath(path)) as c:
+    if names is not None:
+        _check_names(names)
+    if step is not None:
+        step = _int_arg("step", step, 0)
+    path = fspath(path)
+    if _core.tf_is_checkpoint(path):
+        return _load_tf(path, step, names, framework, progress)
+    with _core.Ckpt(path) as c:
         return _read(c, _resolve_step(c, step), names, framework, threads,
                      progress)

@@ -71,11 +71,20 @@ def _from_torch(name: str, t: Any) -> Prepared:
         raise InvalidArgumentError(
             f"tensor {name}: layout {t.layout} is not supported (dense "
             "tensors only; call .to_dense())")
+    if t.is_nested:
+        raise InvalidArgumentError(
+            f"tensor {name}: nested tensors are not supported (save each "
+            "of its tensors under a name of its own)")
+    if t.device.type == "meta":
+        raise InvalidArgumentError(
+            f"tensor {name}: a tensor on the meta device holds no data")
     t = t.detach()
     if t.device.type != "cpu":
         t = t.cpu()
     t = t.contiguous()
     _check_rank(name, tuple(t.shape))
+    if t.numel() == 0:  # NumPy cannot view every empty shape torch makes
+        return dtype, tuple(t.shape), np.empty(0, np.uint8)
     bits = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
     arr = bits.numpy()  # shares t's memory
     return dtype, tuple(t.shape), arr.reshape(-1).view(np.uint8)
@@ -132,6 +141,8 @@ def byte_view(result: Any) -> np.ndarray:
     if _is_torch(result):
         import torch
 
+        if result.numel() == 0:  # as in _from_torch
+            return np.empty(0, np.uint8)
         if result.dtype == torch.bfloat16:
             result = result.view(torch.int16)
         result = result.numpy()

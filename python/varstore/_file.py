@@ -2,12 +2,11 @@
 Private: import it from ``varstore``."""
 from __future__ import annotations
 
-import os
 from typing import Any, List, Optional
 
 from . import _core
 from ._api import (_INT_MAX, CheckpointInfo, PathLike, Progress, TensorInfo,
-                   _int_arg, _read, _resolve_step, _tensor_info)
+                   _int_arg, _read, _resolve_step, _tensor_info, fspath)
 from ._convert import check_framework
 from ._errors import CorruptError, InvalidArgumentError, NotFoundError
 
@@ -33,7 +32,7 @@ class File:
     """
 
     def __init__(self, path: PathLike) -> None:
-        self._path: Optional[str] = os.fspath(path)
+        self._path: Optional[str] = fspath(path)
         with _core.Ckpt(self._path):
             pass
 
@@ -138,6 +137,11 @@ class File:
         start with ``new_prefix`` instead, in checkpoint ``step`` or (None)
         in all of them, in one transaction. AlreadyExistsError if a new
         name is taken; nothing changes then."""
+        for what, prefix in (("old_prefix", old_prefix),
+                             ("new_prefix", new_prefix)):
+            if not isinstance(prefix, str):
+                raise InvalidArgumentError(
+                    f"{what} must be a str, got {type(prefix).__name__}")
         if step is not None:
             step = _int_arg("step", step, 0)
         _core.rename(self._live(), old_prefix, new_prefix, step)

@@ -31,7 +31,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from ._api import PathLike, load, save
-from ._errors import InvalidArgumentError
+from ._core import VS_ENOTFOUND
+from ._errors import InvalidArgumentError, NotFoundError
 
 try:
     import torch as _torch
@@ -86,7 +87,13 @@ def _decode(enc: Any, tensors: Mapping[str, Any]) -> Any:
         return [_decode(v, tensors) for v in enc]
     if isinstance(enc, dict):
         if "__tensor__" in enc:
-            return tensors[enc["__tensor__"]]
+            key = enc["__tensor__"]
+            if key not in tensors:  # renamed (File.rename) or deleted
+                raise NotFoundError(
+                    f"Key {key} not found in checkpoint (the state dict's "
+                    f"{STRUCTURE_KEY} holds a tensor under it)",
+                    VS_ENOTFOUND)
+            return tensors[key]
         if "__tuple__" in enc:
             return tuple(_decode(v, tensors) for v in enc["__tuple__"])
         return {k: _decode(v, tensors) for k, v in enc["__dict__"]}
@@ -115,7 +122,9 @@ def load_state_dict(path: PathLike, step: Optional[int] = None, *,
                     threads: int = 0) -> Dict[Any, Any]:
     """Loads checkpoint ``step`` (None: the newest) as a state dict of CPU
     tensors, ready for ``model.load_state_dict`` or
-    ``optimizer.load_state_dict``."""
+    ``optimizer.load_state_dict``. NotFoundError if a tensor of a nested
+    state dict is missing (renamed, say); InvalidArgumentError if
+    ``__state_dict__`` is not one this module wrote."""
     tensors = load(os.fspath(path), step, framework="torch", threads=threads)
     doc = tensors.pop(STRUCTURE_KEY, None)
     if doc is None:
@@ -124,7 +133,12 @@ def load_state_dict(path: PathLike, step: Optional[int] = None, *,
         raise InvalidArgumentError(
             f"{STRUCTURE_KEY} is not a 1-D uint8 tensor: not a state dict "
             "saved by varstore.torch")
-    structure = json.loads(bytes(doc.numpy()).decode("utf-8"))
+    try:
+        structure = json.loads(bytes(doc.numpy()).decode("utf-8"))
+    except ValueError as e:  # not UTF-8, or not JSON
+        raise InvalidArgumentError(
+            f"{STRUCTURE_KEY} is not JSON ({e}): not a state dict saved by "
+            "varstore.torch") from e
     return _decode(structure, tensors)
 
 
