@@ -604,7 +604,11 @@ VS_API VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
                                    const vs_save_opts *opts);
 /* Saves loose named tensors as checkpoint `step` (what the CLI imports),
  * with the same transaction, codec and retention as vs_save_ex (its
- * vars/keys fields are ignored). */
+ * vars/keys fields are ignored). Every save (vs_save_ex too) reads each
+ * chunk of the caller's bytes once, into memory of its own, before it
+ * checksums, encodes and stores it: a tensor that another thread changes
+ * during the save may hold values from before and after the change, but
+ * the checkpoint stays whole (it loads and verifies). */
 VS_API VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
                                         const char *const *names,
                                         const vs_tensor *const *tensors, size_t n,
@@ -710,8 +714,9 @@ VS_API VS_NODISCARD int vs_async_save_tensors(vs_async *a, const char *path,
  *  blocks only for the checks (and keeps no memory for a next save). Until
  *  the save is reported (vs_async_wait, the next save call of a, or
  *  vs_async_free returns), the tensors' bytes must stay allocated and
- *  unchanged: a change in that time leaves that checkpoint undefined
- *  (torn values, or chunks that fail their CRC check when read).
+ *  unchanged: a change in that time leaves that checkpoint's values
+ *  undefined (each chunk, read once, may hold values from before and
+ *  after; the checkpoint still loads and verifies).
  *  The names and the vs_tensor structs themselves are copied: they may go
  *  at once. For a caller that writes its next values into other memory
  *  (double buffering), or whose tensors do not change (JAX arrays, which

@@ -87,8 +87,9 @@ class AsyncSaver:
         checks alone. Until the save is reported (:meth:`wait`, the next
         :meth:`save` or :meth:`close` returns), the arrays must not
         change (NumPy refuses to resize them then); a change in that time
-        leaves that checkpoint undefined. For arrays that are replaced
-        rather than changed in place, as JAX's are.
+        leaves that checkpoint's values undefined (each chunk read once
+        may mix old and new; the checkpoint still loads). For arrays that
+        are replaced rather than changed in place, as JAX's are.
 
         Raises:
             the previous save's error (this one is then not started), or

@@ -81,31 +81,39 @@ static int read_by_worker(const vs__save_ctx *c, const vs__save_item *it)
     return it->read != NULL && it->read_anywhere && c->hash_in_workers;
 }
 
-/* j's bytes: the caller's memory, or read into j->in by the item's read
- * callback (by the worker, in save_work, when the callback may run
- * anywhere and nothing needs the bytes before); then the dedup hash,
- * needed before a candidate is looked up (unless there can be none:
- * save_work computes it then). */
+/* j's bytes: an owned item's memory; or a buffer (j->in) that the
+ * worker copies the caller's bytes into (save_work), or that the item's
+ * read callback fills (on the worker, in save_work, when the callback
+ * may run anywhere and nothing needs the bytes before); then the dedup
+ * hash, needed before a candidate is looked up (unless there can be
+ * none: save_work computes it then). The hash of bytes not yet copied is
+ * taken from the caller's: should they change meanwhile, the lookup
+ * misses, and the chunk is stored anew. */
 static int job_source(vs__save_ctx *c, vs__save_job *j)
 {
     const vs__save_item *it = &c->items[j->item];
-    if (it->read == NULL) {
-        j->src = (const unsigned char *)it->t->data +
-                 (uint64_t)j->seq * it->chunk;
+    const unsigned char *mem =
+        it->read == NULL ? (const unsigned char *)it->t->data +
+                               (uint64_t)j->seq * it->chunk
+                         : NULL;
+    if (it->owned) {
+        j->src = mem;
     } else {
         if (c->n_free > 0)
             j->in = c->free_bufs[--c->n_free];
         if (vs__buf_reserve(&j->in, j->len) != VS_OK)
             return vs__fail(VS_ENOMEM, "out of memory");
         j->src = j->in.p;
+        j->caller = mem;
         char err[VS_ERRMSG_MAX];
-        int r = read_by_worker(c, it) ? VS_OK
-                                      : read_job(c, j, err, sizeof err);
+        int r = mem != NULL || read_by_worker(c, it)
+                    ? VS_OK
+                    : read_job(c, j, err, sizeof err);
         if (r != VS_OK)
             return vs__fail(r, "%s", err);
     }
     if (!c->hash_in_workers)
-        j->hash = vs__hash64(j->src, j->len);
+        j->hash = vs__hash64(j->caller != NULL ? j->caller : j->src, j->len);
     return VS_OK;
 }
 
@@ -132,7 +140,9 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
-    if (read_by_worker(c, it)) {
+    if (j->caller != NULL && j->len > 0) {
+        memcpy(j->in.p, j->caller, j->len); /* read once: see owned */
+    } else if (read_by_worker(c, it)) {
         int r = read_job(c, j, err, cap);
         if (r != VS_OK)
             return r;

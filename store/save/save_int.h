@@ -21,6 +21,12 @@ typedef struct {
     void *read_ctx;
     size_t index;
     int read_anywhere; /* read may run on any thread, several at once */
+    /* t->data is the library's own copy (an async save's snapshot),
+     * which nothing else writes: read in place. Otherwise the caller's
+     * bytes are copied a chunk at a time (save_work) before anything
+     * reads them, so that a tensor changed during the save still gives
+     * chunks whose CRC, statistics and stored bytes agree. */
+    int owned;
     size_t nbytes, esize, chunk;
     int64_t numel;
     size_t first_job, n_chunks;
@@ -35,9 +41,10 @@ typedef struct {
  * window once job k is consumed. */
 typedef struct {
     size_t item, seq;
-    const unsigned char *src; /* the caller's memory, or in.p */
+    const unsigned char *src; /* the bytes: in.p, or an owned item's */
+    const unsigned char *caller; /* to copy into in.p first, or NULL */
     size_t len;
-    vs__buf in;      /* the bytes read (recycled buffer) */
+    vs__buf in;      /* the bytes read or copied (recycled buffer) */
     uint64_t hash;
     uint32_t crc;
     int codec;

@@ -130,6 +130,7 @@ static int place_item(vs__save_snap *s, size_t i, size_t *off,
         *src = it->t->data;
         t->data = s->block.p + *off;
         *off += slot_bytes(it->nbytes);
+        it->owned = 1;
     }
     it->key = s->keys[i];
     it->t = t;
