@@ -1640,6 +1640,47 @@ static void test_store__file_without_checkpoints_and_directories(void **st)
     assert_string_equal(vs_errmsg(), want);
 }
 
+/* A symbolic link as the checkpoint path is refused by name, for reads
+ * and saves alike: SQLite opens the file itself with O_NOFOLLOW and names
+ * its side files after the path it is given. Nothing is written through
+ * the link, nor where a dangling one points. */
+static void test_store__symbolic_link_as_checkpoint_path_is_refused(void **st)
+{
+    (void)st;
+    int64_t sh[] = {4};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    save1(g_path, 1, "w", t, NULL);
+    char link[600], dang[600], target[600], want[1400];
+    snprintf(link, sizeof link, "%s.link", g_path);
+    snprintf(dang, sizeof dang, "%s.dangling", g_path);
+    snprintf(target, sizeof target, "%s.nowhere", g_path);
+    (void)unlink(link);
+    (void)unlink(dang);
+    assert_int_equal(symlink(g_path, link), 0);
+    assert_int_equal(symlink(target, dang), 0);
+    vs_ckpt *f = NULL;
+    assert_int_equal(vs_ckpt_open(link, &f), VS_EINVAL);
+    assert_null(f);
+    snprintf(want, sizeof want,
+             "%s is a symbolic link: a checkpoint file is opened by its own "
+             "name (give the path of the file it points to)",
+             link);
+    assert_string_equal(vs_errmsg(), want);
+    const char *nm = "w";
+    const vs_tensor *tt = t;
+    assert_int_equal(vs_save_tensors(link, 2, &nm, &tt, 1, NULL), VS_EINVAL);
+    assert_int_equal(vs_save_tensors(dang, 1, &nm, &tt, 1, NULL), VS_EINVAL);
+    assert_false(exists(target));
+    vs_ckpt_info *ci = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &ci, &n));
+    assert_int_equal(n, 1); /* step 2 was not saved through the link */
+    vs_free(ci);
+    assert_int_equal(unlink(link), 0);
+    assert_int_equal(unlink(dang), 0);
+    vs_tensor_free(t);
+}
+
 /* ---- progress callbacks ------------------------------------------------- */
 
 #define MIB ((uint64_t)1 << 20)
@@ -2685,6 +2726,7 @@ int main(void)
         T(test_store__list_variables_sorted_with_stats),
         T(test_store__missing_empty_random_foreign_files),
         T(test_store__truncated_file_is_corrupt),
+        T(test_store__symbolic_link_as_checkpoint_path_is_refused),
         T(test_store__damaged_adler_trailer),
         T(test_store__flipped_byte_is_corrupt_never_wrong_values),
         T(test_store__unchanged_weights_cost_under_one_percent),

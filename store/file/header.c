@@ -1,5 +1,6 @@
 /* varstore: checks of a checkpoint file's first 100 bytes before
  * SQLite opens it. */
+#define _POSIX_C_SOURCE 200809L /* lstat */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,14 @@ static int load_head(const char *path, unsigned char h[100], size_t *got,
                      struct stat *st)
 {
     *got = 0;
+    /* SQLite opens the file with O_NOFOLLOW, and names its side files
+     * (-journal, -wal) after the name it is given: a link is refused. */
+    if (lstat(path, st) == 0 && S_ISLNK(st->st_mode))
+        return vs__fail(VS_EINVAL,
+                        "%s is a symbolic link: a checkpoint file is opened "
+                        "by its own name (give the path of the file it "
+                        "points to)",
+                        path);
     if (stat(path, st) != 0) {
         if (errno == ENOENT)
             return vs__fail(VS_ENOTFOUND,
