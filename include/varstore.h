@@ -975,7 +975,9 @@ VS_API VS_NODISCARD int vs_tf_load_variable(const char *prefix_or_dir,
  *  must exist): one data shard, the index, and dir/checkpoint naming it
  *  (replaced). Names must be unique and non-empty. Atomic: temporary files
  *  in dir, fsynced and renamed into place; on failure nothing written by
- *  the call remains. TF reads it with tf.train.load_checkpoint and
+ *  the call remains. A varstore (SQLite) file at one of the three names
+ *  (a store called dir/checkpoint) is never replaced: VS_EEXIST, and a
+ *  folder there VS_EIO, before anything is written. TF reads it with tf.train.load_checkpoint and
  *  tf.compat.v1.train.Saver.restore. */
 VS_API VS_NODISCARD int vs_tf_write_checkpoint(const char *prefix,
                                                const char *const *names,

@@ -579,7 +579,7 @@ static void test_failed_writes_leave_nothing_behind(void **state)
                      VS_EINVAL);
     assert_int_equal(count_entries(tmp_dir), 0);
     names[3] = "b/bf16";
-    /* the index's final name is a folder: fails after the data rename */
+    /* the index's final name is a folder: refused before any write */
     assert_int_equal(mkdir(path_in("ck.index"), 0755), 0);
     assert_int_equal(vs_tf_write_checkpoint(path_in("ck"), names,
                                             (const vs_tensor *const *)t, n),
@@ -700,6 +700,38 @@ static void test_is_checkpoint_rejects_sqlite_file_named_checkpoint(
     assert_int_equal(vs_tf_is_checkpoint(tmp_dir), 0);
 }
 
+/* A varstore file where the writer would put its state file or its index
+ * (the CLI's `restore dir/checkpoint --tf-checkpoint dir/model` read from
+ * such a store) is refused before anything is written, and kept. */
+static void test_writer_never_replaces_a_varstore_file(void **state)
+{
+    static const char sqlite[] = "SQLite format 3\0rest";
+    vs_tensor *t[16];
+    const char *names[16];
+    size_t n = make_tensors(t, names), len;
+    uint8_t *kept;
+    (void)state;
+    spit(path_in("checkpoint"), sqlite, sizeof sqlite);
+    assert_int_equal(vs_tf_write_checkpoint(path_in("model"), names,
+                                            (const vs_tensor *const *)t, n),
+                     VS_EEXIST);
+    assert_non_null(strstr(vs_errmsg(), "checkpoint is a varstore"));
+    assert_int_equal(count_entries(tmp_dir), 1);
+    kept = slurp(path_in("checkpoint"), &len);
+    assert_int_equal(len, sizeof sqlite);
+    assert_memory_equal(kept, sqlite, len);
+    free(kept);
+    assert_int_equal(unlink(path_in("checkpoint")), 0);
+    spit(path_in("model.index"), sqlite, sizeof sqlite);
+    assert_int_equal(vs_tf_write_checkpoint(path_in("model"), names,
+                                            (const vs_tensor *const *)t, n),
+                     VS_EEXIST);
+    assert_non_null(strstr(vs_errmsg(), "model.index is a varstore"));
+    assert_int_equal(count_entries(tmp_dir), 1);
+    for (size_t i = 0; i < n; i++)
+        vs_tensor_free(t[i]);
+}
+
 /* A table by hand: one data block holding `body` (entries), an index
  * block with n_index entries all pointing at it, an empty metaindex. */
 static void put_block(vs__tf_buf *out, const vs__tf_buf *entries,
@@ -802,6 +834,7 @@ int main(void)
         T(test_unsupported_dtype_is_refused_naming_tensor),
         T(test_snappy_block_is_refused_with_a_clear_message),
         T(test_is_checkpoint_rejects_sqlite_file_named_checkpoint),
+        T(test_writer_never_replaces_a_varstore_file),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
