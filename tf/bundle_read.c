@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -159,9 +160,10 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     crc = rc == VS_OK ? vs__crc32c(0, dst, nbytes) : 0;
     if (rc == VS_OK && crc != vs__crc32c_unmask(e->crc32c_masked))
         rc = vs__fail(VS_ECORRUPT,
-                      "%s: tensor '%s' fails its CRC32C check (stored 0x%08x, "
-                      "computed 0x%08x)",
-                      file, name, vs__crc32c_unmask(e->crc32c_masked), crc);
+                      "%s: tensor '%s' (%zu bytes): Checksum does not match: "
+                      "stored %u vs. calculated on the restored bytes %u",
+                      file, name, nbytes, vs__crc32c_unmask(e->crc32c_masked),
+                      crc);
     vs__free(file);
     return rc;
 }
@@ -174,6 +176,8 @@ static int decode_at(const vs__tf_bundle *b, const vs__tf_kv *kv,
 
 static int slices_assemble(const vs__tf_bundle *b, const char *name,
                            const vs__tf_entry *full, vs_tensor *t);
+static int slices_cover(const vs__tf_bundle *b, const char *name,
+                        const vs__tf_entry *full);
 
 /* The entry for a name (":0" rule); *key the name found. */
 static const vs__tf_kv *lookup(const vs__tf_bundle *b, const char *name,
@@ -209,6 +213,8 @@ int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
     if (rc == VS_OK) {
         int64_t avail = 0;
         rc = entry_check(b, key, &e, &dtype, &nbytes);
+        if (rc == VS_OK && e.n_slices > 0)
+            rc = slices_cover(b, key, &e);
         if (rc == VS_OK)
             rc = data_bytes(b, &avail);
         if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
@@ -260,9 +266,9 @@ static int slice_box(const vs__tf_bundle *b, const char *name,
 }
 
 /* Copies a slice's bytes into t at its box, marking covered elements;
- * VS_ECORRUPT when two slices overlap. */
-static int place(const char *file, const char *name, vs_tensor *t,
-                 uint8_t *mask, const box *x, const uint8_t *src)
+ * 1 (nothing set) when an element is already covered: two slices overlap. */
+static int place(vs_tensor *t, uint8_t *mask, const box *x,
+                 const uint8_t *src)
 {
     int nd = t->ndim;
     size_t es = vs_dtype_size(t->dtype);
@@ -278,8 +284,7 @@ static int place(const char *file, const char *name, vs_tensor *t,
             off = off * t->shape[d] + x->start[d] + (d + 1 < nd ? idx[d] : 0);
         for (int64_t i = 0; i < run; i++) {
             if (mask[off + i])
-                return vs__fail(VS_ECORRUPT, "%s: slices of '%s' overlap",
-                                file, name);
+                return 1;
             mask[off + i] = 1;
         }
         memcpy((uint8_t *)t->data + (size_t)off * es, src, (size_t)run * es);
@@ -291,6 +296,83 @@ static int place(const char *file, const char *name, vs_tensor *t,
         }
     }
     return VS_OK;
+}
+
+/* TF's TensorSlice::DebugString: "start,length" per extent, "-" for a
+ * full one, joined by ':'. */
+static void slice_text(const vs__tf_slice *s, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < s->ndim && at < cap; d++) {
+        int w = s->length[d] < 0
+                    ? snprintf(buf + at, cap - at, "%s-", d ? ":" : "")
+                    : snprintf(buf + at, cap - at, "%s%lld,%lld",
+                               d ? ":" : "", (long long)s->start[d],
+                               (long long)s->length[d]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
+/* TF's text for slices that leave part of the tensor out. */
+static int insufficient(const vs__tf_bundle *b, const char *name, int ndim)
+{
+    vs__tf_slice all = {ndim, {0}, {-1, -1, -1, -1, -1, -1, -1, -1}};
+    char spec[VS_MAX_DIMS * 2 + 1];
+    slice_text(&all, spec, sizeof spec);
+    return vs__fail(VS_ECORRUPT,
+                    "%s: Does not have sufficient slices for partitioned "
+                    "tensor %s to restore in slice_spec: %s",
+                    b->index_path, name, spec);
+}
+
+/* TF's text for slice s overlapping an earlier slice of full. */
+static int overlapping(const vs__tf_bundle *b, const char *name,
+                       const vs__tf_entry *full, const vs__tf_slice *s,
+                       const box *x)
+{
+    char was[VS_MAX_DIMS * 42 + 1] = "", now[VS_MAX_DIMS * 42 + 1];
+    for (const vs__tf_slice *o = full->slices; o < s; o++) {
+        box y;
+        int d = 0;
+        if (slice_box(b, name, full, o, &y) != VS_OK)
+            continue;
+        while (d < s->ndim && y.start[d] < x->start[d] + x->len[d] &&
+               x->start[d] < y.start[d] + y.len[d])
+            d++;
+        if (d == s->ndim) {
+            slice_text(o, was, sizeof was);
+            break;
+        }
+    }
+    slice_text(s, now, sizeof now);
+    return vs__fail(VS_ECORRUPT,
+                    "%s: tensor '%s': Overlapping slices: existing slice = "
+                    "%s, new slice = %s",
+                    b->index_path, name, was, now);
+}
+
+/* Before any data is read (as TF's QueryMeta): slices whose elements add
+ * up to less than the tensor's leave part of it out. */
+static int slices_cover(const vs__tf_bundle *b, const char *name,
+                        const vs__tf_entry *full)
+{
+    int64_t numel = 1, sum = 0;
+    for (int d = 0; d < full->ndim; d++)
+        numel *= full->shape[d]; /* fits: the shape was checked */
+    for (size_t i = 0; i < full->n_slices && sum < numel; i++) {
+        box x;
+        int64_t vol = 1;
+        int rc = slice_box(b, name, full, &full->slices[i], &x);
+        if (rc != VS_OK)
+            return rc;
+        for (int d = 0; d < full->ndim; d++)
+            vol *= x.len[d]; /* at most numel */
+        sum += vol;
+    }
+    return sum < numel ? insufficient(b, name, full->ndim) : VS_OK;
 }
 
 /* Reads one slice (its own entry under the encoded key) into t. */
@@ -330,8 +412,8 @@ static int one_slice(const vs__tf_bundle *b, const char *name,
     }
     if (rc == VS_OK)
         rc = read_data(b, name, &e, data, nbytes);
-    if (rc == VS_OK)
-        rc = place(b->index_path, name, t, mask, &x, data);
+    if (rc == VS_OK && place(t, mask, &x, data) != 0)
+        rc = overlapping(b, name, full, s, &x);
     vs__free(data);
     vs__tf_entry_clear(&e);
     return rc;
@@ -350,10 +432,7 @@ static int slices_assemble(const vs__tf_bundle *b, const char *name,
         rc = one_slice(b, name, full, &full->slices[i], t, mask, &key);
     for (int64_t i = 0; rc == VS_OK && i < numel; i++)
         if (!mask[i])
-            rc = vs__fail(VS_ECORRUPT,
-                          "%s: the slices of '%s' do not cover the whole "
-                          "tensor",
-                          b->index_path, name);
+            rc = insufficient(b, name, t->ndim);
     vs__tfbuf_free(&key);
     vs__free(mask);
     return rc;
