@@ -120,6 +120,40 @@ static int pread_all(int fd, void *dst, size_t n, int64_t off)
     return 0;
 }
 
+/* TF's text for a data file that cannot be opened: "<file>; <reason>". */
+static int open_failed(const char *file)
+{
+    return vs__fail(errno == ENOENT ? VS_ENOTFOUND : VS_EIO, "%s; %s", file,
+                    strerror(errno));
+}
+
+static int bad_shard(const vs__tf_bundle *b, const char *name,
+                     const vs__tf_entry *e)
+{
+    return vs__fail(VS_ECORRUPT, "%s: tensor '%s' names shard %d of %lld",
+                    b->index_path, name, (int)e->shard_id,
+                    (long long)b->header.num_shards);
+}
+
+/* The shard of a (non-partitioned) entry is there, before the data files'
+ * sizes are weighed: a missing one is named, as TF names it. */
+static int shard_check(const vs__tf_bundle *b, const char *name,
+                       const vs__tf_entry *e)
+{
+    struct stat st;
+    char *file;
+    int rc = VS_OK;
+    if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
+        return bad_shard(b, name, e);
+    file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
+    if (file == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (stat(file, &st) != 0)
+        rc = open_failed(file);
+    vs__free(file);
+    return rc;
+}
+
 /* Reads the nbytes of a (non-partitioned) entry into dst, checked. */
 static int read_data(const vs__tf_bundle *b, const char *name,
                      const vs__tf_entry *e, void *dst, size_t nbytes)
@@ -133,16 +167,13 @@ static int read_data(const vs__tf_bundle *b, const char *name,
                         "%s: tensor '%s' has %lld bytes, its shape needs %zu",
                         b->index_path, name, (long long)e->size, nbytes);
     if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
-        return vs__fail(VS_ECORRUPT, "%s: tensor '%s' names shard %d of %lld",
-                        b->index_path, name, (int)e->shard_id,
-                        (long long)b->header.num_shards);
+        return bad_shard(b, name, e);
     file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
     if (file == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        rc = vs__fail(errno == ENOENT ? VS_ENOTFOUND : VS_EIO,
-                      "%s: cannot open: %s", file, strerror(errno));
+        rc = open_failed(file);
     else if (fstat(fd, &st) != 0)
         rc = vs__fail(VS_EIO, "%s: %s", file, strerror(errno));
     else if (e->offset < 0 || e->offset > st.st_size ||
@@ -213,8 +244,9 @@ int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
     if (rc == VS_OK) {
         int64_t avail = 0;
         rc = entry_check(b, key, &e, &dtype, &nbytes);
-        if (rc == VS_OK && e.n_slices > 0)
-            rc = slices_cover(b, key, &e);
+        if (rc == VS_OK)
+            rc = e.n_slices > 0 ? slices_cover(b, key, &e)
+                                : shard_check(b, key, &e);
         if (rc == VS_OK)
             rc = data_bytes(b, &avail);
         if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)

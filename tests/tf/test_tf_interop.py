@@ -240,6 +240,10 @@ def test_c_errors_on_damaged_checkpoints_carry_tf_text():
         with open(prefix + ".data-00000-of-00001", "r+b") as f:
             f.write(b"\x01")
         cases.append((prefix, "x", "Checksum does not match"))
+        prefix = os.path.join(tmp, "noshard")
+        _save_v2(tf, prefix, ["x"], [""], [np.arange(6, dtype=np.float32)])
+        os.unlink(prefix + ".data-00000-of-00001")
+        cases.append((prefix, "x", "noshard.data-00000-of-00001; No such"))
         for prefix, name, what in cases:
             tf_text = _tf_error(prefix, name)
             assert what in tf_text, tf_text
