@@ -734,6 +734,30 @@ static void test_writer_never_replaces_a_varstore_file(void **state)
         vs_tensor_free(t[i]);
 }
 
+/* A FIFO in the data shard's place (here under an empty tensor, which
+ * the data files' total size does not stop) is refused, never waited on. */
+static void test_fifo_data_shard_is_refused_not_waited_on(void **state)
+{
+    vs_tensor *t = NULL;
+    const vs_tensor *ts[1];
+    const char *names[1] = {"z"};
+    int64_t shape[2] = {0, 3};
+    (void)state;
+    OK(vs_tensor_new(VS_FLOAT32, 2, shape, &t));
+    ts[0] = t;
+    OK(vs_tf_write_checkpoint(path_in("e"), names, ts, 1));
+    vs_tensor_free(t);
+    t = NULL;
+    assert_int_equal(unlink(path_in("e.data-00000-of-00001")), 0);
+    assert_int_equal(mkfifo(path_in("e.data-00000-of-00001"), 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling it */
+    assert_int_equal(vs_tf_load_variable(path_in("e"), "z", &t), VS_EIO);
+    alarm(0);
+    assert_null(t);
+    assert_non_null(strstr(vs_errmsg(),
+                           "e.data-00000-of-00001: not a regular file"));
+}
+
 /* A table by hand: one data block holding `body` (entries), an index
  * block with n_index entries all pointing at it, an empty metaindex. */
 static void put_block(vs__tf_buf *out, const vs__tf_buf *entries,
@@ -837,6 +861,7 @@ int main(void)
         T(test_snappy_block_is_refused_with_a_clear_message),
         T(test_is_checkpoint_rejects_sqlite_file_named_checkpoint),
         T(test_writer_never_replaces_a_varstore_file),
+        T(test_fifo_data_shard_is_refused_not_waited_on),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

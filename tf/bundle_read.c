@@ -171,11 +171,14 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
     if (file == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    fd = open(file, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a shard's place is refused, never waited on */
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         rc = open_failed(file);
     else if (fstat(fd, &st) != 0)
         rc = vs__fail(VS_EIO, "%s: %s", file, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = vs__fail(VS_EIO, "%s: not a regular file", file);
     else if (e->offset < 0 || e->offset > st.st_size ||
              e->size > st.st_size - e->offset)
         rc = vs__fail(VS_ECORRUPT,
