@@ -758,6 +758,56 @@ static void test_fifo_data_shard_is_refused_not_waited_on(void **state)
                            "e.data-00000-of-00001: not a regular file"));
 }
 
+/* An index may declare tensors far bigger than any data (listing reads
+ * none): their sizes are held at INT64_MAX, never wrapped (signed
+ * overflow before: negative sizes, and UB summing them). */
+static void test_listing_huge_declared_tensors_holds_sizes_at_int64_max(
+    void **state)
+{
+    static const struct {
+        const char *name;
+        int dtype;
+        int64_t dim;
+    } ents[] = {{"a", 4, INT64_C(1) << 62},
+                {"b", 4, INT64_C(1) << 62},
+                {"c", 1, (INT64_C(1) << 62) - 1}}; /* 2^64 - 4 bytes */
+    vs__tf_buf header = {0}, ent[3] = {{0}}, table = {0};
+    vs__tf_kv kv[4];
+    vs_tensor_info *info = NULL;
+    vs_ckpt_info *ck = NULL;
+    size_t n = 0;
+    (void)state;
+    vs__tf_header_encode(&header);
+    kv[0] = (vs__tf_kv){(uint8_t *)"", 0, header.p, header.len};
+    for (int i = 0; i < 3; i++) {
+        vs__tf_entry e = {0};
+        e.tf_dtype = ents[i].dtype;
+        e.ndim = 1;
+        e.shape[0] = ents[i].dim;
+        vs__tf_entry_encode(&e, &ent[i]);
+        kv[i + 1] = (vs__tf_kv){(uint8_t *)(uintptr_t)ents[i].name, 1,
+                                ent[i].p, ent[i].len};
+    }
+    OK(vs__tf_table_build(kv, 4, &table));
+    spit(path_in("h.index"), table.p, table.len);
+    spit(path_in("h.data-00000-of-00001"), "", 0);
+    OK(vs_tf_list_variables(path_in("h"), &info, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(info[0].raw_bytes, INT64_C(1) << 62);
+    assert_int_equal(info[2].raw_bytes, INT64_MAX);
+    assert_int_equal(info[2].stored_bytes, INT64_MAX);
+    vs_tensor_info_free(info, n);
+    OK(vs_list_checkpoints(path_in("h"), &ck, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ck[0].raw_bytes, INT64_MAX);
+    assert_int_equal(ck[0].stored_bytes, INT64_MAX);
+    vs_free(ck);
+    vs__tfbuf_free(&header);
+    for (int i = 0; i < 3; i++)
+        vs__tfbuf_free(&ent[i]);
+    vs__tfbuf_free(&table);
+}
+
 /* A table by hand: one data block holding `body` (entries), an index
  * block with n_index entries all pointing at it, an empty metaindex. */
 static void put_block(vs__tf_buf *out, const vs__tf_buf *entries,
@@ -862,6 +912,7 @@ int main(void)
         T(test_is_checkpoint_rejects_sqlite_file_named_checkpoint),
         T(test_writer_never_replaces_a_varstore_file),
         T(test_fifo_data_shard_is_refused_not_waited_on),
+        T(test_listing_huge_declared_tensors_holds_sizes_at_int64_max),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

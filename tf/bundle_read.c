@@ -505,7 +505,9 @@ static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
         info->numel = 1;
         for (int d = 0; d < e.ndim; d++)
             info->numel *= e.shape[d];
-        info->raw_bytes = info->stored_bytes = (int64_t)nbytes;
+        /* held at INT64_MAX: a declared shape may need more bytes */
+        info->raw_bytes = info->stored_bytes =
+            nbytes > (size_t)INT64_MAX ? INT64_MAX : (int64_t)nbytes;
         memcpy(info->codec, "tf-bundle", 10);
     }
     vs__tf_entry_clear(&e);
