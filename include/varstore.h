@@ -950,7 +950,11 @@ VS_API VS_NODISCARD int vs_get_journal_mode(const char *path, vs_journal *mode);
  * file, a folder holding TF's `checkpoint` state file (its
  * model_checkpoint_path, relative or absolute), that state file itself, or
  * a SavedModel folder (its variables/variables). Every CRC32C is checked;
- * a damaged file is VS_ECORRUPT naming it; a path that names no
+ * a damaged file is VS_ECORRUPT naming it, with TF's words where TF has
+ * some ("Checksum does not match: ...", "Does not have sufficient slices
+ * for partitioned tensor ...", "Overlapping slices: ..."); a missing data
+ * file is VS_ENOTFOUND "<file>; No such file or directory" and one that
+ * is not a regular file VS_EIO; a path that names no
  * checkpoint is VS_ENOTFOUND with TF's "Unsuccessful TensorSliceReader
  * constructor: Failed to find any matching files for <path>". */
 
