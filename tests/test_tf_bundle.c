@@ -793,6 +793,7 @@ static void test_listing_huge_declared_tensors_holds_sizes_at_int64_max(
     spit(path_in("h.data-00000-of-00001"), "", 0);
     OK(vs_tf_list_variables(path_in("h"), &info, &n));
     assert_int_equal(n, 3);
+    assert_int_equal(info[0].numel, INT64_C(1) << 62);
     assert_int_equal(info[0].raw_bytes, INT64_C(1) << 62);
     assert_int_equal(info[2].raw_bytes, INT64_MAX);
     assert_int_equal(info[2].stored_bytes, INT64_MAX);
@@ -806,6 +807,31 @@ static void test_listing_huge_declared_tensors_holds_sizes_at_int64_max(
     for (int i = 0; i < 3; i++)
         vs__tfbuf_free(&ent[i]);
     vs__tfbuf_free(&table);
+}
+
+/* A shape with a 0 after big extents has 0 elements: counted without a
+ * running product (signed overflow before: [2^62, 3, 0]). */
+static void test_empty_shape_after_huge_extents_lists_and_loads(void **state)
+{
+    vs__tf_entry e = {0};
+    vs_tensor_info *info = NULL;
+    vs_tensor *t = NULL;
+    size_t n = 0;
+    (void)state;
+    e.tf_dtype = 4; /* uint8 [2^62, 3, 0] */
+    e.ndim = 3;
+    e.shape[0] = INT64_C(1) << 62;
+    e.shape[1] = 3;
+    e.crc32c_masked = vs__crc32c_mask(0); /* of no bytes */
+    write_index("z", &e);
+    OK(vs_tf_list_variables(path_in("h"), &info, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(info[0].numel, 0);
+    assert_int_equal(info[0].raw_bytes, 0);
+    vs_tensor_info_free(info, n);
+    OK(vs_tf_load_variable(path_in("h"), "z", &t));
+    assert_int_equal(vs_tensor_numel(t), 0);
+    vs_tensor_free(t);
 }
 
 /* A table by hand: one data block holding `body` (entries), an index
@@ -913,6 +939,7 @@ int main(void)
         T(test_writer_never_replaces_a_varstore_file),
         T(test_fifo_data_shard_is_refused_not_waited_on),
         T(test_listing_huge_declared_tensors_holds_sizes_at_int64_max),
+        T(test_empty_shape_after_huge_extents_lists_and_loads),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -394,17 +394,19 @@ static int overlapping(const vs__tf_bundle *b, const char *name,
 static int slices_cover(const vs__tf_bundle *b, const char *name,
                         const vs__tf_entry *full)
 {
-    int64_t numel = 1, sum = 0;
-    for (int d = 0; d < full->ndim; d++)
-        numel *= full->shape[d]; /* fits: the shape was checked */
+    vs_dtype dtype = vs__tf_dtype_to_vs(full->tf_dtype);
+    int64_t numel = 0, sum = 0;
+    int rc = vs_shape_check(dtype, full->ndim, full->shape, &numel, NULL);
+    if (rc != VS_OK)
+        return rc;
     for (size_t i = 0; i < full->n_slices && sum < numel; i++) {
         box x;
         int64_t vol = 1;
-        int rc = slice_box(b, name, full, &full->slices[i], &x);
+        rc = slice_box(b, name, full, &full->slices[i], &x);
         if (rc != VS_OK)
             return rc;
         for (int d = 0; d < full->ndim; d++)
-            vol *= x.len[d]; /* at most numel */
+            vol *= x.len[d]; /* at most numel: every extent is > 0 */
         sum += vol;
     }
     return sum < numel ? insufficient(b, name, full->ndim) : VS_OK;
@@ -502,9 +504,8 @@ static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
         info->dtype = dtype;
         info->ndim = e.ndim;
         memcpy(info->shape, e.shape, sizeof e.shape);
-        info->numel = 1;
-        for (int d = 0; d < e.ndim; d++)
-            info->numel *= e.shape[d];
+        /* not a running product: [2^62, 3, 0] has 0 elements */
+        rc = vs_shape_check(dtype, e.ndim, e.shape, &info->numel, NULL);
         /* held at INT64_MAX: a declared shape may need more bytes */
         info->raw_bytes = info->stored_bytes =
             nbytes > (size_t)INT64_MAX ? INT64_MAX : (int64_t)nbytes;
