@@ -644,7 +644,10 @@ static void test_unsupported_dtype_is_refused_naming_tensor(void **state)
     e.shape[0] = 1;
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);
-    assert_non_null(strstr(vs_errmsg(), "has 8 bytes, its shape needs 4"));
+    /* TF's text */
+    assert_non_null(strstr(vs_errmsg(), "h.index: Invalid size in bundle "
+                                        "entry: key f; stored size 8; "
+                                        "expected size 4"));
     e.shape[0] = 1000000000; /* more than the data files hold */
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);

@@ -164,7 +164,8 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     int fd, rc = VS_OK;
     if (e->size < 0 || (uint64_t)e->size != nbytes)
         return vs__fail(VS_ECORRUPT,
-                        "%s: tensor '%s' has %lld bytes, its shape needs %zu",
+                        "%s: Invalid size in bundle entry: key %s; stored "
+                        "size %lld; expected size %zu",
                         b->index_path, name, (long long)e->size, nbytes);
     if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
         return bad_shard(b, name, e);
