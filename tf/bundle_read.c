@@ -302,7 +302,7 @@ static int slice_box(const vs__tf_bundle *b, const char *name,
 }
 
 /* Copies a slice's bytes into t at its box, marking covered elements;
- * 1 (nothing set) when an element is already covered: two slices overlap. */
+ * 1 when an element is already covered: two slices overlap. */
 static int place(vs_tensor *t, uint8_t *mask, const box *x,
                  const uint8_t *src)
 {
