@@ -865,6 +865,11 @@ if [ -n "${VS_TF_FIXTURES:-}" ] && [ -d "$VS_TF_FIXTURES" ]; then
     has err.txt "tfself/checkpoint is a varstore (SQLite) file"
     same tfa.db tfself/checkpoint
     [ ! -e tfself/model.ckpt.index ] && ok || fail "restore wrote an index"
+    # a store whose name ends in .index is a store, not a TF index
+    run 0 save tfself/store.index --step 3 --tf-checkpoint "$VS_TF_FIXTURES"
+    run 0 inspect tfself/store.index
+    has out.txt "bigpart/w"
+    hasnt out.txt "TensorFlow checkpoint"
     run 1 save tfc.db --step 1 --tf-checkpoint tfout/nothing.ckpt
     has err.txt "Failed to find any matching files"
 else

@@ -837,6 +837,25 @@ static void test_empty_shape_after_huge_extents_lists_and_loads(void **state)
     vs_tensor_free(t);
 }
 
+/* A varstore file named like an index, or beside one, is not taken for
+ * a TF checkpoint (the store API and the CLI would read it as one). */
+static void test_sqlite_file_named_like_an_index_is_not_a_checkpoint(
+    void **state)
+{
+    uint8_t *index, *data;
+    size_t ni, nd;
+    (void)state;
+    spit(path_in("store.index"), "SQLite format 3\0rest", 21);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("store.index")), 0);
+    copy_fixture(&index, &ni, &data, &nd); /* tmp_dir/model.ckpt.* */
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt")), 1);
+    spit(path_in("model.ckpt"), "SQLite format 3\0rest", 21);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt")), 0);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt.index")), 1);
+    free(index);
+    free(data);
+}
+
 /* A table by hand: one data block holding `body` (entries), an index
  * block with n_index entries all pointing at it, an empty metaindex. */
 static void put_block(vs__tf_buf *out, const vs__tf_buf *entries,
@@ -943,6 +962,7 @@ int main(void)
         T(test_fifo_data_shard_is_refused_not_waited_on),
         T(test_listing_huge_declared_tensors_holds_sizes_at_int64_max),
         T(test_empty_shape_after_huge_extents_lists_and_loads),
+        T(test_sqlite_file_named_like_an_index_is_not_a_checkpoint),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
