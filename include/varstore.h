@@ -955,7 +955,11 @@ VS_API VS_NODISCARD int vs_get_journal_mode(const char *path, vs_journal *mode);
  * file, a folder holding TF's `checkpoint` state file (its
  * model_checkpoint_path, relative or absolute), that state file itself, or
  * a SavedModel folder (its variables/variables). Every CRC32C is checked;
- * a damaged file is VS_ECORRUPT naming it; a path that names no
+ * a damaged file is VS_ECORRUPT naming it, with TF's words where TF has
+ * some ("Checksum does not match: ...", "Does not have sufficient slices
+ * for partitioned tensor ...", "Overlapping slices: ..."); a missing data
+ * file is VS_ENOTFOUND "<file>; No such file or directory" and one that
+ * is not a regular file VS_EIO; a path that names no
  * checkpoint is VS_ENOTFOUND with TF's "Unsuccessful TensorSliceReader
  * constructor: Failed to find any matching files for <path>". */
 
@@ -980,7 +984,9 @@ VS_API VS_NODISCARD int vs_tf_load_variable(const char *prefix_or_dir,
  *  must exist): one data shard, the index, and dir/checkpoint naming it
  *  (replaced). Names must be unique and non-empty. Atomic: temporary files
  *  in dir, fsynced and renamed into place; on failure nothing written by
- *  the call remains. TF reads it with tf.train.load_checkpoint and
+ *  the call remains. A varstore (SQLite) file at one of the three names
+ *  (a store called dir/checkpoint) is never replaced: VS_EEXIST, and a
+ *  folder there VS_EIO, before anything is written. TF reads it with tf.train.load_checkpoint and
  *  tf.compat.v1.train.Saver.restore. */
 VS_API VS_NODISCARD int vs_tf_write_checkpoint(const char *prefix,
                                                const char *const *names,

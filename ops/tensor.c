@@ -344,6 +344,10 @@ int64_t vs_tensor_numel(const vs_tensor *t)
     int i;
     if (t == NULL)
         return 0;
+    /* a 0 first: a running product of [2^62, 3, 0] would overflow */
+    for (i = 0; i < t->ndim && i < VS_MAX_DIMS; i++)
+        if (t->shape[i] == 0)
+            return 0;
     for (i = 0; i < t->ndim && i < VS_MAX_DIMS; i++)
         n *= t->shape[i];
     return n;

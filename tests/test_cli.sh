@@ -863,6 +863,19 @@ if [ -n "${VS_TF_FIXTURES:-}" ] && [ -d "$VS_TF_FIXTURES" ]; then
     run 1 restore tfa.db --tf-checkpoint nodir/model.ckpt
     [ ! -e nodir ] && ok || fail "restore --tf-checkpoint created nodir"
     run 2 restore tfa.db --tf-checkpoint tfout/x --npy y
+    # a store named `checkpoint` exported beside itself: the TF state file
+    # would replace it; refused, the store kept
+    mkdir tfself
+    cp tfa.db tfself/checkpoint
+    run 1 restore tfself/checkpoint --tf-checkpoint tfself/model.ckpt
+    has err.txt "tfself/checkpoint is a varstore (SQLite) file"
+    same tfa.db tfself/checkpoint
+    [ ! -e tfself/model.ckpt.index ] && ok || fail "restore wrote an index"
+    # a store whose name ends in .index is a store, not a TF index
+    run 0 save tfself/store.index --step 3 --tf-checkpoint "$VS_TF_FIXTURES"
+    run 0 inspect tfself/store.index
+    has out.txt "bigpart/w"
+    hasnt out.txt "TensorFlow checkpoint"
     run 1 save tfc.db --step 1 --tf-checkpoint tfout/nothing.ckpt
     has err.txt "Failed to find any matching files"
 else

@@ -364,7 +364,9 @@ static void test_every_data_bit_flip_is_detected(void **state)
         data[i] ^= 0x10;
         spit(path_in("model.ckpt.data-00000-of-00001"), data, nd);
         assert_int_equal(load_everything(), VS_ECORRUPT);
-        assert_non_null(strstr(vs_errmsg(), "CRC32C"));
+        assert_non_null(strstr(vs_errmsg(), "Checksum does not match: stored "));
+        assert_non_null(strstr(vs_errmsg(),
+                               " vs. calculated on the restored bytes "));
         assert_non_null(strstr(vs_errmsg(), "model.ckpt.data-00000-of-00001"));
         data[i] ^= 0x10;
     }
@@ -579,7 +581,7 @@ static void test_failed_writes_leave_nothing_behind(void **state)
                      VS_EINVAL);
     assert_int_equal(count_entries(tmp_dir), 0);
     names[3] = "b/bf16";
-    /* the index's final name is a folder: fails after the data rename */
+    /* the index's final name is a folder: refused before any write */
     assert_int_equal(mkdir(path_in("ck.index"), 0755), 0);
     assert_int_equal(vs_tf_write_checkpoint(path_in("ck"), names,
                                             (const vs_tensor *const *)t, n),
@@ -642,7 +644,10 @@ static void test_unsupported_dtype_is_refused_naming_tensor(void **state)
     e.shape[0] = 1;
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);
-    assert_non_null(strstr(vs_errmsg(), "has 8 bytes, its shape needs 4"));
+    /* TF's text */
+    assert_non_null(strstr(vs_errmsg(), "h.index: Invalid size in bundle "
+                                        "entry: key f; stored size 8; "
+                                        "expected size 4"));
     e.shape[0] = 1000000000; /* more than the data files hold */
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);
@@ -698,6 +703,157 @@ static void test_is_checkpoint_rejects_sqlite_file_named_checkpoint(
     spit(path_in("checkpoint"), "SQLite format 3\0rest", 21);
     assert_int_equal(vs_tf_is_checkpoint(path_in("checkpoint")), 0);
     assert_int_equal(vs_tf_is_checkpoint(tmp_dir), 0);
+}
+
+/* A varstore file where the writer would put its state file or its index
+ * (the CLI's `restore dir/checkpoint --tf-checkpoint dir/model` read from
+ * such a store) is refused before anything is written, and kept. */
+static void test_writer_never_replaces_a_varstore_file(void **state)
+{
+    static const char sqlite[] = "SQLite format 3\0rest";
+    vs_tensor *t[16];
+    const char *names[16];
+    size_t n = make_tensors(t, names), len;
+    uint8_t *kept;
+    (void)state;
+    spit(path_in("checkpoint"), sqlite, sizeof sqlite);
+    assert_int_equal(vs_tf_write_checkpoint(path_in("model"), names,
+                                            (const vs_tensor *const *)t, n),
+                     VS_EEXIST);
+    assert_non_null(strstr(vs_errmsg(), "checkpoint is a varstore"));
+    assert_int_equal(count_entries(tmp_dir), 1);
+    kept = slurp(path_in("checkpoint"), &len);
+    assert_int_equal(len, sizeof sqlite);
+    assert_memory_equal(kept, sqlite, len);
+    free(kept);
+    assert_int_equal(unlink(path_in("checkpoint")), 0);
+    spit(path_in("model.index"), sqlite, sizeof sqlite);
+    assert_int_equal(vs_tf_write_checkpoint(path_in("model"), names,
+                                            (const vs_tensor *const *)t, n),
+                     VS_EEXIST);
+    assert_non_null(strstr(vs_errmsg(), "model.index is a varstore"));
+    assert_int_equal(count_entries(tmp_dir), 1);
+    for (size_t i = 0; i < n; i++)
+        vs_tensor_free(t[i]);
+}
+
+/* A FIFO in the data shard's place (here under an empty tensor, which
+ * the data files' total size does not stop) is refused, never waited on. */
+static void test_fifo_data_shard_is_refused_not_waited_on(void **state)
+{
+    vs_tensor *t = NULL;
+    const vs_tensor *ts[1];
+    const char *names[1] = {"z"};
+    int64_t shape[2] = {0, 3};
+    (void)state;
+    OK(vs_tensor_new(VS_FLOAT32, 2, shape, &t));
+    ts[0] = t;
+    OK(vs_tf_write_checkpoint(path_in("e"), names, ts, 1));
+    vs_tensor_free(t);
+    t = NULL;
+    assert_int_equal(unlink(path_in("e.data-00000-of-00001")), 0);
+    assert_int_equal(mkfifo(path_in("e.data-00000-of-00001"), 0600), 0);
+    alarm(20); /* a hang fails the test instead of stalling it */
+    assert_int_equal(vs_tf_load_variable(path_in("e"), "z", &t), VS_EIO);
+    alarm(0);
+    assert_null(t);
+    assert_non_null(strstr(vs_errmsg(),
+                           "e.data-00000-of-00001: not a regular file"));
+}
+
+/* An index may declare tensors far bigger than any data (listing reads
+ * none): their sizes are held at INT64_MAX, never wrapped (signed
+ * overflow before: negative sizes, and UB summing them). */
+static void test_listing_huge_declared_tensors_holds_sizes_at_int64_max(
+    void **state)
+{
+    static const struct {
+        const char *name;
+        int dtype;
+        int64_t dim;
+    } ents[] = {{"a", 4, INT64_C(1) << 62},
+                {"b", 4, INT64_C(1) << 62},
+                {"c", 1, (INT64_C(1) << 62) - 1}}; /* 2^64 - 4 bytes */
+    vs__tf_buf header = {0}, ent[3] = {{0}}, table = {0};
+    vs__tf_kv kv[4];
+    vs_tensor_info *info = NULL;
+    vs_ckpt_info *ck = NULL;
+    size_t n = 0;
+    (void)state;
+    vs__tf_header_encode(&header);
+    kv[0] = (vs__tf_kv){(uint8_t *)"", 0, header.p, header.len};
+    for (int i = 0; i < 3; i++) {
+        vs__tf_entry e = {0};
+        e.tf_dtype = ents[i].dtype;
+        e.ndim = 1;
+        e.shape[0] = ents[i].dim;
+        vs__tf_entry_encode(&e, &ent[i]);
+        kv[i + 1] = (vs__tf_kv){(uint8_t *)(uintptr_t)ents[i].name, 1,
+                                ent[i].p, ent[i].len};
+    }
+    OK(vs__tf_table_build(kv, 4, &table));
+    spit(path_in("h.index"), table.p, table.len);
+    spit(path_in("h.data-00000-of-00001"), "", 0);
+    OK(vs_tf_list_variables(path_in("h"), &info, &n));
+    assert_int_equal(n, 3);
+    assert_int_equal(info[0].numel, INT64_C(1) << 62);
+    assert_int_equal(info[0].raw_bytes, INT64_C(1) << 62);
+    assert_int_equal(info[2].raw_bytes, INT64_MAX);
+    assert_int_equal(info[2].stored_bytes, INT64_MAX);
+    vs_tensor_info_free(info, n);
+    OK(vs_list_checkpoints(path_in("h"), &ck, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(ck[0].raw_bytes, INT64_MAX);
+    assert_int_equal(ck[0].stored_bytes, INT64_MAX);
+    vs_free(ck);
+    vs__tfbuf_free(&header);
+    for (int i = 0; i < 3; i++)
+        vs__tfbuf_free(&ent[i]);
+    vs__tfbuf_free(&table);
+}
+
+/* A shape with a 0 after big extents has 0 elements: counted without a
+ * running product (signed overflow before: [2^62, 3, 0]). */
+static void test_empty_shape_after_huge_extents_lists_and_loads(void **state)
+{
+    vs__tf_entry e = {0};
+    vs_tensor_info *info = NULL;
+    vs_tensor *t = NULL;
+    size_t n = 0;
+    (void)state;
+    e.tf_dtype = 4; /* uint8 [2^62, 3, 0] */
+    e.ndim = 3;
+    e.shape[0] = INT64_C(1) << 62;
+    e.shape[1] = 3;
+    e.crc32c_masked = vs__crc32c_mask(0); /* of no bytes */
+    write_index("z", &e);
+    OK(vs_tf_list_variables(path_in("h"), &info, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(info[0].numel, 0);
+    assert_int_equal(info[0].raw_bytes, 0);
+    vs_tensor_info_free(info, n);
+    OK(vs_tf_load_variable(path_in("h"), "z", &t));
+    assert_int_equal(vs_tensor_numel(t), 0);
+    vs_tensor_free(t);
+}
+
+/* A varstore file named like an index, or beside one, is not taken for
+ * a TF checkpoint (the store API and the CLI would read it as one). */
+static void test_sqlite_file_named_like_an_index_is_not_a_checkpoint(
+    void **state)
+{
+    uint8_t *index, *data;
+    size_t ni, nd;
+    (void)state;
+    spit(path_in("store.index"), "SQLite format 3\0rest", 21);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("store.index")), 0);
+    copy_fixture(&index, &ni, &data, &nd); /* tmp_dir/model.ckpt.* */
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt")), 1);
+    spit(path_in("model.ckpt"), "SQLite format 3\0rest", 21);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt")), 0);
+    assert_int_equal(vs_tf_is_checkpoint(path_in("model.ckpt.index")), 1);
+    free(index);
+    free(data);
 }
 
 /* A table by hand: one data block holding `body` (entries), an index
@@ -802,6 +958,11 @@ int main(void)
         T(test_unsupported_dtype_is_refused_naming_tensor),
         T(test_snappy_block_is_refused_with_a_clear_message),
         T(test_is_checkpoint_rejects_sqlite_file_named_checkpoint),
+        T(test_writer_never_replaces_a_varstore_file),
+        T(test_fifo_data_shard_is_refused_not_waited_on),
+        T(test_listing_huge_declared_tensors_holds_sizes_at_int64_max),
+        T(test_empty_shape_after_huge_extents_lists_and_loads),
+        T(test_sqlite_file_named_like_an_index_is_not_a_checkpoint),
         T(test_hostile_tables_are_refused_in_bounded_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +120,40 @@ static int pread_all(int fd, void *dst, size_t n, int64_t off)
     return 0;
 }
 
+/* TF's text for a data file that cannot be opened: "<file>; <reason>". */
+static int open_failed(const char *file)
+{
+    return vs__fail(errno == ENOENT ? VS_ENOTFOUND : VS_EIO, "%s; %s", file,
+                    strerror(errno));
+}
+
+static int bad_shard(const vs__tf_bundle *b, const char *name,
+                     const vs__tf_entry *e)
+{
+    return vs__fail(VS_ECORRUPT, "%s: tensor '%s' names shard %d of %lld",
+                    b->index_path, name, (int)e->shard_id,
+                    (long long)b->header.num_shards);
+}
+
+/* The shard of a (non-partitioned) entry is there, before the data files'
+ * sizes are weighed: a missing one is named, as TF names it. */
+static int shard_check(const vs__tf_bundle *b, const char *name,
+                       const vs__tf_entry *e)
+{
+    struct stat st;
+    char *file;
+    int rc = VS_OK;
+    if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
+        return bad_shard(b, name, e);
+    file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
+    if (file == NULL)
+        return vs__fail(VS_ENOMEM, "out of memory");
+    if (stat(file, &st) != 0)
+        rc = open_failed(file);
+    vs__free(file);
+    return rc;
+}
+
 /* Reads the nbytes of a (non-partitioned) entry into dst, checked. */
 static int read_data(const vs__tf_bundle *b, const char *name,
                      const vs__tf_entry *e, void *dst, size_t nbytes)
@@ -129,21 +164,22 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     int fd, rc = VS_OK;
     if (e->size < 0 || (uint64_t)e->size != nbytes)
         return vs__fail(VS_ECORRUPT,
-                        "%s: tensor '%s' has %lld bytes, its shape needs %zu",
+                        "%s: Invalid size in bundle entry: key %s; stored "
+                        "size %lld; expected size %zu",
                         b->index_path, name, (long long)e->size, nbytes);
     if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
-        return vs__fail(VS_ECORRUPT, "%s: tensor '%s' names shard %d of %lld",
-                        b->index_path, name, (int)e->shard_id,
-                        (long long)b->header.num_shards);
+        return bad_shard(b, name, e);
     file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
     if (file == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
-    fd = open(file, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a shard's place is refused, never waited on */
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
-        rc = vs__fail(errno == ENOENT ? VS_ENOTFOUND : VS_EIO,
-                      "%s: cannot open: %s", file, strerror(errno));
+        rc = open_failed(file);
     else if (fstat(fd, &st) != 0)
         rc = vs__fail(VS_EIO, "%s: %s", file, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = vs__fail(VS_EIO, "%s: not a regular file", file);
     else if (e->offset < 0 || e->offset > st.st_size ||
              e->size > st.st_size - e->offset)
         rc = vs__fail(VS_ECORRUPT,
@@ -159,9 +195,10 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     crc = rc == VS_OK ? vs__crc32c(0, dst, nbytes) : 0;
     if (rc == VS_OK && crc != vs__crc32c_unmask(e->crc32c_masked))
         rc = vs__fail(VS_ECORRUPT,
-                      "%s: tensor '%s' fails its CRC32C check (stored 0x%08x, "
-                      "computed 0x%08x)",
-                      file, name, vs__crc32c_unmask(e->crc32c_masked), crc);
+                      "%s: tensor '%s' (%zu bytes): Checksum does not match: "
+                      "stored %u vs. calculated on the restored bytes %u",
+                      file, name, nbytes, vs__crc32c_unmask(e->crc32c_masked),
+                      crc);
     vs__free(file);
     return rc;
 }
@@ -174,6 +211,8 @@ static int decode_at(const vs__tf_bundle *b, const vs__tf_kv *kv,
 
 static int slices_assemble(const vs__tf_bundle *b, const char *name,
                            const vs__tf_entry *full, vs_tensor *t);
+static int slices_cover(const vs__tf_bundle *b, const char *name,
+                        const vs__tf_entry *full);
 
 /* The entry for a name (":0" rule); *key the name found. */
 static const vs__tf_kv *lookup(const vs__tf_bundle *b, const char *name,
@@ -209,6 +248,9 @@ int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
     if (rc == VS_OK) {
         int64_t avail = 0;
         rc = entry_check(b, key, &e, &dtype, &nbytes);
+        if (rc == VS_OK)
+            rc = e.n_slices > 0 ? slices_cover(b, key, &e)
+                                : shard_check(b, key, &e);
         if (rc == VS_OK)
             rc = data_bytes(b, &avail);
         if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
@@ -260,9 +302,9 @@ static int slice_box(const vs__tf_bundle *b, const char *name,
 }
 
 /* Copies a slice's bytes into t at its box, marking covered elements;
- * VS_ECORRUPT when two slices overlap. */
-static int place(const char *file, const char *name, vs_tensor *t,
-                 uint8_t *mask, const box *x, const uint8_t *src)
+ * 1 when an element is already covered: two slices overlap. */
+static int place(vs_tensor *t, uint8_t *mask, const box *x,
+                 const uint8_t *src)
 {
     int nd = t->ndim;
     size_t es = vs_dtype_size(t->dtype);
@@ -278,8 +320,7 @@ static int place(const char *file, const char *name, vs_tensor *t,
             off = off * t->shape[d] + x->start[d] + (d + 1 < nd ? idx[d] : 0);
         for (int64_t i = 0; i < run; i++) {
             if (mask[off + i])
-                return vs__fail(VS_ECORRUPT, "%s: slices of '%s' overlap",
-                                file, name);
+                return 1;
             mask[off + i] = 1;
         }
         memcpy((uint8_t *)t->data + (size_t)off * es, src, (size_t)run * es);
@@ -291,6 +332,85 @@ static int place(const char *file, const char *name, vs_tensor *t,
         }
     }
     return VS_OK;
+}
+
+/* TF's TensorSlice::DebugString: "start,length" per extent, "-" for a
+ * full one, joined by ':'. */
+static void slice_text(const vs__tf_slice *s, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < s->ndim && at < cap; d++) {
+        int w = s->length[d] < 0
+                    ? snprintf(buf + at, cap - at, "%s-", d ? ":" : "")
+                    : snprintf(buf + at, cap - at, "%s%lld,%lld",
+                               d ? ":" : "", (long long)s->start[d],
+                               (long long)s->length[d]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
+/* TF's text for slices that leave part of the tensor out. */
+static int insufficient(const vs__tf_bundle *b, const char *name, int ndim)
+{
+    vs__tf_slice all = {ndim, {0}, {-1, -1, -1, -1, -1, -1, -1, -1}};
+    char spec[VS_MAX_DIMS * 2 + 1];
+    slice_text(&all, spec, sizeof spec);
+    return vs__fail(VS_ECORRUPT,
+                    "%s: Does not have sufficient slices for partitioned "
+                    "tensor %s to restore in slice_spec: %s",
+                    b->index_path, name, spec);
+}
+
+/* TF's text for slice s overlapping an earlier slice of full. */
+static int overlapping(const vs__tf_bundle *b, const char *name,
+                       const vs__tf_entry *full, const vs__tf_slice *s,
+                       const box *x)
+{
+    char was[VS_MAX_DIMS * 42 + 1] = "", now[VS_MAX_DIMS * 42 + 1];
+    for (const vs__tf_slice *o = full->slices; o < s; o++) {
+        box y;
+        int d = 0;
+        if (slice_box(b, name, full, o, &y) != VS_OK)
+            continue;
+        while (d < s->ndim && y.start[d] < x->start[d] + x->len[d] &&
+               x->start[d] < y.start[d] + y.len[d])
+            d++;
+        if (d == s->ndim) {
+            slice_text(o, was, sizeof was);
+            break;
+        }
+    }
+    slice_text(s, now, sizeof now);
+    return vs__fail(VS_ECORRUPT,
+                    "%s: tensor '%s': Overlapping slices: existing slice = "
+                    "%s, new slice = %s",
+                    b->index_path, name, was, now);
+}
+
+/* Before any data is read (as TF's QueryMeta): slices whose elements add
+ * up to less than the tensor's leave part of it out. */
+static int slices_cover(const vs__tf_bundle *b, const char *name,
+                        const vs__tf_entry *full)
+{
+    vs_dtype dtype = vs__tf_dtype_to_vs(full->tf_dtype);
+    int64_t numel = 0, sum = 0;
+    int rc = vs_shape_check(dtype, full->ndim, full->shape, &numel, NULL);
+    if (rc != VS_OK)
+        return rc;
+    for (size_t i = 0; i < full->n_slices && sum < numel; i++) {
+        box x;
+        int64_t vol = 1;
+        rc = slice_box(b, name, full, &full->slices[i], &x);
+        if (rc != VS_OK)
+            return rc;
+        for (int d = 0; d < full->ndim; d++)
+            vol *= x.len[d]; /* at most numel: every extent is > 0 */
+        sum += vol;
+    }
+    return sum < numel ? insufficient(b, name, full->ndim) : VS_OK;
 }
 
 /* Reads one slice (its own entry under the encoded key) into t. */
@@ -330,8 +450,8 @@ static int one_slice(const vs__tf_bundle *b, const char *name,
     }
     if (rc == VS_OK)
         rc = read_data(b, name, &e, data, nbytes);
-    if (rc == VS_OK)
-        rc = place(b->index_path, name, t, mask, &x, data);
+    if (rc == VS_OK && place(t, mask, &x, data) != 0)
+        rc = overlapping(b, name, full, s, &x);
     vs__free(data);
     vs__tf_entry_clear(&e);
     return rc;
@@ -350,10 +470,7 @@ static int slices_assemble(const vs__tf_bundle *b, const char *name,
         rc = one_slice(b, name, full, &full->slices[i], t, mask, &key);
     for (int64_t i = 0; rc == VS_OK && i < numel; i++)
         if (!mask[i])
-            rc = vs__fail(VS_ECORRUPT,
-                          "%s: the slices of '%s' do not cover the whole "
-                          "tensor",
-                          b->index_path, name);
+            rc = insufficient(b, name, t->ndim);
     vs__tfbuf_free(&key);
     vs__free(mask);
     return rc;
@@ -388,10 +505,11 @@ static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
         info->dtype = dtype;
         info->ndim = e.ndim;
         memcpy(info->shape, e.shape, sizeof e.shape);
-        info->numel = 1;
-        for (int d = 0; d < e.ndim; d++)
-            info->numel *= e.shape[d];
-        info->raw_bytes = info->stored_bytes = (int64_t)nbytes;
+        /* not a running product: [2^62, 3, 0] has 0 elements */
+        rc = vs_shape_check(dtype, e.ndim, e.shape, &info->numel, NULL);
+        /* held at INT64_MAX: a declared shape may need more bytes */
+        info->raw_bytes = info->stored_bytes =
+            nbytes > (size_t)INT64_MAX ? INT64_MAX : (int64_t)nbytes;
         memcpy(info->codec, "tf-bundle", 10);
     }
     vs__tf_entry_clear(&e);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tf_int.h"
@@ -127,6 +128,36 @@ static int sync_dir(const char *dir)
         rc = vs__fail(VS_EIO, "%s: fsync failed: %s", dir, strerror(errno));
     close(fd);
     return rc;
+}
+
+/* A final name must not be a folder (its rename would fail after the
+ * others had replaced a previous checkpoint) nor a varstore file (an
+ * SQLite file, such as a store named `checkpoint` in the folder): both
+ * are refused before anything is written. A symbolic link is replaced
+ * itself, never what it points to. */
+static int targets_check(const files *f)
+{
+    for (int i = 0; i < N_FILES; i++) {
+        struct stat st;
+        char head[16] = {0};
+        FILE *fp;
+        if (lstat(f->final[i], &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            return vs__fail(VS_EIO, "%s: cannot write: it is a folder",
+                            f->final[i]);
+        if (!S_ISREG(st.st_mode) || (fp = fopen(f->final[i], "rb")) == NULL)
+            continue;
+        if (fread(head, 1, sizeof head, fp) != sizeof head)
+            head[0] = '\0';
+        fclose(fp);
+        if (memcmp(head, "SQLite format 3", 16) == 0)
+            return vs__fail(VS_EEXIST,
+                            "%s is a varstore (SQLite) file, not a TensorFlow "
+                            "checkpoint file: it is not replaced",
+                            f->final[i]);
+    }
+    return VS_OK;
 }
 
 static int commit(files *f)
@@ -301,6 +332,8 @@ int vs__tf_write(const char *prefix, const char *const *names,
     if (rc != VS_OK)
         return rc;
     rc = files_init(&f, prefix);
+    if (rc == VS_OK)
+        rc = targets_check(&f);
     if (rc == VS_OK)
         rc = write_files(&f, prefix, it, n);
     if (rc == VS_OK)

@@ -6,7 +6,8 @@
  *   a directory holding variables.index       -> <dir>/variables
  *   a directory holding a `checkpoint` state file, or that file itself
  *                                             -> its model_checkpoint_path,
- *                                                relative to its folder */
+ *                                                relative to its folder
+ * A varstore (SQLite) file at path is never taken for a checkpoint. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
@@ -40,21 +41,25 @@ static int has_index(const char *prefix)
     return yes;
 }
 
-static int is_state_file(const char *path)
+/* A regular file starting as an SQLite database does: a varstore file. */
+static int is_sqlite(const char *path)
 {
-    const char *base = strrchr(path, '/');
     char head[16] = {0};
     FILE *f;
-    base = base ? base + 1 : path;
-    if (strcmp(base, "checkpoint") != 0 || !is_file(path))
-        return 0;
-    f = fopen(path, "rb");
-    if (f == NULL)
+    if (!is_file(path) || (f = fopen(path, "rb")) == NULL)
         return 0;
     if (fread(head, 1, sizeof head - 1, f) == 0)
         head[0] = '\0';
     fclose(f);
-    return strncmp(head, "SQLite format 3", 15) != 0;
+    return strncmp(head, "SQLite format 3", 15) == 0;
+}
+
+static int is_state_file(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strcmp(base, "checkpoint") == 0 && is_file(path) &&
+           !is_sqlite(path);
 }
 
 /* Directory forms: the prefix, or NULL (no error set) when none fits. */
@@ -80,7 +85,9 @@ int vs__tf_is_checkpoint(const char *path)
 {
     char *state = NULL, *p;
     int yes;
-    if (path == NULL || *path == '\0')
+    /* a varstore file is never a TF checkpoint, whatever its name
+     * ("model.index") or the files beside it ("<path>.index") */
+    if (path == NULL || *path == '\0' || is_sqlite(path))
         return 0;
     if ((ends_with(path, ".index") && is_file(path)) || has_index(path) ||
         is_state_file(path))

@@ -76,6 +76,13 @@ int vs__tf_load_variable(const char *path, int64_t step, const char *name,
     return rc;
 }
 
+/* a + b (both >= 0), held at INT64_MAX: an index may declare tensors
+ * whose sizes add up beyond it (nothing is read to list them). */
+static int64_t add_held(int64_t a, int64_t b)
+{
+    return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+
 /* The one checkpoint of a TF checkpoint, as vs_list_checkpoints lists it:
  * created at the index file's modification time. */
 int vs__tf_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
@@ -93,8 +100,9 @@ int vs__tf_list_checkpoints(const char *path, vs_ckpt_info **out, size_t *n)
         ck->step = vs__tf_step(b);
         ck->n_tensors = (int64_t)nt;
         for (size_t i = 0; i < nt; i++) {
-            ck->raw_bytes += infos[i].raw_bytes;
-            ck->stored_bytes += infos[i].stored_bytes;
+            ck->raw_bytes = add_held(ck->raw_bytes, infos[i].raw_bytes);
+            ck->stored_bytes =
+                add_held(ck->stored_bytes, infos[i].stored_bytes);
         }
         char index[4200];
         struct stat st;

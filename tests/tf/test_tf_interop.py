@@ -185,6 +185,75 @@ def test_c_reads_what_tf_saver_wrote_at_random():
             assert hexdata == _bytes(val).hex(), name
 
 
+def _save_v2(tf, prefix, names, specs, values):
+    """TF's SaveV2 op: slices as given (holes and overlaps included)."""
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        sess.run(tf.raw_ops.SaveV2(
+            prefix=prefix, tensor_names=names, shape_and_slices=specs,
+            tensors=[tf.constant(v) for v in values]))
+
+
+def _tf_error(prefix, name):
+    import tensorflow as tf
+    try:
+        tf.train.load_checkpoint(prefix).get_tensor(name)
+    except Exception as exc:  # TF's reader raises several types
+        return str(exc)
+    raise AssertionError("TF read %s of %s" % (name, prefix))
+
+
+def test_c_reads_slices_on_two_axes_as_tf():
+    tf = _tf()
+    spec = "2 3 4 "
+    parts = [("-:0,2:0,2", (2, 2, 2)), ("-:2,1:0,2", (2, 1, 2)),
+             ("-:0,2:2,2", (2, 2, 2)), ("-:2,1:2,2", (2, 1, 2))]
+    vals = [np.arange(np.prod(s), dtype=np.float64).reshape(s) + 100 * k
+            for k, (_, s) in enumerate(parts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = os.path.join(tmp, "p")
+        _save_v2(tf, prefix, ["w"] * 4, [spec + p for p, _ in parts], vals)
+        want = tf.train.load_checkpoint(prefix).get_tensor("w")
+        out = subprocess.run([_driver(), "dump", prefix], check=True,
+                             capture_output=True, text=True).stdout
+        assert out.split("\t")[:3] == ["w", "float64", "2,3,4"]
+        assert out.split("\t")[3].strip() == _bytes(want).hex()
+
+
+def test_c_errors_on_damaged_checkpoints_carry_tf_text():
+    tf = _tf()
+    ones = np.ones((2, 2), np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = []
+        prefix = os.path.join(tmp, "hole")  # rows 2..3 saved by no slice
+        _save_v2(tf, prefix, ["v", "big"], ["4 2 0,2:-", ""],
+                 [ones, np.zeros(100, np.float32)])
+        cases.append((prefix, "v", "Does not have sufficient slices"))
+        prefix = os.path.join(tmp, "lone")  # and no other data either
+        _save_v2(tf, prefix, ["v"], ["4 2 0,2:-"], [ones])
+        cases.append((prefix, "v", "Does not have sufficient slices"))
+        prefix = os.path.join(tmp, "overlap")
+        _save_v2(tf, prefix, ["v", "v"], ["4 2 0,2:-", "4 2 1,3:-"],
+                 [ones, np.ones((3, 2), np.float32)])
+        cases.append((prefix, "v", "Overlapping slices"))
+        prefix = os.path.join(tmp, "flipped")
+        _save_v2(tf, prefix, ["x"], [""], [np.arange(6, dtype=np.float32)])
+        with open(prefix + ".data-00000-of-00001", "r+b") as f:
+            f.write(b"\x01")
+        cases.append((prefix, "x", "Checksum does not match"))
+        prefix = os.path.join(tmp, "noshard")
+        _save_v2(tf, prefix, ["x"], [""], [np.arange(6, dtype=np.float32)])
+        os.unlink(prefix + ".data-00000-of-00001")
+        cases.append((prefix, "x", "noshard.data-00000-of-00001; No such"))
+        for prefix, name, what in cases:
+            tf_text = _tf_error(prefix, name)
+            assert what in tf_text, tf_text
+            tf_text = tf_text[tf_text.index(what):]
+            got = subprocess.run([_driver(), "dump", prefix],
+                                 capture_output=True, text=True)
+            assert got.returncode == 1, prefix
+            assert tf_text in got.stderr, (tf_text, got.stderr)
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         print("usage: test_tf_interop.py TF_DRIVER")
