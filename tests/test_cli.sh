@@ -389,6 +389,15 @@ equals "$(cat aside/j.db.vs-new-*-0)" "junk"
     fail "the save wrote through a link beside its file"
 run 0 verify aside/l.db
 
+# A TF checkpoint whose listing declares four uint8 tensors of 2^62
+# bytes (an empty data file): their sizes' sum is refused before any
+# plan is made, never overflowed.
+mkdir -p tfhuge
+printf '\000\000\006\010\001\032\002\010\001\000\001\037\141\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\142\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\143\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\144\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\000\000\000\001\000\000\000\000\043\152\144\271\000\000\000\000\001\000\000\000\000\300\362\241\260\000\002\003\144\377\000\235\001\000\000\000\000\001\000\000\000\000\032\001\251\342\242\001\010\257\001\020\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\127\373\200\213\044\165\107\333' >tfhuge/m.index
+: >tfhuge/m.data-00000-of-00001
+run 1 save tfhuge.db --step 1 --tf-checkpoint tfhuge/m
+has err.txt "the tensors' sizes add up to more than 9223372036854775807 bytes"
+[ ! -e tfhuge.db ] && ok || fail "a refused TF input created tfhuge.db"
 # ---- several steps in one command ------------------------------------------
 # The k-th --step goes with the k-th source; each is its own checkpoint,
 # written in the background while the next source is read.

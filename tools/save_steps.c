@@ -112,8 +112,15 @@ static int input_check_read(const save_plan *p, const save_job *j,
         rc = arrays_of(&in->l, &in->a);
     if (rc != EXIT_OK)
         return rc;
-    for (size_t k = 0; k < in->l.n; k++)
+    for (size_t k = 0; k < in->l.n; k++) {
+        /* A TF checkpoint's listing declares sizes its data may not hold:
+         * their sum is checked (the library then checks each tensor). */
+        if (in->l.s[k].nbytes > (uint64_t)(INT64_MAX - in->total))
+            return cli_err("cannot save checkpoint to %s: the tensors' "
+                           "sizes add up to more than %lld bytes",
+                           p->path, (long long)INT64_MAX);
         in->total += (int64_t)in->l.s[k].nbytes;
+    }
     if ((uint64_t)in->total > VST_SRC_WHOLE_MAX)
         return EXIT_OK;
     if (vst_src_read_all(&in->l, &in->w) != VS_OK)
