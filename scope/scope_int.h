@@ -121,6 +121,9 @@ struct vs_graph {
     struct vs_partitioned **pvs; /* partitioned variables, creation order */
     size_t n_pvs, cap_pvs;
     size_t n_part0;              /* store keys ending in "/part_0" */
+    size_t n_absolute_ops;       /* variable ops named by a name ending
+                                    in "/" (never marked used): while 0,
+                                    no op name can be taken twice */
 };
 
 /* ---- graph.c: the registry, variable table, scope objects ---- */

@@ -221,6 +221,23 @@ static void shared_namespace(vs_graph *g, oc_result *r)
     oc_npop(g, r);
 }
 
+/* A name ending in "/" names the variable's op as is, without the slash
+ * (not made unique, not marked used); a node name taken twice is TF's
+ * duplicate node error. */
+static void trailing_slash_ops(vs_graph *g, oc_result *r)
+{
+    oc_getv(g, r, "x", 1, S2, 0);
+    variable_line(g, r, "x/");
+    variable_line(g, r, "y/");
+    variable_line(g, r, "y");
+    variable_line(g, r, "y");
+    oc_vpush(g, r, "s", VS_REUSE_INHERIT);
+    oc_getv(g, r, "v/", 1, S2, 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    oc_vpop(g, r);
+    oc_collection_line(g, r, VS_GLOBAL_VARIABLES, NULL);
+}
+
 /* TF names an unnamed get_variable after its op type. */
 static void empty_variable_name(vs_graph *g, oc_result *r)
 {
@@ -255,6 +272,7 @@ static void scope_dtype(vs_graph *g, oc_result *r)
 static const oc_script scripts[] = {
     {"scope_dtype", scope_dtype},
     {"shared_namespace", shared_namespace},
+    {"trailing_slash_ops", trailing_slash_ops},
     {"empty_variable_name", empty_variable_name},
     {"name_scope_unique", name_scope_unique},
     {"invalid_scope_names", invalid_scope_names},

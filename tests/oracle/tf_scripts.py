@@ -119,6 +119,13 @@ def names_shared_namespace(p):
     p.npush("Foo"); p.pop()
 
 
+def names_trailing_slash_ops(p):
+    p.getv("x", [2]); p.variable("x/")
+    p.variable("y/"); p.variable("y"); p.variable("y")
+    p.vpush("s"); p.getv("v/", [2]); p.getv("v", [2]); p.pop()
+    p.collection(GLOBAL)
+
+
 def names_empty_variable_name(p):
     p.getv("", [2])
 
@@ -348,6 +355,7 @@ SCRIPTS = {
     "names.unique_name": names_unique_name,
     "names.scope_dtype": names_scope_dtype,
     "names.shared_namespace": names_shared_namespace,
+    "names.trailing_slash_ops": names_trailing_slash_ops,
     "names.empty_variable_name": names_empty_variable_name,
     "names.variable_scope": names_variable_scope,
     "names.variable_scope_reenter": names_variable_scope_reenter,
