@@ -348,8 +348,22 @@ def partition_errors(p):
     partitioned(p, "q", None, fixed(2))
 
 
+def partition_zero_dims(p):
+    fixed = v1.fixed_size_partitioner
+    mm = v1.min_max_variable_partitioner
+    partitioned(p, "a", [4, 0], fixed(2))
+    partitioned(p, "b", [0, 4], fixed(2))
+    partitioned(p, "c", [4, 0, 2], fixed(2))
+    partitioned(p, "d", [0, 4], mm(2))
+    partitioned(p, "e", [5, 0], mm(2, axis=1))
+    partitioned(p, "f", [4, 0], fixed(1))
+    partitioned(p, "a", [4, 2], fixed(2))
+    p.collection(GLOBAL)
+
+
 SCRIPTS = {
     "partition.errors": partition_errors,
+    "partition.zero_dims": partition_zero_dims,
     "names.name_scope_unique": names_name_scope_unique,
     "names.invalid_scope_names": names_invalid_scope_names,
     "names.unique_name": names_unique_name,
