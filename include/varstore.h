@@ -295,8 +295,10 @@ typedef struct {
 } vs_scope_opts;
 
 /** `with tf.variable_scope(name, ...)`. name NULL: opts->default_name must
- *  be set. out may be NULL; the scope object is owned by the graph and stays
- *  valid (for re-entry) until the graph is closed. */
+ *  be set; an empty one behaves as in TF (name scope back at the root,
+ *  scopes named "", "_1", ... under the current one). out may be NULL;
+ *  the scope object is owned by the graph and stays valid (for re-entry)
+ *  until the graph is closed. */
 VS_API VS_NODISCARD int vs_variable_scope_push(vs_graph *g, const char *name,
                                                const vs_scope_opts *opts,
                                                vs_scope **out);

@@ -100,6 +100,20 @@ static void variable_scope_reenter(vs_graph *g, oc_result *r)
     oc_vpop(g, r);
 }
 
+static void variable_line(vs_graph *g, oc_result *r, const char *name)
+{
+    vs_tensor *t = NULL;
+    vs_var *v = NULL;
+    int rc = vs_tensor_new(VS_FLOAT32, 0, NULL, &t);
+    if (rc == VS_OK)
+        rc = vs_variable(g, name, t, NULL, &v);
+    vs_tensor_free(t);
+    if (rc != VS_OK)
+        oc_rc(r, rc);
+    else
+        oc_var(r, v);
+}
+
 static void push_default(vs_graph *g, oc_result *r, const char *name,
                          const char *def, int no_aux)
 {
@@ -127,19 +141,6 @@ static void default_names(vs_graph *g, oc_result *r)
     oc_vpop(g, r);
 }
 
-static void variable_line(vs_graph *g, oc_result *r, const char *name)
-{
-    vs_tensor *t = NULL;
-    vs_var *v = NULL;
-    int rc = vs_tensor_new(VS_FLOAT32, 0, NULL, &t);
-    if (rc == VS_OK)
-        rc = vs_variable(g, name, t, NULL, &v);
-    vs_tensor_free(t);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
-    else
-        oc_var(r, v);
-}
 
 static void tf_variable_names(vs_graph *g, oc_result *r)
 {
@@ -269,6 +270,32 @@ static void scope_dtype(vs_graph *g, oc_result *r)
     oc_getv(g, r, "f", 1, S2, 0);
 }
 
+/* An empty default_name: TF opens name_scope(""), which goes back to the
+ * root, and makes the scope name unique as any other ("", "_1", under
+ * "a": "a/", "a/_1"). */
+static void empty_default_name(vs_graph *g, oc_result *r)
+{
+    push_default(g, r, NULL, "", 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    variable_line(g, r, "t");
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 0);
+    oc_vpop(g, r);
+    oc_npush(g, r, "n");
+    oc_vpush(g, r, "a", VS_REUSE_INHERIT);
+    push_default(g, r, NULL, "", 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    variable_line(g, r, "t");
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 0);
+    oc_vpop(g, r);
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 1);
+    variable_line(g, r, "u");
+    oc_vpop(g, r);
+    oc_npop(g, r);
+}
+
 static const oc_script scripts[] = {
     {"scope_dtype", scope_dtype},
     {"shared_namespace", shared_namespace},
@@ -280,6 +307,7 @@ static const oc_script scripts[] = {
     {"variable_scope", variable_scope_names},
     {"variable_scope_reenter", variable_scope_reenter},
     {"default_name", default_names},
+    {"empty_default_name", empty_default_name},
     {"tf_variable", tf_variable_names},
     {"collections", collections},
 };

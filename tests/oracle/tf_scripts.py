@@ -182,6 +182,18 @@ def names_default_name(p):
     p.vpush("aux", auxiliary_name_scope=False); p.getv("a", [2]); p.pop()
 
 
+def names_empty_default_name(p):
+    def push(aux=True):
+        p.vpush(None, default_name="", auxiliary_name_scope=aux)
+    push(); p.getv("v", [2]); p.variable("t"); p.pop()
+    push(); p.pop()
+    p.npush("n"); p.vpush("a")
+    push(); p.getv("v", [2]); p.variable("t"); p.pop()
+    push(); p.pop(); p.pop()
+    push(aux=False); p.variable("u"); p.pop()
+    p.pop()
+
+
 def names_tf_variable(p):
     p.variable(); p.variable(); p.variable("w"); p.variable("w")
     p.npush("ns"); p.variable(); p.getv("g", [2]); p.pop()
@@ -374,6 +386,7 @@ SCRIPTS = {
     "names.variable_scope": names_variable_scope,
     "names.variable_scope_reenter": names_variable_scope_reenter,
     "names.default_name": names_default_name,
+    "names.empty_default_name": names_empty_default_name,
     "names.tf_variable": names_tf_variable,
     "names.collections": names_collections,
     "reuse.true": reuse_true,
