@@ -410,7 +410,7 @@ int vs_variable_scope_push(vs_graph *g, const char *name,
         const char *dflt = opts ? opts->default_name : NULL;
         if (opts && opts->reuse != VS_REUSE_INHERIT)
             return vs__fail(VS_EINVAL,
-                            "reuse=True cannot be used without a "
+                            "reuse=VS_REUSE cannot be used without a "
                             "name_or_scope");
         if (dflt == NULL)
             return vs__fail(VS_EINVAL, "If default_name is None then "

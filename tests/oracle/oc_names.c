@@ -296,6 +296,21 @@ static void empty_default_name(vs_graph *g, oc_result *r)
     oc_npop(g, r);
 }
 
+/* A default-name scope refuses reuse (True and AUTO_REUSE alike) and
+ * needs a default name when it has no name. */
+static void default_name_refused(vs_graph *g, oc_result *r)
+{
+    vs_scope_opts o;
+    memset(&o, 0, sizeof o);
+    o.default_name = "d";
+    o.reuse = VS_REUSE;
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, &o, NULL));
+    o.reuse = VS_AUTO_REUSE;
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, &o, NULL));
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, NULL, NULL));
+    oc_name_scope_line(g, r);
+}
+
 static const oc_script scripts[] = {
     {"scope_dtype", scope_dtype},
     {"shared_namespace", shared_namespace},
@@ -308,6 +323,7 @@ static const oc_script scripts[] = {
     {"variable_scope_reenter", variable_scope_reenter},
     {"default_name", default_names},
     {"empty_default_name", empty_default_name},
+    {"default_name_refused", default_name_refused},
     {"tf_variable", tf_variable_names},
     {"collections", collections},
 };

@@ -194,6 +194,13 @@ def names_empty_default_name(p):
     p.pop()
 
 
+def names_default_name_refused(p):
+    p.vpush(None, reuse=True, default_name="d")
+    p.vpush(None, reuse=v1.AUTO_REUSE, default_name="d")
+    p.vpush(None)
+    p.name_scope_line()
+
+
 def names_tf_variable(p):
     p.variable(); p.variable(); p.variable("w"); p.variable("w")
     p.npush("ns"); p.variable(); p.getv("g", [2]); p.pop()
@@ -387,6 +394,7 @@ SCRIPTS = {
     "names.variable_scope_reenter": names_variable_scope_reenter,
     "names.default_name": names_default_name,
     "names.empty_default_name": names_empty_default_name,
+    "names.default_name_refused": names_default_name_refused,
     "names.tf_variable": names_tf_variable,
     "names.collections": names_collections,
     "reuse.true": reuse_true,
