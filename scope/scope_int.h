@@ -222,6 +222,9 @@ int vs__single_variable(vs_graph *g, const char *full, size_t flen,
  * partitioned variable). */
 int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                             const vs_var_opts *o, int local, vs_var **out);
+/* TF's "Variable foo/v does not exist, or was not created with ..."
+ * (reuse=True, nothing stored under full): VS_ENOTFOUND. */
+int vs__fail_not_found(const char *full);
 /* Frees a variable and everything it owns (NULL: no-op). */
 void vs__var_free(vs_var *v);
 

@@ -508,6 +508,15 @@ static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
     return VS_OK;
 }
 
+int vs__fail_not_found(const char *full)
+{
+    return vs__fail(VS_ENOTFOUND,
+                    "Variable %s does not exist, or was not created with "
+                    "vs_get_variable(). Did you mean to set "
+                    "reuse=VS_AUTO_REUSE in the variable scope?",
+                    full);
+}
+
 /* The body of vs__get_single_variable: o's shape already read into
  * ndim/shape (ndim -1: unknown) and its dtype resolved; flen is
  * strlen(full). The store decision is one query keyed by the full name. */
@@ -536,11 +545,7 @@ int vs__single_variable(vs_graph *g, const char *full, size_t flen,
     if (id >= 0)
         return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
     if (reuse == VS_REUSE)
-        return vs__fail(VS_ENOTFOUND,
-                        "Variable %s does not exist, or was not created with "
-                        "vs_get_variable(). Did you mean to set "
-                        "reuse=VS_AUTO_REUSE in the variable scope?",
-                        g->buf);
+        return vs__fail_not_found(g->buf);
     return create_variable(g, flen, o, ndim, shape, dtype, local, out);
 }
 

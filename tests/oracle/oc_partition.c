@@ -176,8 +176,26 @@ static void zero_dims(vs_graph *g, oc_result *r)
     oc_collection_line(g, r, VS_GLOBAL_VARIABLES, NULL);
 }
 
+/* reuse=True without a partitioner: an existing partitioned variable is
+ * returned; a missing name is TF's single-variable "does not exist". */
+static void reuse_missing(vs_graph *g, oc_result *r)
+{
+    static const int64_t a[] = {6, 2};
+    vs_partitioner p2 = vs_partitioner_fixed_size(2, 0);
+    oc_vpush(g, r, "a", VS_REUSE_INHERIT);
+    gp(g, r, "v", 2, a, 0, &p2);
+    oc_vpop(g, r);
+    oc_vpush(g, r, "a", VS_REUSE);
+    gp(g, r, "v", 2, a, 0, NULL);
+    gp(g, r, "w", 2, a, 0, NULL);
+    gp(g, r, "w", -1, NULL, 0, NULL);
+    gp(g, r, "w", 2, a, 0, &p2);
+    oc_vpop(g, r);
+}
+
 static const oc_script scripts[] = {
     {"errors", partition_errors},
+    {"reuse_missing", reuse_missing},
     {"zero_dims", zero_dims},
     {"fixed_size", fixed_size},
     {"variable_axis_size", variable_axis_size},

@@ -380,8 +380,20 @@ def partition_zero_dims(p):
     p.collection(GLOBAL)
 
 
+def partition_reuse_missing(p):
+    fixed = v1.fixed_size_partitioner
+    p.vpush("a"); partitioned(p, "v", [6, 2], fixed(2)); p.pop()
+    p.vpush("a", reuse=True)
+    partitioned(p, "v", [6, 2], None)
+    partitioned(p, "w", [6, 2], None)
+    partitioned(p, "w", None, None)
+    partitioned(p, "w", [6, 2], fixed(2))
+    p.pop()
+
+
 SCRIPTS = {
     "partition.errors": partition_errors,
+    "partition.reuse_missing": partition_reuse_missing,
     "partition.zero_dims": partition_zero_dims,
     "names.name_scope_unique": names_name_scope_unique,
     "names.invalid_scope_names": names_invalid_scope_names,
