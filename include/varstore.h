@@ -295,8 +295,10 @@ typedef struct {
 } vs_scope_opts;
 
 /** `with tf.variable_scope(name, ...)`. name NULL: opts->default_name must
- *  be set. out may be NULL; the scope object is owned by the graph and stays
- *  valid (for re-entry) until the graph is closed. */
+ *  be set; an empty one behaves as in TF (name scope back at the root,
+ *  scopes named "", "_1", ... under the current one). out may be NULL;
+ *  the scope object is owned by the graph and stays valid (for re-entry)
+ *  until the graph is closed. */
 VS_API VS_NODISCARD int vs_variable_scope_push(vs_graph *g, const char *name,
                                                const vs_scope_opts *opts,
                                                vs_scope **out);
@@ -442,13 +444,15 @@ typedef struct vs_partitioned vs_partitioned; /* owned by its graph */
  *  "<full>/part_0" ... (store keys, op names, collection members in
  *  order); the first dim % n shards along the axis get one more row.
  *  partitioner NULL (or kind VS_PARTITION_NONE): the scope's; with reuse=
- *  VS_REUSE none is needed to get an existing one. Errors and reuse rules
- *  are TF's, with C names. Each part is initialized with its shard shape
- *  and the same op seed (as TF); core variance scaling (glorot, he, lecun)
- *  takes its fans, and identity its eye, from the FULL shape (TF's
- *  partition_info); contrib xavier and the others use the shard shape.
- *  vs_get_variable under a scope partitioner with
- *  a non-scalar (or unspecified) shape fails with VS_EINVAL and says to
+ *  VS_REUSE none is needed to get an existing one (a missing one is then
+ *  VS_ENOTFOUND with TF's "Variable foo/v does not exist, ..."). Errors
+ *  and reuse rules are TF's, with C names (a shape with a zero dimension
+ *  is refused, as TF's partition info refuses it). Each part is
+ *  initialized with its shard shape and the same op seed (as TF); core
+ *  variance scaling (glorot, he, lecun) takes its fans, and identity its
+ *  eye, from the FULL shape (TF's partition_info); contrib xavier and the
+ *  others use the shard shape. vs_get_variable under a scope partitioner with a
+ *  non-scalar (or unspecified) shape fails with VS_EINVAL and says to
  *  use this call; a scalar ignores the partitioner, as in TF. vs_save
  *  writes a partitioned variable as ONE tensor under its full name, with
  *  the full shape; vs_restore reads it into any partitioning, or none

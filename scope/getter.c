@@ -167,7 +167,12 @@ int vs_get_partitioned_variable(vs_graph *g, const char *name,
         rc = vs__get_partitioned(g, full, opts, ndim, shape, dtype, NULL,
                                  VS_REUSE, out);
     } else {
+        /* TF takes the single-variable path here: with reuse=True a
+         * missing name is its "does not exist". */
         rc = vs__partitioned_none_check(g, full);
+        if (rc == VS_OK && reuse == VS_REUSE &&
+            vs__graph_find_store(g, full) == NULL)
+            rc = vs__fail_not_found(full);
         if (rc == VS_OK)
             rc = vs__fail(VS_EINVAL,
                           "No partitioner was provided for variable %s: pass "

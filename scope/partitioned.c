@@ -215,6 +215,25 @@ static int check_found_parts(vs_graph *g, const char *full, size_t n)
     return rc;
 }
 
+/* TF's _PartitionInfo check of the first part's offset (all zeros)
+ * against the full shape, before any part is made: a zero dimension
+ * anywhere is refused. */
+static int check_first_offset(int ndim, const int64_t *shape)
+{
+    static const int64_t zeros[VS_MAX_DIMS];
+    char a[VS_SHAPE_STR_MAX], b[VS_SHAPE_STR_MAX];
+    int i;
+    for (i = 0; i < ndim; i++)
+        if (shape[i] == 0)
+            return vs__fail(VS_EINVAL,
+                            "Expected 0 <= offset < shape but found "
+                            "offset=0, shape=0 for var_offset=%s, "
+                            "full_shape=%s",
+                            vs__int_list(ndim, zeros, a, sizeof a),
+                            vs__int_list(ndim, shape, b, sizeof b));
+    return VS_OK;
+}
+
 /* A new partitioned variable (no parts made yet) of the full shape, cut
  * by partitions into n parts along axis. */
 static int pv_new(vs_graph *g, const char *full, vs_dtype dtype, int ndim,
@@ -344,6 +363,8 @@ int vs__get_partitioned(vs_graph *g, const char *full, const vs_var_opts *o,
                         full);
     slice_dim(ndim, partitions, &axis, &n);
     rc = check_found_parts(g, full, n);
+    if (rc == VS_OK)
+        rc = check_first_offset(ndim, shape);
     if (rc == VS_OK)
         rc = validate_init(g, o, dtype, ndim, shape, axis, n);
     if (rc == VS_OK)

@@ -269,10 +269,12 @@ static void undo_name_scope(vs_graph *g, int opened)
 }
 
 /* Opens the auxiliary name scope of a variable scope (or, with
- * no_auxiliary_name_scope, re-enters the current one). Sets *opened and,
- * when ns_out is not NULL, the name scope string into *ns_out (owned by
- * the caller). */
-static int open_aux(vs_graph *g, const char *ns_name,
+ * no_auxiliary_name_scope, re-enters the current one). An empty ns_name
+ * opens none, unless always is set (TF's default-name scope opens
+ * name_scope(default_name) even for "", which goes back to the root).
+ * Sets *opened and, when ns_out is not NULL, the name scope string into
+ * *ns_out (owned by the caller). */
+static int open_aux(vs_graph *g, const char *ns_name, int always,
                     const vs_scope_opts *opts, int *opened, char **ns_out)
 {
     int rc;
@@ -286,7 +288,7 @@ static int open_aux(vs_graph *g, const char *ns_name,
         *ns_out = vs__strdup(g->stack_slash);
         return *ns_out ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
     }
-    if (ns_name == NULL || ns_name[0] == '\0') {
+    if (!always && (ns_name == NULL || ns_name[0] == '\0')) {
         if (ns_out == NULL)
             return VS_OK;
         *ns_out = vs__strdup("");
@@ -408,19 +410,17 @@ int vs_variable_scope_push(vs_graph *g, const char *name,
         const char *dflt = opts ? opts->default_name : NULL;
         if (opts && opts->reuse != VS_REUSE_INHERIT)
             return vs__fail(VS_EINVAL,
-                            "reuse=True cannot be used without a "
+                            "reuse=VS_REUSE cannot be used without a "
                             "name_or_scope");
         if (dflt == NULL)
             return vs__fail(VS_EINVAL, "If default_name is None then "
                                        "name_or_scope is required");
-        if (dflt[0] == '\0')
-            return vs__fail(VS_EINVAL, "default_name must not be empty");
         ns_name = dflt;
     } else {
         ns_name = name;
     }
     /* The name scope first: it validates the name. */
-    rc = open_aux(g, ns_name, opts, &opened, &ns);
+    rc = open_aux(g, ns_name, name == NULL, opts, &opened, &ns);
     if (rc != VS_OK)
         return rc;
     if (name == NULL) {
@@ -481,7 +481,7 @@ int vs_variable_scope_reenter(vs_graph *g, vs_scope *scope,
     last = strrchr(scope->name, '/');
     last = last ? last + 1 : scope->name;
     /* (the scope keeps its original name scope: no string needed) */
-    rc = open_aux(g, last, opts, &opened, NULL);
+    rc = open_aux(g, last, 0, opts, &opened, NULL);
     if (rc != VS_OK)
         return rc;
     /* Re-entry takes the captured object's reuse unless a truthy one is

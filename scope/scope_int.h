@@ -121,6 +121,9 @@ struct vs_graph {
     struct vs_partitioned **pvs; /* partitioned variables, creation order */
     size_t n_pvs, cap_pvs;
     size_t n_part0;              /* store keys ending in "/part_0" */
+    size_t n_absolute_ops;       /* variable ops named by a name ending
+                                    in "/" (never marked used): while 0,
+                                    no op name can be taken twice */
 };
 
 /* ---- graph.c: the registry, variable table, scope objects ---- */
@@ -219,6 +222,9 @@ int vs__single_variable(vs_graph *g, const char *full, size_t flen,
  * partitioned variable). */
 int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                             const vs_var_opts *o, int local, vs_var **out);
+/* TF's "Variable foo/v does not exist, or was not created with ..."
+ * (reuse=True, nothing stored under full): VS_ENOTFOUND. */
+int vs__fail_not_found(const char *full);
 /* Frees a variable and everything it owns (NULL: no-op). */
 void vs__var_free(vs_var *v);
 

@@ -320,6 +320,38 @@ int vs__get_single_variable(vs_graph *g, const char *full, vs_reuse reuse,
                            dtype, local, out);
 }
 
+/* The op name of a new variable, as TF's name_scope(name) then the op
+ * gives it: a name ending in "/" is taken as is, without the slash (not
+ * made unique, not marked used); any other is made unique, under the
+ * current name scope unless at_root. A node name already taken by a
+ * variable is refused as TF's C API refuses it. */
+static int var_op_name(vs_graph *g, const char *name, int at_root,
+                       char **out)
+{
+    size_t len = strlen(name);
+    int absolute = len > 0 && name[len - 1] == '/';
+    int rc;
+
+    *out = NULL;
+    if (!absolute) {
+        rc = vs__unique_name(g, name, 1, at_root, out);
+        if (rc != VS_OK)
+            return rc;
+    } else {
+        *out = vs__strndup(name, len - 1);
+        if (*out == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        g->n_absolute_ops++;
+    }
+    if (g->n_absolute_ops > 0 && vs__graph_find_op(g, *out) != NULL) {
+        rc = vs__fail(VS_EINVAL, "Duplicate node name in graph: '%s'", *out);
+        vs__free(*out);
+        *out = NULL;
+        return rc;
+    }
+    return VS_OK;
+}
+
 /* The reuse half of single_variable: the store holds the full name (in
  * g->buf) as variable `id`. TF's checks, in its order: reuse allowed, then
  * the shape, then the dtype. */
@@ -454,7 +486,7 @@ static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
      * so its op name is made unique (TF quirk: "v_1" after a Variable v). */
     rc = vs__check_scope_name(g->buf, 0);
     if (rc == VS_OK)
-        rc = vs__unique_name(g, g->buf, 1, 1, &op_name);
+        rc = var_op_name(g, g->buf, 1, &op_name);
     if (rc == VS_OK)
         rc = var_new(g, op_name, g->buf, dtype, ndim, shape, &v);
     if (rc != VS_OK)
@@ -474,6 +506,15 @@ static int create_variable(vs_graph *g, size_t flen, const vs_var_opts *o,
         g->n_part0++; /* vs__partitioned_none_check looks only then */
     *out = v;
     return VS_OK;
+}
+
+int vs__fail_not_found(const char *full)
+{
+    return vs__fail(VS_ENOTFOUND,
+                    "Variable %s does not exist, or was not created with "
+                    "vs_get_variable(). Did you mean to set "
+                    "reuse=VS_AUTO_REUSE in the variable scope?",
+                    full);
 }
 
 /* The body of vs__get_single_variable: o's shape already read into
@@ -504,11 +545,7 @@ int vs__single_variable(vs_graph *g, const char *full, size_t flen,
     if (id >= 0)
         return reuse_existing(g, id, reuse, ndim, shape, dtype, out);
     if (reuse == VS_REUSE)
-        return vs__fail(VS_ENOTFOUND,
-                        "Variable %s does not exist, or was not created with "
-                        "vs_get_variable(). Did you mean to set "
-                        "reuse=VS_AUTO_REUSE in the variable scope?",
-                        g->buf);
+        return vs__fail_not_found(g->buf);
     return create_variable(g, flen, o, ndim, shape, dtype, local, out);
 }
 
@@ -558,7 +595,7 @@ static int check_initial_value(const vs_tensor *initial_value,
 }
 
 /* tf.Variable's op name: name_scope(name, "Variable") made unique, or a
- * name ending in "/" taken as is (without the slash). */
+ * name ending in "/" taken as is (without the slash): var_op_name. */
 static int variable_op_name(vs_graph *g, const char *name, char **out)
 {
     size_t len;
@@ -573,12 +610,9 @@ static int variable_op_name(vs_graph *g, const char *name, char **out)
     if (rc != VS_OK)
         return rc;
     len = strlen(name);
-    if (name[len - 1] != '/')
-        return vs__unique_name(g, name, 1, 0, out);
-    if (len == 1)
+    if (len == 1 && name[0] == '/')
         return vs__fail(VS_EINVAL, "'%s' is not a valid scope name", name);
-    *out = vs__strndup(name, len - 1);
-    return *out != NULL ? VS_OK : vs__fail(VS_ENOMEM, "out of memory");
+    return var_op_name(g, name, 0, out);
 }
 
 int vs_variable(vs_graph *g, const char *name, const vs_tensor *initial_value,

@@ -512,10 +512,10 @@ static void test_default_name__reuse_refused(void **state)
     o.default_name = "default";
     o.reuse = VS_REUSE;
     FAILS(vs_variable_scope_push(g, NULL, &o, NULL), VS_EINVAL,
-          "reuse=True cannot be used without a name_or_scope");
+          "reuse=VS_REUSE cannot be used without a name_or_scope");
     o.reuse = VS_AUTO_REUSE;
     FAILS(vs_variable_scope_push(g, NULL, &o, NULL), VS_EINVAL,
-          "reuse=True cannot be used without a name_or_scope");
+          "reuse=VS_REUSE cannot be used without a name_or_scope");
     FAILS(vs_variable_scope_push(g, NULL, NULL, NULL), VS_EINVAL,
           "If default_name is None then name_or_scope is required");
     assert_string_equal(vs_name_scope_current(g), "");

@@ -100,6 +100,20 @@ static void variable_scope_reenter(vs_graph *g, oc_result *r)
     oc_vpop(g, r);
 }
 
+static void variable_line(vs_graph *g, oc_result *r, const char *name)
+{
+    vs_tensor *t = NULL;
+    vs_var *v = NULL;
+    int rc = vs_tensor_new(VS_FLOAT32, 0, NULL, &t);
+    if (rc == VS_OK)
+        rc = vs_variable(g, name, t, NULL, &v);
+    vs_tensor_free(t);
+    if (rc != VS_OK)
+        oc_rc(r, rc);
+    else
+        oc_var(r, v);
+}
+
 static void push_default(vs_graph *g, oc_result *r, const char *name,
                          const char *def, int no_aux)
 {
@@ -127,19 +141,6 @@ static void default_names(vs_graph *g, oc_result *r)
     oc_vpop(g, r);
 }
 
-static void variable_line(vs_graph *g, oc_result *r, const char *name)
-{
-    vs_tensor *t = NULL;
-    vs_var *v = NULL;
-    int rc = vs_tensor_new(VS_FLOAT32, 0, NULL, &t);
-    if (rc == VS_OK)
-        rc = vs_variable(g, name, t, NULL, &v);
-    vs_tensor_free(t);
-    if (rc != VS_OK)
-        oc_rc(r, rc);
-    else
-        oc_var(r, v);
-}
 
 static void tf_variable_names(vs_graph *g, oc_result *r)
 {
@@ -221,6 +222,23 @@ static void shared_namespace(vs_graph *g, oc_result *r)
     oc_npop(g, r);
 }
 
+/* A name ending in "/" names the variable's op as is, without the slash
+ * (not made unique, not marked used); a node name taken twice is TF's
+ * duplicate node error. */
+static void trailing_slash_ops(vs_graph *g, oc_result *r)
+{
+    oc_getv(g, r, "x", 1, S2, 0);
+    variable_line(g, r, "x/");
+    variable_line(g, r, "y/");
+    variable_line(g, r, "y");
+    variable_line(g, r, "y");
+    oc_vpush(g, r, "s", VS_REUSE_INHERIT);
+    oc_getv(g, r, "v/", 1, S2, 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    oc_vpop(g, r);
+    oc_collection_line(g, r, VS_GLOBAL_VARIABLES, NULL);
+}
+
 /* TF names an unnamed get_variable after its op type. */
 static void empty_variable_name(vs_graph *g, oc_result *r)
 {
@@ -252,9 +270,51 @@ static void scope_dtype(vs_graph *g, oc_result *r)
     oc_getv(g, r, "f", 1, S2, 0);
 }
 
+/* An empty default_name: TF opens name_scope(""), which goes back to the
+ * root, and makes the scope name unique as any other ("", "_1", under
+ * "a": "a/", "a/_1"). */
+static void empty_default_name(vs_graph *g, oc_result *r)
+{
+    push_default(g, r, NULL, "", 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    variable_line(g, r, "t");
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 0);
+    oc_vpop(g, r);
+    oc_npush(g, r, "n");
+    oc_vpush(g, r, "a", VS_REUSE_INHERIT);
+    push_default(g, r, NULL, "", 0);
+    oc_getv(g, r, "v", 1, S2, 0);
+    variable_line(g, r, "t");
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 0);
+    oc_vpop(g, r);
+    oc_vpop(g, r);
+    push_default(g, r, NULL, "", 1);
+    variable_line(g, r, "u");
+    oc_vpop(g, r);
+    oc_npop(g, r);
+}
+
+/* A default-name scope refuses reuse (True and AUTO_REUSE alike) and
+ * needs a default name when it has no name. */
+static void default_name_refused(vs_graph *g, oc_result *r)
+{
+    vs_scope_opts o;
+    memset(&o, 0, sizeof o);
+    o.default_name = "d";
+    o.reuse = VS_REUSE;
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, &o, NULL));
+    o.reuse = VS_AUTO_REUSE;
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, &o, NULL));
+    oc_show_entered(g, r, vs_variable_scope_push(g, NULL, NULL, NULL));
+    oc_name_scope_line(g, r);
+}
+
 static const oc_script scripts[] = {
     {"scope_dtype", scope_dtype},
     {"shared_namespace", shared_namespace},
+    {"trailing_slash_ops", trailing_slash_ops},
     {"empty_variable_name", empty_variable_name},
     {"name_scope_unique", name_scope_unique},
     {"invalid_scope_names", invalid_scope_names},
@@ -262,6 +322,8 @@ static const oc_script scripts[] = {
     {"variable_scope", variable_scope_names},
     {"variable_scope_reenter", variable_scope_reenter},
     {"default_name", default_names},
+    {"empty_default_name", empty_default_name},
+    {"default_name_refused", default_name_refused},
     {"tf_variable", tf_variable_names},
     {"collections", collections},
 };

@@ -153,8 +153,50 @@ static void partition_errors(vs_graph *g, oc_result *r)
     gp(g, r, "q", -1, NULL, 0, &p2);
 }
 
+/* A zero dimension: the partitioner's own error on the sliced axis, else
+ * TF's check of the first part's offset against the full shape. Nothing
+ * is left behind. */
+static void zero_dims(vs_graph *g, oc_result *r)
+{
+    static const int64_t a[] = {4, 0}, b[] = {0, 4}, c[] = {4, 0, 2},
+                         d[] = {5, 0}, e[] = {4, 2};
+    vs_partitioner p2 = vs_partitioner_fixed_size(2, 0);
+    vs_partitioner p1 = vs_partitioner_fixed_size(1, 0);
+    vs_partitioner mm = vs_partitioner_min_max(2, 0,
+                                               VS_MIN_SLICE_SIZE_DEFAULT);
+    vs_partitioner mm1 = vs_partitioner_min_max(2, 1,
+                                                VS_MIN_SLICE_SIZE_DEFAULT);
+    gp(g, r, "a", 2, a, 0, &p2);
+    gp(g, r, "b", 2, b, 0, &p2);
+    gp(g, r, "c", 3, c, 0, &p2);
+    gp(g, r, "d", 2, b, 0, &mm);
+    gp(g, r, "e", 2, d, 0, &mm1);
+    gp(g, r, "f", 2, a, 0, &p1);
+    gp(g, r, "a", 2, e, 0, &p2);
+    oc_collection_line(g, r, VS_GLOBAL_VARIABLES, NULL);
+}
+
+/* reuse=True without a partitioner: an existing partitioned variable is
+ * returned; a missing name is TF's single-variable "does not exist". */
+static void reuse_missing(vs_graph *g, oc_result *r)
+{
+    static const int64_t a[] = {6, 2};
+    vs_partitioner p2 = vs_partitioner_fixed_size(2, 0);
+    oc_vpush(g, r, "a", VS_REUSE_INHERIT);
+    gp(g, r, "v", 2, a, 0, &p2);
+    oc_vpop(g, r);
+    oc_vpush(g, r, "a", VS_REUSE);
+    gp(g, r, "v", 2, a, 0, NULL);
+    gp(g, r, "w", 2, a, 0, NULL);
+    gp(g, r, "w", -1, NULL, 0, NULL);
+    gp(g, r, "w", 2, a, 0, &p2);
+    oc_vpop(g, r);
+}
+
 static const oc_script scripts[] = {
     {"errors", partition_errors},
+    {"reuse_missing", reuse_missing},
+    {"zero_dims", zero_dims},
     {"fixed_size", fixed_size},
     {"variable_axis_size", variable_axis_size},
     {"min_max", min_max},

@@ -119,6 +119,13 @@ def names_shared_namespace(p):
     p.npush("Foo"); p.pop()
 
 
+def names_trailing_slash_ops(p):
+    p.getv("x", [2]); p.variable("x/")
+    p.variable("y/"); p.variable("y"); p.variable("y")
+    p.vpush("s"); p.getv("v/", [2]); p.getv("v", [2]); p.pop()
+    p.collection(GLOBAL)
+
+
 def names_empty_variable_name(p):
     p.getv("", [2])
 
@@ -173,6 +180,25 @@ def names_default_name(p):
     p.vpush("layer"); p.pop()
     p.vpush("named", default_name="ignored"); p.pop()
     p.vpush("aux", auxiliary_name_scope=False); p.getv("a", [2]); p.pop()
+
+
+def names_empty_default_name(p):
+    def push(aux=True):
+        p.vpush(None, default_name="", auxiliary_name_scope=aux)
+    push(); p.getv("v", [2]); p.variable("t"); p.pop()
+    push(); p.pop()
+    p.npush("n"); p.vpush("a")
+    push(); p.getv("v", [2]); p.variable("t"); p.pop()
+    push(); p.pop(); p.pop()
+    push(aux=False); p.variable("u"); p.pop()
+    p.pop()
+
+
+def names_default_name_refused(p):
+    p.vpush(None, reuse=True, default_name="d")
+    p.vpush(None, reuse=v1.AUTO_REUSE, default_name="d")
+    p.vpush(None)
+    p.name_scope_line()
 
 
 def names_tf_variable(p):
@@ -341,17 +367,46 @@ def partition_errors(p):
     partitioned(p, "q", None, fixed(2))
 
 
+def partition_zero_dims(p):
+    fixed = v1.fixed_size_partitioner
+    mm = v1.min_max_variable_partitioner
+    partitioned(p, "a", [4, 0], fixed(2))
+    partitioned(p, "b", [0, 4], fixed(2))
+    partitioned(p, "c", [4, 0, 2], fixed(2))
+    partitioned(p, "d", [0, 4], mm(2))
+    partitioned(p, "e", [5, 0], mm(2, axis=1))
+    partitioned(p, "f", [4, 0], fixed(1))
+    partitioned(p, "a", [4, 2], fixed(2))
+    p.collection(GLOBAL)
+
+
+def partition_reuse_missing(p):
+    fixed = v1.fixed_size_partitioner
+    p.vpush("a"); partitioned(p, "v", [6, 2], fixed(2)); p.pop()
+    p.vpush("a", reuse=True)
+    partitioned(p, "v", [6, 2], None)
+    partitioned(p, "w", [6, 2], None)
+    partitioned(p, "w", None, None)
+    partitioned(p, "w", [6, 2], fixed(2))
+    p.pop()
+
+
 SCRIPTS = {
     "partition.errors": partition_errors,
+    "partition.reuse_missing": partition_reuse_missing,
+    "partition.zero_dims": partition_zero_dims,
     "names.name_scope_unique": names_name_scope_unique,
     "names.invalid_scope_names": names_invalid_scope_names,
     "names.unique_name": names_unique_name,
     "names.scope_dtype": names_scope_dtype,
     "names.shared_namespace": names_shared_namespace,
+    "names.trailing_slash_ops": names_trailing_slash_ops,
     "names.empty_variable_name": names_empty_variable_name,
     "names.variable_scope": names_variable_scope,
     "names.variable_scope_reenter": names_variable_scope_reenter,
     "names.default_name": names_default_name,
+    "names.empty_default_name": names_empty_default_name,
+    "names.default_name_refused": names_default_name_refused,
     "names.tf_variable": names_tf_variable,
     "names.collections": names_collections,
     "reuse.true": reuse_true,
