@@ -98,6 +98,8 @@ static int job_source(vs__save_ctx *c, vs__save_job *j)
                          : NULL;
     if (it->owned) {
         j->src = mem;
+    } else if (mem != NULL && !c->co.raw_only) {
+        j->caller = mem; /* copied into the worker's own buffer */
     } else {
         if (c->n_free > 0)
             j->in = c->free_bufs[--c->n_free];
@@ -140,8 +142,17 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
+    if (j->caller != NULL && j->in.p == NULL) {
+        /* Encoded from a copy of the worker's, which stays in its caches
+         * from chunk to chunk; the blob is the job's own output. */
+        if (vs__buf_reserve(&c->own[w], j->len) != VS_OK) {
+            snprintf(err, cap, "out of memory");
+            return VS_ENOMEM;
+        }
+        j->src = c->own[w].p;
+    }
     if (j->caller != NULL && j->len > 0) {
-        memcpy(j->in.p, j->caller, j->len); /* read once: see owned */
+        memcpy((unsigned char *)j->src, j->caller, j->len); /* see owned */
     } else if (read_by_worker(c, it)) {
         int r = read_job(c, j, err, cap);
         if (r != VS_OK)
@@ -181,6 +192,38 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
 
 /* ---- writing (calling thread) ------------------------------------------ */
 
+/* Whether a stored chunk (codec, element size ces, bytes data) decodes
+ * to j's bytes. Those are taken from j's blob (decoded when it is
+ * encoded): the copy a worker encoded them from is its own again by now. */
+static int same_decoded(vs__save_ctx *c, const vs__save_job *j, int codec,
+                        size_t ces, const unsigned char *data, size_t dlen,
+                        int *same)
+{
+    *same = 0;
+    size_t need = j->codec == VS_CHUNK_RAW ? j->len : 2 * j->len;
+    if (c->scratch_cap < need) {
+        unsigned char *p = vs__realloc(c->scratch, need);
+        if (p == NULL)
+            return vs__fail(VS_ENOMEM, "out of memory");
+        c->scratch = p;
+        c->scratch_cap = need;
+    }
+    char err[256];
+    if (vs__chunk_decode_ws(codec, ces, data, dlen, c->scratch, j->len,
+                            &c->main_ws, err, sizeof err) != VS_OK)
+        return VS_OK; /* a stored chunk that does not decode is no match */
+    const unsigned char *ours = j->blob;
+    if (j->codec != VS_CHUNK_RAW) {
+        ours = c->scratch + j->len;
+        if (vs__chunk_decode_ws(j->codec, ces, j->blob, j->blob_len,
+                                c->scratch + j->len, j->len, &c->main_ws,
+                                err, sizeof err) != VS_OK)
+            return VS_OK;
+    }
+    *same = j->len == 0 || memcmp(c->scratch, ours, j->len) == 0;
+    return VS_OK;
+}
+
 /* Looks for a stored chunk with exactly these bytes; *id 0 if none. */
 static int find_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
                       int64_t *id, int64_t *stored, int *ccodec)
@@ -215,19 +258,9 @@ static int find_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
             same = 1;
         } else {
             /* Other codec settings: compare the decoded bytes. */
-            if (c->scratch_cap < j->len) {
-                unsigned char *p = vs__realloc(c->scratch, j->len);
-                if (p == NULL)
-                    return vs__fail(VS_ENOMEM, "out of memory");
-                c->scratch = p;
-                c->scratch_cap = j->len;
-            }
-            char err[256];
-            if (vs__chunk_decode_ws(codec, ces, data, dlen, c->scratch,
-                                    j->len, &c->main_ws, err,
-                                    sizeof err) == VS_OK &&
-                memcmp(c->scratch, j->src, j->len) == 0)
-                same = 1;
+            int r = same_decoded(c, j, codec, ces, data, dlen, &same);
+            if (r != VS_OK)
+                return r;
         }
         if (same) {
             *id = cid;

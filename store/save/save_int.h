@@ -81,6 +81,10 @@ typedef struct {
     int64_t new_bytes;
     vs__ws ws[VS_MAX_THREADS];   /* per worker */
     vs__buf cmp[VS_MAX_THREADS]; /* per worker: decoded candidate */
+    /* Per worker: the copy of the caller's bytes of a chunk that is
+     * encoded (its blob is then the job's own output; a raw chunk's copy
+     * is the job's, since SQLite stores it later). */
+    vs__buf own[VS_MAX_THREADS];
     vs__ws main_ws;                   /* calling thread's dedup checks */
     /* The file held no chunk when the save began: no candidate to look
      * up before encoding, so the workers compute the dedup hash. */
