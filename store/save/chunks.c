@@ -81,14 +81,15 @@ static int read_by_worker(const vs__save_ctx *c, const vs__save_item *it)
     return it->read != NULL && it->read_anywhere && c->hash_in_workers;
 }
 
-/* j's bytes: an owned item's memory; or a buffer (j->in) that the
- * worker copies the caller's bytes into (save_work), or that the item's
- * read callback fills (on the worker, in save_work, when the callback
- * may run anywhere and nothing needs the bytes before); then the dedup
- * hash, needed before a candidate is looked up (unless there can be
- * none: save_work computes it then). The hash of bytes not yet copied is
- * taken from the caller's: should they change meanwhile, the lookup
- * misses, and the chunk is stored anew. */
+/* j's bytes: an owned item's memory; or the caller's, which save_work
+ * copies (into j->in for a raw chunk, else a buffer of the worker's);
+ * or a buffer (j->in) that the item's read callback fills (on the
+ * worker, in save_work, when the callback may run anywhere and nothing
+ * needs the bytes before); then the dedup hash, needed before a
+ * candidate is looked up (unless there can be none: save_work computes
+ * it then). The hash of bytes not yet copied is taken from the caller's:
+ * should they change meanwhile, the lookup misses, and the chunk is
+ * stored anew. */
 static int job_source(vs__save_ctx *c, vs__save_job *j)
 {
     const vs__save_item *it = &c->items[j->item];
@@ -142,17 +143,21 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
-    if (j->caller != NULL && j->in.p == NULL) {
-        /* Encoded from a copy of the worker's, which stays in its caches
-         * from chunk to chunk; the blob is the job's own output. */
-        if (vs__buf_reserve(&c->own[w], j->len) != VS_OK) {
-            snprintf(err, cap, "out of memory");
-            return VS_ENOMEM;
+    if (j->caller != NULL) {
+        /* The caller's bytes, read once (see owned): into the job's
+         * buffer for a raw chunk, else into the worker's, which stays in
+         * its caches from chunk to chunk (the blob is the job's output). */
+        unsigned char *to = j->in.p;
+        if (to == NULL) {
+            if (vs__buf_reserve(&c->own[w], j->len) != VS_OK) {
+                snprintf(err, cap, "out of memory");
+                return VS_ENOMEM;
+            }
+            to = c->own[w].p;
+            j->src = to;
         }
-        j->src = c->own[w].p;
-    }
-    if (j->caller != NULL && j->len > 0) {
-        memcpy((unsigned char *)j->src, j->caller, j->len); /* see owned */
+        if (j->len > 0)
+            memcpy(to, j->caller, j->len);
     } else if (read_by_worker(c, it)) {
         int r = read_job(c, j, err, cap);
         if (r != VS_OK)

@@ -41,8 +41,12 @@ typedef struct {
  * window once job k is consumed. */
 typedef struct {
     size_t item, seq;
-    const unsigned char *src; /* the bytes: in.p, or an owned item's */
-    const unsigned char *caller; /* to copy into in.p first, or NULL */
+    /* the bytes: in.p, an owned item's, or (once save_work copied them)
+     * the worker's own[] buffer */
+    const unsigned char *src;
+    /* the caller's bytes, which save_work copies into in.p (raw codec)
+     * or the worker's own[] buffer first; NULL if none */
+    const unsigned char *caller;
     size_t len;
     vs__buf in;      /* the bytes read or copied (recycled buffer) */
     uint64_t hash;
