@@ -4,8 +4,11 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/crc.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/deflate.c
+  ${CMAKE_CURRENT_LIST_DIR}/codec/hash.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/inflate.c
+  ${CMAKE_CURRENT_LIST_DIR}/codec/stats.c
   ${CMAKE_CURRENT_LIST_DIR}/codec/stats_f32.c
+  ${CMAKE_CURRENT_LIST_DIR}/codec/take.c
   ${CMAKE_CURRENT_LIST_DIR}/pool/pool.c
   ${CMAKE_CURRENT_LIST_DIR}/pool/progress.c
   ${CMAKE_CURRENT_LIST_DIR}/file/busy.c

@@ -371,6 +371,17 @@ static inline int vs__crc_column(sqlite3_stmt *st, int col, uint32_t *crc)
 }
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
+/* The same hash a block at a time: vs__hash64_blocks takes the whole
+ * 32-byte blocks of its n bytes and returns how many bytes that is; the
+ * rest (under 32 bytes) can only go to vs__hash64_final, as the last. */
+typedef struct {
+    uint64_t h[4];
+    uint64_t n; /* bytes taken so far */
+} vs__hash_state;
+void vs__hash64_init(vs__hash_state *s);
+size_t vs__hash64_blocks(vs__hash_state *s, const void *p, size_t n);
+uint64_t vs__hash64_final(const vs__hash_state *s, const void *tail,
+                          size_t n);
 
 typedef struct {
     int level;    /* 0: Huffman-only (the default), 1-9: zlib
@@ -392,6 +403,7 @@ size_t vs__chunk_bound(size_t n, size_t elem_size);
 /* A worker's reusable codec state: plane scratch and zlib streams. */
 typedef struct {
     vs__buf planes;
+    vs__buf blk;    /* vs__chunk_take's block of the caller's bytes */
     void *def;      /* z_stream for deflate, or NULL */
     int def_level;  /* settings def was made with */
     void *inf;      /* z_stream for inflate, or NULL */
@@ -409,6 +421,19 @@ void vs__ws_free(vs__ws *w);
 int vs__chunk_encode_ws(const void *raw, size_t n, size_t elem_size,
                         const vs__codec_opts *o, vs__ws *ws, vs__buf *out,
                         int *codec, size_t *out_len, char *err, size_t cap);
+/* The same for a chunk whose planes vs__chunk_take left in ws->planes. */
+int vs__chunk_encode_planes(size_t n, size_t elem_size,
+                            const vs__codec_opts *o, vs__ws *ws,
+                            vs__buf *out, int *codec, size_t *out_len,
+                            char *err, size_t cap);
+/* Shuffles the len bytes at src (whole elements of e bytes) into planes
+ * of m bytes each, at byte at of each plane. */
+void vs__shuffle_at(const unsigned char *src, size_t len, size_t e,
+                    unsigned char *planes, size_t m, size_t at);
+/* Whether planes (e planes of n / e bytes) hold the bytes raw, shuffled. */
+int vs__planes_equal(const unsigned char *planes, const unsigned char *raw,
+                     size_t n, size_t e);
+
 /* Tests: planes the default level handed to zlib's deflate after the
  * literal encoder declined them, since the process began. */
 size_t vs__codec_zlib_retries(void);
@@ -435,8 +460,16 @@ typedef struct {
     int64_t n_nan, n_inf;
 } vs__stats;
 void vs__stats_init(vs__stats *s);
-/* Stats of n bytes of dtype dt (float types only). */
+/* Statistics are taken a block of this many bytes at a time (a whole
+ * number of elements of every float type, and of 32-byte hash blocks). */
+#define VS_STATS_BLOCK ((size_t)16 << 10)
+/* Stats of n bytes of dtype dt (float types only), merged into s. */
 void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s);
+/* The same, a piece at a time: vs__stats_add of the pieces of a chunk in
+ * order, each a multiple of VS_STATS_BLOCK bytes but the last, into c
+ * (from vs__stats_init), then vs__stats_merge(s, c), gives the bits of
+ * vs__stats_chunk of the whole chunk. */
+void vs__stats_add(vs_dtype dt, const void *p, size_t nbytes, vs__stats *c);
 /* float32 without NaN or Inf, fast (codec/stats_f32.c): 0, changing
  * nothing, when the chunk has one (the caller takes the general loop). */
 int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c);
@@ -444,6 +477,20 @@ int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c);
  * the same bits as the vector one); 0, the default, lets it choose. */
 void vs__stats_f32_scalar_only(int on);
 void vs__stats_merge(vs__stats *acc, const vs__stats *b);
+
+/* A chunk of the caller's bytes, read once (store/codec/take.c). */
+typedef struct {
+    uint64_t hash;    /* vs__hash64, if asked */
+    uint32_t crc;     /* vs__crc32 */
+    vs__stats stats;  /* vs__stats_chunk's, if asked (from vs__stats_init) */
+} vs__taken;
+#define VS_TAKE_HASH 1
+#define VS_TAKE_STATS 2
+/* Copies n bytes at src (elements of e bytes, dtype dt) into ws->planes,
+ * shuffled, reading each byte of src once, and sets t from the same
+ * copy: its CRC, and with flags its hash and statistics. VS_ENOMEM. */
+int vs__chunk_take(const void *src, size_t n, size_t e, vs_dtype dt,
+                   int flags, vs__ws *ws, vs__taken *t);
 
 
 /* ---- thread pool ------------------------------------------------------- */

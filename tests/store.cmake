@@ -1,4 +1,5 @@
 vs_add_test(NAME test_codec SOURCES test_codec.c LABELS store)
+vs_add_test(NAME test_take SOURCES test_take.c LABELS store)
 vs_add_test(NAME test_deflate SOURCES test_deflate.c LABELS store)
 vs_add_test(NAME test_store SOURCES test_store.c LABELS store)
 vs_add_test(NAME test_crash SOURCES test_crash.c LABELS store TIMEOUT 120)

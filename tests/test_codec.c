@@ -410,6 +410,30 @@ static void test_codec__uniform_planes_stored_from_a_sample(void **state)
     }
 }
 
+/* Bytes drawn evenly from k values carry log2(k) bits each. A plane of
+ * 232 values (7.86 bits) cannot pass the 3% gate (7.76 bits) and is
+ * stored on its sample's word, without a full histogram; one of 200
+ * values (7.64 bits) is counted whole and compressed. */
+static void test_codec__near_uniform_plane_stored_from_its_sample(
+    void **state)
+{
+    (void)state;
+    size_t n = (size_t)256 << 10;
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+    vs__codec_opts o = {0, 0};
+    const struct { unsigned k; int codec; size_t hists; } c[] = {
+        {232, VS_CHUNK_RAW, 0}, {200, VS_CHUNK_SHUFFLE_ZLIB, 2}};
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t i = 0; i < n; i++)
+            b[i] = (unsigned char)(rnd() % c[t].k);
+        size_t before = vs__codec_full_hists();
+        roundtrip(b, n, 1, &o, c[t].codec); /* encodes twice */
+        assert_int_equal(vs__codec_full_hists() - before, c[t].hists);
+    }
+    free(b);
+}
+
 /* A small vector's planes, which the literal encoder cannot fit (its
  * code table alone outweighs them), are stored without a call to zlib:
  * zlib could not fit them either, and each call resets its window. */
@@ -763,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_codec__random_bytes_stored_raw),
         cmocka_unit_test(test_codec__small_planes_never_retried_with_zlib),
         cmocka_unit_test(test_codec__uniform_planes_stored_from_a_sample),
+        cmocka_unit_test(test_codec__near_uniform_plane_stored_from_its_sample),
         cmocka_unit_test(test_codec__every_element_size_round_trips),
         cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
         cmocka_unit_test(test_codec__stats_merge_matches_whole),

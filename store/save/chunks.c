@@ -82,7 +82,8 @@ static int read_by_worker(const vs__save_ctx *c, const vs__save_item *it)
 }
 
 /* j's bytes: an owned item's memory; or the caller's, which save_work
- * copies (into j->in for a raw chunk, else a buffer of the worker's);
+ * reads once (copied into j->in for a raw chunk, else taken block by
+ * block into the worker's planes);
  * or a buffer (j->in) that the item's read callback fills (on the
  * worker, in save_work, when the callback may run anywhere and nothing
  * needs the bytes before); then the dedup hash, needed before a
@@ -137,27 +138,69 @@ static int save_prepare(void *vctx, size_t k, char *err, size_t cap)
 
 /* ---- pool callbacks ---------------------------------------------------- */
 
+/* Whether the chunk equals the stored candidate j->cand: its bytes are
+ * at src, or (src NULL) shuffled in ws->planes. */
+static int same_as_candidate(vs__save_ctx *c, const vs__save_job *j, int w,
+                             const unsigned char *src)
+{
+    const vs__save_item *it = &c->items[j->item];
+    if (j->cand_id == 0 || j->cand_crc != j->crc ||
+        j->cand_esize != it->esize)
+        return 0;
+    char why[128];
+    if (vs__buf_reserve(&c->cmp[w], j->len) != VS_OK ||
+        vs__chunk_decode_ws(j->cand_codec, j->cand_esize, j->cand.p,
+                            j->cand_len, c->cmp[w].p, j->len, &c->ws[w],
+                            why, sizeof why) != VS_OK)
+        return 0;
+    return src != NULL ? memcmp(c->cmp[w].p, src, j->len) == 0
+                       : vs__planes_equal(c->ws[w].planes.p, c->cmp[w].p,
+                                          j->len, it->esize);
+}
+
+/* A chunk of the caller's bytes that is encoded: read once, block by
+ * block, into the worker's planes (store/codec/take.c), and encoded from
+ * there. */
+static int work_taken(vs__save_ctx *c, vs__save_job *j, int w, char *err,
+                      size_t cap)
+{
+    const vs__save_item *it = &c->items[j->item];
+    int flags = (c->hash_in_workers ? VS_TAKE_HASH : 0) |
+                (vs__save_is_float(it->t->dtype) ? VS_TAKE_STATS : 0);
+    vs__taken t;
+    if (vs__chunk_take(j->caller, j->len, it->esize, it->t->dtype, flags,
+                       &c->ws[w], &t) != VS_OK) {
+        snprintf(err, cap, "out of memory");
+        return VS_ENOMEM;
+    }
+    if (c->hash_in_workers)
+        j->hash = t.hash;
+    j->crc = t.crc;
+    j->stats = t.stats;
+    if (same_as_candidate(c, j, w, NULL)) {
+        j->dup_id = j->cand_id;
+        return VS_OK; /* unchanged: nothing to compress */
+    }
+    int rc = vs__chunk_encode_planes(j->len, it->esize, &c->co, &c->ws[w],
+                                     &j->out, &j->codec, &j->blob_len, err,
+                                     cap);
+    j->blob = j->out.p;
+    return rc;
+}
+
 static int save_work(void *vctx, size_t k, char *err, size_t cap)
 {
     vs__save_ctx *c = vctx;
     vs__save_job *j = &c->jobs[k % c->window];
     const vs__save_item *it = &c->items[j->item];
     int w = vs__pool_worker();
+    if (j->caller != NULL && j->in.p == NULL)
+        return work_taken(c, j, w, err, cap);
     if (j->caller != NULL) {
-        /* The caller's bytes, read once (see owned): into the job's
-         * buffer for a raw chunk, else into the worker's, which stays in
-         * its caches from chunk to chunk (the blob is the job's output). */
-        unsigned char *to = j->in.p;
-        if (to == NULL) {
-            if (vs__buf_reserve(&c->own[w], j->len) != VS_OK) {
-                snprintf(err, cap, "out of memory");
-                return VS_ENOMEM;
-            }
-            to = c->own[w].p;
-            j->src = to;
-        }
+        /* A raw chunk of the caller's bytes: read once, into the job's
+         * buffer, which SQLite stores later. */
         if (j->len > 0)
-            memcpy(to, j->caller, j->len);
+            memcpy(j->in.p, j->caller, j->len);
     } else if (read_by_worker(c, it)) {
         int r = read_job(c, j, err, cap);
         if (r != VS_OK)
@@ -169,17 +212,9 @@ static int save_work(void *vctx, size_t k, char *err, size_t cap)
     vs__stats_init(&j->stats);
     if (vs__save_is_float(it->t->dtype))
         vs__stats_chunk(it->t->dtype, j->src, j->len, &j->stats);
-    if (j->cand_id != 0 && j->cand_crc == j->crc &&
-        j->cand_esize == it->esize) {
-        char why[128];
-        if (vs__buf_reserve(&c->cmp[w], j->len) == VS_OK &&
-            vs__chunk_decode_ws(j->cand_codec, j->cand_esize, j->cand.p,
-                                j->cand_len, c->cmp[w].p, j->len, &c->ws[w],
-                                why, sizeof why) == VS_OK &&
-            memcmp(c->cmp[w].p, j->src, j->len) == 0) {
-            j->dup_id = j->cand_id;
-            return VS_OK; /* unchanged: nothing to compress */
-        }
+    if (same_as_candidate(c, j, w, j->src)) {
+        j->dup_id = j->cand_id;
+        return VS_OK; /* unchanged: nothing to compress */
     }
     if (c->co.raw_only) {
         /* The stored bytes are the chunk's own: no copy. */

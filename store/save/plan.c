@@ -288,7 +288,6 @@ void vs__save_ctx_free(vs__save_ctx *c)
     for (int t = 0; t < VS_MAX_THREADS; t++) {
         vs__ws_free(&c->ws[t]);
         vs__buf_free(&c->cmp[t]);
-        vs__buf_free(&c->own[t]);
     }
     vs__ws_free(&c->main_ws);
     vs__free(c->free_bufs);

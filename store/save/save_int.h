@@ -41,11 +41,11 @@ typedef struct {
  * window once job k is consumed. */
 typedef struct {
     size_t item, seq;
-    /* the bytes: in.p, an owned item's, or (once save_work copied them)
-     * the worker's own[] buffer */
+    /* the bytes: in.p or an owned item's; NULL for a chunk of the
+     * caller's that is encoded (taken into the worker's planes) */
     const unsigned char *src;
-    /* the caller's bytes, which save_work copies into in.p (raw codec)
-     * or the worker's own[] buffer first; NULL if none */
+    /* the caller's bytes, which save_work reads once: copied into in.p
+     * (raw codec), else taken into the worker's planes; NULL if none */
     const unsigned char *caller;
     size_t len;
     vs__buf in;      /* the bytes read or copied (recycled buffer) */
@@ -85,10 +85,6 @@ typedef struct {
     int64_t new_bytes;
     vs__ws ws[VS_MAX_THREADS];   /* per worker */
     vs__buf cmp[VS_MAX_THREADS]; /* per worker: decoded candidate */
-    /* Per worker: the copy of the caller's bytes of a chunk that is
-     * encoded (its blob is then the job's own output; a raw chunk's copy
-     * is the job's, since SQLite stores it later). */
-    vs__buf own[VS_MAX_THREADS];
     vs__ws main_ws;                   /* calling thread's dedup checks */
     /* The file held no chunk when the save began: no candidate to look
      * up before encoding, so the workers compute the dedup hash. */
