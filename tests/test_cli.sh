@@ -389,15 +389,25 @@ equals "$(cat aside/j.db.vs-new-*-0)" "junk"
     fail "the save wrote through a link beside its file"
 run 0 verify aside/l.db
 
-# A TF checkpoint whose listing declares four uint8 tensors of 2^62
-# bytes (an empty data file): their sizes' sum is refused before any
-# plan is made, never overflowed.
+# A TF checkpoint whose index declares four uint8 tensors of 2^62
+# bytes (an empty data file): refused by the listing, before any plan is
+# made (their sizes never summed, nor overflowed).
 mkdir -p tfhuge
 printf '\000\000\006\010\001\032\002\010\001\000\001\037\141\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\142\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\143\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\144\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\000\000\000\001\000\000\000\000\043\152\144\271\000\000\000\000\001\000\000\000\000\300\362\241\260\000\002\003\144\377\000\235\001\000\000\000\000\001\000\000\000\000\032\001\251\342\242\001\010\257\001\020\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\127\373\200\213\044\165\107\333' >tfhuge/m.index
 : >tfhuge/m.data-00000-of-00001
 run 1 save tfhuge.db --step 1 --tf-checkpoint tfhuge/m
-has err.txt "the tensors' sizes add up to more than 9223372036854775807 bytes"
+equals "$(cat err.txt)" "varstore: tfhuge/m.data-00000-of-00001: Read less bytes than requested: tensor 'a' is 4611686018427387904 bytes at offset 0, the file holds 0"
 [ ! -e tfhuge.db ] && ok || fail "a refused TF input created tfhuge.db"
+# One tensor 'v' of 2^62 bytes whose data file holds 8: its declared size
+# is checked against the file before anything is allocated for it (the
+# save's plan ran out of memory before, and aborted under ASan).
+printf '\000\000\006\010\001\032\002\010\001\000\001\032\166\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\000\000\000\000\001\000\000\000\000\360\131\275\313\000\000\000\000\001\000\000\000\000\300\362\241\260\000\001\002\167\000\057\000\000\000\000\001\000\000\000\000\374\062\222\253\064\010\101\016\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\127\373\200\213\044\165\107\333' >tfhuge/one.index
+printf '\000\000\000\000\000\000\000\000' >tfhuge/one.data-00000-of-00001
+run 1 save tfhuge.db --step 1 --tf-checkpoint tfhuge/one
+equals "$(cat err.txt)" "varstore: tfhuge/one.data-00000-of-00001: Read less bytes than requested: tensor 'v' is 4611686018427387904 bytes at offset 0, the file holds 8"
+[ ! -e tfhuge.db ] && ok || fail "a refused TF input created tfhuge.db"
+run 1 inspect tfhuge/one
+has err.txt "Read less bytes than requested"
 # ---- several steps in one command ------------------------------------------
 # The k-th --step goes with the k-th source; each is its own checkpoint,
 # written in the background while the next source is read.

@@ -135,14 +135,46 @@ static int bad_shard(const vs__tf_bundle *b, const char *name,
                     (long long)b->header.num_shards);
 }
 
-/* The shard of a (non-partitioned) entry is there, before the data files'
- * sizes are weighed: a missing one is named, as TF names it. */
-static int shard_check(const vs__tf_bundle *b, const char *name,
-                       const vs__tf_entry *e)
+/* TF's words for a data file too short for an entry's bytes (TF reads
+ * them and finds it short): VS_OK when a file of file_size bytes holds
+ * bytes [offset, offset + size). Checked before anything is allocated
+ * for the entry: an index may declare any size. */
+static int extent_check(const char *file, const char *name,
+                        const vs__tf_entry *e, int64_t file_size)
+{
+    if (e->offset >= 0 && e->size >= 0 && e->offset <= file_size &&
+        e->size <= file_size - e->offset)
+        return VS_OK;
+    return vs__fail(VS_ECORRUPT,
+                    "%s: Read less bytes than requested: tensor '%s' is "
+                    "%lld bytes at offset %lld, the file holds %lld",
+                    file, name, (long long)e->size, (long long)e->offset,
+                    (long long)file_size);
+}
+
+/* TF's text for an entry whose size is not its shape's (nbytes). */
+static int size_check(const vs__tf_bundle *b, const char *name,
+                      const vs__tf_entry *e, size_t nbytes)
+{
+    if (e->size >= 0 && (uint64_t)e->size == nbytes)
+        return VS_OK;
+    return vs__fail(VS_ECORRUPT,
+                    "%s: Invalid size in bundle entry: key %s; stored size "
+                    "%lld; expected size %zu",
+                    b->index_path, name, (long long)e->size, nbytes);
+}
+
+/* A (non-partitioned) entry of nbytes fits its shard: its size is its
+ * shape's and its bytes lie within the shard file (named, as TF names
+ * it, when missing). Only stat: nothing is read or allocated. */
+static int entry_fits(const vs__tf_bundle *b, const char *name,
+                      const vs__tf_entry *e, size_t nbytes)
 {
     struct stat st;
     char *file;
-    int rc = VS_OK;
+    int rc = size_check(b, name, e, nbytes);
+    if (rc != VS_OK)
+        return rc;
     if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
         return bad_shard(b, name, e);
     file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
@@ -150,11 +182,30 @@ static int shard_check(const vs__tf_bundle *b, const char *name,
         return vs__fail(VS_ENOMEM, "out of memory");
     if (stat(file, &st) != 0)
         rc = open_failed(file);
+    else if (!S_ISREG(st.st_mode))
+        rc = vs__fail(VS_EIO, "%s: not a regular file", file);
+    else
+        rc = extent_check(file, name, e, (int64_t)st.st_size);
     vs__free(file);
     return rc;
 }
 
-/* Reads the nbytes of a (non-partitioned) entry into dst, checked. */
+/* A partitioned tensor of nbytes is no bigger than all the data files:
+ * its slices (each checked by entry_fits when read) fill it. */
+static int slices_fit(vs__tf_bundle *b, const char *name, size_t nbytes)
+{
+    int64_t avail = 0;
+    int rc = data_bytes(b, &avail);
+    if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
+        rc = vs__fail(VS_ECORRUPT,
+                      "%s: tensor '%s' needs %zu bytes, its data files "
+                      "hold %lld",
+                      b->index_path, name, nbytes, (long long)avail);
+    return rc;
+}
+
+/* Reads the nbytes of a (non-partitioned) entry into dst, checked (its
+ * size and shard by entry_fits before; the file again once open). */
 static int read_data(const vs__tf_bundle *b, const char *name,
                      const vs__tf_entry *e, void *dst, size_t nbytes)
 {
@@ -162,13 +213,6 @@ static int read_data(const vs__tf_bundle *b, const char *name,
     struct stat st;
     uint32_t crc;
     int fd, rc = VS_OK;
-    if (e->size < 0 || (uint64_t)e->size != nbytes)
-        return vs__fail(VS_ECORRUPT,
-                        "%s: Invalid size in bundle entry: key %s; stored "
-                        "size %lld; expected size %zu",
-                        b->index_path, name, (long long)e->size, nbytes);
-    if (e->shard_id < 0 || e->shard_id >= b->header.num_shards)
-        return bad_shard(b, name, e);
     file = vs__tf_data_name(b->prefix, e->shard_id, b->header.num_shards);
     if (file == NULL)
         return vs__fail(VS_ENOMEM, "out of memory");
@@ -180,15 +224,9 @@ static int read_data(const vs__tf_bundle *b, const char *name,
         rc = vs__fail(VS_EIO, "%s: %s", file, strerror(errno));
     else if (!S_ISREG(st.st_mode))
         rc = vs__fail(VS_EIO, "%s: not a regular file", file);
-    else if (e->offset < 0 || e->offset > st.st_size ||
-             e->size > st.st_size - e->offset)
-        rc = vs__fail(VS_ECORRUPT,
-                      "%s: tensor '%s' (bytes %lld..%lld) lies beyond the end "
-                      "of the file (%lld bytes)",
-                      file, name, (long long)e->offset,
-                      (long long)e->offset + (long long)e->size,
-                      (long long)st.st_size);
-    else if (nbytes > 0 && pread_all(fd, dst, nbytes, e->offset) != 0)
+    else
+        rc = extent_check(file, name, e, (int64_t)st.st_size);
+    if (rc == VS_OK && nbytes > 0 && pread_all(fd, dst, nbytes, e->offset) != 0)
         rc = vs__fail(VS_EIO, "%s: read failed", file);
     if (fd >= 0)
         close(fd);
@@ -246,18 +284,12 @@ int vs__tf_load(vs__tf_bundle *b, const char *name, vs_tensor **out)
         return vs__fail(VS_ENOMEM, "out of memory");
     rc = decode_at(b, kv, key, &e);
     if (rc == VS_OK) {
-        int64_t avail = 0;
         rc = entry_check(b, key, &e, &dtype, &nbytes);
+        if (rc == VS_OK && e.n_slices > 0)
+            rc = slices_cover(b, key, &e);
         if (rc == VS_OK)
-            rc = e.n_slices > 0 ? slices_cover(b, key, &e)
-                                : shard_check(b, key, &e);
-        if (rc == VS_OK)
-            rc = data_bytes(b, &avail);
-        if (rc == VS_OK && (uint64_t)nbytes > (uint64_t)avail)
-            rc = vs__fail(VS_ECORRUPT,
-                          "%s: tensor '%s' needs %zu bytes, its data files "
-                          "hold %lld",
-                          b->index_path, key, nbytes, (long long)avail);
+            rc = e.n_slices > 0 ? slices_fit(b, key, nbytes)
+                                : entry_fits(b, key, &e, nbytes);
         if (rc == VS_OK)
             rc = vs_tensor_new(dtype, e.ndim, e.shape, &t);
         if (rc == VS_OK && e.n_slices > 0)
@@ -443,6 +475,8 @@ static int one_slice(const vs__tf_bundle *b, const char *name,
         rc = vs__fail(VS_ECORRUPT,
                       "%s: a slice of '%s' does not match its extents",
                       b->index_path, name);
+    if (rc == VS_OK)
+        rc = entry_fits(b, name, &e, nbytes);
     if (rc == VS_OK) {
         data = vs__malloc(nbytes ? nbytes : 1);
         if (data == NULL)
@@ -478,7 +512,7 @@ static int slices_assemble(const vs__tf_bundle *b, const char *name,
 
 /* ---- listing ---- */
 
-static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
+static int info_of(vs__tf_bundle *b, const vs__tf_kv *kv,
                    vs_tensor_info *info, int *skip)
 {
     vs__tf_entry e;
@@ -501,6 +535,13 @@ static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
         return VS_OK;
     }
     rc = entry_check(b, info->name, &e, &dtype, &nbytes);
+    /* what a reader allocates from the listing, its data can fill
+     * (TF's words first for slices that leave part of it out) */
+    if (rc == VS_OK && e.n_slices > 0)
+        rc = slices_cover(b, info->name, &e);
+    if (rc == VS_OK)
+        rc = e.n_slices > 0 ? slices_fit(b, info->name, nbytes)
+                            : entry_fits(b, info->name, &e, nbytes);
     if (rc == VS_OK) {
         info->dtype = dtype;
         info->ndim = e.ndim;
@@ -516,7 +557,7 @@ static int info_of(const vs__tf_bundle *b, const vs__tf_kv *kv,
     return rc;
 }
 
-int vs__tf_list(const vs__tf_bundle *b, vs_tensor_info **out, size_t *n)
+int vs__tf_list(vs__tf_bundle *b, vs_tensor_info **out, size_t *n)
 {
     vs_tensor_info *v;
     size_t cnt = 0;

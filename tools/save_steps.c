@@ -113,8 +113,8 @@ static int input_check_read(const save_plan *p, const save_job *j,
     if (rc != EXIT_OK)
         return rc;
     for (size_t k = 0; k < in->l.n; k++) {
-        /* A TF checkpoint's listing declares sizes its data may not hold:
-         * their sum is checked (the library then checks each tensor). */
+        /* A TF checkpoint's listing checks each size against its data
+         * file; entries may share bytes, so their sum is checked too. */
         if (in->l.s[k].nbytes > (uint64_t)(INT64_MAX - in->total))
             return cli_err("cannot save checkpoint to %s: the tensors' "
                            "sizes add up to more than %lld bytes",
