@@ -176,6 +176,36 @@ has out.txt "1.5"
 run 0 inspect m.db --tensor conv1/biases --stats
 has out.txt "[0.5 nan]"
 has out.txt "nan 1"
+# The tables' columns are sized to their content: the largest step and a
+# 13-character min still line up under their headings (they pushed every
+# column after them to the right before).
+# ends FILE LINE_A TEXT_A LINE_B TEXT_B: the last TEXT_A of line LINE_A
+# of FILE ends at the column where the last TEXT_B of line LINE_B ends.
+ends() {
+    local a b prog='{ e = 0; for (i = 1; i + length(t) - 1 <= length($0); i++)
+        if (substr($0, i, length(t)) == t) e = i + length(t); print e }'
+    a=$(sed -n "$2p" "$1" | awk -v t="$3" "$prog")
+    b=$(sed -n "$4p" "$1" | awk -v t="$5" "$prog")
+    if [ "$a" = "$b" ] && [ "$a" -gt 1 ]; then ok; else
+        fail "'$3' ends at $a, '$5' at $b: $(cat "$1")"
+    fi
+}
+mkdir -p wide
+npy wide/x.npy "{'descr': '<f8', $F, 'shape': (2,), }" \
+    '\023\250\321\236\335\371\345\377\000\000\000\000\000\000\024\100'
+run 0 save wide.db --step 9223372036854775807 --npy wide
+run 0 save wide.db --step 3 --npy wide
+run 0 inspect wide.db --step 9223372036854775807 --stats
+has out.txt "-1.23457e+308"
+# lines 4-6 the checkpoints, 9-10 the tensors
+ends out.txt 4 step 6 9223372036854775807
+ends out.txt 4 step 5 " 3"
+ends out.txt 4 stored 6 "16 B"
+ends out.txt 9 min 10 -1.23457e+308
+ends out.txt 9 max 10 " 5"
+ends out.txt 9 inf 10 " 0"
+equals "$(sed -n 4,6p out.txt | awk '{ print length($0) }' | sort -u | wc -l)" 1
+equals "$(sed -n 9,10p out.txt | awk '{ print length($0) }' | sort -u | wc -l)" 1
 
 # --codec and --journal: a raw, rollback-journal copy restores the same bytes
 run 0 save r.db --step 1 --npy w --codec raw --journal rollback
