@@ -485,6 +485,15 @@ mkdir -p msdir.db
 run 1 save msdir.db --step 7 --npy w --step 8 --npy w
 equals "$(cat err.txt)" "varstore: step 7: msdir.db is not a varstore checkpoint file: not a regular file"
 hasnt out.txt "as step"
+# ... also when the next input, read while it failed, is bad too: only
+# the first failure (step 7's) is printed, not the bad input's as well.
+run 1 save msdir.db --step 7 --npy w --step 8 --npy missing
+equals "$(cat err.txt)" "varstore: step 7: msdir.db is not a varstore checkpoint file: not a regular file"
+hasnt out.txt "as step"
+# and a bad input after a step that lands is printed after its line
+run 1 save ms7.db --step 7 --npy w --step 8 --npy missing
+has out.txt "as step 7 in ms7.db"
+equals "$(cat err.txt)" "varstore: step 8: cannot open directory 'missing': No such file or directory"
 # A bad first input writes nothing, as with one step: not even the
 # journal mode --journal asks for.
 run 1 save ms6.db --journal wal --step 1 --npy missing --step 2 --npy w
