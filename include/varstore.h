@@ -974,7 +974,11 @@ VS_API int vs_tf_is_checkpoint(const char *path);
  *  (a partitioned variable once, under its full name), sorted by name;
  *  raw_bytes = stored_bytes, codec "tf-bundle", crc32 0 and no stats.
  *  Tensors of dtypes varstore lacks (string, resource, ...) are left out.
- *  Free with vs_tensor_info_free. */
+ *  Unlike TF, each listed tensor's declared size is checked against the
+ *  data file holding it (stat only, nothing read), so that what a caller
+ *  allocates from the listing the data can fill: VS_ECORRUPT with TF's
+ *  "Invalid size in bundle entry" or "Read less bytes than requested"
+ *  otherwise. Free with vs_tensor_info_free. */
 VS_API VS_NODISCARD int vs_tf_list_variables(const char *prefix_or_dir,
                                              vs_tensor_info **out, size_t *n);
 /** TF's tf.train.load_variable: one tensor (a trailing ":0" is stripped

@@ -176,6 +176,36 @@ has out.txt "1.5"
 run 0 inspect m.db --tensor conv1/biases --stats
 has out.txt "[0.5 nan]"
 has out.txt "nan 1"
+# The tables' columns are sized to their content: the largest step and a
+# 13-character min still line up under their headings (they pushed every
+# column after them to the right before).
+# ends FILE LINE_A TEXT_A LINE_B TEXT_B: the last TEXT_A of line LINE_A
+# of FILE ends at the column where the last TEXT_B of line LINE_B ends.
+ends() {
+    local a b prog='{ e = 0; for (i = 1; i + length(t) - 1 <= length($0); i++)
+        if (substr($0, i, length(t)) == t) e = i + length(t); print e }'
+    a=$(sed -n "$2p" "$1" | awk -v t="$3" "$prog")
+    b=$(sed -n "$4p" "$1" | awk -v t="$5" "$prog")
+    if [ "$a" = "$b" ] && [ "$a" -gt 1 ]; then ok; else
+        fail "'$3' ends at $a, '$5' at $b: $(cat "$1")"
+    fi
+}
+mkdir -p wide
+npy wide/x.npy "{'descr': '<f8', $F, 'shape': (2,), }" \
+    '\023\250\321\236\335\371\345\377\000\000\000\000\000\000\024\100'
+run 0 save wide.db --step 9223372036854775807 --npy wide
+run 0 save wide.db --step 3 --npy wide
+run 0 inspect wide.db --step 9223372036854775807 --stats
+has out.txt "-1.23457e+308"
+# lines 4-6 the checkpoints, 9-10 the tensors
+ends out.txt 4 step 6 9223372036854775807
+ends out.txt 4 step 5 " 3"
+ends out.txt 4 stored 6 "16 B"
+ends out.txt 9 min 10 -1.23457e+308
+ends out.txt 9 max 10 " 5"
+ends out.txt 9 inf 10 " 0"
+equals "$(sed -n 4,6p out.txt | awk '{ print length($0) }' | sort -u | wc -l)" 1
+equals "$(sed -n 9,10p out.txt | awk '{ print length($0) }' | sort -u | wc -l)" 1
 
 # --codec and --journal: a raw, rollback-journal copy restores the same bytes
 run 0 save r.db --step 1 --npy w --codec raw --journal rollback
@@ -389,15 +419,25 @@ equals "$(cat aside/j.db.vs-new-*-0)" "junk"
     fail "the save wrote through a link beside its file"
 run 0 verify aside/l.db
 
-# A TF checkpoint whose listing declares four uint8 tensors of 2^62
-# bytes (an empty data file): their sizes' sum is refused before any
-# plan is made, never overflowed.
+# A TF checkpoint whose index declares four uint8 tensors of 2^62
+# bytes (an empty data file): refused by the listing, before any plan is
+# made (their sizes never summed, nor overflowed).
 mkdir -p tfhuge
 printf '\000\000\006\010\001\032\002\010\001\000\001\037\141\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\142\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\143\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\001\037\144\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\065\000\000\000\000\000\000\000\000\001\000\000\000\000\043\152\144\271\000\000\000\000\001\000\000\000\000\300\362\241\260\000\002\003\144\377\000\235\001\000\000\000\000\001\000\000\000\000\032\001\251\342\242\001\010\257\001\020\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\127\373\200\213\044\165\107\333' >tfhuge/m.index
 : >tfhuge/m.data-00000-of-00001
 run 1 save tfhuge.db --step 1 --tf-checkpoint tfhuge/m
-has err.txt "the tensors' sizes add up to more than 9223372036854775807 bytes"
+equals "$(cat err.txt)" "varstore: tfhuge/m.data-00000-of-00001: Read less bytes than requested: tensor 'a' is 4611686018427387904 bytes at offset 0, the file holds 0"
 [ ! -e tfhuge.db ] && ok || fail "a refused TF input created tfhuge.db"
+# One tensor 'v' of 2^62 bytes whose data file holds 8: its declared size
+# is checked against the file before anything is allocated for it (the
+# save's plan ran out of memory before, and aborted under ASan).
+printf '\000\000\006\010\001\032\002\010\001\000\001\032\166\010\004\022\014\022\012\010\200\200\200\200\200\200\200\200\100\050\200\200\200\200\200\200\200\200\100\000\000\000\000\001\000\000\000\000\360\131\275\313\000\000\000\000\001\000\000\000\000\300\362\241\260\000\001\002\167\000\057\000\000\000\000\001\000\000\000\000\374\062\222\253\064\010\101\016\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\127\373\200\213\044\165\107\333' >tfhuge/one.index
+printf '\000\000\000\000\000\000\000\000' >tfhuge/one.data-00000-of-00001
+run 1 save tfhuge.db --step 1 --tf-checkpoint tfhuge/one
+equals "$(cat err.txt)" "varstore: tfhuge/one.data-00000-of-00001: Read less bytes than requested: tensor 'v' is 4611686018427387904 bytes at offset 0, the file holds 8"
+[ ! -e tfhuge.db ] && ok || fail "a refused TF input created tfhuge.db"
+run 1 inspect tfhuge/one
+has err.txt "Read less bytes than requested"
 # ---- several steps in one command ------------------------------------------
 # The k-th --step goes with the k-th source; each is its own checkpoint,
 # written in the background while the next source is read.
@@ -445,6 +485,15 @@ mkdir -p msdir.db
 run 1 save msdir.db --step 7 --npy w --step 8 --npy w
 equals "$(cat err.txt)" "varstore: step 7: msdir.db is not a varstore checkpoint file: not a regular file"
 hasnt out.txt "as step"
+# ... also when the next input, read while it failed, is bad too: only
+# the first failure (step 7's) is printed, not the bad input's as well.
+run 1 save msdir.db --step 7 --npy w --step 8 --npy missing
+equals "$(cat err.txt)" "varstore: step 7: msdir.db is not a varstore checkpoint file: not a regular file"
+hasnt out.txt "as step"
+# and a bad input after a step that lands is printed after its line
+run 1 save ms7.db --step 7 --npy w --step 8 --npy missing
+has out.txt "as step 7 in ms7.db"
+equals "$(cat err.txt)" "varstore: step 8: cannot open directory 'missing': No such file or directory"
 # A bad first input writes nothing, as with one step: not even the
 # journal mode --journal asks for.
 run 1 save ms6.db --journal wal --step 1 --npy missing --step 2 --npy w

@@ -4,6 +4,7 @@
  * files changed after their check refused with clear errors, and the
  * CLI's peak resident size bounded whatever the input's size. */
 #define _DEFAULT_SOURCE /* wait4 */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, st_mtim */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "npy.h"
@@ -100,6 +102,7 @@ static void list_of(vst_src_list *l, const char *path)
     s.kind = info.fortran ? VST_SRC_NPY : VST_SRC_FILE;
     s.off = info.data_off;
     s.file_size = info.file_size;
+    s.file_id = info.file_id;
     s.swap = info.swap;
     vst_src_init(l);
     OK(vst_src_add(l, &s));
@@ -246,10 +249,12 @@ static void test_save_source__file_truncated_while_read_says_it_changed(
     assert_non_null(strstr(err, "changed while being saved"));
     assert_non_null(strstr(err, p));
     assert_null(strstr(err, "Input/output error"));
-    vst_src_close(&l);
-    /* the reader every thread shares: opened (and checked) first */
+    vst_src_free(&l);
+    /* the reader every thread shares: opened (and checked) first; the
+     * file written anew is described anew (it is another file now) */
     write_npy(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }",
               v, sizeof v);
+    list_of(&l, p);
     assert_int_equal(vst_src_share(&l), 1);
     assert_int_equal(truncate(p, 200), 0);
     assert_int_equal(
@@ -258,6 +263,136 @@ static void test_save_source__file_truncated_while_read_says_it_changed(
     assert_non_null(strstr(err, p));
     assert_null(strstr(err, "Input/output error"));
     vst_src_free(&l);
+}
+
+/* Writes len bytes of value c at pos of path, in place (its size kept),
+ * again until its modification time shows it (the kernel's file clock
+ * ticks every few ms): a rewrite at the same size a reader can tell. */
+static void rewrite_in_place(const char *path, uint64_t pos, size_t len,
+                             int c)
+{
+    struct stat before, after;
+    unsigned char buf[256];
+    const struct timespec ms = {0, 1000000};
+    assert_true(len <= sizeof buf);
+    memset(buf, c, len);
+    assert_int_equal(stat(path, &before), 0);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    for (int tries = 0; tries < 5000; tries++) {
+        assert_int_equal(vst_pwrite_all(fd, buf, len, pos), 0);
+        assert_int_equal(fstat(fd, &after), 0);
+        if (after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+            after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+            break;
+        (void)nanosleep(&ms, NULL);
+    }
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_true(after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                after.st_mtim.tv_nsec != before.st_mtim.tv_nsec);
+}
+
+static void expect_rewritten(int rc, const char *err, const char *p)
+{
+    assert_int_equal(rc, VS_EIO);
+    assert_non_null(strstr(err, "changed while being saved (written over "
+                                "or replaced at the same size"));
+    assert_non_null(strstr(err, p));
+}
+
+#define F256 "{'descr': '<f4', 'fortran_order': False, 'shape': (256,), }"
+
+/* A file written over in place at its size after its check: an error
+ * (its size alone, checked before, said nothing), whether it happens
+ * between two reads, before the file is opened, under the reader every
+ * thread shares, or before a whole (Fortran-ordered) read. */
+static void test_save_source__file_rewritten_at_same_size_is_an_error(
+    void **st)
+{
+    (void)st;
+    char p[600], err[512];
+    float v[256] = {0};
+    vst_src_list l;
+    snprintf(p, sizeof p, "%s/a.npy", g_dir);
+    write_npy(p, F256, v, sizeof v);
+    list_of(&l, p);
+    OK(vst_src_read(&l, 0, 0, v, 64, err, sizeof err)); /* opens it */
+    rewrite_in_place(p, l.s[0].off + 512, 64, 0x41);
+    expect_rewritten(vst_src_read(&l, 0, 512, v, 64, err, sizeof err), err,
+                     p);
+    vst_src_free(&l);
+    write_npy(p, F256, v, sizeof v); /* before it is opened */
+    list_of(&l, p);
+    rewrite_in_place(p, l.s[0].off, 4, 0x42);
+    expect_rewritten(vst_src_read(&l, 0, 0, v, 64, err, sizeof err), err, p);
+    vst_src_free(&l);
+    write_npy(p, F256, v, sizeof v); /* the shared reader */
+    list_of(&l, p);
+    assert_int_equal(vst_src_share(&l), 1);
+    rewrite_in_place(p, l.s[0].off + 8, 4, 0x43);
+    expect_rewritten(vst_src_read_shared(&l, 0, 0, v, 64, err, sizeof err),
+                     err, p);
+    vst_src_free(&l);
+    write_npy(p, "{'descr': '<f4', 'fortran_order': True, 'shape': (4, 6), }",
+              v, 24 * sizeof(float)); /* read whole */
+    list_of(&l, p);
+    assert_int_equal(l.s[0].kind, VST_SRC_NPY);
+    rewrite_in_place(p, l.s[0].off, 4, 0x44);
+    expect_rewritten(vst_src_read(&l, 0, 0, v, 64, err, sizeof err), err, p);
+    vst_src_free(&l);
+}
+
+/* vst_src_read, writing over its file in place at its size (after the
+ * first chunk is read): a change in the middle of a streamed save. */
+static int read_then_rewrite(void *ctx, size_t i, uint64_t off, void *buf,
+                             size_t len, char *err, size_t err_cap)
+{
+    vst_src_list *l = ctx;
+    int rc = vst_src_read(l, i, off, buf, len, err, err_cap);
+    if (rc == VS_OK && off == 0)
+        rewrite_in_place(l->s[i].path, l->s[i].off + 40000, 8, 0x45);
+    return rc;
+}
+
+/* A streamed save whose source is written over at its size midway fails
+ * with that error, and commits nothing of its step (the step saved
+ * before stays). */
+static void test_save_source__save_of_file_rewritten_midway_commits_nothing(
+    void **st)
+{
+    (void)st;
+    char p[600], db[600];
+    static float v[16384];
+    vst_src_list l;
+    vs_save_opts o;
+    vs_ckpt_info *ck = NULL;
+    size_t nck = 0;
+    const char *name = "t";
+    vs_dtype dt = VS_FLOAT32;
+    int nd = 1;
+    int64_t shape[1] = {16384};
+    const int64_t *shapes[1] = {shape};
+    for (int i = 0; i < 16384; i++)
+        v[i] = (float)i;
+    snprintf(p, sizeof p, "%s/a.npy", g_dir);
+    snprintf(db, sizeof db, "%s/m.db", g_dir);
+    write_npy(p, "{'descr': '<f4', 'fortran_order': False, "
+                 "'shape': (16384,), }", v, sizeof v);
+    list_of(&l, p);
+    memset(&o, 0, sizeof o);
+    o.chunk_bytes = 4096; /* 16 chunks */
+    OK(vs_save_stream(db, 1, &name, &dt, &nd, shapes, 1, vst_src_read, &l,
+                      &o));
+    assert_int_not_equal(vs_save_stream(db, 2, &name, &dt, &nd, shapes, 1,
+                                        read_then_rewrite, &l, &o),
+                         VS_OK);
+    assert_non_null(strstr(vs_errmsg(), "changed while being saved"));
+    vst_src_free(&l);
+    OK(vs_list_checkpoints(db, &ck, &nck));
+    assert_int_equal(nck, 1);
+    assert_int_equal(ck[0].step, 1);
+    vs_free(ck);
 }
 
 /* ---- the CLI's peak resident size -------------------------------------- */
@@ -355,6 +490,12 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_save_source__file_truncated_while_read_says_it_changed,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_source__file_rewritten_at_same_size_is_an_error, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_source__save_of_file_rewritten_midway_commits_nothing,
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_save_source__cli_save_peak_rss_stays_small, setup,

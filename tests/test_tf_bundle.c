@@ -388,7 +388,8 @@ static void test_truncations_and_wrong_magic_are_corrupt(void **state)
     for (size_t n = 0; n < nd; n += 97) {
         spit(path_in("model.ckpt.data-00000-of-00001"), data, n);
         assert_int_equal(load_everything(), VS_ECORRUPT);
-        assert_true(strstr(vs_errmsg(), "beyond the end") != NULL ||
+        assert_true(strstr(vs_errmsg(), "Read less bytes than requested") !=
+                        NULL ||
                     strstr(vs_errmsg(), "its data files hold") != NULL);
     }
     spit(path_in("model.ckpt.data-00000-of-00001"), data, nd);
@@ -648,11 +649,16 @@ static void test_unsupported_dtype_is_refused_naming_tensor(void **state)
     assert_non_null(strstr(vs_errmsg(), "h.index: Invalid size in bundle "
                                         "entry: key f; stored size 8; "
                                         "expected size 4"));
-    e.shape[0] = 1000000000; /* more than the data files hold */
+    e.shape[0] = 1000000000; /* more than the data file holds */
+    e.size = 4000000000;
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);
-    assert_non_null(strstr(vs_errmsg(), "its data files hold 8"));
+    assert_non_null(strstr(vs_errmsg(), "h.data-00000-of-00001: Read less "
+                                        "bytes than requested: tensor 'f' is "
+                                        "4000000000 bytes at offset 0, the "
+                                        "file holds 8"));
     e.shape[0] = 2;
+    e.size = 8;
     e.shard_id = 1;
     write_index("f", &e);
     assert_int_equal(vs_tf_load_variable(path_in("h"), "f", &t), VS_ECORRUPT);
@@ -761,54 +767,99 @@ static void test_fifo_data_shard_is_refused_not_waited_on(void **state)
                            "e.data-00000-of-00001: not a regular file"));
 }
 
-/* An index may declare tensors far bigger than any data (listing reads
- * none): their sizes are held at INT64_MAX, never wrapped (signed
- * overflow before: negative sizes, and UB summing them). */
-static void test_listing_huge_declared_tensors_holds_sizes_at_int64_max(
+/* x fails with code, its message holding part (paths vary). */
+#define REFUSED(x, code, part)                                                 \
+    do {                                                                       \
+        assert_int_equal((x), (code));                                         \
+        if (strstr(vs_errmsg(), (part)) == NULL) {                             \
+            print_error("'%s' lacks '%s'\n", vs_errmsg(), (part));           \
+            fail();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* An index may declare tensors far bigger than any data: the listing,
+ * which callers allocate from, refuses them (their declared size, then
+ * their bytes against the data file), never reports 2^62-byte tensors. */
+static void test_listing_refuses_declared_sizes_the_data_cannot_hold(
     void **state)
 {
-    static const struct {
-        const char *name;
-        int dtype;
-        int64_t dim;
-    } ents[] = {{"a", 4, INT64_C(1) << 62},
-                {"b", 4, INT64_C(1) << 62},
-                {"c", 1, (INT64_C(1) << 62) - 1}}; /* 2^64 - 4 bytes */
-    vs__tf_buf header = {0}, ent[3] = {{0}}, table = {0};
-    vs__tf_kv kv[4];
+    vs__tf_entry e = {0};
     vs_tensor_info *info = NULL;
     vs_ckpt_info *ck = NULL;
     size_t n = 0;
     (void)state;
-    vs__tf_header_encode(&header);
-    kv[0] = (vs__tf_kv){(uint8_t *)"", 0, header.p, header.len};
-    for (int i = 0; i < 3; i++) {
-        vs__tf_entry e = {0};
-        e.tf_dtype = ents[i].dtype;
-        e.ndim = 1;
-        e.shape[0] = ents[i].dim;
-        vs__tf_entry_encode(&e, &ent[i]);
-        kv[i + 1] = (vs__tf_kv){(uint8_t *)(uintptr_t)ents[i].name, 1,
-                                ent[i].p, ent[i].len};
-    }
-    OK(vs__tf_table_build(kv, 4, &table));
-    spit(path_in("h.index"), table.p, table.len);
-    spit(path_in("h.data-00000-of-00001"), "", 0);
+    e.tf_dtype = 4; /* uint8 [2^62], its entry's size 0 */
+    e.ndim = 1;
+    e.shape[0] = INT64_C(1) << 62;
+    write_index("a", &e);
+    REFUSED(vs_tf_list_variables(path_in("h"), &info, &n), VS_ECORRUPT,
+          "Invalid size in bundle entry: key a; stored size 0; expected "
+          "size 4611686018427387904");
+    e.size = INT64_C(1) << 62; /* the data file holds 8 bytes */
+    write_index("a", &e);
+    REFUSED(vs_tf_list_variables(path_in("h"), &info, &n), VS_ECORRUPT,
+          "h.data-00000-of-00001: Read less bytes than requested: tensor "
+          "'a' is 4611686018427387904 bytes at offset 0, the file holds 8");
+    assert_null(info);
+    assert_int_equal(vs_list_checkpoints(path_in("h"), &ck, &n),
+                     VS_ECORRUPT);
+    assert_null(ck);
+    e.shape[0] = 8; /* all 8, then one beyond the end */
+    e.size = 8;
+    e.crc32c_masked = vs__crc32c_mask(vs__crc32c(0, "\0\0\0\0\0\0\0\0", 8));
+    write_index("a", &e);
     OK(vs_tf_list_variables(path_in("h"), &info, &n));
-    assert_int_equal(n, 3);
-    assert_int_equal(info[0].numel, INT64_C(1) << 62);
-    assert_int_equal(info[0].raw_bytes, INT64_C(1) << 62);
-    assert_int_equal(info[2].raw_bytes, INT64_MAX);
-    assert_int_equal(info[2].stored_bytes, INT64_MAX);
-    vs_tensor_info_free(info, n);
-    OK(vs_list_checkpoints(path_in("h"), &ck, &n));
     assert_int_equal(n, 1);
-    assert_int_equal(ck[0].raw_bytes, INT64_MAX);
-    assert_int_equal(ck[0].stored_bytes, INT64_MAX);
-    vs_free(ck);
+    assert_int_equal(info[0].raw_bytes, 8);
+    vs_tensor_info_free(info, n);
+    e.offset = 1;
+    write_index("a", &e);
+    REFUSED(vs_tf_list_variables(path_in("h"), &info, &n), VS_ECORRUPT,
+          "tensor 'a' is 8 bytes at offset 1, the file holds 8");
+}
+
+/* Each tensor is checked against its own shard, not all shards' bytes:
+ * a 2^39-byte tensor of an 8-byte shard beside a (sparse) 2^40-byte one
+ * is refused before anything is allocated for it (allocated, and out of
+ * memory or an AddressSanitizer abort, before). */
+static void test_tensor_beyond_its_own_shard_is_refused_unallocated(
+    void **state)
+{
+    vs__tf_entry e = {0};
+    vs__tf_buf header = {0}, ent = {0}, table = {0};
+    vs__tf_kv kv[2];
+    vs_tensor *t = NULL;
+    vs_tensor_info *info = NULL;
+    size_t n = 0;
+    FILE *f;
+    (void)state;
+    e.tf_dtype = 4; /* uint8 [2^39] in shard 0 of 2 */
+    e.ndim = 1;
+    e.shape[0] = e.size = INT64_C(1) << 39;
+    vs__tf_header_encode(&header);
+    assert_int_equal(header.p[0], 0x08); /* num_shards 1 ... */
+    header.p[1] = 2;                     /* ... made 2 */
+    vs__tf_entry_encode(&e, &ent);
+    kv[0] = (vs__tf_kv){(uint8_t *)"", 0, header.p, header.len};
+    kv[1] = (vs__tf_kv){(uint8_t *)"big", 3, ent.p, ent.len};
+    OK(vs__tf_table_build(kv, 2, &table));
+    spit(path_in("s.index"), table.p, table.len);
+    spit(path_in("s.data-00000-of-00002"), "\0\0\0\0\0\0\0\0", 8);
+    f = fopen(path_in("s.data-00001-of-00002"), "wb");
+    assert_non_null(f);
+    if (ftruncate(fileno(f), (off_t)(INT64_C(1) << 40)) != 0) {
+        fclose(f); /* no sparse files that big here */
+        skip();
+    }
+    assert_int_equal(fclose(f), 0);
+    REFUSED(vs_tf_load_variable(path_in("s"), "big", &t), VS_ECORRUPT,
+          "s.data-00000-of-00002: Read less bytes than requested: tensor "
+          "'big' is 549755813888 bytes at offset 0, the file holds 8");
+    assert_null(t);
+    REFUSED(vs_tf_list_variables(path_in("s"), &info, &n), VS_ECORRUPT,
+          "Read less bytes than requested");
     vs__tfbuf_free(&header);
-    for (int i = 0; i < 3; i++)
-        vs__tfbuf_free(&ent[i]);
+    vs__tfbuf_free(&ent);
     vs__tfbuf_free(&table);
 }
 
@@ -960,7 +1011,8 @@ int main(void)
         T(test_is_checkpoint_rejects_sqlite_file_named_checkpoint),
         T(test_writer_never_replaces_a_varstore_file),
         T(test_fifo_data_shard_is_refused_not_waited_on),
-        T(test_listing_huge_declared_tensors_holds_sizes_at_int64_max),
+        T(test_listing_refuses_declared_sizes_the_data_cannot_hold),
+        T(test_tensor_beyond_its_own_shard_is_refused_unallocated),
         T(test_empty_shape_after_huge_extents_lists_and_loads),
         T(test_sqlite_file_named_like_an_index_is_not_a_checkpoint),
         T(test_hostile_tables_are_refused_in_bounded_work),

@@ -40,9 +40,13 @@ const char *vs__tf_prefix(const vs__tf_bundle *b);
  * their full name), sorted by name; codec "tf-bundle", stored_bytes =
  * raw_bytes, crc32 0 (TF stores a CRC-32C, not the zlib CRC), no stats.
  * Tensors of a dtype varstore lacks (TF 2's string object graph, ...) are
- * left out; vs__tf_load refuses them (VS_EDTYPE naming them).
+ * left out; vs__tf_load refuses them (VS_EDTYPE naming them). Each
+ * listed tensor's declared bytes are checked against its data (stat only,
+ * nothing read): its entry's size is its shape's and lies within its
+ * shard file (a partitioned one within all of them), so that a caller
+ * allocating from the listing allocates no more than the data holds.
  * Free with vs_tensor_info_free. */
-VS_NODISCARD int vs__tf_list(const vs__tf_bundle *b, vs_tensor_info **out,
+VS_NODISCARD int vs__tf_list(vs__tf_bundle *b, vs_tensor_info **out,
                              size_t *n);
 /* TF's load_variable: one tensor, bit-exact, its CRC32C checked; a
  * partitioned variable is assembled from its slices. A trailing ":0" is

@@ -29,6 +29,13 @@ int cli_err(const char *fmt, ...) VST_PRINTF(1, 2);
 /* Text cli_err prints after "varstore: " until cleared with NULL: what
  * the messages are about ("step 20: "); ctx must live until then. */
 void cli_err_context(const char *ctx);
+/* From cli_err_hold(1) until cli_err_hold(0), cli_err keeps its first
+ * message instead of printing it (later ones are dropped); then
+ * cli_err_release prints it (print 1) or drops it (print 0). For an error
+ * that counts only if an earlier failure, known later, does not: one
+ * error is printed. */
+void cli_err_hold(int on);
+void cli_err_release(int print);
 /* Prints the usage error and where to find help (cmd: "save " or NULL);
  * returns EXIT_USAGE. */
 int usage(const char *cmd, const char *fmt, ...) VST_PRINTF(2, 3);

@@ -28,9 +28,55 @@ void cli_err_context(const char *ctx)
     err_context = ctx;
 }
 
+/* cli_err_hold's state: holding, and the message held (NULL: none). */
+static int err_holding;
+static char *err_held;
+
+void cli_err_hold(int on)
+{
+    if (on)
+        cli_err_release(0);
+    err_holding = on;
+}
+
+void cli_err_release(int print)
+{
+    if (print && err_held != NULL)
+        fprintf(stderr, "varstore: %s\n", err_held);
+    free(err_held);
+    err_held = NULL;
+    err_holding = 0;
+}
+
+/* The message of fmt (after the context) kept as the held one: 0, or -1
+ * when it cannot be (out of memory): then it is printed at once. */
+static int err_keep(const char *fmt, va_list ap)
+{
+    va_list again;
+    const char *ctx = err_context != NULL ? err_context : "";
+    size_t lc = strlen(ctx);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, again);
+    va_end(again);
+    char *m = n < 0 ? NULL : malloc(lc + (size_t)n + 1);
+    if (m == NULL)
+        return -1;
+    memcpy(m, ctx, lc);
+    (void)vsnprintf(m + lc, (size_t)n + 1, fmt, ap);
+    err_held = m;
+    return 0;
+}
+
 int cli_err(const char *fmt, ...)
 {
     va_list ap;
+    if (err_holding && err_held != NULL)
+        return EXIT_ERR; /* only the first is kept */
+    va_start(ap, fmt);
+    int kept = err_holding ? err_keep(fmt, ap) : -1;
+    va_end(ap);
+    if (kept == 0)
+        return EXIT_ERR;
     fputs("varstore: ", stderr);
     if (err_context != NULL)
         fputs(err_context, stderr);

@@ -753,55 +753,135 @@ static int print_selected(const inspect_args *o, const inspect_data *d)
     return EXIT_OK;
 }
 
-/* The table of checkpoints, then of the step's tensors. */
+/* Tables are sized to their content: each column as wide as its heading
+ * (or the width it always had) or its widest value, whatever the values
+ * (a step of 19 digits, a size of 4194304.0 TiB, a min of -1.79769e+308). */
+static int widest(int w, const char *text)
+{
+    int l = (int)strlen(text);
+    return l > w ? l : w;
+}
+
+static const char *lld_text(long long v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%lld", v);
+    return buf;
+}
+
+static const char *g_text(double v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%.6g", v);
+    return buf;
+}
+
+/* The checkpoints, one line each. */
+static void print_ckpts(const inspect_data *d)
+{
+    char b1[32], b2[32], b3[32];
+    int ws = 12, wc = 24, wt = 8, wr = 12, wst = 12;
+    size_t k;
+    for (k = 0; k < d->nck; k++) {
+        const vs_ckpt_info *c = &d->ck[k];
+        ws = widest(ws, lld_text(c->step, b1, sizeof b1));
+        wc = widest(wc, c->created_at);
+        wt = widest(wt, lld_text(c->n_tensors, b1, sizeof b1));
+        wr = widest(wr, human(c->raw_bytes, b1, sizeof b1));
+        wst = widest(wst, human(c->stored_bytes, b1, sizeof b1));
+    }
+    printf("  %*s  %-*s %*s %*s %*s\n", ws, "step", wc, "created_at", wt,
+           "tensors", wr, "raw", wst, "stored");
+    for (k = 0; k < d->nck; k++) {
+        const vs_ckpt_info *c = &d->ck[k];
+        printf("  %*lld  %-*s %*s %*s %*s\n", ws, (long long)c->step, wc,
+               c->created_at, wt, lld_text(c->n_tensors, b3, sizeof b3), wr,
+               human(c->raw_bytes, b1, sizeof b1), wst,
+               human(c->stored_bytes, b2, sizeof b2));
+    }
+}
+
+/* One line of the tensors table as text: name, dtype, shape, size,
+ * stored, codec, then the statistics (min, max, mean, std, nan, inf). */
+typedef struct {
+    const char *c[12];
+    char shape[VST_SHAPE_STR_MAX], num[12][32];
+} tensor_row;
+
+static void tensor_cells(const vs_tensor_info *ti, const stats *s,
+                         tensor_row *r)
+{
+    r->c[0] = ti->name;
+    r->c[1] = vs_dtype_name(ti->dtype);
+    r->c[2] = vst_shape_str(ti->ndim, ti->shape, r->shape, sizeof r->shape);
+    r->c[3] = human(ti->raw_bytes, r->num[3], sizeof r->num[3]);
+    r->c[4] = human(ti->stored_bytes, r->num[4], sizeof r->num[4]);
+    r->c[5] = ti->codec;
+    if (s == NULL)
+        return;
+    r->c[6] = g_text(s->min, r->num[6], sizeof r->num[6]);
+    r->c[7] = g_text(s->max, r->num[7], sizeof r->num[7]);
+    r->c[8] = g_text(s->mean, r->num[8], sizeof r->num[8]);
+    r->c[9] = g_text(s->std, r->num[9], sizeof r->num[9]);
+    r->c[10] = lld_text(s->n_nan, r->num[10], sizeof r->num[10]);
+    r->c[11] = lld_text(s->n_inf, r->num[11], sizeof r->num[11]);
+}
+
+/* The first n cells of a line (6, or 12 with the statistics) in columns
+ * w: text left-aligned, numbers right-aligned. */
+static void tensor_line(const int *w, const char *const *c, int n)
+{
+    printf("  %-*s  %-*s  %-*s  %*s  %*s  %-*s", w[0], c[0], w[1], c[1],
+           w[2], c[2], w[3], c[3], w[4], c[4], w[5], c[5]);
+    for (int k = 6; k < n; k++)
+        printf(k == 6 ? "  %*s" : " %*s", w[k], c[k]);
+    printf("\n");
+}
+
+/* The step's tensors, one line each; st: their statistics, or NULL. */
+static void print_tensors(const inspect_data *d, const stats *st)
+{
+    static const char *const head[12] = {
+        "name", "dtype", "shape", "size", "stored", "codec",
+        "min",  "max",   "mean",  "std",  "nan",    "inf"};
+    int w[12] = {4, 8, 5, 10, 10, 12, 12, 12, 12, 12, 6, 6};
+    int n = st != NULL ? 12 : 6;
+    tensor_row r;
+    size_t k;
+    for (k = 0; k < d->n; k++) {
+        tensor_cells(&d->infos[k], st != NULL ? &st[k] : NULL, &r);
+        for (int c = 0; c < n; c++)
+            w[c] = widest(w[c], r.c[c]);
+    }
+    tensor_line(w, head, n);
+    for (k = 0; k < d->n; k++) {
+        tensor_cells(&d->infos[k], st != NULL ? &st[k] : NULL, &r);
+        tensor_line(w, r.c, n);
+    }
+}
+
+/* The table of checkpoints, then of the step's tensors (their statistics
+ * gathered first: the columns are sized to them). */
 static int print_table(const inspect_args *o, const inspect_data *d)
 {
-    char b1[32], b2[32], sb[VST_SHAPE_STR_MAX];
-    int wname = 4, wshape = 5;
+    stats *st = NULL;
     size_t k;
-
+    if (o->want_stats) {
+        st = calloc(d->n ? d->n : 1, sizeof *st);
+        if (st == NULL)
+            return cli_err("out of memory");
+        for (k = 0; k < d->n; k++)
+            if (info_stats(o->path, d->step, &d->infos[k], &st[k]) !=
+                EXIT_OK) {
+                free(st);
+                return EXIT_ERR;
+            }
+    }
     printf("file: %s\n", o->path);
     printf("journal: %s\n", d->journal);
     printf("checkpoints: %zu\n", d->nck);
-    printf("  %12s  %-24s %8s %12s %12s\n", "step", "created_at", "tensors",
-           "raw", "stored");
-    for (k = 0; k < d->nck; k++)
-        printf("  %12lld  %-24s %8lld %12s %12s\n", (long long)d->ck[k].step,
-               d->ck[k].created_at, (long long)d->ck[k].n_tensors,
-               human(d->ck[k].raw_bytes, b1, sizeof b1),
-               human(d->ck[k].stored_bytes, b2, sizeof b2));
+    print_ckpts(d);
     printf("\nstep %lld: %zu tensors\n", (long long)d->step, d->n);
-    for (k = 0; k < d->n; k++) {
-        const vs_tensor_info *ti = &d->infos[k];
-        int l = (int)strlen(ti->name);
-        int s = (int)strlen(vst_shape_str(ti->ndim, ti->shape, sb, sizeof sb));
-        if (l > wname)
-            wname = l;
-        if (s > wshape)
-            wshape = s;
-    }
-    printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, "name", "dtype",
-           wshape, "shape", "size", "stored", "codec");
-    if (o->want_stats)
-        printf("  %12s %12s %12s %12s %6s %6s", "min", "max", "mean", "std",
-               "nan", "inf");
-    printf("\n");
-    for (k = 0; k < d->n; k++) {
-        const vs_tensor_info *ti = &d->infos[k];
-        stats s;
-        printf("  %-*s  %-8s  %-*s  %10s  %10s  %-12s", wname, ti->name,
-               vs_dtype_name(ti->dtype), wshape,
-               vst_shape_str(ti->ndim, ti->shape, sb, sizeof sb),
-               human(ti->raw_bytes, b1, sizeof b1),
-               human(ti->stored_bytes, b2, sizeof b2), ti->codec);
-        if (o->want_stats) {
-            if (info_stats(o->path, d->step, ti, &s) != EXIT_OK)
-                return EXIT_ERR;
-            printf("  %12.6g %12.6g %12.6g %12.6g %6lld %6lld", s.min, s.max,
-                   s.mean, s.std, (long long)s.n_nan, (long long)s.n_inf);
-        }
-        printf("\n");
-    }
+    print_tensors(d, st);
+    free(st);
     return EXIT_OK;
 }
 

@@ -207,6 +207,7 @@ static int add_npy(vst_src_list *l, const char *dir, const char *rel,
     s.kind = info.fortran ? VST_SRC_NPY : VST_SRC_FILE;
     s.off = info.data_off;
     s.file_size = info.file_size;
+    s.file_id = info.file_id;
     s.swap = info.swap;
     if (s.name == NULL || s.what == NULL) {
         free(s.name);
@@ -244,7 +245,7 @@ static int load_npy_dir(const char *dir, const char *prefix, vst_src_list *l)
 }
 
 /* Tensor e of the safetensors file src as a source. */
-static int add_st(vst_src_list *l, const char *src, uint64_t fsize,
+static int add_st(vst_src_list *l, const char *src, const vst_file_id *fid,
                   const vst_st_entry *e, const char *prefix)
 {
     vst_src s;
@@ -268,7 +269,8 @@ static int add_st(vst_src_list *l, const char *src, uint64_t fsize,
     s.nbytes = e->nbytes;
     s.kind = VST_SRC_FILE;
     s.off = e->offset;
-    s.file_size = fsize;
+    s.file_size = fid->size;
+    s.file_id = *fid;
     s.swap = !vst_host_little();
     return vst_src_add(l, &s) == VS_OK ? EXIT_OK : cli_err("out of memory");
 }
@@ -285,7 +287,7 @@ static int load_safetensors(const char *src, const char *prefix,
     if (x->n == 0)
         rc = cli_err("%s: no tensors", src);
     for (i = 0; rc == EXIT_OK && i < x->n; i++)
-        rc = add_st(l, src, x->file_size, &x->e[i], prefix);
+        rc = add_st(l, src, &x->file_id, &x->e[i], prefix);
     vst_st_index_free(x);
     return rc;
 }

@@ -10,6 +10,7 @@
 #define VS_TOOLS_NPY_H
 
 #include "varstore.h"
+#include "vst.h"
 
 /* Reads the .npy file at path into a new tensor (*out, freed with
  * vs_tensor_free). On failure *out is NULL and vst_errmsg() says why,
@@ -35,6 +36,7 @@ typedef struct {
     uint64_t data_off, file_size;
     size_t nbytes;
     int swap, fortran;
+    vst_file_id file_id; /* the file when probed */
 } vst_npy_info;
 
 /* Checks the prefix and header of the .npy file at path, and that the

@@ -102,6 +102,7 @@ void vst_npy_release(vs_tensor *t)
 typedef struct {
     const char *path;
     int fd;
+    vst_file_id id; /* the file when opened */
     size_t fsize, prefix, hlen, nbytes;
     int64_t numel;
     npy_header hd;
@@ -258,13 +259,14 @@ static int copy_data(const npy_file *nf, vs_tensor **out)
  * when it returns VS_OK, closed otherwise). */
 static int npy_open(const char *path, npy_file *nf)
 {
-    uint64_t size = 0;
+    uint64_t size;
     int rc;
     memset(nf, 0, sizeof *nf);
     nf->path = path;
-    nf->fd = vst_open_regular(path, &size);
+    nf->fd = vst_open_regular_id(path, &nf->id);
     if (nf->fd < 0)
         return VS_EIO;
+    size = nf->id.size;
     nf->fsize = (size_t)size;
     if (size > SIZE_MAX)
         rc = vst_fail(VS_EINVAL, "%s: file too large", path);
@@ -296,6 +298,7 @@ int vst_npy_probe(const char *path, vst_npy_info *out)
     out->nbytes = nf.nbytes;
     out->swap = nf.swap;
     out->fortran = is_fortran_nd(&nf);
+    out->file_id = nf.id;
     return VS_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "varstore.h"
+#include "vst.h"
 
 #define VST_ST_MAX_HEADER 100000000u /* 100 MB, as the reference reader */
 
@@ -48,6 +49,7 @@ typedef struct {
     size_t n;
     vst_st_entry *e;
     uint64_t file_size;
+    vst_file_id file_id; /* the file when its header was read */
 } vst_st_index;
 int vst_st_read_index(const char *path, vst_st_index **out);
 void vst_st_index_free(vst_st_index *x);

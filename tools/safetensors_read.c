@@ -710,6 +710,7 @@ int vst_st_read_index(const char *path, vst_st_index **out)
 {
     st_reader r;
     uint64_t fsize = 0, hlen = 0;
+    vst_file_id id = {0};
     int rc, fd;
 
     if (out == NULL || path == NULL)
@@ -720,12 +721,15 @@ int vst_st_read_index(const char *path, vst_st_index **out)
     r.f = calloc(1, sizeof *r.f);
     if (r.f == NULL)
         return vst_fail(VS_ENOMEM, "out of memory");
-    fd = vst_open_regular(path, &fsize);
+    fd = vst_open_regular_id(path, &id);
+    fsize = id.size;
     rc = fd < 0 ? VS_EIO : check_file(&r, fd, fsize, &hlen);
     if (fd >= 0)
         (void)close(fd); /* read-only: nothing of it to lose */
     if (rc == VS_OK)
         rc = make_index(&r, fsize, hlen, out);
+    if (rc == VS_OK)
+        (*out)->file_id = id;
     reader_free(&r);
     return rc;
 }

@@ -86,20 +86,49 @@ static int src_changed(const vst_src *s, uint64_t size)
                     (unsigned long long)s->file_size);
 }
 
-/* s's file open in l->fd, still of the size it had when described. */
+/* Whether s's file, now as *now, is still the file described: a new
+ * size is src_changed's; so is the same size written over in place, or
+ * another file put in its place (its times, to the nanosecond, or its
+ * inode differ). */
+static int src_same(const vst_src *s, const vst_file_id *now)
+{
+    if (now->size != s->file_size)
+        return src_changed(s, now->size);
+    if (vst_file_id_same(now, &s->file_id))
+        return VS_OK;
+    return vst_fail(VS_EIO,
+                    "'%s' changed while being saved (written over or "
+                    "replaced at the same size, %llu bytes, since it was "
+                    "checked)",
+                    s->path, (unsigned long long)now->size);
+}
+
+/* s's file (the path's, before and after a whole read of it) still the
+ * one described. */
+static int path_same(const vst_src *s)
+{
+    vst_file_id now;
+    if (vst_path_id(s->path, &now) != 0)
+        return vst_fail(VS_EIO, "'%s' changed while being saved (%s)",
+                        s->path, strerror(errno));
+    return src_same(s, &now);
+}
+
+/* s's file open in l->fd, still the file it was when described. */
 static int src_open(vst_src_list *l, const vst_src *s)
 {
-    uint64_t size = 0;
+    vst_file_id now;
     if (l->fd >= 0 && strcmp(l->fd_path, s->path) == 0)
         return VS_OK;
     vst_src_close(l);
-    l->fd = vst_open_regular(s->path, &size);
+    l->fd = vst_open_regular_id(s->path, &now);
     if (l->fd < 0)
         return VS_EIO;
     l->fd_path = s->path;
-    if (size != s->file_size) {
+    int rc = src_same(s, &now);
+    if (rc != VS_OK) {
         vst_src_close(l);
-        return src_changed(s, size);
+        return rc;
     }
     /* Advice only: a kernel that ignores it reads the same bytes. */
     (void)posix_fadvise(l->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -113,8 +142,15 @@ static int fd_pread(int fd, const vst_src *s, uint64_t pos, void *buf,
     /* The source's page cache is left as it is (as cp does): dropping it
      * would make the caller's next read of those files, or the next save
      * of the same tree, read them from disk again. */
-    if (vst_pread_all(fd, buf, len, pos) == 0)
-        return VS_OK;
+    if (vst_pread_all(fd, buf, len, pos) == 0) {
+        /* The file after the read still the one described: bytes read
+         * before a change in place are not mixed with bytes after it. */
+        vst_file_id now;
+        if (vst_fd_id(fd, &now) != 0)
+            return vst_fail(VS_EIO, "cannot stat '%s': %s", s->path,
+                            strerror(errno));
+        return src_same(s, &now);
+    }
     int e = errno;
     struct stat st;
     /* An end of file before the bytes (reported as EIO): it was cut short
@@ -182,7 +218,11 @@ static int src_whole(vst_src_list *l, size_t i)
         return VS_OK;
     vst_src_close(l);
     if (s->kind == VST_SRC_NPY) {
-        int rc = vst_npy_read(s->path, &t);
+        int rc = path_same(s);
+        if (rc == VS_OK)
+            rc = vst_npy_read(s->path, &t);
+        if (rc == VS_OK && (rc = path_same(s)) != VS_OK)
+            vs_tensor_free(t);
         if (rc != VS_OK)
             return rc;
     } else if (vs_tf_load_variable(s->path, s->tf_name, &t) != VS_OK) {

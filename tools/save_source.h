@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "varstore.h"
+#include "vst.h"
 
 enum {
     VST_SRC_FILE,  /* bytes [off, off + nbytes) of path, read with pread */
@@ -28,6 +29,8 @@ typedef struct {
     char *tf_name;   /* VST_SRC_TF: the variable */
     uint64_t off;    /* VST_SRC_FILE, VST_SRC_NPY: where the data starts */
     uint64_t file_size; /* the file's size when described (FILE, NPY) */
+    vst_file_id file_id; /* the file when described (FILE, NPY): a read
+                          * of a file no longer the same fails */
     int swap;        /* VST_SRC_FILE: elements are byte-swapped */
     char *what;      /* names it in errors ("f.npy", "f: tensor 'x'") */
 } vst_src;

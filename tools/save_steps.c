@@ -113,8 +113,8 @@ static int input_check_read(const save_plan *p, const save_job *j,
     if (rc != EXIT_OK)
         return rc;
     for (size_t k = 0; k < in->l.n; k++) {
-        /* A TF checkpoint's listing declares sizes its data may not hold:
-         * their sum is checked (the library then checks each tensor). */
+        /* A TF checkpoint's listing checks each size against its data
+         * file; entries may share bytes, so their sum is checked too. */
         if (in->l.s[k].nbytes > (uint64_t)(INT64_MAX - in->total))
             return cli_err("cannot save checkpoint to %s: the tensors' "
                            "sizes add up to more than %lld bytes",
@@ -132,8 +132,9 @@ static int input_check_read(const save_plan *p, const save_job *j,
 }
 
 /* input_check_read, its errors naming the step when there are several
- * (the next step's input is read while the one before is written, so
- * its error comes before that step's line). */
+ * (the next step's input is read while the one before is written; its
+ * error is held until that step has landed, and printed after its line,
+ * or dropped when that step failed: run_pipeline). */
 static int input_read(const save_plan *p, const save_job *j, step_input *in)
 {
     char ctx[48];
@@ -293,8 +294,13 @@ static int run_pipeline(const save_plan *p)
         rc = cli_err("%s", vs_errmsg());
     for (size_t k = 0; rc == EXIT_OK && k < p->n_jobs; k++) {
         step_input in;
+        /* The input's error, if any, is held until the step before has
+         * landed: one error, the first failure's, is printed. */
+        cli_err_hold(1);
         int read_rc = input_read(p, &p->jobs[k], &in); /* overlaps */
+        cli_err_hold(0);
         rc = land(&pl);
+        cli_err_release(rc == EXIT_OK);
         if (rc == EXIT_OK)
             rc = read_rc;
         /* Once the first input is good, as run_one: a bad one writes

@@ -55,7 +55,44 @@ static int open_fail(int fd, const char *fmt, const char *path, int e)
     return -1;
 }
 
-int vst_open_regular(const char *path, uint64_t *size)
+static void id_of(const struct stat *st, vst_file_id *id)
+{
+    memset(id, 0, sizeof *id);
+    id->dev = (uint64_t)st->st_dev;
+    id->ino = (uint64_t)st->st_ino;
+    id->size = (uint64_t)st->st_size;
+    id->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+    id->mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
+    id->ctime_sec = (int64_t)st->st_ctim.tv_sec;
+    id->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
+}
+
+int vst_fd_id(int fd, vst_file_id *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    id_of(&st, id);
+    return 0;
+}
+
+int vst_path_id(const char *path, vst_file_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    id_of(&st, id);
+    return 0;
+}
+
+int vst_file_id_same(const vst_file_id *a, const vst_file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+           a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+int vst_open_regular_id(const char *path, vst_file_id *id)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), fl;
@@ -71,8 +108,17 @@ int vst_open_regular(const char *path, uint64_t *size)
     fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
         return open_fail(fd, "cannot open '%s': %s", path, errno);
-    if (size != NULL)
-        *size = (uint64_t)st.st_size;
+    if (id != NULL)
+        id_of(&st, id);
+    return fd;
+}
+
+int vst_open_regular(const char *path, uint64_t *size)
+{
+    vst_file_id id;
+    int fd = vst_open_regular_id(path, &id);
+    if (fd >= 0 && size != NULL)
+        *size = id.size;
     return fd;
 }
 

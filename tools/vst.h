@@ -30,6 +30,24 @@ int vst_host_little(void);
  * after vst_fail(VS_EIO, ...) naming path. */
 int vst_open_regular(const char *path, uint64_t *size);
 
+/* What tells a file's content changed, for a file being read: it is the
+ * same file (device and inode), of the same size, and not written nor
+ * its attributes changed since (modification and change times, to the
+ * nanosecond: a rewrite in place at the same size changes them, with the
+ * resolution of the kernel's file clock). */
+typedef struct {
+    uint64_t dev, ino, size;
+    int64_t mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+} vst_file_id;
+/* vst_open_regular, and the file's identity in *id. */
+int vst_open_regular_id(const char *path, vst_file_id *id);
+/* The identity of the open file fd, or of the file at path (stat): 0,
+ * or -1 with errno set. */
+int vst_fd_id(int fd, vst_file_id *id);
+int vst_path_id(const char *path, vst_file_id *id);
+/* Whether a and b are the same file, unchanged. */
+int vst_file_id_same(const vst_file_id *a, const vst_file_id *b);
+
 /* TF1 TensorShape text: "(2, 3)", "(5,)", "()". Always NUL-terminated. */
 char *vst_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap);
 #define VST_SHAPE_STR_MAX (VS_MAX_DIMS * 24 + 16)
