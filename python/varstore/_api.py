@@ -2,9 +2,13 @@
 import these from ``varstore``."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import (Any, Callable, Dict, Iterable, List, Mapping,
                     NamedTuple, Optional, Sequence, Tuple, Union)
+
+import numpy as np
 
 from . import _convert, _core
 from ._errors import (CorruptError, InvalidArgumentError, NotFoundError,
@@ -64,16 +68,42 @@ _INT64_MAX = 2**63 - 1
 _INT_MAX = 2**31 - 1
 
 
-def _int_arg(name: str, value: Any, low: int,
-             high: int = _INT64_MAX) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _as_int(name: str, value: Any) -> int:
+    """value as an int: a Python int or a NumPy integer, not a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidArgumentError(
             f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def _int_arg(name: str, value: Any, low: int,
+             high: int = _INT64_MAX) -> int:
+    value = _as_int(name, value)
     if value < low:
         raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
     if value > high:
         raise InvalidArgumentError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+def _hours_arg(name: str, value: Any) -> float:
+    """A number of hours: a finite real >= 0 (None: 0), not a bool or a
+    str."""
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, numbers.Real):
+        raise InvalidArgumentError(
+            f"{name} must be a real number or None, got "
+            f"{type(value).__name__}")
+    try:
+        hours = float(value)
+    except OverflowError:  # an int beyond a double
+        hours = math.inf
+    if not math.isfinite(hours) or hours < 0:
+        raise InvalidArgumentError(
+            f"{name} must be finite and >= 0, got {value!r}")
+    return hours
 
 
 def fspath(path: PathLike) -> Any:
@@ -103,7 +133,7 @@ def _next_step(path: PathLike) -> int:
 def _keep_arg(max_to_keep: Optional[int]) -> int:
     if max_to_keep is None:
         return 0
-    if max_to_keep == KEEP_ALL and not isinstance(max_to_keep, bool):
+    if _as_int("max_to_keep", max_to_keep) == KEEP_ALL:
         return KEEP_ALL
     return _int_arg("max_to_keep", max_to_keep, 1, _INT_MAX)
 
@@ -183,7 +213,7 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
               progress: Optional[Progress]) -> tuple:
     """The checked arguments of :func:`save` as ``_core.save`` takes them
     (the step resolved, the tensors as byte buffers)."""
-    if codec not in _CODECS:
+    if not isinstance(codec, str) or codec not in _CODECS:
         raise InvalidArgumentError(
             f'codec must be "default" or "raw", got {codec!r}')
     if not isinstance(tensors, Mapping):
@@ -359,8 +389,13 @@ def load(path: PathLike, step: Optional[int] = None,
     if isinstance(names, (str, bytes)):
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
-    names = None if names is None else list(names)
     if names is not None:
+        try:
+            names = list(names)
+        except TypeError as e:  # not iterable
+            raise InvalidArgumentError(
+                "names must be a list of names or None, got "
+                f"{type(names).__name__}") from e
         _check_names(names)
     if step is not None:
         step = _int_arg("step", step, 0)
