@@ -81,11 +81,17 @@ def test_torch_views_with_the_negative_or_conjugate_bit_save_their_values(db):
     import torch
 
     x = torch.tensor([1.0 + 2.0j, -3.0 - 4.0j], dtype=torch.complex64)
-    imag = x.conj().imag  # a float32 view with the negative bit set
-    assert imag.is_neg()
-    varstore.save(db, {"imag": imag}, step=0)
-    assert same_bits(varstore.load(db)["imag"],
-                     np.array([-2.0, 4.0], np.float32))
+    views = {"imag": x.conj().imag,           # strided: made contiguous
+             "scalar": x[0].conj().imag,      # 0-d: contiguous as it is
+             "one": x[1:].conj().imag,        # one element: likewise
+             "neg": torch.ones(2)._neg_view()}
+    assert all(v.is_neg() for v in views.values())
+    varstore.save(db, views, step=0)
+    out = varstore.load(db)
+    assert same_bits(out["imag"], np.array([-2.0, 4.0], np.float32))
+    assert same_bits(out["scalar"], np.float32(-2.0))
+    assert same_bits(out["one"], np.array([4.0], np.float32))
+    assert same_bits(out["neg"], np.array([-1.0, -1.0], np.float32))
 
 
 @pytest.mark.parametrize("bad,hint", [
