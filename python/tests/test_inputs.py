@@ -94,6 +94,26 @@ def test_torch_views_with_the_negative_or_conjugate_bit_save_their_values(db):
     assert same_bits(out["neg"], np.array([-1.0, -1.0], np.float32))
 
 
+def test_torch_tensors_without_data_are_refused_naming_the_tensor(db):
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        fake = torch.zeros(2)
+    with pytest.raises(varstore.InvalidArgumentError,
+                       match=r"tensor fake: its values cannot be read"):
+        varstore.save(db, {"ok": torch.ones(2), "fake": fake}, step=0)
+
+    def inside_grad(x):
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match=r"tensor w: its values cannot be read"):
+            varstore.save(db, {"w": x}, step=0)
+        return x.sum()
+
+    torch.func.grad(inside_grad)(torch.ones(2))
+    assert not os.path.exists(db)
+
+
 @pytest.mark.parametrize("bad,hint", [
     (np.zeros(2, [("a", "<f4"), ("b", "<i4")]), r"save each field"),
     (np.rec.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f4")]),

@@ -78,18 +78,32 @@ def _from_torch(name: str, t: Any) -> Prepared:
     if t.device.type == "meta":
         raise InvalidArgumentError(
             f"tensor {name}: a tensor on the meta device holds no data")
+    _check_rank(name, tuple(t.shape))
+    try:
+        return dtype, tuple(t.shape), _torch_bytes(t)
+    except RuntimeError as e:  # a tensor without data of its own
+        raise InvalidArgumentError(
+            f"tensor {name}: its values cannot be read ({e}); save a "
+            "tensor that holds its data (a FakeTensor or a torch.func "
+            "transform's tensor does not)") from e
+
+
+def _torch_bytes(t: Any) -> np.ndarray:
+    """A flat uint8 view of a dense tensor's bytes, made C-contiguous on
+    the CPU first."""
+    import torch
+
     # resolve_*: a view with its conjugate or negative bit set (x.conj().
     # imag is a float32 one) is materialized; numpy() refuses such views
     t = t.detach().resolve_conj().resolve_neg()
     if t.device.type != "cpu":
         t = t.cpu()
     t = t.contiguous()
-    _check_rank(name, tuple(t.shape))
     if t.numel() == 0:  # NumPy cannot view every empty shape torch makes
-        return dtype, tuple(t.shape), np.empty(0, np.uint8)
+        return np.empty(0, np.uint8)
     bits = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
     arr = bits.numpy()  # shares t's memory
-    return dtype, tuple(t.shape), arr.reshape(-1).view(np.uint8)
+    return arr.reshape(-1).view(np.uint8)
 
 
 def _holds_masked(x: Any) -> bool:
