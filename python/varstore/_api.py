@@ -156,11 +156,18 @@ def save(path: PathLike, tensors: Mapping[str, Any],
             ``"conv1/weights"``. Tensors are NumPy arrays, PyTorch tensors
             (also on GPU, bfloat16, float16, bool; non-contiguous ones are
             made contiguous) or anything ``numpy.asarray`` takes (buffer
-            protocol, ``__array__``, nested lists, Python scalars).
+            protocol, ``__array__``, nested lists, Python scalars);
+            ``bytes`` and ``bytearray`` are saved as ``memoryview`` of
+            them is, as a 1-D uint8 tensor of their bytes. A NumPy masked
+            array, also inside a list, is refused (InvalidArgumentError:
+            its mask would be lost; pass ``arr.filled(value)`` or
+            ``np.asarray(arr)``). Bool tensors are stored as bytes 0 and
+            1, whatever nonzero byte the array holds for True.
             dtypes: float32, float64, float16, bfloat16 (torch, or
             ``ml_dtypes.bfloat16`` arrays), int8, uint8, int32, int64,
             bool; at most 8 dimensions; 0-d and empty tensors are fine.
-        step: the checkpoint's step (an int >= 0); None: one after the
+        step: the checkpoint's step (an int >= 0; Python ints and NumPy
+            integers are taken wherever an int is); None: one after the
             newest in the file (0 for a new file), read just before the
             save, so processes saving into one file at once should give
             steps (InvalidArgumentError if the newest is already the
