@@ -195,6 +195,15 @@ def test_names_that_are_not_a_list_are_an_invalid_argument_error(db):
         varstore.load(db, names=5)
 
 
+def test_an_empty_name_to_load_is_named_as_such(db):
+    varstore.save(db, {"x": np.zeros(2)}, step=0)
+    for call in (lambda: varstore.load(db, names=["x", ""]),
+                 lambda: varstore.File(db).load("")):
+        with pytest.raises(varstore.InvalidArgumentError,
+                           match="names must not be empty strings"):
+            call()
+
+
 @pytest.mark.parametrize("copy", [None, 0, 1, "no", np.bool_(False)],
                          ids=["none", "zero", "one", "str", "np_bool"])
 def test_async_copy_must_be_true_or_false(db, copy):

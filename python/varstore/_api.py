@@ -281,6 +281,8 @@ def _check_names(names: Iterable[Any]) -> None:
         if not isinstance(name, str):
             raise InvalidArgumentError(
                 f"names must be str, got {type(name).__name__}")
+        if not name:  # no tensor has one
+            raise InvalidArgumentError("names must not be empty strings")
 
 
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
