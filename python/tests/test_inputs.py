@@ -114,6 +114,21 @@ def test_torch_tensors_without_data_are_refused_naming_the_tensor(db):
     assert not os.path.exists(db)
 
 
+def test_torch_running_out_of_memory_is_an_out_of_memory_error(db,
+                                                              monkeypatch):
+    import torch
+    from varstore import _convert
+
+    def no_memory(t):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(_convert, "_torch_bytes", no_memory)
+    with pytest.raises(varstore.OutOfMemoryError,
+                       match=r"tensor w: CUDA out of memory \(simulated\)"):
+        varstore.save(db, {"w": torch.ones(2)}, step=0)
+    assert not os.path.exists(db)
+
+
 @pytest.mark.parametrize("bad,hint", [
     (np.zeros(2, [("a", "<f4"), ("b", "<i4")]), r"save each field"),
     (np.rec.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f4")]),

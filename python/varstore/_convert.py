@@ -8,7 +8,8 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from ._errors import DTypeError, InvalidArgumentError
+from ._core import VS_ENOMEM
+from ._errors import DTypeError, InvalidArgumentError, OutOfMemoryError
 
 try:  # NumPy has no bfloat16; ml_dtypes (from JAX/TensorFlow) adds one.
     import ml_dtypes as _ml_dtypes
@@ -81,11 +82,11 @@ def _from_torch(name: str, t: Any) -> Prepared:
     _check_rank(name, tuple(t.shape))
     try:
         return dtype, tuple(t.shape), _torch_bytes(t)
-    except RuntimeError as e:  # a tensor without data of its own
+    except getattr(torch, "OutOfMemoryError", ()) as e:  # copy to the CPU
+        raise OutOfMemoryError(f"tensor {name}: {e}", VS_ENOMEM) from e
+    except RuntimeError as e:  # a FakeTensor, a torch.func transform's
         raise InvalidArgumentError(
-            f"tensor {name}: its values cannot be read ({e}); save a "
-            "tensor that holds its data (a FakeTensor or a torch.func "
-            "transform's tensor does not)") from e
+            f"tensor {name}: its values cannot be read: {e}") from e
 
 
 def _torch_bytes(t: Any) -> np.ndarray:
