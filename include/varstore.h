@@ -929,7 +929,10 @@ VS_API VS_NODISCARD int vs_rename_prefix(const char *path, const char *old_prefi
 /** The file's retention setting, used by saves whose opts are NULL or
  *  leave max_to_keep / keep_checkpoint_every_n_hours 0: TF Saver's
  *  max_to_keep (0 or VS_KEEP_ALL: keep all) and
- *  keep_checkpoint_every_n_hours (0: off). Creates the file if missing. */
+ *  keep_checkpoint_every_n_hours (0: off). Creates the file if missing.
+ *  VS_EINVAL, the file untouched, for another negative max_to_keep, and
+ *  for hours that are NaN, infinite, negative, or so large that their
+ *  seconds are (above DBL_MAX / 3600). */
 VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
                                          double keep_checkpoint_every_n_hours);
 

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -580,6 +581,55 @@ static void test_store__zeroed_save_opts_honour_file_retention(void **st)
     save1(g_path, 6, "v", t, &zero);
     steps_are(g_path, (int64_t[]){5, 6}, 2);
     vs_tensor_free(t);
+}
+
+/* The file's retention setting as a string ("max_to_keep hours"). */
+static void file_retention(const char *path, char *out, size_t n)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT value FROM meta WHERE key = "
+                           "'max_to_keep') || ' ' || (SELECT value FROM meta "
+                           "WHERE key = 'keep_checkpoint_every_n_hours')",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* Hours that are no number of hours are refused before the file is
+ * opened: no file is made, an existing setting stays. */
+static void test_store__set_retention_refuses_nan_inf_negative_hours(
+    void **st)
+{
+    (void)st;
+    const double bad[] = {NAN, INFINITY, -INFINITY, -1.0, -0.5,
+                          DBL_MAX / 3600.0 * 2.0, DBL_MAX};
+    struct stat sb;
+    char want[128], got[64];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vs_set_retention(g_path, 3, bad[i]), VS_EINVAL);
+        snprintf(want, sizeof want,
+                 "keep_checkpoint_every_n_hours must be finite, >= 0 and at "
+                 "most %g, got %g", DBL_MAX / 3600.0, bad[i]);
+        assert_string_equal(vs_errmsg(), want);
+        assert_int_not_equal(stat(g_path, &sb), 0); /* nothing was made */
+    }
+    OK(vs_set_retention(g_path, 3, 2.5));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(vs_set_retention(g_path, 4, bad[i]), VS_EINVAL);
+    file_retention(g_path, got, sizeof got);
+    assert_string_equal(got, "3 2.5");
+    /* the largest hours whose seconds are finite, and zero, are fine */
+    OK(vs_set_retention(g_path, 5, DBL_MAX / 3600.0));
+    OK(vs_set_retention(g_path, 6, 0.0));
+    file_retention(g_path, got, sizeof got);
+    assert_string_equal(got, "6 0.0");
 }
 
 static void test_store__keep_every_n_hours(void **st)
@@ -2732,6 +2782,7 @@ int main(void)
         T(test_store__unchanged_weights_cost_under_one_percent),
         T(test_store__retention_as_tf_saver),
         T(test_store__zeroed_save_opts_honour_file_retention),
+        T(test_store__set_retention_refuses_nan_inf_negative_hours),
         T(test_store__keep_every_n_hours),
         T(test_store__deleted_space_is_reused_then_compacted),
         T(test_store__rename_prefix),

@@ -1,6 +1,10 @@
 """varstore.File: steps, tensor rows, one-tensor loads, delete, prune,
 verify, rename, retention; dedup keeps the file small."""
+import contextlib
+import fractions
+import math
 import os
+import sqlite3
 
 import numpy as np
 import pytest
@@ -115,6 +119,60 @@ def test_retention_of_the_file_and_per_save(db):
     assert f.steps == [3, 4, 5, 6]
     varstore.save(db, {"x": np.zeros(1)}, step=7, max_to_keep=1)
     assert f.steps == [7]
+
+
+def _retention_row(path):
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        return dict(con.execute(
+            "SELECT key, value FROM meta WHERE key IN ('max_to_keep', "
+            "'keep_checkpoint_every_n_hours')"))
+
+
+@pytest.mark.parametrize("keep,hours,text", [
+    (True, 1.0, "max_to_keep must be an int, got bool"),
+    ("3", 1.0, "max_to_keep must be an int, got str"),
+    (2.0, 1.0, "max_to_keep must be an int, got float"),
+    (-1, 1.0, "max_to_keep must be >= 0, got -1"),
+    (2 ** 31, 1.0, "max_to_keep must be <= 2147483647"),
+    (3, "1", "keep_checkpoint_every_n_hours must be a real number or None, "
+             "got str"),
+    (3, True, "hours must be a real number or None, got bool"),
+    (3, np.bool_(True), "hours must be a real number or None, got bool"),
+    (3, 1j, "hours must be a real number or None, got complex"),
+    (3, math.inf, "hours must be finite and >= 0, got inf"),
+    (3, -math.inf, "hours must be finite and >= 0, got -inf"),
+    (3, math.nan, "hours must be finite and >= 0, got nan"),
+    (3, -0.5, "hours must be finite and >= 0, got -0.5"),
+    (3, np.float32("inf"), "hours must be finite and >= 0"),
+    (3, 2 ** 1100, "hours must be finite and >= 0"),
+    # finite, but its seconds are not: the C library's check
+    (3, 1e305, r"hours must be finite, >= 0 and at most 4\.99\d*e\+304, "
+               r"got 1e\+305"),
+], ids=["bool", "str", "float", "negative", "huge", "hours_str",
+        "hours_bool", "hours_np_bool", "hours_complex", "inf", "minus_inf",
+        "nan", "negative_hours", "np_inf", "int_beyond_double",
+        "seconds_overflow"])
+def test_set_retention_refuses_what_is_no_count_or_hours(db, keep, hours,
+                                                         text):
+    varstore.save(db, {"x": np.zeros(1)}, step=0)
+    f = varstore.File(db)
+    f.set_retention(2, 1.5)
+    with pytest.raises(varstore.InvalidArgumentError, match=text):
+        f.set_retention(keep, hours)
+    assert _retention_row(db) == {"max_to_keep": 2,
+                                  "keep_checkpoint_every_n_hours": 1.5}
+
+
+def test_set_retention_takes_ints_and_finite_reals_and_none(db):
+    varstore.save(db, {"x": np.zeros(1)}, step=0)
+    f = varstore.File(db)
+    for keep, hours, want in [(np.int64(4), np.float32(0.25), (4, 0.25)),
+                              (5, fractions.Fraction(3, 4), (5, 0.75)),
+                              (6, 2, (6, 2.0)), (0, None, (0, 0.0))]:
+        f.set_retention(keep, hours)
+        row = _retention_row(db)
+        assert (row["max_to_keep"],
+                row["keep_checkpoint_every_n_hours"]) == want
 
 
 def test_empty_file_has_no_latest(db):

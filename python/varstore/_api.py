@@ -2,9 +2,13 @@
 import these from ``varstore``."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import (Any, Callable, Dict, Iterable, List, Mapping,
                     NamedTuple, Optional, Sequence, Tuple, Union)
+
+import numpy as np
 
 from . import _convert, _core
 from ._errors import (CorruptError, InvalidArgumentError, NotFoundError,
@@ -64,16 +68,42 @@ _INT64_MAX = 2**63 - 1
 _INT_MAX = 2**31 - 1
 
 
-def _int_arg(name: str, value: Any, low: int,
-             high: int = _INT64_MAX) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _as_int(name: str, value: Any) -> int:
+    """value as an int: a Python int or a NumPy integer, not a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidArgumentError(
             f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def _int_arg(name: str, value: Any, low: int,
+             high: int = _INT64_MAX) -> int:
+    value = _as_int(name, value)
     if value < low:
         raise InvalidArgumentError(f"{name} must be >= {low}, got {value}")
     if value > high:
         raise InvalidArgumentError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+def _hours_arg(name: str, value: Any) -> float:
+    """A number of hours: a finite real >= 0 (None: 0), not a bool or a
+    str."""
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, numbers.Real):
+        raise InvalidArgumentError(
+            f"{name} must be a real number or None, got "
+            f"{type(value).__name__}")
+    try:
+        hours = float(value)
+    except OverflowError:  # an int beyond a double
+        hours = math.inf
+    if not math.isfinite(hours) or hours < 0:
+        raise InvalidArgumentError(
+            f"{name} must be finite and >= 0, got {value!r}")
+    return hours
 
 
 def fspath(path: PathLike) -> Any:
@@ -103,7 +133,7 @@ def _next_step(path: PathLike) -> int:
 def _keep_arg(max_to_keep: Optional[int]) -> int:
     if max_to_keep is None:
         return 0
-    if max_to_keep == KEEP_ALL and not isinstance(max_to_keep, bool):
+    if _as_int("max_to_keep", max_to_keep) == KEEP_ALL:
         return KEEP_ALL
     return _int_arg("max_to_keep", max_to_keep, 1, _INT_MAX)
 
@@ -126,11 +156,18 @@ def save(path: PathLike, tensors: Mapping[str, Any],
             ``"conv1/weights"``. Tensors are NumPy arrays, PyTorch tensors
             (also on GPU, bfloat16, float16, bool; non-contiguous ones are
             made contiguous) or anything ``numpy.asarray`` takes (buffer
-            protocol, ``__array__``, nested lists, Python scalars).
+            protocol, ``__array__``, nested lists, Python scalars);
+            ``bytes`` and ``bytearray`` are saved as ``memoryview`` of
+            them is, as a 1-D uint8 tensor of their bytes. A NumPy masked
+            array, also inside a list, is refused (InvalidArgumentError:
+            its mask would be lost; pass ``arr.filled(value)`` or
+            ``np.asarray(arr)``). Bool tensors are stored as bytes 0 and
+            1, whatever nonzero byte the array holds for True.
             dtypes: float32, float64, float16, bfloat16 (torch, or
             ``ml_dtypes.bfloat16`` arrays), int8, uint8, int32, int64,
             bool; at most 8 dimensions; 0-d and empty tensors are fine.
-        step: the checkpoint's step (an int >= 0); None: one after the
+        step: the checkpoint's step (an int >= 0; Python ints and NumPy
+            integers are taken wherever an int is); None: one after the
             newest in the file (0 for a new file), read just before the
             save, so processes saving into one file at once should give
             steps (InvalidArgumentError if the newest is already the
@@ -183,7 +220,7 @@ def save_args(path: PathLike, tensors: Mapping[str, Any],
               progress: Optional[Progress]) -> tuple:
     """The checked arguments of :func:`save` as ``_core.save`` takes them
     (the step resolved, the tensors as byte buffers)."""
-    if codec not in _CODECS:
+    if not isinstance(codec, str) or codec not in _CODECS:
         raise InvalidArgumentError(
             f'codec must be "default" or "raw", got {codec!r}')
     if not isinstance(tensors, Mapping):
@@ -244,6 +281,8 @@ def _check_names(names: Iterable[Any]) -> None:
         if not isinstance(name, str):
             raise InvalidArgumentError(
                 f"names must be str, got {type(name).__name__}")
+        if not name:  # no tensor has one
+            raise InvalidArgumentError("names must not be empty strings")
 
 
 def _read(c: Any, step: int, names: Optional[Sequence[str]],
@@ -359,8 +398,13 @@ def load(path: PathLike, step: Optional[int] = None,
     if isinstance(names, (str, bytes)):
         raise InvalidArgumentError(
             "names must be a list of names (one name: names=[name])")
-    names = None if names is None else list(names)
     if names is not None:
+        try:
+            names = list(names)
+        except TypeError as e:  # not iterable
+            raise InvalidArgumentError(
+                "names must be a list of names or None, got "
+                f"{type(names).__name__}") from e
         _check_names(names)
     if step is not None:
         step = _int_arg("step", step, 0)

@@ -9,6 +9,7 @@ from typing import Any, List, Mapping, Optional, Type
 
 from . import _core
 from ._api import PathLike, Progress, save_args
+from ._errors import InvalidArgumentError
 
 # Every saver not yet closed: _close_at_exit closes them while the
 # interpreter still runs threads (weak references: a saver dropped sooner
@@ -95,6 +96,9 @@ class AsyncSaver:
             the previous save's error (this one is then not started), or
             this one's argument errors, as :func:`varstore.save`.
         """
+        if not isinstance(copy, bool):
+            raise InvalidArgumentError(
+                f"copy must be True or False, got {type(copy).__name__}")
         if step is None:
             self._core.wait()
         args = save_args(path, tensors, step, codec, level, threads,

@@ -8,7 +8,8 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from ._errors import DTypeError, InvalidArgumentError
+from ._core import VS_ENOMEM
+from ._errors import DTypeError, InvalidArgumentError, OutOfMemoryError
 
 try:  # NumPy has no bfloat16; ml_dtypes (from JAX/TensorFlow) adds one.
     import ml_dtypes as _ml_dtypes
@@ -78,28 +79,95 @@ def _from_torch(name: str, t: Any) -> Prepared:
     if t.device.type == "meta":
         raise InvalidArgumentError(
             f"tensor {name}: a tensor on the meta device holds no data")
-    t = t.detach()
+    _check_rank(name, tuple(t.shape))
+    try:
+        return dtype, tuple(t.shape), _torch_bytes(t)
+    except getattr(torch, "OutOfMemoryError", ()) as e:  # copy to the CPU
+        raise OutOfMemoryError(f"tensor {name}: {e}", VS_ENOMEM) from e
+    except RuntimeError as e:  # a FakeTensor, a torch.func transform's
+        raise InvalidArgumentError(
+            f"tensor {name}: its values cannot be read: {e}") from e
+
+
+def _torch_bytes(t: Any) -> np.ndarray:
+    """A flat uint8 view of a dense tensor's bytes, made C-contiguous on
+    the CPU first."""
+    import torch
+
+    # resolve_*: a view with its conjugate or negative bit set (x.conj().
+    # imag is a float32 one) is materialized; numpy() refuses such views
+    t = t.detach().resolve_conj().resolve_neg()
     if t.device.type != "cpu":
         t = t.cpu()
     t = t.contiguous()
-    _check_rank(name, tuple(t.shape))
     if t.numel() == 0:  # NumPy cannot view every empty shape torch makes
-        return dtype, tuple(t.shape), np.empty(0, np.uint8)
+        return np.empty(0, np.uint8)
     bits = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
     arr = bits.numpy()  # shares t's memory
-    return dtype, tuple(t.shape), arr.reshape(-1).view(np.uint8)
+    return arr.reshape(-1).view(np.uint8)
 
 
-def _from_array_like(name: str, x: Any) -> Prepared:
+def _holds_masked(x: Any) -> bool:
+    """Whether x is, or a list or tuple nested in x holds, a NumPy masked
+    array (numpy.asarray keeps its data and drops its mask)."""
+    if isinstance(x, np.ma.MaskedArray):
+        return True
+    todo = [x]
+    seen = set()  # a list that holds itself is walked once
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, (list, tuple)) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        types = set(map(type, item))  # one C loop over the elements
+        if any(issubclass(t, np.ma.MaskedArray) for t in types):
+            return True
+        if any(issubclass(t, (list, tuple)) for t in types):
+            todo.extend(item)
+    return False
+
+
+def _dtype_hint(x: Any, arr: np.ndarray) -> str:
+    """How to make a tensor of an array whose dtype is not supported."""
+    if arr.dtype.names is not None:
+        return ("; a structured array: save each field under a name of "
+                "its own (arr['field'])")
+    if arr.dtype.kind == "O":
+        return (f"; NumPy reads this {type(x).__name__} as Python objects, "
+                "not numbers: give a numeric array")
+    if arr.dtype.kind in "US":
+        return ("; text: save its encoded bytes instead (a bytes object "
+                "is saved as a uint8 tensor)")
+    return ""
+
+
+def _as_array(name: str, x: Any) -> np.ndarray:
+    """x as an ndarray of a supported dtype (any byte order or layout),
+    refusing what NumPy would read with information lost."""
+    if _holds_masked(x):
+        raise InvalidArgumentError(
+            f"tensor {name}: a numpy masked array, whose mask would be "
+            "lost: pass arr.filled(value) to save the masked entries as "
+            "value, or np.asarray(arr) to save the data under the mask "
+            "as it is (and save the mask, np.ma.getmaskarray(arr), under "
+            "a name of its own if it is needed)")
+    if isinstance(x, (bytes, bytearray)):  # as memoryview(x): its bytes
+        return np.frombuffer(x, np.uint8)
     try:
         arr = np.asarray(x)
     except Exception as e:  # a failing __array__ or buffer export
         raise InvalidArgumentError(
             f"tensor {name}: cannot be read as an array: {e}") from e
-    dtype = _NUMPY_NAMES.get(arr.dtype.newbyteorder("="))
-    if dtype is None:
+    if arr.dtype.newbyteorder("=") not in _NUMPY_NAMES:
         raise DTypeError(f"tensor {name}: dtype {arr.dtype} is not "
-                         f"supported (supported: {SUPPORTED})")
+                         f"supported (supported: {SUPPORTED})"
+                         f"{_dtype_hint(x, arr)}")
+    return arr
+
+
+def _from_array_like(name: str, x: Any) -> Prepared:
+    arr = _as_array(name, x)
+    dtype = _NUMPY_NAMES[arr.dtype.newbyteorder("=")]
     _check_rank(name, arr.shape)
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -108,14 +176,24 @@ def _from_array_like(name: str, x: Any) -> Prepared:
     return dtype, arr.shape, arr.reshape(-1).view(np.uint8)
 
 
+def _canonical_bools(p: Prepared) -> Prepared:
+    """A bool tensor's bytes as 0 and 1: NumPy and torch read any other
+    byte (a uint8 array viewed as bool) as True, but store it as is, and
+    readers of the file (torch's ==, C's bool) misbehave on it."""
+    dtype, shape, flat = p
+    if dtype == "bool" and flat.size > 0 and flat.max() > 1:
+        flat = (flat != 0).view(np.uint8)
+    return dtype, shape, flat
+
+
 def prepare(name: Any, x: Any) -> Prepared:
     """(dtype name, shape, flat uint8 view) of one tensor to save."""
     if not isinstance(name, str):
         raise InvalidArgumentError(
             f"tensor names must be str, got {type(name).__name__}: {name!r}")
     if _is_torch(x):
-        return _from_torch(name, x)
-    return _from_array_like(name, x)
+        return _canonical_bools(_from_torch(name, x))
+    return _canonical_bools(_from_array_like(name, x))
 
 
 def empty(dtype: str, shape: Tuple[int, ...], framework: str) -> Any:

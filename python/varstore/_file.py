@@ -6,7 +6,8 @@ from typing import Any, List, Optional
 
 from . import _core
 from ._api import (_INT_MAX, CheckpointInfo, PathLike, Progress, TensorInfo,
-                   _int_arg, _read, _resolve_step, _tensor_info, fspath)
+                   _hours_arg, _int_arg, _read, _resolve_step, _tensor_info,
+                   fspath)
 from ._convert import check_framework
 from ._errors import CorruptError, InvalidArgumentError, NotFoundError
 
@@ -147,11 +148,15 @@ class File:
         _core.rename(self._live(), old_prefix, new_prefix, step)
 
     def set_retention(self, max_to_keep: int,
-                      keep_checkpoint_every_n_hours: float = 0.0) -> None:
+                      keep_checkpoint_every_n_hours: Optional[float] = 0.0
+                      ) -> None:
         """The file's retention, used by saves that leave ``max_to_keep``
-        None: keep the newest ``max_to_keep`` (0: all) and, beyond them,
-        one every ``keep_checkpoint_every_n_hours`` hours (0: none), as
-        TensorFlow's Saver."""
-        _core.set_retention(self._live(), _int_arg("max_to_keep",
-                                                   max_to_keep, 0, _INT_MAX),
-                            float(keep_checkpoint_every_n_hours))
+        None: keep the newest ``max_to_keep`` (an int >= 0; 0: all) and,
+        beyond them, one every ``keep_checkpoint_every_n_hours`` hours (a
+        finite real >= 0; 0 or None: none), as TensorFlow's Saver.
+        InvalidArgumentError for anything else (a bool, a str, NaN, inf,
+        a negative number)."""
+        keep = _int_arg("max_to_keep", max_to_keep, 0, _INT_MAX)
+        hours = _hours_arg("keep_checkpoint_every_n_hours",
+                           keep_checkpoint_every_n_hours)
+        _core.set_retention(self._live(), keep, hours)

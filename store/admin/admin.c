@@ -1,5 +1,7 @@
 /* varstore: file-level checkpoint calls: latest, list, delete, prune,
  * retention settings, journal mode. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,9 +167,13 @@ int vs_set_retention(const char *path, int max_to_keep,
     if (max_to_keep < 0)
         return vs__fail(VS_EINVAL, "max_to_keep must be >= 0, got %d",
                         max_to_keep);
-    if (!(keep_checkpoint_every_n_hours >= 0))
+    /* NaN, negative, inf, or hours whose seconds overflow a double */
+    if (!(keep_checkpoint_every_n_hours >= 0) ||
+        !isfinite(keep_checkpoint_every_n_hours * 3600.0))
         return vs__fail(VS_EINVAL,
-                        "keep_checkpoint_every_n_hours must be >= 0");
+                        "keep_checkpoint_every_n_hours must be finite, "
+                        ">= 0 and at most %g, got %g",
+                        DBL_MAX / 3600.0, keep_checkpoint_every_n_hours);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int rc = vs__store_open_write(path, VS_OPEN_CREATE, &db);
