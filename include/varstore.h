@@ -579,7 +579,8 @@ typedef struct {
     int max_to_keep;
     /* 0: the file's setting; > 0: beyond max_to_keep, keep one checkpoint
      * every this many hours for good; VS_KEEP_HOURS_OFF: none, whatever
-     * the file says. */
+     * the file says. NaN, inf and hours whose seconds overflow a double
+     * are VS_EINVAL. */
     double keep_checkpoint_every_n_hours;
     int busy_timeout_ms; /* wait for another writer; 0: 10000 ms */
     /* Progress. NULL: none. Called on the thread that

@@ -632,6 +632,35 @@ static void test_store__set_retention_refuses_nan_inf_negative_hours(
     assert_string_equal(got, "6 0.0");
 }
 
+/* vs_save_opts takes the same hours (negative ones mean none): NaN, inf
+ * and hours whose seconds overflow are refused before anything is
+ * written. */
+static void test_store__save_opts_refuse_nan_inf_hours(void **st)
+{
+    (void)st;
+    int64_t sh[] = {4};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    fill_weights(t);
+    const vs_tensor *ts[] = {t};
+    const char *names[] = {"v"};
+    const double bad[] = {NAN, INFINITY, -INFINITY, DBL_MAX / 3600.0 * 2.0};
+    vs_save_opts o;
+    memset(&o, 0, sizeof o);
+    struct stat sb;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.keep_checkpoint_every_n_hours = bad[i];
+        assert_int_equal(vs_save_tensors(g_path, 1, names, ts, 1, &o),
+                         VS_EINVAL);
+        assert_non_null(strstr(vs_errmsg(), "keep_checkpoint_every_n_hours"));
+        assert_int_not_equal(stat(g_path, &sb), 0); /* nothing was made */
+    }
+    o.keep_checkpoint_every_n_hours = VS_KEEP_HOURS_OFF;
+    OK(vs_save_tensors(g_path, 1, names, ts, 1, &o));
+    o.keep_checkpoint_every_n_hours = DBL_MAX / 3600.0;
+    OK(vs_save_tensors(g_path, 2, names, ts, 1, &o));
+    vs_tensor_free(t);
+}
+
 static void test_store__keep_every_n_hours(void **st)
 {
     (void)st;
@@ -2783,6 +2812,7 @@ int main(void)
         T(test_store__retention_as_tf_saver),
         T(test_store__zeroed_save_opts_honour_file_retention),
         T(test_store__set_retention_refuses_nan_inf_negative_hours),
+        T(test_store__save_opts_refuse_nan_inf_hours),
         T(test_store__keep_every_n_hours),
         T(test_store__deleted_space_is_reused_then_compacted),
         T(test_store__rename_prefix),

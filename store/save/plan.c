@@ -1,5 +1,6 @@
 /* varstore: the first steps of a save: the caller's keys, tensors and
  * options checked, and the tensors cut into chunks. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +110,14 @@ static int validate_opts(const vs_save_opts *o)
     if (o->busy_timeout_ms < 0)
         return vs__fail(VS_EINVAL, "busy_timeout_ms must be >= 0, got %d",
                         o->busy_timeout_ms);
-    if (isnan(o->keep_checkpoint_every_n_hours))
-        return vs__fail(VS_EINVAL, "keep_checkpoint_every_n_hours is NaN");
+    /* NaN, inf, or hours whose seconds overflow a double; negative
+     * values are VS_KEEP_HOURS_OFF's "none" */
+    double h = o->keep_checkpoint_every_n_hours;
+    if (h >= 0 ? !isfinite(h * 3600.0) : !(h < 0 && isfinite(h)))
+        return vs__fail(VS_EINVAL,
+                        "keep_checkpoint_every_n_hours must be finite and at "
+                        "most %g, got %g",
+                        DBL_MAX / 3600.0, h);
     return VS_OK;
 }
 
