@@ -35,6 +35,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/save/stream.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/evidence.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/prefault.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/read_tx.c
@@ -43,4 +44,5 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/restore/init_ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/admin.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/rename.c
-  ${CMAKE_CURRENT_LIST_DIR}/admin/verify.c)
+  ${CMAKE_CURRENT_LIST_DIR}/admin/verify.c
+  ${CMAKE_CURRENT_LIST_DIR}/admin/verify_rows.c)

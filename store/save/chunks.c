@@ -37,7 +37,7 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
         if (dl > 0)
             memcpy(j->cand.p, d, (size_t)dl);
         j->cand_id = sqlite3_column_int64(q, 0);
-        j->cand_codec = sqlite3_column_int(q, 1);
+        j->cand_codec = vs__codec_column(q, 1);
         j->cand_esize = (size_t)sqlite3_column_int64(q, 2);
         j->cand_len = (size_t)dl;
         /* A candidate with a CRC out of range is no candidate. */
@@ -247,7 +247,7 @@ static int find_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t cid = sqlite3_column_int64(st, 0);
-        int codec = sqlite3_column_int(st, 1);
+        int codec = vs__codec_column(st, 1);
         size_t ces = (size_t)sqlite3_column_int64(st, 2);
         const unsigned char *data = sqlite3_column_blob(st, 3);
         size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
