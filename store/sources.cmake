@@ -18,6 +18,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/open.c
   ${CMAKE_CURRENT_LIST_DIR}/file/readonly.c
   ${CMAKE_CURRENT_LIST_DIR}/file/saves.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/schema_sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/types.c
   ${CMAKE_CURRENT_LIST_DIR}/file/writeback.c

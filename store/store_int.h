@@ -136,12 +136,19 @@ int vs__store_check_step(sqlite3 *db, const char *path, int64_t step);
 /* Sets step's tensors_crc and n_tensors from its rows as they are. */
 int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step);
 /* VS_ECORRUPT when the file holds a trigger or a view the schema does not
- * define. */
+ * define, or SQL vs__store_check_schema_sql refuses. */
 int vs__store_check_sql_objects(sqlite3 *db, const char *path);
 /* VS_ECORRUPT when, from version 3, the views tensors and latest are not
  * the schema's text: readers query tensors, and a view of the file's own
  * could give other rows or never end (a recursive one). */
 int vs__store_check_views(sqlite3 *db, const char *path);
+/* (store/file/schema_sql.c) SQL the file would run on our rows:
+ * VS_ECORRUPT when a table of the schema holds a generated column
+ * (_table_sql, what a reader checks), or (_schema_sql, writers and
+ * verify) also a CHECK constraint or an expression default, or an index
+ * is not the schema's own text. */
+int vs__store_check_table_sql(sqlite3 *db, const char *path);
+int vs__store_check_schema_sql(sqlite3 *db, const char *path);
 /* (store/admin/verify_rows.c) vs_verify's checks of rows no read of a
  * listed tensor meets (negative steps, empty names, rows of no
  * checkpoint, name or tensor, chunks whose stored_bytes is not their

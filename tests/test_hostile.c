@@ -322,6 +322,66 @@ static void test_hostile__rows_no_read_meets_are_named_by_verify(void **st)
               "stored bytes, its data has");
 }
 
+/* Saves w at step 1, runs sql, and expects saves (and verify) to refuse
+ * the file naming what; reads refuse it too when read_refused. */
+static void sql_case(const char *sql, const char *what, int read_refused)
+{
+    vs_tensor *t = ramp(3000), *t2 = ramp(5000);
+    save1(g_path, 1, "w", t, NULL);
+    raw_exec(g_path, sql);
+    const char *names[] = {"w"};
+    const vs_tensor *ts[] = {t2};
+    assert_int_equal(vs_save_tensors(g_path, 2, names, ts, 1, NULL),
+                     VS_ECORRUPT);
+    expect_msg(what);
+    assert_int_equal(vs_prune(g_path, 1), VS_ECORRUPT);
+    assert_int_equal(vs_verify(g_path, NULL), VS_ECORRUPT);
+    expect_msg(what);
+    vs_tensor *got = NULL;
+    if (read_refused) {
+        assert_int_equal(vs_load_variable(g_path, 1, "w", &got),
+                         VS_ECORRUPT);
+        expect_msg(what);
+    } else {
+        OK(vs_load_variable(g_path, 1, "w", &got));
+        assert_memory_equal(got->data, t->data, vs_tensor_nbytes(t));
+        vs_tensor_free(got);
+    }
+    vs_tensor_free(t);
+    vs_tensor_free(t2);
+    remove_db(g_path);
+}
+
+/* SQL that a write evaluates on every row it inserts: before, a save into
+ * a file whose chunks had an index on printf('%.*c', 300000000, 'x') took
+ * 15 s and 330 MB for 12 chunks. */
+static void test_hostile__indexes_constraints_and_generated_columns_refused(
+    void **st)
+{
+    (void)st;
+    sql_case("CREATE INDEX evil ON chunks(length(printf('%.*c', 1000, "
+             "'x')))",
+             "it holds an index (evil)", 0);
+    /* The schema's index name over another definition. */
+    sql_case("DROP INDEX chunks_by_hash; CREATE INDEX chunks_by_hash ON "
+             "chunks(hash) WHERE length(printf('%.*c', 1000, 'x')) > 0",
+             "it holds an index (chunks_by_hash)", 0);
+    sql_case("PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql = "
+             "replace(sql, 'data BLOB NOT NULL)', 'data BLOB NOT NULL, "
+             "CHECK(length(printf(''%.*c'', 1000, ''x'')) > 0))') WHERE "
+             "name = 'chunks'; PRAGMA writable_schema=OFF",
+             "table chunks holds SQL", 0);
+    sql_case("PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql = "
+             "replace(sql, 'writer TEXT', 'writer TEXT DEFAULT "
+             "(printf(''%.*c'', 1000, ''x''))') WHERE name = 'checkpoints'; "
+             "PRAGMA writable_schema=OFF",
+             "table checkpoints holds SQL", 0);
+    /* A generated column is evaluated by reads too. */
+    sql_case("ALTER TABLE chunks ADD COLUMN g AS (length(printf('%.*c', "
+             "1000, 'x')))",
+             "table chunks holds SQL", 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -333,6 +393,7 @@ int main(void)
         T(test_hostile__recursive_tensors_view_is_refused_by_readers),
         T(test_hostile__codec_number_beyond_int_is_corrupt),
         T(test_hostile__rows_no_read_meets_are_named_by_verify),
+        T(test_hostile__indexes_constraints_and_generated_columns_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
