@@ -139,7 +139,7 @@ static int child_save_refused(void)
         int rc = save_noise(g_path, steps[i], 1000);
         fails += rc == VS_OK || vs_errmsg()[0] == '\0';
         if (rc != VS_OK)
-            printf("refused (%d): %s\n", rc, vs_errmsg());
+            fprintf(stderr, "refused (%d): %s\n", rc, vs_errmsg());
     }
     int rc = save_noise(fresh, 1, 1000);
     fails += rc == VS_OK && access(fresh, F_OK) != 0; /* a folder we own */
@@ -211,7 +211,8 @@ static int child_full_disk(void)
     int how = small_disk();
     if (how < 0)
         return SKIP;
-    printf("small disk: %s\n", how == 0 ? "3 MiB tmpfs" : "RLIMIT_FSIZE");
+    fprintf(stderr, "small disk: %s\n",
+            how == 0 ? "3 MiB tmpfs" : "RLIMIT_FSIZE");
     int fails = save_noise(g_path, 1, 250000) != VS_OK;
     int rc = save_noise(g_path, 2, 2000000);
     if (rc != VS_EIO || vs_errmsg()[0] == '\0')
