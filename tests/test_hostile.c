@@ -305,6 +305,9 @@ static void test_hostile__rows_no_read_meets_are_named_by_verify(void **st)
     /* A name no writer accepts: listed, and no load can ask for it. */
     rows_case("UPDATE names SET name='' WHERE name='b'",
               "a tensor at step 1 has an empty name");
+    /* A name stored as a blob: listed, and no lookup by text finds it. */
+    rows_case("UPDATE names SET name=CAST(name AS BLOB) WHERE name='b'",
+              "has a name stored as blob, not text");
     rows_case("UPDATE checkpoints SET step=-5 WHERE step=1",
               "step -5 is negative");
     /* A tensor row moved to a step with no checkpoint row. */

@@ -1,8 +1,9 @@
 /* varstore: vs_verify's checks of rows that no read of a listed tensor
  * meets, each of which a writer never leaves: a checkpoint with a
- * negative step, a tensor with an empty name, tensor rows of no
- * checkpoint or (version 3) of no name, chunk list rows of no tensor, and
- * a chunk whose recorded stored size is not its data's. A file edited
+ * negative step, a tensor with an empty name or one that is not text,
+ * tensor rows of no checkpoint or (version 3) of no name, chunk list rows
+ * of no tensor, and a chunk whose recorded stored size is not its
+ * data's. A file edited
  * with its checksums recomputed can hold them and still have every step
  * match its checkpoint row; reads and saves then fail in ways that name
  * no cause (a save's tensor id meeting the chunk rows of a deleted one:
@@ -22,6 +23,11 @@ static const struct {
     {"SELECT count(*), (SELECT printf('step %d is negative', step) FROM "
      "checkpoints WHERE step < 0 ORDER BY step LIMIT 1) FROM checkpoints "
      "WHERE step < 0",
+     SAME},
+    {"SELECT count(*), (SELECT printf('a tensor at step %d has a name "
+     "stored as %s, not text: no lookup by name finds it', step, "
+     "typeof(name)) FROM tensors WHERE typeof(name) <> 'text' LIMIT 1) "
+     "FROM tensors WHERE typeof(name) <> 'text'",
      SAME},
     {"SELECT count(*), (SELECT printf('a tensor at step %d has an empty "
      "name', step) FROM tensors WHERE name = '' LIMIT 1) FROM tensors "
