@@ -385,6 +385,30 @@ static void test_hostile__indexes_constraints_and_generated_columns_refused(
              "table chunks holds SQL", 1);
 }
 
+/* Tensor rows deleted, their chunk list rows left: the next save's new
+ * tensor row took the first gone id and met them, "UNIQUE constraint
+ * failed" (VS_EIO). Now VS_ECORRUPT says what is wrong; nothing saved. */
+static void test_hostile__save_meeting_orphan_chunk_rows_says_corrupt(
+    void **st)
+{
+    (void)st;
+    vs_tensor *t = ramp(100);
+    save1(g_path, 1, "w", t, NULL);
+    save1(g_path, 2, "w", t, NULL);
+    tamper("DELETE FROM tensor_rows WHERE step=2");
+    const char *names[] = {"w"};
+    const vs_tensor *ts[] = {t};
+    assert_int_equal(vs_save_tensors(g_path, 3, names, ts, 1, NULL),
+                     VS_ECORRUPT);
+    expect_msg("holds chunk list rows of tensor row");
+    vs_ckpt_info *infos = NULL;
+    size_t n = 0;
+    OK(vs_list_checkpoints(g_path, &infos, &n));
+    assert_int_equal(n, 2); /* steps 1 and 2 (empty now): no step 3 */
+    vs_free(infos);
+    vs_tensor_free(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -397,6 +421,7 @@ int main(void)
         T(test_hostile__codec_number_beyond_int_is_corrupt),
         T(test_hostile__rows_no_read_meets_are_named_by_verify),
         T(test_hostile__indexes_constraints_and_generated_columns_refused),
+        T(test_hostile__save_meeting_orphan_chunk_rows_says_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,14 @@ static int insert_tensor_chunk(vs__save_ctx *c, int64_t tensor_id,
                                   c->path);
     int s = sqlite3_step(st);
     sqlite3_reset(st);
+    /* The tensor row is new: only rows of a tensor row that is gone (a
+     * damaged file) can hold its (tensor_id, seq). */
+    if (s == SQLITE_CONSTRAINT)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: it holds chunk list "
+                        "rows of tensor row %lld, which does not exist "
+                        "(varstore verify names such rows)",
+                        c->path, (long long)tensor_id);
     if (s != SQLITE_DONE)
         return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
                                  c->path);
