@@ -5,9 +5,9 @@
  * of no tensor, and a chunk whose recorded stored size is not its
  * data's. A file edited
  * with its checksums recomputed can hold them and still have every step
- * match its checkpoint row; reads and saves then fail in ways that name
- * no cause (a save's tensor id meeting the chunk rows of a deleted one:
- * "UNIQUE constraint failed"), so verify names them. */
+ * match its checkpoint row; reads and saves then fail (a listed name no
+ * lookup finds; a save whose new tensor id meets the chunk rows of a
+ * deleted one), so verify names them. */
 #include <stdint.h>
 #include <stdio.h>
 
