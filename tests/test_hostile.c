@@ -409,6 +409,30 @@ static void test_hostile__save_meeting_orphan_chunk_rows_says_corrupt(
     vs_tensor_free(t);
 }
 
+/* Header byte 59 (the text encoding) set to 2, UTF-16le: SQLite read the
+ * schema as UTF-16 and said "malformed database schema" in garbled
+ * characters; now the header check names it. */
+static void test_hostile__text_encoding_other_than_utf8_is_named(void **st)
+{
+    (void)st;
+    vs_tensor *t = ramp(10);
+    save1(g_path, 1, "w", t, NULL);
+    FILE *f = fopen(g_path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 59, SEEK_SET), 0);
+    assert_int_equal(fputc(2, f), 2);
+    assert_int_equal(fclose(f), 0);
+    vs_tensor *got = NULL;
+    assert_int_equal(vs_load_variable(g_path, 1, "w", &got), VS_ECORRUPT);
+    expect_msg("text encoding 2, not 1 (UTF-8)");
+    assert_int_equal(vs_verify(g_path, NULL), VS_ECORRUPT);
+    assert_int_equal(vs_save_tensors(g_path, 2, (const char *[]){"w"},
+                                     (const vs_tensor *[]){t}, 1, NULL),
+                     VS_ECORRUPT);
+    expect_msg("text encoding 2");
+    vs_tensor_free(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -422,6 +446,7 @@ int main(void)
         T(test_hostile__rows_no_read_meets_are_named_by_verify),
         T(test_hostile__indexes_constraints_and_generated_columns_refused),
         T(test_hostile__save_meeting_orphan_chunk_rows_says_corrupt),
+        T(test_hostile__text_encoding_other_than_utf8_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
