@@ -17,8 +17,10 @@
 #include "file/schema.h"
 #include "store_int.h"
 
+/* The texts create.c writes (every version's, as format_v1.db shows). */
 #define IDX_HASH "CREATE INDEX chunks_by_hash ON chunks(hash)"
-#define IDX_CHUNK "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id)"
+#define IDX_CHUNK                                                          \
+    "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id)"
 
 static int is_word_char(int c)
 {
