@@ -905,8 +905,11 @@ typedef struct {
 VS_API VS_NODISCARD int vs_ckpt_stream(vs_ckpt *f, int64_t step,
                                        const char *const *names, size_t n,
                                        const vs_stream_sink *sink);
-/** Checks the schema and every chunk's CRC. VS_ECORRUPT naming the first
- *  bad tensor and step; *n_bad (may be NULL) counts the bad tensors. */
+/** Checks the schema (and SQL the file may not hold: docs/FORMAT.md
+ *  section 5), every chunk's CRC, and rows no read meets (negative
+ *  steps, empty names, rows of no checkpoint, name or tensor).
+ *  VS_ECORRUPT naming the first bad tensor, step or row; *n_bad (may be
+ *  NULL) counts the bad tensors and kinds of bad rows. */
 VS_API VS_NODISCARD int vs_verify(const char *path, size_t *n_bad);
 
 /* Options of vs_verify_ex. */

@@ -21,6 +21,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/file/open.c
   ${CMAKE_CURRENT_LIST_DIR}/file/readonly.c
   ${CMAKE_CURRENT_LIST_DIR}/file/saves.c
+  ${CMAKE_CURRENT_LIST_DIR}/file/schema_sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/sql.c
   ${CMAKE_CURRENT_LIST_DIR}/file/types.c
   ${CMAKE_CURRENT_LIST_DIR}/file/writeback.c
@@ -38,6 +39,7 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/save/stream.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/decode.c
+  ${CMAKE_CURRENT_LIST_DIR}/restore/evidence.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/lookup.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/prefault.c
   ${CMAKE_CURRENT_LIST_DIR}/restore/read_tx.c
@@ -46,4 +48,5 @@ target_sources(varstore_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/restore/init_ckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/admin.c
   ${CMAKE_CURRENT_LIST_DIR}/admin/rename.c
-  ${CMAKE_CURRENT_LIST_DIR}/admin/verify.c)
+  ${CMAKE_CURRENT_LIST_DIR}/admin/verify.c
+  ${CMAKE_CURRENT_LIST_DIR}/admin/verify_rows.c)

@@ -136,8 +136,26 @@ int vs__store_check_step(sqlite3 *db, const char *path, int64_t step);
 /* Sets step's tensors_crc and n_tensors from its rows as they are. */
 int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step);
 /* VS_ECORRUPT when the file holds a trigger or a view the schema does not
- * define. */
+ * define, or SQL vs__store_check_schema_sql refuses. */
 int vs__store_check_sql_objects(sqlite3 *db, const char *path);
+/* VS_ECORRUPT when, from version 3, the views tensors and latest are not
+ * the schema's text: readers query tensors, and a view of the file's own
+ * could give other rows or never end (a recursive one). */
+int vs__store_check_views(sqlite3 *db, const char *path);
+/* (store/file/schema_sql.c) SQL the file would run on our rows:
+ * VS_ECORRUPT when a table of the schema holds a generated column
+ * (_table_sql, what a reader checks), or (_schema_sql, writers and
+ * verify) also a CHECK constraint or an expression default, or an index
+ * is not the schema's own text. */
+int vs__store_check_table_sql(sqlite3 *db, const char *path);
+int vs__store_check_schema_sql(sqlite3 *db, const char *path);
+/* (store/admin/verify_rows.c) vs_verify's checks of rows no read of a
+ * listed tensor meets (negative steps, empty names, rows of no
+ * checkpoint, name or tensor, chunks whose stored_bytes is not their
+ * data's length): note gets one VS_ECORRUPT message per kind found. */
+typedef void (*vs__verify_note_fn)(void *ctx, const char *why);
+int vs__verify_rows(sqlite3 *db, const char *path, vs__verify_note_fn note,
+                    void *ctx);
 /* Brings an older file to VS_SCHEMA_VERSION (inside a write
  * transaction); nothing for a current one. */
 int vs__store_upgrade(sqlite3 *db, const char *path);
@@ -368,6 +386,17 @@ static inline int vs__crc_column(sqlite3_stmt *st, int col, uint32_t *crc)
         return -1;
     *crc = (uint32_t)v;
     return 0;
+}
+/* A stored chunk codec column: its value when it holds an integer codec
+ * number (0 or 1; vs__chunk_decode_ws names any other), -1 otherwise: a
+ * value outside int is never truncated into a valid codec. */
+static inline int vs__codec_column(sqlite3_stmt *st, int col)
+{
+    int64_t v = sqlite3_column_int64(st, col);
+    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || v < 0 ||
+        v > 255)
+        return -1;
+    return (int)v;
 }
 /* The 64-bit content hash used to find dedup candidates (FORMAT.md). */
 uint64_t vs__hash64(const void *p, size_t n);
@@ -638,9 +667,18 @@ extern void (*vs__read_gap_hook)(const char *path);
 extern int64_t vs__save_batch_us;
 
 /* Finds each item's tensor row at step: VS_ENOTFOUND "Key %s not found in
- * checkpoint", VS_ECORRUPT when its sizes do not add up. */
+ * checkpoint", VS_ECORRUPT when its sizes do not add up, or when its
+ * chunk rows do not account for them (vs__load_check_evidence). */
 int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
                     vs__load_item *items, size_t n);
+/* (store/restore/evidence.c) VS_ECORRUPT naming the tensor unless every
+ * item's chunk rows account for its declared bytes and chunks (their
+ * count, numbers, element sizes and raw sizes, each within what its
+ * stored bytes can decode to); checked only for reads of more than 64
+ * MiB or 16384 chunks in all, before anything is sized by them.
+ * vs__load_lookup runs it. */
+int vs__load_check_evidence(sqlite3 *db, const char *path,
+                            const vs__load_item *items, size_t n);
 /* Decodes every chunk of the items into their dst, checking sizes and
  * every chunk and tensor CRC (VS_ECORRUPT naming tensor, step, chunk).
  * pr (may be NULL) gets each chunk's raw bytes as it is consumed; the

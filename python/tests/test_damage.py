@@ -3,6 +3,7 @@ wrong data: bit flips, truncation, files that are not checkpoints."""
 import os
 import shutil
 import sqlite3
+import zlib
 
 import numpy as np
 import pytest
@@ -140,6 +141,33 @@ def test_catalogue_claiming_a_huge_tensor_is_a_clean_error(db, framework):
         varstore.load(db, step=1, names=["c/ints"], framework=framework)
     with pytest.raises(varstore.CorruptError, match="do not agree"):
         varstore.load(db, step=1, names=["b/other"], framework=framework)
+
+
+def _meta_crc(name, dtype, shape):
+    c = zlib.crc32(name.encode() + b"\0")
+    c = zlib.crc32(dtype.encode() + b"\0", c)
+    return zlib.crc32(shape.encode(), c)
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_huge_tensor_with_checksums_recomputed_is_corrupt_error(db,
+                                                                framework):
+    """A row whose shape, numel, raw_bytes and meta_crc all agree on 800
+    GB: too large to allocate, and the library, asked, finds its chunk
+    rows do not hold it (before: OutOfMemoryError)."""
+    if framework == "torch":
+        pytest.importorskip("torch", reason="torch is not importable")
+    make_file(db)
+    con = sqlite3.connect(db)
+    shape = "[100000000000]"
+    con.execute("UPDATE tensor_rows SET shape = ?, numel = 100000000000, "
+                "raw_bytes = 800000000000, meta_crc = ? WHERE id IN "
+                "(SELECT id FROM tensors WHERE name = 'c/ints')",
+                (shape, _meta_crc("c/ints", "int64", shape)))
+    con.commit()
+    con.close()
+    with pytest.raises(varstore.CorruptError, match="c/ints.*chunk rows"):
+        varstore.load(db, step=1, names=["c/ints"], framework=framework)
 
 
 def test_tensor_name_that_is_not_utf8_is_corrupt_error(db):

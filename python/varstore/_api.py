@@ -11,8 +11,8 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping,
 import numpy as np
 
 from . import _convert, _core
-from ._errors import (CorruptError, InvalidArgumentError, NotFoundError,
-                      OutOfMemoryError)
+from ._errors import (CorruptError, Error, InvalidArgumentError,
+                      NotFoundError, OutOfMemoryError)
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Callable[[int, int], Any]
@@ -303,11 +303,31 @@ def _read(c: Any, step: int, names: Optional[Sequence[str]],
             c.stream(step, (name,), (bytearray(),), 1)
             raise NotFoundError(f"Key {name} not found in checkpoint")
         wanted.append((name, info))
-    out = {n: _allocate(i, framework) for n, i in wanted}
+    try:
+        out = {n: _allocate(i, framework) for n, i in wanted}
+    except OutOfMemoryError:
+        _diagnose(c, step, wanted)
+        raise
     c.stream(step, tuple(i.name for _, i in wanted),
              tuple(_convert.byte_view(out[n]) for n, _ in wanted), threads,
              progress)
     return out
+
+
+def _diagnose(c: Any, step: Optional[int],
+              wanted: List[Tuple[str, TensorInfo]]) -> None:
+    """After an allocation failed: a damaged file may declare a size no
+    chunk row backs. Before it sizes anything by a large read's rows, the
+    library checks them against the chunks; a read into empty buffers
+    raises its CorruptError naming the tensor (else the size mismatch,
+    which is ignored: the tensor is real and too large)."""
+    try:
+        c.stream(step, tuple(i.name for _, i in wanted),
+                 tuple(bytearray() for _ in wanted), 1)
+    except CorruptError:
+        raise
+    except (Error, ValueError):
+        pass
 
 
 def _resolve_step(c: Any, step: Optional[int]) -> int:

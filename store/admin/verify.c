@@ -1,6 +1,7 @@
 /* varstore: vs_verify: SQLite's quick_check, then every chunk decoded
- * and CRC-checked on the thread pool, then every tensor's chunk list,
- * sizes and CRC. */
+ * and CRC-checked on the thread pool, then every step's rows, the rows
+ * no read meets (verify_rows.c), and every tensor's chunk list, sizes
+ * and CRC. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ static int ver_prepare(void *vctx, size_t k, char *err, size_t cap)
                    : vs__store_sqlfail(c->db, s, "cannot read checkpoint file",
                                        c->path);
     j->id = sqlite3_column_int64(c->st, 0);
-    j->codec = sqlite3_column_int(c->st, 1);
+    j->codec = vs__codec_column(c->st, 1);
     int64_t es = sqlite3_column_int64(c->st, 2);
     int64_t raw = sqlite3_column_int64(c->st, 3);
     const void *d = sqlite3_column_blob(c->st, 5);
@@ -145,6 +146,11 @@ static void note_bad(verify_run *v, const char *why)
     if (v->bad_count == 0)
         snprintf(v->first, sizeof v->first, "%s", why);
     v->bad_count++;
+}
+
+static void note_bad_cb(void *v, const char *why)
+{
+    note_bad(v, why);
 }
 
 /* SQLite's quick_check. A page it cannot get is reported as a problem row
@@ -428,6 +434,8 @@ int vs_verify_ex(const char *path, const vs_verify_opts *opts, size_t *n_bad)
         rc = check_chunks(v, opts);
     if (rc == VS_OK)
         rc = check_steps(v);
+    if (rc == VS_OK)
+        rc = vs__verify_rows(db, path, note_bad_cb, v);
     if (rc == VS_OK)
         rc = check_tensors(v);
     if (rc == VS_OK) {

@@ -164,6 +164,20 @@ static int check_size(const char *path, const unsigned char *h,
     return VS_OK;
 }
 
+/* Bytes 56..59: the text encoding, 1 (UTF-8) in every file varstore
+ * writes. SQLite would read the schema's text as UTF-16 and report a
+ * "malformed database schema" in garbled characters. */
+static int check_encoding(const char *path, const unsigned char *h)
+{
+    uint32_t enc = be32(h + 56);
+    if (enc == 1)
+        return VS_OK;
+    return vs__fail(VS_ECORRUPT,
+                    "checkpoint file %s is corrupt: text encoding %u, not 1 "
+                    "(UTF-8)",
+                    path, (unsigned)enc);
+}
+
 int vs__store_check_header_mode(const char *path, uint32_t *page_size,
                                 int *rollback)
 {
@@ -175,6 +189,8 @@ int vs__store_check_header_mode(const char *path, uint32_t *page_size,
         rc = check_identity(path, h, got);
     if (rc == VS_OK)
         rc = check_size(path, h, &st, page_size);
+    if (rc == VS_OK)
+        rc = check_encoding(path, h);
     /* Bytes 18/19, the write and read versions: 1 in rollback-journal
      * mode, 2 in WAL mode (SQLite switches to WAL on a read version 2). */
     if (rc == VS_OK && rollback != NULL)

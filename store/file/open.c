@@ -186,7 +186,10 @@ int vs__store_read_checks(sqlite3 *db, const char *path)
                          NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
-    return check_schema(db, path);
+    int rc = check_schema(db, path);
+    if (rc == VS_OK)
+        rc = vs__store_check_views(db, path);
+    return rc == VS_OK ? vs__store_check_table_sql(db, path) : rc;
 }
 
 /* TX_TRY: takes the file's lock without waiting, then restores busy_ms.

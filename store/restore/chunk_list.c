@@ -24,7 +24,7 @@ static int take_ref(sqlite3_stmt *st, const char *path,
     int64_t got = sqlite3_column_int64(st, 0);
     int64_t es = sqlite3_column_int64(st, 2);
     int64_t raw = sqlite3_column_int64(st, 3);
-    r->codec = sqlite3_column_int(st, 1);
+    r->codec = vs__codec_column(st, 1);
     r->chunk_id = sqlite3_column_int64(st, 5);
     if (vs__crc_column(st, 4, &r->crc) != 0)
         return corrupt(path, it, seq, "bad CRC value");

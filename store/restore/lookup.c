@@ -104,5 +104,7 @@ int vs__load_lookup(sqlite3 *db, const char *path, int64_t step,
     for (size_t i = 0; i < n && rc == VS_OK; i++)
         rc = lookup_one(db, st, step, &items[i], ver, path);
     sqlite3_finalize(st);
+    if (rc == VS_OK)
+        rc = vs__load_check_evidence(db, path, items, n);
     return rc;
 }

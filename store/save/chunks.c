@@ -37,7 +37,7 @@ static int fetch_candidate(vs__save_ctx *c, vs__save_job *j)
         if (dl > 0)
             memcpy(j->cand.p, d, (size_t)dl);
         j->cand_id = sqlite3_column_int64(q, 0);
-        j->cand_codec = sqlite3_column_int(q, 1);
+        j->cand_codec = vs__codec_column(q, 1);
         j->cand_esize = (size_t)sqlite3_column_int64(q, 2);
         j->cand_len = (size_t)dl;
         /* A candidate with a CRC out of range is no candidate. */
@@ -282,7 +282,7 @@ static int find_chunk(vs__save_ctx *c, const vs__save_job *j, size_t esize,
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t cid = sqlite3_column_int64(st, 0);
-        int codec = sqlite3_column_int(st, 1);
+        int codec = vs__codec_column(st, 1);
         size_t ces = (size_t)sqlite3_column_int64(st, 2);
         const unsigned char *data = sqlite3_column_blob(st, 3);
         size_t dlen = (size_t)sqlite3_column_bytes(st, 3);
@@ -367,6 +367,14 @@ static int insert_tensor_chunk(vs__save_ctx *c, int64_t tensor_id,
                                   c->path);
     int s = sqlite3_step(st);
     sqlite3_reset(st);
+    /* The tensor row is new: only rows of a tensor row that is gone (a
+     * damaged file) can hold its (tensor_id, seq). */
+    if (s == SQLITE_CONSTRAINT)
+        return vs__fail(VS_ECORRUPT,
+                        "checkpoint file %s is corrupt: it holds chunk list "
+                        "rows of tensor row %lld, which does not exist "
+                        "(varstore verify names such rows)",
+                        c->path, (long long)tensor_id);
     if (s != SQLITE_DONE)
         return vs__store_sqlfail(c->db, s, "cannot save checkpoint to",
                                  c->path);

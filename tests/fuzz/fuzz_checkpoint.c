@@ -5,7 +5,8 @@
  *      positions the input gives (bit rot, torn writes);
  *   2: the same checkpoint with rows edited through SQL (values the input
  *      gives, bound as parameters, in columns of a fixed list).
- * Every read of the public API then runs on the file. Beyond "no crash,
+ * Every read of the public API then runs on the file (each tensor alone,
+ * then all of a step in one vs_ckpt_load_many). Beyond "no crash,
  * no leak": a failure sets a message; a tensor that loads has the dtype
  * and shape the listing gives; and when vs_verify passes, every listed
  * tensor of every step loads. Built with libFuzzer when VS_FUZZ is on
@@ -154,8 +155,33 @@ static void edit(const char *path, const uint8_t *in, size_t n)
     sqlite3_close(db);
 }
 
-/* Loads every listed tensor of step through f; returns the failures. A
- * loaded tensor must match its listing. */
+/* The same tensors in one vs_ckpt_load_many (one lookup of them all,
+ * one decode): 1 when it fails, which must set a message. */
+static int load_all_at_once(vs_ckpt *f, int64_t step,
+                            const vs_tensor_info *infos, size_t n,
+                            const char *path)
+{
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    vs_tensor **out = calloc(n ? n : 1, sizeof *out);
+    if (names == NULL || out == NULL)
+        vs_fuzz_die("out of memory", "load_all_at_once");
+    for (size_t i = 0; i < n; i++)
+        names[i] = infos[i].name;
+    int bad = 0;
+    if (n > 0 && vs_ckpt_load_many(f, step, names, n, out) != VS_OK) {
+        if (vs_errmsg()[0] == '\0')
+            vs_fuzz_die("a failed load_many set no message", path);
+        bad = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        vs_tensor_free(out[i]);
+    free(names);
+    free(out);
+    return bad;
+}
+
+/* Loads every listed tensor of step through f, one by one and all at
+ * once; returns the failures. A loaded tensor must match its listing. */
 static int load_step(vs_ckpt *f, int64_t step, const char *path)
 {
     vs_tensor_info *infos = NULL;
@@ -177,6 +203,7 @@ static int load_step(vs_ckpt *f, int64_t step, const char *path)
             vs_fuzz_die("a loaded tensor differs from its listing", path);
         vs_tensor_free(t);
     }
+    bad += load_all_at_once(f, step, infos, n, path);
     vs_tensor_info_free(infos, n);
     return bad;
 }
