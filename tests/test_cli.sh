@@ -817,6 +817,20 @@ else
     fail "could not find the stored bytes to corrupt"
 fi
 
+# damage outside tensor data (a view that is not the schema's): the one
+# error, without a count of damaged tensors
+if command -v python3 >/dev/null; then
+    cp lay.db view.db
+    python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executescript("DROP VIEW latest; CREATE VIEW latest AS SELECT 1 AS x;")
+c.close()' view.db
+    run 1 verify view.db
+    has err.txt "view latest"
+    hasnt err.txt "damaged tensor"
+    equals "$(wc -l <err.txt)" 1
+fi
+
 # ---- progress bar: on a terminal only -----------------------------------------
 # 8 MiB of random float32: 8 chunks of 1 MiB, so the library reports progress
 # several times. VARSTORE_PROGRESS_DELAY=0 shows the bar at once, as for long
