@@ -10,6 +10,12 @@ int vs__store_sqlfail(sqlite3 *db, int src, const char *what,
                       const char *path)
 {
     const char *m = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(src);
+    if ((src & 0xff) == SQLITE_READONLY && db != NULL &&
+        sqlite3_extended_errcode(db) == SQLITE_READONLY_DIRECTORY)
+        return vs__fail(VS_EIO,
+                        "%s %s: its folder is not writable (a write creates "
+                        "the file's journal beside it)",
+                        what, path);
     int code;
     switch (src & 0xff) {
     case SQLITE_BUSY:
