@@ -613,7 +613,8 @@ VS_API VS_NODISCARD int vs_save_ex(vs_graph *g, const char *path, int64_t step,
  * chunk of the caller's bytes once, into memory of its own, before it
  * checksums, encodes and stores it: a tensor that another thread changes
  * during the save may hold values from before and after the change, but
- * the checkpoint stays whole (it loads and verifies). */
+ * the checkpoint stays whole (it loads and verifies). A save of more than
+ * 2^47 bytes (128 TiB) in all is VS_EINVAL, before anything is written. */
 VS_API VS_NODISCARD int vs_save_tensors(const char *path, int64_t step,
                                         const char *const *names,
                                         const vs_tensor *const *tensors, size_t n,

@@ -449,6 +449,12 @@ static void test_save_stream__bad_arguments_refused_before_reading(void **st)
     o.chunk_bytes = (size_t)1 << 40;
     REFUSED(vs_save_stream(g_path, 1, nm, dt, nd, sh, 2, never_read, &reads,
                            &o));
+    /* 2^62 bytes: refused before its chunk list is allocated */
+    int64_t vast[] = {(int64_t)1 << 60};
+    const int64_t *sh_vast[] = {s1, vast};
+    REFUSED(vs_save_stream(g_path, 1, nm, dt, nd, sh_vast, 2, never_read,
+                           &reads, NULL));
+    assert_non_null(strstr(vs_errmsg(), "the most one save takes"));
 #undef REFUSED
     /* Scalars need no shape; tensors of no bytes are never read. */
     int nd0[] = {0, 1};

@@ -178,12 +178,27 @@ int vs__save_validate(int64_t step, vs__save_item *items, size_t n,
     return check_unique(items, n, with_graph);
 }
 
+/* The most raw bytes one save takes: 128 TiB, the address space of a
+ * process on x86-64 and about what an SQLite file of 32 KiB pages can
+ * hold. Beyond it a declared size is refused before anything is
+ * allocated for it (its chunk list alone would be terabytes). */
+#define VS_SAVE_MAX_BYTES ((uint64_t)1 << 47)
+
 /* Each tensor's chunk size (a whole number of elements) and chunk count;
  * the total number of chunks in *n_jobs. */
 static int cut_items(vs__save_item *items, size_t n, size_t chunk,
                      size_t *n_jobs)
 {
     *n_jobs = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += items[i].nbytes; /* each below 2^63: no overflow first */
+        if (total > VS_SAVE_MAX_BYTES)
+            return vs__fail(VS_EINVAL,
+                            "the tensors hold more than %llu bytes, the most "
+                            "one save takes",
+                            (unsigned long long)VS_SAVE_MAX_BYTES);
+    }
     for (size_t i = 0; i < n; i++) {
         vs__save_item *it = &items[i];
         size_t cs = chunk / it->esize * it->esize;
