@@ -36,6 +36,12 @@
 #define VS_SQL_TENSOR_ROWS_INDEX                                            \
     "CREATE INDEX tensor_rows_by_name ON tensor_rows(name_id, step)"
 
+/* Dedup candidates by hash; a chunk's users (is it still used?). Every
+ * format version writes these two as they are. */
+#define VS_SQL_CHUNKS_INDEX "CREATE INDEX chunks_by_hash ON chunks(hash)"
+#define VS_SQL_TENSOR_CHUNKS_INDEX                                          \
+    "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id)"
+
 /* Exactly the columns, in the order, of version 2's tensors table. */
 #define VS_SQL_TENSORS_VIEW                                                 \
     "CREATE VIEW tensors AS SELECT r.id AS id, r.step AS step,\n"           \

@@ -17,11 +17,6 @@
 #include "file/schema.h"
 #include "store_int.h"
 
-/* The texts create.c writes (every version's, as format_v1.db shows). */
-#define IDX_HASH "CREATE INDEX chunks_by_hash ON chunks(hash)"
-#define IDX_CHUNK                                                          \
-    "CREATE INDEX tensor_chunks_by_chunk ON tensor_chunks(chunk_id)"
-
 static int is_word_char(int c)
 {
     return isalnum(c) || c == '_';
@@ -93,9 +88,11 @@ static int check_indexes(sqlite3 *db, const char *path)
     int b = sqlite3_bind_text(st, 1, VS_SQL_TENSOR_ROWS_INDEX, -1,
                               SQLITE_STATIC);
     if (b == SQLITE_OK)
-        b = sqlite3_bind_text(st, 2, IDX_HASH, -1, SQLITE_STATIC);
+        b = sqlite3_bind_text(st, 2, VS_SQL_CHUNKS_INDEX, -1,
+                              SQLITE_STATIC);
     if (b == SQLITE_OK)
-        b = sqlite3_bind_text(st, 3, IDX_CHUNK, -1, SQLITE_STATIC);
+        b = sqlite3_bind_text(st, 3, VS_SQL_TENSOR_CHUNKS_INDEX, -1,
+                              SQLITE_STATIC);
     int s = b == SQLITE_OK ? sqlite3_step(st) : SQLITE_OK;
     if (b != SQLITE_OK)
         rc = vs__store_bindfail(st, b, "cannot read checkpoint file", path);

@@ -101,7 +101,7 @@ static int job_source(vs__save_ctx *c, vs__save_job *j)
     if (it->owned) {
         j->src = mem;
     } else if (mem != NULL && !c->co.raw_only) {
-        j->caller = mem; /* copied into the worker's own buffer */
+        j->caller = mem; /* taken into the worker's planes */
     } else {
         if (c->n_free > 0)
             j->in = c->free_bufs[--c->n_free];
@@ -168,11 +168,15 @@ static int work_taken(vs__save_ctx *c, vs__save_job *j, int w, char *err,
     int flags = (c->hash_in_workers ? VS_TAKE_HASH : 0) |
                 (vs__save_is_float(it->t->dtype) ? VS_TAKE_STATS : 0);
     vs__taken t;
-    if (vs__chunk_take(j->caller, j->len, it->esize, it->t->dtype, flags,
-                       &c->ws[w], &t) != VS_OK) {
+    int rc = vs__chunk_take(j->caller, j->len, it->esize, it->t->dtype,
+                            flags, &c->ws[w], &t);
+    if (rc == VS_ENOMEM)
         snprintf(err, cap, "out of memory");
-        return VS_ENOMEM;
-    }
+    else if (rc != VS_OK)
+        snprintf(err, cap, "invalid chunk size %zu for element size %zu",
+                 j->len, it->esize);
+    if (rc != VS_OK)
+        return rc;
     if (c->hash_in_workers)
         j->hash = t.hash;
     j->crc = t.crc;
@@ -181,9 +185,8 @@ static int work_taken(vs__save_ctx *c, vs__save_job *j, int w, char *err,
         j->dup_id = j->cand_id;
         return VS_OK; /* unchanged: nothing to compress */
     }
-    int rc = vs__chunk_encode_planes(j->len, it->esize, &c->co, &c->ws[w],
-                                     &j->out, &j->codec, &j->blob_len, err,
-                                     cap);
+    rc = vs__chunk_encode_planes(j->len, it->esize, &c->co, &c->ws[w],
+                                 &j->out, &j->codec, &j->blob_len, err, cap);
     j->blob = j->out.p;
     return rc;
 }
