@@ -487,6 +487,9 @@ typedef struct {
     int64_t n;      /* finite values */
     double mean, m2, min, max;
     int64_t n_nan, n_inf;
+    int scale;      /* mean and M2 are of the values times 2^-scale: 0
+                       unless float64 values near DBL_MAX would overflow
+                       the sums (vs__stats_mean, vs__stats_std) */
 } vs__stats;
 void vs__stats_init(vs__stats *s);
 /* Statistics are taken a block of this many bytes at a time (a whole
@@ -506,6 +509,10 @@ int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c);
  * the same bits as the vector one); 0, the default, lets it choose. */
 void vs__stats_f32_scalar_only(int on);
 void vs__stats_merge(vs__stats *acc, const vs__stats *b);
+/* The mean and standard deviation of the finite values (s->n > 0): may
+ * be infinite only when the answer does not fit a double. */
+double vs__stats_mean(const vs__stats *s);
+double vs__stats_std(const vs__stats *s);
 
 /* A chunk of the caller's bytes, read once (store/codec/take.c). */
 typedef struct {

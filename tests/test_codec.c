@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -683,6 +684,48 @@ static void test_codec__stats_f32_offset_values_keep_precision(void **state)
     }
 }
 
+/* float64 values whose sums or squares overflow a double (beyond about
+ * 1e154) still get their mean and std: the statistics of y * 2^900 are
+ * those of y times 2^900 (to 1e-12), across blocks and chunks, and two
+ * chunks of opposite values near DBL_MAX merge to mean 0, std DBL_MAX. */
+static void test_codec__stats_f64_near_dbl_max_stay_finite(void **state)
+{
+    (void)state;
+    enum { N = 5000 }; /* several VS_STATS_BLOCKs */
+    static double y[N], x[N];
+    uint32_t r = 99;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 1664525u + 1013904223u;
+        y[i] = (double)(r >> 8) * 0x1p-24 - 0.25; /* exact, in [-0.25, 0.75) */
+        x[i] = ldexp(y[i], 900);
+    }
+    vs__stats sy, sx;
+    vs__stats_init(&sy);
+    vs__stats_init(&sx);
+    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &sy);
+    vs__stats_chunk(VS_FLOAT64, x, 1000 * sizeof(double), &sx);
+    vs__stats_chunk(VS_FLOAT64, x + 1000, (N - 1000) * sizeof(double), &sx);
+    assert_int_equal(sx.n, N);
+    double want_mean = ldexp(vs__stats_mean(&sy), 900);
+    double want_std = ldexp(vs__stats_std(&sy), 900);
+    assert_true(isfinite(vs__stats_mean(&sx)) && isfinite(vs__stats_std(&sx)));
+    assert_true(fabs(vs__stats_mean(&sx) - want_mean) <= 1e-12 * want_std);
+    assert_true(fabs(vs__stats_std(&sx) - want_std) <= 1e-12 * want_std);
+    assert_true(sx.min == ldexp(sy.min, 900) && sx.max == ldexp(sy.max, 900));
+    /* Each chunk alone is finite at scale 0; their merge is not. */
+    double lo[4] = {-DBL_MAX, -DBL_MAX, -DBL_MAX, -DBL_MAX};
+    double hi[4] = {DBL_MAX, DBL_MAX, DBL_MAX, DBL_MAX};
+    vs__stats s;
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_FLOAT64, lo, sizeof lo, &s);
+    vs__stats_chunk(VS_FLOAT64, hi, sizeof hi, &s);
+    assert_int_equal(s.n, 8);
+    assert_true(vs__stats_mean(&s) == 0.0);
+    assert_true(fabs(vs__stats_std(&s) - DBL_MAX) <= 1e-15 * DBL_MAX);
+    /* Ordinary values keep scale 0 (the bits of before). */
+    assert_int_equal(sy.scale, 0);
+}
+
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
@@ -792,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_codec__damaged_chunks_are_corrupt),
         cmocka_unit_test(test_codec__stats_merge_matches_whole),
         cmocka_unit_test(test_codec__stats_f32_offset_values_keep_precision),
+        cmocka_unit_test(test_codec__stats_f64_near_dbl_max_stay_finite),
         cmocka_unit_test(test_codec__half_and_bfloat16),
         cmocka_unit_test(test_codec__pool_runs_in_order_with_any_thread_count),
         cmocka_unit_test(test_codec__shape_json),

@@ -161,6 +161,31 @@ static void test_store__every_dtype_round_trips_bit_exact(void **state)
         vs_tensor_free(ts[i]);
 }
 
+/* float64 values whose squares overflow a double get a finite mean and
+ * std in the tensors row (they were stored NULL). */
+static void test_store__huge_float64_values_get_mean_and_std(void **state)
+{
+    (void)state;
+    int64_t s4[] = {4};
+    vs_tensor *a = mk(VS_FLOAT64, 1, s4);
+    double av[4] = {1e300, -1e300, 3e300, -3e300};
+    memcpy(a->data, av, sizeof av);
+    const char *names[] = {"huge"};
+    const vs_tensor *ts[] = {a};
+    OK(vs_save_tensors(g_path, 1, names, ts, 1, NULL));
+    vs_tensor_info *inf = NULL;
+    size_t n = 0;
+    OK(vs_list_variables(g_path, VS_LATEST, &inf, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(inf[0].has_stats, 1);
+    double want = sqrt(5.0) * 1e300;
+    assert_true(fabs(inf[0].mean) <= 1e-12 * want);
+    assert_true(fabs(inf[0].std - want) <= 1e-12 * want);
+    assert_true(inf[0].min == -3e300 && inf[0].max == 3e300);
+    vs_tensor_info_free(inf, n);
+    vs_tensor_free(a);
+}
+
 static void test_store__list_variables_sorted_with_stats(void **state)
 {
     (void)state;
@@ -2803,6 +2828,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_store__every_dtype_round_trips_bit_exact),
         T(test_store__list_variables_sorted_with_stats),
+        T(test_store__huge_float64_values_get_mean_and_std),
         T(test_store__missing_empty_random_foreign_files),
         T(test_store__truncated_file_is_corrupt),
         T(test_store__symbolic_link_as_checkpoint_path_is_refused),

@@ -52,6 +52,23 @@ void vs__stats_init(vs__stats *s)
         c.n_inf = ninf;                                                       \
     } while (0)
 
+/* A float64 block whose sums overflowed (values near DBL_MAX, or squares
+ * of values past about 1e154): its mean and M2 taken again on the values
+ * times 2^-k, k the exponent of its largest magnitude plus one, so that
+ * each value is under 1 in magnitude and no sum can overflow. */
+static void stats_f64_scaled(const double *a, size_t m, vs__stats *out)
+{
+    double lo = out->min, hi = out->max;
+    int k = ilogb(fmax(fabs(lo), fabs(hi))) + 1;
+    vs__stats c;
+    vs__stats_init(&c);
+    STATS_LOOP(ldexp(a[i], -k));
+    c.min = lo;
+    c.max = hi;
+    c.scale = k;
+    *out = c;
+}
+
 /* The statistics of one block (up to VS_STATS_BLOCK bytes) merged into
  * s. */
 static void stats_block(vs_dtype dt, const void *p, size_t nbytes,
@@ -72,6 +89,8 @@ static void stats_block(vs_dtype dt, const void *p, size_t nbytes,
         const double *a = p;
         size_t m = nbytes / 8;
         STATS_LOOP(a[i]);
+        if (c.n > 0 && !(isfinite(c.mean) && isfinite(c.m2)))
+            stats_f64_scaled(a, m, &c);
         break;
     }
     case VS_FLOAT16: {
@@ -110,18 +129,61 @@ void vs__stats_chunk(vs_dtype dt, const void *p, size_t nbytes, vs__stats *s)
     vs__stats_merge(s, &c);
 }
 
+/* s's mean and M2 expressed at the larger scale k (k >= s->scale). */
+static void rescale(vs__stats *s, int k)
+{
+    s->mean = ldexp(s->mean, s->scale - k);
+    s->m2 = ldexp(s->m2, 2 * (s->scale - k));
+    s->scale = k;
+}
+
+/* Chan et al.'s pairwise update of (mean, M2), both at one scale, both
+ * with values (acc->n, b->n > 0): 1 when the result is finite. */
+static int merge_moments(vs__stats *acc, const vs__stats *b)
+{
+    double na = (double)acc->n, nb = (double)b->n, n = na + nb;
+    double d = b->mean - acc->mean;
+    acc->mean += d * nb / n;
+    acc->m2 += b->m2 + d * d * na * nb / n;
+    return isfinite(acc->mean) && isfinite(acc->m2);
+}
+
+/* Merges the moments of two sets of values; when they overflow at the
+ * common scale (means far apart near DBL_MAX), again at a scale where the
+ * larger mean and root of M2 are under 1. Scales equal (0, the usual
+ * case): the one update, bit for bit. */
+static void merge_scaled(vs__stats *acc, const vs__stats *b)
+{
+    vs__stats a0 = *acc, b0 = *b;
+    int k = a0.scale > b0.scale ? a0.scale : b0.scale;
+    if (a0.scale != k)
+        rescale(&a0, k);
+    if (b0.scale != k)
+        rescale(&b0, k);
+    vs__stats r = a0;
+    if (!merge_moments(&r, &b0)) {
+        double big = fmax(fmax(fabs(a0.mean), fabs(b0.mean)),
+                          fmax(sqrt(a0.m2), sqrt(b0.m2)));
+        k += ilogb(big) + 1;
+        rescale(&a0, k);
+        rescale(&b0, k);
+        r = a0;
+        (void)merge_moments(&r, &b0);
+    }
+    acc->mean = r.mean;
+    acc->m2 = r.m2;
+    acc->scale = r.scale;
+}
+
 void vs__stats_merge(vs__stats *acc, const vs__stats *b)
 {
-    /* Chan et al.'s pairwise update of (n, mean, M2). */
     if (b->n > 0) {
         if (acc->n == 0) {
             acc->mean = b->mean;
             acc->m2 = b->m2;
+            acc->scale = b->scale;
         } else {
-            double na = (double)acc->n, nb = (double)b->n, n = na + nb;
-            double d = b->mean - acc->mean;
-            acc->mean += d * nb / n;
-            acc->m2 += b->m2 + d * d * na * nb / n;
+            merge_scaled(acc, b);
         }
         acc->n += b->n;
         if (b->min < acc->min)
@@ -131,4 +193,14 @@ void vs__stats_merge(vs__stats *acc, const vs__stats *b)
     }
     acc->n_nan += b->n_nan;
     acc->n_inf += b->n_inf;
+}
+
+double vs__stats_mean(const vs__stats *s)
+{
+    return ldexp(s->mean, s->scale);
+}
+
+double vs__stats_std(const vs__stats *s)
+{
+    return ldexp(sqrt(s->m2 / (double)s->n), s->scale);
 }

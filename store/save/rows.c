@@ -179,10 +179,11 @@ int vs__save_finish_item(vs__save_ctx *c, vs__save_item *it)
     if (b == SQLITE_OK)
         b = bind_double_or_null(st, 5, has, it->stats.max);
     if (b == SQLITE_OK)
-        b = bind_double_or_null(st, 6, has, it->stats.mean);
+        b = bind_double_or_null(st, 6, has,
+                                 has ? vs__stats_mean(&it->stats) : 0.0);
     if (b == SQLITE_OK)
-        b = bind_double_or_null(
-            st, 7, has, has ? sqrt(it->stats.m2 / (double)it->stats.n) : 0.0);
+        b = bind_double_or_null(st, 7, has,
+                                 has ? vs__stats_std(&it->stats) : 0.0);
     if (b == SQLITE_OK)
         b = bind_int64_or_null(st, 8, fl, it->stats.n_nan);
     if (b == SQLITE_OK)
