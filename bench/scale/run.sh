@@ -4,6 +4,7 @@
 # "The scale bench"). Writes bench/out/scale.md.
 #
 #   sh bench/scale/run.sh [--quick] [--reps N] [--rows LIST] [--models LIST]
+#                         [--hold-memory]
 #
 # Environment: BENCH_NO_INSTALL=1 installs nothing into the venv;
 # VS_PYTHON picks another interpreter (default: the project's .venv);

@@ -10,6 +10,7 @@ writing what was measured.
   scale.py --build build-rel [--quick] [--reps 3] [--rows LIST]
 """
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 
+import memory
 import models
 import rows_conc
 import rows_file
@@ -46,6 +48,9 @@ def parse():
     ap.add_argument("--settle", type=float, default=0.0,
                     help="seconds between dropping a file of 64 MiB or "
                     "more from the page cache and loading it (default 0)")
+    ap.add_argument("--hold-memory", action="store_true",
+                    help="turn the VM's free page reporting off for the "
+                    "run (root; see memory.py)")
     ap.add_argument("--data", help="default: bench/scale/data/{quick,full}")
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "out"))
     a = ap.parse_args()
@@ -149,16 +154,23 @@ def main():
     info = models.ensure(a.data, a.quick, needed_models(a), Ctx.log)
     ctx = Ctx(a, info)
     err = None
-    try:
-        run_rows(ctx, a)
-    except BenchError as e:
-        err = str(e)
-        Ctx.log("ERROR: " + err)
+    held = memory.HeldMemory(a.python, Ctx.log) if a.hold_memory \
+        else contextlib.nullcontext()
+    with held:
+        mem0 = memory.describe(a.python, a.hold_memory)
+        try:
+            run_rows(ctx, a)
+        except BenchError as e:
+            err = str(e)
+            Ctx.log("ERROR: " + err)
+        mem1 = memory.describe(a.python, a.hold_memory)
     shutil.rmtree(a.work, ignore_errors=True)
-    lines = header(ctx, start, load0) + [""] + table(ctx) + [""]
+    lines = header(ctx, start, load0) + ["", mem0 + " (at the start).",
+                                         ""] + table(ctx) + [""]
     lines.append("Whole run: %.0f s (model writing included); load average "
                  "at the end %s." % (time.time() - start, " ".join(
                      open("/proc/loadavg").read().split()[:3])))
+    lines.append(mem1 + " (at the end).")
     if err:
         lines += ["", "**ERROR** (the run stopped here): " + err]
     text = "\n".join(lines) + "\n"

@@ -91,3 +91,28 @@ def test_the_poller_reads_while_another_process_saves(model, tmp_path):
     seen = bg.stop()
     assert seen["loops"] >= 1 and seen["errors"] == 0
     assert 0 < seen["max_s"] < 30
+
+
+def test_hold_memory_turns_reporting_off_and_puts_the_order_back(
+        tmp_path, monkeypatch):
+    import memory
+    knob = tmp_path / "page_reporting_order"
+    knob.write_text("9\n")
+    monkeypatch.setattr(memory, "KNOB", str(knob))
+    monkeypatch.setattr(memory, "available_mib", lambda: 8)
+    logged = []
+    with memory.HeldMemory(sys.executable, logged.append):
+        assert knob.read_text() == memory.OFF
+        assert "held" in memory.describe(sys.executable, True)
+    assert knob.read_text() == "9"
+    assert len(logged) == 2
+
+
+def test_hold_memory_without_the_knob_stops_with_a_message(
+        tmp_path, monkeypatch):
+    import memory
+    monkeypatch.setattr(memory, "KNOB", str(tmp_path / "absent"))
+    with pytest.raises(SystemExit, match="needs root"):
+        with memory.HeldMemory(sys.executable, print):
+            pass
+    assert "no free page reporting" in memory.describe(sys.executable, False)
