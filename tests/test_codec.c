@@ -726,6 +726,39 @@ static void test_codec__stats_f64_near_dbl_max_stay_finite(void **state)
     assert_int_equal(sy.scale, 0);
 }
 
+/* Scaled statistics round back within the values' range: half the
+ * values +DBL_MAX and half -DBL_MAX have std DBL_MAX (at scale 1024 the
+ * root of M2/n rounds to 1.0, which ldexp made +Inf), and six copies of
+ * the double below DBL_MAX have that mean (not the one above it). */
+static void test_codec__stats_f64_scaled_stay_in_range(void **state)
+{
+    (void)state;
+    double a[10];
+    for (int chunk = 5; chunk <= 10; chunk += 5) {
+        for (int i = 0; i < 10; i++)
+            a[i] = (chunk == 5 ? i % 2 : i < 5) ? DBL_MAX : -DBL_MAX;
+        vs__stats s;
+        vs__stats_init(&s);
+        vs__stats_chunk(VS_FLOAT64, a, chunk * sizeof(double), &s);
+        vs__stats_chunk(VS_FLOAT64, a + chunk, (10 - chunk) * sizeof(double),
+                        &s);
+        assert_int_equal(s.n, 10);
+        double sd = vs__stats_std(&s), mu = vs__stats_mean(&s);
+        assert_true(isfinite(sd) && isfinite(mu));
+        assert_true(fabs(sd - DBL_MAX) <= 1e-15 * DBL_MAX);
+        assert_true(fabs(mu) <= 1e-15 * DBL_MAX);
+    }
+    double y[6], below = nextafter(DBL_MAX, 0.0);
+    for (int i = 0; i < 6; i++)
+        y[i] = below;
+    vs__stats s;
+    vs__stats_init(&s);
+    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &s);
+    assert_true(s.scale > 0);
+    assert_true(vs__stats_mean(&s) == below);
+    assert_true(vs__stats_std(&s) <= 1e-15 * DBL_MAX);
+}
+
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
@@ -836,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_codec__stats_merge_matches_whole),
         cmocka_unit_test(test_codec__stats_f32_offset_values_keep_precision),
         cmocka_unit_test(test_codec__stats_f64_near_dbl_max_stay_finite),
+        cmocka_unit_test(test_codec__stats_f64_scaled_stay_in_range),
         cmocka_unit_test(test_codec__half_and_bfloat16),
         cmocka_unit_test(test_codec__pool_runs_in_order_with_any_thread_count),
         cmocka_unit_test(test_codec__shape_json),

@@ -195,12 +195,21 @@ void vs__stats_merge(vs__stats *acc, const vs__stats *b)
     acc->n_inf += b->n_inf;
 }
 
+/* Scaled back, a mean or std a rounding above its bound (the mean in
+ * [min, max]; the std at most (max - min) / 2) can be 2^1024, +Inf: held
+ * to the bound. Scale 0 returns the bits of before. */
 double vs__stats_mean(const vs__stats *s)
 {
-    return ldexp(s->mean, s->scale);
+    double m = ldexp(s->mean, s->scale);
+    if (s->scale == 0)
+        return m;
+    return fmin(fmax(m, s->min), s->max);
 }
 
 double vs__stats_std(const vs__stats *s)
 {
-    return ldexp(sqrt(s->m2 / (double)s->n), s->scale);
+    double sd = ldexp(sqrt(s->m2 / (double)s->n), s->scale);
+    if (s->scale == 0)
+        return sd;
+    return fmin(sd, s->max / 2 - s->min / 2);
 }
