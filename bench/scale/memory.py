@@ -86,10 +86,16 @@ class HeldMemory:
         with open(KNOB, "w") as f:
             f.write(OFF)
         self.old = old
-        mib = available_mib() * 3 // 4
-        self.log("--hold-memory: free page reporting off (order %s -> %s); "
-                 "touching %d MiB once" % (old, OFF, mib))
-        touch_seconds(self.py, mib)
+        # __exit__ runs only once __enter__ has returned: a failure or
+        # Ctrl-C while touching memory puts the order back here.
+        try:
+            mib = available_mib() * 3 // 4
+            self.log("--hold-memory: free page reporting off (order %s -> "
+                     "%s); touching %d MiB once" % (old, OFF, mib))
+            touch_seconds(self.py, mib)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):

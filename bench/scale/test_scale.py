@@ -116,3 +116,22 @@ def test_hold_memory_without_the_knob_stops_with_a_message(
         with memory.HeldMemory(sys.executable, print):
             pass
     assert "no free page reporting" in memory.describe(sys.executable, False)
+
+
+def test_hold_memory_puts_the_order_back_when_touching_fails(
+        tmp_path, monkeypatch):
+    import memory
+    knob = tmp_path / "page_reporting_order"
+    knob.write_text("9\n")
+    monkeypatch.setattr(memory, "KNOB", str(knob))
+    monkeypatch.setattr(memory, "available_mib", lambda: 8)
+
+    def interrupted(py, mib):
+        assert knob.read_text() == memory.OFF
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(memory, "touch_seconds", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with memory.HeldMemory(sys.executable, print):
+            pass
+    assert knob.read_text() == "9"
