@@ -17,6 +17,7 @@ on memory the host already backs, as on bare metal. It needs root and
 the kernel's knob; without them it stops the bench with a message.
 """
 import os
+import signal
 import subprocess
 
 KNOB = "/sys/module/page_reporting/parameters/page_reporting_order"
@@ -72,6 +73,20 @@ def available_mib():
     return 0
 
 
+def check():
+    """The reporting order now; stops the bench unless --hold-memory can
+    work here (run before anything long)."""
+    old = _read(KNOB)
+    if old is None or not os.access(KNOB, os.W_OK):
+        raise SystemExit("bench-scale: --hold-memory needs root and %s "
+                         "(free page reporting); neither is here" % KNOB)
+    return old
+
+
+def _terminate(signum, frame):
+    raise SystemExit("bench-scale: terminated (signal %d)" % signum)
+
+
 class HeldMemory:
     """Free page reporting off (and memory backed) inside the block."""
 
@@ -79,13 +94,16 @@ class HeldMemory:
         self.py, self.log, self.old = py, log, None
 
     def __enter__(self):
-        old = _read(KNOB)
-        if old is None or not os.access(KNOB, os.W_OK):
-            raise SystemExit("bench-scale: --hold-memory needs root and %s "
-                             "(free page reporting); neither is here" % KNOB)
-        with open(KNOB, "w") as f:
-            f.write(OFF)
+        old = check()
+        try:
+            with open(KNOB, "w") as f:
+                f.write(OFF)
+        except OSError as e:
+            raise SystemExit("bench-scale: --hold-memory: this kernel does "
+                             "not take order %s in %s (%s)" % (OFF, KNOB, e))
         self.old = old
+        # SIGTERM (a timeout) ends the run through __exit__ too.
+        self.term = signal.signal(signal.SIGTERM, _terminate)
         # __exit__ runs only once __enter__ has returned: a failure or
         # Ctrl-C while touching memory puts the order back here.
         try:
@@ -99,6 +117,7 @@ class HeldMemory:
         return self
 
     def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.term)
         with open(KNOB, "w") as f:
             f.write(self.old)
         self.log("--hold-memory: free page reporting order back to %s" %

@@ -151,6 +151,8 @@ def main():
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
     os.makedirs(a.out, exist_ok=True)
+    if a.hold_memory:
+        memory.check()  # before the models, which may take minutes
     info = models.ensure(a.data, a.quick, needed_models(a), Ctx.log)
     ctx = Ctx(a, info)
     err = None

@@ -135,3 +135,19 @@ def test_hold_memory_puts_the_order_back_when_touching_fails(
         with memory.HeldMemory(sys.executable, print):
             pass
     assert knob.read_text() == "9"
+
+
+def test_hold_memory_puts_the_order_back_on_sigterm(tmp_path, monkeypatch):
+    import signal
+    import memory
+    knob = tmp_path / "page_reporting_order"
+    knob.write_text("9\n")
+    monkeypatch.setattr(memory, "KNOB", str(knob))
+    monkeypatch.setattr(memory, "available_mib", lambda: 8)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit, match="terminated"):
+        with memory.HeldMemory(sys.executable, print):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+    assert knob.read_text() == "9"
+    assert signal.getsignal(signal.SIGTERM) == before
