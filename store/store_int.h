@@ -489,7 +489,8 @@ typedef struct {
     int64_t n_nan, n_inf;
     int scale;      /* mean and M2 are of the values times 2^-scale: 0
                        unless float64 values near DBL_MAX would overflow
-                       the sums (vs__stats_mean, vs__stats_std) */
+                       the sums, or values below 2^-500 underflow them
+                       (vs__stats_mean, vs__stats_std) */
 } vs__stats;
 void vs__stats_init(vs__stats *s);
 /* Statistics are taken a block of this many bytes at a time (a whole

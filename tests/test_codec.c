@@ -759,6 +759,42 @@ static void test_codec__stats_f64_scaled_stay_in_range(void **state)
     assert_true(vs__stats_std(&s) <= 1e-15 * DBL_MAX);
 }
 
+/* float64 values too small for their squares (below 2^-500) keep their
+ * spread: the statistics of y * 2^-900 are those of y times 2^-900 (to
+ * 1e-12) across blocks and chunks, where the squares of the values
+ * themselves underflow to a std of 0. */
+static void test_codec__stats_f64_tiny_values_keep_their_spread(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static double y[N], x[N];
+    uint32_t r = 7;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 1664525u + 1013904223u;
+        y[i] = (double)(r >> 8) * 0x1p-24 - 0.25;
+        x[i] = ldexp(y[i], -900);
+    }
+    vs__stats sy, sx;
+    vs__stats_init(&sy);
+    vs__stats_init(&sx);
+    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &sy);
+    vs__stats_chunk(VS_FLOAT64, x, 3000 * sizeof(double), &sx);
+    vs__stats_chunk(VS_FLOAT64, x + 3000, (N - 3000) * sizeof(double), &sx);
+    double want_mean = ldexp(vs__stats_mean(&sy), -900);
+    double want_std = ldexp(vs__stats_std(&sy), -900);
+    assert_true(want_std > 0);
+    assert_true(fabs(vs__stats_mean(&sx) - want_mean) <= 1e-12 * want_std);
+    assert_true(fabs(vs__stats_std(&sx) - want_std) <= 1e-12 * want_std);
+    assert_true(sx.min == ldexp(sy.min, -900) && sx.max == ldexp(sy.max, -900));
+    /* All zeros are not scaled: mean and std 0. */
+    static double z[64];
+    vs__stats sz;
+    vs__stats_init(&sz);
+    vs__stats_chunk(VS_FLOAT64, z, sizeof z, &sz);
+    assert_int_equal(sz.scale, 0);
+    assert_true(vs__stats_mean(&sz) == 0.0 && vs__stats_std(&sz) == 0.0);
+}
+
 static void test_codec__half_and_bfloat16(void **state)
 {
     (void)state;
@@ -870,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_codec__stats_f32_offset_values_keep_precision),
         cmocka_unit_test(test_codec__stats_f64_near_dbl_max_stay_finite),
         cmocka_unit_test(test_codec__stats_f64_scaled_stay_in_range),
+        cmocka_unit_test(test_codec__stats_f64_tiny_values_keep_their_spread),
         cmocka_unit_test(test_codec__half_and_bfloat16),
         cmocka_unit_test(test_codec__pool_runs_in_order_with_any_thread_count),
         cmocka_unit_test(test_codec__shape_json),

@@ -162,7 +162,8 @@ static void test_store__every_dtype_round_trips_bit_exact(void **state)
 }
 
 /* float64 values whose squares overflow a double get a finite mean and
- * std in the tensors row (they were stored NULL). */
+ * std in the tensors row (they were stored NULL); values whose squares
+ * underflow get theirs (the std was 0). */
 static void test_store__huge_float64_values_get_mean_and_std(void **state)
 {
     (void)state;
@@ -182,6 +183,15 @@ static void test_store__huge_float64_values_get_mean_and_std(void **state)
     assert_true(fabs(inf[0].mean) <= 1e-12 * want);
     assert_true(fabs(inf[0].std - want) <= 1e-12 * want);
     assert_true(inf[0].min == -3e300 && inf[0].max == 3e300);
+    vs_tensor_info_free(inf, n);
+    double tv[4] = {1e-200, -1e-200, 3e-200, -3e-200};
+    memcpy(a->data, tv, sizeof tv);
+    OK(vs_save_tensors(g_path, 2, names, ts, 1, NULL));
+    OK(vs_list_variables(g_path, VS_LATEST, &inf, &n));
+    want = sqrt(5.0) * 1e-200;
+    assert_int_equal(inf[0].has_stats, 1);
+    assert_true(fabs(inf[0].mean) <= 1e-12 * want);
+    assert_true(fabs(inf[0].std - want) <= 1e-12 * want);
     vs_tensor_info_free(inf, n);
     vs_tensor_free(a);
 }

@@ -53,9 +53,11 @@ void vs__stats_init(vs__stats *s)
     } while (0)
 
 /* A float64 block whose sums overflowed (values near DBL_MAX, or squares
- * of values past about 1e154): its mean and M2 taken again on the values
- * times 2^-k, k the exponent of its largest magnitude plus one, so that
- * each value is under 1 in magnitude and no sum can overflow. */
+ * of values past about 1e154), or whose values are all below 2^-500 in
+ * magnitude (their squares underflow: a std of 0 for values that differ):
+ * its mean and M2 taken again on the values times 2^-k, k the exponent
+ * of its largest magnitude plus one, so that each value is under 1 in
+ * magnitude (and the largest at least 1/2) and no sum overflows. */
 static void stats_f64_scaled(const double *a, size_t m, vs__stats *out)
 {
     double lo = out->min, hi = out->max;
@@ -67,6 +69,15 @@ static void stats_f64_scaled(const double *a, size_t m, vs__stats *out)
     c.max = hi;
     c.scale = k;
     *out = c;
+}
+
+static int f64_needs_scale(const vs__stats *c)
+{
+    if (c->n == 0)
+        return 0;
+    double big = fmax(fabs(c->min), fabs(c->max));
+    return !(isfinite(c->mean) && isfinite(c->m2)) ||
+           (big > 0 && big < 0x1p-500);
 }
 
 /* The statistics of one block (up to VS_STATS_BLOCK bytes) merged into
@@ -89,7 +100,7 @@ static void stats_block(vs_dtype dt, const void *p, size_t nbytes,
         const double *a = p;
         size_t m = nbytes / 8;
         STATS_LOOP(a[i]);
-        if (c.n > 0 && !(isfinite(c.mean) && isfinite(c.m2)))
+        if (f64_needs_scale(&c))
             stats_f64_scaled(a, m, &c);
         break;
     }
