@@ -684,6 +684,36 @@ static void test_codec__stats_f32_offset_values_keep_precision(void **state)
     }
 }
 
+/* n values y (an LCG from seed: exact, in [-0.25, 0.75), several
+ * VS_STATS_BLOCKs) and y * 2^e, the latter in two chunks split at
+ * `split`: the statistics of the second are those of the first times 2^e
+ * (to 1e-12); returns the scale the plain values got. */
+static int check_scaled_stats(uint32_t seed, int e, size_t split)
+{
+    enum { N = 5000 };
+    static double y[N], x[N];
+    for (size_t i = 0; i < N; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        y[i] = (double)(seed >> 8) * 0x1p-24 - 0.25;
+        x[i] = ldexp(y[i], e);
+    }
+    vs__stats sy, sx;
+    vs__stats_init(&sy);
+    vs__stats_init(&sx);
+    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &sy);
+    vs__stats_chunk(VS_FLOAT64, x, split * sizeof(double), &sx);
+    vs__stats_chunk(VS_FLOAT64, x + split, (N - split) * sizeof(double), &sx);
+    assert_int_equal(sx.n, N);
+    double want_mean = ldexp(vs__stats_mean(&sy), e);
+    double want_std = ldexp(vs__stats_std(&sy), e);
+    assert_true(want_std > 0 && isfinite(want_std));
+    assert_true(isfinite(vs__stats_mean(&sx)) && isfinite(vs__stats_std(&sx)));
+    assert_true(fabs(vs__stats_mean(&sx) - want_mean) <= 1e-12 * want_std);
+    assert_true(fabs(vs__stats_std(&sx) - want_std) <= 1e-12 * want_std);
+    assert_true(sx.min == ldexp(sy.min, e) && sx.max == ldexp(sy.max, e));
+    return sy.scale;
+}
+
 /* float64 values whose sums or squares overflow a double (beyond about
  * 1e154) still get their mean and std: the statistics of y * 2^900 are
  * those of y times 2^900 (to 1e-12), across blocks and chunks, and two
@@ -691,27 +721,8 @@ static void test_codec__stats_f32_offset_values_keep_precision(void **state)
 static void test_codec__stats_f64_near_dbl_max_stay_finite(void **state)
 {
     (void)state;
-    enum { N = 5000 }; /* several VS_STATS_BLOCKs */
-    static double y[N], x[N];
-    uint32_t r = 99;
-    for (size_t i = 0; i < N; i++) {
-        r = r * 1664525u + 1013904223u;
-        y[i] = (double)(r >> 8) * 0x1p-24 - 0.25; /* exact, in [-0.25, 0.75) */
-        x[i] = ldexp(y[i], 900);
-    }
-    vs__stats sy, sx;
-    vs__stats_init(&sy);
-    vs__stats_init(&sx);
-    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &sy);
-    vs__stats_chunk(VS_FLOAT64, x, 1000 * sizeof(double), &sx);
-    vs__stats_chunk(VS_FLOAT64, x + 1000, (N - 1000) * sizeof(double), &sx);
-    assert_int_equal(sx.n, N);
-    double want_mean = ldexp(vs__stats_mean(&sy), 900);
-    double want_std = ldexp(vs__stats_std(&sy), 900);
-    assert_true(isfinite(vs__stats_mean(&sx)) && isfinite(vs__stats_std(&sx)));
-    assert_true(fabs(vs__stats_mean(&sx) - want_mean) <= 1e-12 * want_std);
-    assert_true(fabs(vs__stats_std(&sx) - want_std) <= 1e-12 * want_std);
-    assert_true(sx.min == ldexp(sy.min, 900) && sx.max == ldexp(sy.max, 900));
+    /* Ordinary values keep scale 0 (the bits of before). */
+    assert_int_equal(check_scaled_stats(99, 900, 1000), 0);
     /* Each chunk alone is finite at scale 0; their merge is not. */
     double lo[4] = {-DBL_MAX, -DBL_MAX, -DBL_MAX, -DBL_MAX};
     double hi[4] = {DBL_MAX, DBL_MAX, DBL_MAX, DBL_MAX};
@@ -722,8 +733,6 @@ static void test_codec__stats_f64_near_dbl_max_stay_finite(void **state)
     assert_int_equal(s.n, 8);
     assert_true(vs__stats_mean(&s) == 0.0);
     assert_true(fabs(vs__stats_std(&s) - DBL_MAX) <= 1e-15 * DBL_MAX);
-    /* Ordinary values keep scale 0 (the bits of before). */
-    assert_int_equal(sy.scale, 0);
 }
 
 /* Scaled statistics round back within the values' range: half the
@@ -766,26 +775,7 @@ static void test_codec__stats_f64_scaled_stay_in_range(void **state)
 static void test_codec__stats_f64_tiny_values_keep_their_spread(void **state)
 {
     (void)state;
-    enum { N = 5000 };
-    static double y[N], x[N];
-    uint32_t r = 7;
-    for (size_t i = 0; i < N; i++) {
-        r = r * 1664525u + 1013904223u;
-        y[i] = (double)(r >> 8) * 0x1p-24 - 0.25;
-        x[i] = ldexp(y[i], -900);
-    }
-    vs__stats sy, sx;
-    vs__stats_init(&sy);
-    vs__stats_init(&sx);
-    vs__stats_chunk(VS_FLOAT64, y, sizeof y, &sy);
-    vs__stats_chunk(VS_FLOAT64, x, 3000 * sizeof(double), &sx);
-    vs__stats_chunk(VS_FLOAT64, x + 3000, (N - 3000) * sizeof(double), &sx);
-    double want_mean = ldexp(vs__stats_mean(&sy), -900);
-    double want_std = ldexp(vs__stats_std(&sy), -900);
-    assert_true(want_std > 0);
-    assert_true(fabs(vs__stats_mean(&sx) - want_mean) <= 1e-12 * want_std);
-    assert_true(fabs(vs__stats_std(&sx) - want_std) <= 1e-12 * want_std);
-    assert_true(sx.min == ldexp(sy.min, -900) && sx.max == ldexp(sy.max, -900));
+    assert_int_equal(check_scaled_stats(7, -900, 3000), 0);
     /* All zeros are not scaled: mean and std 0. */
     static double z[64];
     vs__stats sz;

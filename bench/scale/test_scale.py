@@ -93,13 +93,19 @@ def test_the_poller_reads_while_another_process_saves(model, tmp_path):
     assert 0 < seen["max_s"] < 30
 
 
-def test_hold_memory_turns_reporting_off_and_puts_the_order_back(
-        tmp_path, monkeypatch):
+@pytest.fixture
+def knob(tmp_path, monkeypatch):
+    """A stand-in for the kernel's reporting order, at 9."""
     import memory
-    knob = tmp_path / "page_reporting_order"
-    knob.write_text("9\n")
-    monkeypatch.setattr(memory, "KNOB", str(knob))
+    path = tmp_path / "page_reporting_order"
+    path.write_text("9\n")
+    monkeypatch.setattr(memory, "KNOB", str(path))
     monkeypatch.setattr(memory, "available_mib", lambda: 8)
+    return path
+
+
+def test_hold_memory_turns_reporting_off_and_puts_the_order_back(knob):
+    import memory
     logged = []
     with memory.HeldMemory(sys.executable, logged.append):
         assert knob.read_text() == memory.OFF
@@ -119,12 +125,8 @@ def test_hold_memory_without_the_knob_stops_with_a_message(
 
 
 def test_hold_memory_puts_the_order_back_when_touching_fails(
-        tmp_path, monkeypatch):
+        knob, monkeypatch):
     import memory
-    knob = tmp_path / "page_reporting_order"
-    knob.write_text("9\n")
-    monkeypatch.setattr(memory, "KNOB", str(knob))
-    monkeypatch.setattr(memory, "available_mib", lambda: 8)
 
     def interrupted(py, mib):
         assert knob.read_text() == memory.OFF
@@ -137,13 +139,9 @@ def test_hold_memory_puts_the_order_back_when_touching_fails(
     assert knob.read_text() == "9"
 
 
-def test_hold_memory_puts_the_order_back_on_sigterm(tmp_path, monkeypatch):
+def test_hold_memory_puts_the_order_back_on_sigterm(knob):
     import signal
     import memory
-    knob = tmp_path / "page_reporting_order"
-    knob.write_text("9\n")
-    monkeypatch.setattr(memory, "KNOB", str(knob))
-    monkeypatch.setattr(memory, "available_mib", lambda: 8)
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit, match="terminated"):
         with memory.HeldMemory(sys.executable, print):
