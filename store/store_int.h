@@ -138,10 +138,11 @@ int vs__store_seal_step(sqlite3 *db, const char *path, int64_t step);
 /* VS_ECORRUPT when the file holds a trigger or a view the schema does not
  * define, or SQL vs__store_check_schema_sql refuses. */
 int vs__store_check_sql_objects(sqlite3 *db, const char *path);
-/* VS_ECORRUPT when, from version 3, the views tensors and latest are not
- * the schema's text: readers query tensors, and a view of the file's own
- * could give other rows or never end (a recursive one). */
-int vs__store_check_views(sqlite3 *db, const char *path);
+/* VS_ECORRUPT when, from version 3 (ver, the file's user_version), the
+ * views tensors and latest are not the schema's text: readers query
+ * tensors, and a view of the file's own could give other rows or never
+ * end (a recursive one). */
+int vs__store_check_views(sqlite3 *db, const char *path, int ver);
 /* (store/file/schema_sql.c) SQL the file would run on our rows:
  * VS_ECORRUPT when a table of the schema holds a generated column
  * (_table_sql, what a reader checks), or (_schema_sql, writers and
@@ -510,8 +511,8 @@ int vs__stats_f32_finite(const float *a, size_t m, vs__stats *c);
  * the same bits as the vector one); 0, the default, lets it choose. */
 void vs__stats_f32_scalar_only(int on);
 void vs__stats_merge(vs__stats *acc, const vs__stats *b);
-/* The mean and standard deviation of the finite values (s->n > 0): may
- * be infinite only when the answer does not fit a double. */
+/* The mean and standard deviation of the finite values (s->n > 0),
+ * scaled back (stats.c); finite, as the values are. */
 double vs__stats_mean(const vs__stats *s);
 double vs__stats_std(const vs__stats *s);
 

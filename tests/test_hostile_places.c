@@ -27,28 +27,15 @@
 #include <cmocka.h>
 
 #include "varstore.h"
+#include "support/tmp_dir.h"
 #include "support/vs_test.h"
 
 #define SKIP 77
 
-static char dir[64], g_path[128];
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/vs_test_places_XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        return -1;
-    snprintf(g_path, sizeof g_path, "%s/g.db", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", dir, dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmp_dir_make("vs_test_places");
 }
 
 /* A float32 tensor of n values that depend on seed (no two chunks alike,
@@ -158,6 +145,25 @@ static int child_save_refused(void)
     return fails;
 }
 
+/* Runs child in a child process (it drops privileges or unshares
+ * namespaces, which the test process must not): it must exit 0, or SKIP
+ * when this machine cannot do what it needs (said as skipped: why). */
+static void in_child(int (*child)(void), const char *why)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child());
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == SKIP) {
+        printf("skipped: %s\n", why);
+        return;
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void run_refused(mode_t file_mode, mode_t dir_mode, const char *want)
 {
     g_want = want;
@@ -165,18 +171,7 @@ static void run_refused(mode_t file_mode, mode_t dir_mode, const char *want)
     assert_int_equal(save_noise(g_path, 2, 1000), VS_OK);
     assert_int_equal(chmod(g_path, file_mode), 0);
     assert_int_equal(chmod(dir, dir_mode), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_save_refused());
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == SKIP) {
-        printf("skipped: cannot drop to uid 65534\n");
-        return;
-    }
-    assert_int_equal(WEXITSTATUS(st), 0);
+    in_child(child_save_refused, "cannot drop to uid 65534");
 }
 
 static void test_hostile_places__save_into_a_read_only_file_changes_nothing(
@@ -239,21 +234,10 @@ static void test_hostile_places__full_disk_mid_save_keeps_the_last_step(
     void **s)
 {
     (void)s;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_full_disk());
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) == SKIP) {
-        printf("skipped: no way to make a small disk\n");
-        return;
-    }
-    assert_int_equal(WEXITSTATUS(st), 0);
+    in_child(child_full_disk, "no way to make a small disk");
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tmp_dir_remove)
 
 int main(void)
 {

@@ -20,27 +20,18 @@
 #include <cmocka.h>
 
 #include "varstore.h"
+#include "support/tmp_dir.h"
 #include "support/vs_test.h"
 
-static char dir[64], g_path[128], other[128];
+static char other[128];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/vs_test_ro_XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (tmp_dir_make("vs_test_ro") != 0)
         return -1;
-    snprintf(g_path, sizeof g_path, "%s/g.db", dir);
     snprintf(other, sizeof other, "%s/other.db", dir);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", dir, dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int exists(const char *base, const char *suffix)
@@ -287,16 +278,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_readonly__wal_of_another_varstore_file_is_refused, setup,
-            teardown),
+            tmp_dir_remove),
         cmocka_unit_test_setup_teardown(
             test_readonly__wal_of_a_plain_sqlite_db_is_refused, setup,
-            teardown),
+            tmp_dir_remove),
         cmocka_unit_test_setup_teardown(test_readonly__reads_a_read_only_file,
-                                        setup, teardown),
+                                        setup, tmp_dir_remove),
         cmocka_unit_test_setup_teardown(
-            test_readonly__reads_in_a_read_only_folder, setup, teardown),
+            test_readonly__reads_in_a_read_only_folder, setup, tmp_dir_remove),
         cmocka_unit_test_setup_teardown(
-            test_readonly__reads_on_a_read_only_mount, setup, teardown),
+            test_readonly__reads_on_a_read_only_mount, setup, tmp_dir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

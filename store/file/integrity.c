@@ -273,11 +273,9 @@ static int check_no_foreign_sql(sqlite3 *db, const char *path)
     return rc;
 }
 
-int vs__store_check_views(sqlite3 *db, const char *path)
+int vs__store_check_views(sqlite3 *db, const char *path, int ver)
 {
-    int ver = 0;
-    int rc = vs__store_version(db, path, &ver);
-    return rc == VS_OK && ver >= 3 ? check_views(db, path) : rc;
+    return ver >= 3 ? check_views(db, path) : VS_OK;
 }
 
 int vs__store_check_sql_objects(sqlite3 *db, const char *path)
@@ -290,8 +288,8 @@ int vs__store_check_sql_objects(sqlite3 *db, const char *path)
         rc = check_no_foreign_sql(db, path);
     if (rc == VS_OK)
         rc = vs__store_check_schema_sql(db, path);
-    if (rc == VS_OK && ver >= 3)
-        rc = check_views(db, path);
+    if (rc == VS_OK)
+        rc = vs__store_check_views(db, path, ver);
     return rc;
 }
 

@@ -76,8 +76,9 @@ static int check_objects(sqlite3 *db, const char *path, int ver)
     return rc;
 }
 
-/* Checks identity, version and tables through SQLite. */
-static int check_schema(sqlite3 *db, const char *path)
+/* Checks identity, version and tables through SQLite; the schema
+ * version into *version (if not NULL). */
+static int check_schema(sqlite3 *db, const char *path, int *version)
 {
     int64_t app = 0, ver = 0;
     int rc = pragma_int(db, "PRAGMA application_id", &app);
@@ -98,6 +99,8 @@ static int check_schema(sqlite3 *db, const char *path)
                         path, (long long)ver, VS_SCHEMA_VERSION,
                         VS_VERSION_STRING);
     /* Version 1 files (and any older number) have version 1's tables. */
+    if (version != NULL)
+        *version = (int)ver;
     return check_objects(db, path, ver < 1 ? 1 : (int)ver);
 }
 
@@ -186,9 +189,10 @@ int vs__store_read_checks(sqlite3 *db, const char *path)
                          NULL, NULL, NULL);
     if (s != SQLITE_OK)
         return vs__store_sqlfail(db, s, "cannot open checkpoint file", path);
-    int rc = check_schema(db, path);
+    int ver = 0;
+    int rc = check_schema(db, path, &ver);
     if (rc == VS_OK)
-        rc = vs__store_check_views(db, path);
+        rc = vs__store_check_views(db, path, ver);
     return rc == VS_OK ? vs__store_check_table_sql(db, path) : rc;
 }
 
@@ -227,7 +231,7 @@ static int checks_in_one_read(sqlite3 *db, const char *path, int mode,
             return rc;
     }
     int rc = mode == VS_OPEN_READ ? vs__store_read_checks(db, path)
-                                  : check_schema(db, path);
+                                  : check_schema(db, path, NULL);
     if (rc == VS_OK && mode != VS_OPEN_READ)
         rc = vs__store_check_sql_objects(db, path);
     if (rc == VS_OK && tx != TX_END)
@@ -255,7 +259,7 @@ static int checks_in_write(sqlite3 *db, const char *path, int busy_ms,
     if (rc != VS_OK)
         return rc == VS_EBUSY ? rc : VS_OK;
     int kept = 0;
-    rc = check_schema(db, path);
+    rc = check_schema(db, path, NULL);
     if (rc == VS_OK)
         rc = vs__store_check_sql_objects(db, path);
     if (rc == VS_OK)
