@@ -680,8 +680,8 @@ VS_API VS_NODISCARD int vs_save_stream_parallel(
  * torch.distributed.checkpoint.async_save does). The saver keeps that
  * memory when the save ends, until vs_async_free: its next save, if it
  * needs between half and all of it, copies into pages already touched
- * (500 MB blocked the caller 0.13 s into new memory, 0.035 s into kept
- * memory, on the 2-core development VM). What can only fail while writing (I/O, a busy file, a path that
+ * (500 MB blocked the caller 0.15-0.22 s into new memory, 0.03 s into
+ * kept memory, in the scale bench on the 2-core development VM). What can only fail while writing (I/O, a busy file, a path that
  * is a directory, retention) is reported later: by vs_async_wait, by the
  * next save call, or by vs_async_free, on the thread that calls them,
  * with its message in that thread's vs_errmsg(). Errors are never lost:
@@ -950,10 +950,16 @@ VS_API VS_NODISCARD int vs_set_retention(const char *path, int max_to_keep,
  *  restore or load holds one for at most about 5 ms at a time, and an
  *  open vs_ckpt none between its calls. One file at rest, also on
  *  network file systems.
- *  VS_JOURNAL_WAL (files made by earlier releases, or chosen): readers
- *  never wait for a save nor a save for readers, and an open vs_ckpt keeps
- *  its snapshot; but each save writes its pages twice (to the -wal file,
- *  then into the file). Both are durable at VS_OK and crash safe.
+ *  VS_JOURNAL_WAL (chosen): readers read while a save writes, and an open
+ *  vs_ckpt keeps its snapshot; but each save writes its pages twice (to
+ *  the -wal file, then into the file), except a save of 1 MiB to 1 GiB
+ *  made while no other connection has the file open, which takes the file
+ *  to itself (a reader that opens it meanwhile waits for it) and writes
+ *  them once. Both are durable at VS_OK and crash safe. Files of schema
+ *  version 2 and older are WAL files: their first write transaction (the
+ *  upgrade to version 3) declares the rollback journal, which the next
+ *  writer that has the file to itself switches to; vs_set_journal_mode
+ *  upgrades the file before it declares the mode asked for.
  *  vs_set_journal_mode creates the file if missing; VS_EBUSY when another
  *  connection has it open. */
 typedef enum { VS_JOURNAL_WAL = 0, VS_JOURNAL_ROLLBACK = 1 } vs_journal;

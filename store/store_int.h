@@ -294,10 +294,11 @@ int vs__store_declare_journal(sqlite3 *db, const char *path, const char *mode);
 /* Before a large save, outside a transaction: a WAL file that no other
  * connection has open goes to rollback-journal mode under an exclusive
  * lock (*solo = 1) so its pages are written once. After the commit,
- * vs__store_solo_end puts WAL back; the lock ends with the connection. */
+ * vs__store_solo_end puts WAL back unless the file now declares the
+ * rollback journal; the lock ends with the connection. */
 int vs__store_solo_begin(sqlite3 *db, const char *path, int busy_ms,
                          int *solo);
-void vs__store_solo_end(sqlite3 *db);
+void vs__store_solo_end(sqlite3 *db, const char *path);
 
 /* TF's DataTypeString ("float", "double", "half", ...). */
 const char *vs__dtype_tf_string(vs_dtype dt);

@@ -270,6 +270,79 @@ static void test_format_v2__upgraded_file_says_version_3(void **state)
     assert_names(7, FX2_LONG_LEN, 1);
 }
 
+/* The fixture's declared journal mode, through the API. */
+static vs_journal journal_mode(void)
+{
+    vs_journal jm = (vs_journal)-1;
+    OK(vs_get_journal_mode(g_path, &jm));
+    return jm;
+}
+
+/* A float32 tensor of n elements fx2_value(4, 4, i), saved as step. */
+static void save_step(int64_t step, const char *key, int64_t n)
+{
+    int64_t sh[] = {n};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    for (int64_t i = 0; i < n; i++)
+        ((float *)t->data)[i] = fx2_value(4, 4, i);
+    save1(g_path, step, key, t, NULL);
+    vs_tensor_free(t);
+}
+
+/* A version-2 file is WAL, as its release made every file. The upgrade
+ * declares the rollback journal, which this release's files have (pages
+ * written once); the next writer switches the header, and the file stays
+ * one file at rest. */
+static void test_format_v2__upgrade_moves_the_file_to_the_rollback_journal(
+    void **state)
+{
+    (void)state;
+    copy_fixture(FIXTURE, g_path);
+    assert_int_equal(journal_mode(), VS_JOURNAL_WAL);
+    assert_sqlite_journal("wal");
+    save_step(4, "small", 6); /* below 1 MiB: an ordinary WAL save */
+    assert_int_equal(user_version(), 3);
+    assert_int_equal(journal_mode(), VS_JOURNAL_ROLLBACK);
+    save_step(5, "small", 6);
+    assert_sqlite_journal("delete");
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", g_path);
+    assert_false(exists(wal));
+    assert_all_steps();
+    assert_float_key(5, "small", 4, 4, 6);
+}
+
+/* A first save of 1 MiB or more runs solo (the file to itself, in the
+ * rollback journal): it no longer puts WAL back after the upgrade. */
+static void test_format_v2__solo_first_save_keeps_the_rollback_journal(
+    void **state)
+{
+    (void)state;
+    copy_fixture(FIXTURE, g_path);
+    save_step(4, "big", 1 << 18); /* 1 MiB */
+    assert_int_equal(journal_mode(), VS_JOURNAL_ROLLBACK);
+    assert_sqlite_journal("delete");
+    assert_all_steps();
+    assert_float_key(4, "big", 4, 4, 1 << 18);
+}
+
+/* WAL chosen for a version-2 file before its first save is the user's
+ * choice: vs_set_journal_mode upgrades the file first, and later saves
+ * (solo ones included) keep WAL. */
+static void test_format_v2__wal_chosen_before_the_upgrade_is_kept(void **st)
+{
+    (void)st;
+    copy_fixture(FIXTURE, g_path);
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL));
+    assert_int_equal(user_version(), 3);
+    assert_int_equal(journal_mode(), VS_JOURNAL_WAL);
+    save_step(4, "small", 6);
+    save_step(5, "big", 1 << 18);
+    assert_int_equal(journal_mode(), VS_JOURNAL_WAL);
+    assert_sqlite_journal("wal");
+    assert_all_steps();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -280,6 +353,9 @@ int main(void)
         T(test_format_v2__open_handle_reads_through_the_upgrade),
         T(test_format_v2__failed_write_leaves_version_2),
         T(test_format_v2__upgraded_file_says_version_3),
+        T(test_format_v2__upgrade_moves_the_file_to_the_rollback_journal),
+        T(test_format_v2__solo_first_save_keeps_the_rollback_journal),
+        T(test_format_v2__wal_chosen_before_the_upgrade_is_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

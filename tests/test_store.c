@@ -1038,20 +1038,6 @@ static void test_store__restore_in_place_and_through_scratch(void **st)
     vs_graph_close(g);
 }
 
-/* What plain SQLite reports as g_path's journal mode. */
-static void assert_sqlite_journal(const char *want)
-{
-    sqlite3 *db = raw_open(g_path);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-}
-
 /* The journal mode is a setting of the file: new files are WAL; a
  * rollback-journal file saves and restores the same bytes, stays one file
  * at rest and keeps its mode across saves, also after a mode that gives

@@ -206,6 +206,27 @@ int vs_set_retention(const char *path, int max_to_keep,
 
 #define JOURNAL_BUSY_MS 250
 
+/* Then the declared mode that writers keep, in a write transaction,
+ * whose upgrade of a file of an earlier version (which declares the
+ * rollback journal: vs__store_upgrade) comes first. A crash before it
+ * leaves the old mode declared: the next writer switches the header
+ * back, as if vs_set_journal_mode had not been called. */
+static int declare_mode(sqlite3 *db, const char *path, const char *want)
+{
+    int rc = vs__store_begin_write(db, path, JOURNAL_BUSY_MS);
+    if (rc != VS_OK)
+        return rc; /* nothing begun */
+    char decl[16];
+    rc = vs__store_declared_journal(db, path, decl);
+    if (rc == VS_OK && strcmp(decl, want) != 0)
+        rc = vs__store_declare_journal(db, path, want);
+    int s = sqlite3_exec(db, rc == VS_OK ? "COMMIT" : "ROLLBACK", NULL, NULL,
+                         NULL);
+    if (rc == VS_OK && s != SQLITE_OK)
+        rc = vs__store_sqlfail(db, s, "cannot set the journal mode of", path);
+    return rc;
+}
+
 int vs_set_journal_mode(const char *path, vs_journal mode)
 {
     if (mode != VS_JOURNAL_WAL && mode != VS_JOURNAL_ROLLBACK)
@@ -241,14 +262,8 @@ int vs_set_journal_mode(const char *path, vs_journal mode)
                       "cannot change the journal mode of %s to %s: the file "
                       "is open elsewhere",
                       path, mode == VS_JOURNAL_WAL ? "WAL" : "rollback");
-    /* Then the declared mode that writers keep. A crash in between leaves
-     * the old one declared: the next writer switches the header back, as
-     * if this call had not been made. */
-    char decl[16];
     if (rc == VS_OK)
-        rc = vs__store_declared_journal(db, path, decl);
-    if (rc == VS_OK && strcmp(decl, want) != 0)
-        rc = vs__store_declare_journal(db, path, want);
+        rc = declare_mode(db, path, want);
     vs__store_close(db);
     return rc;
 }

@@ -356,6 +356,23 @@ static int upgrade_to_2(sqlite3 *db, const char *path)
     return rc;
 }
 
+/* Files of versions 1 and 2 are WAL files, as every file their releases
+ * made (meta 'journal' = 'wal', or no row in the oldest): version 3's
+ * writers make rollback-journal files, which write a save's pages once,
+ * and move these too. The declaration is what writers keep: the first
+ * writer after this transaction that has the file to itself switches the
+ * header (vs__store_write_durability). A file declared 'delete' stays so;
+ * vs_set_journal_mode, which upgrades the file first, can choose WAL
+ * again for good. */
+static int declare_rollback_journal(sqlite3 *db, const char *path)
+{
+    return vs__store_exec(db,
+                          "INSERT INTO meta(key, value) VALUES ('journal', "
+                          "'delete') ON CONFLICT(key) DO UPDATE SET "
+                          "value='delete' WHERE value='wal'",
+                          path);
+}
+
 _Static_assert(VS_SCHEMA_VERSION == 3,
                "vs__store_upgrade must lead to the new version");
 
@@ -367,9 +384,11 @@ int vs__store_upgrade(sqlite3 *db, const char *path)
         return rc;
     if (ver < 2)
         rc = upgrade_to_2(db, path);
-    /* Version 2 -> 3: names stored once. */
+    /* Version 2 -> 3: names stored once, and the rollback journal. */
     if (rc == VS_OK)
         rc = vs__store_upgrade_names(db, path);
+    if (rc == VS_OK)
+        rc = declare_rollback_journal(db, path);
     if (rc == VS_OK)
         rc = vs__store_exec(db, "PRAGMA user_version=3", path);
     return rc;

@@ -206,12 +206,17 @@ int vs__store_solo_begin(sqlite3 *db, const char *path, int busy_ms, int *solo)
     return rc;
 }
 
-void vs__store_solo_end(sqlite3 *db)
+void vs__store_solo_end(sqlite3 *db, const char *path)
 {
     /* The exclusive lock is still held, so nothing is in the way. Should
      * the switch fail anyway, the save is committed all the same and the
-     * file declares WAL: the next writer switches it back. */
-    char now[16];
+     * file declares WAL: the next writer switches it back. A file that
+     * the save upgraded from an earlier version declares the rollback
+     * journal now (vs__store_upgrade), and keeps it. */
+    char decl[16], now[16];
+    if (vs__store_declared_journal(db, path, decl) == VS_OK &&
+        strcmp(decl, "delete") == 0)
+        return;
     (void)journal_try(db, "PRAGMA journal_mode=WAL", now);
 }
 

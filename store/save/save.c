@@ -65,14 +65,14 @@ static int tx_commit(save_tx *tx, const char *path)
     return VS_OK;
 }
 
-static void tx_end(save_tx *tx)
+static void tx_end(save_tx *tx, const char *path)
 {
     /* Already failing: the rollback's result cannot change the error (and
      * closing the connection rolls back in any case). */
     if (tx->in_tx)
         (void)sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
     if (tx->solo)
-        vs__store_solo_end(tx->db);
+        vs__store_solo_end(tx->db, path);
     vs__store_close(tx->db);
     tx->db = NULL;
 }
@@ -151,7 +151,7 @@ static int save_at(const char *path, char *aside, int64_t step,
     /* Retention, after the save is durable. */
     if (committed)
         rc = vs__save_retention(tx.db, path, o, tx.busy);
-    tx_end(&tx);
+    tx_end(&tx, path);
     if (aside != NULL && committed && rc == VS_OK)
         rc = vs__store_link_aside(aside, path, exists);
     else

@@ -135,6 +135,20 @@ static inline void copy_fixture(const char *from, const char *to)
     assert_int_equal(fclose(out), 0);
 }
 
+/* What plain SQLite reports as g_path's journal mode (its header's). */
+static inline void assert_sqlite_journal(const char *want)
+{
+    sqlite3 *db = raw_open(g_path);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 /* PRAGMA user_version of g_path, read through plain SQLite. */
 static inline int user_version(void)
 {
