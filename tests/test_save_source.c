@@ -49,7 +49,8 @@ static void rm_in(const char *name)
 
 static int teardown(void **state)
 {
-    static const char *const files[] = {"a.npy", "d/big.npy", "m.db",
+    static const char *const files[] = {"a.npy", "d/big.npy",
+                                        "big.safetensors", "m.db",
                                         "m.db-wal", "m.db-shm",
                                         "m.db-journal"};
     (void)state;
@@ -421,20 +422,53 @@ static void write_sparse_npy(void)
     assert_int_equal(close(fd), 0);
 }
 
-/* Runs `varstore save DIR/m.db --step 1 --npy DIR/d` (output to
+/* DIR/big.safetensors: the same shape, 320 MiB written, each MiB of it
+ * starting with its index (a uint32) and then filled with the index's
+ * low byte, so that no chunk repeats another. */
+static void write_safetensors(void)
+{
+    char p[600], json[160];
+    snprintf(p, sizeof p, "%s/big.safetensors", g_dir);
+    int jl = snprintf(json, sizeof json,
+                      "{\"big\":{\"dtype\":\"F32\",\"shape\":[80,1048576],"
+                      "\"data_offsets\":[0,%lld]}}",
+                      (long long)BIG_BYTES);
+    assert_true(jl > 0 && jl + 8 < (int)sizeof json);
+    while (jl % 8 != 0)
+        json[jl++] = ' '; /* padding, as safetensors writers do */
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)jl >> (8 * i));
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(vst_pwrite_all(fd, len, 8, 0), 0);
+    assert_int_equal(vst_pwrite_all(fd, json, (size_t)jl, 8), 0);
+    static unsigned char mib[1 << 20];
+    for (off_t at = 0; at < BIG_BYTES; at += (off_t)sizeof mib) {
+        uint32_t k = (uint32_t)(at >> 20);
+        memset(mib, (int)(k & 0xff), sizeof mib);
+        memcpy(mib, &k, sizeof k); /* k 0 and 256: still different */
+        assert_int_equal(vst_pwrite_all(fd, mib, sizeof mib,
+                                        (uint64_t)(8 + jl + at)),
+                         0);
+    }
+    assert_int_equal(close(fd), 0);
+}
+
+/* Runs `varstore save DIR/m.db --step 1 FLAG DIR/SRC` (output to
  * /dev/null): its exit status and peak resident size in KiB. */
-static int run_save(long *maxrss_kb)
+static int run_save(const char *flag, const char *name, long *maxrss_kb)
 {
     char db[600], src[600];
     snprintf(db, sizeof db, "%s/m.db", g_dir);
-    snprintf(src, sizeof src, "%s/d", g_dir);
+    snprintf(src, sizeof src, "%s/%s", g_dir, name);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         if (null < 0 || dup2(null, 1) < 0)
             _exit(126);
-        execl(VS_CLI, VS_CLI, "save", db, "--step", "1", "--npy", src,
+        execl(VS_CLI, VS_CLI, "save", db, "--step", "1", flag, src,
               (char *)NULL);
         _exit(127);
     }
@@ -444,25 +478,17 @@ static int run_save(long *maxrss_kb)
     *maxrss_kb = ru.ru_maxrss;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
-#endif
 
-static void test_save_source__cli_save_peak_rss_stays_small(void **st)
+/* Runs the save of DIR/name by the CLI and checks its peak resident
+ * size and the tensor it saved. */
+static void assert_small_save(const char *flag, const char *name)
 {
-    (void)st;
-#ifdef VS_SANITIZED
-    /* ASan's shadow memory and quarantine of freed blocks make the
-     * resident size say nothing about the CLI's own buffers. */
-    print_message("skipped: resident size is not meaningful under the "
-                  "sanitizers\n");
-    skip();
-#else
-    write_sparse_npy();
     long rss = 0;
-    assert_int_equal(run_save(&rss), 0);
+    assert_int_equal(run_save(flag, name, &rss), 0);
     /* 320 MiB imported; the save's buffers are a few MiB per thread, and
      * the CLI's baseline (library, SQLite's cache) some tens of MiB: a
      * whole-input mapping or copy would be 320 MiB more. */
-    print_message("peak resident size: %ld KiB\n", rss);
+    print_message("%s: peak resident size %ld KiB\n", flag, rss);
     assert_true(rss < 160 * 1024);
     char db[600];
     snprintf(db, sizeof db, "%s/m.db", g_dir);
@@ -473,6 +499,54 @@ static void test_save_source__cli_save_peak_rss_stays_small(void **st)
     assert_string_equal(infos[0].name, "big");
     assert_int_equal(infos[0].raw_bytes, BIG_BYTES);
     vs_tensor_info_free(infos, n);
+}
+#endif
+
+/* ASan's shadow memory and quarantine of freed blocks make the resident
+ * size say nothing about the CLI's own buffers. */
+#ifdef VS_SANITIZED
+#define SKIP_SANITIZED()                                                   \
+    do {                                                                   \
+        print_message("skipped: resident size is not meaningful under "   \
+                      "the sanitizers\n");                                 \
+        skip();                                                            \
+    } while (0)
+#endif
+
+static void test_save_source__cli_save_peak_rss_stays_small(void **st)
+{
+    (void)st;
+#ifdef VS_SANITIZED
+    SKIP_SANITIZED();
+#else
+    write_sparse_npy();
+    assert_small_save("--npy", "d");
+#endif
+}
+
+/* A safetensors file into a new checkpoint file is read by the
+ * compression threads, in parallel (vs_save_stream_parallel). */
+static void test_save_source__cli_safetensors_save_peak_rss_stays_small(
+    void **st)
+{
+    (void)st;
+#ifdef VS_SANITIZED
+    SKIP_SANITIZED();
+#else
+    write_safetensors();
+    assert_small_save("--safetensors", "big.safetensors");
+    vs_tensor *t = NULL;
+    char db[600];
+    snprintf(db, sizeof db, "%s/m.db", g_dir);
+    OK(vs_load_variable(db, 1, "big", &t));
+    const unsigned char *b = t->data;
+    for (off_t at = 0; at < BIG_BYTES; at += (off_t)1 << 20) {
+        uint32_t k;
+        memcpy(&k, b + at, sizeof k);
+        assert_int_equal(k, (uint32_t)(at >> 20));
+        assert_int_equal(b[at + 4], (at >> 20) & 0xff);
+    }
+    vs_tensor_free(t);
 #endif
 }
 
@@ -500,6 +574,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_save_source__cli_save_peak_rss_stays_small, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_save_source__cli_safetensors_save_peak_rss_stays_small,
+            setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
