@@ -1,22 +1,26 @@
 """The scale bench's harness on a tiny model: the model files agree with
 their manifest, the C programs' checksums agree with Python's, a changed
-tensor or a failed program is an error, retention and the reader work.
-Run by CTest (bench_scale_harness) with SCALE_BIN_DIR set to the folder
-of scale_save, scale_load and scale_reader."""
+tensor or a failed program is an error, retention and the reader work,
+every process reports its peak RSS. Run by CTest (bench_scale_harness)
+with SCALE_BIN_DIR set to the folder of scale_save, scale_load and
+scale_reader."""
 import json
 import os
+import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import models  # noqa: E402
 import rows_file  # noqa: E402
 from runner import Background, BenchError, check_manifest, run  # noqa: E402
 
 BIN = os.environ.get("SCALE_BIN_DIR", "")
+MIB = 2 ** 20
 SHAPES = [("conv1/kernel", (3, 3, 2, 8)), ("conv1/bn/gamma", (8,)),
           ("fc/kernel", (64, 300))]
 
@@ -56,6 +60,8 @@ def test_c_save_then_load_matches_the_model_bit_for_bit(model, tmp_path):
     loaded = run([prog("scale_load"), db]).result
     assert loaded["step"] == 3
     check_manifest(loaded["manifest"], want, "scale_load")
+    for out in (saved, loaded):  # a whole process is more than 1 MiB
+        assert out["peak_rss"] is None or out["peak_rss"] > MIB
 
 
 def test_a_changed_tensor_fails_the_bit_exact_check(model, tmp_path):
@@ -149,3 +155,40 @@ def test_hold_memory_puts_the_order_back_on_sigterm(knob):
             time.sleep(5)  # the handler raises before this ends
     assert knob.read_text() == "9"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_own_rss_gives_the_commands_own_peak_and_time():
+    code = "import time; b = b'x' * (256 << 20); time.sleep(0.3)"
+    c = run([sys.executable, "-c", code], want_json=False, own_rss=True)
+    assert 256 * MIB <= c.maxrss < 512 * MIB
+    assert 0.3 <= c.wall_s < 30
+
+
+def test_the_peak_reset_forgets_what_came_before_the_operation():
+    code = ("import peer_ops\n"
+            "b = b'x' * (300 << 20)\n"
+            "del b\n"
+            "before = peer_ops.peak_rss(True)\n"
+            "print(before, peer_ops.peak_rss(peer_ops.reset_peak()))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=HERE, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.split()
+    if out[1] == "None":
+        pytest.skip("this kernel does not reset the peak (clear_refs)")
+    assert int(out[0]) >= 300 * MIB > 200 * MIB > int(out[1])
+
+
+@pytest.mark.parametrize("save,load,suffix", [
+    ("torch-save", "torch-load", ".pt"),
+    ("st-save", "st-load", ".safetensors")])
+def test_the_peers_report_their_peak(model, tmp_path, save, load, suffix):
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    src, want = model
+    ops = [sys.executable, os.path.join(HERE, "peer_ops.py")]
+    out = str(tmp_path / ("p" + suffix))
+    saved = run(ops + [save, src, out]).result
+    loaded = run(ops + [load, out]).result
+    check_manifest(loaded["manifest"], want, load)
+    for res in (saved, loaded):
+        assert res["seconds"] > 0
+        assert res["peak_rss"] is None or res["peak_rss"] > MIB
