@@ -2,7 +2,10 @@
 """One timed operation of the scale bench, in this fresh process; prints
 one JSON line. The model is read into memory before the timing; each load
 is checked outside the timing (its "manifest": every tensor's CRC-32,
-dtype and shape, compared by scale.py with the model's).
+dtype and shape, compared by scale.py with the model's). Saves and loads
+also report "peak_rss": the process's peak RSS in bytes from just before
+the operation (the model already in memory for a save), or null where
+the kernel cannot reset the peak.
 
   torch-save SRC DST    torch.save(state_dict, f), flush, os.fsync
   st-save SRC DST       safetensors.torch.save_file, then os.fsync
@@ -38,6 +41,30 @@ def fsync(path):
         os.close(fd)
 
 
+def reset_peak():
+    """Sets this process's peak RSS to its current RSS ("5" written to
+    /proc/self/clear_refs), so that the peak read afterwards is that of
+    the operation, whatever reading the model took before. False where
+    the kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss(reset):
+    """VmHWM in bytes, or None when reset (reset_peak's result) failed."""
+    if not reset:
+        return None
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def manifest(arrays):
     out = {}
     for k, a in arrays.items():
@@ -57,28 +84,31 @@ def torch_model(src):
 def torch_save(src, dst):
     import torch
     sd = torch_model(src)
+    reset = reset_peak()
     t0 = time.perf_counter()
     with open(dst, "wb") as f:
         torch.save(sd, f)
         f.flush()
         os.fsync(f.fileno())
-    emit(seconds=time.perf_counter() - t0)
+    emit(seconds=time.perf_counter() - t0, peak_rss=peak_rss(reset))
 
 
 def st_save(src, dst):
     from safetensors.torch import save_file
     sd = torch_model(src)
+    reset = reset_peak()
     t0 = time.perf_counter()
     save_file(sd, dst)
     fsync(dst)
-    emit(seconds=time.perf_counter() - t0)
+    emit(seconds=time.perf_counter() - t0, peak_rss=peak_rss(reset))
 
 
 def timed_load(fn, path):
+    reset = reset_peak()
     t0 = time.perf_counter()
     got = fn(path)
     dt = time.perf_counter() - t0
-    emit(seconds=dt, manifest=manifest(got))
+    emit(seconds=dt, peak_rss=peak_rss(reset), manifest=manifest(got))
 
 
 def torch_load(path):

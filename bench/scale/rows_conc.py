@@ -164,6 +164,10 @@ def async_verdicts(ctx, model, least):
                          (False, "not copying them (vs Orbax)")):
         got = least.get(copies, {})
         if "varstore" not in got or "peers" not in got:
+            ctx.add("7 async save", "%s, caller blocked, %s" % (
+                ctx.desc(model), what), "not measured: %s did not run" % (
+                    "varstore" if "varstore" not in got else "the peer"),
+                "", "", "<= 1.0x")
             continue
         r = ratio(got["varstore"], got["peers"])
         ctx.add("7 async save", "%s, caller blocked, %s" % (

@@ -36,31 +36,37 @@ def _parse_json(out, cmd):
 # ru_maxrss of a child started straight from this (large) process counts
 # the pages it had before its exec: Linux keeps the larger of the old and
 # the new image's peak. So a peak that matters is measured by a small
-# Python process that starts the command and reports the command's own
-# ru_maxrss (KiB) as the last line of its stderr.
+# Python process that starts the command and reports, as the last line of
+# its stderr, the command's own ru_maxrss (KiB) and wall seconds (from
+# its fork to its end, so that the wrapper's own start-up is not timed).
 _RSS_WRAPPER = (
-    "import os, sys\n"
+    "import os, sys, time\n"
+    "t0 = time.perf_counter()\n"
     "pid = os.fork()\n"
     "if pid == 0:\n"
     "    os.execvp(sys.argv[1], sys.argv[1:])\n"
     "_, st, ru = os.wait4(pid, 0)\n"
-    "sys.stderr.write('\\nvs-bench-maxrss-kib %d\\n' % ru.ru_maxrss)\n"
+    "t1 = time.perf_counter()\n"
+    "sys.stderr.write('\\nvs-bench-child %d %.6f\\n' % (ru.ru_maxrss, "
+    "t1 - t0))\n"
     "sys.exit(os.waitstatus_to_exitcode(st) & 255)\n")
 
 
-def _wrapped_rss(msg):
-    """The command's own peak (bytes) from the wrapper's last line."""
+def _wrapped(msg):
+    """The command's own (peak bytes, wall seconds) from the wrapper's
+    last line, or (None, None)."""
     for line in reversed(msg.splitlines()):
-        if line.startswith("vs-bench-maxrss-kib "):
-            return int(line.split()[1]) * 1024
-    return None
+        if line.startswith("vs-bench-child "):
+            kib, secs = line.split()[1:3]
+            return int(kib) * 1024, float(secs)
+    return None, None
 
 
 def run(cmd, env=None, want_json=True, own_rss=False):
     """Runs cmd to its end; returns a Child. Raises BenchError on a
     non-zero exit, a signal, or a missing JSON result. own_rss: the peak
-    RSS is the command's own (see _RSS_WRAPPER), not inflated by this
-    process's."""
+    RSS and the wall time are the command's own (see _RSS_WRAPPER), the
+    peak not inflated by this process's."""
     if own_rss:
         cmd = [sys.executable, "-c", _RSS_WRAPPER] + list(cmd)
     with tempfile.TemporaryFile() as err:
@@ -82,8 +88,9 @@ def run(cmd, env=None, want_json=True, own_rss=False):
     if want_json and res is None:
         raise BenchError("%s printed no result (stderr: %s)" %
                          (" ".join(cmd), msg[-400:]))
-    rss = _wrapped_rss(msg) if own_rss else None
-    return Child(res, wall, rss if rss is not None else ru.ru_maxrss * 1024)
+    rss, secs = _wrapped(msg) if own_rss else (None, None)
+    return Child(res, secs if secs is not None else wall,
+                 rss if rss is not None else ru.ru_maxrss * 1024)
 
 
 class Background:

@@ -124,6 +124,16 @@ def table(ctx):
     return out
 
 
+def tally(rows):
+    """"Targets: N PASS, M MISS, K not measured" over the rows that have a
+    target or a verdict; one with a target and no PASS or MISS (a peer
+    missing, a row skipped) was not measured."""
+    judged = [r[6] for r in rows if r[5] or r[6] in ("PASS", "MISS")]
+    n_pass, n_miss = judged.count("PASS"), judged.count("MISS")
+    return "Targets: %d PASS, %d MISS, %d not measured" % (
+        n_pass, n_miss, len(judged) - n_pass - n_miss)
+
+
 def run_rows(ctx, a):
     if "save" in a.rows:
         for m in a.models:
@@ -132,6 +142,8 @@ def run_rows(ctx, a):
             rows_io.load_rows(ctx, m, med)
             if m in rows_io.RSS_MODELS and "rss" in a.rows:
                 rows_io.rss_rows(ctx, m, med)
+            if m in rows_io.PEAK_MODELS and "rss" in a.rows:
+                rows_io.peak_rows(ctx, m, med)
     if "rss" in a.rows:
         for m in rows_io.RSS_MODELS:
             if "save" not in a.rows or m not in a.models:
@@ -167,8 +179,8 @@ def main():
             Ctx.log("ERROR: " + err)
         mem1 = memory.describe(a.python, a.hold_memory)
     shutil.rmtree(a.work, ignore_errors=True)
-    lines = header(ctx, start, load0) + ["", mem0 + " (at the start).",
-                                         ""] + table(ctx) + [""]
+    lines = header(ctx, start, load0) + ["", mem0 + " (at the start).", ""]
+    lines += table(ctx) + ["", tally(ctx.table), ""]
     lines.append("Whole run: %.0f s (model writing included); load average "
                  "at the end %s." % (time.time() - start, " ".join(
                      open("/proc/loadavg").read().split()[:3])))

@@ -6,7 +6,9 @@
  * file's pages before starting this program).
  *
  * Usage: scale_load DB [--step N]     (default: the newest step)
- * Prints {"seconds": s, "step": N, "manifest": {...}}. Exit 1 on failure. */
+ * Prints {"seconds": s, "step": N, "peak_rss": B, "manifest": {...}}:
+ * peak_rss is the process's peak RSS from the load's start (null where
+ * the kernel cannot reset it). Exit 1 on failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     vs_ckpt *f = NULL;
     vs_tensor_info *info = NULL;
     size_t n = 0;
+    int reset = sc_peak_reset();
     double t0 = sc_now();
     sc_check(vs_ckpt_open(argv[1], &f), "vs_ckpt_open");
     if (step == VS_LATEST)
@@ -45,8 +48,10 @@ int main(int argc, char **argv)
     sc_check(vs_ckpt_load_many(f, step, names, n, out), "vs_ckpt_load_many");
     vs_ckpt_close(f);
     double t1 = sc_now();
-    printf("{\"seconds\": %.6f, \"step\": %lld, \"manifest\": ", t1 - t0,
+    printf("{\"seconds\": %.6f, \"step\": %lld, ", t1 - t0,
            (long long)step);
+    sc_print_peak(stdout, reset);
+    printf(", \"manifest\": ");
     sc_print_manifest(stdout, names, out, n);
     printf("}\n");
     for (size_t i = 0; i < n; i++)

@@ -10,9 +10,11 @@
  *   --max-bytes B only the first tensors, up to B bytes
  *   --max-to-keep K  vs_save_opts.max_to_keep (default: keep all)
  *   --threads T   vs_save_opts.threads (default 0: one per CPU)
- * Prints {"saves": [seconds, ...], "raw_bytes": B, "n_tensors": n}.
- * vs_save_tensors returns with the checkpoint durable, so each time
- * includes the fsyncs. Exit 1 on any failure. */
+ * Prints {"saves": [seconds, ...], "raw_bytes": B, "n_tensors": n,
+ * "peak_rss": B}: peak_rss is the process's peak RSS from the first save
+ * on (the model already in memory), null where it cannot be told apart
+ * from the model's reading. vs_save_tensors returns with the checkpoint
+ * durable, so each time includes the fsyncs. Exit 1 on any failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,7 @@ int main(int argc, char **argv)
     parse(argc, argv, &a);
     vst_st_file *m = sc_model_read(a.src);
     uint64_t raw = sc_model_limit(m, (uint64_t)a.max_bytes);
+    int reset = sc_peak_reset();
     printf("{\"saves\": [");
     for (int64_t k = 0; k < a.count; k++) {
         int64_t step = a.step + k;
@@ -94,8 +97,10 @@ int main(int argc, char **argv)
         sc_check(rc, "vs_save_tensors");
         printf("%s%.6f", k ? ", " : "", t1 - t0);
     }
-    printf("], \"raw_bytes\": %llu, \"n_tensors\": %zu}\n",
+    printf("], \"raw_bytes\": %llu, \"n_tensors\": %zu, ",
            (unsigned long long)raw, m->n);
+    sc_print_peak(stdout, reset);
+    printf("}\n");
     vst_st_free(m);
     if (fflush(stdout) != 0)
         sc_die("stdout", "write failed");

@@ -39,3 +39,36 @@ int64_t sc_int_arg(const char *s, const char *what)
         sc_die(what, "expected a non-negative integer");
     return (int64_t)v;
 }
+
+int sc_peak_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* VmHWM in bytes, or -1. */
+static int64_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kib = -1;
+    if (f == NULL)
+        return -1;
+    while (kib < 0 && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %lld kB", &kib) != 1)
+            kib = -1;
+    fclose(f);
+    return kib < 0 ? -1 : (int64_t)kib * 1024;
+}
+
+void sc_print_peak(FILE *out, int reset)
+{
+    int64_t b = reset == 0 ? peak_rss() : -1;
+    if (b < 0)
+        fprintf(out, "\"peak_rss\": null");
+    else
+        fprintf(out, "\"peak_rss\": %lld", (long long)b);
+}

@@ -24,6 +24,15 @@ void sc_check(int rc, const char *what);
 double sc_now(void);
 /* A non-negative integer argument, or death naming it. */
 int64_t sc_int_arg(const char *s, const char *what);
+/* Sets the process's peak RSS to its current RSS (Linux: "5" written to
+ * /proc/self/clear_refs), so that the peak read later is that of what
+ * ran since (an operation), not of what came before (reading the model).
+ * Returns 0, or -1 where the kernel does not allow it. */
+int sc_peak_reset(void);
+/* Writes the JSON member peak_rss to out: the peak RSS in bytes (VmHWM
+ * of /proc/self/status), or null when reset (sc_peak_reset's result) is
+ * not 0 or VmHWM is unknown. */
+void sc_print_peak(FILE *out, int reset);
 
 /* The model at path (safetensors), read into memory; dies on failure. */
 vst_st_file *sc_model_read(const char *path);
