@@ -113,6 +113,39 @@ static void test_io_cost__retention_keeps_the_file_near_its_kept_size(
     assert_true(sb.st_size < (long long)(5 * 2 + 1) << 20);
 }
 
+/* Write operations (writes, syncs, truncations) of a save of mib MiB of
+ * raw bytes, as step, into the file as it is. */
+static int64_t ops_of_save(int64_t step, int64_t mib, const vs_save_opts *o)
+{
+    io_shim_arm(IO_FAULT_ONCE, INT64_MAX); /* counts, fails none */
+    save_mib(step, mib, o);
+    int64_t n = io_shim_ops();
+    io_shim_clear();
+    return n;
+}
+
+/* A save of 64 MiB into a rollback-journal file (the default), batched
+ * as it is above 32 MiB, writes each of its 2048 pages of 32 KiB once:
+ * only the few pages that existed and change go to the journal. The same
+ * save into a WAL file whose readers must never wait writes them twice
+ * (the log, then the file at its checkpoint). */
+static void test_io_cost__a_large_save_writes_each_page_once(void **st)
+{
+    (void)st;
+    vs_save_opts raw = {0};
+    raw.codec = VS_CODEC_RAW;
+    save_mib(1, 1, &raw);
+    int64_t once = ops_of_save(2, 64, &raw);
+    OK(vs_set_journal_mode(g_path, VS_JOURNAL_WAL));
+    raw.readers_never_wait = 1;
+    int64_t wal = ops_of_save(3, 64, &raw);
+    print_message("writes of a 64 MiB save: rollback journal %lld, WAL "
+                  "%lld\n",
+                  (long long)once, (long long)wal);
+    assert_true(once >= 2048 && once < 2048 + 2048 / 8);
+    assert_true(wal >= 2 * 2048);
+}
+
 /* Syncs SQLite asks for during a save of one small tensor to path. */
 static int64_t syncs_of_save(const char *path, int64_t step)
 {
@@ -275,6 +308,9 @@ int main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_io_cost__loading_many_tensors_reads_the_file_in_order, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_io_cost__a_large_save_writes_each_page_once, setup,
             teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
