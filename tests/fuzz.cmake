@@ -1,14 +1,17 @@
-# Fuzzing the file readers of tools/ (.npy, safetensors) and the chunk
-# decoder's inflate fast path (store/inflate.c, against zlib).
+# Fuzzing the file readers of tools/ (.npy, safetensors), the chunk
+# decoder's inflate fast path (store/codec/inflate.c, against zlib) and
+# whole checkpoint files.
 #
 # Always: fuzz_replay_npy / fuzz_replay_safetensors, plain programs that run
 # each fuzz target on the files of tests/fuzz/corpus/<target>/ (seeds, and
 # every input that once crashed or broke a reader's contract), as CTest
 # tests test_fuzz_replay_npy and test_fuzz_replay_safetensors.
 #
-# -DVS_FUZZ=ON (clang only): also fuzz_npy and fuzz_safetensors, libFuzzer
-# programs with ASan + UBSan, the readers compiled into them with coverage:
+# -DVS_FUZZ=ON (clang only): also fuzz_npy, fuzz_safetensors, fuzz_inflate
+# and fuzz_checkpoint, libFuzzer programs with ASan + UBSan, the code they
+# reach compiled into them with coverage:
 #   build/tests/fuzz_npy -max_total_time=300 tests/fuzz/corpus/npy
+# (fuzz_tf_index: tests/tf.cmake).
 option(VS_FUZZ "Build the libFuzzer targets (clang only)" OFF)
 
 if(TARGET varstore_tools)
@@ -66,7 +69,7 @@ if(TARGET varstore_tools)
     endif()
     set(_vs_fuzz_common
       ${PROJECT_SOURCE_DIR}/common/error.c ${PROJECT_SOURCE_DIR}/common/utf8.c
-      ${PROJECT_SOURCE_DIR}/ops/tensor.c
+      ${PROJECT_SOURCE_DIR}/ops/tensor.c ${PROJECT_SOURCE_DIR}/ops/buffers.c
       ${PROJECT_SOURCE_DIR}/tools/vst.c)
     set(_vs_fuzz_src_npy ${PROJECT_SOURCE_DIR}/tools/npy_header.c
       ${PROJECT_SOURCE_DIR}/tools/npy_read.c)
@@ -93,12 +96,16 @@ if(TARGET varstore_tools)
     endforeach()
     #   build/tests/fuzz_inflate -max_total_time=300 tests/fuzz/corpus/inflate
     add_executable(fuzz_inflate ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_inflate.c
-      ${PROJECT_SOURCE_DIR}/store/inflate.c ${PROJECT_SOURCE_DIR}/store/codec.c
-      ${PROJECT_SOURCE_DIR}/store/crc.c ${_vs_fuzz_common})
+      ${PROJECT_SOURCE_DIR}/store/codec/inflate.c
+      ${PROJECT_SOURCE_DIR}/store/codec/codec.c
+      ${PROJECT_SOURCE_DIR}/store/codec/crc.c
+      ${PROJECT_SOURCE_DIR}/store/codec/adler.c
+      ${PROJECT_SOURCE_DIR}/store/codec/deflate.c
+      ${PROJECT_SOURCE_DIR}/store/codec/cpu.c ${_vs_fuzz_common})
     target_include_directories(fuzz_inflate PRIVATE
       ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/common
       ${PROJECT_SOURCE_DIR}/ops ${PROJECT_SOURCE_DIR}/store
-      ${PROJECT_SOURCE_DIR}/scope)
+      ${PROJECT_SOURCE_DIR}/scope ${PROJECT_SOURCE_DIR}/tf)
     target_compile_options(fuzz_inflate PRIVATE -g -O1
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
     target_link_options(fuzz_inflate PRIVATE -fsanitize=fuzzer,address,undefined)
@@ -107,5 +114,18 @@ if(TARGET varstore_tools)
     if(VS_LIBM)
       target_link_libraries(fuzz_inflate PRIVATE ${VS_LIBM})
     endif()
+    # Whole checkpoint files through the public API: every library source
+    # compiled in with coverage (varstore_objects' list, not its objects).
+    #   build/tests/fuzz_checkpoint -max_total_time=300 tests/fuzz/corpus/checkpoint
+    get_target_property(_vs_lib_src varstore_objects SOURCES)
+    add_executable(fuzz_checkpoint
+      ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_checkpoint.c ${_vs_lib_src})
+    target_include_directories(fuzz_checkpoint PRIVATE
+      $<TARGET_PROPERTY:varstore_objects,INCLUDE_DIRECTORIES>)
+    target_compile_options(fuzz_checkpoint PRIVATE -g -O1
+      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+    target_link_options(fuzz_checkpoint PRIVATE
+      -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_checkpoint PRIVATE ${VS_DEPS} vs_options)
   endif()
 endif()
