@@ -205,6 +205,17 @@ static void test_format_v2__first_save_upgrades_to_version_3(void **state)
     sqlite3_close(db);
 }
 
+/* A float32 tensor of n elements fx2_value(4, 4, i), saved as step. */
+static void save_step(int64_t step, const char *key, int64_t n)
+{
+    int64_t sh[] = {n};
+    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
+    for (int64_t i = 0; i < n; i++)
+        ((float *)t->data)[i] = fx2_value(4, 4, i);
+    save1(g_path, step, key, t, NULL);
+    vs_tensor_free(t);
+}
+
 /* A read handle opened on the version-2 file keeps reading its snapshot
  * while a save upgrades the file; opened again, it reads version 3. */
 static void test_format_v2__open_handle_reads_through_the_upgrade(void **st)
@@ -217,12 +228,7 @@ static void test_format_v2__open_handle_reads_through_the_upgrade(void **st)
     OK(vs_ckpt_open(g_path, &f));
     OK(vs_ckpt_load(f, 3, fx2_key_name(key), &t));
     vs_tensor_free(t);
-    int64_t sh[] = {6};
-    t = mk(VS_FLOAT32, 1, sh);
-    for (int i = 0; i < 6; i++)
-        ((float *)t->data)[i] = fx2_value(4, 4, i);
-    save1(g_path, 4, key, t, NULL);
-    vs_tensor_free(t);
+    save_step(4, key, 6);
     assert_int_equal(user_version(), 3);
     OK(vs_ckpt_load(f, 2, "net/embed", &t));
     assert_values(t, 2, 2, 40);
@@ -276,17 +282,6 @@ static vs_journal journal_mode(void)
     vs_journal jm = (vs_journal)-1;
     OK(vs_get_journal_mode(g_path, &jm));
     return jm;
-}
-
-/* A float32 tensor of n elements fx2_value(4, 4, i), saved as step. */
-static void save_step(int64_t step, const char *key, int64_t n)
-{
-    int64_t sh[] = {n};
-    vs_tensor *t = mk(VS_FLOAT32, 1, sh);
-    for (int64_t i = 0; i < n; i++)
-        ((float *)t->data)[i] = fx2_value(4, 4, i);
-    save1(g_path, step, key, t, NULL);
-    vs_tensor_free(t);
 }
 
 /* A version-2 file is WAL, as its release made every file. The upgrade
